@@ -1,0 +1,3 @@
+from personsync.cli import main
+
+main()

@@ -1,0 +1,3 @@
+"""CLI: contacts commands."""
+
+from personsync.cli.app import app  # noqa: F401

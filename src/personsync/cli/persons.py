@@ -1,0 +1,3 @@
+"""CLI: persons commands."""
+
+from personsync.cli.app import app  # noqa: F401

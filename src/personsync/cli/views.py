@@ -1,0 +1,3 @@
+"""CLI: views commands."""
+
+from personsync.cli.app import app  # noqa: F401

@@ -1,0 +1,222 @@
+"""The canonical contact record both sides map to, and normalisation for comparison.
+
+`Record` holds the mapped fields (names in `personsync.fields`). A `Contact` is a Record as it
+stands in a contact folder (item id, version, Customer ID, and whatever the store must keep to
+write the item back without loss). A `Person` is a Record as it stands in the Persons database.
+
+Storage keeps values as typed; comparison goes through `normalise`, so that `Ann@X.org` and
+`ann@x.org`, or `+1 212-555-0100` and `(212) 555-0100`, are the same value and never cause a write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import phonenumbers
+
+from personsync.fields import BY_NAME, FIELD_NAMES
+
+Value = str | date | tuple[str, ...] | None
+"""A field's value: text ("" when empty), a date (None when empty), or categories (a tuple)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    prefix: str = ""
+    first_name: str = ""
+    middle_name: str = ""
+    last_name: str = ""
+    suffix: str = ""
+    nickname: str = ""
+    job_title: str = ""
+    company: str = ""
+    department: str = ""
+    email1: str = ""
+    email2: str = ""
+    email3: str = ""
+    business_phone: str = ""
+    business_phone2: str = ""
+    home_phone: str = ""
+    mobile_phone: str = ""
+    business_fax: str = ""
+    other_phone: str = ""
+    business_street: str = ""
+    business_city: str = ""
+    business_state: str = ""
+    business_postal_code: str = ""
+    business_country: str = ""
+    home_street: str = ""
+    home_city: str = ""
+    home_state: str = ""
+    home_postal_code: str = ""
+    home_country: str = ""
+    other_street: str = ""
+    other_city: str = ""
+    other_state: str = ""
+    other_postal_code: str = ""
+    other_country: str = ""
+    birthday: date | None = None
+    anniversary: date | None = None
+    web_page: str = ""
+    notes: str = ""
+    categories: tuple[str, ...] = ()
+
+    def values(self) -> dict[str, Value]:
+        return {name: getattr(self, name) for name in FIELD_NAMES}
+
+    def non_empty(self) -> dict[str, Value]:
+        return {k: v for k, v in self.values().items() if not is_empty(v)}
+
+    def replace(self, changes: Mapping[str, Value]) -> Record:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> Record:
+        """Build from a mapping of field name → value; unknown keys are an error, None → empty."""
+        unknown = set(values) - set(FIELD_NAMES)
+        if unknown:
+            raise KeyError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        return cls(**{k: coerce(k, v) for k, v in values.items()})  # type: ignore[arg-type]
+
+    @property
+    def display_name(self) -> str:
+        return display_name(self)
+
+    @property
+    def emails(self) -> tuple[str, ...]:
+        return tuple(e for e in (self.email1, self.email2, self.email3) if e)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A contact as it stands in a contact folder."""
+
+    record: Record
+    item_id: str = ""
+    version: str = ""
+    customer_id: str = ""  # Outlook's Customer ID (0x3A4A): the linked Person's id
+    # Store-private payload that lets the store write the item back without loss (unmapped vCard
+    # lines, unknown CSV columns, Graph properties outside the table). Never compared.
+    extra: Any = field(default=None, compare=False)
+    # Values the record could not hold (a 4th e-mail, a second mobile): reported, never dropped.
+    unmapped: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def display_name(self) -> str:
+        return self.record.display_name
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A Person as it stands in the Persons database."""
+
+    id: int
+    record: Record
+    version: str = ""  # the change marker: changes whenever a mapped field changes
+    contact_manager_id: str | None = None  # hidden link to a contact (see sync/links.py)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.record.display_name
+
+
+def display_name(r: Record) -> str:
+    name = " ".join(p for p in (r.first_name, r.middle_name, r.last_name) if p)
+    return name or r.nickname or r.company or r.email1 or "(no name)"
+
+
+def is_empty(value: Value) -> bool:
+    return value is None or value == "" or value == ()
+
+
+def coerce(name: str, value: Any) -> Value:
+    """Turn a loosely typed value (from JSON, CSV, SQL) into the field's type."""
+    kind = BY_NAME[name].kind
+    if kind == "date":
+        if value is None or value == "":
+            return None
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        return date.fromisoformat(str(value).strip()[:10])
+    if kind == "list":
+        if value is None or value == "":
+            return ()
+        if isinstance(value, str):
+            return split_categories(value)
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return "" if value is None else str(value)
+
+
+def split_categories(text: str) -> tuple[str, ...]:
+    """Outlook separates categories with ';' (CSV) or ',' (vCard); neither occurs in a name."""
+    return tuple(p.strip() for p in re.split(r"[;,]", text) if p.strip())
+
+
+def join_categories(categories: Iterable[str]) -> str:
+    return "; ".join(categories)
+
+
+# --- normalisation for comparison ----------------------------------------------------------------
+
+_SPACE = re.compile(r"[ \t]+")
+DEFAULT_REGION = "US"
+
+
+@functools.lru_cache(maxsize=200_000)
+def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> str:
+    """E.164 when the number parses; else the typed value with spacing removed."""
+    text = raw.strip()
+    if not text:
+        return ""
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return re.sub(r"\s+", "", text)
+    if not phonenumbers.is_possible_number(parsed):
+        return re.sub(r"\s+", "", text)
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def normalise_text(value: str) -> str:
+    lines = [_SPACE.sub(" ", line).strip() for line in value.replace("\r\n", "\n").split("\n")]
+    return "\n".join(lines).strip()
+
+
+def normalise(name: str, value: Value, region: str = DEFAULT_REGION) -> Value:
+    """The comparable form of one field's value."""
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, tuple):
+        return tuple(sorted({v.strip().casefold() for v in value if v.strip()}))
+    kind = BY_NAME[name].kind
+    if kind == "email":
+        return value.strip().casefold()
+    if kind == "phone":
+        return normalise_phone(value, region)
+    if kind == "url":
+        return value.strip().rstrip("/")
+    return normalise_text(value)
+
+
+def same(name: str, a: Value, b: Value, region: str = DEFAULT_REGION) -> bool:
+    return a == b or normalise(name, a, region) == normalise(name, b, region)
+
+
+def diff(old: Record, new: Record, region: str = DEFAULT_REGION) -> dict[str, tuple[Value, Value]]:
+    """Fields whose comparable values differ: name → (old, new)."""
+    out: dict[str, tuple[Value, Value]] = {}
+    for name in FIELD_NAMES:
+        a, b = getattr(old, name), getattr(new, name)
+        if not same(name, a, b, region):
+            out[name] = (a, b)
+    return out

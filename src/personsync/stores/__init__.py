@@ -1,0 +1,56 @@
+"""Contact folders, named by URL-like strings used the same way everywhere.
+
+`vcf:PATH` (a folder of .vcf files), `vcf-file:PATH` (many cards in one file), `csv:PATH` (an
+Outlook CSV file), `graph:Contacts/Child` (Microsoft 365 / Outlook.com), `carddav:URL`, and
+`memory:NAME` (tests). Each scheme registers an opener here; `open_folder` returns the store
+wrapped in `GuardedStore`, which enforces its capabilities.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from personsync.errors import UnsupportedFolderError
+from personsync.stores.base import ContactStore, GuardedStore
+
+# scheme → module; imported lazily so that `vcf:` never pays for httpx or msal. Each module has
+# `open_store(rest, *, create, **options) -> ContactStore` and `list_folders(rest, **options)`.
+OPENERS: dict[str, str] = {
+    "memory": "personsync.stores.memory",
+    "vcf": "personsync.stores.vcf_folder",
+    "vcf-file": "personsync.stores.vcf_file",
+    "csv": "personsync.stores.csv_file",
+    "graph": "personsync.stores.graph",
+}
+
+DEFAULT_FOLDER = "Contacts"
+
+
+def split_url(url: str) -> tuple[str, str]:
+    scheme, sep, rest = url.partition(":")
+    if not sep or scheme not in OPENERS:
+        known = ", ".join(f"{s}:" for s in OPENERS if s != "memory")
+        raise UnsupportedFolderError(
+            f"unknown contact folder {url!r}",
+            hint=f"name a folder as one of {known} followed by its path, e.g. vcf:./contacts",
+        )
+    return scheme, rest
+
+
+def _module(scheme: str) -> Any:
+    return importlib.import_module(OPENERS[scheme])
+
+
+def open_folder(url: str, *, create: bool = True, **options: Any) -> GuardedStore:
+    """Open the contact folder named by `url`; `create` makes a missing folder where it can."""
+    scheme, rest = split_url(url)
+    store: ContactStore = _module(scheme).open_store(rest, create=create, **options)
+    return GuardedStore(store)
+
+
+def list_folders(url: str, **options: Any) -> list[str]:
+    """The folder URLs reachable from `url` (`graph:` lists a mailbox's contact folders)."""
+    scheme, rest = split_url(url)
+    folders: list[str] = _module(scheme).list_folders(rest, **options)
+    return folders

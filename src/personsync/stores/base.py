@@ -1,0 +1,187 @@
+"""The contact-store protocol: what a contact folder must do for personsync.
+
+Small on purpose, so that a new store takes an afternoon: list the items with their versions
+(without parsing unchanged items), get some, create, update-if-unchanged, delete, find by Customer
+ID. Capability flags are enforced in one place (`guarded`), not in each store.
+
+An item's *version* is an opaque string that changes whenever the item changes (a file's mtime and
+size, a CardDAV ETag, a Graph changeKey). `update` and `delete` take the version the caller read;
+a store raises `ConflictError` when the item has changed since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from personsync.errors import CapabilityError, FormatError
+from personsync.model import Contact
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """An item's id and version in its folder, as listed without parsing it."""
+
+    item_id: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    read_only: bool = False
+    can_delete: bool = True
+    # The store has a native index on Customer ID (Graph $filter): find_by_customer_id is cheap.
+    indexed_customer_id: bool = False
+    # Values the store cannot hold, by field name (Outlook CSV has no second business fax, ...).
+    unsupported_fields: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadProblem:
+    """An item that could not be read: reported, the other items proceed."""
+
+    item_id: str
+    error: FormatError
+
+
+@runtime_checkable
+class ContactStore(Protocol):
+    """One contact folder. Open one with `personsync.stores.open_folder(url)`."""
+
+    url: str
+    capabilities: Capabilities
+
+    def list_items(self) -> Iterator[ItemRef]:
+        """Every item's id and version, cheaply: a store must not parse items to list them."""
+        ...
+
+    def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
+        """The items asked for, in any order; an id that is gone is simply not yielded."""
+        ...
+
+    def create(self, contact: Contact) -> ItemRef:
+        """Store a new item; `contact.item_id` is a wish the store may ignore. Returns its ref."""
+        ...
+
+    def update(self, old: Contact, new: Contact) -> ItemRef:
+        """Replace `old` (as read: its item_id and version) by `new`; ConflictError if changed."""
+        ...
+
+    def delete(self, ref: ItemRef) -> None:
+        """Delete the item if it still has `ref.version`; ConflictError if it changed."""
+        ...
+
+    def find_by_customer_id(self, customer_id: str) -> list[Contact]:
+        """Every item whose Customer ID is `customer_id` (more than one means a copied contact)."""
+        ...
+
+    def export_state(self) -> str | None:
+        """Opaque sync state (Graph's delta link and id→version cache, a CardDAV sync token) that
+        the engine saves with the links after a run and hands back through `import_state` next
+        time, so a no-op run lists a folder in one round trip. None for stores that keep none."""
+        ...
+
+    def import_state(self, state: str | None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StoreBase:
+    """Defaults for the optional parts of the protocol; stores may inherit from it."""
+
+    url: str
+    capabilities: Capabilities
+
+    def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
+        raise NotImplementedError
+
+    def find_by_customer_id(self, customer_id: str) -> list[Contact]:
+        """A plain scan of the folder; stores with an index override it."""
+        ids = [ref.item_id for ref in self.list_items()]
+        found: list[Contact] = []
+        for start in range(0, len(ids), 500):
+            for got in self.get_many(ids[start : start + 500]):
+                if isinstance(got, Contact) and got.customer_id == customer_id:
+                    found.append(got)
+        return found
+
+    def list_items(self) -> Iterator[ItemRef]:
+        raise NotImplementedError
+
+    def export_state(self) -> str | None:
+        return None
+
+    def import_state(self, state: str | None) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def get_one(store: ContactStore, item_id: str) -> Contact | None:
+    """One item, or None when it is gone; a read problem is raised as its FormatError."""
+    for got in store.get_many([item_id]):
+        if isinstance(got, ReadProblem):
+            raise got.error
+        return got
+    return None
+
+
+def read_all(store: ContactStore) -> Iterator[Contact | ReadProblem]:
+    """Every item of a folder, in chunks so that stores can batch."""
+    ids = [ref.item_id for ref in store.list_items()]
+    for start in range(0, len(ids), 500):
+        yield from store.get_many(ids[start : start + 500])
+
+
+class GuardedStore:
+    """Wraps any store and enforces its capability flags: the one place they are checked."""
+
+    def __init__(self, inner: ContactStore) -> None:
+        self.inner = inner
+        self.url = inner.url
+        self.capabilities = inner.capabilities
+
+    def _check_write(self, what: str) -> None:
+        if self.capabilities.read_only:
+            raise CapabilityError(
+                f"{self.url} is read-only: cannot {what}",
+                hint="choose a folder personsync may write to",
+            )
+
+    def list_items(self) -> Iterator[ItemRef]:
+        return self.inner.list_items()
+
+    def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
+        return self.inner.get_many(item_ids)
+
+    def create(self, contact: Contact) -> ItemRef:
+        self._check_write("create a contact")
+        return self.inner.create(contact)
+
+    def update(self, old: Contact, new: Contact) -> ItemRef:
+        self._check_write("update a contact")
+        return self.inner.update(old, new)
+
+    def delete(self, ref: ItemRef) -> None:
+        self._check_write("delete a contact")
+        if not self.capabilities.can_delete:
+            raise CapabilityError(f"{self.url} does not allow deleting contacts")
+        self.inner.delete(ref)
+
+    def find_by_customer_id(self, customer_id: str) -> list[Contact]:
+        return self.inner.find_by_customer_id(customer_id)
+
+    def export_state(self) -> str | None:
+        return self.inner.export_state()
+
+    def import_state(self, state: str | None) -> None:
+        self.inner.import_state(state)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __getattr__(self, name: str) -> object:
+        # Store-specific extras (Graph's delta link, ...) stay reachable through the guard.
+        return getattr(self.inner, name)
