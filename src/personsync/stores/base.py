@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from personsync.errors import CapabilityError, FormatError
+from personsync.errors import CapabilityError, FormatError, StoreError
 from personsync.model import Contact
 
 
@@ -72,6 +72,15 @@ class ContactStore(Protocol):
         """Delete the item if it still has `ref.version`; ConflictError if it changed."""
         ...
 
+    def create_many(self, contacts: Sequence[Contact]) -> list[ItemRef | StoreError]:
+        """Create several items in one go (Graph $batch, one rewrite of a single-file store).
+        One result per contact, in order: its ref, or the error that item met."""
+        ...
+
+    def update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> list[ItemRef | StoreError]:
+        """`update` for several (old, new) pairs; one result per pair, in order."""
+        ...
+
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
         """Every item whose Customer ID is `customer_id` (more than one means a copied contact)."""
         ...
@@ -92,6 +101,30 @@ class StoreBase:
 
     url: str
     capabilities: Capabilities
+
+    def create(self, contact: Contact) -> ItemRef:
+        raise NotImplementedError
+
+    def update(self, old: Contact, new: Contact) -> ItemRef:
+        raise NotImplementedError
+
+    def create_many(self, contacts: Sequence[Contact]) -> list[ItemRef | StoreError]:
+        results: list[ItemRef | StoreError] = []
+        for contact in contacts:
+            try:
+                results.append(self.create(contact))
+            except StoreError as exc:
+                results.append(exc)
+        return results
+
+    def update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> list[ItemRef | StoreError]:
+        results: list[ItemRef | StoreError] = []
+        for old, new in pairs:
+            try:
+                results.append(self.update(old, new))
+            except StoreError as exc:
+                results.append(exc)
+        return results
 
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
         raise NotImplementedError
@@ -163,6 +196,14 @@ class GuardedStore:
     def update(self, old: Contact, new: Contact) -> ItemRef:
         self._check_write("update a contact")
         return self.inner.update(old, new)
+
+    def create_many(self, contacts: Sequence[Contact]) -> list[ItemRef | StoreError]:
+        self._check_write("create contacts")
+        return self.inner.create_many(contacts)
+
+    def update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> list[ItemRef | StoreError]:
+        self._check_write("update contacts")
+        return self.inner.update_many(pairs)
 
     def delete(self, ref: ItemRef) -> None:
         self._check_write("delete a contact")
