@@ -1,3 +1,255 @@
-"""CLI: contacts commands."""
+"""`personsync contacts …` and `personsync folders …`: look into a contact folder."""
 
-from personsync.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from personsync.cli.app import app
+from personsync.cli.options import JsonOption
+from personsync.cli.output import console, err, print_json
+from personsync.errors import ItemNotFound, UsageError
+from personsync.fields import FIELDS
+from personsync.model import Contact
+from personsync.stores import list_folders, open_folder, split_url
+from personsync.stores.base import ContactStore, ReadProblem
+
+FOLDER_URLS = (
+    "Folder URLs: vcf:./contacts (a folder of .vcf files), vcf-file:people.vcf (many cards in "
+    "one file), csv:contacts.csv (an Outlook CSV export), graph:Contacts or graph:Contacts/Team "
+    "(Microsoft 365 / Outlook.com)."
+)
+
+contacts_app = typer.Typer(
+    help=f"Look into a contact folder: list its contacts, show one.\n\n{FOLDER_URLS}",
+    no_args_is_help=True,
+)
+folders_app = typer.Typer(help=f"Contact folders.\n\n{FOLDER_URLS}", no_args_is_help=True)
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(folders_app, name="folders")
+
+FolderArg = Annotated[str, typer.Argument(help="The contact folder, e.g. csv:contacts.csv.")]
+EncodingOption = Annotated[
+    str,
+    typer.Option(
+        "--encoding",
+        help="csv: only. The file's encoding when not UTF-8 or cp1252 (e.g. cp1250).",
+        show_default=False,
+    ),
+]
+DateOrderOption = Annotated[
+    str,
+    typer.Option(
+        "--date-order",
+        help="csv: only. How the exporting machine wrote dates: MDY (3/22/1980), DMY, YMD.",
+        show_default=False,
+    ),
+]
+LimitOption = Annotated[
+    int, typer.Option("--limit", min=0, help="Show at most this many contacts (0: all).")
+]
+_PHONES = tuple(f.name for f in FIELDS if f.kind == "phone")
+_GROUP_TITLES = {
+    "name": "Name",
+    "work": "Work",
+    "email": "E-mail",
+    "phone": "Phones",
+    "business": "Business address",
+    "home": "Home address",
+    "other": "Other address",
+    "misc": "More",
+}
+
+
+def _open(folder: str, encoding: str, date_order: str) -> ContactStore:
+    options: dict[str, Any] = {}
+    if encoding:
+        options["encoding"] = encoding
+    if date_order:
+        order = date_order.upper()
+        if order not in ("MDY", "DMY", "YMD"):
+            raise UsageError(f"unknown date order {date_order!r}", hint="use MDY, DMY or YMD")
+        options["date_order"] = order
+    if options and split_url(folder)[0] != "csv":
+        raise UsageError("--encoding and --date-order are for csv: folders only")
+    return open_folder(folder, create=False, **options)
+
+
+def _read(store: ContactStore, limit: int) -> Iterator[Contact | ReadProblem]:
+    ids = [ref.item_id for ref in store.list_items()]
+    if limit:
+        ids = ids[:limit]
+    order = {item_id: n for n, item_id in enumerate(ids)}
+    got: list[Contact | ReadProblem] = []
+    for start in range(0, len(ids), 500):
+        got.extend(store.get_many(ids[start : start + 500]))
+    return iter(sorted(got, key=lambda g: order.get(g.item_id, 0)))
+
+
+def _report(problems: list[ReadProblem]) -> None:
+    for problem in problems:
+        err.print(Text.assemble(("problem: ", "bold red"), str(problem.error)))
+    if problems:
+        err.print(f"{len(problems)} contact(s) could not be read; the others are shown")
+
+
+def _problem_json(problem: ReadProblem) -> dict[str, Any]:
+    e = problem.error
+    return {
+        "item_id": problem.item_id,
+        "source": e.source,
+        "line": e.line,
+        "name": e.name,
+        "reason": e.reason,
+    }
+
+
+def _contact_json(contact: Contact) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "item_id": contact.item_id,
+        "version": contact.version,
+        "customer_id": contact.customer_id,
+        "display_name": contact.display_name,
+        "fields": contact.record.values(),
+        "unmapped": list(contact.unmapped),
+    }
+    if isinstance(contact.extra, dict):
+        data["other_columns"] = contact.extra
+    return data
+
+
+def _first_phone(contact: Contact) -> str:
+    return next((getattr(contact.record, n) for n in _PHONES if getattr(contact.record, n)), "")
+
+
+@contacts_app.command("list")
+def list_contacts(
+    folder: FolderArg,
+    json_out: JsonOption = False,
+    limit: LimitOption = 0,
+    encoding: EncodingOption = "",
+    date_order: DateOrderOption = "",
+) -> None:
+    """List the contacts of a folder: id, name, e-mail, phone, company, Customer ID.
+
+    Contacts that cannot be read are reported on stderr (file, line, name), the rest listed.
+
+    Exit code: 0 when every contact was read, 1 when some could not be.
+
+    Examples: [bold]personsync contacts list csv:contacts.csv --limit 20[/bold],
+    [bold]personsync contacts list vcf:./cards --json[/bold]
+    """
+    store = _open(folder, encoding, date_order)
+    try:
+        items = list(_read(store, limit))
+    finally:
+        store.close()
+    found = [c for c in items if isinstance(c, Contact)]
+    problems = [p for p in items if isinstance(p, ReadProblem)]
+    if json_out:
+        print_json(
+            {
+                "folder": store.url,
+                "contacts": [_contact_json(c) for c in found],
+                "problems": [_problem_json(p) for p in problems],
+            }
+        )
+    else:
+        table = Table(box=None)
+        # Ids are what `contacts show` takes: never shortened.
+        width = max((len(c.item_id) for c in found), default=2)
+        table.add_column("id", no_wrap=True, min_width=width)
+        for title in ("name", "e-mail", "phone", "company", "customer id"):
+            table.add_column(title, overflow="fold")
+        for c in found:
+            r = c.record
+            cells = (c.item_id, c.display_name, r.email1, _first_phone(c), r.company)
+            table.add_row(*(Text(v) for v in (*cells, c.customer_id)))
+        console.print(table)
+        console.print(f"{len(found)} contact(s) in {store.url}")
+    _report(problems)
+    if problems:
+        raise typer.Exit(1)
+
+
+@contacts_app.command("show")
+def show_contact(
+    folder: FolderArg,
+    item_id: Annotated[str, typer.Argument(help="The contact's id, as `contacts list` shows.")],
+    json_out: JsonOption = False,
+    encoding: EncodingOption = "",
+    date_order: DateOrderOption = "",
+) -> None:
+    """Show one contact: every field, its Customer ID, and values that could not be mapped.
+
+    Example: [bold]personsync contacts show csv:contacts.csv r3f2a9c0d1e2b4a5c[/bold]
+    """
+    store = _open(folder, encoding, date_order)
+    try:
+        got = list(store.get_many([item_id]))
+    finally:
+        store.close()
+    if not got:
+        raise ItemNotFound(
+            f"{store.url}: no contact {item_id!r}",
+            hint=f"see the ids with: personsync contacts list {folder}",
+        )
+    item = got[0]
+    if isinstance(item, ReadProblem):
+        raise item.error
+    if json_out:
+        print_json(_contact_json(item))
+        return
+    _show(item)
+
+
+def _show(contact: Contact) -> None:
+    console.print(Text(contact.display_name, style="bold"))
+    table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+    table.add_column(style="dim")
+    table.add_column()
+    group = ""
+    for spec in FIELDS:
+        value = getattr(contact.record, spec.name)
+        if value in ("", None, ()):
+            continue
+        if spec.group != group:
+            group = spec.group
+            table.add_row(Text(_GROUP_TITLES[group], style="bold"), "")
+        shown = "; ".join(value) if isinstance(value, tuple) else str(value)
+        table.add_row(Text(f"  {spec.label}"), Text(shown))
+    table.add_row(Text("Customer ID", style="bold"), Text(contact.customer_id or "(none)"))
+    table.add_row(Text("Item id", style="bold"), Text(f"{contact.item_id} ({contact.version})"))
+    console.print(table)
+    if contact.unmapped:
+        console.print(Text("Not mapped (kept in the folder, not synced):", style="bold yellow"))
+        for message in contact.unmapped:
+            console.print(Text(f"  {message}"))
+    if isinstance(contact.extra, dict) and contact.extra:
+        console.print(Text("Other columns kept in the file:", style="bold"))
+        for column, value in contact.extra.items():
+            console.print(Text(f"  {column}: {value}"))
+
+
+@folders_app.command("list")
+def list_contact_folders(
+    url: Annotated[str, typer.Argument(help="Where to look, e.g. csv:./exports or graph:.")],
+    json_out: JsonOption = False,
+) -> None:
+    """List the contact folders reachable from URL, as folder URLs to use in other commands.
+
+    Examples: [bold]personsync folders list csv:./exports[/bold] (every .csv file there),
+    [bold]personsync folders list graph:[/bold] (your mailbox's contact folders)
+    """
+    found = list_folders(url)
+    if json_out:
+        print_json(found)
+        return
+    for folder in found:
+        console.print(Text(folder))
+    if not found:
+        err.print("no contact folders found")

@@ -7,12 +7,39 @@ one ORM object at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
 
+from personsync.errors import ConflictError, PersonNotFound, ViewError
+from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Person, Record, Value
+from personsync.persons import migrate as _migrate
+from personsync.persons.connect import IMMEDIATE, make_engine, resolve_url
+from personsync.persons.filters import compile_filter, compile_sort
+from personsync.persons.rows import change_row, record_row, row_person
+from personsync.persons.schema import persons, views
+
+T = TypeVar("T")
+CHUNK = 5_000  # rows per executemany batch of a bulk insert/update
+IN_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,41 +65,136 @@ class PersonsDB:
     engine: Engine
 
     def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
-        raise NotImplementedError
+        self.url = resolve_url(url)
+        self.engine = make_engine(self.url)
+        try:
+            _migrate.ensure_current(self.engine, migrate=migrate)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.engine.dispose()
+
+    def __enter__(self) -> PersonsDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{IMMEDIATE: True})
+            with conn.begin():
+                yield conn
 
     # --- reading ---------------------------------------------------------------------------------
     def get(self, person_id: int) -> Person:
         """PersonNotFound when there is none."""
-        raise NotImplementedError
+        with self.engine.connect() as conn:
+            return self._get(conn, person_id)
+
+    def _get(self, conn: Connection, person_id: int, *, lock: bool = False) -> Person:
+        query = select(persons).where(persons.c.id == person_id)
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).mappings().first()
+        if row is None:
+            raise PersonNotFound(
+                f"no Person with ID {person_id}", hint="list them with: personsync persons list"
+            )
+        return row_person(row)
 
     def get_many(self, ids: Iterable[int]) -> dict[int, Person]:
-        raise NotImplementedError
+        with self.engine.connect() as conn:
+            return self._get_many(conn, ids)
+
+    def _get_many(self, conn: Connection, ids: Iterable[int]) -> dict[int, Person]:
+        out: dict[int, Person] = {}
+        for chunk in _batched(sorted(set(ids)), IN_CHUNK):
+            for row in conn.execute(select(persons).where(persons.c.id.in_(chunk))).mappings():
+                person = row_person(row)
+                out[person.id] = person
+        return out
 
     def iter_persons(self, view: str | None = None) -> Iterator[Person]:
         """Every Person of a view (None = All Persons), in the view's order, streamed."""
-        raise NotImplementedError
+        return self.list_persons(view)
+
+    def list_persons(
+        self, view: str | None = None, *, limit: int | None = None, where: str = ""
+    ) -> Iterator[Person]:
+        """Like `iter_persons`, optionally limited and narrowed by an extra filter."""
+        query = self._view_query(select(persons), view, where=where, ordered=True)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=1_000).execute(query).mappings()
+            for row in result:
+                yield row_person(row)
 
     def versions(self, view: str | None = None) -> dict[int, str]:
         """id → change marker for a view's Persons, from one indexed query without full rows."""
-        raise NotImplementedError
+        query = self._view_query(select(persons.c.id, persons.c.row_version), view)
+        with self.engine.connect() as conn:
+            return {pid: str(version) for pid, version in conn.execute(query)}
 
-    def count(self, view: str | None = None) -> int:
-        raise NotImplementedError
+    def count(self, view: str | None = None, *, where: str = "") -> int:
+        query = self._view_query(select(func.count()).select_from(persons), view, where=where)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def find_by_email(self, email: str) -> list[Person]:
         """Persons with this address in any e-mail field, compared case-insensitively."""
-        raise NotImplementedError
+        wanted = email.strip().lower()
+        if not wanted:
+            return []
+        cols = [persons.c[f.name] for f in FIELDS if f.kind == "email"]
+        query = select(persons).where(or_(*(func.lower(c) == wanted for c in cols)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(persons.c.id)).mappings()
+            return [row_person(row) for row in rows]
+
+    def _view_query(
+        self, query: Select[Any], view: str | None, *, where: str = "", ordered: bool = False
+    ) -> Select[Any]:
+        spec = self.get_view(view or ALL_PERSONS)
+        conditions: list[ColumnElement[bool]] = [compile_filter(spec.filter)]
+        if where:
+            conditions.append(compile_filter(where))
+        query = query.where(*conditions)
+        return query.order_by(*compile_sort(spec.sort)) if ordered else query
 
     # --- writing (each bumps the Person's version and updated_at) --------------------------------
     def add(self, record: Record, *, contact_manager_id: str | None = None) -> Person:
-        raise NotImplementedError
+        now = _now()
+        row = {**record_row(record), "contact_manager_id": contact_manager_id}
+        row.update(created_at=now, updated_at=now, row_version=1)
+        with self._write() as conn:
+            new_id = conn.execute(insert(persons).returning(persons.c.id), row).scalar_one()
+            return self._get(conn, int(new_id))
 
-    def add_many(self, records: Sequence[Record]) -> list[int]:
-        """Set-based insert; returns the new ids in the order of `records`."""
-        raise NotImplementedError
+    def add_many(
+        self, records: Sequence[Record], *, on_chunk: Callable[[int], None] | None = None
+    ) -> list[int]:
+        """Set-based insert; returns the new ids in the order of `records`.
+
+        All or nothing: one transaction, executemany in chunks; `on_chunk(n)` reports progress."""
+        now = _now()
+        ids: list[int] = []
+        statement = insert(persons).returning(persons.c.id, sort_by_parameter_order=True)
+        with self._write() as conn:
+            for chunk in _batched(records, CHUNK):
+                rows = [
+                    {**record_row(r), "created_at": now, "updated_at": now, "row_version": 1}
+                    for r in chunk
+                ]
+                ids.extend(int(i) for i in conn.execute(statement, rows).scalars())
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
+        return ids
 
     def update(
         self,
@@ -83,35 +205,177 @@ class PersonsDB:
     ) -> Person:
         """Change some fields. ConflictError if `expected_version` is given and no longer current;
         PersonNotFound if the Person is gone. A change that changes nothing bumps nothing."""
-        raise NotImplementedError
+        typed = change_row(changes)
+        with self._write() as conn:
+            current = self._get(conn, person_id, lock=True)
+            if expected_version is not None and expected_version != current.version:
+                raise ConflictError(
+                    f"Person {person_id} changed since it was read "
+                    f"(version {expected_version}, now {current.version})",
+                    hint="read it again and repeat the change",
+                )
+            new = _changed(current.record, typed)
+            if new is None:
+                return current
+            conn.execute(_update_statement(), [_update_params(person_id, new, _now())])
+            return self._get(conn, person_id)
 
     def update_many(self, updates: Sequence[tuple[int, Mapping[str, Value]]]) -> None:
         """Set-based update of many Persons (rows whose values do not change are not rewritten)."""
-        raise NotImplementedError
+        typed = [(pid, change_row(changes)) for pid, changes in updates]
+        now = _now()
+        with self._write() as conn:
+            current = self._get_many(conn, (pid for pid, _ in typed))
+            missing = sorted({pid for pid, _ in typed} - set(current))
+            if missing:
+                shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+                raise PersonNotFound(f"no Person with ID {shown}; nothing was changed")
+            records = {pid: p.record for pid, p in current.items()}
+            for pid, changes in typed:  # later updates of the same Person see earlier ones
+                new = _changed(records[pid], changes)
+                if new is not None:
+                    records[pid] = new
+            params = [
+                _update_params(pid, rec, now)
+                for pid, rec in records.items()
+                if rec != current[pid].record
+            ]
+            for chunk in _batched(params, CHUNK):
+                conn.execute(_update_statement(), list(chunk))
 
     def delete(self, person_id: int) -> None:
-        raise NotImplementedError
+        with self._write() as conn:
+            gone = conn.execute(delete(persons).where(persons.c.id == person_id)).rowcount
+        if not gone:
+            raise PersonNotFound(f"no Person with ID {person_id}")
 
     def restore(self, person: Person) -> Person:
         """Put a Person back exactly as given (same id, fields, contact_manager_id), re-creating
         it if it was deleted: what undo needs. Bumps the version."""
-        raise NotImplementedError
+        now = _now()
+        row = {**record_row(person.record), "contact_manager_id": person.contact_manager_id}
+        with self._write() as conn:
+            found = conn.execute(
+                select(persons.c.row_version).where(persons.c.id == person.id).with_for_update()
+            ).scalar_one_or_none()
+            given = int(person.version) if person.version.isdigit() else 0
+            version = max(given, found or 0) + 1
+            if found is None:
+                # Re-created under its old id: ids come from a sequence / AUTOINCREMENT that has
+                # already passed it, so it can never collide with a later new Person.
+                conn.execute(
+                    insert(persons),
+                    {
+                        **row,
+                        "id": person.id,
+                        "created_at": person.created_at or now,
+                        "updated_at": now,
+                        "row_version": version,
+                    },
+                )
+            else:
+                conn.execute(
+                    update(persons)
+                    .where(persons.c.id == person.id)
+                    .values(**row, updated_at=now, row_version=version)
+                )
+            return self._get(conn, person.id)
 
     def set_contact_manager_id(self, person_id: int, item_id: str | None) -> None:
         """The hidden link. Not a mapped field: does not bump the version."""
-        raise NotImplementedError
+        with self._write() as conn:
+            found = conn.execute(
+                update(persons).where(persons.c.id == person_id).values(contact_manager_id=item_id)
+            ).rowcount
+        if not found:
+            raise PersonNotFound(f"no Person with ID {person_id}")
 
     # --- views -----------------------------------------------------------------------------------
     def views(self) -> list[View]:
-        raise NotImplementedError
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(views).order_by(views.c.name)).mappings().all()
+        return [_BUILTIN, *(View(r["name"], r["filter"], r["sort"]) for r in rows)]
 
     def get_view(self, name: str) -> View:
         """ViewError naming the known views when there is none."""
-        raise NotImplementedError
+        if name == ALL_PERSONS:
+            return _BUILTIN
+        with self.engine.connect() as conn:
+            row = conn.execute(select(views).where(views.c.name == name)).mappings().first()
+        if row is None:
+            known = ", ".join(repr(v.name) for v in self.views())
+            raise ViewError(f"no view named {name!r}", hint=f"known views: {known}")
+        return View(row["name"], row["filter"], row["sort"])
 
     def create_view(self, name: str, filter: str, sort: str = "", *, replace: bool = False) -> View:
         """Validates the filter and sort (FilterSyntaxError with the position) before saving."""
-        raise NotImplementedError
+        name = name.strip()
+        if not name:
+            raise ViewError("a view needs a name")
+        if name == ALL_PERSONS:
+            raise ViewError(f"{ALL_PERSONS!r} is built in and cannot be changed")
+        compile_filter(filter)
+        compile_sort(sort)
+        values = {"filter": filter, "sort": sort}
+        with self._write() as conn:
+            exists = conn.execute(
+                select(views.c.name).where(views.c.name == name)
+            ).scalar_one_or_none()
+            if exists is not None and not replace:
+                raise ViewError(
+                    f"a view named {name!r} already exists",
+                    hint="pass --replace to change it, or choose another name",
+                )
+            if exists is None:
+                conn.execute(insert(views).values(name=name, created_at=_now(), **values))
+            else:
+                conn.execute(update(views).where(views.c.name == name).values(**values))
+        return View(name, filter, sort)
 
     def delete_view(self, name: str) -> None:
-        raise NotImplementedError
+        if name == ALL_PERSONS:
+            raise ViewError(f"{ALL_PERSONS!r} is built in and cannot be deleted")
+        with self._write() as conn:
+            gone = conn.execute(delete(views).where(views.c.name == name)).rowcount
+        if not gone:
+            self.get_view(name)  # raises ViewError naming the known views
+
+
+_BUILTIN = View(ALL_PERSONS, "", "", builtin=True)
+
+
+def _batched(items: Iterable[T], size: int) -> Iterator[tuple[T, ...]]:
+    # itertools.batched arrives in Python 3.12; we support 3.11.
+    it = iter(items)
+    while chunk := tuple(itertools.islice(it, size)):
+        yield chunk
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _changed(record: Record, changes: Mapping[str, Value]) -> Record | None:
+    """The record with `changes` applied, or None when that changes no stored value."""
+    real = {k: v for k, v in changes.items() if getattr(record, k) != v}
+    return record.replace(real) if real else None
+
+
+def _update_statement() -> Any:
+    # One statement for every row (executemany): the whole mapped record is written, and the
+    # guard on the id keeps it to that row. Unchanged rows never get here.
+    return (
+        update(persons)
+        .where(persons.c.id == bindparam("p_id"))
+        .values(
+            **{name: bindparam(f"p_{name}") for name in FIELD_NAMES},
+            updated_at=bindparam("p_updated_at"),
+            row_version=persons.c.row_version + 1,
+        )
+    )
+
+
+def _update_params(person_id: int, record: Record, now: datetime) -> dict[str, object]:
+    params: dict[str, object] = {f"p_{k}": v for k, v in record_row(record).items()}
+    params.update(p_id=person_id, p_updated_at=now)
+    return params

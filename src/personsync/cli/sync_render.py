@@ -1,0 +1,164 @@
+"""How plans, run reports and the journal look in a terminal (Rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from personsync.cli.output import console
+from personsync.sync.journal import RunInfo
+from personsync.sync.plan import Action, Plan, action_to_dict
+from personsync.sync.report import RunReport
+
+LABELS = {
+    "create-contact": "create contact",
+    "update-contact": "update contact",
+    "create-person": "create Person",
+    "update-person": "update Person",
+    "link": "link",
+    "skip": "skip",
+    "decide": "needs decision",
+    "unchanged": "unchanged",
+}
+
+
+def _short(value: Any, width: int = 30) -> str:
+    text = "" if value is None else ", ".join(value) if isinstance(value, list) else str(value)
+    text = text.replace("\n", " ⏎ ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _detail(a: Action) -> str:
+    d = action_to_dict(a)
+    if "changes" in d:
+        parts = [
+            f"{f}: {_short(o) or '∅'} → {_short(n) or '∅'}" for f, (o, n) in d["changes"].items()
+        ]
+        if d.get("link"):
+            parts.insert(0, f"link by {d['link']}")
+        return "\n".join(parts) or f"link by {d.get('link')}"
+    if "fields" in d:
+        return ", ".join(f"{k}={_short(v, 24)}" for k, v in list(d["fields"].items())[:4])
+    if d["action"] == "link":
+        return f"link by {d['link']} (contact {d['item_id']})"
+    reason = d.get("reason", "")
+    if d.get("candidates"):
+        reason += f"\ncandidates: {', '.join(d['candidates'])}"
+    return str(reason)
+
+
+def show_plan(plan: Plan, limit: int = 50) -> None:
+    arrow = "into" if plan.direction == "export" else "from"
+    what = f"view {plan.view!r}" if plan.direction == "export" else "Persons"
+    console.print(
+        f"[bold]Plan[/bold]: {plan.direction} {escape(what)} {arrow} {escape(plan.folder)}"
+    )
+    counts = plan.counts()
+    console.print(
+        "  " + " · ".join(f"{n} {LABELS[k]}" for k, n in counts.items() if n) or "  nothing to do"
+    )
+    shown = [a for a in plan.actions if a.kind != "refresh"]
+    if shown:
+        table = Table(show_lines=False, pad_edge=False)
+        table.add_column("action")
+        table.add_column("who")
+        table.add_column("what")
+        for a in shown[:limit]:
+            d = action_to_dict(a)
+            who = d.get("name") or d.get("item_id") or ""
+            if d.get("person_id") is not None:
+                who += f" (#{d['person_id']})"
+            table.add_row(LABELS.get(a.kind, a.kind), escape(who), escape(_detail(a)))
+        console.print(table)
+        if len(shown) > limit:
+            console.print(f"  … and {len(shown) - limit} more (--json lists them all)")
+    for w in plan.warnings[:20]:
+        console.print(f"[yellow]warning[/yellow]: {escape(w)}")
+
+
+def show_report(report: RunReport) -> None:
+    colour = {"clean": "green", "skipped": "yellow", "failed": "red"}[report.status]
+    console.print(
+        f"[bold]Run {report.run_id}[/bold] ({report.command} {escape(report.folder)}): "
+        f"[{colour}]{report.status}[/{colour}] in {report.duration:.1f} s"
+    )
+    console.print(
+        "  "
+        + (
+            " · ".join(f"{n} {LABELS.get(k, k)}" for k, n in sorted(report.counts.items()) if n)
+            or "nothing to do"
+        )
+    )
+    for e in report.errors[:50]:
+        who = e.get("name") or e.get("item_id") or e.get("person_id") or ""
+        console.print(f"  [red]error[/red] {escape(str(who))}: {escape(str(e.get('error')))}")
+    for s in report.skipped[:50]:
+        who = s.get("name") or s.get("item_id") or ""
+        mail = f" <{s['email']}>" if s.get("email") else ""
+        console.print(
+            f"  [yellow]{s.get('kind', 'skipped')}[/yellow] {escape(str(who))}{escape(mail)} "
+            f"in {escape(str(s.get('folder', '')))}: {escape(str(s.get('reason')))}"
+        )
+    hidden = len(report.errors) + len(report.skipped) - 100
+    if hidden > 0:
+        console.print(f"  … and {hidden} more (`personsync runs show {report.run_id} --json`)")
+    if report.command in {"export", "import"} and report.counts:
+        console.print(f"  undo with: personsync undo {report.run_id}", style="dim")
+
+
+def run_to_dict(r: RunInfo) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "command": r.command,
+        "folder": r.folder,
+        "view": r.view,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "status": r.status,
+        "counts": r.counts,
+        "problems": r.problems,
+    }
+
+
+def show_runs(runs: list[RunInfo]) -> None:
+    if not runs:
+        console.print("no runs yet")
+        return
+    table = Table()
+    for col in ("run", "command", "folder", "started", "status", "counts"):
+        table.add_column(col)
+    for r in runs:
+        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items() if v)
+        table.add_row(
+            r.id, r.command, escape(r.folder), f"{r.started_at:%Y-%m-%d %H:%M}", r.status, counts
+        )
+    console.print(table)
+
+
+def show_run(r: RunInfo, entries: list[dict[str, Any]], limit: int = 100) -> None:
+    console.print(f"[bold]Run {r.id}[/bold]: {r.command} {escape(r.folder)} {escape(r.view)}")
+    console.print(f"  started {r.started_at:%Y-%m-%d %H:%M:%S}, status {r.status}")
+    console.print("  " + ", ".join(f"{k} {v}" for k, v in r.counts.items() if v))
+    for p in r.problems[:limit]:
+        who = p.get("name") or p.get("item_id") or ""
+        console.print(
+            f"  [yellow]{p.get('kind')}[/yellow] {escape(str(who))}: "
+            f"{escape(str(p.get('reason') or p.get('error')))}"
+        )
+    table = Table(title="journal")
+    for col in ("seq", "side", "action", "item", "person", "state"):
+        table.add_column(col)
+    for e in entries[:limit]:
+        table.add_row(
+            str(e["seq"]),
+            e["side"],
+            e["action"],
+            escape(str(e["item_id"] or "")),
+            str(e["person_id"] or ""),
+            e["state"],
+        )
+    console.print(table)
+    if len(entries) > limit:
+        console.print(f"  … and {len(entries) - limit} more entries (--json lists them all)")

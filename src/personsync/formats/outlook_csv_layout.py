@@ -1,0 +1,154 @@
+"""Outlook CSV layouts: which column holds which field, found by header name, never by position.
+
+Outlook writes three layouts (reference §3): the classic 92 columns (`Business Country/Region`,
+three street columns per address), the older classic one (`Business Country`), and Outlook.com's
+61 columns (one street column, `Nickname`, `Personal Web Page`). The field ⇄ column names come
+from `personsync.fields`; this module only knows how a header is arranged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from personsync.fields import BY_NAME, CUSTOMER_ID_CSV, FIELDS
+
+# The column personsync adds so that rows keep their item id across rewrites (see csv_file.py).
+ITEM_ID_COLUMN = "personsync Item ID"
+
+# Classic Outlook's export header, in Outlook's order. It is a fact about Outlook's files, not a
+# second mapping table: which of these columns hold which field is decided by `fields.FIELDS`.
+CLASSIC_HEADER: tuple[str, ...] = (
+    "Title", "First Name", "Middle Name", "Last Name", "Suffix", "Company", "Department",
+    "Job Title", "Business Street", "Business Street 2", "Business Street 3", "Business City",
+    "Business State", "Business Postal Code", "Business Country/Region", "Home Street",
+    "Home Street 2", "Home Street 3", "Home City", "Home State", "Home Postal Code",
+    "Home Country/Region", "Other Street", "Other Street 2", "Other Street 3", "Other City",
+    "Other State", "Other Postal Code", "Other Country/Region", "Assistant's Phone",
+    "Business Fax", "Business Phone", "Business Phone 2", "Callback", "Car Phone",
+    "Company Main Phone", "Home Fax", "Home Phone", "Home Phone 2", "ISDN", "Mobile Phone",
+    "Other Fax", "Other Phone", "Pager", "Primary Phone", "Radio Phone", "TTY/TDD Phone",
+    "Telex", "Account", "Anniversary", "Assistant's Name", "Billing Information", "Birthday",
+    "Business Address PO Box", "Categories", "Children", "Directory Server", "E-mail Address",
+    "E-mail Type", "E-mail Display Name", "E-mail 2 Address", "E-mail 2 Type",
+    "E-mail 2 Display Name", "E-mail 3 Address", "E-mail 3 Type", "E-mail 3 Display Name",
+    "Gender", "Government ID Number", "Hobby", "Home Address PO Box", "Initials",
+    "Internet Free Busy", "Keywords", "Language", "Location", "Manager's Name", "Mileage",
+    "Notes", "Office Location", "Organizational ID Number", "Other Address PO Box", "Priority",
+    "Private", "Profession", "Referred By", "Sensitivity", "Spouse", "User 1", "User 2",
+    "User 3", "User 4", "Web Page",
+)  # fmt: skip
+
+# What personsync writes to a new file: classic Outlook plus the columns it needs.
+WRITE_HEADER: tuple[str, ...] = (
+    *CLASSIC_HEADER,
+    BY_NAME["nickname"].csv,
+    CUSTOMER_ID_CSV,
+    ITEM_ID_COLUMN,
+)
+
+LayoutName = Literal["classic", "classic (Outlook 2003)", "Outlook.com", "other"]
+
+_STREET_FIELDS = ("business_street", "home_street", "other_street")
+# The e-mail slots and the `E-mail Type` column beside each (`EX` = Exchange X.500 path).
+EMAIL_TYPE_COLUMNS = {
+    "email1": "E-mail Type",
+    "email2": "E-mail 2 Type",
+    "email3": "E-mail 3 Type",
+}
+_IDENTITY_FIELDS = ("first_name", "last_name", "email1")
+
+
+def _key(name: str) -> str:
+    return name.strip().casefold()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A header and where each field, Customer ID, item id and unmapped column sits in it."""
+
+    header: tuple[str, ...]
+    name: LayoutName
+    # field name → column index (the first of the field's csv name and aliases present)
+    columns: dict[str, int]
+    # street field → (street, street 2, street 3) indices when the header has all three
+    streets: dict[str, tuple[int, int, int]]
+    customer_id: int | None
+    item_id: int | None
+    email_types: dict[str, int]  # email field → its `E-mail Type` column
+    unmapped: tuple[int, ...]  # columns kept per row in Contact.extra
+    index: dict[str, int] = field(default_factory=dict)  # casefolded name → index
+
+    @classmethod
+    def of(cls, header: tuple[str, ...] | list[str]) -> Layout:
+        names = tuple(h.strip() for h in header)
+        index: dict[str, int] = {}
+        for i, name in enumerate(names):
+            index.setdefault(_key(name), i)
+        columns: dict[str, int] = {}
+        for spec in FIELDS:
+            for candidate in (spec.csv, *spec.csv_aliases):
+                if _key(candidate) in index:
+                    columns[spec.name] = index[_key(candidate)]
+                    break
+        streets: dict[str, tuple[int, int, int]] = {}
+        for street in _STREET_FIELDS:
+            if street not in columns:
+                continue
+            base = BY_NAME[street].csv
+            two, three = index.get(_key(f"{base} 2")), index.get(_key(f"{base} 3"))
+            if two is not None and three is not None:
+                streets[street] = (columns[street], two, three)
+        customer_id = index.get(_key(CUSTOMER_ID_CSV))
+        item_id = index.get(_key(ITEM_ID_COLUMN))
+        email_types = {
+            email: index[_key(column)]
+            for email, column in EMAIL_TYPE_COLUMNS.items()
+            if _key(column) in index
+        }
+        used = set(columns.values()) | {i for s in streets.values() for i in s}
+        used |= {i for i in (customer_id, item_id) if i is not None}
+        unmapped = tuple(i for i in range(len(names)) if i not in used)
+        return cls(
+            header=names,
+            name=_layout_name(index),
+            columns=columns,
+            streets=streets,
+            customer_id=customer_id,
+            item_id=item_id,
+            email_types=email_types,
+            unmapped=unmapped,
+            index=index,
+        )
+
+    def looks_like_contacts(self) -> bool:
+        return any(name in self.columns for name in _IDENTITY_FIELDS)
+
+    def with_columns(self, names: list[str]) -> Layout:
+        """This layout plus the named columns it lacks, appended at the end."""
+        missing = [n for n in dict.fromkeys(names) if _key(n) not in self.index]
+        return self if not missing else Layout.of((*self.header, *missing))
+
+    def column_for(self, field_name: str) -> str:
+        """The column a field is written to in this layout (its classic name when absent)."""
+        if field_name in self.columns:
+            return self.header[self.columns[field_name]]
+        return BY_NAME[field_name].csv
+
+
+def _layout_name(index: dict[str, int]) -> LayoutName:
+    if _key("Business Street 2") in index:
+        if _key("Business Country/Region") in index:
+            return "classic"
+        if _key("Business Country") in index:
+            return "classic (Outlook 2003)"
+    if _key("Given Yomi") in index or _key("Personal Web Page") in index:
+        return "Outlook.com"
+    return "other"
+
+
+def needed_columns(layout: Layout, used_fields: set[str], extra_columns: set[str]) -> list[str]:
+    """Columns a layout must gain to hold these non-empty fields and store-private columns."""
+    wanted = [BY_NAME[name].csv for name in sorted(used_fields) if name not in layout.columns]
+    wanted += sorted(extra_columns)
+    return wanted

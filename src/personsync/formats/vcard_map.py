@@ -1,0 +1,100 @@
+"""The vCard side of the mapping table, derived once from `fields.FIELDS` `.vcard` notation.
+
+`N.1` → component 1 of N; `ADR.2;TYPE=work` → component 2 of the work address; `EMAIL#2` → the
+second e-mail; `TEL;TYPE=work,voice#2` → the second phone of class {work, voice}. Field names are
+never spelled here: reader and writer look them up in these tables.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from personsync.fields import FIELDS, FieldSpec
+
+# Property → field, for single-valued properties (NOTE, TITLE, BDAY, CATEGORIES, …).
+SIMPLE: dict[str, FieldSpec] = {}
+# Structured property (N, ORG) → component index → field.
+PARTS: dict[str, dict[int, FieldSpec]] = defaultdict(dict)
+# Address type (work/home/other) → component index → field.
+ADDRESS: dict[str, dict[int, FieldSpec]] = defaultdict(dict)
+# Phone class (frozenset of types) → fields in slot order; e-mail fields in slot order.
+PHONE_SLOTS: dict[frozenset[str], list[FieldSpec]] = defaultdict(list)
+EMAIL_SLOTS: list[FieldSpec] = []
+
+
+def _build() -> None:
+    phones: list[tuple[frozenset[str], int, FieldSpec]] = []
+    emails: list[tuple[int, FieldSpec]] = []
+    for spec in FIELDS:
+        notation, _, nth = spec.vcard.partition("#")
+        prop, _, params = notation.partition(";")
+        types = frozenset(params.partition("=")[2].split(",")) if params else frozenset()
+        name, _, part = prop.partition(".")
+        if name == "ADR":
+            ADDRESS[next(iter(types))][int(part)] = spec
+        elif name == "TEL":
+            phones.append((types, int(nth or 1), spec))
+        elif name == "EMAIL":
+            emails.append((int(nth or 1), spec))
+        elif part:
+            PARTS[name][int(part)] = spec
+        else:
+            SIMPLE[name] = spec
+    for types, _, spec in sorted(phones, key=lambda p: p[1]):
+        PHONE_SLOTS[types].append(spec)
+    EMAIL_SLOTS.extend(spec for _, spec in sorted(emails, key=lambda e: e[0]))
+
+
+_build()
+
+ANNIVERSARY = "ANNIVERSARY"
+# Where other writers put the anniversary: 3.0 has no ANNIVERSARY, so Apple/Evolution and
+# Outlook (2.1) use extensions. Read from all; written per version (see vcard_write).
+ANNIVERSARY_NAMES = ("ANNIVERSARY", "X-ANNIVERSARY", "X-MS-ANNIVERSARY", "X-EVOLUTION-ANNIVERSARY")
+# Customer ID: personsync writes fields.CUSTOMER_ID_VCARD. No standard vCard property exists and
+# Outlook does not export it; these are the spellings other tools and hand-made exports use, read
+# so that a card carrying one is linked rather than duplicated.
+CUSTOMER_ID_ALIASES = ("X-CUSTOMER-ID", "X-CUSTOMERID", "X-MS-CUSTOMERID")
+# Marks a value written out of its natural position (e-mail 2 while e-mail 1 is empty), so that
+# reading the card back puts it in the same slot.
+SLOT_PARAM = "X-PERSONSYNC-SLOT"
+
+PHONE_ORDINARY = frozenset({"voice", "pref", "msg", "main", "internet"})
+MOBILE_TYPES = frozenset({"cell", "mobile", "iphone"})
+
+
+def phone_class(types: frozenset[str]) -> frozenset[str]:
+    """The slot class of a TEL by its types (the rules in fields' TEL notation)."""
+    if "fax" in types:
+        return frozenset({"work", "fax"}) if "work" in types else frozenset({"voice"})
+    if types & MOBILE_TYPES:
+        return frozenset({"cell"})
+    significant = types - PHONE_ORDINARY - {"work", "home"}
+    if not significant and "work" in types:
+        return frozenset({"work", "voice"})
+    if not significant and "home" in types:
+        return frozenset({"home", "voice"})
+    return frozenset({"voice"})
+
+
+def address_type(types: frozenset[str]) -> str:
+    if "work" in types:
+        return "work"
+    if "home" in types:
+        return "home"
+    return "other"
+
+
+def parse_date(text: str) -> date:
+    """`19800322`, `1980-03-22`, `1980-03-22T00:00:00Z`, `20090808T1430-0500` → a date.
+
+    ValueError when there is no year (`--0322`) or it is not a date: the caller keeps the line
+    and reports it, because a Record's date needs a year."""
+    value = text.strip().partition("T")[0]
+    if value.startswith("--"):
+        raise ValueError(f"{text.strip()!r} has no year")
+    digits = value.replace("-", "")
+    if len(digits) != 8 or not digits.isdigit():
+        raise ValueError(f"{text.strip()[:40]!r} is not a date")
+    return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))

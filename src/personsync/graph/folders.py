@@ -1,0 +1,87 @@
+"""Contact folders of a mailbox: the default Contacts folder and folders under it, by path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from personsync.errors import FolderNotFound
+from personsync.graph.client import GraphClient
+
+ROOT = "Contacts"
+
+
+def query(params: dict[str, str]) -> str:
+    """A query string Graph reads as written ($ and OData punctuation left alone)."""
+    return urlencode(params, safe="$,'()=: ", quote_via=quote)
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    id: str
+    path: str  # "Contacts/CRM Members"
+
+
+def _children(client: GraphClient, parent: str | None) -> list[dict[str, Any]]:
+    mbox = client.mailbox_path
+    url = (
+        f"{mbox}/contactFolders"
+        if parent is None
+        else f"{mbox}/contactFolders/{parent}/childFolders"
+    )
+    url += "?" + query({"$select": "id,displayName,parentFolderId", "$top": "100"})
+    return [f for page in client.pages(url, what="listing contact folders") for f in page["value"]]
+
+
+def _split(path: str) -> list[str]:
+    parts = [p.strip() for p in path.strip().strip("/").split("/") if p.strip()]
+    if parts and parts[0].casefold() == ROOT.casefold():
+        parts = parts[1:]
+    return parts
+
+
+def resolve_folder(client: GraphClient, path: str, *, create: bool) -> Folder:
+    """The folder at `path` under the default Contacts folder; made when `create`."""
+    root = client.json(
+        "GET", f"{client.mailbox_path}/contactFolders/contacts", what="finding Contacts"
+    )
+    current: str = root["id"]
+    walked = [ROOT]
+    for level, name in enumerate(_split(path)):
+        children = _children(client, None if level == 0 else current)
+        match = [f for f in children if str(f.get("displayName", "")).casefold() == name.casefold()]
+        if match:
+            current = match[0]["id"]
+        elif create:
+            parent = (
+                f"{client.mailbox_path}/contactFolders"
+                if level == 0
+                else f"{client.mailbox_path}/contactFolders/{current}/childFolders"
+            )
+            made = client.json(
+                "POST", parent, json={"displayName": name}, what=f"creating folder {name}"
+            )
+            current = made["id"]
+        else:
+            existing = ", ".join(f"graph:{'/'.join([*walked, f['displayName']])}" for f in children)
+            raise FolderNotFound(
+                f"graph:{'/'.join([*walked, name])}: no such contact folder",
+                hint=f"folders here: {existing}" if existing else "this folder has no subfolders",
+            )
+        walked.append(name if not match else match[0]["displayName"])
+    return Folder(current, "/".join(walked))
+
+
+def walk(client: GraphClient, start: Folder) -> list[str]:
+    """The folder URLs at and under `start`, depth first."""
+    out = [f"graph:{start.path}"]
+
+    def visit(folder_id: str | None, prefix: str) -> None:
+        for f in _children(client, folder_id):
+            path = f"{prefix}/{f['displayName']}"
+            out.append(f"graph:{path}")
+            visit(f["id"], path)
+
+    visit(None if start.path == ROOT else start.id, start.path)
+    return out

@@ -1,0 +1,87 @@
+"""A Graph-compatible test server over real HTTP on loopback (uvicorn in a thread)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from personsync.graph.testserver.app import create_app
+from personsync.graph.testserver.graph_api import GraphApi
+from personsync.graph.testserver.identity import AppRegistration, Identity
+from personsync.graph.testserver.limits import Faults, ServerConfig, Throttle
+from personsync.graph.testserver.state import Mailbox, ServerState
+
+TEST_CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+TEST_SECRET = "test-secret"  # noqa: S105 (the test server's own app registration)
+
+
+@dataclass
+class GraphTestServer:
+    """State, limits, faults and the ASGI app; `serve()` runs it on a free loopback port."""
+
+    config: ServerConfig = field(default_factory=ServerConfig)
+    faults: Faults = field(default_factory=Faults)
+
+    def __post_init__(self) -> None:
+        self.state = ServerState()
+        self.throttle = Throttle(self.config)
+        self.api = GraphApi(self.state, self.config, self.faults, self.throttle)
+        self.identity = Identity(self.state)
+        self.identity.register(AppRegistration(TEST_CLIENT_ID, secret=TEST_SECRET))
+        self.app = create_app(self.api, self.identity, self.throttle, self.faults, self.config)
+        self.base_url = ""
+
+    def set_base_url(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.api.base_url = base_url
+        self.identity.base_url = base_url
+
+    @property
+    def graph_url(self) -> str:
+        return f"{self.base_url}/v1.0"
+
+    def mailbox(self, upn: str) -> Mailbox:
+        return self.state.add_user(upn)
+
+    def token_for(self, upn: str) -> str:
+        token = self.state.user_token(upn)
+        self.state.tokens[token]["scopes"] = ["Contacts.ReadWrite"]
+        return token
+
+    def graph_requests(self) -> int:
+        """Requests as Graph counts them (inner requests of a batch; not the batch itself)."""
+        return sum(1 for _, path, inner, _ in self.api.log if inner or path != "/$batch")
+
+    @contextmanager
+    def serve(self, port: int = 0) -> Iterator[GraphTestServer]:
+        port = port or free_port()
+        self.set_base_url(f"http://127.0.0.1:{port}")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=port, log_level="critical", access_log=False,
+            lifespan="off",
+        )  # fmt: skip
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name=f"graph-test-{port}", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the Graph test server did not start")
+            time.sleep(0.01)
+        try:
+            yield self
+        finally:
+            server.should_exit = True
+            thread.join(timeout=5)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,354 @@
+"""`graph:` contact folders: Outlook contacts in Microsoft 365 and Outlook.com via Microsoft Graph.
+
+`graph:Contacts` is the mailbox's default contact folder, `graph:Contacts/CRM Members` a folder
+under it (any depth), `graph:` alone lists the folders. Listing uses delta per folder: the delta
+link and the id → changeKey map are the store's sync state (`export_state`/`import_state`), so a
+no-op re-run costs one delta round and no per-contact request. Reads and writes go in `$batch`es
+of 20. The item version is Graph's changeKey.
+
+A create whose answer was lost (timeout, dropped connection) may have happened: before sending it
+again the store looks the contact up by its Customer ID, so no duplicate is made. (A contact
+without a Customer ID is sent again: the engine always sets one.)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from personsync.errors import ConflictError, FormatError, ItemNotFound, StoreError
+from personsync.graph import mapping
+from personsync.graph.client import Counters, GraphClient, Reply, UncertainOutcome, error_for
+from personsync.graph.config import STORE_DEFAULTS
+from personsync.graph.connect import make_client
+from personsync.graph.folders import ROOT, Folder, query, resolve_folder, walk
+from personsync.model import Contact
+from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase
+
+DELTA_PAGE = 200  # Prefer: odata.maxpagesize; the service caps near 200
+CREATE_ATTEMPTS = 4
+
+
+def _read_query() -> str:
+    return query({"$select": ",".join(mapping.SELECT), "$expand": mapping.expand_param()})
+
+
+class GraphStore(StoreBase):
+    """One Outlook contact folder."""
+
+    def __init__(self, client: GraphClient, folder: Folder, *, owns_client: bool = True) -> None:
+        self.client = client
+        self.folder = folder
+        self.url = f"graph:{folder.path}"
+        self.capabilities = Capabilities(indexed_customer_id=True)
+        self._owns_client = owns_client
+        self._delta_link: str | None = None
+        self._versions: dict[str, str] = {}
+        self.mbox = client.mailbox_path
+
+    @property
+    def counters(self) -> Counters:
+        return self.client.counters
+
+    # --- listing (delta) ------------------------------------------------------------------
+
+    def list_items(self) -> Iterator[ItemRef]:
+        try:
+            versions = self._delta_round(self._delta_link)
+        except _DeltaReset:
+            # The service forgot our sync state (410 / syncStateNotFound / mangled token):
+            # start again with a full round; the engine matches by Customer ID, so no doubles.
+            versions = self._delta_round(None)
+        return iter([ItemRef(i, v) for i, v in versions.items()])
+
+    def _delta_round(self, link: str | None) -> dict[str, str]:
+        versions = dict(self._versions) if link else {}
+        url: str | None = link or (
+            f"{self.mbox}/contactFolders/{self.folder.id}/contacts/delta"
+            f"?{query({'$select': 'changeKey'})}"
+        )
+        headers = {"Prefer": f"odata.maxpagesize={DELTA_PAGE}"}
+        what = f"{self.url}: listing contacts"
+        while url:
+            reply = self.client.send("GET", url, headers=headers, what=what)
+            if link and (
+                reply.status == 410
+                or reply.error_code.casefold() == "syncstatenotfound"
+                or (reply.status == 400 and url == link)
+            ):
+                raise _DeltaReset
+            if not reply.ok:
+                raise error_for(reply, what)
+            for item in reply.body.get("value", []):
+                if "@removed" in item:
+                    versions.pop(item["id"], None)
+                else:
+                    versions[item["id"]] = str(item.get("changeKey") or "")
+            url = reply.body.get("@odata.nextLink")
+            if "@odata.deltaLink" in reply.body:
+                self._delta_link = reply.body["@odata.deltaLink"]
+        # Committed only after the whole round: a failure midway keeps the old state.
+        self._versions = versions
+        return versions
+
+    def export_state(self) -> str | None:
+        if not self._delta_link:
+            return None
+        return json.dumps(
+            {"folder": self.folder.id, "delta": self._delta_link, "versions": self._versions}
+        )
+
+    def import_state(self, state: str | None) -> None:
+        self._delta_link, self._versions = None, {}
+        if not state:
+            return
+        try:
+            data = json.loads(state)
+        except ValueError:
+            return  # a damaged state only costs a full listing
+        if isinstance(data, dict) and data.get("folder") == self.folder.id:
+            self._delta_link = data.get("delta")
+            self._versions = {str(k): str(v) for k, v in (data.get("versions") or {}).items()}
+
+    # --- reading --------------------------------------------------------------------------
+
+    def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
+        query = _read_query()
+        requests = [
+            {"id": str(n), "method": "GET", "url": f"{self.mbox}/contacts/{quote(i)}?{query}"}
+            for n, i in enumerate(item_ids)
+        ]
+        replies = self.client.batch(requests, what=f"{self.url}: reading contacts")
+        for n, item_id in enumerate(item_ids):
+            reply = replies[str(n)]
+            if reply.status == 404:
+                self._versions.pop(item_id, None)
+                continue
+            if not reply.ok:
+                raise error_for(reply, f"{self.url}: reading contact {item_id}")
+            yield self._parse(item_id, reply.body)
+
+    def _parse(self, item_id: str, body: dict[str, Any]) -> Contact | ReadProblem:
+        try:
+            contact = mapping.contact_from_graph(body)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            name = str(body.get("displayName") or "") if isinstance(body, dict) else ""
+            return ReadProblem(
+                item_id,
+                FormatError(f"cannot read this contact: {exc}", source=self.url, name=name),
+            )
+        self._versions[contact.item_id] = contact.version
+        return contact
+
+    def find_by_customer_id(self, customer_id: str) -> list[Contact]:
+        params = {
+            "$filter": mapping.customer_id_filter(customer_id),
+            "$select": ",".join(mapping.SELECT),
+            "$expand": mapping.expand_param(),
+            "$top": "100",
+        }
+        url = f"{self.mbox}/contactFolders/{self.folder.id}/contacts?{query(params)}"
+        found: list[Contact] = []
+        for page in self.client.pages(url, what=f"{self.url}: finding Customer ID"):
+            for item in page.get("value", []):
+                got = self._parse(str(item.get("id")), item)
+                if isinstance(got, Contact) and got.customer_id == customer_id:
+                    found.append(got)
+        return found
+
+    # --- writing --------------------------------------------------------------------------
+
+    def create(self, contact: Contact) -> ItemRef:
+        return _one(self.create_many([contact]))
+
+    def update(self, old: Contact, new: Contact) -> ItemRef:
+        return _one(self.update_many([(old, new)]))
+
+    def create_many(self, contacts: Sequence[Contact]) -> list[ItemRef | StoreError]:
+        results: dict[int, ItemRef | StoreError] = {}
+        pending = list(range(len(contacts)))
+        for attempt in range(CREATE_ATTEMPTS):
+            if not pending:
+                break
+            uncertain: list[int] = []
+            for start in range(0, len(pending), 20):
+                uncertain += self._create_chunk(contacts, pending[start : start + 20], results)
+            pending = []
+            if uncertain:
+                # A write whose answer was lost may still be running on the service: give it
+                # one timeout to finish, so the lookup below sees it.
+                time.sleep(self.client.timeout)
+            for n in uncertain:
+                # Its answer was lost: it may exist already. Customer ID tells.
+                cid = contacts[n].customer_id
+                found = self.find_by_customer_id(cid) if cid else []
+                if found:
+                    results[n] = ItemRef(found[0].item_id, found[0].version)
+                elif attempt + 1 < CREATE_ATTEMPTS:
+                    pending.append(n)
+                else:
+                    results[n] = StoreError(
+                        f"{self.url}: creating {contacts[n].display_name} kept failing",
+                        hint="run again later",
+                    )
+        return [results[n] for n in range(len(contacts))]
+
+    def _create_chunk(
+        self,
+        contacts: Sequence[Contact],
+        chunk: list[int],
+        results: dict[int, ItemRef | StoreError],
+    ) -> list[int]:
+        """Create one batch; returns the indexes whose outcome is unknown."""
+        requests = [
+            {
+                "id": str(n),
+                "method": "POST",
+                "url": f"{self.mbox}/contactFolders/{self.folder.id}/contacts",
+                "headers": {"Content-Type": "application/json"},
+                "body": mapping.create_body(contacts[n]),
+            }
+            for n in chunk
+        ]
+        try:
+            replies = self.client.batch(requests, what=f"{self.url}: creating contacts")
+        except UncertainOutcome:
+            return chunk
+        uncertain: list[int] = []
+        for n in chunk:
+            reply = replies[str(n)]
+            if reply.ok:
+                item_id, version = str(reply.body["id"]), str(reply.body.get("changeKey", ""))
+                self._versions[item_id] = version
+                results[n] = ItemRef(item_id, version)
+            elif reply.status == 504:
+                uncertain.append(n)
+            else:
+                who = contacts[n].display_name
+                results[n] = error_for(reply, f"{self.url}: creating {who}")
+        return uncertain
+
+    def _current_versions(self, item_ids: Sequence[str]) -> dict[str, str | None]:
+        """The changeKey of each item: from this run's listing, else asked in a batch."""
+        out: dict[str, str | None] = {i: self._versions[i] for i in item_ids if i in self._versions}
+        missing = [i for i in item_ids if i not in out]
+        if missing:
+            requests = [
+                {
+                    "id": str(n),
+                    "method": "GET",
+                    "url": f"{self.mbox}/contacts/{quote(i)}?{query({'$select': 'changeKey'})}",
+                }
+                for n, i in enumerate(missing)
+            ]
+            replies = self.client.batch(requests, what=f"{self.url}: checking versions")
+            for n, item_id in enumerate(missing):
+                reply = replies[str(n)]
+                if reply.status == 404:
+                    out[item_id] = None
+                elif not reply.ok:
+                    raise error_for(reply, f"{self.url}: checking contact {item_id}")
+                else:
+                    out[item_id] = str(reply.body.get("changeKey") or "")
+        return out
+
+    def _check(self, item_id: str, version: str, current: str | None) -> StoreError | None:
+        if current is None:
+            return ItemNotFound(f"{self.url}: no contact {item_id!r}")
+        if current != version:
+            return ConflictError(
+                f"{self.url}: contact {item_id!r} changed in Outlook since it was read",
+                hint="run again: the new version is read first",
+            )
+        return None
+
+    def update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> list[ItemRef | StoreError]:
+        results: dict[int, ItemRef | StoreError] = {}
+        current = self._current_versions([old.item_id for old, _ in pairs])
+        requests: list[dict[str, Any]] = []
+        for n, (old, new) in enumerate(pairs):
+            now = current[old.item_id]
+            problem = self._check(old.item_id, old.version, now)
+            if problem is not None:
+                results[n] = problem
+                continue
+            body = mapping.patch_body(old, new)
+            if not body:
+                results[n] = ItemRef(old.item_id, now or old.version)
+                continue
+            requests.append(
+                {
+                    "id": str(n),
+                    "method": "PATCH",
+                    "url": f"{self.mbox}/contacts/{quote(old.item_id)}",
+                    "headers": {"Content-Type": "application/json"},
+                    "body": body,
+                }
+            )
+        replies: dict[str, Reply] = {}
+        if requests:
+            replies = self.client.batch(requests, what=f"{self.url}: updating contacts")
+        for rid, reply in replies.items():
+            n = int(rid)
+            item_id = pairs[n][0].item_id
+            if reply.ok:
+                version = str(reply.body.get("changeKey", ""))
+                self._versions[item_id] = version
+                results[n] = ItemRef(item_id, version)
+            else:
+                results[n] = error_for(reply, f"{self.url}: updating {pairs[n][1].display_name}")
+        return [results[n] for n in range(len(pairs))]
+
+    def delete(self, ref: ItemRef) -> None:
+        current = self._current_versions([ref.item_id])[ref.item_id]
+        problem = self._check(ref.item_id, ref.version, current)
+        if problem is not None:
+            raise problem
+        what = f"{self.url}: deleting contact {ref.item_id}"
+        reply = self.client.send("DELETE", f"{self.mbox}/contacts/{quote(ref.item_id)}", what=what)
+        if not reply.ok and reply.status != 404:
+            raise error_for(reply, what)
+        self._versions.pop(ref.item_id, None)
+
+    def close(self) -> None:
+        if self._owns_client:
+            self.client.close()
+
+
+class _DeltaReset(Exception):
+    """The delta link is no longer valid."""
+
+
+def _one(results: list[ItemRef | StoreError]) -> ItemRef:
+    if isinstance(results[0], StoreError):
+        raise results[0]
+    return results[0]
+
+
+def open_store(rest: str, *, create: bool = True, **options: Any) -> GraphStore:
+    options = {**STORE_DEFAULTS, **options}
+    client = options.pop("client", None)
+    owns = client is None
+    client = client or make_client(**options)
+    try:
+        folder = resolve_folder(client, rest or ROOT, create=create)
+    except BaseException:
+        if owns:
+            client.close()
+        raise
+    return GraphStore(client, folder, owns_client=owns)
+
+
+def list_folders(rest: str, **options: Any) -> list[str]:
+    options = {**STORE_DEFAULTS, **options}
+    client = options.pop("client", None)
+    owns = client is None
+    client = client or make_client(**options)
+    try:
+        return walk(client, resolve_folder(client, rest or ROOT, create=False))
+    finally:
+        if owns:
+            client.close()

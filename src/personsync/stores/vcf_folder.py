@@ -1,0 +1,302 @@
+"""`vcf:PATH` — a folder of .vcf files, one contact per file.
+
+Item ids. A file personsync writes is named after the card's UID, percent-encoded so that any UID
+(`../../x`, `a/b`, NUL, upper case on a case-insensitive disk, a Windows device name) gives a
+name inside the folder that decodes back to the UID: listing never opens a file. Lower-case
+letters, digits and `-_.@+` stay readable (a uuid4 is its own file name). A UID too long for a
+file name gets a readable prefix plus a hash of it (`~` marks such names). A file whose name is
+not such an encoding (`John Doe.vcf`, a file from Outlook) has its file name without `.vcf` as
+item id; its card's UID is kept as it is when personsync rewrites it.
+
+Versions. `{mtime_ns}-{size}-{inode}` from the directory listing: every write personsync makes
+is a new file renamed into place (a new inode), and edits by other programs change the mtime.
+
+A file holding several cards is read as its first card (the others are reported with it and kept
+when personsync rewrites the file). Writes are atomic (`stores.atomic`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from personsync.errors import (
+    ConflictError,
+    FolderNotFound,
+    FormatError,
+    ItemNotFound,
+    StoreError,
+)
+from personsync.fields import CUSTOMER_ID_VCARD
+from personsync.formats.vcard import card_version, read_cards, write_card
+from personsync.formats.vcard_read import VCardExtra
+from personsync.model import Contact
+from personsync.stores.atomic import is_temp_name, write_atomic
+from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase
+
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.@+")
+_MAX_NAME = 180  # bytes of an encoded name before the hashed form is used (limit is 255)
+_WINDOWS_DEVICES = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"{p}{n}" for p in ("com", "lpt") for n in range(1, 10)}
+)
+_END = re.compile(rb"(?im)^[ \t]*END:VCARD[ \t]*\r?$\n?")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.@+-]{1,40}")
+
+
+def encode_uid(uid: str) -> str:
+    """The file name stem for `uid`: reversible by `decode_stem` unless it had to be hashed."""
+    encoded = "".join(
+        ch if ch in _SAFE else "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+        for ch in uid
+    )
+    if encoded.startswith("."):  # hidden files, `.` and `..`
+        encoded = "%2E" + encoded[1:]
+    if encoded.partition(".")[0] in _WINDOWS_DEVICES:
+        encoded = "".join(f"%{b:02X}" for b in encoded[0].encode()) + encoded[1:]
+    if len(encoded) > _MAX_NAME:
+        slug = "".join(ch for ch in uid.lower() if ch in _SAFE).lstrip(".")[:60]
+        digest = hashlib.sha256(uid.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        encoded = f"{slug}~{digest}"
+    return encoded
+
+
+def decode_stem(stem: str) -> str | None:
+    """The UID a file name stem encodes, or None when it is not a name personsync makes."""
+    if not stem or "~" in stem:
+        return None
+    try:
+        uid = unquote(stem, errors="strict")
+    except UnicodeDecodeError:
+        return None
+    return uid if encode_uid(uid) == stem else None
+
+
+class VcfFolderStore(StoreBase):
+    def __init__(
+        self,
+        path: Path,
+        url: str,
+        *,
+        version: str | None = None,
+        fallback_encoding: str = "cp1252",
+    ) -> None:
+        self.path = path
+        self.url = url
+        self.version = version  # None: rewrite a card in its own version, new cards in 3.0
+        self.fallback_encoding = fallback_encoding
+        self.capabilities = Capabilities()
+        self._names: dict[str, str] = {}  # item id → file name, for files with foreign names
+
+    # --- ids and files ---------------------------------------------------------------------------
+
+    def _item_id(self, name: str, taken: set[str]) -> str:
+        stem = name[:-4]
+        item_id = decode_stem(stem)
+        if item_id is None:
+            item_id = stem
+        if item_id in taken:  # `Foo.vcf` beside `%46oo.vcf`: the foreign one is named in full
+            item_id = name
+        return item_id
+
+    def _file(self, item_id: str) -> Path | None:
+        name = self._names.get(item_id)
+        if name is not None:
+            return self.path / name
+        candidates = [encode_uid(item_id) + ".vcf"]
+        if item_id and "/" not in item_id and "\\" not in item_id and "\0" not in item_id:
+            if not item_id.startswith("."):
+                candidates += [item_id + ".vcf", item_id]
+        for candidate in candidates:
+            path = self.path / candidate
+            if candidate.lower().endswith(".vcf") and path.is_file():
+                return path
+        return None
+
+    def _scan(self) -> Iterator[os.DirEntry[str]]:
+        try:
+            with os.scandir(self.path) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name[-4:].lower() == ".vcf" and not is_temp_name(name):
+                        if entry.is_file():
+                            yield entry
+        except FileNotFoundError as exc:
+            raise FolderNotFound(f"{self.url}: the folder {self.path} is gone") from exc
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot list {self.path}: {exc.strerror}") from exc
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def list_items(self) -> Iterator[ItemRef]:
+        refs: list[ItemRef] = []
+        names: dict[str, str] = {}
+        for entry in self._scan():
+            item_id = self._item_id(entry.name, names.keys())  # type: ignore[arg-type]
+            names[item_id] = entry.name
+            refs.append(ItemRef(item_id, _version(entry.stat())))
+        self._names = names
+        return iter(refs)
+
+    def _read(self, path: Path) -> tuple[bytes, str] | None:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+                return data, _version(os.fstat(handle.fileno()))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot read {path.name}: {exc.strerror}") from exc
+
+    def _contact(self, item_id: str, path: Path, data: bytes, ver: str) -> Contact | ReadProblem:
+        if not data.strip():
+            return ReadProblem(item_id, FormatError("the file is empty", source=str(path)))
+        first: Contact | FormatError | None = None
+        more = 0
+        for got in read_cards(data, str(path), fallback_encoding=self.fallback_encoding):
+            if first is None:
+                first = got
+            elif isinstance(got, Contact):
+                more += 1
+        if not isinstance(first, Contact):
+            error = first or FormatError("no card in the file", source=str(path))
+            return ReadProblem(item_id, error)
+        unmapped = first.unmapped
+        if more:
+            unmapped += (f"{path.name} holds {more} more card(s): only the first is synced",)
+        return replace(first, item_id=item_id, version=ver, unmapped=unmapped)
+
+    def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
+        for item_id in item_ids:
+            path = self._file(item_id)
+            got = self._read(path) if path is not None else None
+            if path is None or got is None:
+                continue
+            yield self._contact(item_id, path, *got)
+
+    def find_by_customer_id(self, customer_id: str) -> list[Contact]:
+        # A byte search skips the files that cannot hold it before anything is parsed. Only
+        # for plain ids: longer or escaped ones may be folded or escaped in the file.
+        needle = customer_id.encode() if _PLAIN_ID.fullmatch(customer_id) else b""
+        found: list[Contact] = []
+        for ref in self.list_items():
+            path = self._file(ref.item_id)
+            got = self._read(path) if path is not None else None
+            if path is None or got is None or (needle and needle not in got[0]):
+                continue
+            contact = self._contact(ref.item_id, path, *got)
+            if isinstance(contact, Contact) and contact.customer_id == customer_id:
+                found.append(contact)
+        return found
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def _card(self, contact: Contact, uid: str, rest: bytes = b"") -> bytes:
+        version = self.version or card_version(contact)
+        return write_card(contact, version, uid=uid) + rest
+
+    def _stamp(self, path: Path) -> str:
+        try:
+            return _version(path.stat())
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot read {path.name}: {exc.strerror}") from exc
+
+    def create(self, contact: Contact) -> ItemRef:
+        uid = contact.item_id or str(uuid.uuid4())
+        name = encode_uid(uid) + ".vcf"
+        if (self.path / name).exists() or name in self._names.values():
+            uid = str(uuid.uuid4())
+            name = encode_uid(uid) + ".vcf"
+        path = self.path / name
+        write_atomic(path, self._card(contact, uid))
+        item_id = self._item_id(name, set())
+        self._names[item_id] = name
+        return ItemRef(item_id, self._stamp(path))
+
+    def _current(self, item_id: str, version: str) -> tuple[Path, bytes]:
+        path = self._file(item_id)
+        got = self._read(path) if path is not None else None
+        if path is None or got is None:
+            raise ItemNotFound(f"{self.url}: no contact {item_id!r}")
+        data, current = got
+        if current != version:
+            raise ConflictError(
+                f"{self.url}: {path.name} changed since it was read",
+                hint="run again: personsync reads the new version first",
+            )
+        return path, data
+
+    def update(self, old: Contact, new: Contact) -> ItemRef:
+        path, data = self._current(old.item_id, old.version)
+        if new.extra is None and old.extra is not None:
+            new = replace(new, extra=old.extra)  # the lines personsync does not map stay
+        extra = new.extra if isinstance(new.extra, VCardExtra) else None
+        uid = (extra.uid if extra else "") or old.item_id
+        write_atomic(path, self._card(new, uid, _after_first_card(data)))
+        return ItemRef(old.item_id, self._stamp(path))
+
+    def delete(self, ref: ItemRef) -> None:
+        path, _ = self._current(ref.item_id, ref.version)
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot delete {path.name}: {exc.strerror}") from exc
+
+
+def _version(stat: os.stat_result) -> str:
+    return f"{stat.st_mtime_ns}-{stat.st_size}-{stat.st_ino}"
+
+
+def _after_first_card(data: bytes) -> bytes:
+    """The bytes after the first card, when the file holds more (kept on rewrite)."""
+    if data.upper().count(b"BEGIN:VCARD") < 2:
+        return b""
+    match = _END.search(data)
+    return data[match.end() :] if match else b""
+
+
+def open_store(
+    rest: str,
+    *,
+    create: bool = True,
+    version: str | None = None,
+    fallback_encoding: str = "cp1252",
+    **options: Any,
+) -> VcfFolderStore:
+    path = Path(rest).expanduser()
+    if path.is_file():
+        raise StoreError(
+            f"vcf:{rest} is a file, not a folder", hint=f"for one file of cards use vcf-file:{rest}"
+        )
+    if not path.is_dir():
+        if not create:
+            raise FolderNotFound(f"no folder {path}", hint="check the path, or let it be created")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder {path}: {exc.strerror}") from exc
+    return VcfFolderStore(
+        path, f"vcf:{rest}", version=version, fallback_encoding=fallback_encoding
+    )
+
+
+def list_folders(rest: str, **options: Any) -> list[str]:
+    """The folder and its sub-folders that hold .vcf files (hidden folders skipped)."""
+    root = Path(rest).expanduser()
+    if not root.is_dir():
+        raise FolderNotFound(f"no folder {root}")
+    found = [f"vcf:{rest}"]
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        if Path(directory) != root and any(f.lower().endswith(".vcf") for f in files):
+            found.append(f"vcf:{Path(rest) / Path(directory).relative_to(root)}")
+    return found
+
+
+__all__ = ["CUSTOMER_ID_VCARD", "VcfFolderStore", "decode_stem", "encode_uid"]

@@ -1,0 +1,188 @@
+"""One sync run: take the snapshots, plan, guard, apply, report.
+
+Taking the snapshot is where the I/O is, and where the cost of a no-op run is decided: versions
+of both sides come from one cheap listing each; only the pairs that are not `in_step` with their
+link are read. The planner then decides from exactly what was read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, inspect
+
+from personsync.errors import MassChangeRefused
+from personsync.model import Contact, Person, diff
+from personsync.stores import open_folder
+from personsync.stores.base import ContactStore, ReadProblem
+from personsync.sync import guard, planner
+from personsync.sync.apply import Executor
+from personsync.sync.journal import Journal, PendingCreate, unfinished_person_creates
+from personsync.sync.links import LinkRow, Links, load_state, save_state
+from personsync.sync.plan import Plan
+from personsync.sync.report import RunReport
+from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step
+from personsync.sync.tables import metadata
+from personsync.sync.values import record_from_dict
+
+READ_CHUNK = 500
+
+
+def ensure_tables(engine: Engine) -> None:
+    """The sync tables come with migration 0002; create them if a database lacks them."""
+    if not inspect(engine).has_table("sync_links"):
+        metadata.create_all(engine)
+
+
+def _read_contacts(
+    store: ContactStore, ids: list[str]
+) -> tuple[dict[str, Contact], list[ReadProblem]]:
+    contacts: dict[str, Contact] = {}
+    problems: list[ReadProblem] = []
+    for start in range(0, len(ids), READ_CHUNK):
+        for got in store.get_many(ids[start : start + READ_CHUNK]):
+            if isinstance(got, ReadProblem):
+                problems.append(got)
+            else:
+                contacts[got.item_id] = got
+    return contacts, problems
+
+
+def _read_persons(
+    db: Any, ids: Iterable[int], view: str | None, everyone: int
+) -> dict[int, Person]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    if len(wanted) * 2 > everyone:
+        # Most of them: one streamed scan beats many keyed look-ups.
+        return {p.id: p for p in db.iter_persons(view) if p.id in wanted}
+    out: dict[int, Person] = {}
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), 2000):
+        out.update(db.get_many(ordered[start : start + 2000]))
+    return out
+
+
+def _recover(
+    pending: list[PendingCreate], persons: Mapping[int, Person], links: Mapping[int, LinkRow]
+) -> dict[str, int]:
+    """Match an interrupted run's Person-create intents to the unlinked Persons they made."""
+    if not pending:
+        return {}
+    lowest = min(p.floor for p in pending)
+    spare = sorted(pid for pid in persons if pid > lowest and pid not in links)
+    used: set[int] = set()
+    out: dict[str, int] = {}
+    for intent in pending:
+        record = record_from_dict(intent.record)
+        for pid in spare:
+            if pid > intent.floor and pid not in used and not diff(persons[pid].record, record):
+                used.add(pid)
+                out[intent.item_id] = pid
+                break
+    return out
+
+
+def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None) -> Snapshot:
+    engine: Engine = db.engine
+    links = Links(engine, store.url).load()
+    listing = {ref.item_id: ref.version for ref in store.list_items()}
+    recovered: dict[str, int] = {}
+    if direction == "export":
+        versions = db.versions(view)
+        total = len(versions)
+        need_persons = [p for p in versions if not in_step(links.get(p), listing, versions)]
+        linked = {link.item_id for link in links.values()}
+        need_items = [i for i in listing if i not in linked]
+        need_items += [
+            links[p].item_id for p in need_persons if p in links and links[p].item_id in listing
+        ]
+        contacts, problems = _read_contacts(store, need_items)
+        persons = _read_persons(db, need_persons, view, total)
+    else:
+        versions = db.versions(None)
+        total = len(versions)
+        by_item = {link.item_id: link for link in links.values()}
+        need_items = [i for i in listing if not in_step(by_item.get(i), listing, versions)]
+        contacts, problems = _read_contacts(store, need_items)
+        if any(i not in by_item for i in need_items):
+            # Unlinked contacts are matched against every Person not linked here.
+            persons = _read_persons(db, versions, None, 0)
+        else:
+            persons = _read_persons(
+                db,
+                (by_item[i].person_id for i in need_items if by_item[i].person_id in versions),
+                None,
+                total,
+            )
+        recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
+    folder = FolderSnapshot(
+        store.url, listing, contacts, problems, store.capabilities.unsupported_fields
+    )
+    return Snapshot(
+        folder,
+        PersonsSnapshot(versions, persons, total, view or ""),
+        links,
+        recovered,
+    )
+
+
+@dataclass
+class Outcome:
+    plan: Plan
+    report: RunReport | None  # None for a dry run
+    seconds: float
+
+
+def run(
+    db: Any,
+    folder: str,
+    direction: str,
+    *,
+    view: str | None = None,
+    dry_run: bool = False,
+    yes: bool = False,
+    max_share: float = guard.DEFAULT_SHARE,
+    confirm: Callable[[str], bool] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    advance: Callable[[int], None] | None = None,
+    chunk: int | None = None,
+) -> Outcome:
+    """Plan an export or import; unless `dry_run`, guard and apply it. `confirm` is asked when
+    the mass-change guard trips (None: refuse)."""
+    started = time.perf_counter()
+    engine: Engine = db.engine
+    ensure_tables(engine)
+    store = open_folder(folder, create=direction == "export")
+    try:
+        store.import_state(load_state(engine, store.url))
+        snap = take_snapshot(db, store, direction, view)
+        result = planner.plan(snap, direction)
+        if on_plan is not None:
+            on_plan(result)
+        if dry_run:
+            return Outcome(result, None, time.perf_counter() - started)
+        try:
+            guard.check(result, max_share)
+        except MassChangeRefused as exc:
+            if not yes and not (confirm is not None and confirm(exc.message)):
+                raise
+        journal = Journal(engine, direction, store.url, view or "")
+        report = RunReport(journal.run_id, direction, journal.folder, view or "")
+        try:
+            Executor(db, store, journal, report, chunk=chunk, advance=advance).apply(result)
+        except BaseException as exc:
+            report.errors.append({"name": "", "error": f"the run stopped: {exc}"})
+            report.duration = time.perf_counter() - started
+            journal.finish("failed", report.counts, report.problems())
+            raise
+        report.duration = time.perf_counter() - started
+        journal.finish(report.status, report.counts, report.problems())
+        save_state(engine, store.url, store.export_state())
+        return Outcome(result, report, report.duration)
+    finally:
+        store.close()

@@ -1,0 +1,236 @@
+"""Runs and their journal: every write is journaled (and committed) BEFORE it is made.
+
+An entry starts as `intent` with the item's `before` (record, version, Customer ID); once the write
+succeeded it becomes `done` with `after`, in the same transaction as the link rows it implies. So a
+crash leaves at most one chunk of intents without their outcome, which is what the next run of the
+same command looks at (`unfinished_person_creates`) and what `undo` skips.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from personsync.errors import DatabaseError, RunNotFound
+from personsync.sync.links import normalise_folder, now
+from personsync.sync.tables import sync_journal, sync_runs
+from personsync.sync.values import dumps, loads
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    side: str  # contact | person
+    action: str  # create | update | link | delete | restore
+    item_id: str | None = None
+    person_id: int | None = None
+    before: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: str
+    command: str
+    folder: str
+    view: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    counts: dict[str, int]
+    problems: list[dict[str, Any]]
+
+
+def new_run_id() -> str:
+    """Short enough to type: `20261124-1530-ab12`."""
+    return f"{now():%Y%m%d-%H%M}-{secrets.token_hex(2)}"
+
+
+class Journal:
+    """The journal of one run."""
+
+    def __init__(self, engine: Engine, command: str, folder: str, view: str = "") -> None:
+        self.engine = engine
+        self.run_id = new_run_id()
+        self.folder = normalise_folder(folder) if folder else ""
+        self.seq = 0
+        try:
+            with engine.begin() as conn:
+                # Runs of this folder that died mid-way are over: say so in `runs list`.
+                conn.execute(
+                    update(sync_runs)
+                    .where(sync_runs.c.folder == self.folder, sync_runs.c.status == "running")
+                    .values(status="interrupted")
+                )
+                conn.execute(
+                    sync_runs.insert().values(
+                        id=self.run_id,
+                        command=command,
+                        folder=self.folder,
+                        view=view,
+                        started_at=now(),
+                        status="running",
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise DatabaseError("cannot start a run in the journal") from exc
+
+    def intents(self, entries: Sequence[Entry]) -> list[int]:
+        """Journal a chunk of writes about to be made; committed before this returns."""
+        seqs = list(range(self.seq + 1, self.seq + 1 + len(entries)))
+        self.seq += len(entries)
+        if not entries:
+            return seqs
+        rows = [
+            {
+                "run_id": self.run_id,
+                "seq": seq,
+                "side": e.side,
+                "action": e.action,
+                "folder": self.folder,
+                "item_id": e.item_id,
+                "person_id": e.person_id,
+                "before": None if e.before is None else dumps(e.before),
+                "state": "intent",
+            }
+            for seq, e in zip(seqs, entries, strict=True)
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(sync_journal.insert(), rows)
+        return seqs
+
+    def settle(self, conn: Any, outcomes: Sequence[tuple[int, str, Any, str | None]]) -> None:
+        """Record (seq, state, after, error) inside the caller's transaction."""
+        if not outcomes:
+            return
+        t = sync_journal
+        stmt = (
+            update(t)
+            .where(and_(t.c.run_id == bindparam("r"), t.c.seq == bindparam("s")))
+            .values(state=bindparam("st"), after=bindparam("a"), error=bindparam("e"))
+        )
+        conn.execute(
+            stmt,
+            [
+                {
+                    "r": self.run_id,
+                    "s": seq,
+                    "st": state,
+                    "a": None if after is None else dumps(after),
+                    "e": error,
+                }
+                for seq, state, after, error in outcomes
+            ],
+        )
+
+    def finish(self, status: str, counts: dict[str, int], problems: list[dict[str, Any]]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.id == self.run_id)
+                .values(
+                    status=status,
+                    finished_at=now(),
+                    counts=dumps(counts),
+                    problems=dumps(problems),
+                )
+            )
+            # Intents of earlier runs of this folder are superseded by this complete pass.
+            conn.execute(
+                update(sync_journal)
+                .where(
+                    sync_journal.c.folder == self.folder,
+                    sync_journal.c.state == "intent",
+                    sync_journal.c.run_id != self.run_id,
+                )
+                .values(state="abandoned")
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCreate:
+    item_id: str
+    record: dict[str, Any]
+    floor: int  # every Person this intent could have created has a larger id
+
+
+def unfinished_person_creates(engine: Engine, folder: str) -> list[PendingCreate]:
+    """Persons an interrupted import may have created without linking (see the module doc)."""
+    t = sync_journal
+    query = (
+        select(t.c.item_id, t.c.before)
+        .where(
+            t.c.folder == normalise_folder(folder),
+            t.c.state == "intent",
+            t.c.side == "person",
+            t.c.action == "create",
+        )
+        .order_by(t.c.run_id, t.c.seq)
+    )
+    with engine.connect() as conn:
+        out = []
+        for item_id, before in conn.execute(query):
+            data = loads(before) or {}
+            out.append(PendingCreate(item_id, data.get("record", {}), int(data.get("floor", 0))))
+        return out
+
+
+def _info(row: Any) -> RunInfo:
+    return RunInfo(
+        row.id,
+        row.command,
+        row.folder,
+        row.view,
+        row.started_at,
+        row.finished_at,
+        row.status,
+        loads(row.counts) or {},
+        loads(row.problems) or [],
+    )
+
+
+def list_runs(engine: Engine, limit: int = 50) -> list[RunInfo]:
+    query = select(sync_runs).order_by(sync_runs.c.started_at.desc()).limit(limit)
+    with engine.connect() as conn:
+        return [_info(row) for row in conn.execute(query)]
+
+
+def get_run(engine: Engine, run_id: str) -> RunInfo:
+    with engine.connect() as conn:
+        row = conn.execute(select(sync_runs).where(sync_runs.c.id == run_id)).first()
+    if row is None:
+        raise RunNotFound(
+            f"no run {run_id!r} in the journal", hint="`personsync runs list` shows the runs"
+        )
+    return _info(row)
+
+
+def entries(engine: Engine, run_id: str) -> list[dict[str, Any]]:
+    t = sync_journal
+    query = select(t).where(t.c.run_id == run_id).order_by(t.c.seq)
+    with engine.connect() as conn:
+        return [
+            {
+                "seq": r.seq,
+                "side": r.side,
+                "action": r.action,
+                "folder": r.folder,
+                "item_id": r.item_id,
+                "person_id": r.person_id,
+                "before": loads(r.before),
+                "after": loads(r.after),
+                "state": r.state,
+                "error": r.error,
+            }
+            for r in conn.execute(query)
+        ]
+
+
+def entry_count(engine: Engine, run_id: str) -> int:
+    t = sync_journal
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).where(t.c.run_id == run_id)).scalar_one())

@@ -1,0 +1,109 @@
+"""`personsync link` and `unlink`: a person decides what the engine would not guess.
+
+Both are journaled runs, so `personsync undo RUN` takes a decision back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import select
+
+from personsync.errors import ItemNotFound, PersonsyncError, UsageError
+from personsync.stores import open_folder
+from personsync.stores.base import get_one
+from personsync.sync.apply import contact_before, link_row
+from personsync.sync.engine import ensure_tables
+from personsync.sync.journal import Entry, Journal
+from personsync.sync.links import Links, normalise_folder
+from personsync.sync.report import RunReport
+from personsync.sync.tables import sync_links
+
+
+def link(db: Any, person_id: int, folder: str, item_id: str) -> RunReport:
+    """Link Person `person_id` to contact `item_id`: Customer ID, link row, contact_manager_id.
+    The link is left stale so the next export or import brings the two in step."""
+    ensure_tables(db.engine)
+    person = db.get(person_id)
+    store = open_folder(folder, create=False)
+    try:
+        contact = get_one(store, item_id)
+        if contact is None:
+            raise ItemNotFound(
+                f"no contact {item_id!r} in {folder}",
+                hint="`personsync export --dry-run` names the items that need a decision",
+            )
+        journal = Journal(db.engine, "link", store.url)
+        report = RunReport(journal.run_id, "link", journal.folder)
+        (seq,) = journal.intents(
+            [Entry("contact", "update", item_id, person_id, contact_before(contact))]
+        )
+        ref = store.update(contact, replace(contact, customer_id=str(person.id)))
+        row = link_row(person.id, item_id, "", "", contact.record)
+        with db.engine.begin() as conn:
+            Links.save(conn, journal.folder, [row])
+            journal.settle(
+                conn, [(seq, "done", {"item_id": ref.item_id, "version": ref.version}, None)]
+            )
+        db.set_contact_manager_id(person.id, item_id)
+        report.count("link")
+        journal.finish(report.status, report.counts, report.problems())
+        return report
+    finally:
+        store.close()
+
+
+def unlink(
+    db: Any, folder: str, *, person_id: int | None = None, item_id: str | None = None
+) -> RunReport:
+    """Undo a link: clear the contact's Customer ID, drop the link row and contact_manager_id."""
+    ensure_tables(db.engine)
+    key = normalise_folder(folder)
+    t = sync_links
+    with db.engine.connect() as conn:
+        query = select(t.c.person_id, t.c.item_id).where(t.c.folder == key)
+        if person_id is not None:
+            query = query.where(t.c.person_id == person_id)
+        if item_id is not None:
+            query = query.where(t.c.item_id == item_id)
+        row = conn.execute(query).first()
+    if row is None and (person_id is None or item_id is None):
+        what = f"Person {person_id}" if person_id is not None else f"contact {item_id}"
+        raise UsageError(
+            f"no link of {what} in {folder}",
+            hint="give both PERSON and ITEM to clear a Customer ID that has no link row",
+        )
+    pid, iid = (row[0], row[1]) if row is not None else (person_id, item_id)
+    assert pid is not None and iid is not None
+    store = open_folder(folder, create=False)
+    try:
+        journal = Journal(db.engine, "unlink", store.url)
+        report = RunReport(journal.run_id, "unlink", journal.folder)
+        contact = get_one(store, iid)
+        if contact is not None and contact.customer_id:
+            (seq,) = journal.intents(
+                [Entry("contact", "update", iid, pid, contact_before(contact))]
+            )
+            try:
+                ref = store.update(contact, replace(contact, customer_id=""))
+            except PersonsyncError as exc:
+                with db.engine.begin() as conn:
+                    journal.settle(conn, [(seq, "failed", None, str(exc))])
+                raise
+            with db.engine.begin() as conn:
+                journal.settle(
+                    conn, [(seq, "done", {"item_id": iid, "version": ref.version}, None)]
+                )
+        with db.engine.begin() as conn:
+            Links.forget(conn, journal.folder, [iid])
+        try:
+            if db.get(pid).contact_manager_id == iid:
+                db.set_contact_manager_id(pid, None)
+        except PersonsyncError:
+            pass
+        report.count("unlink")
+        journal.finish(report.status, report.counts, report.problems())
+        return report
+    finally:
+        store.close()

@@ -1,0 +1,137 @@
+"""First-sync matching: which unlinked contact is which Person.
+
+The rule: the same e-mail address; else the same full name (transliterated, case-folded) and the
+same phone number or company. Candidates are found by exact keys in dicts (never by comparing
+every pair), so matching 100,000 records costs one pass over each side.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Sequence, Set
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from anyascii import anyascii
+
+from personsync.fields import FIELDS
+from personsync.model import Record, normalise, normalise_phone
+
+K = TypeVar("K", bound=Hashable)
+Q = TypeVar("Q", bound=Hashable)
+
+_EMAILS = tuple(f.name for f in FIELDS if f.kind == "email")
+_PHONES = tuple(f.name for f in FIELDS if f.kind == "phone")
+
+
+def email_keys(r: Record) -> set[str]:
+    return {str(normalise(n, getattr(r, n))) for n in _EMAILS if getattr(r, n)}
+
+
+def phone_keys(r: Record) -> set[str]:
+    return {normalise_phone(getattr(r, n)) for n in _PHONES if getattr(r, n)}
+
+
+def name_key(r: Record) -> str:
+    """First and last name only: middle names and prefixes are often missing on one side."""
+    text = f"{r.first_name} {r.last_name}".strip()
+    if not text:
+        return ""
+    return " ".join(str(anyascii(text)).casefold().split())
+
+
+def company_key(r: Record) -> str:
+    return " ".join(str(anyascii(r.company)).casefold().split()) if r.company else ""
+
+
+@dataclass(slots=True)
+class _Entry(Generic[K]):
+    key: K
+    phones: set[str]
+    company: str
+
+
+@dataclass
+class MatchIndex(Generic[K]):
+    """Records of one side, indexed by e-mail and by name, to look the other side up in."""
+
+    by_email: dict[str, list[K]] = field(default_factory=lambda: defaultdict(list))
+    by_name: dict[str, list[_Entry[K]]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, key: K, record: Record) -> None:
+        for email in email_keys(record):
+            self.by_email[email].append(key)
+        name = name_key(record)
+        if name:
+            self.by_name[name].append(_Entry(key, phone_keys(record), company_key(record)))
+
+    def candidates(self, record: Record, taken: Set[K] = frozenset()) -> tuple[str, list[K]]:
+        """(how they matched, the candidates not `taken`), in a stable order without repeats."""
+        found: dict[K, None] = {}
+        for email in sorted(email_keys(record)):
+            for key in self.by_email.get(email, ()):
+                if key not in taken:
+                    found[key] = None
+        if found:
+            return "e-mail", list(found)
+        name = name_key(record)
+        if not name:
+            return "", []
+        phones, company = phone_keys(record), company_key(record)
+        how = ""
+        for entry in self.by_name.get(name, ()):
+            if entry.key in taken:
+                continue
+            if phones & entry.phones:
+                found[entry.key] = None
+                how = how or "name and phone"
+            elif company and company == entry.company:
+                found[entry.key] = None
+                how = how or "name and company"
+        return how, list(found)
+
+
+@dataclass
+class Resolution(Generic[Q, K]):
+    matched: dict[Q, tuple[str, K]]  # exactly one candidate, claimed by no one else
+    ambiguous: dict[Q, tuple[str, list[K]]]  # several candidates
+    contested: dict[Q, tuple[str, K, list[Q]]]  # its one candidate is wanted by others too
+    unmatched: list[Q]
+
+
+def resolve(
+    queries: Sequence[tuple[Q, Record]], index: MatchIndex[K], taken: Set[K]
+) -> Resolution[Q, K]:
+    """Match each query to at most one record of `index`, never guessing.
+
+    A match found earlier takes its record out of the others' candidates, so rounds repeat until
+    nothing new is matched: the result is a fixed point, which is what makes the next run (where
+    those matches are links) plan the same thing, i.e. nothing.
+    """
+    used = set(taken)
+    matched: dict[Q, tuple[str, K]] = {}
+    pending = list(queries)
+    while True:
+        proposals: dict[Q, tuple[str, K]] = {}
+        ambiguous: dict[Q, tuple[str, list[K]]] = {}
+        unmatched: list[Q] = []
+        for q, record in pending:
+            how, cands = index.candidates(record, used)
+            if len(cands) > 1:
+                ambiguous[q] = (how, cands)
+            elif cands:
+                proposals[q] = (how, cands[0])
+            else:
+                unmatched.append(q)
+        claims = Counter(key for _, key in proposals.values())
+        accepted = {q: p for q, p in proposals.items() if claims[p[1]] == 1}
+        if not accepted:
+            contested: dict[Q, tuple[str, K, list[Q]]] = {}
+            for q, (how, key) in proposals.items():
+                # One record wanted by several queries: not guessed.
+                rivals = [other for other, (_, k) in proposals.items() if k == key]
+                contested[q] = (how, key, rivals)
+            return Resolution(matched, ambiguous, contested, unmatched)
+        matched.update(accepted)
+        used.update(key for _, key in accepted.values())
+        pending = [(q, r) for q, r in pending if q not in accepted]

@@ -1,0 +1,193 @@
+"""A plan: what a run will do, as data. Computed by `planner` with no I/O, applied by `apply`.
+
+Each action carries everything the executor needs to make its write (the contact as read, with
+its version, so an update fails cleanly if the item changed meanwhile) and everything a person
+needs to judge it (who, which fields, old → new).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from personsync.model import Contact, Record, Value
+from personsync.sync.values import value_to_json
+
+Direction = Literal["export", "import"]
+Changes = tuple[tuple[str, Value, Value], ...]  # (field, old, new)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateContact:
+    """Export: a Person without a contact gets one (Customer ID set in the same write)."""
+
+    kind: ClassVar[str] = "create-contact"
+    person_id: int
+    person_version: str
+    contact: Contact
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateContact:
+    """Export: make the contact's mapped fields match the Person's."""
+
+    kind: ClassVar[str] = "update-contact"
+    person_id: int
+    person_version: str
+    old: Contact
+    new: Contact
+    changes: Changes
+    link: str = ""  # how the link was found when it is being made now ("" = already linked)
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePerson:
+    """Import: a contact with no Person gets one; its Customer ID is written back afterwards."""
+
+    kind: ClassVar[str] = "create-person"
+    contact: Contact
+    record: Record
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePerson:
+    """Import: make the Person's mapped fields match the contact's."""
+
+    kind: ClassVar[str] = "update-person"
+    person_id: int
+    person_version: str
+    contact: Contact
+    record: Record  # the Person's record after the update: the new baseline
+    changes: Changes
+    link: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Both sides already agree: only the link is made (Customer ID written if missing)."""
+
+    kind: ClassVar[str] = "link"
+    person_id: int
+    person_version: str
+    contact: Contact
+    record: Record  # the agreed values: the baseline
+    link: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """An item or Person was touched but nothing mapped differs: only the link's versions move."""
+
+    kind: ClassVar[str] = "refresh"
+    person_id: int
+    person_version: str
+    contact: Contact
+    record: Record
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Nothing is written for this record, for `reason` (an unreadable item, ...)."""
+
+    kind: ClassVar[str] = "skip"
+    reason: str
+    name: str = ""
+    item_id: str = ""
+    person_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsDecision:
+    """Not guessed: a person decides with `personsync link` / `unlink`."""
+
+    kind: ClassVar[str] = "decide"
+    reason: str
+    name: str = ""
+    email: str = ""
+    item_id: str = ""
+    person_id: int | None = None
+    candidates: tuple[str, ...] = ()
+
+
+Action = (
+    CreateContact
+    | UpdateContact
+    | CreatePerson
+    | UpdatePerson
+    | Link
+    | Refresh
+    | Skip
+    | NeedsDecision
+)
+WRITES = ("create-contact", "update-contact", "create-person", "update-person", "link")
+
+
+@dataclass(frozen=True)
+class Plan:
+    direction: Direction
+    folder: str
+    view: str
+    actions: tuple[Action, ...]
+    unchanged: int = 0  # pairs skipped without reading: versions equal to the link's
+    folder_size: int = 0  # items in the folder before the run
+    persons_size: int = 0  # Persons in the table before the run
+    person_id_floor: int = 0  # every Person the run creates gets a larger id (for recovery)
+    warnings: tuple[str, ...] = field(default=())
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(a.kind for a in self.actions)
+        c["unchanged"] = self.unchanged + c.pop("refresh", 0)
+        return {k: c.get(k, 0) for k in (*WRITES, "skip", "decide", "unchanged")}
+
+    def changes(self) -> int:
+        """How many writes the plan makes (links count: they write Customer IDs)."""
+        return sum(1 for a in self.actions if a.kind in WRITES)
+
+    def of(self, *kinds: str) -> list[Action]:
+        return [a for a in self.actions if a.kind in kinds]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "folder": self.folder,
+            "view": self.view,
+            "counts": self.counts(),
+            "actions": [action_to_dict(a) for a in self.actions if a.kind != "refresh"],
+            "warnings": list(self.warnings),
+        }
+
+
+def action_to_dict(a: Action) -> dict[str, Any]:
+    out: dict[str, Any] = {"action": a.kind}
+    if isinstance(a, CreateContact):
+        out |= {"person_id": a.person_id, "name": a.name}
+        out["fields"] = {k: value_to_json(v) for k, v in a.contact.record.non_empty().items()}
+    elif isinstance(a, CreatePerson):
+        out |= {"item_id": a.contact.item_id, "name": a.name}
+        out["fields"] = {k: value_to_json(v) for k, v in a.record.non_empty().items()}
+    elif isinstance(a, UpdateContact | UpdatePerson):
+        item = a.old.item_id if isinstance(a, UpdateContact) else a.contact.item_id
+        out |= {"person_id": a.person_id, "item_id": item, "name": a.name, "link": a.link}
+        out["changes"] = {f: [value_to_json(o), value_to_json(n)] for f, o, n in a.changes}
+    elif isinstance(a, Link | Refresh):
+        out |= {"person_id": a.person_id, "item_id": a.contact.item_id}
+        if isinstance(a, Link):
+            out |= {"name": a.name, "link": a.link}
+    elif isinstance(a, Skip):
+        out |= {"reason": a.reason, "name": a.name, "item_id": a.item_id, "person_id": a.person_id}
+    else:
+        out |= {
+            "reason": a.reason,
+            "name": a.name,
+            "email": a.email,
+            "item_id": a.item_id,
+            "person_id": a.person_id,
+            "candidates": list(a.candidates),
+        }
+    return out

@@ -1,0 +1,51 @@
+"""What the planner decides from: the two sides and the links, as plain data.
+
+The planner is pure; the code that *takes* a snapshot (`engine.py`) decides what is worth reading,
+with the same `in_step` rule the planner uses: a pair whose item version and Person version both
+equal the link's is skipped without reading either side, which is what makes a no-op run cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from personsync.model import Contact, Person
+from personsync.stores.base import ReadProblem
+from personsync.sync.links import LinkRow
+
+
+@dataclass(frozen=True)
+class FolderSnapshot:
+    url: str
+    listing: Mapping[str, str]  # every item id → version
+    contacts: Mapping[str, Contact]  # the items that were read
+    problems: Sequence[ReadProblem] = ()
+    unsupported: frozenset[str] = frozenset()  # fields the store cannot hold
+
+
+@dataclass(frozen=True)
+class PersonsSnapshot:
+    versions: Mapping[int, str]  # export: the view's Persons; import: every Person
+    persons: Mapping[int, Person]  # the Persons that were read
+    total: int = 0  # Persons in the table
+    view: str = ""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    folder: FolderSnapshot
+    persons: PersonsSnapshot
+    links: Mapping[int, LinkRow]  # person id → its link in this folder
+    # import: item id → the Person an interrupted run created for it (see journal.recover)
+    recovered: Mapping[str, int] = field(default_factory=dict)
+
+
+def in_step(link: LinkRow | None, listing: Mapping[str, str], versions: Mapping[int, str]) -> bool:
+    """Both sides are as they were when they last agreed: nothing to read, nothing to do."""
+    return (
+        link is not None
+        and link.item_version != ""
+        and listing.get(link.item_id) == link.item_version
+        and versions.get(link.person_id) == link.person_version
+    )

@@ -1,0 +1,84 @@
+"""The sync engine's tables (SQLAlchemy Core), beside the Persons tables in the same database.
+
+- `sync_links`: one row per (Person, contact folder): the item it is linked to, the versions both
+  sides had when they last agreed, and the agreed field values (the baseline). A no-op run
+  compares versions only; a later two-way merge can diff each side against the baseline.
+- `sync_folder_state`: a store's opaque sync state (Graph delta link), saved after a run finishes.
+- `sync_runs` and `sync_journal`: every run, and every write it made, journaled before the write.
+
+Migration `0002` creates them; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+sync_links = Table(
+    "sync_links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # No foreign key on purpose: a Person deleted in the CRM leaves its link, so the next run can
+    # report the contact as "its Person no longer exists" instead of silently re-creating it.
+    Column("person_id", Integer, nullable=False),
+    Column("folder", String(1000), nullable=False),
+    Column("item_id", String(1000), nullable=False),
+    Column("item_version", String(200), nullable=False, default=""),
+    Column("person_version", String(200), nullable=False, default=""),
+    Column("baseline", Text, nullable=False, default="{}"),
+    Column("synced_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("folder", "item_id", name="uq_sync_links_folder_item"),
+    UniqueConstraint("person_id", "folder", name="uq_sync_links_person_folder"),
+)
+
+sync_folder_state = Table(
+    "sync_folder_state",
+    metadata,
+    Column("folder", String(1000), primary_key=True),
+    Column("state", Text, nullable=True),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("command", String(40), nullable=False),
+    Column("folder", String(1000), nullable=False, default=""),
+    Column("view", String(200), nullable=False, default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    # running → clean | skipped (done with skipped records) | failed
+    Column("status", String(20), nullable=False),
+    Column("counts", Text, nullable=False, default="{}"),
+    Column("problems", Text, nullable=False, default="[]"),
+    Index("ix_sync_runs_folder", "folder"),
+)
+
+sync_journal = Table(
+    "sync_journal",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("side", String(10), nullable=False),  # contact | person
+    Column("action", String(20), nullable=False),  # create | update | link | delete | restore
+    Column("folder", String(1000), nullable=False, default=""),
+    Column("item_id", String(1000), nullable=True),
+    Column("person_id", Integer, nullable=True),
+    Column("before", Text, nullable=True),  # JSON: record, version, customer_id, link
+    Column("after", Text, nullable=True),  # JSON, filled in once the write succeeded
+    Column("state", String(10), nullable=False),  # intent | done | failed
+    Column("error", Text, nullable=True),
+    Index("ix_sync_journal_state", "state", "folder"),
+)

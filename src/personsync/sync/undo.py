@@ -1,0 +1,166 @@
+"""Undo a run: put back what it changed, where nothing has changed since.
+
+Walks the run's journal backwards. A contact is restored (or a created one deleted) only if it
+still has the version the run left it with; a Person likewise. Anything changed since is left
+alone and reported: undo never overwrites a later edit. Undo is itself a journaled run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Engine
+
+from personsync.errors import PersonNotFound, PersonsyncError, UsageError
+from personsync.stores import open_folder
+from personsync.stores.base import ContactStore, ItemRef, get_one
+from personsync.sync.journal import Entry, Journal, entries, get_run
+from personsync.sync.links import Links
+from personsync.sync.report import RunReport
+from personsync.sync.values import record_from_dict
+
+
+class _Undo:
+    def __init__(self, db: Any, run_id: str, journal: Journal, report: RunReport) -> None:
+        self.db = db
+        self.engine: Engine = db.engine
+        self.run_id = run_id
+        self.journal = journal
+        self.report = report
+        self._store: ContactStore | None = None
+
+    def store(self) -> ContactStore:
+        if self._store is None:
+            self._store = open_folder(self.journal.folder, create=False)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def cannot(self, e: dict[str, Any], why: str) -> None:
+        self.report.skipped.append(
+            {
+                "kind": "not undone",
+                "item_id": e["item_id"],
+                "person_id": e["person_id"],
+                "folder": e["folder"],
+                "reason": why,
+            }
+        )
+        self.report.count("not-undone")
+
+    def write(self, e: dict[str, Any], action: str, before: Any, do: Any) -> None:
+        """Journal, then make one undo write; its failure is reported, the others proceed."""
+        (seq,) = self.journal.intents(
+            [Entry(e["side"], action, e["item_id"], e["person_id"], before)]
+        )
+        try:
+            after = do()
+        except PersonsyncError as exc:
+            with self.engine.begin() as conn:
+                self.journal.settle(conn, [(seq, "failed", None, str(exc))])
+            self.cannot(e, str(exc))
+            return
+        with self.engine.begin() as conn:
+            self.journal.settle(conn, [(seq, "done", after, None)])
+            if e["item_id"]:
+                if action == "delete":
+                    Links.forget(conn, e["folder"], [e["item_id"]])
+                else:
+                    Links.mark_stale(conn, e["folder"], [e["item_id"]])
+        self.report.count("undone")
+
+    def contact(self, e: dict[str, Any]) -> None:
+        after, before = e["after"] or {}, e["before"] or {}
+        current = get_one(self.store(), after.get("item_id") or e["item_id"])
+        if current is None:
+            self.cannot(e, "the contact is gone")
+        elif current.version != after.get("version"):
+            self.cannot(e, "the contact changed after the run")
+        elif e["action"] == "create":
+            snapshot = {"version": current.version, "customer_id": current.customer_id}
+
+            def delete() -> dict[str, str]:
+                self.store().delete(ItemRef(current.item_id, current.version))
+                if e["person_id"] is not None:
+                    try:
+                        if self.db.get(e["person_id"]).contact_manager_id == current.item_id:
+                            self.db.set_contact_manager_id(e["person_id"], None)
+                    except PersonNotFound:
+                        pass
+                return {"deleted": current.item_id}
+
+            self.write({**e, "item_id": current.item_id}, "delete", snapshot, delete)
+        else:
+            old = replace(
+                current,
+                record=record_from_dict(before.get("record", {})),
+                customer_id=before.get("customer_id", ""),
+            )
+
+            def restore() -> dict[str, str]:
+                ref = self.store().update(current, old)
+                return {"item_id": ref.item_id, "version": ref.version}
+
+            self.write(e, "restore", {"version": current.version}, restore)
+
+    def person(self, e: dict[str, Any]) -> None:
+        after, before = e["after"] or {}, e["before"] or {}
+        pid = after.get("person_id", e["person_id"])
+        try:
+            current = self.db.get(pid)
+        except PersonNotFound:
+            self.cannot({**e, "person_id": pid}, "the Person is gone")
+            return
+        if current.version != after.get("version"):
+            self.cannot({**e, "person_id": pid}, "the Person changed after the run")
+        elif e["action"] == "create":
+
+            def delete() -> dict[str, int]:
+                self.db.delete(pid)
+                return {"deleted": pid}
+
+            self.write({**e, "person_id": pid}, "delete", {"version": current.version}, delete)
+        else:
+            changes = {k: v for k, v in before.get("changes", {}).items()}
+            old = record_from_dict({k: v for k, v in changes.items() if v is not None})
+            values = {k: getattr(old, k) for k in changes}
+
+            def restore() -> dict[str, Any]:
+                person = self.db.update(pid, values, expected_version=current.version)
+                return {"person_id": pid, "version": person.version}
+
+            self.write(e, "restore", {"version": current.version}, restore)
+
+
+def undo(db: Any, run_id: str) -> RunReport:
+    """Restore what run `run_id` changed, where the items have not changed since."""
+    started = time.perf_counter()
+    info = get_run(db.engine, run_id)
+    if info.command == "undo":
+        raise UsageError(
+            f"run {run_id} is an undo; it cannot be undone",
+            hint="run the export or import again to redo its changes",
+        )
+    journal = Journal(db.engine, "undo", info.folder, view=run_id)
+    report = RunReport(journal.run_id, "undo", info.folder, run_id)
+    worker = _Undo(db, run_id, journal, report)
+    try:
+        for e in reversed(entries(db.engine, run_id)):
+            if e["state"] != "done" or e["action"] == "link":
+                if e["action"] == "link" and e["state"] == "done":
+                    with db.engine.begin() as conn:
+                        Links.forget(conn, e["folder"], [e["item_id"]])
+                continue
+            if e["side"] == "contact":
+                worker.contact(e)
+            else:
+                worker.person(e)
+    finally:
+        worker.close()
+    report.duration = time.perf_counter() - started
+    journal.finish(report.status, report.counts, report.problems())
+    return report

@@ -1,0 +1,66 @@
+"""`personsync graph login | whoami | folders | logout` against the test server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from graph_support import USER
+from typer.testing import CliRunner
+
+from personsync.cli import app
+from personsync.graph.testserver import TEST_CLIENT_ID, GraphTestServer
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def signed_out(
+    server: GraphTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[GraphTestServer]:
+    monkeypatch.setenv("PERSONSYNC_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("PERSONSYNC_GRAPH_BASE_URL", server.graph_url)
+    monkeypatch.setenv("PERSONSYNC_GRAPH_AUTHORITY", server.base_url)
+    monkeypatch.setenv("PERSONSYNC_GRAPH_TENANT", "test")
+    monkeypatch.setenv("PERSONSYNC_GRAPH_CLIENT_ID", TEST_CLIENT_ID)
+    monkeypatch.delenv("PERSONSYNC_GRAPH_CLIENT_SECRET", raising=False)
+    monkeypatch.delenv("PERSONSYNC_GRAPH_MAILBOX", raising=False)
+    server.identity.auto_approve = USER  # the person types the code in the browser at once
+    yield server
+
+
+def test_login_whoami_folders_logout(signed_out: GraphTestServer) -> None:
+    before = runner.invoke(app, ["graph", "whoami"])
+    assert before.exit_code == 1 and "not signed in" in before.output
+    login = runner.invoke(app, ["graph", "login"])
+    assert login.exit_code == 0, login.output
+    assert f"signed in as {USER}" in login.output
+    assert "devicelogin" in login.output  # the instructions were shown
+    who = runner.invoke(app, ["graph", "whoami", "--json"])
+    assert json.loads(who.stdout)["account"] == USER
+    box = signed_out.mailbox(USER)
+    box.create_folder(box.root.id, "CRM Members")
+    listed = runner.invoke(app, ["graph", "folders", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout) == ["graph:Contacts", "graph:Contacts/CRM Members"]
+    out = runner.invoke(app, ["graph", "logout"])
+    assert out.exit_code == 0 and "signed out" in out.output
+
+
+def test_not_signed_in_is_one_line_and_a_hint(signed_out: GraphTestServer) -> None:
+    result = runner.invoke(app, ["graph", "folders"])
+    assert result.exit_code == 1
+    assert "error: not signed in to Microsoft Graph" in result.output
+    assert "hint: run `personsync graph login` first" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_wrong_tenant_is_explained(
+    signed_out: GraphTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERSONSYNC_GRAPH_TENANT", "nosuch.example")
+    result = runner.invoke(app, ["graph", "login"])
+    assert result.exit_code == 1
+    assert "PERSONSYNC_GRAPH_TENANT" in result.output

@@ -1,0 +1,131 @@
+"""The real sync engine exports 2,000 Persons (the real PersonsDB on SQLite) into a `graph:`
+folder on the test server, signed in through msal and configured from the environment like a
+person would; request counts checked."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from graph_support import FAST, USER, make_server
+
+from personsync.errors import StoreError
+from personsync.graph.auth import GraphAuth
+from personsync.graph.config import STORE_DEFAULTS, GraphConfig
+from personsync.graph.testserver import TEST_CLIENT_ID, GraphTestServer
+from personsync.graph.testserver.limits import Faults, ServerConfig
+from personsync.model import Record
+from personsync.persons.repo import PersonsDB
+
+engine = pytest.importorskip("personsync.sync.engine")
+
+N = 2000
+
+
+def graph_requests(srv: GraphTestServer) -> int:
+    return srv.graph_requests()
+
+
+def sign_in(srv: GraphTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Configure through the environment and sign in with the device code, as a person would."""
+    monkeypatch.setenv("PERSONSYNC_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setenv("PERSONSYNC_GRAPH_BASE_URL", srv.graph_url)
+    monkeypatch.setenv("PERSONSYNC_GRAPH_AUTHORITY", srv.base_url)
+    monkeypatch.setenv("PERSONSYNC_GRAPH_TENANT", "test")
+    monkeypatch.setenv("PERSONSYNC_GRAPH_CLIENT_ID", TEST_CLIENT_ID)
+    monkeypatch.delenv("PERSONSYNC_GRAPH_CLIENT_SECRET", raising=False)
+    monkeypatch.delenv("PERSONSYNC_GRAPH_MAILBOX", raising=False)
+    srv.identity.auto_approve = USER
+    GraphAuth(GraphConfig.load()).login(lambda message: None)
+
+
+def test_engine_export_of_2000_then_no_op_runs(
+    server: GraphTestServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sqlite_url: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    sign_in(server, tmp_path, monkeypatch)
+
+    db = PersonsDB(sqlite_url)
+    request.addfinalizer(db.close)
+    ids = db.add_many(
+        [
+            Record(first_name=f"F{i}", last_name=f"L{i}", email1=f"p{i}@example.org")
+            for i in range(N)
+        ]
+    )
+    before = graph_requests(server)
+    first = engine.run(db, "graph:Contacts/CRM", "export", yes=True)
+    assert first.report is not None and first.report.counts["create-contact"] == N
+    writes = graph_requests(server) - before
+    batches = sum(1 for _, path, inner, _ in server.api.log if path == "/$batch")
+    assert N <= writes <= N + 20  # one write per contact and a handful more
+    assert batches <= N // 20 + 3
+    box = server.mailbox(USER)
+    cids = sorted(int(c.ext["string 0x3a4a"]["value"]) for c in box.contacts.values())
+    assert cids == sorted(ids)  # each Person once, linked by Customer ID
+
+    second_start = graph_requests(server)
+    second = engine.run(db, "graph:Contacts/CRM", "export")
+    assert second.plan.changes() == 0
+    # Folder look-up and one delta round (it still reports the contacts we created): no
+    # per-contact request.
+    assert graph_requests(server) - second_start <= 3 + N // 200 + 1
+    third_start = graph_requests(server)
+    engine.run(db, "graph:Contacts/CRM", "export")
+    assert graph_requests(server) - third_start <= 4  # folder look-up + one delta request
+
+    db.update(ids[5], {"job_title": "Boss"})
+    db.update(ids[6], {"job_title": "Boss"})
+    fourth_start = graph_requests(server)
+    fourth = engine.run(db, "graph:Contacts/CRM", "export")
+    assert fourth.plan.counts()["update-contact"] == 2
+    assert graph_requests(server) - fourth_start <= 4 + 2 * 2  # O(k): read and write each
+    assert len(box.contacts) == N
+
+
+def test_engine_runs_converge_through_faults(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sqlite_url: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    faults = Faults(seed=5, rates={"429": 0.05, "503": 0.05, "drop_after": 0.04, "slow": 0.02})
+    for fault in ("drop_after", "slow", "drop_before", "504"):
+        faults.add("POST /v1.0/$batch", fault)
+    srv = make_server(
+        ServerConfig(
+            budget=300, window=1.0, max_concurrent=4, integer_retry_after=False, slow_seconds=0.5
+        ),
+        faults,
+    )
+    # Stores the engine opens get fast retries and a short timeout (the server is local).
+    monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
+    monkeypatch.setitem(STORE_DEFAULTS, "timeout", 0.3)
+    with srv.serve():
+        sign_in(srv, tmp_path, monkeypatch)
+        db = PersonsDB(sqlite_url)
+        request.addfinalizer(db.close)
+        ids = db.add_many(
+            [Record(first_name=f"F{i}", last_name="L", notes=f"n{i}") for i in range(300)]
+        )
+        for _ in range(6):
+            try:
+                out = engine.run(db, "graph:Contacts/CRM", "export", yes=True)
+            except StoreError:
+                continue  # the run stopped; the next run picks up where it was
+            if out.plan.changes() == 0:
+                break
+        else:
+            raise AssertionError("the runs did not converge")
+        box = srv.mailbox(USER)
+        cids = Counter(c.ext["string 0x3a4a"]["value"] for c in box.contacts.values())
+        assert sorted(int(c) for c in cids) == sorted(ids)  # each Person exactly once
+        notes = {
+            c.ext["string 0x3a4a"]["value"]: c.data["personalNotes"] for c in box.contacts.values()
+        }
+        assert all(notes[str(i)] == f"n{n}" for n, i in enumerate(ids))
+        assert {f for f, _ in faults.injected} >= {"drop_after", "slow", "drop_before", "504"}

@@ -1,0 +1,75 @@
+"""A small in-memory stand-in for PersonsDB (the contract in persons/repo.py), for the engine's
+unit tests; the end-to-end tests use the real PersonsDB on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+
+from sqlalchemy import create_engine
+from sqlalchemy.pool import StaticPool
+
+from personsync.errors import ConflictError, PersonNotFound
+from personsync.model import Person, Record, Value
+
+
+class FakePersonsDB:
+    def __init__(self) -> None:
+        self.engine = create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+        self.rows: dict[int, Person] = {}
+        self._ids = itertools.count(1)
+        self._versions = itertools.count(1)
+        # view name → which Person ids it holds (the real filter language is the Persons' job)
+        self.views: dict[str, Callable[[Person], bool]] = {}
+
+    def _stamp(self, p: Person) -> Person:
+        return replace(p, version=str(next(self._versions)))
+
+    def get(self, person_id: int) -> Person:
+        if person_id not in self.rows:
+            raise PersonNotFound(f"no Person {person_id}")
+        return self.rows[person_id]
+
+    def get_many(self, ids: Iterable[int]) -> dict[int, Person]:
+        return {i: self.rows[i] for i in ids if i in self.rows}
+
+    def _in(self, view: str | None) -> list[Person]:
+        keep = self.views.get(view or "", lambda p: True)
+        return [p for p in sorted(self.rows.values(), key=lambda p: p.id) if keep(p)]
+
+    def iter_persons(self, view: str | None = None) -> Iterator[Person]:
+        return iter(self._in(view))
+
+    def versions(self, view: str | None = None) -> dict[int, str]:
+        return {p.id: p.version for p in self._in(view)}
+
+    def count(self, view: str | None = None) -> int:
+        return len(self.rows)
+
+    def add(self, record: Record, *, contact_manager_id: str | None = None) -> Person:
+        p = self._stamp(Person(next(self._ids), record, contact_manager_id=contact_manager_id))
+        self.rows[p.id] = p
+        return p
+
+    def add_many(self, records: Sequence[Record]) -> list[int]:
+        return [self.add(r).id for r in records]
+
+    def update(
+        self, person_id: int, changes: Mapping[str, Value], *, expected_version: str | None = None
+    ) -> Person:
+        p = self.get(person_id)
+        if expected_version is not None and expected_version != p.version:
+            raise ConflictError(f"Person {person_id} changed")
+        p = self._stamp(replace(p, record=p.record.replace(changes)))
+        self.rows[person_id] = p
+        return p
+
+    def delete(self, person_id: int) -> None:
+        self.get(person_id)
+        del self.rows[person_id]
+
+    def set_contact_manager_id(self, person_id: int, item_id: str | None) -> None:
+        self.rows[person_id] = replace(self.get(person_id), contact_manager_id=item_id)

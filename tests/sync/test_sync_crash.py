@@ -1,0 +1,150 @@
+"""Crash safety: real `python -m personsync export/import` processes killed with SIGKILL at many
+points, then run again: no duplicate contacts or Persons, no lost field values.
+
+Kill points are deterministic through the executor's documented test hook
+(`PERSONSYNC_CRASH_AFTER=N`, see sync/crash.py), with small chunks (`PERSONSYNC_CHUNK_SIZE`) so a
+small folder has many points; two more runs are killed at random times.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from personsync.persons.sample import generate
+from sqlalchemy import func, select
+
+from personsync.model import Contact, diff
+from personsync.persons.repo import PersonsDB
+from personsync.stores import open_folder
+from personsync.stores.base import read_all
+from personsync.sync.tables import sync_links
+
+N = 10
+CHUNK = "3"
+
+
+def _run(args: list[str], db: Path, crash_after: int | None = None, chunk: str = CHUNK) -> int:
+    env = {**os.environ, "PERSONSYNC_CHUNK_SIZE": chunk}
+    env.pop("PERSONSYNC_CRASH_AFTER", None)
+    if crash_after is not None:
+        env["PERSONSYNC_CRASH_AFTER"] = str(crash_after)
+    done = subprocess.run(
+        [sys.executable, "-m", "personsync", *args, "--db", str(db), "--yes", "--json"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode
+
+
+def _contacts(url: str) -> list[Contact]:
+    store = open_folder(url, create=False)
+    try:
+        return [c for c in read_all(store) if isinstance(c, Contact)]
+    finally:
+        store.close()
+
+
+def _check(db_path: Path, url: str, persons: int, contacts: int) -> None:
+    db = PersonsDB(str(db_path))
+    try:
+        found = _contacts(url)
+        assert db.count() == persons, "a Person was duplicated or lost"
+        assert len(found) == contacts, "a contact was duplicated or lost"
+        cids = Counter(c.customer_id for c in found)
+        assert all(n == 1 for n in cids.values()) and "" not in cids
+        for c in found:
+            person = db.get(int(c.customer_id))
+            assert not diff(person.record, c.record), "a value was lost"
+            assert person.contact_manager_id == c.item_id, "half a link"
+        with db.engine.connect() as conn:
+            links = conn.execute(select(func.count()).select_from(sync_links)).scalar_one()
+        assert links == contacts
+    finally:
+        db.close()
+
+
+def _seed_persons(tmp: Path, n: int = N) -> Path:
+    path = tmp / "p.db"
+    db = PersonsDB(str(path))
+    db.add_many(list(generate(n, 11)))
+    db.close()
+    return path
+
+
+def _seed_cards(tmp: Path, n: int = N) -> str:
+    url = f"vcf:{tmp / 'cards'}"
+    store = open_folder(url, create=True)
+    try:
+        store.create_many([Contact(r) for r in generate(n, 12)])
+    finally:
+        store.close()
+    return url
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", range(1, 17))
+def test_export_killed_then_rerun(tmp_path: Path, point: int) -> None:
+    db = _seed_persons(tmp_path)
+    url = f"vcf:{tmp_path / 'out'}"
+    assert _run(["export", "--to", url], db, crash_after=point) == -signal.SIGKILL
+    assert _run(["export", "--to", url], db) == 0
+    _check(db, url, N, N)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", [1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 17, 18, 20, 22, 25])
+def test_import_killed_then_rerun(tmp_path: Path, point: int) -> None:
+    db = tmp_path / "p.db"
+    PersonsDB(str(db)).close()
+    url = _seed_cards(tmp_path)
+    assert _run(["import", "--from", url], db, crash_after=point) == -signal.SIGKILL
+    assert _run(["import", "--from", url], db) == 0
+    _check(db, url, N, N)
+
+
+@pytest.mark.slow
+def test_killed_twice_in_a_row_then_rerun(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    PersonsDB(str(db)).close()
+    url = _seed_cards(tmp_path)
+    assert _run(["import", "--from", url], db, crash_after=6) == -signal.SIGKILL
+    assert _run(["import", "--from", url], db, crash_after=3) == -signal.SIGKILL
+    assert _run(["import", "--from", url], db) == 0
+    _check(db, url, N, N)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("direction", ["export", "import"])
+def test_killed_at_a_random_time_then_rerun(tmp_path: Path, direction: str) -> None:
+    n = 300
+    if direction == "export":
+        db, url = _seed_persons(tmp_path, n), f"vcf:{tmp_path / 'out'}"
+        args = ["export", "--to", url]
+    else:
+        db = tmp_path / "p.db"
+        PersonsDB(str(db)).close()
+        url = _seed_cards(tmp_path, n)
+        args = ["import", "--from", url]
+    env = {**os.environ, "PERSONSYNC_CHUNK_SIZE": "20"}
+    env.pop("PERSONSYNC_CRASH_AFTER", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "personsync", *args, "--db", str(db), "--yes", "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(random.Random(direction).uniform(0.8, 1.6))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert _run(args, db, chunk="20") == 0
+    _check(db, url, n, n)

@@ -1,0 +1,189 @@
+"""The whole engine (snapshot → plan → journal → apply → undo) on the in-memory folder and a small
+stand-in for the Persons database."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import pytest
+from sync_fakes import FakePersonsDB
+
+from personsync.errors import MassChangeRefused
+from personsync.model import Record
+from personsync.stores.memory import MemoryStore
+from personsync.sync import engine
+from personsync.sync.journal import entries, get_run, list_runs
+from personsync.sync.undo import undo
+
+ANN = Record(first_name="Ann", last_name="Lee", email1="ann@example.org")
+BOB = Record(first_name="Bob", last_name="Ray", company="Acme")
+CY = Record(first_name="Cy", last_name="Po", business_phone="+44 20 7946 0000")
+
+
+@pytest.fixture
+def folder() -> tuple[str, MemoryStore]:
+    name = f"t{uuid.uuid4().hex[:8]}"
+    return f"memory:{name}", MemoryStore.named(name)
+
+
+def test_export_then_noop_then_change(folder: tuple[str, MemoryStore]) -> None:
+    url, store = folder
+    db = FakePersonsDB()
+    ids = db.add_many([ANN, BOB, CY])
+    out = engine.run(db, url, "export")
+    assert out.report is not None and out.report.exit_code == 0
+    assert out.report.counts["create-contact"] == 3
+    by_cid = {c.customer_id: c for c in store.items.values()}
+    assert set(by_cid) == {str(i) for i in ids}
+    assert by_cid[str(ids[0])].record == ANN
+    # Both halves of the link.
+    assert all(db.get(i).contact_manager_id == by_cid[str(i)].item_id for i in ids)
+
+    again = engine.run(db, url, "export", dry_run=True)
+    assert again.plan.changes() == 0 and again.plan.unchanged == 3
+
+    db.update(ids[1], {"job_title": "Boss"})
+    third = engine.run(db, url, "export")
+    assert third.plan.counts()["update-contact"] == 1
+    assert by_cid[str(ids[1])].item_id in store.items
+    assert store.items[by_cid[str(ids[1])].item_id].record.job_title == "Boss"
+    assert len(store.items) == 3
+
+
+def test_export_dry_run_writes_nothing(folder: tuple[str, MemoryStore]) -> None:
+    url, store = folder
+    db = FakePersonsDB()
+    db.add_many([ANN, BOB])
+    out = engine.run(db, url, "export", dry_run=True)
+    assert out.report is None and out.plan.counts()["create-contact"] == 2
+    assert store.items == {} and list_runs(db.engine) == []
+
+
+def test_import_creates_links_and_writes_customer_ids(folder: tuple[str, MemoryStore]) -> None:
+    url, store = folder
+    for r in (ANN, BOB):
+        store.create(replace_contact(r))
+    db = FakePersonsDB()
+    out = engine.run(db, url, "import")
+    assert out.report is not None and out.report.counts["create-person"] == 2
+    persons = {p.record.first_name: p for p in db.rows.values()}
+    assert {c.customer_id for c in store.items.values()} == {str(p.id) for p in persons.values()}
+    assert engine.run(db, url, "import", dry_run=True).plan.changes() == 0
+    # An edit in the folder flows to the Person.
+    item = next(c for c in store.items.values() if c.record.first_name == "Ann")
+    store.update(item, replace(item, record=item.record.replace({"job_title": "CTO"})))
+    out = engine.run(db, url, "import")
+    assert out.plan.counts()["update-person"] == 1
+    assert db.get(persons["Ann"].id).record.job_title == "CTO"
+
+
+def replace_contact(r: Record):  # type: ignore[no-untyped-def]
+    from personsync.model import Contact
+
+    return Contact(r)
+
+
+def test_mass_change_guard_stops_unless_yes(folder: tuple[str, MemoryStore]) -> None:
+    url, store = folder
+    db = FakePersonsDB()
+    store.create(replace_contact(Record(first_name="Zed", email1="zed@example.org")))
+    db.add_many([ANN, BOB, CY])
+    with pytest.raises(MassChangeRefused) as info:
+        engine.run(db, url, "export")
+    assert "3 of the 1 contacts" in info.value.message
+    assert len(store.items) == 1  # nothing written
+    assert engine.run(db, url, "export", confirm=lambda _: True).report is not None
+    assert len(store.items) == 4
+
+
+def test_undo_restores_contacts_and_reports_changed_ones(folder: tuple[str, MemoryStore]) -> None:
+    url, store = folder
+    db = FakePersonsDB()
+    ids = db.add_many([ANN, BOB])
+    engine.run(db, url, "export")
+    db.update(ids[0], {"job_title": "CEO"})
+    db.update(ids[1], {"job_title": "CFO"})
+    run = engine.run(db, url, "export", yes=True).report
+    assert run is not None
+    # Someone edits Bob's contact after the run: undo must leave it alone.
+    bob = next(c for c in store.items.values() if c.customer_id == str(ids[1]))
+    store.update(bob, replace(bob, record=bob.record.replace({"notes": "mine"})))
+    report = undo(db, run.run_id)
+    assert report.counts == {"undone": 1, "not-undone": 1}
+    ann = next(c for c in store.items.values() if c.customer_id == str(ids[0]))
+    assert ann.record.job_title == ""
+    assert store.items[bob.item_id].record.notes == "mine"
+    assert get_run(db.engine, report.run_id).status == "skipped"
+    # The next export re-applies the Person's values.
+    assert engine.run(db, url, "export", yes=True).plan.counts()["update-contact"] == 2
+
+
+def test_undo_of_export_deletes_created_contacts(folder: tuple[str, MemoryStore]) -> None:
+    url, store = folder
+    db = FakePersonsDB()
+    ids = db.add_many([ANN, BOB])
+    run = engine.run(db, url, "export").report
+    assert run is not None
+    assert [e["state"] for e in entries(db.engine, run.run_id)] == ["done", "done"]
+    report = undo(db, run.run_id)
+    assert report.counts == {"undone": 2} and store.items == {}
+    assert db.get(ids[0]).contact_manager_id is None
+    assert engine.run(db, url, "export", dry_run=True).plan.counts()["create-contact"] == 2
+
+
+def test_undo_of_import_deletes_created_persons(folder: tuple[str, MemoryStore]) -> None:
+    url, store = folder
+    store.create(replace_contact(ANN))
+    db = FakePersonsDB()
+    run = engine.run(db, url, "import").report
+    assert run is not None and len(db.rows) == 1
+    report = undo(db, run.run_id)
+    assert report.counts == {"undone": 2}
+    assert db.rows == {}
+    assert next(iter(store.items.values())).customer_id == ""
+
+
+def test_one_bad_record_does_not_stop_the_run(folder: tuple[str, MemoryStore]) -> None:
+    url, store = folder
+    db = FakePersonsDB()
+    ids = db.add_many([ANN, BOB])
+    engine.run(db, url, "export")
+    db.update(ids[0], {"job_title": "X"})
+    db.update(ids[1], {"job_title": "Y"})
+    real_update = store.update
+
+    def flaky(old, new):  # type: ignore[no-untyped-def]
+        if new.record.first_name == "Ann":
+            from personsync.errors import StoreError
+
+            raise StoreError("disk full")
+        return real_update(old, new)
+
+    store.update = flaky  # type: ignore[method-assign]
+    report = engine.run(db, url, "export", yes=True).report
+    assert report is not None and report.exit_code == 1
+    assert report.counts["update-contact"] == 1
+    assert report.errors[0]["name"] == "Ann Lee" and "disk full" in report.errors[0]["error"]
+    del store.update
+    # The failed record is planned again next time; the other is done.
+    assert engine.run(db, url, "export", dry_run=True).plan.counts()["update-contact"] == 1
+
+
+def test_ambiguous_import_is_reported_with_name_and_email(folder: tuple[str, MemoryStore]) -> None:
+    url, store = folder
+    db = FakePersonsDB()
+    db.add_many([ANN, ANN.replace({"first_name": "Anne"})])
+    store.create(replace_contact(ANN))
+    report = engine.run(db, url, "import", yes=True).report
+    assert report is not None and report.exit_code == 4
+    (skipped,) = report.skipped
+    assert skipped["name"] == "Ann Lee" and skipped["email"] == "ann@example.org"
+    assert skipped["folder"].startswith("memory:") and len(skipped["candidates"]) == 2
+    assert len(db.rows) == 2
+
+
+def test_contact_copy_keeps_working_after_replace() -> None:
+    # Guard against the memory store handing out shared objects that the engine mutates.
+    c = replace_contact(ANN)
+    assert replace(c, customer_id="1").customer_id == "1" and c.customer_id == ""
