@@ -96,7 +96,8 @@ def run_demo(
         _edit_contacts(vcf, say)
         say("5. Preview the import (--dry-run): nothing is written yet")
         preview = engine.run(db, vcf, "import", dry_run=True).plan
-        say(f"  plan: {preview.counts()}")
+        planned = ", ".join(f"{n} {kind}" for kind, n in preview.counts().items() if n)
+        say(f"  plan: {planned}")
         say("6. Import the vCard folder back into the Persons")
         last = engine.run(db, vcf, "import").report
         report(last)

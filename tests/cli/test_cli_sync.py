@@ -6,19 +6,35 @@ import json
 from pathlib import Path
 
 import pytest
-from personsync.persons.sample import generate
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from typer.testing import CliRunner
 
 from personsync.cli import app
-from personsync.model import Contact
+from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
 
 runner = CliRunner()
+NAMES = ["Ann Lee", "Bo Ray", "Cy Po", "Dee Ng", "Eve Ott", "Fay Hu", "Gus Ek", "Hal Yu"]
+
+
+def generate(n: int, seed: int) -> list[Record]:
+    out = []
+    for i, name in enumerate(NAMES[:n]):
+        first, last = name.split()
+        out.append(
+            Record(
+                first_name=first,
+                last_name=last,
+                email1=f"{first.lower()}@example.org",
+                company="Acme" if i % 2 else "",
+                job_title="Engineer",
+            )
+        )
+    return out
 
 
 @pytest.fixture

@@ -297,3 +297,22 @@ def test_ten_megabyte_note_is_read() -> None:
     data = codec.write([Contact(Record(first_name="Big", notes=note))])
     assert only(codec.read(data)).record.notes == note
     assert csv.field_size_limit() == 131072  # the process-wide limit is put back
+
+
+def test_repeated_and_unnamed_columns_keep_their_values() -> None:
+    header = ["First Name", "Notes", "Pager", "Notes", "Pager", ""]
+    data = csv_bytes(header, ["Ann", "first", "p1", "second", "p2", "loose"])
+    got = only(codec.read(data))
+    assert got.record.notes == "first"
+    assert got.extra == {
+        "Pager": "p1",
+        "Notes #2": "second",
+        "Pager #2": "p2",
+        "(column 6)": "loose",
+    }
+    layout = codec.parse(data).layout
+    assert layout is not None
+    rows = list(csv.reader(io.StringIO(codec.write([got], layout=layout).decode("utf-8-sig"))))
+    assert rows[0][:6] == header
+    assert rows[1][:6] == ["Ann", "first", "p1", "second", "p2", "loose"]
+    assert only(codec.read(codec.write([got]))).extra == got.extra  # into the classic layout too

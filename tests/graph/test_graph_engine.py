@@ -123,7 +123,7 @@ def test_engine_runs_converge_through_faults(
             raise AssertionError("the runs did not converge")
         box = srv.mailbox(USER)
         cids = Counter(c.ext["string 0x3a4a"]["value"] for c in box.contacts.values())
-        assert sorted(int(c) for c in cids) == sorted(ids)  # each Person exactly once
+        assert sorted(int(c) for c in cids.elements()) == sorted(ids)  # each Person once
         notes = {
             c.ext["string 0x3a4a"]["value"]: c.data["personalNotes"] for c in box.contacts.values()
         }

@@ -110,6 +110,7 @@ def test_export_converges_through_a_fault_storm() -> None:
         faults.add("deltatoken", "gone")
         converge(store, changed)
         assert_folder_holds(srv, folder_id, changed)
+        assert srv.api.mutable_id_requests == []
 
 
 def test_relisting_after_a_storm_lists_each_contact_once() -> None:

@@ -4,6 +4,7 @@ test server over loopback, extended property included: the server speaks real Gr
 from __future__ import annotations
 
 import asyncio
+import warnings
 from typing import Any
 
 import httpx
@@ -14,25 +15,27 @@ from personsync.graph.testserver import GraphTestServer
 
 pytest.importorskip("msgraph")
 
-from kiota_abstractions.authentication import (
-    AccessTokenProvider,
-    AllowedHostsValidator,
-    BaseBearerTokenAuthenticationProvider,
-)
-from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphRequestAdapter, GraphServiceClient
-from msgraph.generated.models.contact import Contact
-from msgraph.generated.models.email_address import EmailAddress
-from msgraph.generated.models.single_value_legacy_extended_property import (
-    SingleValueLegacyExtendedProperty,
-)
-from msgraph.generated.users.item.contacts.item.contact_item_request_builder import (
-    ContactItemRequestBuilder,
-)
-from msgraph.graph_request_adapter import options as sdk_options
-from msgraph_core import GraphClientFactory
+# The SDK warns about its own generated classes (at import and at use); not ours to fix.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kiota_abstractions.authentication import (
+        AccessTokenProvider,
+        AllowedHostsValidator,
+        BaseBearerTokenAuthenticationProvider,
+    )
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.generated.models.contact import Contact
+    from msgraph.generated.models.email_address import EmailAddress
+    from msgraph.generated.models.single_value_legacy_extended_property import (
+        SingleValueLegacyExtendedProperty,
+    )
+    from msgraph.generated.users.item.contacts.item.contact_item_request_builder import (
+        ContactItemRequestBuilder,
+    )
+    from msgraph.graph_request_adapter import options as sdk_options
+    from msgraph_core import GraphClientFactory
 
-# The SDK warns about its own generated classes; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 

@@ -145,6 +145,8 @@ def test_no_op_relist_is_one_delta_round_and_k_changes_cost_o_k(server: GraphTes
     # k=3: one batch to read, one batch to write; no per-contact version check (listing knew).
     assert rerun.counters.requests - base == 2
     assert rerun.counters.inner == 6
+    # Every request, delta and inner batch requests included, asked for immutable ids.
+    assert len(server.api.log) > 20 and server.api.mutable_id_requests == []
 
 
 def test_delta_reset_falls_back_to_a_full_listing(server: GraphTestServer) -> None:

@@ -132,3 +132,21 @@ def test_find_by_email_is_case_insensitive_across_fields(persons_db: PersonsDB) 
     persons_db.add(Record(first_name="C", email1="other@example.org"))
     assert [p.id for p in persons_db.find_by_email(" ann@EXAMPLE.org")] == [a.id, b.id]
     assert persons_db.find_by_email("") == []
+
+
+def test_add_many_round_trips_sample_records_exactly(persons_db: PersonsDB) -> None:
+    from personsync.persons.sample import generate
+
+    records = list(generate(400, seed=11))  # dates, categories, multi-line, diacritics, CJK
+    first = persons_db.add(Record(first_name="before"))
+    ids = persons_db.add_many(records)
+    assert ids == list(range(ids[0], ids[0] + len(records))) and ids[0] > first.id
+    got = persons_db.get_many(ids)
+    assert [got[i].record for i in ids] == records
+    stamps = {(p.created_at, p.updated_at, p.version) for p in got.values()}
+    assert len(stamps) == 1
+    created, updated, version = stamps.pop()
+    assert created is not None and created.tzinfo is not None and created == updated
+    assert version == "1"
+    assert [p.record for p in persons_db.iter_persons()][1:] == records
+    assert persons_db.add(Record(first_name="after")).id > ids[-1]

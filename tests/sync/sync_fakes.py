@@ -73,3 +73,34 @@ class FakePersonsDB:
 
     def set_contact_manager_id(self, person_id: int, item_id: str | None) -> None:
         self.rows[person_id] = replace(self.get(person_id), contact_manager_id=item_id)
+
+
+def records(n: int, seed: int) -> list[Record]:
+    """Distinct, varied records (names with accents, phones in several styles, multi-line
+    streets, dates, categories) for the engine's tests, independent of the sample generator."""
+    import random
+    from datetime import date
+
+    rnd = random.Random(seed)
+    first = ["Ann", "Björn", "Chloé", "Dmitri", "Eve", "Fatima", "Grace", "Hiro"]
+    last = ["Lee", "Müller", "O'Brien", "Nguyen", "Smith", "García", "Kowalski", "Ōta"]
+    out = []
+    for i in range(n):
+        f, la = rnd.choice(first), rnd.choice(last)
+        out.append(
+            Record(
+                first_name=f,
+                last_name=f"{la}{i}",
+                company=rnd.choice(["Acme", "Beta GmbH", ""]),
+                job_title=rnd.choice(["CEO", "Engineer", ""]),
+                email1=f"{f.lower()}.{i}@example.org",
+                business_phone=rnd.choice(["+1 212 555 0100", "(646) 555-0199", ""]),
+                mobile_phone=f"+44 7700 900{i % 1000:03d}",
+                business_street=rnd.choice(["1 Main St", "2 High St\nFloor 3", ""]),
+                business_city=rnd.choice(["Berlin", "New York", ""]),
+                birthday=rnd.choice([None, date(1980, 1 + i % 12, 1 + i % 28)]),
+                notes=rnd.choice(["", "met at the fair", "two\nlines"]),
+                categories=rnd.choice([(), ("VIP",), ("Customer", "Berlin")]),
+            )
+        )
+    return out

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from personsync.persons.sample import generate
+from sync_fakes import records as generate
 
 from personsync.model import Contact, diff
 from personsync.persons.repo import PersonsDB

@@ -187,3 +187,30 @@ def test_contact_copy_keeps_working_after_replace() -> None:
     # Guard against the memory store handing out shared objects that the engine mutates.
     c = replace_contact(ANN)
     assert replace(c, customer_id="1").customer_id == "1" and c.customer_id == ""
+
+
+def test_link_decides_an_ambiguous_match_and_undo_takes_it_back(
+    folder: tuple[str, MemoryStore],
+) -> None:
+    from personsync.sync.manual import link
+
+    url, store = folder
+    db = FakePersonsDB()
+    (pid,) = db.add_many([ANN])
+    a = store.create(replace_contact(ANN.replace({"job_title": "old"})))
+    store.create(replace_contact(Record(first_name="Other", email2="ann@example.org")))
+    plan = engine.run(db, url, "export", dry_run=True).plan
+    assert plan.counts()["decide"] == 1 and plan.changes() == 0
+
+    decided = link(db, pid, url, a.item_id)
+    assert store.items[a.item_id].customer_id == str(pid)
+    assert db.get(pid).contact_manager_id == a.item_id
+    plan = engine.run(db, url, "export", dry_run=True).plan
+    assert plan.counts()["decide"] == 0
+    assert [(x.kind, x.old.item_id) for x in plan.of("update-contact")] == [  # type: ignore[union-attr]
+        ("update-contact", a.item_id)
+    ]
+
+    undo(db, decided.run_id)
+    assert store.items[a.item_id].customer_id == ""
+    assert engine.run(db, url, "export", dry_run=True).plan.counts()["decide"] == 1

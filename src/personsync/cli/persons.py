@@ -1,3 +1,298 @@
-"""CLI: persons commands."""
+"""CLI: `personsync persons list|show|add|edit|delete|import|sample`."""
 
-from personsync.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from personsync.cli.app import app, escape
+from personsync.cli.db import open_persons
+from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
+from personsync.cli.output import console, err, print_json, progress
+from personsync.cli.persons_render import (
+    person_card,
+    person_dict,
+    persons_table,
+    print_persons_json,
+    value_text,
+)
+from personsync.errors import UsageError
+from personsync.fields import FIELD_NAMES
+from personsync.model import Record, Value
+from personsync.persons.csv_import import read_csv
+from personsync.persons.repo import ALL_PERSONS
+from personsync.persons.rows import change_row
+from personsync.persons.sample import generate
+
+persons_app = typer.Typer(
+    help="Persons records: list, show, add, edit, delete, import a CSV, or make sample data.",
+    no_args_is_help=True,
+)
+app.add_typer(persons_app, name="persons")
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        help="FIELD=VALUE, repeatable. Fields: " + ", ".join(FIELD_NAMES) + ". Dates as "
+        "YYYY-MM-DD; categories separated by ';'; an empty VALUE clears the field.",
+        show_default=False,
+    ),
+]
+ViewOption = Annotated[
+    str | None,
+    typer.Option("--view", "-V", help=f"Only the Persons of this view (default: {ALL_PERSONS})."),
+]
+LimitOption = Annotated[
+    int, typer.Option("--limit", "-l", min=0, help="Show at most this many (0 = all).")
+]
+AllOption = Annotated[
+    bool,
+    typer.Option("--all", "-a", help="Every field, the version and the hidden contact link."),
+]
+
+
+def parse_sets(pairs: list[str] | None) -> dict[str, Value]:
+    """`--set first_name=Ann` options → typed changes (UsageError naming a bad one)."""
+    changes: dict[str, Value] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise UsageError(
+                f"--set {pair!r}: expected FIELD=VALUE", hint="e.g. --set email1=ann@example.org"
+            )
+        changes[name.strip()] = value
+    return change_row(changes)
+
+
+@persons_app.command("list")
+def list_persons(
+    view: ViewOption = None,
+    where: Annotated[
+        str, typer.Option("--where", "-w", help='An extra filter, e.g. city = "Paris".')
+    ] = "",
+    limit: LimitOption = 50,
+    everything: AllOption = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List Persons (of a view), in the view's order.
+
+    Examples:
+      personsync persons list
+      personsync persons list --view "New York" --limit 10
+      personsync persons list --where 'email endswith "@example.com"' --json
+    """
+    with open_persons(db) as pdb:
+        total = pdb.count(view, where=where)
+        persons = pdb.list_persons(view, limit=limit or None, where=where)
+        if json_out:
+            print_persons_json(persons, hidden=everything)
+            return
+        shown = persons_table(persons, title=view or ALL_PERSONS)
+    _footer(shown, total)
+
+
+def _footer(shown: int, total: int) -> None:
+    if total == 0:
+        console.print("no Persons match")
+    elif shown < total:
+        console.print(f"showing {shown} of {total} Persons (use --limit to see more)")
+    else:
+        console.print(f"{total} Persons")
+
+
+@persons_app.command("show")
+def show(
+    person_id: Annotated[int, typer.Argument(help="The Person's ID.", show_default=False)],
+    everything: AllOption = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show one Person, field by field.
+
+    Examples:
+      personsync persons show 12
+      personsync persons show 12 --all --json
+    """
+    with open_persons(db) as pdb:
+        person = pdb.get(person_id)
+    if json_out:
+        print_json(person_dict(person, hidden=everything))
+    else:
+        person_card(person, everything=everything)
+
+
+@persons_app.command("add")
+def add(
+    sets: SetOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Add a Person.
+
+    Example:
+      personsync persons add -s first_name=Ann -s last_name=Smith -s email1=ann@example.org
+    """
+    changes = parse_sets(sets)
+    if not changes:
+        raise UsageError("nothing to add", hint="give fields with --set FIELD=VALUE")
+    with open_persons(db) as pdb:
+        person = pdb.add(Record().replace(changes))
+    if json_out:
+        print_json(person_dict(person))
+    else:
+        console.print(f"added Person {person.id}: {person.display_name}", markup=False)
+
+
+@persons_app.command("edit")
+def edit(
+    person_id: Annotated[int, typer.Argument(help="The Person's ID.", show_default=False)],
+    sets: SetOption = None,
+    expect_version: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-version",
+            help="Refuse if the Person's version is no longer this (someone else changed it).",
+        ),
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Change fields of a Person; prints what changed (nothing is written if nothing changes).
+
+    Examples:
+      personsync persons edit 12 --set company="ACME Corp" --set job_title=CFO
+      personsync persons edit 12 --set birthday=        # clears the birthday
+    """
+    changes = parse_sets(sets)
+    if not changes:
+        raise UsageError("nothing to change", hint="give fields with --set FIELD=VALUE")
+    with open_persons(db) as pdb:
+        before = pdb.get(person_id)
+        after = pdb.update(person_id, changes, expected_version=expect_version)
+    changed = {
+        k: (getattr(before.record, k), getattr(after.record, k))
+        for k in changes
+        if getattr(before.record, k) != getattr(after.record, k)
+    }
+    if json_out:
+        print_json({"person": person_dict(after), "changed": sorted(changed)})
+        return
+    if not changed:
+        console.print(f"Person {person_id}: nothing changed")
+    for name, (old, new) in changed.items():
+        console.print(
+            f"Person {person_id} {name}: {value_text(old)!r} → {value_text(new)!r}",
+            markup=False,
+        )
+
+
+@persons_app.command("delete")
+def delete(
+    person_id: Annotated[int, typer.Argument(help="The Person's ID.", show_default=False)],
+    yes: YesOption = False,
+    db: DbOption = None,
+) -> None:
+    """Delete a Person (asks first unless --yes).
+
+    Example:  personsync persons delete 12 --yes
+    """
+    with open_persons(db) as pdb:
+        person = pdb.get(person_id)
+        if not yes and not typer.confirm(
+            f"Delete Person {person.id} ({person.display_name})?", default=False
+        ):
+            raise typer.Exit(1)
+        pdb.delete(person_id)
+    console.print(f"deleted Person {person_id}: {person.display_name}", markup=False)
+
+
+@persons_app.command("import")
+def import_csv(
+    file: Annotated[Path, typer.Argument(help="A CSV file with a header row.", show_default=False)],
+    dry_run: DryRunOption = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Add Persons from a CSV file. Header: field names (first_name), labels (First name) or
+    Outlook's column names (First Name). Unknown columns are reported and ignored; bad rows are
+    reported by line number and skipped; the good rows are added in one transaction. Exits 1
+    when any row was skipped.
+
+    Example:  personsync persons import people.csv --dry-run
+    """
+    rows = read_csv(file)
+    for column in rows.unknown_columns:
+        err.print(
+            f"[yellow]warning:[/yellow] {escape(str(file))}: column {escape(repr(column))} "
+            "is not a field; ignored",
+            soft_wrap=True,
+        )
+    for problem in rows.problems:
+        err.print(
+            f"[red]skipped[/red] {escape(str(file))}, line {problem.line}: "
+            + escape(problem.message),
+            soft_wrap=True,
+        )
+    ids: list[int] = []
+    if not dry_run and rows.records:
+        with open_persons(db) as pdb, progress("importing", len(rows.records)) as advance:
+            ids = pdb.add_many(rows.records, on_chunk=advance)
+    if json_out:
+        print_json(
+            {
+                "file": str(file),
+                "added": len(ids),
+                "ids": ids,
+                "valid": len(rows.records),
+                "dry_run": dry_run,
+                "unknown_columns": rows.unknown_columns,
+                "skipped": [{"line": p.line, "reason": p.message} for p in rows.problems],
+            }
+        )
+    elif dry_run:
+        console.print(
+            f"{file}: {len(rows.records)} Persons would be added (dry run: nothing written)",
+            soft_wrap=True,
+            markup=False,
+        )
+    else:
+        console.print(
+            f"{file}: added {len(ids)} Persons" + _id_range(ids), soft_wrap=True, markup=False
+        )
+    if rows.problems and not json_out:
+        err.print(f"{len(rows.problems)} rows skipped; fix them and import those lines again")
+    if rows.problems:
+        raise typer.Exit(1)
+
+
+def _id_range(ids: list[int]) -> str:
+    return f" (IDs {min(ids)}–{max(ids)})" if ids else ""
+
+
+@persons_app.command("sample")
+def sample(
+    count: Annotated[int, typer.Argument(min=1, help="How many Persons.", show_default=False)],
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same Persons.")] = 0,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Add realistic sample Persons: international names, several e-mails and phones, addresses
+    in several countries, some gaps and a few near-duplicates.
+
+    Example:  personsync persons sample 1000 --seed 7
+    """
+    ids: list[int] = []
+    with open_persons(db) as pdb, progress("adding sample Persons", count) as advance:
+        records = generate(count, seed)
+        while batch := list(itertools.islice(records, 20_000)):
+            ids.extend(pdb.add_many(batch, on_chunk=advance))
+    if json_out:
+        print_json({"added": len(ids), "ids": ids})
+    else:
+        console.print(f"added {len(ids)} sample Persons" + _id_range(ids))

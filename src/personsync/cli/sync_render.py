@@ -24,6 +24,18 @@ LABELS = {
 }
 
 
+SHORT = {
+    "create-contact": "created",
+    "update-contact": "updated",
+    "create-person": "created",
+    "update-person": "updated",
+    "link": "linked",
+    "decide": "to decide",
+    "skip": "skipped",
+    "unchanged": "unchanged",
+}
+
+
 def _short(value: Any, width: int = 30) -> str:
     text = "" if value is None else ", ".join(value) if isinstance(value, list) else str(value)
     text = text.replace("\n", " ⏎ ")
@@ -40,7 +52,10 @@ def _detail(a: Action) -> str:
             parts.insert(0, f"link by {d['link']}")
         return "\n".join(parts) or f"link by {d.get('link')}"
     if "fields" in d:
-        return ", ".join(f"{k}={_short(v, 24)}" for k, v in list(d["fields"].items())[:4])
+        # Who it is, in a few words: the name is in the "who" column already.
+        keys = ("email1", "company", "job_title", "mobile_phone", "business_phone")
+        shown = [_short(d["fields"][k], 28) for k in keys if k in d["fields"]][:3]
+        return f"{len(d['fields'])} fields: " + ", ".join(shown)
     if d["action"] == "link":
         return f"link by {d['link']} (contact {d['item_id']})"
     reason = d.get("reason", "")
@@ -127,10 +142,14 @@ def show_runs(runs: list[RunInfo]) -> None:
         console.print("no runs yet")
         return
     table = Table()
-    for col in ("run", "command", "folder", "started", "status", "counts"):
-        table.add_column(col)
+    table.add_column("run", no_wrap=True)  # typed back into `runs show` and `undo`: never cut
+    table.add_column("command", no_wrap=True)
+    table.add_column("folder", overflow="fold")
+    table.add_column("started", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("counts")
     for r in runs:
-        counts = ", ".join(f"{k} {v}" for k, v in r.counts.items() if v)
+        counts = ", ".join(f"{v} {SHORT.get(k, k)}" for k, v in r.counts.items() if v)
         table.add_row(
             r.id, r.command, escape(r.folder), f"{r.started_at:%Y-%m-%d %H:%M}", r.status, counts
         )

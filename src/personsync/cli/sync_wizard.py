@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import questionary
 import typer
 
 from personsync.cli.app import app
@@ -49,6 +48,8 @@ def wizard_cmd(
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
 ) -> None:
+    import questionary  # prompt_toolkit is slow to import: only when the wizard runs
+
     if direction is None:
         direction = _ask(
             questionary.select(

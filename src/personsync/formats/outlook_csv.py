@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -273,11 +274,10 @@ def row_to_contact(
     for name in _LIST_FIELDS:
         if name in values:
             values[name] = split_categories(str(values[name]))
-    header = layout.header
-    for i in layout.unmapped:
+    for key, i in zip(layout.extra_keys, layout.unmapped, strict=True):
         cell = cells[i]
         if cell:
-            extra[header[i]] = unneutralise(cell) if cell[0] == "'" else cell
+            extra[key] = unneutralise(cell) if cell[0] == "'" else cell
     for email, type_col in layout.email_types.items():
         if cells[type_col].strip().upper() == EXCHANGE_TYPE and email in values:
             # An Exchange-internal address is an X.500 path, not an e-mail address: keep it in
@@ -351,7 +351,7 @@ def contact_to_cells(
     cells = [""] * len(layout.header)
     extra: dict[str, str] = contact.extra if isinstance(contact.extra, dict) else {}
     for column, kept in extra.items():
-        i = layout.index.get(column.strip().casefold())
+        i = layout.extra_column(column)
         if i is not None:
             cells[i] = neutralise(kept)
     record = contact.record
@@ -439,18 +439,18 @@ def encode(
     rows: Iterable[Sequence[str]],
     *,
     encoding: str = "utf-8-sig",
-    names: Sequence[str] | None = None,
+    name_of: Callable[[int], str] | None = None,
 ) -> bytes:
     """The file for a header and rows of cells: every value quoted, CRLF. An unencodable
-    character is a FormatError naming the row's person (`names[i]`) when given."""
+    character is a FormatError naming the row's person (`name_of(index)`) when given."""
     writer = LineWriter()
-    lines = (writer.line(cells) for cells in (layout.header, *rows))
+    lines = (writer.line(cells) for cells in itertools.chain([layout.header], rows))
     try:
         return encode_lines(lines, encoding=encoding)
     except FormatError as exc:
         row = int(exc.name.removeprefix("row ")) if exc.name.startswith("row ") else 0
-        if names and 0 < row <= len(names) and names[row - 1]:
-            raise FormatError(exc.reason, name=names[row - 1], hint=exc.hint) from exc
+        if name_of is not None and row > 0:
+            raise FormatError(exc.reason, name=name_of(row - 1), hint=exc.hint) from exc
         raise
 
 
@@ -463,5 +463,5 @@ def write(
 ) -> bytes:
     """A whole file for these contacts (classic Outlook layout plus the columns they need)."""
     full = layout_for(contacts, layout)
-    rows = [contact_to_cells(c, full, date_order=date_order) for c in contacts]
-    return encode(full, rows, encoding=encoding, names=[c.display_name for c in contacts])
+    rows = (contact_to_cells(c, full, date_order=date_order) for c in contacts)
+    return encode(full, rows, encoding=encoding, name_of=lambda i: contacts[i].display_name)

@@ -77,7 +77,11 @@ class Layout:
     item_id: int | None
     email_types: dict[str, int]  # email field → its `E-mail Type` column
     unmapped: tuple[int, ...]  # columns kept per row in Contact.extra
-    index: dict[str, int] = field(default_factory=dict)  # casefolded name → index
+    # The Contact.extra key of each unmapped column: its name, made unique when a header repeats
+    # a name (`Notes #2`) or has none (`(column 93)`), so no value is lost on a rewrite.
+    extra_keys: tuple[str, ...] = ()
+    extra_index: dict[str, int] = field(default_factory=dict)  # casefolded extra key → index
+    index: dict[str, int] = field(default_factory=dict)  # casefolded name → first index
 
     @classmethod
     def of(cls, header: tuple[str, ...] | list[str]) -> Layout:
@@ -109,6 +113,7 @@ class Layout:
         used = set(columns.values()) | {i for s in streets.values() for i in s}
         used |= {i for i in (customer_id, item_id) if i is not None}
         unmapped = tuple(i for i in range(len(names)) if i not in used)
+        extra_keys = tuple(_extra_key(names, i) for i in unmapped)
         return cls(
             header=names,
             name=_layout_name(index),
@@ -118,15 +123,22 @@ class Layout:
             item_id=item_id,
             email_types=email_types,
             unmapped=unmapped,
+            extra_keys=extra_keys,
+            extra_index={_key(k): i for k, i in zip(extra_keys, unmapped, strict=True)},
             index=index,
         )
+
+    def extra_column(self, key: str) -> int | None:
+        """Where a Contact.extra value goes: its own column, else the column of that name."""
+        found = self.extra_index.get(_key(key))
+        return self.index.get(_key(key)) if found is None else found
 
     def looks_like_contacts(self) -> bool:
         return any(name in self.columns for name in _IDENTITY_FIELDS)
 
     def with_columns(self, names: list[str]) -> Layout:
         """This layout plus the named columns it lacks, appended at the end."""
-        missing = [n for n in dict.fromkeys(names) if _key(n) not in self.index]
+        missing = [n for n in dict.fromkeys(names) if self.extra_column(n) is None]
         return self if not missing else Layout.of((*self.header, *missing))
 
     def column_for(self, field_name: str) -> str:
@@ -134,6 +146,14 @@ class Layout:
         if field_name in self.columns:
             return self.header[self.columns[field_name]]
         return BY_NAME[field_name].csv
+
+
+def _extra_key(names: tuple[str, ...], i: int) -> str:
+    name = names[i]
+    if not name:
+        return f"(column {i + 1})"
+    seen = sum(1 for earlier in names[:i] if _key(earlier) == _key(name))
+    return name if not seen else f"{name} #{seen + 1}"
 
 
 def _layout_name(index: dict[str, int]) -> LayoutName:

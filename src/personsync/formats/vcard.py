@@ -2,10 +2,11 @@
 
 `read_cards` reads vCard 2.1, 3.0 and 4.0 as Outlook, Apple, Google and the RFCs write them and
 yields a `Contact` per card or a `FormatError` for a card (or stray text) it cannot read, then
-goes on. `write_card` writes 3.0 (default), 4.0 or 2.1. A card read and written back keeps every
-line personsync does not map (photos, keys, X- properties, values beyond the record's slots) in
-`Contact.extra`. The parts: `vcard_lines` (content lines), `vcard_map` (the mapping table's vCard
-side), `vcard_read` and `vcard_write`.
+goes on. A card's UID comes as `Contact.item_id`; stores replace it with their own item id.
+`write_card` writes 3.0 (default), 4.0 or 2.1. A card read and written back keeps every line
+personsync does not map (photos, keys, X- properties, values beyond the record's slots) in
+`Contact.extra`. The parts: `vcard_lines` (reading content lines), `vcard_text` (escaping,
+folding), `vcard_map` (the mapping table's vCard side), `vcard_read` and `vcard_write`.
 """
 
 from __future__ import annotations

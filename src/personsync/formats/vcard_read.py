@@ -17,11 +17,13 @@ Rules (the slots come from `fields.FIELDS`, see `vcard_map`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
 from personsync.errors import FormatError
 from personsync.fields import CUSTOMER_ID_VCARD, FieldSpec
 from personsync.formats import vcard_map as vm
-from personsync.formats.vcard_lines import Property, RawCard, split_components, split_list, unescape
+from personsync.formats.vcard_lines import Property, RawCard
+from personsync.formats.vcard_text import split_components, split_list, unescape
 from personsync.model import Contact, Record, Value
 
 _DROPPED = frozenset({"PRODID", "REV", "UID"})  # regenerated on write
@@ -34,7 +36,9 @@ class VCardExtra:
 
     version: str  # the card's own version: stores rewrite a card in the version it had
     properties: tuple[Property, ...]  # lines outside the mapping, re-emitted verbatim
-    read_record: Record  # as read: derived lines (FN, LABEL) are kept while their source is
+    # The record as read: derived lines (FN, LABEL) are written back while their source is
+    # unchanged. Not compared: two extras are equal when they keep the same lines.
+    read_record: Record = field(compare=False)
     fn: str = ""
     address_parts: tuple[tuple[str, str, str], ...] = ()  # (address type, PO box, extended)
     org_units: tuple[str, ...] = ()  # ORG components after the department
@@ -204,7 +208,7 @@ class _CardReader:
         free = {cls: list(specs) for cls, specs in vm.PHONE_SLOTS.items()}
         for prop in phones:
             number = self.text(prop).strip()
-            if number.lower().startswith("tel:"):
+            if "uri" in (v.lower() for v in prop.param("VALUE")) and number[:4].lower() == "tel:":
                 number = number[4:]
             if not number:
                 continue
@@ -237,8 +241,12 @@ class _CardReader:
             for index, part in enumerate(parts):
                 spec = slots.get(index)
                 if spec is not None and part.strip():
-                    self.put(spec, part.strip("\r\n ") if spec.kind == "multiline" else part.strip(), prop)
-            pobox, extended = (parts + ["", ""])[:2]
+                    self.put(
+                        spec,
+                        part if spec.kind == "multiline" else part.strip(),
+                        prop,
+                    )
+            pobox, extended = [*parts, "", ""][:2]
             if pobox.strip() or extended.strip():
                 self.address_parts.append((kind, pobox, extended))
                 what = ", ".join(p for p in (pobox, extended) if p.strip())
@@ -304,4 +312,3 @@ def to_contact(card: RawCard, source: str) -> Contact | FormatError:
             name=reader.fn,
         )
     return reader.contact()
-

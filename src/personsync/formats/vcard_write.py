@@ -16,10 +16,10 @@ from datetime import date
 from personsync.errors import UsageError
 from personsync.fields import CUSTOMER_ID_VCARD, FieldSpec
 from personsync.formats import vcard_map as vm
-from personsync.formats.vcard_lines import (
-    VERSIONS,
+from personsync.formats.vcard_lines import VERSIONS, Property
+from personsync.formats.vcard_read import VCardExtra
+from personsync.formats.vcard_text import (
     Params,
-    Property,
     base64_lines,
     convert_value,
     escape,
@@ -27,7 +27,6 @@ from personsync.formats.vcard_lines import (
     param_text,
     qp_line,
 )
-from personsync.formats.vcard_read import VCardExtra
 from personsync.model import Contact, display_name
 
 PRODID = "-//personsync//personsync vCard//EN"
@@ -38,10 +37,17 @@ _MEDIA = {
     "gif": "image/gif",
     "x509": "application/pkix-cert",
     "pgp": "application/pgp-keys",
+    "pkix-cert": "application/pkix-cert",
+    "pgp-keys": "application/pgp-keys",
+    "octet-stream": "application/octet-stream",
 }
 _ADDRESS_TYPE = {"work": "work", "home": "home", "other": "other"}
 _ADDRESS_TYPE_21 = {"work": "WORK", "home": "HOME", "other": "POSTAL"}
 _DATE_NAMES = frozenset({"BDAY", *vm.ANNIVERSARY_NAMES})
+# TYPE values of each phone class as written: `work,voice`, `work,fax`, `cell`.
+_PHONE_TYPES = {
+    cls: tuple(sorted(cls, key=lambda t: (t == "voice", t == "fax", t))) for cls in vm.PHONE_SLOTS
+}
 
 
 def write_card(contact: Contact, version: str = "3.0", *, uid: str | None = None) -> bytes:
@@ -100,13 +106,13 @@ class _Writer:
         yield f"VERSION:{v}\r\n".encode()
         if v != "2.1":
             yield self.text("PRODID", PRODID)
-        if self.uid:
+        if self.uid.strip():
             yield self.text("UID", self.uid)
         yield from self.names()
         for prop in ("NICKNAME", "TITLE"):
             spec = vm.SIMPLE[prop]
             value = getattr(r, spec.name)
-            if value:
+            if value.strip():
                 yield self.text(prop, value, group=self.group(spec))
         yield from self.org()
         yield from self.emails()
@@ -116,13 +122,13 @@ class _Writer:
         for prop in ("URL", "NOTE"):
             spec = vm.SIMPLE[prop]
             value = getattr(r, spec.name)
-            if value:
+            if value.strip():
                 yield self.text(prop, value, group=self.group(spec))
         categories = getattr(r, vm.SIMPLE["CATEGORIES"].name)
         if categories:
             raw = ",".join(escape(c, v) for c in categories)
             yield self.line("CATEGORIES", raw)
-        if self.contact.customer_id:
+        if self.contact.customer_id.strip():
             yield self.text(CUSTOMER_ID_VCARD, self.contact.customer_id)
         yield from self.kept()
         yield b"END:VCARD\r\n"
@@ -133,16 +139,17 @@ class _Writer:
         yield self.line("N", ";".join(parts))
         fn = display_name(self.record)
         extra = self.extra
-        if extra and extra.fn and self.old is not None:
-            if self.unchanged(slots.values()) and display_name(self.old) == fn:
-                fn = extra.fn
+        old = self.old
+        kept = extra and extra.fn and old is not None and display_name(old) == fn
+        if kept and extra and self.unchanged(slots.values()):
+            fn = extra.fn
         yield self.text("FN", fn)
 
     def org(self) -> Iterable[bytes]:
         slots = vm.PARTS["ORG"]
         units = self.extra.org_units if self.extra else ()
         parts = [getattr(self.record, slots[i].name) for i in sorted(slots)]
-        if any(parts) or units:
+        if any(p.strip() for p in parts) or units:
             values = [*parts, *units]
             while values and not values[-1]:
                 values.pop()
@@ -154,7 +161,7 @@ class _Writer:
         gap = False
         for index, spec in enumerate(vm.EMAIL_SLOTS):
             address = getattr(self.record, spec.name)
-            if not address:
+            if not address.strip():
                 gap = True
                 continue
             params: list[tuple[str, tuple[str, ...]]] = []
@@ -168,11 +175,11 @@ class _Writer:
 
     def phones(self) -> Iterable[bytes]:
         for cls, specs in vm.PHONE_SLOTS.items():
-            types = tuple(sorted(cls, key=lambda t: (t == "voice", t == "fax", t)))
+            types = _PHONE_TYPES[cls]
             gap = False
             for spec in specs:
                 number = getattr(self.record, spec.name)
-                if not number:
+                if not number.strip():
                     gap = True
                     continue
                 params: Params = self.types(*types)
@@ -181,15 +188,14 @@ class _Writer:
                 yield self.text("TEL", number, params, self.group(spec))
 
     def addresses(self) -> Iterable[bytes]:
-        extras = {kind: (pobox, ext) for kind, pobox, ext in self.extra.address_parts} if (
-            self.extra
-        ) else {}
+        kept = self.extra.address_parts if self.extra else ()
+        extras = {kind: (pobox, extended) for kind, pobox, extended in kept}
         for kind, slots in vm.ADDRESS.items():
             parts = ["", "", "", "", "", "", ""]
             parts[0], parts[1] = extras.get(kind, ("", ""))
             for index, spec in slots.items():
                 parts[index] = getattr(self.record, spec.name)
-            if not any(parts):
+            if not "".join(parts).strip():
                 continue
             raw = ";".join(escape(p, self.version) for p in parts)
             shown = _ADDRESS_TYPE_21[kind] if self.version == "2.1" else _ADDRESS_TYPE[kind]
@@ -224,17 +230,13 @@ class _Writer:
     def kept_line(self, prop: Property) -> bytes:
         v = self.version
         head = f"{prop.group}.{prop.name}" if prop.group else prop.name
-        value, params, binary = prop.value, prop.params, prop.binary
-        if not binary and v != "4.0" and value[:5].lower() == "data:" and ";base64," in value:
-            media, _, value = value[5:].partition(";base64,")
-            subtype = media.rpartition("/")[2] or "octet-stream"
-            params = tuple((k, vals) for k, vals in params if k not in ("VALUE", "TYPE"))
-            params += (("TYPE", (subtype.lower(),)),)
-            binary = True
-        if binary:
+        value, params = prop.value, prop.params
+        if prop.binary:
             if v == "4.0":
-                subtype = next(iter(t for t in prop.param("TYPE")), "")
-                media = _MEDIA.get(subtype, "application/octet-stream")
+                media = next(
+                    (_MEDIA[t] for t in prop.param("TYPE") if t in _MEDIA),
+                    "application/octet-stream",
+                )
                 params = tuple((k, vals) for k, vals in params if k != "TYPE")
                 return fold(f"{head}{param_text(params, v)}:data:{media};base64,{value}")
             encoding = ("ENCODING", ("BASE64" if v == "2.1" else "b",))
@@ -246,4 +248,3 @@ def _date_text(value: date, version: str) -> str:
     if version == "3.0":
         return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
     return f"{value.year:04d}{value.month:02d}{value.day:02d}"
-

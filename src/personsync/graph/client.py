@@ -38,6 +38,7 @@ from personsync.graph.limits import (
 )
 
 BATCH_MAX = 20
+IMMUTABLE_IDS = 'IdType="ImmutableId"'
 RETRY_STATUSES = frozenset({429, 503, 504})
 
 
@@ -190,7 +191,7 @@ class GraphClient:
         time.sleep(seconds)
 
     def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
-        prefer = ['IdType="ImmutableId"']
+        prefer = [IMMUTABLE_IDS]
         headers = {"Authorization": f"Bearer {self._token()}"}
         for key, value in (extra or {}).items():
             if key.lower() == "prefer":
@@ -296,8 +297,13 @@ class GraphClient:
         A lost answer of a batch holding a POST raises `UncertainOutcome` for the whole chunk.
         """
         results: dict[str, Reply] = {}
-        for start in range(0, len(requests), BATCH_MAX):
-            results.update(self._batch_chunk(list(requests[start : start + BATCH_MAX]), what))
+        # Immutable ids inside a batch too: each inner request carries its own headers.
+        inner = [
+            {**r, "headers": {**(r.get("headers") or {}), "Prefer": IMMUTABLE_IDS}}
+            for r in requests
+        ]
+        for start in range(0, len(inner), BATCH_MAX):
+            results.update(self._batch_chunk(inner[start : start + BATCH_MAX], what))
         return results
 
     def _batch_chunk(self, pending: list[dict[str, Any]], what: str) -> dict[str, Reply]:

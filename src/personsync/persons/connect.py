@@ -11,7 +11,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.interfaces import ExceptionContext
 from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
-from sqlalchemy.exc import DatabaseError as SADatabaseError
 
 from personsync.errors import DatabaseError
 
@@ -54,7 +53,10 @@ def make_engine(url: str) -> Engine:
         try:
             engine = create_engine(parsed, pool_pre_ping=True)
         except (ArgumentError, ImportError) as exc:
-            raise DatabaseError(f"cannot use database {display_url(url)}: {exc}") from exc
+            raise DatabaseError(
+                f"cannot use database {display_url(url)}: {exc}",
+                hint="use a SQLite path (people.db) or postgresql+psycopg://user@host/db",
+            ) from exc
     event.listen(engine, "handle_error", _translate)
     return engine
 
@@ -117,6 +119,3 @@ def _translate(context: ExceptionContext) -> None:
     elif "no such table" in lowered or "does not exist" in lowered:
         hint = "run: personsync db upgrade"
     raise DatabaseError(f"database {where}: {message}", hint=hint) from exc
-
-
-__all__ = ["IMMEDIATE", "SADatabaseError", "display_url", "make_engine", "resolve_url"]

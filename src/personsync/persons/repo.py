@@ -32,6 +32,7 @@ from personsync.errors import ConflictError, PersonNotFound, ViewError
 from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Person, Record, Value
 from personsync.persons import migrate as _migrate
+from personsync.persons.bulk import insert_records
 from personsync.persons.connect import IMMEDIATE, make_engine, resolve_url
 from personsync.persons.filters import compile_filter, compile_sort
 from personsync.persons.rows import change_row, record_row, row_person
@@ -100,7 +101,7 @@ class PersonsDB:
         query = select(persons).where(persons.c.id == person_id)
         if lock:
             query = query.with_for_update()
-        row = conn.execute(query).mappings().first()
+        row = conn.execute(query).first()
         if row is None:
             raise PersonNotFound(
                 f"no Person with ID {person_id}", hint="list them with: personsync persons list"
@@ -114,7 +115,7 @@ class PersonsDB:
     def _get_many(self, conn: Connection, ids: Iterable[int]) -> dict[int, Person]:
         out: dict[int, Person] = {}
         for chunk in _batched(sorted(set(ids)), IN_CHUNK):
-            for row in conn.execute(select(persons).where(persons.c.id.in_(chunk))).mappings():
+            for row in conn.execute(select(persons).where(persons.c.id.in_(chunk))):
                 person = row_person(row)
                 out[person.id] = person
         return out
@@ -131,7 +132,7 @@ class PersonsDB:
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=1_000).execute(query).mappings()
+            result = conn.execution_options(yield_per=1_000).execute(query)
             for row in result:
                 yield row_person(row)
 
@@ -154,7 +155,7 @@ class PersonsDB:
         cols = [persons.c[f.name] for f in FIELDS if f.kind == "email"]
         query = select(persons).where(or_(*(func.lower(c) == wanted for c in cols)))
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(persons.c.id)).mappings()
+            rows = conn.execute(query.order_by(persons.c.id))
             return [row_person(row) for row in rows]
 
     def _view_query(
@@ -184,14 +185,9 @@ class PersonsDB:
         All or nothing: one transaction, executemany in chunks; `on_chunk(n)` reports progress."""
         now = _now()
         ids: list[int] = []
-        statement = insert(persons).returning(persons.c.id, sort_by_parameter_order=True)
         with self._write() as conn:
             for chunk in _batched(records, CHUNK):
-                rows = [
-                    {**record_row(r), "created_at": now, "updated_at": now, "row_version": 1}
-                    for r in chunk
-                ]
-                ids.extend(int(i) for i in conn.execute(statement, rows).scalars())
+                ids.extend(insert_records(conn, chunk, now))
                 if on_chunk is not None:
                     on_chunk(len(chunk))
         return ids

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import operator
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,17 +12,37 @@ from personsync.errors import UsageError
 from personsync.fields import BY_NAME, FIELD_NAMES
 from personsync.model import Person, Record, Value, coerce, join_categories, split_categories
 from personsync.persons.filter_fields import suggest
+from personsync.persons.schema import persons
+
+_GET_FIELDS = operator.attrgetter(*FIELD_NAMES)
+_LIST_AT = tuple(i for i, n in enumerate(FIELD_NAMES) if BY_NAME[n].kind == "list")
+_TEXT_AT = tuple(i for i, n in enumerate(FIELD_NAMES) if BY_NAME[n].kind not in ("list", "date"))
+# Rows are read by position (the hot path of every listing and sync): `persons` has the columns
+# id, <every field in FIELDS order>, contact_manager_id, created_at, updated_at, row_version, and
+# Record's attributes are in FIELDS order too.
+assert tuple(f.name for f in dataclasses.fields(Record)) == FIELD_NAMES
+assert tuple(c.name for c in persons.columns) == (
+    "id",
+    *FIELD_NAMES,
+    "contact_manager_id",
+    "created_at",
+    "updated_at",
+    "row_version",
+)
+_N = len(FIELD_NAMES)
 
 
-def to_column(name: str, value: Value) -> object:
-    """A field's value as stored: text as is, dates as dates, categories joined by "; "."""
-    if BY_NAME[name].kind == "list":
-        return join_categories(value if isinstance(value, tuple) else coerce(name, value) or ())  # type: ignore[arg-type]
-    return value
+def record_values(record: Record) -> list[object]:
+    """A Record's values as stored, in FIELDS order: categories joined by "; "."""
+    values: list[object] = list(_GET_FIELDS(record))
+    for i in _LIST_AT:
+        values[i] = join_categories(values[i])  # type: ignore[arg-type]
+    return values
 
 
 def record_row(record: Record) -> dict[str, object]:
-    return {name: to_column(name, getattr(record, name)) for name in FIELD_NAMES}
+    """A Record's values as stored, by field name."""
+    return dict(zip(FIELD_NAMES, record_values(record), strict=True))
 
 
 def change_row(changes: Mapping[str, Value]) -> dict[str, Value]:
@@ -45,23 +67,19 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-_LISTS = frozenset(n for n in FIELD_NAMES if BY_NAME[n].kind == "list")
-
-
-def _field_value(name: str, raw: Any) -> Value:
-    # Hot path (every Person read): the columns already hold typed values except categories.
-    if name in _LISTS:
-        return split_categories(raw or "")
-    return "" if raw is None and BY_NAME[name].kind != "date" else raw
-
-
-def row_person(row: Mapping[Any, Any]) -> Person:
-    record = Record(**{name: _field_value(name, row[name]) for name in FIELD_NAMES})  # type: ignore[arg-type]
+def row_person(row: Sequence[Any]) -> Person:
+    """A Person from a row of `select(persons)` (all columns, in table order)."""
+    values = list(row[1 : _N + 1])
+    for i in _LIST_AT:
+        values[i] = split_categories(values[i] or "")
+    for i in _TEXT_AT:
+        if values[i] is None:  # cannot happen with NOT NULL, but never hand on a None as text
+            values[i] = ""
     return Person(
-        id=int(row["id"]),
-        record=record,
-        version=str(row["row_version"]),
-        contact_manager_id=row["contact_manager_id"],
-        created_at=utc(row["created_at"]),
-        updated_at=utc(row["updated_at"]),
+        id=int(row[0]),
+        record=Record(*values),
+        version=str(row[_N + 4]),
+        contact_manager_id=row[_N + 1],
+        created_at=utc(row[_N + 2]),
+        updated_at=utc(row[_N + 3]),
     )

@@ -116,9 +116,9 @@ class GraphStore(StoreBase):
     # --- reading --------------------------------------------------------------------------
 
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
-        query = _read_query()
+        params = _read_query()
         requests = [
-            {"id": str(n), "method": "GET", "url": f"{self.mbox}/contacts/{quote(i)}?{query}"}
+            {"id": str(n), "method": "GET", "url": f"{self.mbox}/contacts/{quote(i)}?{params}"}
             for n, i in enumerate(item_ids)
         ]
         replies = self.client.batch(requests, what=f"{self.url}: reading contacts")
@@ -144,19 +144,41 @@ class GraphStore(StoreBase):
         return contact
 
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
-        params = {
-            "$filter": mapping.customer_id_filter(customer_id),
-            "$select": ",".join(mapping.SELECT),
-            "$expand": mapping.expand_param(),
-            "$top": "100",
-        }
-        url = f"{self.mbox}/contactFolders/{self.folder.id}/contacts?{query(params)}"
+        url = self._customer_id_url(customer_id)
         found: list[Contact] = []
         for page in self.client.pages(url, what=f"{self.url}: finding Customer ID"):
             for item in page.get("value", []):
                 got = self._parse(str(item.get("id")), item)
                 if isinstance(got, Contact) and got.customer_id == customer_id:
                     found.append(got)
+        return found
+
+    def _customer_id_url(self, customer_id: str) -> str:
+        params = {
+            "$filter": mapping.customer_id_filter(customer_id),
+            "$select": ",".join(mapping.SELECT),
+            "$expand": mapping.expand_param(),
+            "$top": "100",
+        }
+        return f"{self.mbox}/contactFolders/{self.folder.id}/contacts?{query(params)}"
+
+    def _find_many(self, customer_ids: Sequence[str]) -> dict[str, ItemRef]:
+        """The first contact of each Customer ID that exists, looked up in batches."""
+        wanted = [c for c in dict.fromkeys(customer_ids) if c]
+        requests = [
+            {"id": str(n), "method": "GET", "url": self._customer_id_url(cid)}
+            for n, cid in enumerate(wanted)
+        ]
+        replies = self.client.batch(requests, what=f"{self.url}: finding Customer IDs")
+        found: dict[str, ItemRef] = {}
+        for n, cid in enumerate(wanted):
+            reply = replies[str(n)]
+            if not reply.ok:
+                raise error_for(reply, f"{self.url}: finding Customer ID {cid}")
+            for item in reply.body.get("value", []):
+                got = self._parse(str(item.get("id")), item)
+                if isinstance(got, Contact) and got.customer_id == cid:
+                    found.setdefault(cid, ItemRef(got.item_id, got.version))
         return found
 
     # --- writing --------------------------------------------------------------------------
@@ -181,12 +203,11 @@ class GraphStore(StoreBase):
                 # A write whose answer was lost may still be running on the service: give it
                 # one timeout to finish, so the lookup below sees it.
                 time.sleep(self.client.timeout)
+            # Their answers were lost: they may exist already. Customer ID tells.
+            found = self._find_many([contacts[n].customer_id for n in uncertain])
             for n in uncertain:
-                # Its answer was lost: it may exist already. Customer ID tells.
-                cid = contacts[n].customer_id
-                found = self.find_by_customer_id(cid) if cid else []
-                if found:
-                    results[n] = ItemRef(found[0].item_id, found[0].version)
+                if contacts[n].customer_id in found:
+                    results[n] = found[contacts[n].customer_id]
                 elif attempt + 1 < CREATE_ATTEMPTS:
                     pending.append(n)
                 else:

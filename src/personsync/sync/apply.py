@@ -34,7 +34,7 @@ from personsync.sync.plan import (
 )
 from personsync.sync.report import RunReport
 from personsync.sync.tables import sync_links
-from personsync.sync.values import dumps, record_to_dict
+from personsync.sync.values import dumps, record_to_dict, value_to_json
 
 T = TypeVar("T")
 Outcome = tuple[int, str, Any, str | None]  # journal seq, state, after, error
@@ -317,10 +317,7 @@ class Executor:
                         a.contact.item_id,
                         a.person_id,
                         {
-                            "changes": {
-                                f: record_to_dict(Record().replace({f: o})).get(f)
-                                for f, o, _ in a.changes
-                            },
+                            "changes": {f: value_to_json(o) for f, o, _ in a.changes},
                             "version": a.person_version,
                         },
                     )

@@ -9,12 +9,12 @@ older tools read, while the link table is what the engine decides from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import Engine, delete, select, tuple_, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError
@@ -29,10 +29,6 @@ class LinkRow:
     item_id: str
     item_version: str
     person_version: str
-
-
-class MirrorsContactManagerId(Protocol):
-    def set_contact_manager_id(self, person_id: int, item_id: str | None) -> None: ...
 
 
 def normalise_folder(url: str) -> str:
@@ -69,22 +65,6 @@ class Links:
                 }
         except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot read the links of {self.folder}") from exc
-
-    def baselines(self, person_ids: Iterable[int]) -> dict[int, str]:
-        t = sync_links
-        ids = list(person_ids)
-        out: dict[int, str] = {}
-        with self.engine.connect() as conn:
-            for start in range(0, len(ids), CHUNK):
-                query = select(t.c.person_id, t.c.baseline).where(
-                    t.c.folder == self.folder, t.c.person_id.in_(ids[start : start + CHUNK])
-                )
-                out.update({row[0]: row[1] for row in conn.execute(query)})
-        return out
-
-    def rows_to_write(self, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        stamp = now()
-        return [{**row, "folder": self.folder, "synced_at": stamp} for row in rows]
 
     @staticmethod
     def save(conn: Any, folder: str, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -129,12 +109,6 @@ class Links:
                 .values(item_version="", person_version="")
             )
 
-    def all_links_of(self, pairs: Sequence[tuple[int, str]]) -> int:
-        t = sync_links
-        with self.engine.connect() as conn:
-            query = select(t.c.id).where(tuple_(t.c.person_id, t.c.item_id).in_(pairs))
-            return len(conn.execute(query).all())
-
 
 def load_state(engine: Engine, folder: str) -> str | None:
     t = sync_folder_state
@@ -152,10 +126,33 @@ def save_state(engine: Engine, folder: str, state: str | None) -> None:
 
 
 def mirror_contact_manager_ids(db: Any, pairs: Sequence[tuple[int, str | None]]) -> None:
-    """Set the Persons' `contact_manager_id` to the item they were just linked to."""
+    """Set the Persons' `contact_manager_id` to the item they were just linked to.
+
+    PersonsDB has only a one-at-a-time setter (a transaction per Person: minutes for 100,000),
+    so on a real PersonsDB this is one executemany on its table, in one transaction; the column
+    is not a mapped field and does not bump the Person's version, exactly as the setter does."""
+    if not pairs:
+        return
     bulk = getattr(db, "set_contact_manager_ids", None)
     if bulk is not None:
         bulk(pairs)
         return
-    for person_id, item_id in pairs:
-        db.set_contact_manager_id(person_id, item_id)
+    from personsync.persons.repo import PersonsDB
+
+    if not isinstance(db, PersonsDB):
+        for person_id, item_id in pairs:
+            db.set_contact_manager_id(person_id, item_id)
+        return
+    from personsync.persons.schema import persons
+
+    stmt = (
+        update(persons)
+        .where(persons.c.id == bindparam("pid"))
+        .values(contact_manager_id=bindparam("cmid"))
+    )
+    try:
+        with db.engine.begin() as conn:
+            for start in range(0, len(pairs), CHUNK):
+                conn.execute(stmt, [{"pid": p, "cmid": i} for p, i in pairs[start : start + CHUNK]])
+    except SQLAlchemyError as exc:
+        raise DatabaseError("cannot record the contacts linked to the Persons") from exc

@@ -44,11 +44,25 @@ def company_key(r: Record) -> str:
     return " ".join(str(anyascii(r.company)).casefold().split()) if r.company else ""
 
 
-@dataclass(slots=True)
 class _Entry(Generic[K]):
-    key: K
-    phones: set[str]
-    company: str
+    """An indexed record; its phone keys are computed the first time a name matches it."""
+
+    __slots__ = ("_phones", "key", "record")
+
+    def __init__(self, key: K, record: Record) -> None:
+        self.key = key
+        self.record = record
+        self._phones: set[str] | None = None
+
+    @property
+    def phones(self) -> set[str]:
+        if self._phones is None:
+            self._phones = phone_keys(self.record)
+        return self._phones
+
+    @property
+    def company(self) -> str:
+        return company_key(self.record)
 
 
 @dataclass
@@ -63,7 +77,7 @@ class MatchIndex(Generic[K]):
             self.by_email[email].append(key)
         name = name_key(record)
         if name:
-            self.by_name[name].append(_Entry(key, phone_keys(record), company_key(record)))
+            self.by_name[name].append(_Entry(key, record))
 
     def candidates(self, record: Record, taken: Set[K] = frozenset()) -> tuple[str, list[K]]:
         """(how they matched, the candidates not `taken`), in a stable order without repeats."""
@@ -75,11 +89,13 @@ class MatchIndex(Generic[K]):
         if found:
             return "e-mail", list(found)
         name = name_key(record)
-        if not name:
+        entries = self.by_name.get(name, ()) if name else ()
+        if not entries:
             return "", []
+        # Phones are normalised only when a name matches: parsing numbers is the slow part.
         phones, company = phone_keys(record), company_key(record)
         how = ""
-        for entry in self.by_name.get(name, ()):
+        for entry in entries:
             if entry.key in taken:
                 continue
             if phones & entry.phones:
@@ -110,6 +126,8 @@ def resolve(
     """
     used = set(taken)
     matched: dict[Q, tuple[str, K]] = {}
+    if not index.by_email and not index.by_name:  # nothing to match against (a first export)
+        return Resolution(matched, {}, {}, [q for q, _ in queries])
     pending = list(queries)
     while True:
         proposals: dict[Q, tuple[str, K]] = {}

@@ -52,7 +52,9 @@ class _Undo:
         )
         self.report.count("not-undone")
 
-    def write(self, e: dict[str, Any], action: str, before: Any, do: Any) -> None:
+    def write(
+        self, e: dict[str, Any], action: str, before: Any, do: Any, *, unlinks: bool = False
+    ) -> None:
         """Journal, then make one undo write; its failure is reported, the others proceed."""
         (seq,) = self.journal.intents(
             [Entry(e["side"], action, e["item_id"], e["person_id"], before)]
@@ -67,7 +69,7 @@ class _Undo:
         with self.engine.begin() as conn:
             self.journal.settle(conn, [(seq, "done", after, None)])
             if e["item_id"]:
-                if action == "delete":
+                if action == "delete" or unlinks:
                     Links.forget(conn, e["folder"], [e["item_id"]])
                 else:
                     Links.mark_stale(conn, e["folder"], [e["item_id"]])
@@ -86,11 +88,7 @@ class _Undo:
             def delete() -> dict[str, str]:
                 self.store().delete(ItemRef(current.item_id, current.version))
                 if e["person_id"] is not None:
-                    try:
-                        if self.db.get(e["person_id"]).contact_manager_id == current.item_id:
-                            self.db.set_contact_manager_id(e["person_id"], None)
-                    except PersonNotFound:
-                        pass
+                    self._clear_mirror(e["person_id"], current.item_id)
                 return {"deleted": current.item_id}
 
             self.write({**e, "item_id": current.item_id}, "delete", snapshot, delete)
@@ -101,11 +99,23 @@ class _Undo:
                 customer_id=before.get("customer_id", ""),
             )
 
+            # The run wrote this Customer ID: it made the link, so undo unmakes it.
+            unlinks = old.customer_id != current.customer_id
+
             def restore() -> dict[str, str]:
                 ref = self.store().update(current, old)
+                if unlinks and e["person_id"] is not None:
+                    self._clear_mirror(e["person_id"], current.item_id)
                 return {"item_id": ref.item_id, "version": ref.version}
 
-            self.write(e, "restore", {"version": current.version}, restore)
+            self.write(e, "restore", {"version": current.version}, restore, unlinks=unlinks)
+
+    def _clear_mirror(self, person_id: int, item_id: str) -> None:
+        try:
+            if self.db.get(person_id).contact_manager_id == item_id:
+                self.db.set_contact_manager_id(person_id, None)
+        except PersonNotFound:
+            pass
 
     def person(self, e: dict[str, Any]) -> None:
         after, before = e["after"] or {}, e["before"] or {}

@@ -52,6 +52,8 @@ class GraphApi:
         self.throttle = throttle
         self.base_url = ""  # set when the server knows its address: http://host:port
         self.log: list[tuple[str, str, bool, int]] = []  # (method, path, inner, status)
+        # Requests sent without `Prefer: IdType="ImmutableId"` (the client must send it always).
+        self.mutable_id_requests: list[str] = []
         self._log_lock = threading.Lock()
         self._shuffle = random.Random(faults.seed)
 
@@ -76,6 +78,8 @@ class GraphApi:
             answer = _error(fault.status, fault.code, fault.message)
         with self._log_lock:
             self.log.append((method.upper(), path, inner, answer.status))
+            if "immutableid" not in headers.get("prefer", "").casefold().replace('"', ""):
+                self.mutable_id_requests.append(f"{method.upper()} {path}")
         return answer
 
     def _principal(self, headers: dict[str, str]) -> dict[str, Any]:

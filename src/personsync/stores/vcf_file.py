@@ -1,0 +1,325 @@
+"""`vcf-file:PATH` — many cards in one .vcf file as a contact folder.
+
+Item ids. A card's UID. A card without one (a file exported by Outlook or a phone) gets
+`vcard-` plus a hash of its text (with `-2`, `-3`… for identical cards), stable until the card
+is edited; personsync writes the id as UID whenever it writes that card, after which it is
+permanent.
+
+Versions. A hash of the card's text: it changes whenever the card changes.
+
+Memory. Each card is kept as its text and parsed only when asked for; 100,000 cards take a few
+hundred MB at most. A file that is not UTF-8 (Outlook writes cp1252) is read in its encoding and
+written back as UTF-8. Cards that cannot be read are kept as they are and written back unchanged,
+as is any text before the first card.
+
+Writes. The file is rewritten whole, atomically (temp file, fsync, rename). So that 100,000
+single creates do not cost 100,000 rewrites, changes are kept in memory and saved by `flush()`:
+at the end of `create_many`/`update_many`, on `close()`, when two seconds have passed since the
+first unsaved change, and when the unsaved changes reach a quarter of the cards (at least 1,000).
+Crash semantics: the file on disk is always a complete earlier state; the unsaved single changes
+of the last moments are lost, never half-written (the sync engine's journal tells what was done).
+
+A file changed on disk by another program is read again before the next operation; if that
+happens while this store holds unsaved changes, they are refused with ConflictError rather than
+overwriting the other program's work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from personsync.errors import ConflictError, FolderNotFound, FormatError, ItemNotFound, StoreError
+from personsync.formats.vcard import card_version, decode_file, read_text, write_card
+from personsync.formats.vcard_read import VCardExtra
+from personsync.formats.vcard_text import unescape
+from personsync.model import Contact
+from personsync.stores.atomic import write_atomic
+from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase
+
+_BEGIN = re.compile(r"(?im)^[ \t]*BEGIN:VCARD[ \t]*\r?$")
+_UID = re.compile(r"(?im)^UID(?:;[^:\r\n]*)?:(.*?)\r?$")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_.@+-]{1,40}")
+_FLUSH_MIN = 1000
+_FLUSH_SECONDS = 2.0
+
+
+@dataclass(slots=True)
+class _Card:
+    text: str  # the card as it stands in the file (or will, once flushed)
+    version: str
+    line: int  # where it starts in the file as loaded, for messages
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+class VcfFileStore(StoreBase):
+    def __init__(
+        self,
+        path: Path,
+        url: str,
+        *,
+        version: str | None = None,
+        fallback_encoding: str = "cp1252",
+    ) -> None:
+        self.path = path
+        self.url = url
+        self.version = version
+        self.fallback_encoding = fallback_encoding
+        self.capabilities = Capabilities()
+        self._cards: dict[str, _Card] = {}
+        self._preamble = ""
+        self._stamp: tuple[int, int, int] | None = None
+        self._dirty = 0
+        self._dirty_since = 0.0
+        self._load()
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def _disk_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot read {self.path}: {exc.strerror}") from exc
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _load(self) -> None:
+        self._cards, self._preamble = {}, ""
+        try:
+            data = self.path.read_bytes()
+            self._stamp = self._disk_stamp()
+        except FileNotFoundError:
+            self._stamp = None
+            return
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot read {self.path}: {exc.strerror}") from exc
+        text, _ = decode_file(data, self.fallback_encoding)
+        starts = [m.start() for m in _BEGIN.finditer(text)]
+        self._preamble = text[: starts[0]] if starts else text
+        line = self._preamble.count("\n") + 1
+        seen: dict[str, int] = {}
+        for begin, end in zip(starts, [*starts[1:], len(text)][: len(starts)], strict=True):
+            chunk = text[begin:end]
+            version = _digest(chunk)
+            item_id = _uid(chunk) or f"vcard-{version}"
+            if item_id in seen:
+                seen[item_id] += 1
+                item_id = f"{item_id}-{seen[item_id]}"
+            else:
+                seen[item_id] = 1
+            self._cards[item_id] = _Card(chunk, version, line)
+            line += chunk.count("\n")
+
+    def _refresh(self) -> None:
+        """Read the file again if another program changed it since."""
+        if self._disk_stamp() == self._stamp:
+            return
+        if self._dirty:
+            raise ConflictError(
+                f"{self.url}: the file was changed by another program while personsync had "
+                f"{self._dirty} unsaved change(s); they were not written",
+                hint="run again: personsync reads the new file first",
+            )
+        self._load()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def list_items(self) -> Iterator[ItemRef]:
+        self._refresh()
+        return iter([ItemRef(item_id, card.version) for item_id, card in self._cards.items()])
+
+    def _contact(self, item_id: str, card: _Card) -> Contact | ReadProblem:
+        source = str(self.path)
+        contact: Contact | None = None
+        error: FormatError | None = None
+        for got in read_text(card.text, source, "utf-8", card.line):
+            if isinstance(got, Contact):
+                contact = contact or got
+            elif error is None:
+                error = got
+        if contact is None:
+            return ReadProblem(item_id, error or FormatError("no card", source=source))
+        return replace(contact, item_id=item_id, version=card.version)
+
+    def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
+        self._refresh()
+        for item_id in item_ids:
+            card = self._cards.get(item_id)
+            if card is not None:
+                yield self._contact(item_id, card)
+
+    def find_by_customer_id(self, customer_id: str) -> list[Contact]:
+        self._refresh()
+        plain = bool(_PLAIN_ID.fullmatch(customer_id))
+        found: list[Contact] = []
+        for item_id, card in self._cards.items():
+            if plain and customer_id not in card.text:
+                continue
+            contact = self._contact(item_id, card)
+            if isinstance(contact, Contact) and contact.customer_id == customer_id:
+                found.append(contact)
+        return found
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def _text(self, contact: Contact, uid: str) -> str:
+        version = self.version or card_version(contact)
+        return write_card(contact, version, uid=uid).decode("utf-8")
+
+    def _put(self, item_id: str, text: str, line: int) -> ItemRef:
+        card = _Card(text, _digest(text), line)
+        self._cards[item_id] = card
+        self._changed()
+        return ItemRef(item_id, card.version)
+
+    def _new(self, contact: Contact) -> ItemRef:
+        item_id = contact.item_id or str(uuid.uuid4())
+        if item_id in self._cards:
+            item_id = str(uuid.uuid4())
+        return self._put(item_id, self._text(contact, item_id), 0)
+
+    def _current(self, item_id: str, version: str) -> _Card:
+        card = self._cards.get(item_id)
+        if card is None:
+            raise ItemNotFound(f"{self.url}: no contact {item_id!r}")
+        if card.version != version:
+            raise ConflictError(
+                f"{self.url}: contact {item_id!r} changed since it was read",
+                hint="run again: personsync reads the new version first",
+            )
+        return card
+
+    def _replace(self, old: Contact, new: Contact) -> ItemRef:
+        card = self._current(old.item_id, old.version)
+        if new.extra is None and old.extra is not None:
+            new = replace(new, extra=old.extra)
+        return self._put(old.item_id, self._text(new, old.item_id), card.line)
+
+    def create(self, contact: Contact) -> ItemRef:
+        self._refresh()
+        ref = self._new(contact)
+        self._maybe_flush()
+        return ref
+
+    def create_many(self, contacts: Sequence[Contact]) -> list[ItemRef | StoreError]:
+        self._refresh()
+        results: list[ItemRef | StoreError] = []
+        for contact in contacts:
+            try:
+                results.append(self._new(contact))
+            except StoreError as exc:
+                results.append(exc)
+        self.flush()
+        return results
+
+    def update(self, old: Contact, new: Contact) -> ItemRef:
+        self._refresh()
+        ref = self._replace(old, new)
+        self._maybe_flush()
+        return ref
+
+    def update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> list[ItemRef | StoreError]:
+        self._refresh()
+        results: list[ItemRef | StoreError] = []
+        for old, new in pairs:
+            try:
+                results.append(self._replace(old, new))
+            except StoreError as exc:
+                results.append(exc)
+        self.flush()
+        return results
+
+    def delete(self, ref: ItemRef) -> None:
+        self._refresh()
+        self._current(ref.item_id, ref.version)
+        del self._cards[ref.item_id]
+        self._changed()
+        self._maybe_flush()
+
+    def _changed(self) -> None:
+        if not self._dirty:
+            self._dirty_since = time.monotonic()
+        self._dirty += 1
+
+    def _maybe_flush(self) -> None:
+        due = max(_FLUSH_MIN, len(self._cards) // 4)
+        if self._dirty >= due or time.monotonic() - self._dirty_since >= _FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Save unsaved changes: rewrite the file atomically."""
+        if not self._dirty:
+            return
+        if self._disk_stamp() != self._stamp:
+            self._refresh()  # raises ConflictError: someone else wrote the file meanwhile
+        parts = [self._preamble]
+        for card in self._cards.values():
+            text = card.text
+            parts.append(text if text.endswith("\n") else text + "\r\n")
+        write_atomic(self.path, "".join(parts).encode("utf-8", "surrogatepass"))
+        self._stamp = self._disk_stamp()
+        self._dirty = 0
+
+    def close(self) -> None:
+        self.flush()
+
+
+def _uid(chunk: str) -> str:
+    match = _UID.search(chunk)
+    if match is None:
+        return ""
+    end = match.end()
+    if end + 1 < len(chunk) and chunk[end + 1 : end + 2] in (" ", "\t"):
+        # A folded UID: rare enough to pay for reading the card.
+        for got in read_text(chunk):
+            if isinstance(got, Contact) and isinstance(got.extra, VCardExtra):
+                return got.extra.uid
+        return ""
+    return unescape(match.group(1).strip(), "3.0")
+
+
+def open_store(
+    rest: str,
+    *,
+    create: bool = True,
+    version: str | None = None,
+    fallback_encoding: str = "cp1252",
+    **options: Any,
+) -> VcfFileStore:
+    path = Path(rest).expanduser()
+    if path.is_dir():
+        raise StoreError(
+            f"vcf-file:{rest} is a folder", hint=f"for a folder of .vcf files use vcf:{rest}"
+        )
+    if not path.exists():
+        if not create:
+            raise FolderNotFound(f"no file {path}", hint="check the path, or let it be created")
+        if not path.parent.is_dir():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder {path.parent}: {exc.strerror}") from exc
+        write_atomic(path, b"")
+    return VcfFileStore(
+        path, f"vcf-file:{rest}", version=version, fallback_encoding=fallback_encoding
+    )
+
+
+def list_folders(rest: str, **options: Any) -> list[str]:
+    path = Path(rest).expanduser()
+    if path.is_dir():
+        return [f"vcf-file:{p}" for p in sorted(path.glob("*.vcf"))]
+    if not path.exists():
+        raise FolderNotFound(f"no file {path}")
+    return [f"vcf-file:{rest}"]

@@ -1,0 +1,86 @@
+"""Bad files: a clear message naming file, line and card; the other cards are read."""
+
+from __future__ import annotations
+
+import time
+
+from personsync.errors import FormatError
+from personsync.formats.vcard import read_cards, write_card
+from personsync.model import Contact, Record
+
+GOOD = b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Good;Gil;;;\r\nFN:Gil Good\r\nEND:VCARD\r\n"
+
+
+def test_a_broken_card_does_not_stop_the_others() -> None:
+    bad = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bad Bob\r\nthis line has no colon\r\nEND:VCARD\r\n"
+    got = list(read_cards(GOOD + bad + GOOD, "people.vcf"))
+    assert [type(g) for g in got] == [Contact, FormatError, Contact]
+    error = got[1]
+    assert isinstance(error, FormatError)
+    assert (error.source, error.line, error.name) == ("people.vcf", 9, "Bad Bob")
+    assert str(error).startswith("people.vcf, line 9 (Bad Bob): no ':'")
+
+
+def test_truncated_file() -> None:
+    got = list(read_cards(GOOD + GOOD[:40], "cut.vcf"))
+    assert isinstance(got[0], Contact)
+    assert isinstance(got[1], FormatError) and got[1].line == 6
+    assert "END:VCARD" in str(got[1]) and "cut.vcf" in str(got[1])
+
+
+def test_binary_garbage_and_empty_file() -> None:
+    (error,) = read_cards(bytes(range(256)) * 20, "photo.jpg")
+    assert isinstance(error, FormatError) and "photo.jpg" in str(error)
+    assert list(read_cards(b"", "empty.vcf")) == []
+    (stray,) = read_cards(b"hello\r\nworld\r\n", "notes.txt")
+    assert isinstance(stray, FormatError) and "outside" in stray.reason and stray.line == 1
+
+
+def test_unknown_encoding_and_charset() -> None:
+    card = b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:A;B\r\nNOTE;ENCODING=UUENCODE:xx\r\nEND:VCARD\r\n"
+    (error,) = read_cards(card, "a.vcf")
+    assert isinstance(error, FormatError) and "UUENCODE" in error.reason and error.line == 4
+    card = card.replace(b"ENCODING=UUENCODE", b"CHARSET=klingon;ENCODING=QUOTED-PRINTABLE")
+    (error,) = read_cards(card, "a.vcf")
+    assert isinstance(error, FormatError) and "klingon" in error.reason
+    card = b"BEGIN:VCARD\r\nVERSION:5.0\r\nFN:X\r\nEND:VCARD\r\n"
+    (error,) = read_cards(card, "a.vcf")
+    assert isinstance(error, FormatError) and "5.0" in error.reason
+
+
+def test_card_without_any_usable_value() -> None:
+    card = b"BEGIN:VCARD\r\nVERSION:3.0\r\nPHOTO;VALUE=uri:http://x/y.jpg\r\nEND:VCARD\r\n"
+    (error,) = read_cards(card, "a.vcf")
+    assert isinstance(error, FormatError) and "no name" in error.reason
+    # A card with only a phone is a contact without a name.
+    (c,) = read_cards(card.replace(b"PHOTO;VALUE=uri:http://x/y.jpg", b"TEL:123"), "a.vcf")
+    assert isinstance(c, Contact) and c.record.other_phone == "123"
+
+
+def test_ten_megabyte_note_is_read_quickly() -> None:
+    note = ("lorem ipsum, dolor; sit\n" * 440_000)[:10_000_000]
+    data = write_card(Contact(Record(first_name="Big", notes=note)), "3.0")
+    assert len(data) > 10_000_000
+    start = time.perf_counter()
+    (c,) = read_cards(data, "big.vcf")
+    assert time.perf_counter() - start < 10
+    assert isinstance(c, Contact) and c.record.notes == note
+
+
+def test_qp_soft_break_inside_an_escape_and_windows_1252() -> None:
+    card = (
+        b"BEGIN:VCARD\r\nVERSION:2.1\r\nN:M\xfcller;J\xfcrgen\r\n"
+        b"NOTE;CHARSET=Windows-1252;ENCODING=QUOTED-PRINTABLE:Gr=FC=DFe=0D=\r\n=0Aend=\r\n"
+        b" with space\r\nEND:VCARD\r\n"
+    )
+    (c,) = read_cards(card, "a.vcf")
+    assert isinstance(c, Contact)
+    assert (c.record.last_name, c.record.first_name) == ("Müller", "Jürgen")
+    assert c.record.notes == "Grüße\nend with space"
+
+
+def test_fn_without_n() -> None:
+    for fn, first, last in (("Doe, John", "John", "Doe"), ("Anna Maria Lee", "Anna Maria", "Lee")):
+        card = f"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:{fn}\r\nEND:VCARD\r\n".encode()
+        (c,) = read_cards(card, "a.vcf")
+        assert isinstance(c, Contact) and (c.record.first_name, c.record.last_name) == (first, last)

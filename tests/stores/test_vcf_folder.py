@@ -1,0 +1,171 @@
+"""`vcf:` folder store: safe file names, atomic writes, versions, conflicts, foreign files."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from personsync.errors import ConflictError, FolderNotFound, StoreError
+from personsync.formats.vcard import read_cards
+from personsync.model import Contact, Record
+from personsync.stores import atomic, list_folders, open_folder
+from personsync.stores.base import ReadProblem, get_one
+from personsync.stores.vcf_folder import decode_stem, encode_uid
+
+REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
+NASTY_UIDS = [
+    "../../etc/passwd",
+    "a/b\\c",
+    "nul\0byte",
+    "..",
+    ".hidden",
+    "CON",
+    "con.txt",
+    "Abc",
+    "abc",
+    "x" * 400,
+    "ü😀 space",
+    "",
+]
+
+
+@pytest.mark.parametrize("uid", NASTY_UIDS[:-1])
+def test_file_names_stay_inside_and_decode_back(uid: str, tmp_path: Path) -> None:
+    stem = encode_uid(uid)
+    assert "/" not in stem and "\\" not in stem and "\0" not in stem
+    assert not stem.startswith(".") and len(stem.encode()) <= 200
+    assert stem.lower().partition(".")[0] not in {"con", "nul"}
+    if len(uid) < 100:
+        assert decode_stem(stem) == uid
+    store = open_folder(f"vcf:{tmp_path / 'f'}")
+    ref = store.create(Contact(Record(first_name="A"), item_id=uid))
+    (written,) = os.listdir(tmp_path / "f")
+    assert (tmp_path / "f" / written).is_file() and written == stem + ".vcf"
+    contact = get_one(store, ref.item_id)
+    assert contact is not None and contact.item_id == ref.item_id
+    assert dataclasses.replace(contact.extra, read_record=contact.record).uid == uid
+
+
+def test_case_only_difference_gives_different_names() -> None:
+    assert encode_uid("Abc").lower() != encode_uid("abc").lower()
+    uuid_like = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+    assert encode_uid(uuid_like) == uuid_like  # readable when already safe
+
+
+def test_crud_versions_and_conflicts(tmp_path: Path) -> None:
+    store = open_folder(f"vcf:{tmp_path}")
+    ref = store.create(Contact(Record(first_name="Ann", notes="x"), customer_id="5"))
+    (listed,) = store.list_items()
+    assert listed == ref
+    old = get_one(store, ref.item_id)
+    assert old is not None and old.version == ref.version and old.customer_id == "5"
+    new_ref = store.update(old, dataclasses.replace(old, record=old.record.replace({"notes": "y"})))
+    assert new_ref.version != ref.version
+    with pytest.raises(ConflictError):
+        store.update(old, old)  # stale version
+    # An edit by another program changes the version (same size, new mtime).
+    path = tmp_path / (ref.item_id + ".vcf")
+    data = path.read_bytes().replace(b"NOTE:y", b"NOTE:z")
+    path.write_bytes(data)
+    os.utime(path, ns=(1, 1))
+    (after,) = store.list_items()
+    assert after.version != new_ref.version
+    with pytest.raises(ConflictError):
+        store.delete(new_ref)
+    store.delete(after)
+    assert list(store.list_items()) == [] and os.listdir(tmp_path) == []
+
+
+def test_listing_does_not_parse_and_bad_files_are_named(tmp_path: Path) -> None:
+    (tmp_path / "garbage.vcf").write_bytes(os.urandom(3000))
+    (tmp_path / "empty.vcf").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not a card")
+    store = open_folder(f"vcf:{tmp_path}")
+    good = store.create(Contact(Record(first_name="Good")))
+    ids = sorted(ref.item_id for ref in store.list_items())
+    assert ids == sorted(["garbage", "empty", good.item_id])
+    got = {g.item_id: g for g in store.get_many(ids)}
+    assert isinstance(got[good.item_id], Contact)
+    for bad in ("garbage", "empty"):
+        problem = got[bad]
+        assert isinstance(problem, ReadProblem) and f"{bad}.vcf" in str(problem.error)
+
+
+def test_atomic_write_failure_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_folder(f"vcf:{tmp_path}")
+    ref = store.create(Contact(Record(first_name="Ann")))
+    before = (tmp_path / f"{ref.item_id}.vcf").read_bytes()
+    old = get_one(store, ref.item_id)
+    assert old is not None
+
+    def disk_full(src: str, dst: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", disk_full)
+    with pytest.raises(StoreError, match="No space left"):
+        store.update(old, dataclasses.replace(old, record=Record(first_name="Bob")))
+    monkeypatch.undo()
+    assert (tmp_path / f"{ref.item_id}.vcf").read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == [f"{ref.item_id}.vcf"]  # no temp file left
+    assert get_one(store, ref.item_id) == old
+
+
+def test_outlook_files_keep_their_lines_and_other_cards(tmp_path: Path) -> None:
+    for f in REAL.glob("*.vcf"):
+        shutil.copy(f, tmp_path / f.name)
+    store = open_folder(f"vcf:{tmp_path}")
+    ids = {ref.item_id for ref in store.list_items()}
+    assert "John_Doe_MS_OUTLOOK" in ids and "outlook-2007" in ids
+    contacts = {c.item_id: c for c in store.get_many(sorted(ids)) if isinstance(c, Contact)}
+    assert len(contacts) == 5
+    two = contacts["rfc2426-example"]
+    assert any("1 more card" in m for m in two.unmapped)
+    store.update(two, dataclasses.replace(two, customer_id="11"))
+    cards = list(read_cards((tmp_path / "rfc2426-example.vcf").read_bytes()))
+    assert [c.record.last_name for c in cards if isinstance(c, Contact)] == ["Dawson", "Howes"]
+    outlook = contacts["outlook-2007"]
+    store.update(outlook, dataclasses.replace(outlook, customer_id="12"))
+    text = (tmp_path / "outlook-2007.vcf").read_bytes()
+    assert text.startswith(b"BEGIN:VCARD\r\nVERSION:2.1\r\n")  # rewritten in its own version
+    assert b"X-PERSONSYNC-CUSTOMER-ID:12" in text and b"X-MS-SPOUSE:TheSpouse" in text
+    assert b"PHOTO" in text and b"UID:outlook-2007" in text
+    (found,) = store.find_by_customer_id("12")
+    assert found.item_id == "outlook-2007" and found.record == outlook.record
+
+
+def test_open_and_list_folders(tmp_path: Path) -> None:
+    with pytest.raises(FolderNotFound):
+        open_folder(f"vcf:{tmp_path / 'missing'}", create=False)
+    open_folder(f"vcf:{tmp_path / 'made' / 'deep'}", create=True)
+    assert (tmp_path / "made" / "deep").is_dir()
+    (tmp_path / "made" / "sub").mkdir()
+    (tmp_path / "made" / "sub" / "a.vcf").write_bytes(b"")
+    assert list_folders(f"vcf:{tmp_path / 'made'}") == [
+        f"vcf:{tmp_path / 'made'}",
+        f"vcf:{tmp_path / 'made' / 'sub'}",
+    ]
+    (tmp_path / "file.vcf").write_bytes(b"")
+    with pytest.raises(StoreError) as info:
+        open_folder(f"vcf:{tmp_path / 'file.vcf'}")
+    assert "vcf-file:" in info.value.hint
+
+
+def test_foreign_file_and_uid_never_share_an_id(tmp_path: Path) -> None:
+    (tmp_path / "Foo.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Foreign\r\nEND:VCARD\r\n")
+    store = open_folder(f"vcf:{tmp_path}")
+    ref = store.create(Contact(Record(first_name="Mine"), item_id="Foo"))
+    assert ref.item_id != "Foo"  # the wish is taken by the foreign file: a new uid instead
+    (tmp_path / "%46oo.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Made\r\nEND:VCARD\r\n")
+    for _ in range(3):
+        ids = {r.item_id for r in store.list_items()}
+        assert {"Foo", "Foo.vcf", ref.item_id} == ids
+    made, foreign = get_one(store, "Foo"), get_one(store, "Foo.vcf")
+    assert made is not None and foreign is not None
+    assert (made.record.first_name, foreign.record.first_name) == ("Made", "Foreign")
