@@ -86,3 +86,9 @@ def test_view_names_with_markup_are_printed_as_text(sqlite_url: str) -> None:
     run(sqlite_url, "views", "create", "[red]x", "--filter", "")
     assert "[red]x" in run(sqlite_url, "views", "list").stdout
     assert "[bold]Ann[/bold]" in run(sqlite_url, "views", "show", "[red]x").stdout
+
+
+def test_views_help_documents_the_language_and_aliases() -> None:
+    text = " ".join(runner.invoke(app, ["views", "--help"]).stdout.split())
+    assert "in [v1, v2]" in text and "is not empty" in text
+    assert "email = any of email1, email2, email3" in text

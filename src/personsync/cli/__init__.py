@@ -5,7 +5,7 @@ Each module registers its commands on the root app; importing them here builds t
 
 from __future__ import annotations
 
-import personsync.cli.db  # noqa: F401  (registers commands)
+import personsync.cli.db  # registers commands
 import personsync.cli.graph_cmds  # noqa: F401  (registers commands)
 from personsync.cli import contacts, persons, sync_cmds, views  # noqa: F401  (registers commands)
 from personsync.cli.app import app

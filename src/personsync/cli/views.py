@@ -23,7 +23,7 @@ views_app = typer.Typer(
         "Views: named, saved filters over the Persons (the export and import commands take "
         f"--view NAME). {ALL_PERSONS!r} is built in.\n\n"
         "Filter language:  FIELD OP VALUE, joined with and / or / not and parentheses.\n\n"
-        "OP: = != < <= > >= contains startswith endswith, in [v1, v2], not in [...], "
+        "OP: = != < <= > >= contains startswith endswith, in \\[v1, v2], not in \\[...], "
         'is empty, is not empty. Text compares case-insensitively; dates as "YYYY-MM-DD".\n\n'
         "Fields: every Person field (see docs/fields.md), id, created_at, updated_at, and "
         f"aliases: {_ALIASES}.\n\n"

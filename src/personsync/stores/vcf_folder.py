@@ -140,13 +140,14 @@ class VcfFolderStore(StoreBase):
     def list_items(self) -> Iterator[ItemRef]:
         refs: list[ItemRef] = []
         names: dict[str, str] = {}
+        found = [(entry.name, _version(entry.stat())) for entry in self._scan()]
         # Names personsync made first, so that a foreign `Foo.vcf` never takes the id of the
         # file `%46oo.vcf` (UID Foo), whatever order the directory lists them in.
-        entries = sorted(self._scan(), key=lambda e: decode_stem(e.name[:-4]) is None)
-        for entry in entries:
-            item_id = self._item_id(entry.name, names)
-            names[item_id] = entry.name
-            refs.append(ItemRef(item_id, _version(entry.stat())))
+        found.sort(key=lambda item: decode_stem(item[0][:-4]) is None)
+        for name, version in found:
+            item_id = self._item_id(name, names)
+            names[item_id] = name
+            refs.append(ItemRef(item_id, version))
         self._names = names
         return iter(refs)
 

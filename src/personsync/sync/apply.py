@@ -401,8 +401,18 @@ class Executor:
     def _write_customer_ids(self) -> None:
         """Import's second half of a link: the Person's id into the contact's Customer ID."""
         for part in chunks(self.customer_ids, self.chunk):
+            # Only the Customer ID changes: the journal keeps that, not the whole record.
             seqs = self.journal.intents(
-                [Entry("contact", "update", c.item_id, pid, contact_before(c)) for c, pid in part]
+                [
+                    Entry(
+                        "contact",
+                        "update",
+                        c.item_id,
+                        pid,
+                        {"version": c.version, "customer_id": c.customer_id},
+                    )
+                    for c, pid in part
+                ]
             )
             self.checkpoint()
             results = self._store_write(

@@ -93,9 +93,11 @@ class _Undo:
 
             self.write({**e, "item_id": current.item_id}, "delete", snapshot, delete)
         else:
+            # A Customer-ID-only write journals no record: the current one is kept.
+            record = before.get("record")
             old = replace(
                 current,
-                record=record_from_dict(before.get("record", {})),
+                record=current.record if record is None else record_from_dict(record),
                 customer_id=before.get("customer_id", ""),
             )
 
