@@ -115,3 +115,14 @@ def test_flush_leaves_no_temp_files(tmp_path: Path) -> None:
     store.close()
     assert os.listdir(tmp_path) == ["c.vcf"]
     assert len(cards_in(tmp_path / "c.vcf")) == 2
+
+
+def test_a_text_file_with_no_card_is_refused_not_listed_as_empty(tmp_path: Path) -> None:
+    from personsync.errors import FormatError
+    from personsync.stores import open_folder
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("shopping list\nmilk\n", encoding="utf-8")
+    with pytest.raises(FormatError, match="no vCard"):
+        open_folder(f"vcf-file:{notes}").list_items()
+    assert notes.read_text(encoding="utf-8") == "shopping list\nmilk\n"

@@ -11,9 +11,9 @@ a store raises `ConflictError` when the item has changed since.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from personsync.errors import CapabilityError, FormatError, StoreError
 from personsync.model import Contact
@@ -96,6 +96,20 @@ class ContactStore(Protocol):
     def close(self) -> None: ...
 
 
+T = TypeVar("T")
+
+
+def each_item(items: Sequence[T], write: Callable[[T], ItemRef]) -> list[ItemRef | StoreError]:
+    """Write items one by one for a *_many call: one item's error is its result, not the batch's."""
+    results: list[ItemRef | StoreError] = []
+    for item in items:
+        try:
+            results.append(write(item))
+        except StoreError as exc:
+            results.append(exc)
+    return results
+
+
 class StoreBase:
     """Defaults for the optional parts of the protocol; stores may inherit from it."""
 
@@ -109,22 +123,10 @@ class StoreBase:
         raise NotImplementedError
 
     def create_many(self, contacts: Sequence[Contact]) -> list[ItemRef | StoreError]:
-        results: list[ItemRef | StoreError] = []
-        for contact in contacts:
-            try:
-                results.append(self.create(contact))
-            except StoreError as exc:
-                results.append(exc)
-        return results
+        return each_item(contacts, self.create)
 
     def update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> list[ItemRef | StoreError]:
-        results: list[ItemRef | StoreError] = []
-        for old, new in pairs:
-            try:
-                results.append(self.update(old, new))
-            except StoreError as exc:
-                results.append(exc)
-        return results
+        return each_item(pairs, lambda pair: self.update(*pair))
 
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
         raise NotImplementedError

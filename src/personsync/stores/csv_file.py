@@ -56,7 +56,7 @@ from personsync.formats.outlook_csv import DateOrder
 from personsync.formats.outlook_csv_layout import ITEM_ID_COLUMN, WRITE_HEADER, Layout
 from personsync.model import Contact
 from personsync.stores.atomic import write_atomic
-from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase
+from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase, each_item
 
 _IDENTITY = ("first_name", "middle_name", "last_name", "suffix", "company", "email1")
 # A single change is saved at once unless the last save was less than this many times its own
@@ -240,12 +240,7 @@ class CsvFileStore(StoreBase):
 
     def create_many(self, contacts: Sequence[Contact]) -> list[ItemRef | StoreError]:
         self._refresh()
-        results: list[ItemRef | StoreError] = []
-        for contact in contacts:
-            try:
-                results.append(self._put_new(contact))
-            except StoreError as exc:
-                results.append(exc)
+        results = each_item(contacts, self._put_new)
         self._unsaved += 1
         self.flush()
         return results
@@ -258,12 +253,7 @@ class CsvFileStore(StoreBase):
 
     def update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> list[ItemRef | StoreError]:
         self._refresh()
-        results: list[ItemRef | StoreError] = []
-        for old, new in pairs:
-            try:
-                results.append(self._replace(old, new))
-            except StoreError as exc:
-                results.append(exc)
+        results = each_item(pairs, lambda pair: self._replace(*pair))
         self._unsaved += 1
         self.flush()
         return results

@@ -42,7 +42,7 @@ from personsync.formats.vcard_read import VCardExtra
 from personsync.formats.vcard_text import unescape
 from personsync.model import Contact
 from personsync.stores.atomic import write_atomic
-from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase
+from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase, each_item
 
 _BEGIN = re.compile(r"(?im)^[ \t]*BEGIN:VCARD[ \t]*\r?$")
 _UID = re.compile(r"(?im)^UID(?:;[^:\r\n]*)?:(.*?)\r?$")
@@ -106,6 +106,14 @@ class VcfFileStore(StoreBase):
             raise StoreError(f"{self.url}: cannot read {self.path}: {exc.strerror}") from exc
         text, _ = decode_file(data, self.fallback_encoding)
         starts = [m.start() for m in _BEGIN.finditer(text)]
+        if not starts and text.strip():
+            # Not an empty book but no card at all: most likely the wrong file. Refuse rather
+            # than list nothing and let an export append cards to someone's unrelated file.
+            raise FormatError(
+                "holds no vCard (no BEGIN:VCARD line): this is not a vCard file",
+                source=str(self.path),
+                hint="check the path; an empty or new file is fine",
+            )
         self._preamble = text[: starts[0]] if starts else text
         line = self._preamble.count("\n") + 1
         seen: dict[str, int] = {}
@@ -214,12 +222,7 @@ class VcfFileStore(StoreBase):
 
     def create_many(self, contacts: Sequence[Contact]) -> list[ItemRef | StoreError]:
         self._refresh()
-        results: list[ItemRef | StoreError] = []
-        for contact in contacts:
-            try:
-                results.append(self._new(contact))
-            except StoreError as exc:
-                results.append(exc)
+        results = each_item(contacts, self._new)
         self.flush()
         return results
 
@@ -231,12 +234,7 @@ class VcfFileStore(StoreBase):
 
     def update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> list[ItemRef | StoreError]:
         self._refresh()
-        results: list[ItemRef | StoreError] = []
-        for old, new in pairs:
-            try:
-                results.append(self._replace(old, new))
-            except StoreError as exc:
-                results.append(exc)
+        results = each_item(pairs, lambda pair: self._replace(*pair))
         self.flush()
         return results
 
