@@ -17,8 +17,7 @@ from personsync.graph.testserver import TEST_CLIENT_ID, GraphTestServer
 from personsync.graph.testserver.limits import Faults, ServerConfig
 from personsync.model import Record
 from personsync.persons.repo import PersonsDB
-
-engine = pytest.importorskip("personsync.sync.engine")
+from personsync.sync import engine
 
 N = 2000
 

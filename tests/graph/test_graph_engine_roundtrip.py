@@ -87,11 +87,8 @@ def test_wizard_and_cli_run_unattended_against_graph(
     request.addfinalizer(db.close)
     ids = db.add_many([Record(first_name=f"P{i}", last_name="Q") for i in range(25)])
     runner = CliRunner()
-    wizard = runner.invoke(
-        app,
-        ["wizard", "--direction", "export", "--folder", FOLDER, "--view", "All Persons"]
-        + ["--yes", "--db", sqlite_url],
-    )
+    wizard_args = ["wizard", "--direction", "export", "--folder", FOLDER, "--view", "All Persons"]
+    wizard = runner.invoke(app, [*wizard_args, "--yes", "--db", sqlite_url])
     assert wizard.exit_code == 0, wizard.output
     assert sorted(int(c) for c in _customer_ids(server).elements()) == sorted(ids)
 
