@@ -45,6 +45,9 @@ def test_login_whoami_folders_logout(signed_out: GraphTestServer) -> None:
     listed = runner.invoke(app, ["graph", "folders", "--json"])
     assert listed.exit_code == 0, listed.output
     assert json.loads(listed.stdout) == ["graph:Contacts", "graph:Contacts/CRM Members"]
+    generic = runner.invoke(app, ["folders", "list", "graph:", "--json"])
+    assert generic.exit_code == 0, generic.output
+    assert json.loads(generic.stdout) == json.loads(listed.stdout)
     out = runner.invoke(app, ["graph", "logout"])
     assert out.exit_code == 0 and "signed out" in out.output
 
