@@ -102,7 +102,10 @@ def _done(report: RunReport, json_out: bool, plan: Plan | None = None) -> int:
     "export",
     help="Export a view of Persons into a contact folder: update linked contacts, link matching "
     "ones, create the rest. The plan is printed first; --dry-run stops there.\n\n"
-    + EXIT_CODES_HELP,
+    "Examples:\n\n"
+    "  personsync export --to vcf:./contacts --dry-run\n\n"
+    '  personsync export --view "Members in New York" --to graph:"Contacts/CRM Members"\n\n'
+    "  personsync export --to csv:for-outlook.csv --yes --json\n\n" + EXIT_CODES_HELP,
 )
 def export_cmd(
     to: Annotated[str, typer.Option("--to", help="The contact folder, e.g. vcf:./contacts.")],
@@ -129,7 +132,11 @@ def export_cmd(
 @app.command(
     "import",
     help="Import a contact folder into Persons: update linked Persons, link matching ones, "
-    "create the rest. The plan is printed first; --dry-run stops there.\n\n" + EXIT_CODES_HELP,
+    "create the rest. The plan is printed first; --dry-run stops there.\n\n"
+    "Examples:\n\n"
+    "  personsync import --from csv:outlook-export.csv --dry-run\n\n"
+    "  personsync import --from vcf:./saved-from-outlook\n\n"
+    "  personsync import --from graph:Contacts --json\n\n" + EXIT_CODES_HELP,
 )
 def import_cmd(
     source: Annotated[str, typer.Option("--from", help="The contact folder, e.g. csv:people.csv.")],
