@@ -9,33 +9,40 @@ a power cut.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import tempfile
 from pathlib import Path
 
 from personsync.errors import StoreError
 
 TEMP_PREFIX = ".personsync-"
 TEMP_SUFFIX = ".tmp"
+_TEMP_COUNTER = itertools.count()
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> os.stat_result:
     """Replace `path` with `data` atomically; on any failure the old file is left intact.
+    Returns the new file's stat (callers derive versions from it without another stat).
 
     `durable=False` skips the fsyncs (still atomic for readers) for a batch of many files that
     the caller makes durable at once with `sync_all()`: one fsync per small file costs ~2 ms."""
-    directory = path.parent
+    directory = os.path.dirname(path)
     try:
-        fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+        mode: int | None = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None  # a new file: created 0666, and the kernel applies the umask
     except OSError as exc:
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    fd, temp_name = _open_temp(directory, path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)  # an existing file keeps its permissions
             if durable:
                 os.fsync(handle.fileno())
-        _keep_mode(path, temp_name)
+            stat = os.fstat(handle.fileno())  # a rename changes neither mtime, size nor inode
         os.replace(temp_name, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -45,6 +52,25 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
         raise
     if durable:
         _fsync_dir(directory)
+    return stat
+
+
+def _open_temp(directory: str, path: Path) -> tuple[int, str]:
+    # Not tempfile.mkstemp: its random names cost more than the write itself for small cards
+    # (2.8 s of 8.5 s creating 20,000 of them). A pid + counter name opened with O_EXCL is as
+    # safe; a leftover of a crashed process with a reused pid just moves the counter on.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(1000):
+        name = os.path.join(
+            directory, f"{TEMP_PREFIX}{os.getpid()}-{next(_TEMP_COUNTER)}{TEMP_SUFFIX}"
+        )
+        try:
+            return os.open(name, flags, 0o666), name
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    raise StoreError(f"cannot write {path}: no free temporary file name in {directory}")
 
 
 def sync_all() -> None:
@@ -57,18 +83,7 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
 
 
-def _keep_mode(path: Path, temp_name: str) -> None:
-    # mkstemp creates 0600; an existing file keeps its permissions, a new one gets the umask's.
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    os.chmod(temp_name, mode)
-
-
-def _fsync_dir(directory: Path) -> None:
+def _fsync_dir(directory: str) -> None:
     # Not every platform/filesystem allows opening a directory; the rename is done either way.
     try:
         fd = os.open(directory, os.O_RDONLY)
