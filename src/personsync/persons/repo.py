@@ -140,7 +140,8 @@ class PersonsDB:
         """id → change marker for a view's Persons, from one indexed query without full rows."""
         query = self._view_query(select(persons.c.id, persons.c.row_version), view)
         with self.engine.connect() as conn:
-            return {pid: str(version) for pid, version in conn.execute(query)}
+            # .all() fetches in one driver call; iterating a Result fetches row by row.
+            return {pid: str(version) for pid, version in conn.execute(query).all()}
 
     def count(self, view: str | None = None, *, where: str = "") -> int:
         query = self._view_query(select(func.count()).select_from(persons), view, where=where)

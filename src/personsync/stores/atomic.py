@@ -20,19 +20,18 @@ TEMP_SUFFIX = ".tmp"
 _TEMP_COUNTER = itertools.count()
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> os.stat_result:
+def write_atomic(
+    path: Path | str, data: bytes, *, durable: bool = True, new: bool = False
+) -> os.stat_result:
     """Replace `path` with `data` atomically; on any failure the old file is left intact.
     Returns the new file's stat (callers derive versions from it without another stat).
 
     `durable=False` skips the fsyncs (still atomic for readers) for a batch of many files that
-    the caller makes durable at once with `sync_all()`: one fsync per small file costs ~2 ms."""
+    the caller makes durable at once with `sync_all()`: one fsync per small file costs ~2 ms.
+    `new=True`: the caller knows no file is there (a fresh UUID name), so the stat for the old
+    file's permissions is skipped; were one there after all, it is still replaced atomically."""
     directory = os.path.dirname(path)
-    try:
-        mode: int | None = os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        mode = None  # a new file: created 0666, and the kernel applies the umask
-    except OSError as exc:
-        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    mode = None if new else _mode(path)
     fd, temp_name = _open_temp(directory, path)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -55,7 +54,18 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> os.stat_re
     return stat
 
 
-def _open_temp(directory: str, path: Path) -> tuple[int, str]:
+def _mode(path: Path | str) -> int | None:
+    """The permissions of the file `path` replaces: None for a new file (created 0666, and
+    the kernel applies the umask)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _open_temp(directory: str, path: Path | str) -> tuple[int, str]:
     # Not tempfile.mkstemp: its random names cost more than the write itself for small cards
     # (2.8 s of 8.5 s creating 20,000 of them). A pid + counter name opened with O_EXCL is as
     # safe; a leftover of a crashed process with a reused pid just moves the counter on.

@@ -37,7 +37,7 @@ from personsync.errors import (
 from personsync.formats.vcard import card_version, read_cards, write_card
 from personsync.formats.vcard_read import VCardExtra
 from personsync.model import Contact
-from personsync.stores.atomic import is_temp_name, sync_all, write_atomic
+from personsync.stores.atomic import sync_all, write_atomic
 from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.@+")
@@ -103,6 +103,9 @@ class VcfFolderStore(StoreBase):
         self.fallback_encoding = fallback_encoding
         self.capabilities = Capabilities()
         self._names: dict[str, str] = {}  # item id → file name, for files with foreign names
+        # item id → version of a file read or written here holding one card only: updating it
+        # at that version needs a stat, not a re-read for cards after the first.
+        self._single: dict[str, str] = {}
         self._durable = True
 
     # --- ids and files ---------------------------------------------------------------------------
@@ -138,8 +141,8 @@ class VcfFolderStore(StoreBase):
             with os.scandir(self.path) as entries:
                 for entry in entries:
                     name = entry.name
-                    is_card = name[-4:].lower() == ".vcf" and not is_temp_name(name)
-                    if is_card and entry.is_file():
+                    # Temp files of write_atomic end in .tmp, so the suffix test excludes them.
+                    if name[-4:].lower() == ".vcf" and entry.is_file():
                         yield entry
         except FileNotFoundError as exc:
             raise FolderNotFound(f"{self.url}: the folder {self.path} is gone") from exc
@@ -196,7 +199,10 @@ class VcfFolderStore(StoreBase):
             error = first or FormatError("no card in the file", source=str(path))
             return ReadProblem(item_id, error)
         unmapped = first.unmapped
-        if more:
+        if not more:
+            self._single[item_id] = ver
+        else:
+            self._single.pop(item_id, None)
             unmapped += (f"{path.name} holds {more} more card(s): only the first is synced",)
         return replace(first, item_id=item_id, version=ver, unmapped=unmapped)
 
@@ -249,17 +255,26 @@ class VcfFolderStore(StoreBase):
     def create(self, contact: Contact) -> ItemRef:
         uid = contact.item_id
         # A wished-for id may be taken; a fresh uuid4 cannot be, so it needs no look-up.
-        if (
+        fresh = (
             not uid
+            or uid in self._names
             or self._file(uid) is not None
-            or (self.path / (encode_uid(uid) + ".vcf")).exists()
-        ):
+            or os.path.lexists(os.path.join(self.path, encode_uid(uid) + ".vcf"))
+        )
+        if fresh:
             uid = str(uuid.uuid4())
         name = encode_uid(uid) + ".vcf"
-        stat = write_atomic(self.path / name, self._card(contact, uid), durable=self._durable)
+        stat = write_atomic(
+            os.path.join(self.path, name),
+            self._card(contact, uid),
+            durable=self._durable,
+            new=fresh,
+        )
         item_id = self._item_id(name, ())
+        version = _version(stat)
         self._names[item_id] = name
-        return ItemRef(item_id, _version(stat))
+        self._single[item_id] = version
+        return ItemRef(item_id, version)
 
     def _current(self, item_id: str, version: str) -> tuple[Path, bytes]:
         path = self._file(item_id)
@@ -274,17 +289,44 @@ class VcfFolderStore(StoreBase):
             )
         return path, data
 
+    def _checked(self, item_id: str, version: str) -> Path:
+        """The file of `item_id` if it is still at `version` (one stat, no read)."""
+        path = self._file(item_id)
+        try:
+            current = _version(os.stat(path)) if path is not None else None
+        except FileNotFoundError:
+            current = None
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot read {item_id}: {exc.strerror}") from exc
+        if path is None or current is None:
+            raise ItemNotFound(f"{self.url}: no contact {item_id!r}")
+        if current != version:
+            raise ConflictError(
+                f"{self.url}: {path.name} changed since it was read",
+                hint="run again: personsync reads the new version first",
+            )
+        return path
+
     def update(self, old: Contact, new: Contact) -> ItemRef:
-        path, data = self._current(old.item_id, old.version)
+        if self._single.get(old.item_id) == old.version:
+            path, data = self._checked(old.item_id, old.version), b""
+        else:  # cards after the first may be in the file: read it to keep them
+            path, data = self._current(old.item_id, old.version)
         if new.extra is None and old.extra is not None:
             new = replace(new, extra=old.extra)  # the lines personsync does not map stay
         extra = new.extra if isinstance(new.extra, VCardExtra) else None
         uid = (extra.uid if extra else "") or old.item_id
-        card = self._card(new, uid, _after_first_card(data))
-        return ItemRef(old.item_id, _version(write_atomic(path, card, durable=self._durable)))
+        rest = _after_first_card(data)
+        version = _version(write_atomic(path, self._card(new, uid, rest), durable=self._durable))
+        if rest:
+            self._single.pop(old.item_id, None)
+        else:
+            self._single[old.item_id] = version
+        return ItemRef(old.item_id, version)
 
     def delete(self, ref: ItemRef) -> None:
-        path, _ = self._current(ref.item_id, ref.version)
+        path = self._checked(ref.item_id, ref.version)
+        self._single.pop(ref.item_id, None)
         try:
             path.unlink()
         except OSError as exc:

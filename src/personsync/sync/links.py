@@ -60,7 +60,8 @@ class Links:
         )
         try:
             with self.engine.connect() as conn:
-                return {row[0]: LinkRow(*row) for row in conn.execute(query)}
+                # .all(): one driver call; iterating the Result fetched 100,000 rows one by one.
+                return {row[0]: LinkRow(*row) for row in conn.execute(query).all()}
         except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot read the links of {self.folder}") from exc
 

@@ -12,6 +12,7 @@ Migration `0002` creates them; keep the two in step.
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     Column,
     DateTime,
     Index,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 
 metadata = MetaData()
@@ -40,6 +42,16 @@ sync_links = Table(
     Column("synced_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("folder", "item_id", name="uq_sync_links_folder_item"),
     UniqueConstraint("person_id", "folder", name="uq_sync_links_person_folder"),
+)
+
+# The covering index of migration 0003 (SQLite only; see there), for `ensure_tables` too.
+event.listen(
+    sync_links,
+    "after_create",
+    DDL(  # type: ignore[no-untyped-call]  # SQLAlchemy leaves DDL() untyped
+        "CREATE INDEX IF NOT EXISTS ix_sync_links_versions ON sync_links "
+        "(folder, person_id, item_id, item_version, person_version)"
+    ).execute_if(dialect="sqlite"),
 )
 
 sync_folder_state = Table(
