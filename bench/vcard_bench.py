@@ -1,6 +1,6 @@
 """vCard at scale: the codec and the `vcf:` / `vcf-file:` stores on 100,000 contacts.
 
-Run: .venv/bin/python -m bench.vcard_bench [--cards N] [--runs R]
+Run: .venv/bin/python -m bench.vcard_bench [--cards N] [--runs R] [--only codec,folder,file]
 Prints the median of R runs (cards per second) and the peak Python memory (tracemalloc) of one
 extra traced run; tracing slows that run, so it is not timed.
 """
@@ -14,6 +14,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -71,12 +72,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cards", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default="codec,folder,file", help="parts to run")
     args = parser.parse_args()
     n, runs = args.cards, args.runs
+    parts = set(args.only.split(","))
     contacts = make_contacts(n)
     tmp = Path(tempfile.mkdtemp(prefix="vcard-bench-"))
     try:
-        for version in ("3.0", "2.1"):
+        for version in ("3.0", "2.1") if "codec" in parts else ():
             data = write_cards(contacts, version)
             measure(f"codec write {version}", n, runs, lambda v=version: write_cards(contacts, v))
             label = f"codec read {version} ({len(data) >> 20} MiB)"
@@ -88,10 +91,21 @@ def main() -> None:
             store.create_many(contacts)
             store.close()
 
-        measure("vcf: folder create (one file each)", n, runs, folder_create)
-        folder = open_folder(f"vcf:{tmp / 'folder'}")
-        measure("vcf: folder list (no parsing)", n, runs, lambda: list(folder.list_items()))
-        measure("vcf: folder read all", n, runs, lambda: sum(1 for _ in read_all(folder)))
+        def folder_update() -> None:
+            store = open_folder(f"vcf:{tmp / 'folder'}")
+            changed = [c for c in read_all(store) if isinstance(c, Contact)][: n // 100]
+            started = time.perf_counter()
+            store.update_many([(c, replace(c, customer_id=c.customer_id + "x")) for c in changed])
+            print(f"  update_many of {len(changed):,}: {time.perf_counter() - started:.2f} s")
+
+        if "folder" in parts:
+            measure("vcf: folder create (one file each)", n, runs, folder_create)
+            folder = open_folder(f"vcf:{tmp / 'folder'}")
+            measure("vcf: folder list (no parsing)", n, runs, lambda: list(folder.list_items()))
+            measure("vcf: folder read all", n, runs, lambda: sum(1 for _ in read_all(folder)))
+            measure("vcf: folder read all + update 1 %", n, 1, folder_update)
+        if "file" not in parts:
+            return
 
         def file_create() -> None:
             (tmp / "cards.vcf").unlink(missing_ok=True)

@@ -169,3 +169,25 @@ def test_foreign_file_and_uid_never_share_an_id(tmp_path: Path) -> None:
     made, foreign = get_one(store, "Foo"), get_one(store, "Foo.vcf")
     assert made is not None and foreign is not None
     assert (made.record.first_name, foreign.record.first_name) == ("Made", "Foreign")
+
+
+def test_update_without_re_read_still_keeps_cards_added_since(tmp_path: Path) -> None:
+    # Updates of a file read here as one card skip re-reading it: a card appended by another
+    # program since must turn that into a conflict, and a re-read update must keep both cards.
+    store = open_folder(f"vcf:{tmp_path}")
+    ref = store.create(Contact(Record(first_name="Ann")))
+    old = get_one(store, ref.item_id)
+    assert old is not None
+    path = tmp_path / f"{ref.item_id}.vcf"
+    with path.open("ab") as handle:
+        handle.write(
+            b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Other;Olga;;;\r\nFN:Olga Other\r\nEND:VCARD\r\n"
+        )
+    with pytest.raises(ConflictError):
+        store.update(old, dataclasses.replace(old, customer_id="7"))
+    # A store that never read the file (another run) gets the contact from elsewhere.
+    again = get_one(open_folder(f"vcf:{tmp_path}"), ref.item_id)
+    assert again is not None
+    open_folder(f"vcf:{tmp_path}").update(again, dataclasses.replace(again, customer_id="7"))
+    cards = [c for c in read_cards(path.read_bytes()) if isinstance(c, Contact)]
+    assert [(c.record.first_name, c.customer_id) for c in cards] == [("Ann", "7"), ("Olga", "")]
