@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from personsync.errors import StoreError
 from personsync.graph.limits import RetryPolicy
 from personsync.graph.testserver import GraphTestServer
 from personsync.graph.testserver.limits import Faults, ServerConfig
@@ -34,3 +35,31 @@ def store_options(srv: GraphTestServer, **more: Any) -> dict[str, Any]:
 
 def open_graph(srv: GraphTestServer, path: str = "Contacts", **more: Any) -> GuardedStore:
     return open_folder(f"graph:{path}", **store_options(srv, **more))
+
+
+def faulty_server(faults: Faults, *, budget: int, slow_seconds: float) -> Any:
+    """A server throttled like Outlook (4 in flight, `budget` requests a second) with faults.
+    Scripted on top: the first $batch calls meet each kind of lost or late answer."""
+    for fault in ("drop_after", "slow", "drop_before", "504"):
+        faults.add("POST /v1.0/$batch", fault)
+    config = ServerConfig(
+        budget=budget,
+        window=1.0,
+        max_concurrent=4,
+        integer_retry_after=False,
+        slow_seconds=slow_seconds,
+    )
+    return make_server(config, faults)
+
+
+def export_until_converged(run: Any, tries: int) -> bool:
+    """Re-run an export (`run()` returns the engine's outcome) until it plans no change; a run
+    stopped by a store error is simply run again, as a person or cron would."""
+    for _ in range(tries):
+        try:
+            outcome = run()
+        except StoreError:
+            continue
+        if outcome.plan.changes() == 0:
+            return True
+    return False

@@ -5,16 +5,16 @@ person would; request counts checked."""
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
-from graph_support import FAST, USER, make_server
+from graph_support import FAST, USER, export_until_converged, faulty_server
 
-from personsync.errors import StoreError
 from personsync.graph.auth import GraphAuth
 from personsync.graph.config import STORE_DEFAULTS, GraphConfig
 from personsync.graph.testserver import TEST_CLIENT_ID, GraphTestServer
-from personsync.graph.testserver.limits import Faults, ServerConfig
+from personsync.graph.testserver.limits import Faults
 from personsync.model import Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import engine
@@ -93,14 +93,7 @@ def test_engine_runs_converge_through_faults(
     request: pytest.FixtureRequest,
 ) -> None:
     faults = Faults(seed=5, rates={"429": 0.05, "503": 0.05, "drop_after": 0.04, "slow": 0.02})
-    for fault in ("drop_after", "slow", "drop_before", "504"):
-        faults.add("POST /v1.0/$batch", fault)
-    srv = make_server(
-        ServerConfig(
-            budget=300, window=1.0, max_concurrent=4, integer_retry_after=False, slow_seconds=0.5
-        ),
-        faults,
-    )
+    srv = faulty_server(faults, budget=300, slow_seconds=0.5)
     # Stores the engine opens get fast retries and a short timeout (the server is local).
     monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
     monkeypatch.setitem(STORE_DEFAULTS, "timeout", 0.3)
@@ -111,15 +104,8 @@ def test_engine_runs_converge_through_faults(
         ids = db.add_many(
             [Record(first_name=f"F{i}", last_name="L", notes=f"n{i}") for i in range(300)]
         )
-        for _ in range(6):
-            try:
-                out = engine.run(db, "graph:Contacts/CRM", "export", yes=True)
-            except StoreError:
-                continue  # the run stopped; the next run picks up where it was
-            if out.plan.changes() == 0:
-                break
-        else:
-            raise AssertionError("the runs did not converge")
+        export = partial(engine.run, db, "graph:Contacts/CRM", "export", yes=True)
+        assert export_until_converged(export, 6), "the runs did not converge"
         box = srv.mailbox(USER)
         cids = Counter(c.ext["string 0x3a4a"]["value"] for c in box.contacts.values())
         assert sorted(int(c) for c in cids.elements()) == sorted(ids)  # each Person once

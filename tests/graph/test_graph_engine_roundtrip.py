@@ -8,18 +8,18 @@ the real PersonsDB on SQLite.
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
-from graph_support import FAST, USER, make_server, open_graph
+from graph_support import FAST, USER, export_until_converged, faulty_server, open_graph
 from test_graph_engine import sign_in
 from typer.testing import CliRunner
 
 from personsync.cli import app
-from personsync.errors import StoreError
 from personsync.graph.config import STORE_DEFAULTS
 from personsync.graph.testserver import GraphTestServer
-from personsync.graph.testserver.limits import Faults, ServerConfig
+from personsync.graph.testserver.limits import Faults
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores.base import read_all
@@ -110,14 +110,7 @@ def test_export_of_2000_converges_through_faults_and_delta_resets(
         seed=11,
         rates={"429": 0.03, "503": 0.03, "drop_after": 0.02, "slow": 0.01, "gone": 0.5},
     )
-    for fault in ("drop_after", "drop_before", "504", "slow"):
-        faults.add("POST /v1.0/$batch", fault)
-    srv = make_server(
-        ServerConfig(
-            budget=2000, window=1.0, max_concurrent=4, integer_retry_after=False, slow_seconds=0.3
-        ),
-        faults,
-    )
+    srv = faulty_server(faults, budget=2000, slow_seconds=0.3)
     monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
     monkeypatch.setitem(STORE_DEFAULTS, "timeout", 0.2)
     with srv.serve():
@@ -127,26 +120,12 @@ def test_export_of_2000_converges_through_faults_and_delta_resets(
         ids = db.add_many(
             [Record(first_name=f"F{i}", last_name="L", notes=f"n{i}") for i in range(2000)]
         )
-        converged = False
-        for _ in range(8):
-            try:
-                out = engine.run(db, FOLDER, "export", yes=True)
-            except StoreError:
-                continue  # the run stopped; the next run picks up where it was
-            if out.plan.changes() == 0:
-                converged = True
-                break
-        assert converged, "the runs did not converge"
+        export = partial(engine.run, db, FOLDER, "export", yes=True)
+        assert export_until_converged(export, 8), "the runs did not converge"
         # Change some Persons, then keep syncing while delta links keep being reset.
         for i in ids[:50]:
             db.update(i, {"notes": f"changed {i}"})
-        for _ in range(8):
-            try:
-                out = engine.run(db, FOLDER, "export", yes=True)
-            except StoreError:
-                continue
-            if out.plan.changes() == 0:
-                break
+        assert export_until_converged(export, 8), "the runs did not converge after changes"
         box = srv.mailbox(USER)
         cids = _customer_ids(srv)
         assert sorted(int(c) for c in cids.elements()) == sorted(ids)  # each Person once
