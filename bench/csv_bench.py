@@ -7,14 +7,12 @@ Prints the median of R runs (rows per second) and the peak Python memory of one 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from bench import common
 from personsync.formats import outlook_csv as codec
 from personsync.model import Contact, Record
 from personsync.stores import open_folder
@@ -45,20 +43,7 @@ def make_contacts(n: int) -> list[Contact]:
 
 
 def measure(label: str, n: int, runs: int, work: Callable[[], object]) -> None:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    tracemalloc.start()
-    work()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    median = statistics.median(times)
-    print(
-        f"{label:<44} median {median:7.2f} s  {n / median:>9,.0f} rows/s  "
-        f"peak {peak / 2**20:6.0f} MiB  (runs: {', '.join(f'{t:.2f}' for t in times)})"
-    )
+    common.measure(label, n, runs, work, "rows")
 
 
 def main() -> None:

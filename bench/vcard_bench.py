@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from bench import common
 from personsync.formats.vcard import read_cards, write_cards
 from personsync.model import Contact, Record
 from personsync.stores import open_folder
@@ -51,21 +50,7 @@ def make_contacts(n: int) -> list[Contact]:
 
 
 def measure(label: str, n: int, runs: int, work: Callable[[], object]) -> None:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    tracemalloc.start()
-    work()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    median = statistics.median(times)
-    print(
-        f"{label:<40} median {median:7.2f} s  {n / median:>9,.0f} cards/s  "
-        f"peak {peak / 2**20:6.0f} MiB  (runs: {', '.join(f'{t:.2f}' for t in times)})",
-        flush=True,
-    )
+    common.measure(label, n, runs, work, "cards")
 
 
 def main() -> None:
