@@ -28,8 +28,10 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+# Every benchmark in turn (about half an hour here; see docs/benchmarks.md for each one alone).
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	for b in persons_bench vcard_bench csv_bench sync_bench graph_bench; do \
+		$(BIN)/python -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -128,8 +129,12 @@ class Person:
         return self.record.display_name
 
 
+field_values = operator.attrgetter(*FIELD_NAMES)
+"""A Record's values as a tuple in FIELD_NAMES order, in one C call (hot: 100,000s per run)."""
+
+
 def display_name(r: Record) -> str:
-    name = " ".join(p for p in (r.first_name, r.middle_name, r.last_name) if p)
+    name = " ".join(filter(None, (r.first_name, r.middle_name, r.last_name)))
     return name or r.nickname or r.company or r.email1 or "(no name)"
 
 
@@ -157,9 +162,14 @@ def coerce(name: str, value: Any) -> Value:
     return "" if value is None else str(value)
 
 
+_CATEGORY_SEPARATOR = re.compile(r"[;,]")
+
+
 def split_categories(text: str) -> tuple[str, ...]:
     """Outlook separates categories with ';' (CSV) or ',' (vCard); neither occurs in a name."""
-    return tuple(p.strip() for p in re.split(r"[;,]", text) if p.strip())
+    if not text:
+        return ()
+    return tuple(p.strip() for p in _CATEGORY_SEPARATOR.split(text) if p.strip())
 
 
 def join_categories(categories: Iterable[str]) -> str:

@@ -28,6 +28,7 @@ from personsync.stores.base import GuardedStore, ItemRef, ReadProblem, get_one
 STORES: list[tuple[str, str]] = [
     ("memory", "memory_folder"),
     ("vcf", "vcf_folder"),
+    ("vcf-helper", "vcf_helper_folder"),
     ("vcf-file", "vcf_file_folder"),
     ("csv", "csv_folder"),
     ("graph", "graph_folder"),
@@ -55,6 +56,15 @@ def memory_folder() -> Folder:
 
 @pytest.fixture
 def vcf_folder(tmp_path: Path) -> Folder:
+    return Folder(f"vcf:{tmp_path / 'folder'}")
+
+
+@pytest.fixture
+def vcf_helper_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Folder:
+    # The same store with every batch, however small, written by its helper process.
+    from personsync.stores.file_writer import MIN_BATCH_ENV
+
+    monkeypatch.setenv(MIN_BATCH_ENV, "1")
     return Folder(f"vcf:{tmp_path / 'folder'}")
 
 
@@ -315,3 +325,21 @@ def test_create_many_results_are_in_order(store: GuardedStore) -> None:
     assert all(isinstance(r, ItemRef) for r in results)
     ids = [r.item_id for r in results if not isinstance(r, StoreError)]
     assert [read(store, i).record.first_name for i in ids] == ["A", "B", "C"]
+
+
+def test_batches_begun_ahead_finish_in_order(store: GuardedStore) -> None:
+    # The engine begins one batch before it collects the one before (sync.pipeline).
+    a = read(store, store.create(Contact(Record(first_name="Ann"))).item_id)
+    first = store.begin_create_many([Contact(Record(first_name=n)) for n in ("B", "C")])
+    second = store.begin_update_many(
+        [(a, dataclasses.replace(a, record=Record(first_name="Anna")))]
+    )
+    third = store.begin_create_many([Contact(Record(first_name="D"))])
+    made = first() + third()
+    updated = second()
+    assert all(isinstance(r, ItemRef) for r in [*made, *updated])
+    ids = [r.item_id for r in made if isinstance(r, ItemRef)]
+    assert [read(store, i).record.first_name for i in ids] == ["B", "C", "D"]
+    assert read(store, a.item_id).record.first_name == "Anna"
+    assert isinstance(updated[0], ItemRef)
+    assert listed(store)[a.item_id] == updated[0].version

@@ -33,14 +33,14 @@ class FakePersonsDB:
             raise PersonNotFound(f"no Person {person_id}")
         return self.rows[person_id]
 
-    def get_many(self, ids: Iterable[int]) -> dict[int, Person]:
+    def get_many(self, ids: Iterable[int], *, times: bool = True) -> dict[int, Person]:
         return {i: self.rows[i] for i in ids if i in self.rows}
 
     def _in(self, view: str | None) -> list[Person]:
         keep = self.views.get(view or "", lambda p: True)
         return [p for p in sorted(self.rows.values(), key=lambda p: p.id) if keep(p)]
 
-    def iter_persons(self, view: str | None = None) -> Iterator[Person]:
+    def iter_persons(self, view: str | None = None, *, times: bool = True) -> Iterator[Person]:
         return iter(self._in(view))
 
     def versions(self, view: str | None = None) -> dict[int, str]:
@@ -54,8 +54,17 @@ class FakePersonsDB:
         self.rows[p.id] = p
         return p
 
-    def add_many(self, records: Sequence[Record]) -> list[int]:
-        return [self.add(r).id for r in records]
+    def add_many(
+        self,
+        records: Sequence[Record],
+        *,
+        contact_manager_ids: Sequence[str | None] | None = None,
+    ) -> list[int]:
+        links = contact_manager_ids or [None] * len(records)
+        return [self.add(r, contact_manager_id=c).id for r, c in zip(records, links, strict=True)]
+
+    def versions_of(self, ids: Iterable[int]) -> dict[int, str]:
+        return {i: self.rows[i].version for i in ids if i in self.rows}
 
     def update(
         self, person_id: int, changes: Mapping[str, Value], *, expected_version: str | None = None
@@ -73,6 +82,13 @@ class FakePersonsDB:
 
     def set_contact_manager_id(self, person_id: int, item_id: str | None) -> None:
         self.rows[person_id] = replace(self.get(person_id), contact_manager_id=item_id)
+
+    def set_contact_manager_ids(
+        self, pairs: Sequence[tuple[int, str | None]], *, conn: object = None
+    ) -> None:
+        for person_id, item_id in pairs:
+            if person_id in self.rows:
+                self.set_contact_manager_id(person_id, item_id)
 
 
 def records(n: int, seed: int) -> list[Record]:

@@ -34,14 +34,19 @@ def write_atomic(
     mode = None if new else _mode(path)
     fd, temp_name = _open_temp(directory, path)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        # Plain os calls on the descriptor, not a file object: os.fdopen adds an fstat, an
+        # lseek and an ioctl per file, which were a third of the system time writing 100,000.
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if mode is not None:
-                os.fchmod(handle.fileno(), mode)  # an existing file keeps its permissions
+                os.fchmod(fd, mode)  # an existing file keeps its permissions
             if durable:
-                os.fsync(handle.fileno())
-            stat = os.fstat(handle.fileno())  # a rename changes neither mtime, size nor inode
+                os.fsync(fd)
+            stat = os.fstat(fd)  # a rename changes neither mtime, size nor inode
+        finally:
+            os.close(fd)
         os.replace(temp_name, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -70,10 +75,9 @@ def _open_temp(directory: str, path: Path | str) -> tuple[int, str]:
     # (2.8 s of 8.5 s creating 20,000 of them). A pid + counter name opened with O_EXCL is as
     # safe; a leftover of a crashed process with a reused pid just moves the counter on.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    pid = os.getpid()
     for _ in range(1000):
-        name = os.path.join(
-            directory, f"{TEMP_PREFIX}{os.getpid()}-{next(_TEMP_COUNTER)}{TEMP_SUFFIX}"
-        )
+        name = os.path.join(directory, f"{TEMP_PREFIX}{pid}-{next(_TEMP_COUNTER)}{TEMP_SUFFIX}")
         try:
             return os.open(name, flags, 0o666), name
         except FileExistsError:

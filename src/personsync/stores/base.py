@@ -37,6 +37,9 @@ class Capabilities:
     unsupported_fields: frozenset[str] = frozenset()
 
 
+Finish = Callable[[], list[ItemRef | StoreError]]  # waits for a begun batch's results
+
+
 @dataclass(frozen=True, slots=True)
 class ReadProblem:
     """An item that could not be read: reported, the other items proceed."""
@@ -81,6 +84,16 @@ class ContactStore(Protocol):
         """`update` for several (old, new) pairs; one result per pair, in order."""
         ...
 
+    def begin_create_many(self, contacts: Sequence[Contact]) -> Finish:
+        """`create_many` in two steps: begin now, and call the returned function for the results
+        (in the order batches were begun), so the engine can record one batch while the store
+        writes the next (see `sync.pipeline`). StoreBase's default does it all at once."""
+        ...
+
+    def begin_update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> Finish:
+        """`update_many` in two steps, as `begin_create_many`."""
+        ...
+
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
         """Every item whose Customer ID is `customer_id` (more than one means a copied contact)."""
         ...
@@ -97,6 +110,10 @@ class ContactStore(Protocol):
 
 
 T = TypeVar("T")
+
+
+def _done(results: list[ItemRef | StoreError]) -> Finish:
+    return lambda: results
 
 
 def each_item(items: Sequence[T], write: Callable[[T], ItemRef]) -> list[ItemRef | StoreError]:
@@ -130,6 +147,12 @@ class StoreBase:
 
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
         raise NotImplementedError
+
+    def begin_create_many(self, contacts: Sequence[Contact]) -> Finish:
+        return _done(self.create_many(contacts))
+
+    def begin_update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> Finish:
+        return _done(self.update_many(pairs))
 
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
         """A plain scan of the folder; stores with an index override it."""
@@ -206,6 +229,14 @@ class GuardedStore:
     def update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> list[ItemRef | StoreError]:
         self._check_write("update contacts")
         return self.inner.update_many(pairs)
+
+    def begin_create_many(self, contacts: Sequence[Contact]) -> Finish:
+        self._check_write("create contacts")
+        return self.inner.begin_create_many(contacts)
+
+    def begin_update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> Finish:
+        self._check_write("update contacts")
+        return self.inner.begin_update_many(pairs)
 
     def delete(self, ref: ItemRef) -> None:
         self._check_write("delete a contact")

@@ -21,7 +21,7 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,8 @@ from personsync.formats.vcard import card_version, read_cards, write_card
 from personsync.formats.vcard_read import VCardExtra
 from personsync.model import Contact
 from personsync.stores.atomic import sync_all, write_atomic
-from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase
+from personsync.stores.base import Capabilities, Finish, ItemRef, ReadProblem, StoreBase
+from personsync.stores.file_writer import FileWriter, Job, Written, min_batch
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.@+")
 _MAX_NAME = 180  # bytes of an encoded name before the hashed form is used (limit is 255)
@@ -52,6 +53,8 @@ _PLAIN_STEM = re.compile(r"[a-z0-9_.@+-]+")  # exactly the characters of _SAFE
 
 def encode_uid(uid: str) -> str:
     """The file name stem for `uid`: reversible by `decode_stem` unless it had to be hashed."""
+    if _PLAIN_STEM.fullmatch(uid) and decode_stem(uid) == uid:
+        return uid  # UUIDs and the like: their own name (the per-character loop is the slow way)
     encoded = "".join(
         ch if ch in _SAFE else "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
         for ch in uid
@@ -107,6 +110,7 @@ class VcfFolderStore(StoreBase):
         # at that version needs a stat, not a re-read for cards after the first.
         self._single: dict[str, str] = {}
         self._durable = True
+        self._file_writer: FileWriter | None = None
 
     # --- ids and files ---------------------------------------------------------------------------
 
@@ -235,46 +239,112 @@ class VcfFolderStore(StoreBase):
         version = self.version or card_version(contact)
         return write_card(contact, version, uid=uid) + rest
 
+    # Batches: one sync for the batch instead of an fsync per file (100,000 fsyncs take
+    # minutes). Large ones are rendered here and written by the helper process (`file_writer`),
+    # begun now and collected later, so the engine records one batch while the next is written.
     def create_many(self, contacts: Sequence[Contact]) -> list[ItemRef | StoreError]:
-        # One sync for the batch instead of an fsync per file (100,000 fsyncs take minutes).
-        self._durable = False
-        try:
-            return super().create_many(contacts)
-        finally:
-            self._durable = True
-            sync_all()
+        return self.begin_create_many(contacts)()
 
     def update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> list[ItemRef | StoreError]:
+        return self.begin_update_many(pairs)()
+
+    def begin_create_many(self, contacts: Sequence[Contact]) -> Finish:
+        writer = self._writer(len(contacts))
+        if writer is None:
+            return self._in_process(lambda: super(VcfFolderStore, self).create_many(contacts))
+        taken: set[str] = set()
+
+        def prepare(contact: Contact) -> tuple[Job, tuple[str, str]]:
+            uid, name, fresh = self._new_name(contact, taken)
+            taken.add(uid)
+            job = (os.path.join(self.path, name), self._card(contact, uid), fresh)
+            return job, (uid if fresh else self._item_id(name, ()), name)
+
+        def done(made: tuple[str, str], written: Written) -> ItemRef:
+            item_id, name = made
+            version = _version_of(*written)
+            self._made(item_id, name, version)
+            return ItemRef(item_id, version)
+
+        return writer.begin(contacts, prepare, done)
+
+    def begin_update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> Finish:
+        writer = self._writer(len(pairs))
+        if writer is None:
+            return self._in_process(lambda: super(VcfFolderStore, self).update_many(pairs))
+        seen: set[str] = set()
+
+        def prepare(pair: tuple[Contact, Contact]) -> tuple[Job, tuple[str, bool]]:
+            old, new = pair
+            if old.item_id in seen:  # its first write would have changed its version
+                raise ConflictError(f"{self.url}: {old.item_id} is written twice in a batch")
+            seen.add(old.item_id)
+            path, data, more = self._rewrite(old, new)
+            return (str(path), data, False), (old.item_id, more)
+
+        def done(made: tuple[str, bool], written: Written) -> ItemRef:
+            item_id, more = made
+            return ItemRef(item_id, self._written(item_id, _version_of(*written), more))
+
+        return writer.begin(pairs, prepare, done)
+
+    def _in_process(self, write: Callable[[], list[ItemRef | StoreError]]) -> Finish:
         self._durable = False
         try:
-            return super().update_many(pairs)
+            results = write()
         finally:
             self._durable = True
             sync_all()
+        return lambda: results
 
-    def create(self, contact: Contact) -> ItemRef:
+    def _writer(self, size: int) -> FileWriter | None:
+        """The helper for a batch of `size`, or None to write in-process (a small batch, or
+        the helper stopped earlier in this run)."""
+        if size < min_batch():
+            return None
+        if self._file_writer is None:
+            self._file_writer = FileWriter(self.url)
+        return None if self._file_writer.failed is not None else self._file_writer
+
+    def close(self) -> None:
+        if self._file_writer is not None:
+            self._file_writer.close()
+            self._file_writer = None
+
+    def _new_name(self, contact: Contact, taken: Container[str] = ()) -> tuple[str, str, bool]:
+        """(UID, file name, fresh): a wished-for id may be taken; a fresh uuid4 cannot be, so
+        it needs no look-up."""
         uid = contact.item_id
-        # A wished-for id may be taken; a fresh uuid4 cannot be, so it needs no look-up.
         fresh = (
             not uid
+            or uid in taken
             or uid in self._names
             or self._file(uid) is not None
             or os.path.lexists(os.path.join(self.path, encode_uid(uid) + ".vcf"))
         )
         if fresh:
             uid = str(uuid.uuid4())
-        name = encode_uid(uid) + ".vcf"
+        return uid, encode_uid(uid) + ".vcf", fresh
+
+    def create(self, contact: Contact) -> ItemRef:
+        uid, name, fresh = self._new_name(contact)
         stat = write_atomic(
             os.path.join(self.path, name),
             self._card(contact, uid),
             durable=self._durable,
             new=fresh,
         )
-        item_id = self._item_id(name, ())
+        item_id = uid if fresh else self._item_id(name, ())  # a uuid4 is its own plain name
         version = _version(stat)
-        self._names[item_id] = name
-        self._single[item_id] = version
+        self._made(item_id, name, version)
         return ItemRef(item_id, version)
+
+    def _made(self, item_id: str, name: str, version: str) -> None:
+        # A fresh uuid4 is found again by its name (`_file`): remembering 100,000 of them in a
+        # big export cost 20 MB. A later update of it in this run reads the file once instead.
+        if name != encode_uid(item_id) + ".vcf":
+            self._names[item_id] = name
+            self._single[item_id] = version
 
     def _current(self, item_id: str, version: str) -> tuple[Path, bytes]:
         path = self._file(item_id)
@@ -307,7 +377,9 @@ class VcfFolderStore(StoreBase):
             )
         return path
 
-    def update(self, old: Contact, new: Contact) -> ItemRef:
+    def _rewrite(self, old: Contact, new: Contact) -> tuple[Path, bytes, bool]:
+        """For an update of `old` to `new`: the file (checked to be still at the version read),
+        its new bytes, and whether cards after the first are in it (kept as they are)."""
         if self._single.get(old.item_id) == old.version:
             path, data = self._checked(old.item_id, old.version), b""
         else:  # cards after the first may be in the file: read it to keep them
@@ -317,12 +389,19 @@ class VcfFolderStore(StoreBase):
         extra = new.extra if isinstance(new.extra, VCardExtra) else None
         uid = (extra.uid if extra else "") or old.item_id
         rest = _after_first_card(data)
-        version = _version(write_atomic(path, self._card(new, uid, rest), durable=self._durable))
-        if rest:
-            self._single.pop(old.item_id, None)
+        return path, self._card(new, uid, rest), bool(rest)
+
+    def _written(self, item_id: str, version: str, more: bool) -> str:
+        if more:
+            self._single.pop(item_id, None)
         else:
-            self._single[old.item_id] = version
-        return ItemRef(old.item_id, version)
+            self._single[item_id] = version
+        return version
+
+    def update(self, old: Contact, new: Contact) -> ItemRef:
+        path, data, more = self._rewrite(old, new)
+        version = _version(write_atomic(path, data, durable=self._durable))
+        return ItemRef(old.item_id, self._written(old.item_id, version, more))
 
     def delete(self, ref: ItemRef) -> None:
         path = self._checked(ref.item_id, ref.version)
@@ -334,7 +413,11 @@ class VcfFolderStore(StoreBase):
 
 
 def _version(stat: os.stat_result) -> str:
-    return f"{stat.st_mtime_ns}-{stat.st_size}-{stat.st_ino}"
+    return _version_of(stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def _version_of(mtime_ns: int, size: int, inode: int) -> str:
+    return f"{mtime_ns}-{size}-{inode}"
 
 
 def _after_first_card(data: bytes) -> bytes:

@@ -1,26 +1,35 @@
 """The executor: applies a plan, journaling each chunk of writes before making it.
 
 Plain on purpose: every decision was made by the planner. Writes go in chunks (`create_many` /
-`update_many`: Graph batches them, single-file stores rewrite once per chunk). Per chunk: journal
-the intents (committed) → write → record links and outcomes in one transaction → mirror
-`contact_manager_id`. A record whose write fails is reported; the others proceed.
+`update_many`: Graph batches them, single-file stores rewrite once per chunk). Per chunk:
+1. journal the intents, committed;
+2. begin the chunk's write (`pipeline`): a `vcf:` folder's helper process writes it while this
+   process goes on with the next chunk's intents and the last chunk's outcomes;
+3. once the write returned: the links, the journal outcomes and the Persons'
+   `contact_manager_id`, in one transaction.
+A record whose write fails is reported; the others proceed. A crash anywhere leaves intents
+without outcomes for at most two chunks; the next run relinks their contacts by Customer ID
+(export) or finds their Persons through the intents (import, `engine._recover`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, and_, bindparam, update
 
 from personsync.errors import PersonsyncError, StoreError
 from personsync.model import Contact, Record
-from personsync.stores.base import ContactStore, ItemRef
+from personsync.persons.bulk import executemany
+from personsync.stores.base import ContactStore, Finish, ItemRef
 from personsync.sync.crash import Checkpoints
 from personsync.sync.journal import Entry, Journal
-from personsync.sync.links import Links, mirror_contact_manager_ids, now
+from personsync.sync.links import Links, now
+from personsync.sync.pipeline import WriteQueue
 from personsync.sync.plan import (
     CreateContact,
     CreatePerson,
@@ -34,10 +43,12 @@ from personsync.sync.plan import (
 )
 from personsync.sync.report import RunReport
 from personsync.sync.tables import sync_links
-from personsync.sync.values import dumps, record_to_dict, value_to_json
+from personsync.sync.values import RawJson, dumps, record_to_dict, value_to_json
 
 T = TypeVar("T")
 Outcome = tuple[int, str, Any, str | None]  # journal seq, state, after, error
+Results = list[ItemRef | StoreError]
+Mirror = Sequence[tuple[int, str | None]]  # (Person, item id) for contact_manager_id
 DEFAULT_CHUNK = 500
 
 
@@ -60,14 +71,20 @@ def contact_before(contact: Contact) -> dict[str, Any]:
 
 
 def link_row(
-    pid: int, item_id: str, item_version: str, person_version: str, record: Record
+    pid: int,
+    item_id: str,
+    item_version: str,
+    person_version: str,
+    record: Record,
+    baseline: str | None = None,
 ) -> dict[str, Any]:
+    """A `sync_links` row; `baseline` is the record's JSON when the caller has it already."""
     return {
         "person_id": pid,
         "item_id": item_id,
         "item_version": item_version,
         "person_version": person_version,
-        "baseline": dumps(record_to_dict(record)),
+        "baseline": dumps(record_to_dict(record)) if baseline is None else baseline,
         "synced_at": now(),
     }
 
@@ -92,6 +109,7 @@ class Executor:
         self.chunk = chunk or chunk_size()
         self.advance = advance or (lambda n: None)
         self.checkpoint = Checkpoints()
+        self.writes = WriteQueue()
         # Contacts whose Customer ID must still be written (import), with their Person's id.
         self.customer_ids: list[tuple[Contact, int]] = []
 
@@ -109,19 +127,57 @@ class Executor:
             }
         )
 
-    def _commit(self, rows: list[dict[str, Any]], outcomes: Sequence[Outcome]) -> None:
-        with self.engine.begin() as conn:
-            Links.save(conn, self.folder, rows)
-            self.journal.settle(conn, outcomes)
+    def _commit(
+        self, rows: list[dict[str, Any]], outcomes: Sequence[Outcome], mirror: Mirror = ()
+    ) -> None:
+        """A chunk's outcomes in one transaction: the hidden links (`contact_manager_id`), the
+        link rows and the journal. All or nothing: a crash before the commit leaves the chunk's
+        intents open, and the next run relinks by Customer ID and mirrors again."""
+        if rows or outcomes or mirror:
+            with self.engine.begin() as conn:
+                if mirror:
+                    self.db.set_contact_manager_ids(mirror, conn=conn)
+                Links.save(conn, self.folder, rows)
+                self.journal.settle(conn, outcomes)
         self.checkpoint()
 
-    def _mirror(self, pairs: Sequence[tuple[int, str | None]]) -> None:
-        if pairs:
-            mirror_contact_manager_ids(self.db, pairs)
-            self.checkpoint()
+    def _write(
+        self,
+        begin: Callable[[list[T]], Finish],
+        items: list[T],
+        then: Callable[[Results], None],
+    ) -> None:
+        """Begin writing a chunk (its intents committed); `then` records it once finished."""
+
+        def failed(exc: StoreError) -> Finish:
+            # The whole chunk failed (the folder went away, ...): each record reports it.
+            return lambda: [exc] * len(items)
+
+        def start() -> Finish:
+            try:
+                finish = begin(items)
+            except StoreError as exc:
+                return failed(exc)
+
+            def wait() -> Results:
+                try:
+                    return finish()
+                except StoreError as exc:
+                    return failed(exc)()
+
+            return wait
+
+        self.writes.submit(start, then)
 
     # --- the plan --------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> None:
+        try:
+            self._apply(plan)
+            self.writes.drain()
+        finally:
+            self.writes.close()
+
+    def _apply(self, plan: Plan) -> None:
         for a in plan.actions:
             if isinstance(a, NeedsDecision | Skip):
                 self.report.skipped.append(
@@ -151,7 +207,7 @@ class Executor:
             self._create_persons([a for a in plan.actions if isinstance(a, CreatePerson)], plan)
             self._update_persons([a for a in plan.actions if isinstance(a, UpdatePerson)])
             self._links([a for a in plan.actions if isinstance(a, Link)])
-            self._write_customer_ids()
+            self._write_customer_ids(final=True)
         self._refresh([a for a in plan.actions if isinstance(a, Refresh)])
 
     # --- export ----------------------------------------------------------------------------------
@@ -161,110 +217,101 @@ class Executor:
                 [Entry("contact", "create", None, a.person_id) for a in part]
             )
             self.checkpoint()
-            results = self._store_write(
-                self.store.create_many, [a.contact for a in part], len(part)
+            self._write(
+                self.store.begin_create_many,
+                [a.contact for a in part],
+                partial(self._contacts_created, part, seqs),
             )
-            self.checkpoint()
-            rows: list[dict[str, Any]] = []
-            outcomes: list[Outcome] = []
-            mirror: list[tuple[int, str | None]] = []
-            for a, seq, res in zip(part, seqs, results, strict=True):
-                if isinstance(res, ItemRef):
-                    rows.append(
-                        link_row(
-                            a.person_id,
-                            res.item_id,
-                            res.version,
-                            a.person_version,
-                            a.contact.record,
-                        )
+
+    def _contacts_created(
+        self, part: Sequence[CreateContact], seqs: list[int], results: Results
+    ) -> None:
+        self.checkpoint()
+        rows: list[dict[str, Any]] = []
+        outcomes: list[Outcome] = []
+        mirror: list[tuple[int, str | None]] = []
+        for a, seq, res in zip(part, seqs, results, strict=True):
+            if isinstance(res, ItemRef):
+                rows.append(
+                    link_row(
+                        a.person_id, res.item_id, res.version, a.person_version, a.contact.record
                     )
-                    outcomes.append(
-                        (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
-                    )
-                    mirror.append((a.person_id, res.item_id))
-                    self.report.count("create-contact")
-                else:
-                    outcomes.append((seq, "failed", None, str(res)))
-                    self._error(a.name, str(res), person_id=a.person_id)
-            # The hidden link first: if the run dies before the link rows are committed, the
-            # next run relinks by Customer ID and mirrors again; the other order could leave a
-            # committed link whose contact_manager_id was never written.
-            self._mirror(mirror)
-            self._commit(rows, outcomes)
-            self.advance(len(part))
+                )
+                outcomes.append(
+                    (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
+                )
+                mirror.append((a.person_id, res.item_id))
+                self.report.count("create-contact")
+            else:
+                outcomes.append((seq, "failed", None, str(res)))
+                self._error(a.name, str(res), person_id=a.person_id)
+        self._commit(rows, outcomes, mirror)
+        self.advance(len(part))
 
     def _update_contacts(self, updates: list[UpdateContact], links: list[Link]) -> None:
-        work: list[tuple[Contact, Contact, int, str, Record, str, str, bool]] = []
-        for u in updates:
-            work.append(
-                (u.old, u.new, u.person_id, u.person_version, u.new.record, u.link, u.name, True)
+        work: list[_ContactWrite] = [
+            _ContactWrite(u.old, u.new, u.person_id, u.person_version, u.new.record, u.link, u.name)
+            for u in updates
+        ]
+        work += [
+            _ContactWrite(
+                lk.contact,
+                replace(lk.contact, customer_id=str(lk.person_id)),
+                lk.person_id,
+                lk.person_version,
+                lk.record,
+                lk.link,
+                lk.name,
+                is_update=False,
             )
-        for lk in links:
-            new = replace(lk.contact, customer_id=str(lk.person_id))
-            work.append(
-                (
-                    lk.contact,
-                    new,
-                    lk.person_id,
-                    lk.person_version,
-                    lk.record,
-                    lk.link,
-                    lk.name,
-                    False,
-                )
-            )
+            for lk in links
+        ]
         for part in chunks(work, self.chunk):
             seqs = self.journal.intents(
                 [
-                    Entry("contact", "update", old.item_id, pid, contact_before(old))
-                    for old, _, pid, *_ in part
+                    Entry("contact", "update", w.old.item_id, w.person_id, contact_before(w.old))
+                    for w in part
                 ]
             )
             self.checkpoint()
-            results = self._store_write(
-                self.store.update_many, [(old, new) for old, new, *_ in part], len(part)
+            self._write(
+                self.store.begin_update_many,
+                [(w.old, w.new) for w in part],
+                partial(self._contacts_updated, part, seqs),
             )
-            self.checkpoint()
-            rows: list[dict[str, Any]] = []
-            outcomes: list[Outcome] = []
-            mirror: list[tuple[int, str | None]] = []
-            for (old, _new, pid, pver, record, how, name, is_update), seq, res in zip(
-                part, seqs, results, strict=True
-            ):
-                if isinstance(res, ItemRef):
-                    rows.append(link_row(pid, res.item_id, res.version, pver, record))
-                    outcomes.append(
-                        (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
-                    )
-                    if how:
-                        mirror.append((pid, res.item_id))
-                        self.report.count("link")
-                    if is_update:
-                        self.report.count("update-contact")
-                else:
-                    outcomes.append((seq, "failed", None, str(res)))
-                    self._error(name, str(res), old.item_id, pid)
-            # The hidden link first: if the run dies before the link rows are committed, the
-            # next run relinks by Customer ID and mirrors again; the other order could leave a
-            # committed link whose contact_manager_id was never written.
-            self._mirror(mirror)
-            self._commit(rows, outcomes)
-            self.advance(len(part))
 
-    def _store_write(
-        self, write: Callable[[list[T]], list[ItemRef | StoreError]], items: list[T], n: int
-    ) -> list[ItemRef | StoreError]:
-        try:
-            return write(items)
-        except StoreError as exc:
-            # The whole chunk failed (the folder went away, ...): each record reports it.
-            return [exc] * n
+    def _contacts_updated(
+        self, part: Sequence[_ContactWrite], seqs: list[int], results: Results
+    ) -> None:
+        self.checkpoint()
+        rows: list[dict[str, Any]] = []
+        outcomes: list[Outcome] = []
+        mirror: list[tuple[int, str | None]] = []
+        for w, seq, res in zip(part, seqs, results, strict=True):
+            if isinstance(res, ItemRef):
+                rows.append(
+                    link_row(w.person_id, res.item_id, res.version, w.person_version, w.record)
+                )
+                outcomes.append(
+                    (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
+                )
+                if w.how:
+                    mirror.append((w.person_id, res.item_id))
+                    self.report.count("link")
+                if w.is_update:
+                    self.report.count("update-contact")
+            else:
+                outcomes.append((seq, "failed", None, str(res)))
+                self._error(w.name, str(res), w.old.item_id, w.person_id)
+        self._commit(rows, outcomes, mirror)
+        self.advance(len(part))
 
     # --- import ----------------------------------------------------------------------------------
     def _create_persons(self, actions: list[CreatePerson], plan: Plan) -> None:
         floor = plan.person_id_floor
         for part in chunks(actions, self.chunk):
+            # The baseline's JSON serves the intent too (the record is what recovery compares).
+            baselines = [dumps(record_to_dict(a.record)) for a in part]
             seqs = self.journal.intents(
                 [
                     Entry(
@@ -272,14 +319,18 @@ class Executor:
                         "create",
                         a.contact.item_id,
                         None,
-                        {"record": record_to_dict(a.record), "floor": floor},
+                        RawJson(f'{{"record":{b},"floor":{floor}}}'),
                     )
-                    for a in part
+                    for a, b in zip(part, baselines, strict=True)
                 ]
             )
             self.checkpoint()
             try:
-                ids = self.db.add_many([a.record for a in part])
+                # Both halves' Person half at once: the hidden link is written with the Person.
+                ids = self.db.add_many(
+                    [a.record for a in part],
+                    contact_manager_ids=[a.contact.item_id for a in part],
+                )
             except PersonsyncError as exc:
                 with self.engine.begin() as conn:
                     self.journal.settle(conn, [(s, "failed", None, str(exc)) for s in seqs])
@@ -287,23 +338,18 @@ class Executor:
                     self._error(a.name, str(exc), a.contact.item_id)
                 continue
             self.checkpoint()
-            persons = self.db.get_many(ids)
+            versions = self.db.versions_of(ids)
             rows: list[dict[str, Any]] = []
             outcomes: list[Outcome] = []
-            mirror: list[tuple[int, str | None]] = []
-            for a, seq, pid in zip(part, seqs, ids, strict=True):
-                version = persons[pid].version if pid in persons else ""
+            for a, seq, pid, baseline in zip(part, seqs, ids, baselines, strict=True):
+                version = versions.get(pid, "")
                 # item_version "" until the Customer ID is written back: the next run re-reads.
-                rows.append(link_row(pid, a.contact.item_id, "", version, a.record))
+                rows.append(link_row(pid, a.contact.item_id, "", version, a.record, baseline))
                 outcomes.append((seq, "done", {"person_id": pid, "version": version}, None))
-                mirror.append((pid, a.contact.item_id))
-                self.customer_ids.append((a.contact, pid))
                 self.report.count("create-person")
-            # The hidden link first: if the run dies before the link rows are committed, the
-            # next run relinks by Customer ID and mirrors again; the other order could leave a
-            # committed link whose contact_manager_id was never written.
-            self._mirror(mirror)
             self._commit(rows, outcomes)
+            self.customer_ids += [(a.contact, pid) for a, pid in zip(part, ids, strict=True)]
+            self._write_customer_ids()
             floor = max([floor, *ids])
             self.advance(len(part))
 
@@ -359,11 +405,8 @@ class Executor:
                     self.report.count("link")
                 self.report.count("update-person")
             self.checkpoint()
-            # The hidden link first: if the run dies before the link rows are committed, the
-            # next run relinks by Customer ID and mirrors again; the other order could leave a
-            # committed link whose contact_manager_id was never written.
-            self._mirror(mirror)
-            self._commit(rows, outcomes)
+            self._commit(rows, outcomes, mirror)
+            self._write_customer_ids()
             self.advance(len(part))
 
     def _links(self, actions: list[Link]) -> None:
@@ -391,16 +434,19 @@ class Executor:
                 if not cid_ok:
                     self.customer_ids.append((a.contact, a.person_id))
                 self.report.count("link")
-            # The hidden link first: if the run dies before the link rows are committed, the
-            # next run relinks by Customer ID and mirrors again; the other order could leave a
-            # committed link whose contact_manager_id was never written.
-            self._mirror(mirror)
-            self._commit(rows, outcomes)
+            self._commit(rows, outcomes, mirror)
+            self._write_customer_ids()
             self.advance(len(part))
 
-    def _write_customer_ids(self) -> None:
-        """Import's second half of a link: the Person's id into the contact's Customer ID."""
-        for part in chunks(self.customer_ids, self.chunk):
+    def _write_customer_ids(self, *, final: bool = False) -> None:
+        """Import's second half of a link: the Person's id into the contact's Customer ID.
+        Written by whole chunks as the links are committed (so the folder's writes overlap the
+        next chunk's Persons); `final` writes the rest."""
+        while len(self.customer_ids) >= self.chunk or (final and self.customer_ids):
+            part, self.customer_ids = (
+                self.customer_ids[: self.chunk],
+                self.customer_ids[self.chunk :],
+            )
             # Only the Customer ID changes: the journal keeps that, not the whole record.
             seqs = self.journal.intents(
                 [
@@ -415,34 +461,39 @@ class Executor:
                 ]
             )
             self.checkpoint()
-            results = self._store_write(
-                self.store.update_many,
+            self._write(
+                self.store.begin_update_many,
                 [(c, replace(c, customer_id=str(pid))) for c, pid in part],
-                len(part),
+                partial(self._customer_ids_written, part, seqs),
             )
-            self.checkpoint()
-            versions: list[dict[str, str]] = []
-            outcomes: list[Outcome] = []
-            for (c, pid), seq, res in zip(part, seqs, results, strict=True):
-                if isinstance(res, ItemRef):
-                    versions.append({"f": self.folder, "i": c.item_id, "v": res.version})
-                    outcomes.append(
-                        (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
-                    )
-                else:
-                    outcomes.append((seq, "failed", None, str(res)))
-                    self._error(c.display_name, str(res), c.item_id, pid)
-            with self.engine.begin() as conn:
-                if versions:
-                    t = sync_links
-                    conn.execute(
-                        update(t)
-                        .where(and_(t.c.folder == bindparam("f"), t.c.item_id == bindparam("i")))
-                        .values(item_version=bindparam("v")),
-                        versions,
-                    )
-                self.journal.settle(conn, outcomes)
-            self.checkpoint()
+
+    def _customer_ids_written(
+        self, part: Sequence[tuple[Contact, int]], seqs: list[int], results: Results
+    ) -> None:
+        self.checkpoint()
+        versions: list[dict[str, str]] = []
+        outcomes: list[Outcome] = []
+        for (c, pid), seq, res in zip(part, seqs, results, strict=True):
+            if isinstance(res, ItemRef):
+                versions.append({"f": self.folder, "i": c.item_id, "v": res.version})
+                outcomes.append(
+                    (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
+                )
+            else:
+                outcomes.append((seq, "failed", None, str(res)))
+                self._error(c.display_name, str(res), c.item_id, pid)
+        with self.engine.begin() as conn:
+            if versions:
+                t = sync_links
+                executemany(
+                    conn,
+                    update(t)
+                    .where(and_(t.c.folder == bindparam("f"), t.c.item_id == bindparam("i")))
+                    .values(item_version=bindparam("v")),
+                    versions,
+                )
+            self.journal.settle(conn, outcomes)
+        self.checkpoint()
 
     def _refresh(self, actions: list[Refresh]) -> None:
         for part in chunks(actions, self.chunk):
@@ -453,3 +504,17 @@ class Executor:
                 for a in part
             ]
             self._commit(rows, [])
+
+
+@dataclass(frozen=True, slots=True)
+class _ContactWrite:
+    """One export update of a contact: a field update, or a link that rewrites the Customer ID."""
+
+    old: Contact
+    new: Contact
+    person_id: int
+    person_version: str
+    record: Record  # the agreed values after the write: the new baseline
+    how: str  # how the link was found when it is being made now ("" = linked already)
+    name: str
+    is_update: bool = True

@@ -59,11 +59,11 @@ def _read_persons(
         return {}
     if len(wanted) * 2 > everyone:
         # Most of them: one streamed scan beats many keyed look-ups.
-        return {p.id: p for p in db.iter_persons(view) if p.id in wanted}
+        return {p.id: p for p in db.iter_persons(view, times=False) if p.id in wanted}
     out: dict[int, Person] = {}
     ordered = sorted(wanted)
     for start in range(0, len(ordered), 2000):
-        out.update(db.get_many(ordered[start : start + 2000]))
+        out.update(db.get_many(ordered[start : start + 2000], times=False))
     return out
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, and_, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError, RunNotFound
+from personsync.persons.bulk import executemany
 from personsync.sync.links import normalise_folder, now
 from personsync.sync.tables import sync_journal, sync_runs
 from personsync.sync.values import dumps, loads
@@ -100,7 +101,7 @@ class Journal:
             for seq, e in zip(seqs, entries, strict=True)
         ]
         with self.engine.begin() as conn:
-            conn.execute(sync_journal.insert(), rows)
+            executemany(conn, sync_journal.insert(), rows)
         return seqs
 
     def settle(self, conn: Any, outcomes: Sequence[tuple[int, str, Any, str | None]]) -> None:
@@ -113,7 +114,8 @@ class Journal:
             .where(and_(t.c.run_id == bindparam("r"), t.c.seq == bindparam("s")))
             .values(state=bindparam("st"), after=bindparam("a"), error=bindparam("e"))
         )
-        conn.execute(
+        executemany(
+            conn,
             stmt,
             [
                 {

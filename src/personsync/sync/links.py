@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, bindparam, delete, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError
+from personsync.persons.bulk import executemany
 from personsync.sync.tables import sync_folder_state, sync_links
 
 CHUNK = 2000
@@ -85,7 +86,7 @@ class Links:
             conn.execute(
                 delete(t).where(t.c.folder == folder, t.c.item_id.in_(items[start : start + CHUNK]))
             )
-        conn.execute(t.insert(), [{**r, "folder": folder} for r in rows])
+        executemany(conn, t.insert(), [{**r, "folder": folder} for r in rows])
 
     @staticmethod
     def forget(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
@@ -122,36 +123,3 @@ def save_state(engine: Engine, folder: str, state: str | None) -> None:
     with engine.begin() as conn:
         conn.execute(delete(t).where(t.c.folder == key))
         conn.execute(t.insert().values(folder=key, state=state, saved_at=now()))
-
-
-def mirror_contact_manager_ids(db: Any, pairs: Sequence[tuple[int, str | None]]) -> None:
-    """Set the Persons' `contact_manager_id` to the item they were just linked to.
-
-    PersonsDB has only a one-at-a-time setter (a transaction per Person: minutes for 100,000),
-    so on a real PersonsDB this is one executemany on its table, in one transaction; the column
-    is not a mapped field and does not bump the Person's version, exactly as the setter does."""
-    if not pairs:
-        return
-    bulk = getattr(db, "set_contact_manager_ids", None)
-    if bulk is not None:
-        bulk(pairs)
-        return
-    from personsync.persons.repo import PersonsDB
-
-    if not isinstance(db, PersonsDB):
-        for person_id, item_id in pairs:
-            db.set_contact_manager_id(person_id, item_id)
-        return
-    from personsync.persons.schema import persons
-
-    stmt = (
-        update(persons)
-        .where(persons.c.id == bindparam("pid"))
-        .values(contact_manager_id=bindparam("cmid"))
-    )
-    try:
-        with db.engine.begin() as conn:
-            for start in range(0, len(pairs), CHUNK):
-                conn.execute(stmt, [{"pid": p, "cmid": i} for p, i in pairs[start : start + CHUNK]])
-    except SQLAlchemyError as exc:
-        raise DatabaseError("cannot record the contacts linked to the Persons") from exc

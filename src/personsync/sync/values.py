@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from personsync.fields import FIELD_NAMES
-from personsync.model import Record, Value
+from personsync.model import Record, Value, field_values
 
 
 def value_to_json(value: Value) -> Any:
@@ -22,12 +22,11 @@ def value_to_json(value: Value) -> Any:
 def record_to_dict(record: Record) -> dict[str, Any]:
     """Only the non-empty fields: most of a record is empty, and links and the journal hold
     100,000s of them (this runs once per written record, so it avoids Record.values())."""
-    out: dict[str, Any] = {}
-    for name in FIELD_NAMES:
-        value = getattr(record, name)
-        if value:
-            out[name] = value_to_json(value) if not isinstance(value, str) else value
-    return out
+    return {
+        name: value if value.__class__ is str else value_to_json(value)
+        for name, value in zip(FIELD_NAMES, field_values(record), strict=True)
+        if value
+    }
 
 
 def record_from_dict(data: Mapping[str, Any]) -> Record:
@@ -37,9 +36,14 @@ def record_from_dict(data: Mapping[str, Any]) -> Record:
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+class RawJson(str):
+    """JSON text encoded already: `dumps` passes it through (a record's JSON, made once for a
+    link's baseline, also serves the journal entry that holds the same record)."""
+
+
 def dumps(data: Any) -> str:
     """Compact JSON; key order is the field table's, so equal records give equal text."""
-    return _ENCODER.encode(data)
+    return data if isinstance(data, RawJson) else _ENCODER.encode(data)
 
 
 def loads(text: str | None) -> Any:
