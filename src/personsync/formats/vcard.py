@@ -5,16 +5,34 @@ yields a `Contact` per card or a `FormatError` for a card (or stray text) it can
 goes on. A card's UID comes as `Contact.item_id`; stores replace it with their own item id.
 `write_card` writes 3.0 (default), 4.0 or 2.1. A card read and written back keeps every line
 personsync does not map (photos, keys, X- properties, values beyond the record's slots) in
-`Contact.extra`. The parts: `vcard_lines` (reading content lines), `vcard_text` (escaping,
-folding), `vcard_map` (the mapping table's vCard side), `vcard_read` and `vcard_write`.
+`Contact.extra`. The parts: this module (text → cards), `vcard_lines` (content lines),
+`vcard_text` (escaping, folding), `vcard_map` (the mapping table's vCard side), `vcard_read` and
+`vcard_write`.
+
+The reader splits the text into lines once and does a few string operations per line; it never
+raises for bad input: a card it cannot read is returned as a `FormatError` and the next card is
+read. Most cards are read in one pass over their lines (`_simple_card`); a card with anything
+that pass does not handle is read again line by line, which handles everything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 
 from personsync.errors import FormatError
-from personsync.formats.vcard_lines import RawCard, decode_file, iter_cards
+from personsync.formats.vcard_lines import (
+    NO_HEAD,
+    PARSED_HEADS,
+    PLAIN_HEADS,
+    VERSIONS,
+    Line,
+    ParsedHead,
+    RawCard,
+    decode_file,
+    encoded,
+    parse_line,
+)
 from personsync.formats.vcard_read import VCardExtra, to_contact
 from personsync.formats.vcard_write import write_card, write_cards
 from personsync.model import Contact
@@ -58,3 +76,210 @@ def card_version(contact: Contact, default: str = "3.0") -> str:
     """The version the contact's card was read in (to write it back alike), else `default`."""
     extra = contact.extra
     return extra.version if isinstance(extra, VCardExtra) else default
+
+
+# --- text → cards -------------------------------------------------------------------------------
+
+
+def split_lines(text: str) -> list[str]:
+    """The text's lines without their ends: CRLF or LF, or CR in a file without LF."""
+    # Not str.splitlines: it also splits on \x0c, \x1c, U+2028…, which may sit inside a value.
+    if "\n" not in text:
+        return text.split("\r")
+    if "\r" not in text:
+        return text.split("\n")
+    # Rather than take the CR off each line: when every LF follows a CR, split at CRLF.
+    if text.count("\n") == text.count("\r\n"):
+        lines = text.split("\r\n")
+    else:
+        lines = text.replace("\r\n", "\n").split("\n")
+    if lines[-1].endswith("\r"):
+        lines[-1] = lines[-1][:-1]
+    return lines
+
+
+def iter_cards(
+    text: str, source: str, encoding: str, first_line: int = 1
+) -> Iterator[RawCard | FormatError]:
+    """Cards in file order; stray text outside cards and broken cards come as FormatErrors.
+    `first_line` is the line number of the text's first line (for a card cut from a file)."""
+    lines = split_lines(text)
+    base = first_line
+    card: list[tuple[int, str]] | None = None
+    begin = 0
+    stray = 0
+    logical: list[str] = []  # the physical parts of the line being assembled
+    logical_no = 0
+    qp = False  # the line being assembled is quoted-printable: `=` at the end continues it
+    b64 = False  # …is base64: 2.1 writers may continue it without a leading space
+    end = -1  # the index of the next line that is exactly END:VCARD; len(lines) when none
+    numbered = enumerate(lines)
+    for index, line in numbered:
+        if card is None:
+            stripped = line.strip()
+            if stripped.upper() == "BEGIN:VCARD":
+                card, begin, logical = [], index + base, []
+                if end <= index:
+                    try:
+                        end = lines.index("END:VCARD", index + 1)
+                    except ValueError:
+                        end = len(lines)
+                simple = _simple_card(lines, index, end, base, encoding)
+                if simple is not None:
+                    yield simple
+                    card = None
+                    next(islice(numbered, end - index, end - index), None)  # on after END
+            elif stripped and stripped != "\x1a" and not stray:  # ^Z: DOS end of file
+                stray = index + base
+            continue
+        if qp and logical and logical[-1].endswith("=") and line.upper() != "END:VCARD":
+            logical[-1] = logical[-1][:-1]
+            logical.append(line)
+            continue
+        if not line:
+            continue
+        first = line[0]
+        if first == " " or first == "\t":
+            if logical:
+                logical.append(line[1:])
+            continue
+        if b64 and ":" not in line:
+            logical.append(line)
+            continue
+        if logical:
+            card.append((logical_no, "".join(logical)))
+        if len(line) == 9 and line.upper() == "END:VCARD":
+            yield _parse_card(card, begin, index + base, source, encoding)
+            card, logical = None, []
+            qp = b64 = False
+            continue
+        if len(line) == 11 and line.upper() == "BEGIN:VCARD":
+            yield FormatError("card has no END:VCARD", source=source, line=begin)
+            card, begin, logical = [], index + base, []
+            qp = b64 = False
+            continue
+        logical, logical_no = [line], index + base
+        qp, b64 = encoded(line)
+    if card is not None:
+        yield FormatError("card has no END:VCARD (file truncated?)", source=source, line=begin)
+    if stray:
+        yield FormatError(
+            "text outside BEGIN:VCARD … END:VCARD was ignored", source=source, line=stray
+        )
+
+
+def _simple_card(
+    lines: list[str], begin: int, end: int, base: int, encoding: str
+) -> RawCard | None:
+    """The card from `lines[begin]` (BEGIN) to `lines[end]` (END) read in one pass over its
+    lines: what `iter_cards` and `_parse_card` would read, or None when a line may need them: a
+    head not parsed before (which include BEGIN and END in any case: never cached), a line
+    without a colon (base64 continued without a space, or an error), a fold that could change
+    the version found first."""
+    if end >= len(lines):
+        return None
+    block = lines[begin + 1 : end + 1]  # with the END line, which ends the last property
+    version = "3.0"
+    for line in block:
+        if line[:8].upper() == "VERSION:":
+            version = line[8:].strip()
+            break
+    if version not in VERSIONS:
+        return None
+    style = "2.1" if version == "2.1" else "3.0"
+    plain, heads = PLAIN_HEADS[style], PARSED_HEADS[style]
+    props: list[Line] = []
+    # The line being assembled: its first physical line ("" when none) and that line's number;
+    # its plain head and value, or (no plain head) whether it is quoted-printable; its other
+    # parts (all its parts when it has no plain head, so that a soft line break can come off).
+    start, number, known, value, qp = "", 0, NO_HEAD, "", False
+    parts: list[str] = []
+    soft = False  # quoted-printable and the last part ends with `=`: the next line continues it
+    for index, line in enumerate(block, begin + 1 + base):
+        if soft and line.upper() != "END:VCARD":
+            if line[:8].upper() == "VERSION:":
+                return None  # part of a quoted-printable value, not the card's version
+            parts[-1] = parts[-1][:-1]
+            parts.append(line)
+            soft = line.endswith("=")
+            continue
+        if not line:
+            continue
+        first = line[0]
+        if first == " " or first == "\t":
+            if start:
+                if len(start) < 8 or start[:8].upper() == "VERSION:":
+                    return None  # the version found above may not be the card's
+                parts.append(line[1:])
+                soft = qp and len(line) > 1 and line.endswith("=")
+            continue
+        if start:
+            if known is NO_HEAD:
+                if not _parse_into(props, "".join(parts), style, encoding, number, heads):
+                    return None
+            else:
+                if parts:
+                    value += "".join(parts)
+                if value[4:5] != ":":  # else perhaps a `data:` URI
+                    props.append((known, value, False, number))
+                elif not _parse_into(props, start + "".join(parts), style, encoding, number, heads):
+                    return None
+        head, colon, value = line.partition(":")
+        if not colon:
+            return None
+        start, number = line, index
+        known = plain.get(head, NO_HEAD)
+        if known is NO_HEAD:
+            qp = encoded(line)[0]
+            soft = qp and line.endswith("=")
+            parts = [line]
+        else:
+            qp = False
+            if parts:
+                parts = []
+    return RawCard(version, props, begin + base, end + base)
+
+
+def _parse_into(
+    props: list[Line],
+    line: str,
+    style: str,
+    encoding: str,
+    number: int,
+    heads: dict[str, ParsedHead],
+) -> bool:
+    """`parse_line` into `props`; False when the head is new or the line malformed."""
+    if line.partition(":")[0] not in heads:
+        return False
+    try:
+        props.append(parse_line(line, style, encoding, number))
+    except ValueError:
+        return False  # reported with the card's name by `_parse_card`
+    return True
+
+
+def _parse_card(
+    lines: list[tuple[int, str]], begin: int, end: int, source: str, encoding: str
+) -> RawCard | FormatError:
+    version = "3.0"
+    for _, line in lines:
+        if line[:8].upper() == "VERSION:":
+            version = line[8:].strip()
+            break
+    if version not in VERSIONS:
+        return FormatError(f"unsupported vCard version {version!r}", source=source, line=begin)
+    style = "2.1" if version == "2.1" else "3.0"
+    props: list[Line] = []
+    for number, line in lines:
+        try:
+            props.append(parse_line(line, style, encoding, number))
+        except ValueError as exc:
+            return FormatError(str(exc), source=source, line=number, name=_card_name(lines))
+    return RawCard(version, props, begin, end)
+
+
+def _card_name(lines: list[tuple[int, str]]) -> str:
+    for _, line in lines:
+        if line[:3].upper() == "FN:":
+            return line[3:80].strip()
+    return ""

@@ -1,10 +1,9 @@
-"""vCard content lines: bytes → cards of parsed properties (writing: `vcard_text`).
+"""vCard content lines: bytes → text, and a content line → its parts (cards: `vcard`; writing:
+`vcard_text`).
 
 Hand-written rather than vobject because vobject 0.9.9 mis-reads what Outlook writes (it needs
 `allowQP`, keeps only the first part of `FN:Doe, John`, drops `TEL;WORK;VOICE` types and crashes
-on 2.1 base64 photos) and is slow on 100,000 cards. The reader splits the text into lines once and
-does a few string operations per line; it never raises for bad input: a card it cannot read is
-returned as a `FormatError` and the next card is read.
+on 2.1 base64 photos) and is slow on 100,000 cards.
 
 A property's `value` keeps the escaping convention of the version it came from (`style`): in 2.1
 only `;` is structural (`\\;` and `\\\\` are escapes, commas are plain text); in 3.0 and 4.0
@@ -18,10 +17,8 @@ from __future__ import annotations
 import binascii
 import codecs
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from personsync.errors import FormatError
 from personsync.formats.vcard_text import Params
 
 VERSIONS = ("2.1", "3.0", "4.0")
@@ -44,22 +41,33 @@ class Property:
     line: int = field(default=0, compare=False)
 
     def param(self, key: str) -> tuple[str, ...]:
-        for k, values in self.params:
-            if k == key:
-                return values
-        return ()
+        return param(self.params, key)
 
     @property
     def types(self) -> frozenset[str]:
-        return frozenset(self.param("TYPE"))
+        return frozenset(param(self.params, "TYPE"))
+
+
+def param(params: Params, key: str) -> tuple[str, ...]:
+    for k, values in params:
+        if k == key:
+            return values
+    return ()
+
+
+Head = tuple[str, Params, str]  # name, params, group (as in Property)
+# A content line as read: head, value, binary, line number (as in Property; the style is the
+# card's). Most lines go into the record, so only the lines a card keeps become Properties:
+# making a tuple costs a tenth of making a Property.
+Line = tuple[Head, str, bool, int]
 
 
 @dataclass(slots=True)
 class RawCard:
-    """The properties of one BEGIN:VCARD … END:VCARD block."""
+    """The content lines of one BEGIN:VCARD … END:VCARD block."""
 
     version: str
-    properties: list[Property]
+    lines: list[Line]
     line: int  # of BEGIN
     end_line: int  # of END
 
@@ -82,121 +90,20 @@ def decode_file(data: bytes, fallback: str = "cp1252") -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"
 
 
-def split_lines(text: str) -> list[str]:
-    # Not str.splitlines: it also splits on \x0c, \x1c, U+2028…, which may sit inside a value.
-    if "\n" in text:
-        return text.split("\n")
-    return text.split("\r")
-
-
-# --- cards --------------------------------------------------------------------------------------
-
-
-def iter_cards(
-    text: str, source: str, encoding: str, first_line: int = 1
-) -> Iterator[RawCard | FormatError]:
-    """Cards in file order; stray text outside cards and broken cards come as FormatErrors.
-    `first_line` is the line number of the text's first line (for a card cut from a file)."""
-    lines = split_lines(text)
-    base = first_line
-    card: list[tuple[int, str]] | None = None
-    begin = 0
-    stray = 0
-    logical: list[str] = []  # the physical parts of the line being assembled
-    logical_no = 0
-    qp = False  # the line being assembled is quoted-printable: `=` at the end continues it
-    b64 = False  # …is base64: 2.1 writers may continue it without a leading space
-    for index, line in enumerate(lines):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if card is None:
-            stripped = line.strip()
-            if stripped.upper() == "BEGIN:VCARD":
-                card, begin, logical = [], index + base, []
-            elif stripped and stripped != "\x1a" and not stray:  # ^Z: DOS end of file
-                stray = index + base
-            continue
-        if qp and logical and logical[-1].endswith("=") and line.upper() != "END:VCARD":
-            logical[-1] = logical[-1][:-1]
-            logical.append(line)
-            continue
-        if not line:
-            continue
-        first = line[0]
-        if first == " " or first == "\t":
-            if logical:
-                logical.append(line[1:])
-            continue
-        if b64 and ":" not in line:
-            logical.append(line)
-            continue
-        if logical:
-            card.append((logical_no, "".join(logical)))
-        if len(line) == 9 and line.upper() == "END:VCARD":
-            yield _parse_card(card, begin, index + base, source, encoding)
-            card, logical = None, []
-            qp = b64 = False
-            continue
-        if len(line) == 11 and line.upper() == "BEGIN:VCARD":
-            yield FormatError("card has no END:VCARD", source=source, line=begin)
-            card, begin, logical = [], index + base, []
-            qp = b64 = False
-            continue
-        logical, logical_no = [line], index + base
-        colon = line.find(":")
-        if line.find(";", 0, colon if colon >= 0 else len(line)) >= 0:
-            head = line[:colon].upper()
-            qp = "QUOTED-PRINTABLE" in head
-            b64 = "BASE64" in head or "ENCODING=B" in head
-        else:
-            qp = b64 = False
-    if card is not None:
-        yield FormatError("card has no END:VCARD (file truncated?)", source=source, line=begin)
-    if stray:
-        yield FormatError(
-            "text outside BEGIN:VCARD … END:VCARD was ignored", source=source, line=stray
-        )
-
-
-def _parse_card(
-    lines: list[tuple[int, str]], begin: int, end: int, source: str, encoding: str
-) -> RawCard | FormatError:
-    version = "3.0"
-    for _, line in lines:
-        if line[:8].upper() == "VERSION:":
-            version = line[8:].strip()
-            break
-    if version not in VERSIONS:
-        return FormatError(f"unsupported vCard version {version!r}", source=source, line=begin)
-    style = "2.1" if version == "2.1" else "3.0"
-    props: list[Property] = []
-    for number, line in lines:
-        try:
-            prop = parse_line(line, style, encoding, number)
-        except ValueError as exc:
-            return FormatError(str(exc), source=source, line=number, name=_card_name(lines))
-        if prop is not None:
-            props.append(prop)
-    return RawCard(version, props, begin, end)
-
-
-def _card_name(lines: list[tuple[int, str]]) -> str:
-    for _, line in lines:
-        if line[:3].upper() == "FN:":
-            return line[3:80].strip()
-    return ""
-
-
 # --- one content line ---------------------------------------------------------------------------
 
 
-_Head = tuple[str, str, Params, str, str]  # name, group, params, encoding, charset
-# Parsed heads (`TEL;TYPE=work,voice`) by (head, style): the same few dozen heads repeat in
+ParsedHead = tuple[str, str, Params, str, str]  # name, group, params, encoding, charset
+# Parsed heads (`TEL;TYPE=work,voice`) by style and head: the same few dozen heads repeat in
 # every card, so parsing each once makes reading 100,000 cards about twice as fast.
-_HEADS: dict[tuple[str, str], _Head] = {}
+PARSED_HEADS: dict[str, dict[str, ParsedHead]] = {"2.1": {}, "3.0": {}}
+# Those heads (the most) with no transfer encoding, no quotes and nothing `encoded` finds: their
+# lines need only splitting at the colon, and fold like any line.
+PLAIN_HEADS: dict[str, dict[str, Head]] = {"2.1": {}, "3.0": {}}
+NO_HEAD: Head = ("", (), "")
 
 
-def parse_line(line: str, style: str, encoding: str, number: int) -> Property | None:
+def parse_line(line: str, style: str, encoding: str, number: int) -> Line:
     """Parse `group.NAME;params:value`; ValueError with a readable reason when malformed."""
     colon = line.find(":")
     quote = line.find('"', 0, colon) if colon >= 0 else line.find('"')
@@ -206,15 +113,19 @@ def parse_line(line: str, style: str, encoding: str, number: int) -> Property | 
         raise ValueError(f"no ':' in line {line[:40]!r}")
     else:
         head, value = line[:colon], line[colon + 1 :]
-    parsed = _HEADS.get((head, style))
+    heads = PARSED_HEADS[style]
+    parsed = heads.get(head)
     if parsed is None:
         parsed = _parse_head(head, style)
-        if len(_HEADS) > 5000:
-            _HEADS.clear()
-        _HEADS[head, style] = parsed
+        if len(heads) > 5000:
+            heads.clear()
+            PLAIN_HEADS[style].clear()
+        # Never BEGIN or END, whatever the case: vcard._simple_card finds them as new heads.
+        if parsed[0] not in ("BEGIN", "END"):
+            heads[head] = parsed
+            if not parsed[3] and '"' not in head and not any(encoded(head + ":")):
+                PLAIN_HEADS[style][head] = (parsed[0], parsed[2], parsed[1])
     name, group, params, encoding_param, charset = parsed
-    if name == "VERSION":
-        return None
     binary = False
     if encoding_param:
         if encoding_param in ("QUOTED-PRINTABLE", "QP"):
@@ -229,10 +140,20 @@ def parse_line(line: str, style: str, encoding: str, number: int) -> Property | 
         params = tuple((k, v) for k, v in params if k not in ("VALUE", "TYPE"))
         params += (("TYPE", (subtype,)),)
         binary = True
-    return Property(name, value, params, group, style, binary, number)
+    return (name, params, group), value, binary, number
 
 
-def _parse_head(head: str, style: str) -> _Head:
+def encoded(line: str) -> tuple[bool, bool]:
+    """Whether the content line starting with `line` is quoted-printable, and base64 (which
+    decides how the lines after it continue it)."""
+    colon = line.find(":")
+    if line.find(";", 0, colon if colon >= 0 else len(line)) < 0:
+        return False, False
+    head = line[:colon].upper()
+    return "QUOTED-PRINTABLE" in head, "BASE64" in head or "ENCODING=B" in head
+
+
+def _parse_head(head: str, style: str) -> ParsedHead:
     if _CONTROL.search(head):
         raise ValueError(f"control character in {head[:40]!r}")
     parts = _split_params(head) if '"' in head else head.split(";")

@@ -11,6 +11,8 @@ from collections import defaultdict
 from datetime import date
 
 from personsync.fields import FIELDS, FieldSpec
+from personsync.formats.vcard_lines import param
+from personsync.formats.vcard_text import Params
 
 # Property → field, for single-valued properties (NOTE, TITLE, BDAY, CATEGORIES, …).
 SIMPLE: dict[str, FieldSpec] = {}
@@ -86,11 +88,50 @@ def address_type(types: frozenset[str]) -> str:
     return "other"
 
 
+# Derived once for the reader: the fields of each structured property and its last mapped
+# component; each address's slots in component order.
+PART_NAMES = {prop: tuple(s.name for s in slots.values()) for prop, slots in PARTS.items()}
+PART_LAST = {prop: max(slots) for prop, slots in PARTS.items()}
+ADDRESS_SLOTS = {kind: sorted(slots.items()) for kind, slots in ADDRESS.items()}
+# What a phone's and an address's parameters say, by parameters: the same few repeat.
+_PHONE_PARAMS: dict[Params, tuple[frozenset[str], bool, tuple[str, ...]]] = {}
+_ADDRESS_PARAMS: dict[Params, str] = {}
+
+
+def phone_params(params: Params) -> tuple[frozenset[str], bool, tuple[str, ...]]:
+    """A phone's slot class, whether its value is a `tel:` URI, the slot it asks for."""
+    found = _PHONE_PARAMS.get(params)
+    if found is None:
+        if len(_PHONE_PARAMS) > 1000:
+            _PHONE_PARAMS.clear()
+        found = _PHONE_PARAMS[params] = (
+            phone_class(frozenset(param(params, "TYPE"))),
+            "uri" in (v.lower() for v in param(params, "VALUE")),
+            param(params, SLOT_PARAM),
+        )
+    return found
+
+
+def address_params(params: Params) -> str:
+    """An address's type (`address_type`) by its parameters."""
+    found = _ADDRESS_PARAMS.get(params)
+    if found is None:
+        if len(_ADDRESS_PARAMS) > 1000:
+            _ADDRESS_PARAMS.clear()
+        found = _ADDRESS_PARAMS[params] = address_type(frozenset(param(params, "TYPE")))
+    return found
+
+
 def parse_date(text: str) -> date:
     """`19800322`, `1980-03-22`, `1980-03-22T00:00:00Z`, `20090808T1430-0500` → a date.
 
     ValueError when there is no year (`--0322`) or it is not a date: the caller keeps the line
     and reports it, because a Record's date needs a year."""
+    if len(text) == 10 and text[4] == "-" == text[7] and text.isascii():
+        try:  # the 3.0/4.0 form, parsed in C; anything it rejects gets its reason below
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
     value = text.strip().partition("T")[0]
     if value.startswith("--"):
         raise ValueError(f"{text.strip()!r} has no year")

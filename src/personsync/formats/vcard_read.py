@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from personsync.errors import FormatError
 from personsync.fields import CUSTOMER_ID_VCARD, FieldSpec
 from personsync.formats import vcard_map as vm
-from personsync.formats.vcard_lines import Property, RawCard
-from personsync.formats.vcard_text import split_components, split_list, unescape
+from personsync.formats.vcard_lines import Line, Property, RawCard, param
+from personsync.formats.vcard_text import Params, plain_components, plain_text, split_list
 from personsync.model import Contact, Record, Value
 
 _DROPPED = frozenset({"PRODID", "REV", "UID"})  # regenerated on write
@@ -50,9 +50,44 @@ def _nth(n: int) -> str:
     return _ORDINAL.get(n, f"{n}th")
 
 
+# What `_CardReader.read` does with a line, by property name: one look-up instead of a chain of
+# comparisons per line. Built from the lowest precedence up, so a name in two sets (UID is also
+# dropped) gets the role that `read` tested first when it was a chain.
+_ROLES: dict[str, str] = {
+    **dict.fromkeys((*_DROPPED, "VERSION"), "drop"),  # VERSION is the card's, RawCard.version
+    **dict.fromkeys((CUSTOMER_ID_VCARD, *vm.CUSTOMER_ID_ALIASES), "customer_id"),
+    "UID": "uid",
+    **dict.fromkeys(vm.SIMPLE, "simple"),
+    **dict.fromkeys(vm.ANNIVERSARY_NAMES, "anniversary"),
+    "FN": "fn",
+    **dict.fromkeys(vm.PARTS, "parts"),
+    "URL": "url",
+    "ADR": "adr",
+    "TEL": "tel",
+    "EMAIL": "email",
+}
+
+
 class _CardReader:
+    __slots__ = (
+        "address_parts",
+        "card",
+        "categories",
+        "customer_id",
+        "fn",
+        "groups",
+        "has_n",
+        "kept",
+        "org_units",
+        "style",
+        "uid",
+        "unmapped",
+        "values",
+    )
+
     def __init__(self, card: RawCard) -> None:
         self.card = card
+        self.style = "2.1" if card.version == "2.1" else "3.0"
         self.values: dict[str, Value] = {}
         self.unmapped: list[str] = []
         self.kept: list[Property] = []
@@ -65,187 +100,203 @@ class _CardReader:
         self.customer_id = ""
         self.categories: list[str] = []
 
-    def text(self, prop: Property) -> str:
-        return _lf(unescape(prop.value, prop.style))
+    def text(self, line: Line) -> str:
+        return plain_text(line[1], self.style)
 
-    def components(self, prop: Property) -> list[str]:
-        return [_lf(p) for p in split_components(prop.value, prop.style)]
-
-    def put(self, spec: FieldSpec, value: Value, prop: Property) -> None:
+    def put(self, spec: FieldSpec, value: Value, line: Line) -> None:
         self.values[spec.name] = value
-        if prop.group:
-            self.groups[spec.name] = prop.group
+        group = line[0][2]
+        if group:
+            self.groups[spec.name] = group
 
-    def keep(self, prop: Property, message: str = "") -> None:
-        self.kept.append(prop)
+    def keep(self, line: Line, message: str = "") -> None:
+        (name, params, group), value, binary, number = line
+        self.kept.append(Property(name, value, params, group, self.style, binary, number))
         if message:
             self.unmapped.append(message)
 
     def read(self) -> None:
-        emails: list[Property] = []
-        phones: list[Property] = []
-        addresses: list[Property] = []
-        urls: list[Property] = []
-        for prop in self.card.properties:
-            name = prop.name
-            if name == "EMAIL":
-                emails.append(prop)
-            elif name == "TEL":
-                phones.append(prop)
-            elif name == "ADR":
-                addresses.append(prop)
-            elif name == "URL":
-                urls.append(prop)
-            elif name in vm.PARTS:
-                self.structured(prop)
-            elif name == "FN":
+        emails: list[Line] = []
+        phones: list[Line] = []
+        addresses: list[Line] = []
+        urls: list[Line] = []
+        roles = _ROLES
+        for line in self.card.lines:
+            name = line[0][0]
+            role = roles.get(name, "keep")
+            if role == "simple":
+                self.simple(vm.SIMPLE[name], line)
+            elif role == "tel":
+                phones.append(line)
+            elif role == "email":
+                emails.append(line)
+            elif role == "parts":
+                self.structured(line)
+            elif role == "adr":
+                addresses.append(line)
+            elif role == "fn":
                 if not self.fn:
-                    self.fn = self.text(prop).strip()
-            elif name in vm.ANNIVERSARY_NAMES:
-                self.date(vm.SIMPLE[vm.ANNIVERSARY], prop)
-            elif name in vm.SIMPLE:
-                self.simple(vm.SIMPLE[name], prop)
-            elif name == "UID":
-                self.uid = self.text(prop).strip()
-            elif name == CUSTOMER_ID_VCARD or name in vm.CUSTOMER_ID_ALIASES:
+                    self.fn = plain_text(line[1], self.style).strip()
+            elif role == "uid":
+                self.uid = plain_text(line[1], self.style).strip()
+            elif role == "customer_id":
                 if not self.customer_id:
-                    self.customer_id = self.text(prop).strip()
-            elif name not in _DROPPED:
-                self.kept.append(prop)
-        self.read_urls(urls)
-        self.read_emails(emails)
-        self.read_phones(phones)
-        self.read_addresses(addresses)
+                    self.customer_id = plain_text(line[1], self.style).strip()
+            elif role == "url":
+                urls.append(line)
+            elif role == "anniversary":
+                self.date(vm.SIMPLE[vm.ANNIVERSARY], line)
+            elif role == "keep":
+                self.keep(line)
+        if urls:
+            self.read_urls(urls)
+        if emails:
+            self.read_emails(emails)
+        if phones:
+            self.read_phones(phones)
+        if addresses:
+            self.read_addresses(addresses)
         if self.categories:
             spec = vm.SIMPLE["CATEGORIES"]
             self.values[spec.name] = tuple(dict.fromkeys(self.categories))
         if not self.has_n and self.fn:
             self.names_from_fn()
 
-    def structured(self, prop: Property) -> None:
-        slots = vm.PARTS[prop.name]
-        if prop.name == "N":
+    def structured(self, line: Line) -> None:
+        name, _, group = line[0]
+        slots = vm.PARTS[name]
+        values = self.values
+        if name == "N":
             if self.has_n:
-                return self.keep(prop, f"another name {self.text(prop)!r}: the record holds 1")
+                return self.keep(line, f"another name {self.text(line)!r}: the record holds 1")
             self.has_n = True
-        elif any(spec.name in self.values for spec in slots.values()):
-            return self.keep(prop, f"another {prop.name} {self.text(prop)!r}: the record holds 1")
-        parts = self.components(prop)
-        for index, part in enumerate(parts):
+        elif not values.keys().isdisjoint(vm.PART_NAMES[name]):
+            return self.keep(line, f"another {name} {self.text(line)!r}: the record holds 1")
+        for index, part in enumerate(plain_components(line[1], self.style)):
             spec = slots.get(index)
             if spec is not None:
-                if part.strip():
-                    self.put(spec, part.strip(), prop)
-            elif prop.name == "ORG" and index > max(slots) and part.strip():
+                part = part.strip()
+                if part:
+                    values[spec.name] = part
+                    if group:
+                        self.groups[spec.name] = group
+            elif name == "ORG" and index > vm.PART_LAST[name] and part.strip():
                 self.org_units += (part,)
         if self.org_units:
             units = ", ".join(self.org_units)
             self.unmapped.append(f"organisational units {units!r}: no field (kept in the card)")
 
-    def simple(self, spec: FieldSpec, prop: Property) -> None:
-        if spec.kind == "date":
-            return self.date(spec, prop)
-        if spec.kind == "list":
-            self.categories.extend(p.strip() for p in split_list(prop.value, prop.style))
-            self.categories = [c for c in self.categories if c]
+    def simple(self, spec: FieldSpec, line: Line) -> None:
+        kind = spec.kind
+        if kind == "date":
+            return self.date(spec, line)
+        if kind == "list":
+            items = [p.strip() for p in split_list(line[1], self.style)]
+            self.categories.extend(c for c in items if c)
             return None
-        if spec.name in self.values:
-            return self.keep(prop, f"another {spec.label.lower()} {self.text(prop)[:60]!r}")
-        text = self.text(prop)
-        if text.strip():
-            self.put(spec, text if spec.kind == "multiline" else text.strip(), prop)
+        name = spec.name
+        if name in self.values:
+            return self.keep(line, f"another {spec.label.lower()} {self.text(line)[:60]!r}")
+        text = plain_text(line[1], self.style)
+        stripped = text.strip()
+        if stripped:
+            self.values[name] = text if kind == "multiline" else stripped
+            group = line[0][2]
+            if group:
+                self.groups[name] = group
         return None
 
-    def date(self, spec: FieldSpec, prop: Property) -> None:
+    def date(self, spec: FieldSpec, line: Line) -> None:
         if spec.name in self.values:
-            return self.keep(prop)
+            return self.keep(line)
         try:
-            self.put(spec, vm.parse_date(self.text(prop)), prop)
+            self.put(spec, vm.parse_date(self.text(line)), line)
         except ValueError as exc:
-            self.keep(prop, f"{spec.label.lower()} {exc}: kept in the card")
+            self.keep(line, f"{spec.label.lower()} {exc}: kept in the card")
         return None
 
-    def read_urls(self, urls: list[Property]) -> None:
-        if not urls:
-            return
+    def read_urls(self, urls: list[Line]) -> None:
         spec = vm.SIMPLE["URL"]
-        chosen = next((u for u in urls if "work" in u.types), urls[0])
+        chosen = next((u for u in urls if "work" in param(u[0][1], "TYPE")), urls[0])
         self.put(spec, self.text(chosen).strip(), chosen)
         for i, other in enumerate(u for u in urls if u is not chosen):
             self.keep(other, f"{_nth(i + 2)} web page {self.text(other)!r}: the record holds 1")
 
-    def read_emails(self, emails: list[Property]) -> None:
+    def read_emails(self, emails: list[Line]) -> None:
         slots = vm.EMAIL_SLOTS
-        free = [s for s in slots]
-        rest: list[Property] = []
-        for prop in emails:
-            wanted = prop.param(vm.SLOT_PARAM)
-            spec = next((s for s in free if wanted and s.name == wanted[0]), None)
-            if spec is not None and self.text(prop).strip():
-                self.put(spec, self.text(prop).strip(), prop)
+        free = list(slots)
+        rest: list[Line] = []
+        for line in emails:
+            wanted = param(line[0][1], vm.SLOT_PARAM)
+            spec = next((s for s in free if s.name == wanted[0]), None) if wanted else None
+            if spec is not None and plain_text(line[1], self.style).strip():
+                self.put(spec, plain_text(line[1], self.style).strip(), line)
                 free.remove(spec)
             else:
-                rest.append(prop)
+                rest.append(line)
         rest.sort(key=_pref_rank)
         count = len(slots) - len(free)
-        for prop in rest:
-            address = self.text(prop).strip()
+        for line in rest:
+            address = plain_text(line[1], self.style).strip()
             if not address:
                 continue
             count += 1
             if free:
-                self.put(free.pop(0), address, prop)
+                self.put(free.pop(0), address, line)
             else:
+                (name, params, group), value, _, _ = line
                 params = tuple(
-                    (k, tuple(v for v in vals if v != "pref"))
-                    for k, vals in prop.params
-                    if k != "PREF"
+                    (k, tuple(v for v in vals if v != "pref")) for k, vals in params if k != "PREF"
                 )
-                kept = Property(prop.name, prop.value, params, prop.group, prop.style, False)
-                self.keep(kept, f"{_nth(count)} e-mail {address}: Outlook holds {len(slots)}")
+                self.kept.append(Property(name, value, params, group, self.style, False))
+                self.unmapped.append(f"{_nth(count)} e-mail {address}: Outlook holds {len(slots)}")
 
-    def read_phones(self, phones: list[Property]) -> None:
-        free = {cls: list(specs) for cls, specs in vm.PHONE_SLOTS.items()}
-        for prop in phones:
-            number = self.text(prop).strip()
-            if "uri" in (v.lower() for v in prop.param("VALUE")) and number[:4].lower() == "tel:":
+    def read_phones(self, phones: list[Line]) -> None:
+        free: dict[frozenset[str], list[FieldSpec]] = {}  # copied from the table when first used
+        for line in phones:
+            params = line[0][1]
+            number = plain_text(line[1], self.style).strip()
+            cls, uri, wanted = vm.phone_params(params)
+            if uri and number[:4].lower() == "tel:":
                 number = number[4:]
             if not number:
                 continue
-            cls = vm.phone_class(prop.types)
-            wanted = prop.param(vm.SLOT_PARAM)
-            slots = free[cls]
-            spec = next((s for s in slots if wanted and s.name == wanted[0]), None)
+            slots = free.get(cls)
+            if slots is None:
+                slots = free[cls] = list(vm.PHONE_SLOTS[cls])
+            spec = next((s for s in slots if s.name == wanted[0]), None) if wanted else None
             if spec is None and slots:
                 spec = slots[0]
             if spec is not None:
                 slots.remove(spec)
-                self.put(spec, number, prop)
+                self.put(spec, number, line)
                 continue
-            kind = "/".join(sorted(prop.types - {"voice", "pref"})) or "other"
-            self.keep(prop, f"phone {number} ({kind}): its slot is taken, kept in the card")
+            types = frozenset(param(params, "TYPE"))
+            kind = "/".join(sorted(types - {"voice", "pref"})) or "other"
+            self.keep(line, f"phone {number} ({kind}): its slot is taken, kept in the card")
 
-    def read_addresses(self, addresses: list[Property]) -> None:
+    def read_addresses(self, addresses: list[Line]) -> None:
         used: set[str] = set()
-        for prop in addresses:
-            kind = vm.address_type(prop.types)
+        for line in addresses:
+            kind = vm.address_params(line[0][1])
             if kind in used:
                 kind = "other" if "other" not in used else ""
-            parts = self.components(prop)
+            parts = plain_components(line[1], self.style)
             if not kind:
                 shown = ", ".join(p for p in parts if p.strip())
-                self.keep(prop, f"another address {shown!r}: Outlook holds 3")
+                self.keep(line, f"another address {shown!r}: Outlook holds 3")
                 continue
             used.add(kind)
-            slots = vm.ADDRESS[kind]
-            for index, part in enumerate(parts):
-                spec = slots.get(index)
-                if spec is not None and part.strip():
-                    self.put(
-                        spec,
-                        part if spec.kind == "multiline" else part.strip(),
-                        prop,
-                    )
+            values, group = self.values, line[0][2]
+            for index, spec in vm.ADDRESS_SLOTS[kind]:
+                if index >= len(parts):
+                    break
+                part = parts[index]
+                stripped = part.strip()
+                if stripped:
+                    values[spec.name] = part if spec.kind == "multiline" else stripped
+                    if group:
+                        self.groups[spec.name] = group
             pobox, extended = [*parts, "", ""][:2]
             if pobox.strip() or extended.strip():
                 self.address_parts.append((kind, pobox, extended))
@@ -286,18 +337,22 @@ class _CardReader:
         )
 
 
-def _lf(text: str) -> str:
-    # Line breaks arrive as CRLF (2.1 quoted-printable), LF or lone CR; the record holds LF.
-    if "\r" in text:
-        return text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
+def _pref_rank(line: Line) -> int:
+    params: Params = line[0][1]
+    rank = _PREF_RANKS.get(params)
+    if rank is None:
+        if len(_PREF_RANKS) > 1000:
+            _PREF_RANKS.clear()
+        pref = param(params, "PREF")
+        if pref and pref[0].isdigit():
+            rank = int(pref[0])
+        else:
+            rank = 1 if "pref" in param(params, "TYPE") else 101
+        _PREF_RANKS[params] = rank
+    return rank
 
 
-def _pref_rank(prop: Property) -> int:
-    pref = prop.param("PREF")
-    if pref and pref[0].isdigit():
-        return int(pref[0])
-    return 1 if "pref" in prop.types else 101
+_PREF_RANKS: dict[Params, int] = {}  # by parameters: the same few repeat
 
 
 def to_contact(card: RawCard, source: str) -> Contact | FormatError:

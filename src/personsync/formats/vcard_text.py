@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Container
 
 Params = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -21,7 +22,7 @@ def split_components(value: str, style: str) -> list[str]:
     """Split on unescaped `;` and unescape each component (a structured value: N, ADR, ORG)."""
     if "\\" not in value:
         return value.split(";")
-    return [unescape(p, style) for p in _split_unescaped(value, ";")]
+    return _split(value, ";", style)
 
 
 def split_list(value: str, style: str) -> list[str]:
@@ -30,7 +31,21 @@ def split_list(value: str, style: str) -> list[str]:
         return [unescape(p, style) for p in value.replace(";", ",").split(",")]
     if "\\" not in value:
         return value.split(",")
-    return [unescape(p, style) for p in _split_unescaped(value, ",")]
+    return _split(value, ",", style)
+
+
+def _split(value: str, sep: str, style: str) -> list[str]:
+    escaped = "\\" + sep
+    if escaped not in value:  # no backslash before a separator: every one splits
+        return [unescape(p, style) if "\\" in p else p for p in value.split(sep)]
+    if "\\\\" not in value and "\x00" not in value:
+        # Without an escaped backslash, each `\\` + sep is an escaped separator: hidden as NUL
+        # (which the value does not hold) while splitting.
+        return [
+            unescape(p, style).replace("\x00", sep)
+            for p in value.replace(escaped, "\x00").split(sep)
+        ]
+    return [unescape(p, style) for p in _split_unescaped(value, sep)]
 
 
 _TOKENS = {";": re.compile(r"(\\.|;)", re.S), ",": re.compile(r"(\\.|,)", re.S)}
@@ -60,9 +75,38 @@ def unescape(value: str, style: str) -> str:
     """Text value → plain text; an unknown escape keeps its backslash (lenient)."""
     if "\\" not in value:
         return value
+    if "\\\\" not in value:
+        # Without an escaped backslash the escapes cannot overlap: plain replaces do, faster
+        # than a substitution that calls back for each escape.
+        if style == "2.1":
+            return value.replace("\\;", ";")
+        if "\\n" in value or "\\N" in value:
+            value = value.replace("\\n", "\n").replace("\\N", "\n")
+        return value.replace("\\,", ",").replace("\\;", ";")
     if style == "2.1":
         return _ESCAPES_21.sub(lambda m: _UNESCAPE_21[m.group(1)], value)
     return _ESCAPES_30.sub(lambda m: _UNESCAPE_30[m.group(1)], value)
+
+
+def plain_text(value: str, style: str) -> str:
+    """A text value as plain text with LF line breaks."""
+    if "\\" in value:
+        value = unescape(value, style)
+    return _lf(value) if "\r" in value else value
+
+
+def plain_components(value: str, style: str) -> list[str]:
+    """`split_components` with LF line breaks."""
+    parts = split_components(value, style)
+    # Unescaping makes no CR, so a value without one has no component with one.
+    return [_lf(p) for p in parts] if "\r" in value else parts
+
+
+def _lf(text: str) -> str:
+    # Line breaks arrive as CRLF (2.1 quoted-printable), LF or lone CR; the record holds LF.
+    if "\r" in text:
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 _SPECIAL_30 = re.compile(r"[\\,;\r\n]")
@@ -79,6 +123,32 @@ def escape(text: str, version: str) -> str:
         text.replace("\\", "\\\\")
         .replace(",", "\\,")
         .replace(";", "\\;")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+
+
+_SPECIAL_30_BUT_SEMICOLON = re.compile(r"[\\,\r\n]")
+
+
+def escape_components(parts: list[str], version: str) -> str:
+    """Components (of N, ORG, ADR) escaped for `version` and joined by `;`."""
+    raw = ";".join(parts)
+    if raw.count(";") != len(parts) - 1:  # a component holds a `;`
+        # Escaped at once, the separators held by a NUL meanwhile (when no component has one).
+        held = "\x00".join(parts)
+        if held.count("\x00") != len(parts) - 1:
+            return ";".join([escape(p, version) for p in parts])
+        return escape(held, version).replace("\x00", ";")
+    # Else the separators are the only `;`, and no escape spans one: escape all at once.
+    if version == "2.1":
+        return raw.replace("\\", "\\\\") if "\\" in raw else raw
+    if not _SPECIAL_30_BUT_SEMICOLON.search(raw):
+        return raw
+    return (
+        raw.replace("\\", "\\\\")
+        .replace(",", "\\,")
         .replace("\r\n", "\\n")
         .replace("\n", "\\n")
         .replace("\r", "\\n")
@@ -162,11 +232,12 @@ def _param_text(params: Params, version: str) -> str:
     return "".join(out)
 
 
-def fold(line: str) -> bytes:
-    """One content line as UTF-8, CRLF, folded at 75 octets without splitting a character."""
+def fold(line: str) -> str:
+    """One content line folded at 75 octets of UTF-8 without splitting a character: its
+    physical lines joined by CRLF, without the last CRLF."""
     data = line.encode("utf-8")
     if len(data) <= FOLD_OCTETS:
-        return data + b"\r\n"
+        return line
     chunks, start, limit = [], 0, FOLD_OCTETS
     n = len(data)
     while start < n:
@@ -175,11 +246,29 @@ def fold(line: str) -> bytes:
             end -= 1
         chunks.append(data[start:end])
         start, limit = end, FOLD_OCTETS - 1
-    return b"\r\n ".join(chunks) + b"\r\n"
+    return b"\r\n ".join(chunks).decode("utf-8")
 
 
-def qp_line(head: str, text: str) -> bytes:
-    """A 2.1 line with a quoted-printable UTF-8 value, soft-broken at 76 characters."""
+def card_bytes(lines: list[str], verbatim: Container[int] = ()) -> bytes:
+    """Content lines as UTF-8, each ended by CRLF and folded at 75 octets, but for those at
+    the indexes in `verbatim`, which are already physical lines (see `qp_line`)."""
+    text = "\r\n".join(lines) + "\r\n"
+    data = text.encode("utf-8")
+    # A line has at most as many octets as characters plus the card's extra octets (those of
+    # its characters beyond ASCII): encoding the card once tells which lines need measuring.
+    limit = FOLD_OCTETS - (len(data) - len(text))
+    if max(map(len, lines)) <= limit:
+        return data
+    folded = [
+        fold(line) if len(line) > limit and i not in verbatim else line
+        for i, line in enumerate(lines)
+    ]
+    return ("\r\n".join(folded) + "\r\n").encode("utf-8")
+
+
+def qp_line(head: str, text: str) -> str:
+    """A 2.1 line with a quoted-printable UTF-8 value, soft-broken at 76 characters: its
+    physical lines joined by CRLF, without the last CRLF."""
     encoded = binascii.b2a_qp(text.encode("utf-8"), istext=False).decode("ascii")
     rest = encoded.replace("=\n", "")  # its own soft breaks; ours account for the head
     lines: list[str] = []
@@ -196,12 +285,11 @@ def qp_line(head: str, text: str) -> bytes:
             # A continuation line reading `END:VCARD` would end the card for lenient readers.
             current, rest = f"={ord(rest[0]):02X}", rest[1:]
     lines.append(current + rest)
-    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    return "\r\n".join(lines)
 
 
-def base64_lines(head: str, data: str, version: str) -> bytes:
-    if version != "2.1":
-        return fold(f"{head}:{data}")
-    # 2.1: each base64 line folded with a leading space, the block ended by a blank line.
+def base64_lines(head: str, data: str) -> str:
+    """A 2.1 base64 line: each base64 line folded with a leading space, the block ended by a
+    blank line; joined by CRLF, without the last CRLF. (3.0 and 4.0 fold it like any line.)"""
     lines = [f"{head}:"] + [" " + data[i : i + 72] for i in range(0, len(data), 72)]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii", "replace")
+    return ("\r\n".join(lines) + "\r\n").encode("ascii", "replace").decode("ascii")

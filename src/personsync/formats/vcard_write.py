@@ -10,8 +10,11 @@ written back only while the values they were derived from are unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from datetime import date
+from operator import attrgetter
+from typing import Any
 
 from personsync.errors import UsageError
 from personsync.fields import CUSTOMER_ID_VCARD, FieldSpec
@@ -21,13 +24,14 @@ from personsync.formats.vcard_read import VCardExtra
 from personsync.formats.vcard_text import (
     Params,
     base64_lines,
+    card_bytes,
     convert_value,
     escape,
-    fold,
+    escape_components,
     param_text,
     qp_line,
 )
-from personsync.model import Contact, display_name
+from personsync.model import Contact, Record, display_name
 
 PRODID = "-//personsync//personsync vCard//EN"
 _MEDIA = {
@@ -54,14 +58,83 @@ def write_card(contact: Contact, version: str = "3.0", *, uid: str | None = None
     """One card; UID is `uid` when given, else `contact.item_id` (none when both are empty)."""
     if version not in VERSIONS:
         raise UsageError(f"unknown vCard version {version!r}", hint="use 2.1, 3.0 or 4.0")
-    return b"".join(_Writer(contact, version, uid).lines())
+    return _Writer(contact, version, uid).card()
 
 
 def write_cards(contacts: Iterable[Contact], version: str = "3.0") -> bytes:
     return b"".join(write_card(c, version) for c in contacts)
 
 
+def _getter(names: Iterable[str]) -> Callable[[Record], tuple[Any, ...]]:
+    """The values of the fields `names` as a tuple, read in one C call."""
+    names = tuple(names)
+    if len(names) == 1:  # attrgetter of one name returns the value, not a tuple
+        return lambda record: (getattr(record, names[0]),)
+    return attrgetter(*names)
+
+
+def _head(name: str, params: Params, version: str) -> tuple[Params, str]:
+    """`params` and the head they make with `name` (no group)."""
+    return params, name + param_text(params, version)
+
+
+def _email_params(index: int, version: str) -> Params:
+    """The first e-mail is the preferred one: PREF=1 in 4.0, TYPE=pref before."""
+    if version == "4.0":
+        return (("PREF", ("1",)),) if index == 0 else ()
+    return (("TYPE", ("internet", "pref") if index == 0 else ("internet",)),)
+
+
+# What the writer needs of the mapping table, looked up once: getters that read several fields
+# at a time, and the slots' parameters with the heads they make, per version.
+_N = _getter(vm.PARTS["N"][i].name for i in range(5))
+_N_SPECS = tuple(vm.PARTS["N"].values())
+_ORG = _getter(vm.PARTS["ORG"][i].name for i in sorted(vm.PARTS["ORG"]))
+_ORG_SPEC = vm.PARTS["ORG"][0]
+_BEFORE_ORG = tuple((prop, vm.SIMPLE[prop]) for prop in ("NICKNAME", "TITLE"))
+_AFTER_DATES = tuple((prop, vm.SIMPLE[prop]) for prop in ("URL", "NOTE"))
+_CATEGORIES = vm.SIMPLE["CATEGORIES"].name
+_BDAY, _ANNIVERSARY = vm.SIMPLE["BDAY"].name, vm.SIMPLE[vm.ANNIVERSARY].name
+_DATES = _getter((_BDAY, _ANNIVERSARY))
+_ANNIVERSARY_NAMES = {"2.1": "X-MS-ANNIVERSARY", "3.0": "X-ANNIVERSARY", "4.0": vm.ANNIVERSARY}
+_EMAILS = _getter(spec.name for spec in vm.EMAIL_SLOTS)
+_EMAIL_HEADS = [
+    {v: _head("EMAIL", _email_params(index, v), v) for v in VERSIONS}
+    for index in range(len(vm.EMAIL_SLOTS))
+]
+_PHONE_NUMBERS = _getter(spec.name for specs in vm.PHONE_SLOTS.values() for spec in specs)
+# Per phone slot, in the order of _PHONE_NUMBERS: its spec, whether it is its class's first
+# slot, its head per version.
+_PHONE_HEADS = tuple(
+    (spec, index == 0, {v: _head("TEL", (("TYPE", _PHONE_TYPES[cls]),), v) for v in VERSIONS})
+    for cls, specs in vm.PHONE_SLOTS.items()
+    for index, spec in enumerate(specs)
+)
+# Per address: its type, the indexes of the components that are fields (0 and 1, PO box and
+# extended address, are not) and a getter for them, the spec whose line group it takes, its
+# head per version.
+_ADDRESSES = tuple(
+    (
+        kind,
+        tuple(sorted(slots)),
+        _getter(slots[index].name for index in sorted(slots)),
+        next(iter(slots.values())),
+        {
+            v: _head("ADR", (("TYPE", (types[kind].lower(),)),), v)
+            for v in VERSIONS
+            for types in [_ADDRESS_TYPE_21 if v == "2.1" else _ADDRESS_TYPE]
+        },
+    )
+    for kind, slots in vm.ADDRESS.items()
+)
+_STREET_TO_COUNTRY = (2, 3, 4, 5, 6)
+_PRODID_LINE = f"PRODID:{escape(PRODID, '3.0')}"
+_SPECIAL_30 = re.compile(r"[\\,;\r\n]").search  # what `escape` changes in 3.0 and 4.0
+
+
 class _Writer:
+    __slots__ = ("contact", "extra", "groups", "old", "out", "record", "uid", "verbatim", "version")
+
     def __init__(self, contact: Contact, version: str, uid: str | None = None) -> None:
         self.contact = contact
         self.uid = contact.item_id if uid is None else uid
@@ -71,6 +144,10 @@ class _Writer:
         self.extra = extra
         self.old = extra.read_record if extra else None
         self.groups = dict(extra.groups) if extra else {}
+        # The card's content lines, unfolded: built as text, folded and encoded at once by
+        # `card_bytes`; and the indexes of those already broken into physical lines.
+        self.out: list[str] = []
+        self.verbatim: list[int] = []
 
     def unchanged(self, specs: Iterable[FieldSpec]) -> bool:
         old = self.old
@@ -82,169 +159,177 @@ class _Writer:
         group = self.groups.get(spec.name, "")
         return group if group and self.unchanged([spec]) else ""
 
-    def line(self, name: str, raw: str, params: Params = (), group: str = "") -> bytes:
-        """A content line with an already escaped value."""
+    def head(self, name: str, params: Params = (), group: str = "") -> str:
         head = f"{group}.{name}" if group else name
-        head += param_text(params, self.version)
+        return head + param_text(params, self.version) if params else head
+
+    def line(self, head: str, raw: str) -> None:
+        """A content line with an already escaped value."""
         if self.version == "2.1":
-            if any(not (" " <= c <= "~") for c in raw) or len(head) + len(raw) > 74:
-                return qp_line(head, raw.replace("\r\n", "\n").replace("\n", "\r\n"))
-            return fold(f"{head}:{raw}")
-        if "\n" in raw or "\r" in raw:
+            if not (raw.isascii() and raw.isprintable()) or len(head) + len(raw) > 74:
+                self.verbatim.append(len(self.out))
+                self.out.append(qp_line(head, raw.replace("\r\n", "\n").replace("\n", "\r\n")))
+                return
+        elif "\n" in raw or "\r" in raw:
             raw = raw.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
-        return fold(f"{head}:{raw}")
+        self.out.append(f"{head}:{raw}")
 
-    def text(self, name: str, value: str, params: Params = (), group: str = "") -> bytes:
-        return self.line(name, escape(value, self.version), params, group)
+    def text(self, head: str, value: str) -> None:
+        """A content line with a text value."""
+        if self.version == "2.1":
+            return self.line(head, escape(value, "2.1"))
+        # 3.0 and 4.0 escape line breaks, so `line` would only add the head.
+        if _SPECIAL_30(value):
+            value = escape(value, self.version)
+        self.out.append(f"{head}:{value}")
+        return None
 
-    def types(self, *types: str) -> Params:
-        return (("TYPE", types),) if types else ()
-
-    def lines(self) -> Iterable[bytes]:
+    def card(self) -> bytes:
         r, v = self.record, self.version
-        yield b"BEGIN:VCARD\r\n"
-        yield f"VERSION:{v}\r\n".encode()
+        grouped = bool(self.groups)  # else no line has a group (cards personsync wrote)
+        self.out += ("BEGIN:VCARD", f"VERSION:{v}")
         if v != "2.1":
-            yield self.text("PRODID", PRODID)
+            self.out.append(_PRODID_LINE)
         if self.uid.strip():
-            yield self.text("UID", self.uid)
-        yield from self.names()
-        for prop in ("NICKNAME", "TITLE"):
-            spec = vm.SIMPLE[prop]
+            self.text("UID", self.uid)
+        self.names()
+        for prop, spec in _BEFORE_ORG:
             value = getattr(r, spec.name)
             if value.strip():
-                yield self.text(prop, value, group=self.group(spec))
-        yield from self.org()
-        yield from self.emails()
-        yield from self.phones()
-        yield from self.addresses()
-        yield from self.dates()
-        for prop in ("URL", "NOTE"):
-            spec = vm.SIMPLE[prop]
+                self.text(self.head(prop, group=self.group(spec)) if grouped else prop, value)
+        self.org()
+        self.emails(grouped)
+        self.phones(grouped)
+        self.addresses(grouped)
+        birthday, anniversary = _DATES(r)
+        if isinstance(birthday, date):
+            self.line("BDAY", _date_text(birthday, v))
+        if isinstance(anniversary, date):
+            self.line(_ANNIVERSARY_NAMES[v], _date_text(anniversary, v))
+        for prop, spec in _AFTER_DATES:
             value = getattr(r, spec.name)
             if value.strip():
-                yield self.text(prop, value, group=self.group(spec))
-        categories = getattr(r, vm.SIMPLE["CATEGORIES"].name)
+                self.text(self.head(prop, group=self.group(spec)) if grouped else prop, value)
+        categories = getattr(r, _CATEGORIES)
         if categories:
-            raw = ",".join(escape(c, v) for c in categories)
-            yield self.line("CATEGORIES", raw)
+            self.line("CATEGORIES", ",".join(escape(c, v) for c in categories))
         if self.contact.customer_id.strip():
-            yield self.text(CUSTOMER_ID_VCARD, self.contact.customer_id)
-        yield from self.kept()
-        yield b"END:VCARD\r\n"
+            self.text(CUSTOMER_ID_VCARD, self.contact.customer_id)
+        if self.extra:
+            self.kept(self.extra.properties)
+        self.out.append("END:VCARD")
+        return card_bytes(self.out, self.verbatim)
 
-    def names(self) -> Iterable[bytes]:
-        slots = vm.PARTS["N"]
-        parts = [escape(getattr(self.record, slots[i].name), self.version) for i in range(5)]
-        yield self.line("N", ";".join(parts))
-        fn = display_name(self.record)
+    def names(self) -> None:
+        r = self.record
+        self.line("N", escape_components(list(_N(r)), self.version))
+        fn = display_name(r)
         extra = self.extra
         old = self.old
         kept = extra and extra.fn and old is not None and display_name(old) == fn
-        if kept and extra and self.unchanged(slots.values()):
+        if kept and extra and self.unchanged(_N_SPECS):
             fn = extra.fn
-        yield self.text("FN", fn)
+        self.text("FN", fn)
 
-    def org(self) -> Iterable[bytes]:
-        slots = vm.PARTS["ORG"]
+    def org(self) -> None:
         units = self.extra.org_units if self.extra else ()
-        parts = [getattr(self.record, slots[i].name) for i in sorted(slots)]
-        if any(p.strip() for p in parts) or units:
+        parts = _ORG(self.record)
+        if "".join(parts).strip() or units:
             values = [*parts, *units]
             while values and not values[-1]:
                 values.pop()
-            raw = ";".join(escape(p, self.version) for p in values)
-            yield self.line("ORG", raw, group=self.group(slots[0]))
+            head = self.head("ORG", group=self.group(_ORG_SPEC)) if self.groups else "ORG"
+            self.line(head, escape_components(values, self.version))
 
-    def emails(self) -> Iterable[bytes]:
+    def emails(self, grouped: bool) -> None:
         v = self.version
         gap = False
-        for index, spec in enumerate(vm.EMAIL_SLOTS):
-            address = getattr(self.record, spec.name)
+        for spec, address, heads in zip(
+            vm.EMAIL_SLOTS, _EMAILS(self.record), _EMAIL_HEADS, strict=True
+        ):
             if not address.strip():
                 gap = True
                 continue
-            params: list[tuple[str, tuple[str, ...]]] = []
-            if v == "4.0":
-                params += [("PREF", ("1",))] if index == 0 else []
-            else:
-                params += [("TYPE", ("internet", "pref") if index == 0 else ("internet",))]
-            if gap:
-                params.append((vm.SLOT_PARAM, (spec.name,)))
-            yield self.text("EMAIL", address, tuple(params), self.group(spec))
-
-    def phones(self) -> Iterable[bytes]:
-        for cls, specs in vm.PHONE_SLOTS.items():
-            types = _PHONE_TYPES[cls]
-            gap = False
-            for spec in specs:
-                number = getattr(self.record, spec.name)
-                if not number.strip():
-                    gap = True
-                    continue
-                params: Params = self.types(*types)
+            params, head = heads[v]
+            if gap or grouped:
                 if gap:
                     params += ((vm.SLOT_PARAM, (spec.name,)),)
-                yield self.text("TEL", number, params, self.group(spec))
+                head = self.head("EMAIL", params, self.group(spec) if grouped else "")
+            self.text(head, address)
 
-    def addresses(self) -> Iterable[bytes]:
+    def phones(self, grouped: bool) -> None:
+        v = self.version
+        gap = False  # an earlier slot of the class is empty
+        for number, (spec, first, heads) in zip(
+            _PHONE_NUMBERS(self.record), _PHONE_HEADS, strict=True
+        ):
+            if first:
+                gap = False
+            if not number.strip():
+                gap = True
+                continue
+            params, head = heads[v]
+            if gap or grouped:
+                if gap:
+                    params += ((vm.SLOT_PARAM, (spec.name,)),)
+                head = self.head("TEL", params, self.group(spec) if grouped else "")
+            self.text(head, number)
+
+    def addresses(self, grouped: bool) -> None:
         kept = self.extra.address_parts if self.extra else ()
         extras = {kind: (pobox, extended) for kind, pobox, extended in kept}
-        for kind, slots in vm.ADDRESS.items():
-            parts = ["", "", "", "", "", "", ""]
-            parts[0], parts[1] = extras.get(kind, ("", ""))
-            for index, spec in slots.items():
-                parts[index] = getattr(self.record, spec.name)
+        v = self.version
+        for kind, indexes, fields, first, heads in _ADDRESSES:
+            values = fields(self.record)
+            parts = [*extras.get(kind, ("", "")), *values]
+            if indexes != _STREET_TO_COUNTRY:  # not with fields.FIELDS: the fields are the rest
+                parts[2:] = ["", "", "", "", ""]
+                for index, value in zip(indexes, values, strict=True):
+                    parts[index] = value
             if not "".join(parts).strip():
                 continue
-            raw = ";".join(escape(p, self.version) for p in parts)
-            shown = _ADDRESS_TYPE_21[kind] if self.version == "2.1" else _ADDRESS_TYPE[kind]
-            params = self.types(shown.lower())
-            yield self.line("ADR", raw, params, self.group(next(iter(slots.values()))))
+            params, head = heads[v]
+            if grouped:
+                head = self.head("ADR", params, self.group(first))
+            self.line(head, escape_components(parts, v))
 
-    def dates(self) -> Iterable[bytes]:
-        v = self.version
-        names = {"2.1": "X-MS-ANNIVERSARY", "3.0": "X-ANNIVERSARY", "4.0": vm.ANNIVERSARY}
-        for prop, spec in (("BDAY", vm.SIMPLE["BDAY"]), (names[v], vm.SIMPLE[vm.ANNIVERSARY])):
-            value = getattr(self.record, spec.name)
-            if isinstance(value, date):
-                yield self.line(prop, _date_text(value, v))
-
-    def kept(self) -> Iterable[bytes]:
-        if not self.extra:
-            return
-        for prop in self.extra.properties:
+    def kept(self, properties: tuple[Property, ...]) -> None:
+        for prop in properties:
             if prop.name in _DATE_NAMES and self.has_date(prop.name):
                 continue  # the record now has the date this yearless line stood for
             if prop.name == "LABEL" and not self.address_unchanged(prop):
                 continue
-            yield self.kept_line(prop)
+            self.kept_line(prop)
 
     def has_date(self, name: str) -> bool:
-        spec = vm.SIMPLE["BDAY"] if name == "BDAY" else vm.SIMPLE[vm.ANNIVERSARY]
-        return getattr(self.record, spec.name) is not None
+        return getattr(self.record, _BDAY if name == "BDAY" else _ANNIVERSARY) is not None
 
     def address_unchanged(self, label: Property) -> bool:
         return self.unchanged(vm.ADDRESS[vm.address_type(label.types)].values())
 
-    def kept_line(self, prop: Property) -> bytes:
+    def kept_line(self, prop: Property) -> None:
         v = self.version
         head = f"{prop.group}.{prop.name}" if prop.group else prop.name
         value, params = prop.value, prop.params
-        if prop.binary:
-            if v == "4.0":
-                media = next(
-                    (_MEDIA[t] for t in prop.param("TYPE") if t in _MEDIA),
-                    "application/octet-stream",
-                )
-                params = tuple((k, vals) for k, vals in params if k != "TYPE")
-                return fold(f"{head}{param_text(params, v)}:data:{media};base64,{value}")
+        if not prop.binary:
+            self.line(self.head(prop.name, params, prop.group), convert_value(value, prop.style, v))
+        elif v == "4.0":
+            media = next(
+                (_MEDIA[t] for t in prop.param("TYPE") if t in _MEDIA),
+                "application/octet-stream",
+            )
+            params = tuple((k, vals) for k, vals in params if k != "TYPE")
+            self.out.append(f"{head}{param_text(params, v)}:data:{media};base64,{value}")
+        else:
             encoding = ("ENCODING", ("BASE64" if v == "2.1" else "b",))
-            return base64_lines(head + param_text((*params, encoding), v), value, v)
-        return self.line(prop.name, convert_value(value, prop.style, v), params, prop.group)
+            head += param_text((*params, encoding), v)
+            if v == "2.1":
+                self.verbatim.append(len(self.out))
+                self.out.append(base64_lines(head, value))
+            else:
+                self.out.append(f"{head}:{value}")
 
 
 def _date_text(value: date, version: str) -> str:
-    if version == "3.0":
-        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
+    text = value.isoformat()  # YYYY-MM-DD, the year always in 4 digits
+    return text if version == "3.0" else text.replace("-", "")
