@@ -11,9 +11,9 @@ Scenarios (each run in a fresh child process, so its peak memory is its own):
                 bare loop; what this disk costs anyway, measured in the same session, for scale
 Prints the median wall time of R runs and the largest peak RSS (VmHWM) per scenario.
 
-`--no-fsync` turns the vCard store's per-file fsync (file + directory) into no-ops, to show what
-the engine costs apart from the disk: on this machine one fsync takes ~2 ms, and a durable write
-of a card needs two, so a 100,000-card write is ~400 s of fsync alone, whatever the engine does.
+`--no-fsync` turns the per-file fsync of single writes into no-ops in the benchmark's own
+processes. Batches never fsync per file (one sync per batch, made by the vCard folder's helper
+process, which this option does not reach), so it changes little since the helper came.
 """
 
 from __future__ import annotations
