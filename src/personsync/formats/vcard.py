@@ -88,10 +88,9 @@ def split_lines(text: str) -> list[str]:
         return text.split("\r")
     if "\r" not in text:
         return text.split("\n")
-    # Rather than take the CR off each line: when every LF follows a CR, split at CRLF.
-    if text.count("\n") == text.count("\r\n"):
-        lines = text.split("\r\n")
-    else:
+    # Rather than take the CR off each line: split at CRLF, fine when every LF follows a CR.
+    lines = text.split("\r\n")
+    if len(lines) - 1 != text.count("\n"):
         lines = text.replace("\r\n", "\n").split("\n")
     if lines[-1].endswith("\r"):
         lines[-1] = lines[-1][:-1]
@@ -192,9 +191,11 @@ def _simple_card(
     # The line being assembled: its first physical line ("" when none) and that line's number;
     # its plain head and value, or (no plain head) whether it is quoted-printable; its other
     # parts (all its parts when it has no plain head, so that a soft line break can come off).
-    start, number, known, value, qp = "", 0, NO_HEAD, "", False
+    no_head, not_a_start = NO_HEAD, _NOT_A_START
+    start, number, known, head, value, qp = "", 0, no_head, "", "", False
     parts: list[str] = []
     soft = False  # quoted-printable and the last part ends with `=`: the next line continues it
+    append = props.append
     for index, line in enumerate(block, begin + 1 + base):
         if soft and line.upper() != "END:VCARD":
             if line[:8].upper() == "VERSION:":
@@ -203,41 +204,40 @@ def _simple_card(
             parts.append(line)
             soft = line.endswith("=")
             continue
-        if not line:
-            continue
-        first = line[0]
-        if first == " " or first == "\t":
-            if start:
+        first = line[:1]
+        if first in not_a_start:  # an empty line or a continuation
+            if first and start:
                 if len(start) < 8 or start[:8].upper() == "VERSION:":
                     return None  # the version found above may not be the card's
                 parts.append(line[1:])
-                soft = qp and len(line) > 1 and line.endswith("=")
+                soft = known is no_head and qp and len(line) > 1 and line.endswith("=")
             continue
-        if start:
-            if known is NO_HEAD:
+        if start:  # the line before is complete: `head` and `value` are still its own
+            if known is no_head:
                 if not _parse_into(props, "".join(parts), style, encoding, number, heads):
                     return None
+                parts = []
             else:
                 if parts:
                     value += "".join(parts)
+                    parts = []
                 if value[4:5] != ":":  # else perhaps a `data:` URI
-                    props.append((known, value, False, number))
-                elif not _parse_into(props, start + "".join(parts), style, encoding, number, heads):
+                    append((known, value, False, number))
+                elif not _parse_into(props, f"{head}:{value}", style, encoding, number, heads):
                     return None
         head, colon, value = line.partition(":")
         if not colon:
             return None
         start, number = line, index
-        known = plain.get(head, NO_HEAD)
-        if known is NO_HEAD:
+        known = plain.get(head, no_head)
+        if known is no_head:
             qp = encoded(line)[0]
             soft = qp and line.endswith("=")
             parts = [line]
-        else:
-            qp = False
-            if parts:
-                parts = []
     return RawCard(version, props, begin + base, end + base)
+
+
+_NOT_A_START = frozenset(("", " ", "\t"))
 
 
 def _parse_into(

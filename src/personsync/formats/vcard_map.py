@@ -139,3 +139,21 @@ def parse_date(text: str) -> date:
     if len(digits) != 8 or not digits.isdigit():
         raise ValueError(f"{text.strip()[:40]!r} is not a date")
     return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+
+
+_PREF_RANKS: dict[Params, int] = {}
+
+
+def pref_rank(params: Params) -> int:
+    """Where an e-mail goes among those without a slot asked for: PREF=n, TYPE=pref, the rest."""
+    rank = _PREF_RANKS.get(params)
+    if rank is None:
+        if len(_PREF_RANKS) > 1000:
+            _PREF_RANKS.clear()
+        pref = param(params, "PREF")
+        if pref and pref[0].isdigit():
+            rank = int(pref[0])
+        else:
+            rank = 1 if "pref" in param(params, "TYPE") else 101
+        _PREF_RANKS[params] = rank
+    return rank

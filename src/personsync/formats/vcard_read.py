@@ -23,7 +23,7 @@ from personsync.errors import FormatError
 from personsync.fields import CUSTOMER_ID_VCARD, FieldSpec
 from personsync.formats import vcard_map as vm
 from personsync.formats.vcard_lines import Line, Property, RawCard, param
-from personsync.formats.vcard_text import Params, plain_components, plain_text, split_list
+from personsync.formats.vcard_text import plain_components, plain_text, split_list
 from personsync.model import Contact, Record, Value
 
 _DROPPED = frozenset({"PRODID", "REV", "UID"})  # regenerated on write
@@ -50,9 +50,9 @@ def _nth(n: int) -> str:
     return _ORDINAL.get(n, f"{n}th")
 
 
-# What `_CardReader.read` does with a line, by property name: one look-up instead of a chain of
-# comparisons per line. Built from the lowest precedence up, so a name in two sets (UID is also
-# dropped) gets the role that `read` tested first when it was a chain.
+# What `_CardReader.read` does with a line, by property name: one look-up per line instead of a
+# chain of tests. Built from the lowest precedence up: a name in two sets (UID is also dropped)
+# takes the later role.
 _ROLES: dict[str, str] = {
     **dict.fromkeys((*_DROPPED, "VERSION"), "drop"),  # VERSION is the card's, RawCard.version
     **dict.fromkeys((CUSTOMER_ID_VCARD, *vm.CUSTOMER_ID_ALIASES), "customer_id"),
@@ -234,7 +234,7 @@ class _CardReader:
                 free.remove(spec)
             else:
                 rest.append(line)
-        rest.sort(key=_pref_rank)
+        rest.sort(key=lambda line: vm.pref_rank(line[0][1]))
         count = len(slots) - len(free)
         for line in rest:
             address = plain_text(line[1], self.style).strip()
@@ -335,24 +335,6 @@ class _CardReader:
             extra=extra,
             unmapped=tuple(self.unmapped),
         )
-
-
-def _pref_rank(line: Line) -> int:
-    params: Params = line[0][1]
-    rank = _PREF_RANKS.get(params)
-    if rank is None:
-        if len(_PREF_RANKS) > 1000:
-            _PREF_RANKS.clear()
-        pref = param(params, "PREF")
-        if pref and pref[0].isdigit():
-            rank = int(pref[0])
-        else:
-            rank = 1 if "pref" in param(params, "TYPE") else 101
-        _PREF_RANKS[params] = rank
-    return rank
-
-
-_PREF_RANKS: dict[Params, int] = {}  # by parameters: the same few repeat
 
 
 def to_contact(card: RawCard, source: str) -> Contact | FormatError:

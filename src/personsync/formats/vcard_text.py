@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Container
+from collections.abc import Container, Sequence
 
 Params = tuple[tuple[str, tuple[str, ...]], ...]
 
@@ -132,7 +132,7 @@ def escape(text: str, version: str) -> str:
 _SPECIAL_30_BUT_SEMICOLON = re.compile(r"[\\,\r\n]")
 
 
-def escape_components(parts: list[str], version: str) -> str:
+def escape_components(parts: Sequence[str], version: str) -> str:
     """Components (of N, ORG, ADR) escaped for `version` and joined by `;`."""
     raw = ";".join(parts)
     if raw.count(";") != len(parts) - 1:  # a component holds a `;`

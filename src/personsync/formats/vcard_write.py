@@ -58,7 +58,7 @@ def write_card(contact: Contact, version: str = "3.0", *, uid: str | None = None
     """One card; UID is `uid` when given, else `contact.item_id` (none when both are empty)."""
     if version not in VERSIONS:
         raise UsageError(f"unknown vCard version {version!r}", hint="use 2.1, 3.0 or 4.0")
-    return _Writer(contact, version, uid).card()
+    return (_Writer21 if version == "2.1" else _Writer)(contact, version, uid).card()
 
 
 def write_cards(contacts: Iterable[Contact], version: str = "3.0") -> bytes:
@@ -165,24 +165,15 @@ class _Writer:
 
     def line(self, head: str, raw: str) -> None:
         """A content line with an already escaped value."""
-        if self.version == "2.1":
-            if not (raw.isascii() and raw.isprintable()) or len(head) + len(raw) > 74:
-                self.verbatim.append(len(self.out))
-                self.out.append(qp_line(head, raw.replace("\r\n", "\n").replace("\n", "\r\n")))
-                return
-        elif "\n" in raw or "\r" in raw:
+        if "\n" in raw or "\r" in raw:
             raw = raw.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
         self.out.append(f"{head}:{raw}")
 
     def text(self, head: str, value: str) -> None:
         """A content line with a text value."""
-        if self.version == "2.1":
-            return self.line(head, escape(value, "2.1"))
-        # 3.0 and 4.0 escape line breaks, so `line` would only add the head.
-        if _SPECIAL_30(value):
+        if _SPECIAL_30(value):  # escaped, line breaks too: all that `line` would do is done
             value = escape(value, self.version)
         self.out.append(f"{head}:{value}")
-        return None
 
     def card(self) -> bytes:
         r, v = self.record, self.version
@@ -222,7 +213,7 @@ class _Writer:
 
     def names(self) -> None:
         r = self.record
-        self.line("N", escape_components(list(_N(r)), self.version))
+        self.line("N", escape_components(_N(r), self.version))
         fn = display_name(r)
         extra = self.extra
         old = self.old
@@ -281,6 +272,8 @@ class _Writer:
         v = self.version
         for kind, indexes, fields, first, heads in _ADDRESSES:
             values = fields(self.record)
+            if kind not in extras and not "".join(values).strip():
+                continue  # empty (as found below, but without assembling it)
             parts = [*extras.get(kind, ("", "")), *values]
             if indexes != _STREET_TO_COUNTRY:  # not with fields.FIELDS: the fields are the rest
                 parts[2:] = ["", "", "", "", ""]
@@ -328,6 +321,20 @@ class _Writer:
                 self.out.append(base64_lines(head, value))
             else:
                 self.out.append(f"{head}:{value}")
+
+
+class _Writer21(_Writer):
+    __slots__ = ()
+
+    def line(self, head: str, raw: str) -> None:
+        if not (raw.isascii() and raw.isprintable()) or len(head) + len(raw) > 74:
+            self.verbatim.append(len(self.out))
+            self.out.append(qp_line(head, raw.replace("\r\n", "\n").replace("\n", "\r\n")))
+        else:
+            self.out.append(f"{head}:{raw}")
+
+    def text(self, head: str, value: str) -> None:
+        self.line(head, escape(value, "2.1"))
 
 
 def _date_text(value: date, version: str) -> str:
