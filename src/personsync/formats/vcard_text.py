@@ -263,6 +263,8 @@ def card_bytes(lines: list[str], verbatim: Container[int] = ()) -> bytes:
         fold(line) if len(line) > limit and i not in verbatim else line
         for i, line in enumerate(lines)
     ]
+    if folded == lines:  # the lines measured fit (`fold` returns them as they are)
+        return data
     return ("\r\n".join(folded) + "\r\n").encode("utf-8")
 
 
