@@ -84,3 +84,16 @@ def test_fn_without_n() -> None:
         card = f"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:{fn}\r\nEND:VCARD\r\n".encode()
         (c,) = read_cards(card, "a.vcf")
         assert isinstance(c, Contact) and (c.record.first_name, c.record.last_name) == (first, last)
+
+
+def test_unicode_digits_in_pref_and_dates_are_not_numbers() -> None:
+    # "²".isdigit() is true but int("²") fails: such values must read as bad values, not crash.
+    card = (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nN:;Ann;;;\r\n"
+        "EMAIL;PREF=²:ann@example.org\r\nBDAY:²²²²²²²²\r\nEND:VCARD\r\n"
+    ).encode()
+    (got,) = list(read_cards(card, "odd.vcf"))
+    assert isinstance(got, Contact)
+    assert got.record.email1 == "ann@example.org"
+    assert got.record.birthday is None
+    assert any("is not a date" in note for note in got.unmapped)

@@ -136,7 +136,7 @@ def parse_date(text: str) -> date:
     if value.startswith("--"):
         raise ValueError(f"{text.strip()!r} has no year")
     digits = value.replace("-", "")
-    if len(digits) != 8 or not digits.isdigit():
+    if len(digits) != 8 or not (digits.isascii() and digits.isdigit()):  # "²" is a digit too
         raise ValueError(f"{text.strip()[:40]!r} is not a date")
     return date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
 
@@ -151,7 +151,7 @@ def pref_rank(params: Params) -> int:
         if len(_PREF_RANKS) > 1000:
             _PREF_RANKS.clear()
         pref = param(params, "PREF")
-        if pref and pref[0].isdigit():
+        if pref and pref[0] in "0123456789":  # not isdigit(): "²" is one, and int() refuses it
             rank = int(pref[0])
         else:
             rank = 1 if "pref" in param(params, "TYPE") else 101
