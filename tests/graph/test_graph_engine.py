@@ -9,11 +9,10 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from graph_support import FAST, USER, export_until_converged, faulty_server
+from graph_support import FAST, USER, export_until_converged, faulty_server, sign_in
 
-from personsync.graph.auth import GraphAuth
-from personsync.graph.config import STORE_DEFAULTS, GraphConfig
-from personsync.graph.testserver import TEST_CLIENT_ID, GraphTestServer
+from personsync.graph.config import STORE_DEFAULTS
+from personsync.graph.testserver import GraphTestServer
 from personsync.graph.testserver.limits import Faults
 from personsync.model import Record
 from personsync.persons.repo import PersonsDB
@@ -26,30 +25,12 @@ def graph_requests(srv: GraphTestServer) -> int:
     return srv.graph_requests()
 
 
-def sign_in(srv: GraphTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Configure through the environment and sign in with the device code, as a person would."""
-    monkeypatch.setenv("PERSONSYNC_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("PERSONSYNC_GRAPH_BASE_URL", srv.graph_url)
-    monkeypatch.setenv("PERSONSYNC_GRAPH_AUTHORITY", srv.base_url)
-    monkeypatch.setenv("PERSONSYNC_GRAPH_TENANT", "test")
-    monkeypatch.setenv("PERSONSYNC_GRAPH_CLIENT_ID", TEST_CLIENT_ID)
-    monkeypatch.delenv("PERSONSYNC_GRAPH_CLIENT_SECRET", raising=False)
-    monkeypatch.delenv("PERSONSYNC_GRAPH_MAILBOX", raising=False)
-    srv.identity.auto_approve = USER
-    GraphAuth(GraphConfig.load()).login(lambda message: None)
-
-
 def test_engine_export_of_2000_then_no_op_runs(
     server: GraphTestServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    sqlite_url: str,
     request: pytest.FixtureRequest,
+    signed_in_db: PersonsDB,
 ) -> None:
-    sign_in(server, tmp_path, monkeypatch)
-
-    db = PersonsDB(sqlite_url)
-    request.addfinalizer(db.close)
+    db = signed_in_db
     ids = db.add_many(
         [
             Record(first_name=f"F{i}", last_name=f"L{i}", email1=f"p{i}@example.org")

@@ -12,8 +12,14 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from graph_support import FAST, USER, export_until_converged, faulty_server, open_graph
-from test_graph_engine import sign_in
+from graph_support import (
+    FAST,
+    USER,
+    export_until_converged,
+    faulty_server,
+    open_graph,
+    sign_in,
+)
 from typer.testing import CliRunner
 
 from personsync.cli import app
@@ -37,14 +43,9 @@ def _customer_ids(srv: GraphTestServer) -> Counter[str]:
 
 def test_import_brings_outlook_edits_and_new_contacts_into_persons(
     server: GraphTestServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    sqlite_url: str,
-    request: pytest.FixtureRequest,
+    signed_in_db: PersonsDB,
 ) -> None:
-    sign_in(server, tmp_path, monkeypatch)
-    db = PersonsDB(sqlite_url)
-    request.addfinalizer(db.close)
+    db = signed_in_db
     ids = db.add_many(
         [
             Record(first_name=f"Ann{i}", last_name="Lee", email1=f"ann{i}@example.org")
@@ -77,14 +78,10 @@ def test_import_brings_outlook_edits_and_new_contacts_into_persons(
 
 def test_wizard_and_cli_run_unattended_against_graph(
     server: GraphTestServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     sqlite_url: str,
-    request: pytest.FixtureRequest,
+    signed_in_db: PersonsDB,
 ) -> None:
-    sign_in(server, tmp_path, monkeypatch)
-    db = PersonsDB(sqlite_url)
-    request.addfinalizer(db.close)
+    db = signed_in_db
     ids = db.add_many([Record(first_name=f"P{i}", last_name="Q") for i in range(25)])
     runner = CliRunner()
     wizard_args = ["wizard", "--direction", "export", "--folder", FOLDER, "--view", "All Persons"]
