@@ -129,6 +129,25 @@ class Person:
         return self.record.display_name
 
 
+# Fields whose values repeat across records (a city, a company, a first name): a listing of many
+# records keeps one string per distinct value (`shared`). 100,000 Persons held 45 MB of copies.
+REPEATED_FIELDS = frozenset(
+    n
+    for n in FIELD_NAMES
+    if n.endswith(("_city", "_state", "_country"))
+    or n in {"prefix", "first_name", "middle_name", "last_name", "suffix", "company"}
+    or n in {"department", "job_title", "categories"}
+)
+
+
+def share(value: Value, seen: dict[Any, Any]) -> Value:
+    """`value`, or the equal value met before in the same listing (`seen`: kept by the
+    caller for the listing); the strings of categories are shared one by one."""
+    if isinstance(value, tuple):
+        return tuple(seen.setdefault(v, v) for v in value)
+    return seen.setdefault(value, value) if value else value
+
+
 field_values = operator.attrgetter(*FIELD_NAMES)
 """A Record's values as a tuple in FIELD_NAMES order, in one C call (hot: 100,000s per run)."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import islice
+from typing import Any
 
 from personsync.errors import FormatError
 from personsync.formats.vcard_lines import (
@@ -49,25 +50,35 @@ __all__ = [
 
 
 def read_cards(
-    data: bytes, source: str = "", *, fallback_encoding: str = "cp1252"
+    data: bytes,
+    source: str = "",
+    *,
+    fallback_encoding: str = "cp1252",
+    shared: dict[Any, Any] | None = None,
 ) -> Iterator[Contact | FormatError]:
     """Every card in `data`, in file order. Text that is not UTF-8 is read as
-    `fallback_encoding` (Outlook writes cp1252 files). Never raises for bad input."""
+    `fallback_encoding` (Outlook writes cp1252 files). Never raises for bad input. `shared`:
+    one dict for many calls makes their repeated values one object (`model.share`)."""
     text, encoding = decode_file(data, fallback_encoding)
     if "\x00" in text[:4096] and "BEGIN:" not in text[:4096].upper():
         yield FormatError("not a vCard file (binary data)", source=source, line=1)
         return
-    yield from read_text(text, source, encoding)
+    yield from read_text(text, source, encoding, shared=shared)
 
 
 def read_text(
-    text: str, source: str = "", encoding: str = "utf-8", first_line: int = 1
+    text: str,
+    source: str = "",
+    encoding: str = "utf-8",
+    first_line: int = 1,
+    *,
+    shared: dict[Any, Any] | None = None,
 ) -> Iterator[Contact | FormatError]:
     """`read_cards` for text already decoded (`encoding` is what quoted-printable values
     without CHARSET were written in); `first_line` numbers the text's first line."""
     for item in iter_cards(text, source, encoding, first_line):
         if isinstance(item, RawCard):
-            yield to_contact(item, source)
+            yield to_contact(item, source, shared)
         else:
             yield item
 

@@ -18,13 +18,14 @@ Rules (the slots come from `fields.FIELDS`, see `vcard_map`):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from personsync.errors import FormatError
 from personsync.fields import CUSTOMER_ID_VCARD, FieldSpec
 from personsync.formats import vcard_map as vm
 from personsync.formats.vcard_lines import Line, Property, RawCard, param
 from personsync.formats.vcard_text import plain_components, plain_text, split_list
-from personsync.model import Contact, Record, Value
+from personsync.model import REPEATED_FIELDS, Contact, Record, Value, share
 
 _DROPPED = frozenset({"PRODID", "REV", "UID"})  # regenerated on write
 _ORDINAL = {1: "1st", 2: "2nd", 3: "3rd"}
@@ -316,8 +317,12 @@ class _CardReader:
         if last.strip():
             self.values[last_spec.name] = last.strip()
 
-    def contact(self) -> Contact:
-        record = Record(**self.values)  # type: ignore[arg-type]
+    def contact(self, shared: dict[Any, Any] | None = None) -> Contact:
+        values = self.values
+        if shared is not None:
+            for name in REPEATED_FIELDS.intersection(values):
+                values[name] = share(values[name], shared)
+        record = Record(**values)  # type: ignore[arg-type]
         extra = VCardExtra(
             version=self.card.version,
             properties=tuple(self.kept),
@@ -337,8 +342,11 @@ class _CardReader:
         )
 
 
-def to_contact(card: RawCard, source: str) -> Contact | FormatError:
-    """Map one parsed card; a card with nothing personsync can use is a FormatError."""
+def to_contact(
+    card: RawCard, source: str, shared: dict[Any, Any] | None = None
+) -> Contact | FormatError:
+    """Map one parsed card; a card with nothing personsync can use is a FormatError. `shared`:
+    see `model.share` (a caller reading many cards keeps one dict for all of them)."""
     reader = _CardReader(card)
     reader.read()
     if not reader.values and not reader.customer_id:
@@ -348,4 +356,4 @@ def to_contact(card: RawCard, source: str) -> Contact | FormatError:
             line=card.line,
             name=reader.fn,
         )
-    return reader.contact()
+    return reader.contact(shared)

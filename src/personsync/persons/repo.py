@@ -120,7 +120,7 @@ class PersonsDB:
         self, conn: Connection, ids: Iterable[int], *, times: bool = True
     ) -> dict[int, Person]:
         out: dict[int, Person] = {}
-        shared: dict[str, str] = {}
+        shared: dict[Any, Any] = {}
         for chunk in _batched(sorted(set(ids)), IN_CHUNK):
             for row in conn.execute(_select_persons(times).where(persons.c.id.in_(chunk))):
                 person = row_person(row, shared)
@@ -144,7 +144,7 @@ class PersonsDB:
         query = self._view_query(_select_persons(times), view, where=where, ordered=True)
         if limit is not None:
             query = query.limit(limit)
-        shared: dict[str, str] = {}
+        shared: dict[Any, Any] = {}
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=1_000).execute(query)
             for row in result:

@@ -81,6 +81,7 @@ class VcfFileStore(StoreBase):
         self._stamp: tuple[int, int, int] | None = None
         self._dirty = 0
         self._dirty_since = 0.0
+        self._shared: dict[Any, Any] = {}  # repeated values read, one object each (a run)
         self._load()
 
     # --- loading ---------------------------------------------------------------------------------
@@ -270,6 +271,7 @@ class VcfFileStore(StoreBase):
         self._dirty = 0
 
     def close(self) -> None:
+        self._shared.clear()
         self.flush()
 
 

@@ -18,7 +18,7 @@ from personsync.errors import MassChangeRefused
 from personsync.model import Contact, Person, diff
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem
-from personsync.sync import guard, planner
+from personsync.sync import collector, guard, planner
 from personsync.sync.apply import Executor
 from personsync.sync.journal import Journal, PendingCreate, unfinished_person_creates
 from personsync.sync.links import LinkRow, Links, load_state, save_state
@@ -159,30 +159,31 @@ def run(
     ensure_tables(engine)
     store = open_folder(folder, create=direction == "export")
     try:
-        store.import_state(load_state(engine, store.url))
-        snap = take_snapshot(db, store, direction, view)
-        result = planner.plan(snap, direction)
-        if on_plan is not None:
-            on_plan(result)
-        if dry_run:
-            return Outcome(result, None, time.perf_counter() - started)
-        try:
-            guard.check(result, max_share)
-        except MassChangeRefused as exc:
-            if not yes and not (confirm is not None and confirm(exc.message)):
+        with collector.paused():
+            store.import_state(load_state(engine, store.url))
+            snap = take_snapshot(db, store, direction, view)
+            result = planner.plan(snap, direction)
+            if on_plan is not None:
+                on_plan(result)
+            if dry_run:
+                return Outcome(result, None, time.perf_counter() - started)
+            try:
+                guard.check(result, max_share)
+            except MassChangeRefused as exc:
+                if not yes and not (confirm is not None and confirm(exc.message)):
+                    raise
+            journal = Journal(engine, direction, store.url, view or "")
+            report = RunReport(journal.run_id, direction, journal.folder, view or "")
+            try:
+                Executor(db, store, journal, report, chunk=chunk, advance=advance).apply(result)
+            except BaseException as exc:
+                report.errors.append({"name": "", "error": f"the run stopped: {exc}"})
+                report.duration = time.perf_counter() - started
+                journal.finish("failed", report.counts, report.problems())
                 raise
-        journal = Journal(engine, direction, store.url, view or "")
-        report = RunReport(journal.run_id, direction, journal.folder, view or "")
-        try:
-            Executor(db, store, journal, report, chunk=chunk, advance=advance).apply(result)
-        except BaseException as exc:
-            report.errors.append({"name": "", "error": f"the run stopped: {exc}"})
             report.duration = time.perf_counter() - started
-            journal.finish("failed", report.counts, report.problems())
-            raise
-        report.duration = time.perf_counter() - started
-        journal.finish(report.status, report.counts, report.problems())
-        save_state(engine, store.url, store.export_state())
-        return Outcome(result, report, report.duration)
+            journal.finish(report.status, report.counts, report.problems())
+            save_state(engine, store.url, store.export_state())
+            return Outcome(result, report, report.duration)
     finally:
         store.close()
