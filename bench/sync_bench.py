@@ -9,6 +9,9 @@ Scenarios (each run in a fresh child process, so its peak memory is its own):
   import-full   an import of N cards (without Customer IDs) into an empty Persons database
   disk-floor    no engine: N files of a card's size created (temp + rename) and synced, by a
                 bare loop; what this disk costs anyway, measured in the same session, for scale
+  replace-floor no engine: the import's N cards each given a Customer ID line in place (read,
+                temp + rename over the old file) and synced, by a bare loop: the import's own
+                floor, as disk-floor is the full export's
 Prints the median wall time of R runs and the largest peak RSS (VmHWM) per scenario.
 
 `--no-fsync` turns the per-file fsync of single writes into no-ops in the benchmark's own
@@ -33,6 +36,8 @@ from typing import Any
 
 TARGETS = {"export-full": 10.0, "export-noop": 1.5, "export-1pct": 3.0, "import-full": 15.0}
 FLOOR = "disk-floor"
+REPLACE_FLOOR = "replace-floor"
+FLOORS = (FLOOR, REPLACE_FLOOR)
 
 
 def _no_fsync() -> None:
@@ -88,6 +93,8 @@ def child(scenario: str, work: Path, run: int) -> dict[str, float]:
     here.mkdir()
     if scenario == FLOOR:
         return disk_floor(work, here)
+    if scenario == REPLACE_FLOOR:
+        return replace_floor(work, here)
     if scenario == "export-full":
         shutil.copy(work / "persons.db", here / "p.db")
         url = f"vcf:{here / 'out'}"
@@ -122,6 +129,21 @@ def disk_floor(work: Path, here: Path) -> dict[str, float]:
         write_atomic(here / f"{i:08d}.vcf", data, durable=False, new=True)
     sync_all()
     return {"seconds": time.perf_counter() - started, "rss_mb": peak_rss_mb(), "changes": count}
+
+
+def replace_floor(work: Path, here: Path) -> dict[str, float]:
+    from personsync.stores.atomic import sync_all
+    from personsync.stores.card_files import file_version, insert_line
+
+    shutil.copytree(work / "plain", here / "cards")
+    sync_all()  # the copy's writes are not the loop's
+    paths = [str(p) for p in (here / "cards").iterdir()]
+    started = time.perf_counter()
+    for path in paths:
+        insert_line(path, b"X-PERSONSYNC-CUSTOMER-ID:1", file_version(os.stat(path)), durable=False)
+    sync_all()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rss_mb": peak_rss_mb(), "changes": len(paths)}
 
 
 def peak_rss_mb() -> float:
@@ -161,7 +183,7 @@ def main() -> None:
         mode = "off (engine only)" if args.no_fsync else "on, as shipped"
         print(f"prepared {args.persons} Persons in {time.perf_counter() - t0:.1f} s")
         print(f"runs with the vCard store's fsync {mode}")
-        scenarios = [s for s in [*TARGETS, FLOOR] if not args.only or s in args.only.split(",")]
+        scenarios = [s for s in [*TARGETS, *FLOORS] if not args.only or s in args.only.split(",")]
         for scenario in scenarios:
             results = []
             for run in range(args.runs):

@@ -130,12 +130,22 @@ def test_outlook_files_keep_their_lines_and_other_cards(tmp_path: Path) -> None:
     store.update(two, dataclasses.replace(two, customer_id="11"))
     cards = list(read_cards((tmp_path / "rfc2426-example.vcf").read_bytes()))
     assert [c.record.last_name for c in cards if isinstance(c, Contact)] == ["Dawson", "Howes"]
+    assert [c.customer_id for c in cards if isinstance(c, Contact)] == ["11", ""]
     outlook = contacts["outlook-2007"]
     store.update(outlook, dataclasses.replace(outlook, customer_id="12"))
     text = (tmp_path / "outlook-2007.vcf").read_bytes()
+    # A link written back changes nothing but the Customer ID: Outlook's bytes all stay.
+    original = (REAL / "outlook-2007.vcf").read_bytes()
+    at = original.rindex(b"END:VCARD")
+    assert text == original[:at] + b"X-PERSONSYNC-CUSTOMER-ID:12\r\n" + original[at:]
+    # Any other change renders the card again, in its own version, keeping what it does not map.
+    (found,) = store.find_by_customer_id("12")
+    store.update(found, dataclasses.replace(found, record=found.record.replace({"suffix": "Sr."})))
+    text = (tmp_path / "outlook-2007.vcf").read_bytes()
     assert text.startswith(b"BEGIN:VCARD\r\nVERSION:2.1\r\n")  # rewritten in its own version
     assert b"X-PERSONSYNC-CUSTOMER-ID:12" in text and b"X-MS-SPOUSE:TheSpouse" in text
-    assert b"PHOTO" in text and b"UID:outlook-2007" in text
+    assert b"PHOTO" in text and b"UID:outlook-2007" in text and b"Sr." in text
+    outlook = dataclasses.replace(outlook, record=outlook.record.replace({"suffix": "Sr."}))
     (found,) = store.find_by_customer_id("12")
     assert found.item_id == "outlook-2007" and found.record == outlook.record
 

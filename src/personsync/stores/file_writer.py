@@ -21,8 +21,9 @@ Safety:
   written: their cards carry their Customer IDs, which is how the next run finds them again).
 
 Protocol over the helper's stdin/stdout, pickled (a private pipe between two processes of the
-same program): ("write", [(path, data, new), ...])*, then ("end", sync) → a list with, per file
-of the batch, (mtime_ns, size, inode) or an error message.
+same program): ("write", [job, ...])*, then ("end", sync) → a list with, per file of the batch,
+(mtime_ns, size, inode) or an error message. A job is (path, data, new): write the file; or
+(path, line, version): put the Customer ID `line` into the card (`card_files.insert_line`).
 """
 
 from __future__ import annotations
@@ -40,8 +41,12 @@ from typing import IO, Any, TypeVar
 from personsync.errors import StoreError
 from personsync.stores.atomic import sync_all, write_atomic
 from personsync.stores.base import Finish, ItemRef
+from personsync.stores.card_files import insert_line
 
-Job = tuple[str, bytes, bool]  # path, data, new (no file there: see write_atomic)
+# (path, data, new: no file there, see write_atomic) or (path, line, version it must still have).
+# Plain tuples: the helper runs this module as __main__, where a class sent by reference would
+# not be the class its checks know.
+Job = tuple[str, bytes, bool | str]
 T = TypeVar("T")
 K = TypeVar("K")
 _SLICE = 100  # files sent at a time: the helper starts on them while more are rendered
@@ -222,11 +227,14 @@ def serve(parent: int, requests: IO[bytes], answers: IO[bytes]) -> None:
         except EOFError:
             return
         if kind == "write":
-            for path, data, new in payload:
+            for path, data, how in payload:
                 if os.getppid() != parent:
                     return  # the run was killed: write nothing more behind its back
                 try:
-                    stat = write_atomic(path, data, durable=False, new=new)
+                    if isinstance(how, str):
+                        stat = insert_line(path, data, how, durable=False)
+                    else:
+                        stat = write_atomic(path, data, durable=False, new=how)
                     done.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
                 except Exception as exc:  # each file answers for itself, whatever went wrong
                     done.append(str(exc) or type(exc).__name__)

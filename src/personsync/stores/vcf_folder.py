@@ -39,6 +39,14 @@ from personsync.formats.vcard_read import VCardExtra
 from personsync.model import Contact
 from personsync.stores.atomic import sync_all, write_atomic
 from personsync.stores.base import Capabilities, Finish, ItemRef, ReadProblem, StoreBase
+from personsync.stores.card_files import (
+    PLAIN_ID,
+    after_first_card,
+    customer_id_line,
+    file_version,
+    insert_line,
+    version_of,
+)
 from personsync.stores.file_writer import FileWriter, Job, Written, min_batch
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.@+")
@@ -46,8 +54,6 @@ _MAX_NAME = 180  # bytes of an encoded name before the hashed form is used (limi
 _WINDOWS_DEVICES = frozenset(
     {"con", "prn", "aux", "nul"} | {f"{p}{n}" for p in ("com", "lpt") for n in range(1, 10)}
 )
-_END = re.compile(rb"(?im)^[ \t]*END:VCARD[ \t]*\r?$\n?")
-_PLAIN_ID = re.compile(r"[A-Za-z0-9_.@+-]{1,40}")
 _PLAIN_STEM = re.compile(r"[a-z0-9_.@+-]+")  # exactly the characters of _SAFE
 
 
@@ -106,6 +112,9 @@ class VcfFolderStore(StoreBase):
         self.fallback_encoding = fallback_encoding
         self.capabilities = Capabilities()
         self._names: dict[str, str] = {}  # item id → file name, for files with foreign names
+        # Item ids listed whose file name is their encoded UID (`encode_uid`): found without a
+        # look-up. A set of the listing's own strings: a dict of their names cost 14 MB.
+        self._ours: set[str] = set()
         # item id → version of a file read or written here holding one card only: updating it
         # at that version needs a stat, not a re-read for cards after the first.
         self._single: dict[str, str] = {}
@@ -130,6 +139,8 @@ class VcfFolderStore(StoreBase):
         name = self._names.get(item_id)
         if name is not None:
             return self.path / name
+        if item_id in self._ours:  # gone since the listing? Reading or writing it says so.
+            return self.path / (encode_uid(item_id) + ".vcf")
         candidates = [encode_uid(item_id) + ".vcf"]
         plain = not any(c in item_id for c in "/\\\0")
         if item_id and plain and not item_id.startswith("."):
@@ -161,32 +172,31 @@ class VcfFolderStore(StoreBase):
     def list_items(self) -> Iterator[ItemRef]:
         refs: list[ItemRef] = []
         names: dict[str, str] = {}
-        ours: list[tuple[str, str, str]] = []
+        ours: set[str] = set()
         foreign: list[tuple[str, str]] = []
         for entry in self._scan():
             name = entry.name
             uid = decode_stem(name[:-4])
             if uid is None:
-                foreign.append((name, _version(entry.stat())))
+                foreign.append((name, file_version(entry.stat())))
             else:
-                ours.append((uid, name, _version(entry.stat())))
+                ours.add(uid)
+                refs.append(ItemRef(uid, file_version(entry.stat())))
         # Names personsync made first, so that a foreign `Foo.vcf` never takes the id of the
         # file `%46oo.vcf` (UID Foo), whatever order the directory lists them in.
-        for uid, name, version in ours:
-            names[uid] = name
-            refs.append(ItemRef(uid, version))
+        taken = _Taken(ours, names)
         for name, version in foreign:
-            item_id = self._item_id(name, names)
+            item_id = self._item_id(name, taken)
             names[item_id] = name
             refs.append(ItemRef(item_id, version))
-        self._names = names
+        self._names, self._ours = names, ours
         return iter(refs)
 
     def _read(self, path: Path) -> tuple[bytes, str] | None:
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
-                return data, _version(os.fstat(handle.fileno()))
+                return data, file_version(os.fstat(handle.fileno()))
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -227,7 +237,7 @@ class VcfFolderStore(StoreBase):
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
         # A byte search skips the files that cannot hold it before anything is parsed. Only
         # for plain ids: longer or escaped ones may be folded or escaped in the file.
-        needle = customer_id.encode() if _PLAIN_ID.fullmatch(customer_id) else b""
+        needle = customer_id.encode() if PLAIN_ID.fullmatch(customer_id) else b""
         found: list[Contact] = []
         for ref in self.list_items():
             path = self._file(ref.item_id)
@@ -268,7 +278,7 @@ class VcfFolderStore(StoreBase):
 
         def done(made: tuple[str, str], written: Written) -> ItemRef:
             item_id, name = made
-            version = _version_of(*written)
+            version = version_of(*written)
             self._made(item_id, name, version)
             return ItemRef(item_id, version)
 
@@ -285,12 +295,15 @@ class VcfFolderStore(StoreBase):
             if old.item_id in seen:  # its first write would have changed its version
                 raise ConflictError(f"{self.url}: {old.item_id} is written twice in a batch")
             seen.add(old.item_id)
+            line = self._customer_id_only(old, new)
+            if line is not None:  # the helper puts the line in: this process renders nothing
+                return (str(self._existing(old.item_id)), line, old.version), (old.item_id, True)
             path, data, more = self._rewrite(old, new)
             return (str(path), data, False), (old.item_id, more)
 
         def done(made: tuple[str, bool], written: Written) -> ItemRef:
             item_id, more = made
-            return ItemRef(item_id, self._written(item_id, _version_of(*written), more))
+            return ItemRef(item_id, self._written(item_id, version_of(*written), more))
 
         return writer.begin(pairs, prepare, done)
 
@@ -342,7 +355,7 @@ class VcfFolderStore(StoreBase):
             new=fresh,
         )
         item_id = uid if fresh else self._item_id(name, ())  # a uuid4 is its own plain name
-        version = _version(stat)
+        version = file_version(stat)
         self._made(item_id, name, version)
         return ItemRef(item_id, version)
 
@@ -370,7 +383,7 @@ class VcfFolderStore(StoreBase):
         """The file of `item_id` if it is still at `version` (one stat, no read)."""
         path = self._file(item_id)
         try:
-            current = _version(os.stat(path)) if path is not None else None
+            current = file_version(os.stat(path)) if path is not None else None
         except FileNotFoundError:
             current = None
         except OSError as exc:
@@ -395,10 +408,33 @@ class VcfFolderStore(StoreBase):
             new = replace(new, extra=old.extra)  # the lines personsync does not map stay
         extra = new.extra if isinstance(new.extra, VCardExtra) else None
         uid = (extra.uid if extra else "") or old.item_id
-        rest = _after_first_card(data)
+        rest = after_first_card(data)
         return path, self._card(new, uid, rest), bool(rest)
 
+    def _customer_id_only(self, old: Contact, new: Contact) -> bytes | None:
+        """The one line to put into `old`'s card when `new` is `old` with a Customer ID where it
+        had none (how a link is written back): then the card keeps every other byte. None
+        when anything else changes, or the card is to change its vCard version."""
+        if (
+            old.customer_id
+            or new.record is not old.record
+            or new.extra is not old.extra
+            or new.item_id != old.item_id
+            or not isinstance(old.extra, VCardExtra)
+            or (self.version is not None and self.version != old.extra.version)
+        ):
+            return None
+        return customer_id_line(new.customer_id)
+
+    def _existing(self, item_id: str) -> Path:
+        path = self._file(item_id)
+        if path is None:
+            raise ItemNotFound(f"{self.url}: no contact {item_id!r}")
+        return path
+
     def _written(self, item_id: str, version: str, more: bool) -> str:
+        """Remember a written file's version when it holds one card (`more`: it may hold
+        more, or this process does not know)."""
         if more:
             self._single.pop(item_id, None)
         else:
@@ -406,8 +442,13 @@ class VcfFolderStore(StoreBase):
         return version
 
     def update(self, old: Contact, new: Contact) -> ItemRef:
+        line = self._customer_id_only(old, new)
+        if line is not None:
+            where = str(self._existing(old.item_id))
+            version = file_version(insert_line(where, line, old.version, durable=self._durable))
+            return ItemRef(old.item_id, self._written(old.item_id, version, True))
         path, data, more = self._rewrite(old, new)
-        version = _version(write_atomic(path, data, durable=self._durable))
+        version = file_version(write_atomic(path, data, durable=self._durable))
         return ItemRef(old.item_id, self._written(old.item_id, version, more))
 
     def delete(self, ref: ItemRef) -> None:
@@ -419,20 +460,15 @@ class VcfFolderStore(StoreBase):
             raise StoreError(f"{self.url}: cannot delete {path.name}: {exc.strerror}") from exc
 
 
-def _version(stat: os.stat_result) -> str:
-    return _version_of(stat.st_mtime_ns, stat.st_size, stat.st_ino)
+class _Taken:
+    """Item ids given out so far in a listing: ours, then foreign ones."""
 
+    def __init__(self, ours: set[str], names: dict[str, str]) -> None:
+        self.ours = ours
+        self.names = names
 
-def _version_of(mtime_ns: int, size: int, inode: int) -> str:
-    return f"{mtime_ns}-{size}-{inode}"
-
-
-def _after_first_card(data: bytes) -> bytes:
-    """The bytes after the first card, when the file holds more (kept on rewrite)."""
-    if data.upper().count(b"BEGIN:VCARD") < 2:
-        return b""
-    match = _END.search(data)
-    return data[match.end() :] if match else b""
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self.ours or item_id in self.names
 
 
 def open_store(

@@ -1,0 +1,115 @@
+"""A Customer ID put into a card in place (stores/card_files.py), directly and through the vCard
+folder, in this process and in its helper: only the one line is new, every other byte stays."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from personsync.errors import ConflictError, ItemNotFound, StoreError
+from personsync.formats.vcard import read_cards
+from personsync.model import Contact
+from personsync.stores import open_folder
+from personsync.stores.base import ItemRef
+from personsync.stores.card_files import customer_id_line, file_version, insert_line
+from personsync.stores.file_writer import MIN_BATCH_ENV
+
+CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\nEND:VCARD\r\n"
+
+
+def _put(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return file_version(os.stat(path))
+
+
+def _read_one(path: Path) -> Contact:
+    (got,) = read_cards(path.read_bytes())
+    assert isinstance(got, Contact)
+    return got
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\n", "\r"])
+def test_the_line_goes_before_the_first_end_in_the_files_own_line_ends(tmp_path, eol):
+    path = tmp_path / "a.vcf"
+    card = CARD.replace("\r\n", eol)
+    version = _put(path, card.encode())
+    stat = insert_line(str(path), b"X-PERSONSYNC-CUSTOMER-ID:7", version, durable=True)
+    expected = card.replace("END:VCARD", f"X-PERSONSYNC-CUSTOMER-ID:7{eol}END:VCARD")
+    assert path.read_bytes() == expected.encode()
+    assert file_version(stat) == file_version(os.stat(path))
+    assert _read_one(path).customer_id == "7"
+
+
+def test_an_empty_customer_id_already_in_the_card_gives_way(tmp_path):
+    path = tmp_path / "a.vcf"
+    version = _put(path, CARD.replace("END:", "X-PERSONSYNC-CUSTOMER-ID:\r\nEND:").encode())
+    insert_line(str(path), b"X-PERSONSYNC-CUSTOMER-ID:8", version, durable=False)
+    assert _read_one(path).customer_id == "8"
+
+
+def test_a_file_in_the_windows_code_page_keeps_its_bytes(tmp_path):
+    path = tmp_path / "a.vcf"
+    data = CARD.replace("Ann Lee", "Zoë Lee").encode("cp1252")
+    version = _put(path, data)
+    insert_line(str(path), b"X-PERSONSYNC-CUSTOMER-ID:9", version, durable=False)
+    assert path.read_bytes() == data.replace(b"END:", b"X-PERSONSYNC-CUSTOMER-ID:9\r\nEND:")
+    assert _read_one(path).record.first_name == "Ann"  # N wins over FN
+    assert _read_one(path).customer_id == "9"
+
+
+def test_a_changed_missing_or_cardless_file_is_left_as_it_is(tmp_path):
+    path = tmp_path / "a.vcf"
+    version = _put(path, CARD.encode())
+    path.write_bytes(CARD.replace("Ann", "Anne").encode())  # changed by someone else
+    os.utime(path, ns=(1, 1))
+    with pytest.raises(ConflictError, match=r"a\.vcf changed since it was read"):
+        insert_line(str(path), b"X-PERSONSYNC-CUSTOMER-ID:1", version, durable=False)
+    assert b"CUSTOMER-ID" not in path.read_bytes()
+    with pytest.raises(ItemNotFound, match=r"gone\.vcf"):
+        insert_line(str(tmp_path / "gone.vcf"), b"X:1", version, durable=False)
+    junk = tmp_path / "junk.vcf"
+    junk_version = _put(junk, b"END:VCARD\r\nnot a card\r\n")
+    with pytest.raises(StoreError, match="no card"):
+        insert_line(str(junk), b"X:1", junk_version, durable=False)
+    assert junk.read_bytes() == b"END:VCARD\r\nnot a card\r\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.vcf", "junk.vcf"]  # no temp files
+
+
+def test_only_plain_ids_are_put_in_as_they_are():
+    assert customer_id_line("12") == b"X-PERSONSYNC-CUSTOMER-ID:12"
+    assert customer_id_line("a,b;c") is None  # would need escaping
+    assert customer_id_line("x" * 41) is None  # might need folding
+
+
+@pytest.mark.parametrize("helper", [False, True], ids=["in-process", "helper"])
+def test_the_folder_writes_links_back_in_place_and_renders_other_changes(
+    tmp_path, monkeypatch, helper
+):
+    if helper:
+        monkeypatch.setenv(MIN_BATCH_ENV, "1")
+    originals = {}
+    for n in range(3):
+        data = CARD.replace("Ann", f"Ann{n}").replace("VERSION:3.0\r\n", "VERSION:3.0\r\nX-A:1\r\n")
+        originals[f"c{n}"] = data.encode()
+        (tmp_path / f"c{n}.vcf").write_bytes(data.encode())
+    store = open_folder(f"vcf:{tmp_path}")
+    old = {c.item_id: c for c in store.get_many(sorted(r.item_id for r in store.list_items()))}
+    (tmp_path / "c2.vcf").write_bytes(originals["c2"] + b"\r\n")  # changed after it was read
+    pairs = [
+        (old["c0"], dataclasses.replace(old["c0"], customer_id="10")),
+        (old["c1"], dataclasses.replace(old["c1"], customer_id="a,b")),  # not plain: rendered
+        (old["c2"], dataclasses.replace(old["c2"], customer_id="12")),
+    ]
+    results = store.update_many(pairs)
+    store.close()
+    line = b"X-PERSONSYNC-CUSTOMER-ID:10\r\n"
+    assert (tmp_path / "c0.vcf").read_bytes() == originals["c0"].replace(b"END:", line + b"END:")
+    assert isinstance(results[0], ItemRef)
+    assert results[0].version == file_version(os.stat(tmp_path / "c0.vcf"))
+    rendered = _read_one(tmp_path / "c1.vcf")
+    assert rendered.customer_id == "a,b" and rendered.record == old["c1"].record
+    assert isinstance(results[2], StoreError) and "changed since it was read" in str(results[2])
+    assert (tmp_path / "c2.vcf").read_bytes() == originals["c2"] + b"\r\n"
