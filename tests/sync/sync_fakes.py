@@ -59,11 +59,12 @@ class FakePersonsDB:
         records: Sequence[Record],
         *,
         contact_manager_ids: Sequence[str | None] | None = None,
+        conn: object = None,
     ) -> list[int]:
         links = contact_manager_ids or [None] * len(records)
         return [self.add(r, contact_manager_id=c).id for r, c in zip(records, links, strict=True)]
 
-    def versions_of(self, ids: Iterable[int]) -> dict[int, str]:
+    def versions_of(self, ids: Iterable[int], *, conn: object = None) -> dict[int, str]:
         return {i: self.rows[i].version for i in ids if i in self.rows}
 
     def update(

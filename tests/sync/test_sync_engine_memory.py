@@ -10,7 +10,7 @@ import pytest
 from sync_fakes import FakePersonsDB
 
 from personsync.errors import MassChangeRefused
-from personsync.model import Record
+from personsync.model import Contact, Record
 from personsync.stores.memory import MemoryStore
 from personsync.sync import engine
 from personsync.sync.journal import entries, get_run, list_runs
@@ -214,3 +214,51 @@ def test_link_decides_an_ambiguous_match_and_undo_takes_it_back(
     undo(db, decided.run_id)
     assert store.items[a.item_id].customer_id == ""
     assert engine.run(db, url, "export", dry_run=True).plan.counts()["decide"] == 1
+
+
+def test_import_chunk_whose_persons_fail_leaves_nothing_half_done(
+    folder: tuple[str, MemoryStore], tmp_path, monkeypatch
+) -> None:
+    """The Persons of a chunk, their journal entries and links commit together: when the
+    insert fails half-way, the chunk is reported and rolled back whole; the others proceed, and
+    the next run creates the missing Persons once."""
+    from personsync.errors import DatabaseError
+    from personsync.persons.repo import PersonsDB
+    from personsync.sync.links import Links
+    from personsync.sync.tables import sync_journal, sync_links
+
+    url, store = folder
+    people = [Record(first_name=f"P{n}", last_name="Lee", email1=f"p{n}@x.org") for n in range(7)]
+    store.create_many([Contact(r) for r in people])
+    db = PersonsDB(str(tmp_path / "p.db"))
+    real = Links.save
+    calls = []
+
+    def failing_second_chunk(conn, folder, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:  # its Persons and journal entries are in the transaction already
+            raise DatabaseError("disk full")
+        return real(conn, folder, rows)
+
+    monkeypatch.setattr(Links, "save", staticmethod(failing_second_chunk))
+    out = engine.run(db, url, "import", chunk=3)
+    assert out.report is not None and out.report.exit_code != 0
+    assert out.report.counts["create-person"] == 4
+    failed = {e["item_id"] for e in out.report.errors}
+    assert len(failed) == 3 and all("disk full" in e["error"] for e in out.report.errors)
+    assert db.count() == 4
+    with db.engine.connect() as conn:
+        journaled = {r.item_id for r in conn.execute(sync_journal.select()) if r.side == "person"}
+        linked = {r.item_id for r in conn.execute(sync_links.select())}
+    assert not failed & journaled and not failed & linked and len(linked) == 4
+    assert all(not c.customer_id for c in store.items.values() if c.item_id in failed)
+
+    monkeypatch.setattr(Links, "save", staticmethod(real))
+    again = engine.run(db, url, "import", yes=True)  # 3 new of 4: the guard would ask
+    assert again.report is not None and again.report.exit_code == 0
+    assert again.report.counts["create-person"] == 3
+    assert db.count() == 7
+    assert sorted(db.get(int(c.customer_id)).record.first_name for c in store.items.values()) == [
+        f"P{n}" for n in range(7)
+    ]
+    db.close()

@@ -7,6 +7,7 @@ one ORM object at a time.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -85,8 +86,12 @@ class PersonsDB:
         self.close()
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+    def _write(self, within: Connection | None = None) -> Iterator[Connection]:
+        """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE).
+        `within`: the caller's transaction instead."""
+        if within is not None:
+            yield within
+            return
         with self.engine.connect() as conn:
             conn.execution_options(**{IMMEDIATE: True})
             with conn.begin():
@@ -157,13 +162,15 @@ class PersonsDB:
             # .all() fetches in one driver call; iterating a Result fetches row by row.
             return {pid: str(version) for pid, version in conn.execute(query).all()}
 
-    def versions_of(self, ids: Iterable[int]) -> dict[int, str]:
-        """id → change marker for these Persons (missing ones are left out)."""
+    def versions_of(self, ids: Iterable[int], *, conn: Connection | None = None) -> dict[int, str]:
+        """id → change marker for these Persons (missing ones are left out); read in `conn`
+        when given (to see its transaction's own inserts)."""
         out: dict[int, str] = {}
-        with self.engine.connect() as conn:
+        with contextlib.ExitStack() as stack:
+            read = conn if conn is not None else stack.enter_context(self.engine.connect())
             for chunk in _batched(sorted(set(ids)), IN_CHUNK):
                 query = select(persons.c.id, persons.c.row_version).where(persons.c.id.in_(chunk))
-                out.update((pid, str(version)) for pid, version in conn.execute(query).all())
+                out.update((pid, str(version)) for pid, version in read.execute(query).all())
         return out
 
     def count(self, view: str | None = None, *, where: str = "") -> int:
@@ -207,21 +214,23 @@ class PersonsDB:
         *,
         contact_manager_ids: Sequence[str | None] | None = None,
         on_chunk: Callable[[int], None] | None = None,
+        conn: Connection | None = None,
     ) -> list[int]:
         """Set-based insert; returns the new ids in the order of `records`.
 
-        All or nothing: one transaction, executemany in chunks; `on_chunk(n)` reports progress.
+        All or nothing: one transaction (`conn`'s when given: the sync engine journals and links
+        the new Persons in it), executemany in chunks; `on_chunk(n)` reports progress.
         `contact_manager_ids`: each new Person's hidden link, written with it (None: none)."""
         now = _now()
         ids: list[int] = []
         links = list(contact_manager_ids) if contact_manager_ids is not None else None
         if links is not None and len(links) != len(records):
             raise ValueError("add_many: one contact_manager_id per record")
-        with self._write() as conn:
+        with self._write(conn) as write:
             for start in range(0, len(records), CHUNK):
                 chunk = records[start : start + CHUNK]
                 part = links[start : start + CHUNK] if links is not None else None
-                ids.extend(insert_records(conn, chunk, now, part))
+                ids.extend(insert_records(write, chunk, now, part))
                 if on_chunk is not None:
                     on_chunk(len(chunk))
         return ids

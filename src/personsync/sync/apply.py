@@ -1,15 +1,19 @@
 """The executor: applies a plan, journaling each chunk of writes before making it.
 
 Plain on purpose: every decision was made by the planner. Writes go in chunks (`create_many` /
-`update_many`: Graph batches them, single-file stores rewrite once per chunk). Per chunk:
+`update_many`: Graph batches them, single-file stores rewrite once per chunk). Per chunk of
+contact writes:
 1. journal the intents, committed;
 2. begin the chunk's write (`pipeline`): a `vcf:` folder's helper process writes it while this
    process goes on with the next chunk's intents and the last chunk's outcomes;
 3. once the write returned: the links, the journal outcomes and the Persons'
    `contact_manager_id`, in one transaction.
+New Persons (import) are simpler, as they live in the journal's database: the Persons, their
+journal entries, their link rows and the intents of their Customer IDs go in one transaction,
+after which the Customer IDs are written as in 2 and 3.
 A record whose write fails is reported; the others proceed. A crash anywhere leaves intents
-without outcomes for at most two chunks; the next run relinks their contacts by Customer ID
-(export) or finds their Persons through the intents (import, `engine._recover`).
+without outcomes for at most two chunks of contact writes; the next run relinks their contacts
+by Customer ID (export) or writes their Customer IDs again (import).
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ T = TypeVar("T")
 Outcome = tuple[int, str, Any, str | None]  # journal seq, state, after, error
 Results = list[ItemRef | StoreError]
 Mirror = Sequence[tuple[int, str | None]]  # (Person, item id) for contact_manager_id
+CustomerIds = list[tuple[Contact, int]]  # contacts whose Customer ID is to be their Person's id
+Journaled = list[tuple[CustomerIds, list[int]]]  # chunks of them with their journal seqs
 DEFAULT_CHUNK = 500
 
 
@@ -111,7 +117,7 @@ class Executor:
         self.checkpoint = Checkpoints()
         self.writes = WriteQueue()
         # Contacts whose Customer ID must still be written (import), with their Person's id.
-        self.customer_ids: list[tuple[Contact, int]] = []
+        self.customer_ids: CustomerIds = []
 
     # --- bookkeeping -----------------------------------------------------------------------------
     def _error(
@@ -310,46 +316,52 @@ class Executor:
     def _create_persons(self, actions: list[CreatePerson], plan: Plan) -> None:
         floor = plan.person_id_floor
         for part in chunks(actions, self.chunk):
-            # The baseline's JSON serves the intent too (the record is what recovery compares).
+            # The baseline's JSON serves the journal too.
             baselines = [dumps(record_to_dict(a.record)) for a in part]
-            seqs = self.journal.intents(
-                [
-                    Entry(
-                        "person",
-                        "create",
-                        a.contact.item_id,
-                        None,
-                        RawJson(f'{{"record":{b},"floor":{floor}}}'),
-                    )
-                    for a, b in zip(part, baselines, strict=True)
-                ]
-            )
-            self.checkpoint()
+            pending = self.customer_ids
             try:
-                # Both halves' Person half at once: the hidden link is written with the Person.
-                ids = self.db.add_many(
-                    [a.record for a in part],
-                    contact_manager_ids=[a.contact.item_id for a in part],
-                )
-            except PersonsyncError as exc:
+                # One transaction: the Persons (each with its hidden link), their journal entries,
+                # their link rows, and the intents of the Customer IDs to write back. Persons and
+                # journal share the database, so a Person never exists without its entry and
+                # link, and nothing is left for a later run to recover.
                 with self.engine.begin() as conn:
-                    self.journal.settle(conn, [(s, "failed", None, str(exc)) for s in seqs])
+                    ids = self.db.add_many(
+                        [a.record for a in part],
+                        contact_manager_ids=[a.contact.item_id for a in part],
+                        conn=conn,
+                    )
+                    versions = self.db.versions_of(ids, conn=conn)
+                    self.journal.done(
+                        conn,
+                        [
+                            Entry(
+                                "person",
+                                "create",
+                                a.contact.item_id,
+                                pid,
+                                RawJson(f'{{"record":{b},"floor":{floor}}}'),
+                            )
+                            for a, pid, b in zip(part, ids, baselines, strict=True)
+                        ],
+                        [{"person_id": pid, "version": versions.get(pid, "")} for pid in ids],
+                    )
+                    rows = [
+                        # item_version "" until the Customer ID is written: the next run re-reads.
+                        link_row(pid, a.contact.item_id, "", versions.get(pid, ""), a.record, b)
+                        for a, pid, b in zip(part, ids, baselines, strict=True)
+                    ]
+                    Links.save(conn, self.folder, rows)
+                    pending = pending + [(a.contact, pid) for a, pid in zip(part, ids, strict=True)]
+                    due, pending = self._customer_id_intents(conn, pending)
+                    self.checkpoint()  # a kill here rolls the whole chunk back
+            except PersonsyncError as exc:
                 for a in part:
                     self._error(a.name, str(exc), a.contact.item_id)
                 continue
+            self.customer_ids = pending
+            self.report.count("create-person", len(part))
             self.checkpoint()
-            versions = self.db.versions_of(ids)
-            rows: list[dict[str, Any]] = []
-            outcomes: list[Outcome] = []
-            for a, seq, pid, baseline in zip(part, seqs, ids, baselines, strict=True):
-                version = versions.get(pid, "")
-                # item_version "" until the Customer ID is written back: the next run re-reads.
-                rows.append(link_row(pid, a.contact.item_id, "", version, a.record, baseline))
-                outcomes.append((seq, "done", {"person_id": pid, "version": version}, None))
-                self.report.count("create-person")
-            self._commit(rows, outcomes)
-            self.customer_ids += [(a.contact, pid) for a, pid in zip(part, ids, strict=True)]
-            self._write_customer_ids()
+            self._begin_customer_ids(due)
             floor = max([floor, *ids])
             self.advance(len(part))
 
@@ -442,11 +454,21 @@ class Executor:
         """Import's second half of a link: the Person's id into the contact's Customer ID.
         Written by whole chunks as the links are committed (so the folder's writes overlap the
         next chunk's Persons); `final` writes the rest."""
-        while len(self.customer_ids) >= self.chunk or (final and self.customer_ids):
-            part, self.customer_ids = (
-                self.customer_ids[: self.chunk],
-                self.customer_ids[self.chunk :],
-            )
+        if len(self.customer_ids) < self.chunk and not (final and self.customer_ids):
+            return
+        with self.engine.begin() as conn:
+            due, rest = self._customer_id_intents(conn, self.customer_ids, final=final)
+        self.customer_ids = rest
+        self._begin_customer_ids(due)
+
+    def _customer_id_intents(
+        self, conn: Any, pending: CustomerIds, *, final: bool = False
+    ) -> tuple[Journaled, CustomerIds]:
+        """Journal the Customer IDs due (whole chunks; `final`: all) in `conn`'s transaction:
+        the chunks with their journal seqs, and what is left for later."""
+        due: Journaled = []
+        while len(pending) >= self.chunk or (final and pending):
+            part, pending = pending[: self.chunk], pending[self.chunk :]
             # Only the Customer ID changes: the journal keeps that, not the whole record.
             seqs = self.journal.intents(
                 [
@@ -458,9 +480,15 @@ class Executor:
                         {"version": c.version, "customer_id": c.customer_id},
                     )
                     for c, pid in part
-                ]
+                ],
+                conn=conn,
             )
-            self.checkpoint()
+            due.append((part, seqs))
+        return due, pending
+
+    def _begin_customer_ids(self, due: Journaled) -> None:
+        """Begin writing chunks of Customer IDs whose intents are committed."""
+        for part, seqs in due:
             self._write(
                 self.store.begin_update_many,
                 [(c, replace(c, customer_id=str(pid))) for c, pid in part],

@@ -2,8 +2,13 @@
 
 An entry starts as `intent` with the item's `before` (record, version, Customer ID); once the write
 succeeded it becomes `done` with `after`, in the same transaction as the link rows it implies. So a
-crash leaves at most one chunk of intents without their outcome, which is what the next run of the
-same command looks at (`unfinished_person_creates`) and what `undo` skips.
+crash leaves at most one chunk of intents without their outcome, which is what `undo` skips.
+Writes to the journal's own database (new Persons) are journaled `done` in their own
+transaction instead (`Journal.done`): there is no moment at which one exists without the other.
+
+`unfinished_person_creates` reads Person-create intents left open by a crash: runs of this
+version leave none (see above); an interrupted run of an earlier one may have, and the next
+import matches the Persons they made instead of creating them twice.
 """
 
 from __future__ import annotations
@@ -80,8 +85,17 @@ class Journal:
         except SQLAlchemyError as exc:
             raise DatabaseError("cannot start a run in the journal") from exc
 
-    def intents(self, entries: Sequence[Entry]) -> list[int]:
-        """Journal a chunk of writes about to be made; committed before this returns."""
+    def intents(self, entries: Sequence[Entry], *, conn: Any = None) -> list[int]:
+        """Journal a chunk of writes about to be made: committed before this returns, or in
+        `conn`'s transaction (committed before the writes begin: the caller's job)."""
+        return self._add(entries, None, conn)
+
+    def done(self, conn: Any, entries: Sequence[Entry], afters: Sequence[Any]) -> list[int]:
+        """Journal writes made in `conn`'s own transaction (Persons: the database is the
+        journal's), as done at once: they and their entries are committed together or not."""
+        return self._add(entries, afters, conn)
+
+    def _add(self, entries: Sequence[Entry], afters: Sequence[Any] | None, conn: Any) -> list[int]:
         seqs = list(range(self.seq + 1, self.seq + 1 + len(entries)))
         self.seq += len(entries)
         if not entries:
@@ -96,12 +110,16 @@ class Journal:
                 "item_id": e.item_id,
                 "person_id": e.person_id,
                 "before": None if e.before is None else dumps(e.before),
-                "state": "intent",
+                "state": "intent" if afters is None else "done",
+                "after": None if afters is None else dumps(afters[i]),
             }
-            for seq, e in zip(seqs, entries, strict=True)
+            for i, (seq, e) in enumerate(zip(seqs, entries, strict=True))
         ]
-        with self.engine.begin() as conn:
+        if conn is not None:
             executemany(conn, sync_journal.insert(), rows)
+        else:
+            with self.engine.begin() as own:
+                executemany(own, sync_journal.insert(), rows)
         return seqs
 
     def settle(self, conn: Any, outcomes: Sequence[tuple[int, str, Any, str | None]]) -> None:
