@@ -113,3 +113,42 @@ def test_the_folder_writes_links_back_in_place_and_renders_other_changes(
     assert rendered.customer_id == "a,b" and rendered.record == old["c1"].record
     assert isinstance(results[2], StoreError) and "changed since it was read" in str(results[2])
     assert (tmp_path / "c2.vcf").read_bytes() == originals["c2"] + b"\r\n"
+
+
+@pytest.mark.parametrize("version", [None, "2.1", "4.0"])
+def test_new_cards_rendered_by_the_helper_are_the_bytes_this_process_renders(
+    tmp_path, monkeypatch, version
+):
+    from personsync.persons.sample import generate
+    from personsync.stores.vcf_folder import VcfFolderStore
+
+    records = list(generate(60, 5))
+    assert any(r.birthday for r in records) and any(r.categories for r in records)
+    contacts = [Contact(r, item_id=f"c{n}", customer_id=str(n)) for n, r in enumerate(records)]
+    files = {}
+    for where, min_batch in (("here", "100000"), ("helper", "1")):
+        monkeypatch.setenv(MIN_BATCH_ENV, min_batch)
+        (tmp_path / where).mkdir()
+        store = VcfFolderStore(tmp_path / where, f"vcf:{tmp_path / where}", version=version)
+        refs = store.create_many(contacts)
+        store.close()
+        assert all(isinstance(r, ItemRef) for r in refs)
+        files[where] = {p.name: p.read_bytes() for p in (tmp_path / where).iterdir()}
+    assert len(files["here"]) == 60 and files["helper"] == files["here"]
+
+
+def test_the_pipe_to_the_helper_holds_two_chunks(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    if not hasattr(fcntl, "F_GETPIPE_SZ"):
+        pytest.skip("no pipe sizes here")
+    from personsync.stores.file_writer import PIPE_BYTES, FileWriter
+
+    writer = FileWriter("test")
+    try:
+        writer.send([(str(tmp_path / "a.vcf"), b"A", True)])
+        proc = writer._proc
+        assert proc is not None and proc.stdin is not None
+        assert fcntl.fcntl(proc.stdin.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_BYTES
+        assert writer.collect(writer.end_batch(sync=False))[0][1] == 1
+    finally:
+        writer.close()

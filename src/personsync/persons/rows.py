@@ -17,7 +17,6 @@ from personsync.model import (
     coerce,
     field_values,
     join_categories,
-    share,
     split_categories,
 )
 from personsync.persons.filter_fields import suggest
@@ -75,21 +74,34 @@ def utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-_SHARED_AT = tuple(i for i, n in enumerate(FIELD_NAMES) if n in REPEATED_FIELDS)
+# Text fields whose values repeat (categories are a list: shared whole, by their stored text).
+_SHARED_AT = tuple(
+    i for i, n in enumerate(FIELD_NAMES) if n in REPEATED_FIELDS and i not in _LIST_AT
+)
 
 
 def row_person(row: Sequence[Any], shared: dict[Any, Any] | None = None) -> Person:
     """A Person from a row of `select(persons)` (all columns, in table order). With `shared`
-    (a dict the caller keeps for one listing), repeated values are one string object."""
+    (a dict the caller keeps for one listing), repeated values are one object (`model.share`;
+    written out here: this runs for every Person of a listing)."""
     values = list(row[1 : _N + 1])
-    for i in _LIST_AT:
-        values[i] = split_categories(values[i] or "")
     for i in _TEXT_AT:
         if values[i] is None:  # cannot happen with NOT NULL, but never hand on a None as text
             values[i] = ""
-    if shared is not None:
+    if shared is None:
+        for i in _LIST_AT:
+            values[i] = split_categories(values[i] or "")
+    else:
         for i in _SHARED_AT:
-            values[i] = share(values[i], shared)
+            value = values[i]
+            if value:
+                values[i] = shared.setdefault(value, value)
+        for i in _LIST_AT:
+            key = ("list", values[i] or "")  # a key no text value can equal
+            split = shared.get(key)
+            if split is None:
+                split = shared[key] = split_categories(key[1])
+            values[i] = split
     return Person(
         id=int(row[0]),
         record=Record(*values),

@@ -36,11 +36,12 @@ from personsync.errors import (
 )
 from personsync.formats.vcard import card_version, read_cards, write_card
 from personsync.formats.vcard_read import VCardExtra
-from personsync.model import Contact
+from personsync.model import Contact, field_values
 from personsync.stores.atomic import sync_all, write_atomic
 from personsync.stores.base import Capabilities, Finish, ItemRef, ReadProblem, StoreBase
 from personsync.stores.card_files import (
     PLAIN_ID,
+    NewCard,
     after_first_card,
     customer_id_line,
     file_version,
@@ -273,7 +274,16 @@ class VcfFolderStore(StoreBase):
         def prepare(contact: Contact) -> tuple[Job, tuple[str, str]]:
             uid, name, fresh = self._new_name(contact, taken)
             taken.add(uid)
-            job = (os.path.join(self.path, name), self._card(contact, uid), fresh)
+            if contact.extra is None:  # nothing kept from an earlier card: the helper renders
+                card: bytes | NewCard = (
+                    self.version or card_version(contact),
+                    uid,
+                    field_values(contact.record),
+                    contact.customer_id,
+                )
+            else:
+                card = self._card(contact, uid)
+            job = (os.path.join(self.path, name), card, fresh)
             return job, (uid if fresh else self._item_id(name, ()), name)
 
         def done(made: tuple[str, str], written: Written) -> ItemRef:
@@ -344,7 +354,8 @@ class VcfFolderStore(StoreBase):
         )
         if fresh:
             uid = str(uuid.uuid4())
-        return uid, encode_uid(uid) + ".vcf", fresh
+            return uid, uid + ".vcf", True  # hex digits and dashes: its own encoding
+        return uid, encode_uid(uid) + ".vcf", False
 
     def create(self, contact: Contact) -> ItemRef:
         uid, name, fresh = self._new_name(contact)
@@ -362,7 +373,7 @@ class VcfFolderStore(StoreBase):
     def _made(self, item_id: str, name: str, version: str) -> None:
         # A fresh uuid4 is found again by its name (`_file`): remembering 100,000 of them in a
         # big export cost 20 MB. A later update of it in this run reads the file once instead.
-        if name != encode_uid(item_id) + ".vcf":
+        if name[:-4] != item_id and name != encode_uid(item_id) + ".vcf":
             self._names[item_id] = name
             self._single[item_id] = version
 
