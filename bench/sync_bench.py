@@ -1,6 +1,7 @@
 """The sync engine at scale: N Persons (SQLite) and a vCard folder (`vcf:`).
 
 Run: .venv/bin/python -m bench.sync_bench [--persons N] [--runs R] [--no-fsync] [--only S,...]
+                                          [--dir DIR]
 
 Scenarios (each run in a fresh child process, so its peak memory is its own):
   export-full   full export into an empty folder
@@ -13,6 +14,9 @@ Scenarios (each run in a fresh child process, so its peak memory is its own):
                 temp + rename over the old file) and synced, by a bare loop: the import's own
                 floor, as disk-floor is the full export's
 Prints the median wall time of R runs and the largest peak RSS (VmHWM) per scenario.
+
+`--dir DIR` puts the databases and folders there instead of the system's temp folder: with
+`--dir /dev/shm` (memory) the figures are the engine's own, without this machine's disk.
 
 `--no-fsync` turns the per-file fsync of single writes into no-ops in the benchmark's own
 processes. Batches never fsync per file (one sync per batch, made by the vCard folder's helper
@@ -169,6 +173,7 @@ def main() -> None:
     parser.add_argument("--child", default="")
     parser.add_argument("--work", default="")
     parser.add_argument("--run", type=int, default=0)
+    parser.add_argument("--dir", default="", help="where the work folder goes (e.g. /dev/shm)")
     args = parser.parse_args()
     if args.no_fsync or not args.child:
         # The parent only prepares the starting states: how durable that is does not matter.
@@ -176,13 +181,13 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, Path(args.work), args.run)))
         return
-    work = Path(tempfile.mkdtemp(prefix="sync-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="sync-bench-", dir=args.dir or None))
     try:
         t0 = time.perf_counter()
         prepare(work, args.persons)
         mode = "off (engine only)" if args.no_fsync else "on, as shipped"
         print(f"prepared {args.persons} Persons in {time.perf_counter() - t0:.1f} s")
-        print(f"runs with the vCard store's fsync {mode}")
+        print(f"runs with the vCard store's fsync {mode}, in {work}")
         scenarios = [s for s in [*TARGETS, *FLOORS] if not args.only or s in args.only.split(",")]
         for scenario in scenarios:
             results = []

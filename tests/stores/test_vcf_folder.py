@@ -15,7 +15,7 @@ from personsync.formats.vcard import read_cards
 from personsync.model import Contact, Record
 from personsync.stores import atomic, list_folders, open_folder
 from personsync.stores.base import ReadProblem, get_one
-from personsync.stores.vcf_folder import decode_stem, encode_uid
+from personsync.stores.vcf_names import decode_stem, encode_uid
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
 NASTY_UIDS = [
