@@ -223,72 +223,76 @@ class Executor:
                 [Entry("contact", "create", None, a.person_id) for a in part]
             )
             self.checkpoint()
+            written = [
+                _ContactWrite(
+                    a.person_id,
+                    a.person_version,
+                    a.contact.record,
+                    mirror=True,
+                    counts=("create-contact",),
+                    name=a.name,
+                )
+                for a in part
+            ]
             self._write(
                 self.store.begin_create_many,
                 [a.contact for a in part],
-                partial(self._contacts_created, part, seqs),
+                partial(self._contacts_written, written, seqs),
             )
 
-    def _contacts_created(
-        self, part: Sequence[CreateContact], seqs: list[int], results: Results
-    ) -> None:
-        self.checkpoint()
-        rows: list[dict[str, Any]] = []
-        outcomes: list[Outcome] = []
-        mirror: list[tuple[int, str | None]] = []
-        for a, seq, res in zip(part, seqs, results, strict=True):
-            if isinstance(res, ItemRef):
-                rows.append(
-                    link_row(
-                        a.person_id, res.item_id, res.version, a.person_version, a.contact.record
-                    )
-                )
-                outcomes.append(
-                    (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
-                )
-                mirror.append((a.person_id, res.item_id))
-                self.report.count("create-contact")
-            else:
-                outcomes.append((seq, "failed", None, str(res)))
-                self._error(a.name, str(res), person_id=a.person_id)
-        self._commit(rows, outcomes, mirror)
-        self.advance(len(part))
-
     def _update_contacts(self, updates: list[UpdateContact], links: list[Link]) -> None:
-        work: list[_ContactWrite] = [
-            _ContactWrite(u.old, u.new, u.person_id, u.person_version, u.new.record, u.link, u.name)
+        # (contact as read, contact to write, what to record): field updates, and links that
+        # write the Person's id as Customer ID (an update that makes a link counts as both).
+        work: list[tuple[Contact, Contact, _ContactWrite]] = [
+            (
+                u.old,
+                u.new,
+                _ContactWrite(
+                    u.person_id,
+                    u.person_version,
+                    u.new.record,
+                    mirror=bool(u.link),
+                    counts=("link", "update-contact") if u.link else ("update-contact",),
+                    name=u.name,
+                    item_id=u.old.item_id,
+                ),
+            )
             for u in updates
         ]
         work += [
-            _ContactWrite(
+            (
                 lk.contact,
                 replace(lk.contact, customer_id=str(lk.person_id)),
-                lk.person_id,
-                lk.person_version,
-                lk.record,
-                lk.link,
-                lk.name,
-                is_update=False,
+                _ContactWrite(
+                    lk.person_id,
+                    lk.person_version,
+                    lk.record,
+                    mirror=True,
+                    counts=("link",),
+                    name=lk.name,
+                    item_id=lk.contact.item_id,
+                ),
             )
             for lk in links
         ]
         for part in chunks(work, self.chunk):
             seqs = self.journal.intents(
                 [
-                    Entry("contact", "update", w.old.item_id, w.person_id, contact_before(w.old))
-                    for w in part
+                    Entry("contact", "update", old.item_id, w.person_id, contact_before(old))
+                    for old, _, w in part
                 ]
             )
             self.checkpoint()
             self._write(
                 self.store.begin_update_many,
-                [(w.old, w.new) for w in part],
-                partial(self._contacts_updated, part, seqs),
+                [(old, new) for old, new, _ in part],
+                partial(self._contacts_written, [w for _, _, w in part], seqs),
             )
 
-    def _contacts_updated(
+    def _contacts_written(
         self, part: Sequence[_ContactWrite], seqs: list[int], results: Results
     ) -> None:
+        """Record a chunk of contact writes (created or updated) once the store finished it."""
         self.checkpoint()
         rows: list[dict[str, Any]] = []
         outcomes: list[Outcome] = []
@@ -301,14 +305,13 @@ class Executor:
                 outcomes.append(
                     (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
                 )
-                if w.how:
+                if w.mirror:
                     mirror.append((w.person_id, res.item_id))
-                    self.report.count("link")
-                if w.is_update:
-                    self.report.count("update-contact")
+                for key in w.counts:
+                    self.report.count(key)
             else:
                 outcomes.append((seq, "failed", None, str(res)))
-                self._error(w.name, str(res), w.old.item_id, w.person_id)
+                self._error(w.name, str(res), w.item_id, w.person_id)
         self._commit(rows, outcomes, mirror)
         self.advance(len(part))
 
@@ -536,13 +539,13 @@ class Executor:
 
 @dataclass(frozen=True, slots=True)
 class _ContactWrite:
-    """One export update of a contact: a field update, or a link that rewrites the Customer ID."""
+    """What to record of one export write of a contact (a create, a field update, or a link
+    that writes the Customer ID) once the store wrote it."""
 
-    old: Contact
-    new: Contact
     person_id: int
     person_version: str
     record: Record  # the agreed values after the write: the new baseline
-    how: str  # how the link was found when it is being made now ("" = linked already)
+    mirror: bool  # a link made now: the Person's contact_manager_id follows it
+    counts: tuple[str, ...]  # the report's counters this write adds to
     name: str
-    is_update: bool = True
+    item_id: str = ""  # the contact written ("" for one being created), for the report
