@@ -130,7 +130,7 @@ class Person:
 
 
 # Fields whose values repeat across records (a city, a company, a first name): a listing of many
-# records keeps one string per distinct value (`shared`). 100,000 Persons held 45 MB of copies.
+# records keeps one string per distinct value (`share`). 100,000 Persons held 45 MB of copies.
 REPEATED_FIELDS = frozenset(
     n
     for n in FIELD_NAMES

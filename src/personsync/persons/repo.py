@@ -341,12 +341,8 @@ class PersonsDB:
             .where(persons.c.id == bindparam("pid"))
             .values(contact_manager_id=bindparam("cmid"))
         )
-        params = [{"pid": p, "cmid": i} for p, i in pairs]
-        if conn is not None:
-            executemany(conn, stmt, params)
-            return
-        with self._write() as own:
-            executemany(own, stmt, params)
+        with self._write(conn) as write:
+            executemany(write, stmt, [{"pid": p, "cmid": i} for p, i in pairs])
 
     # --- views -----------------------------------------------------------------------------------
     def views(self) -> list[View]:

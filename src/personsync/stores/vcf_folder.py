@@ -203,8 +203,9 @@ class VcfFolderStore(StoreBase):
         return write_card(contact, version, uid=uid) + rest
 
     # Batches: one sync for the batch instead of an fsync per file (100,000 fsyncs take
-    # minutes). Large ones are rendered here and written by the helper process (`file_writer`),
-    # begun now and collected later, so the engine records one batch while the next is written.
+    # minutes). Large ones go to the helper process (`file_writer`), begun now and collected
+    # later, so the engine records one batch while the next is written. What the helper can do
+    # from plain values it does itself: render new cards, put a Customer ID into a card.
     def create_many(self, contacts: Sequence[Contact]) -> list[ItemRef | StoreError]:
         return self.begin_create_many(contacts)()
 
@@ -319,7 +320,7 @@ class VcfFolderStore(StoreBase):
     def _made(self, item_id: str, name: str, version: str) -> None:
         # A fresh uuid4 is found again by its name (`_file`): remembering 100,000 of them in a
         # big export cost 20 MB. A later update of it in this run reads the file once instead.
-        if name[:-4] != item_id and name != encode_uid(item_id) + ".vcf":
+        if name != encode_uid(item_id) + ".vcf":
             self._names[item_id] = name
             self._single[item_id] = version
 

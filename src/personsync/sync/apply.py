@@ -24,11 +24,10 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, bindparam, update
+from sqlalchemy import Engine
 
 from personsync.errors import PersonsyncError, StoreError
 from personsync.model import Contact, Record
-from personsync.persons.bulk import executemany
 from personsync.stores.base import ContactStore, Finish, ItemRef
 from personsync.sync.crash import Checkpoints
 from personsync.sync.journal import Entry, Journal
@@ -46,7 +45,6 @@ from personsync.sync.plan import (
     UpdatePerson,
 )
 from personsync.sync.report import RunReport
-from personsync.sync.tables import sync_links
 from personsync.sync.values import RawJson, dumps, record_to_dict, value_to_json
 
 T = TypeVar("T")
@@ -210,7 +208,7 @@ class Executor:
             self._update_contacts(updates, rewrite)
             self._links([a for a in links if a.contact.customer_id == str(a.person_id)])
         else:
-            self._create_persons([a for a in plan.actions if isinstance(a, CreatePerson)], plan)
+            self._create_persons([a for a in plan.actions if isinstance(a, CreatePerson)])
             self._update_persons([a for a in plan.actions if isinstance(a, UpdatePerson)])
             self._links([a for a in plan.actions if isinstance(a, Link)])
             self._write_customer_ids(final=True)
@@ -316,8 +314,7 @@ class Executor:
         self.advance(len(part))
 
     # --- import ----------------------------------------------------------------------------------
-    def _create_persons(self, actions: list[CreatePerson], plan: Plan) -> None:
-        floor = plan.person_id_floor
+    def _create_persons(self, actions: list[CreatePerson]) -> None:
         for part in chunks(actions, self.chunk):
             # The baseline's JSON serves the journal too.
             baselines = [dumps(record_to_dict(a.record)) for a in part]
@@ -342,7 +339,7 @@ class Executor:
                                 "create",
                                 a.contact.item_id,
                                 pid,
-                                RawJson(f'{{"record":{b},"floor":{floor}}}'),
+                                RawJson(f'{{"record":{b}}}'),
                             )
                             for a, pid, b in zip(part, ids, baselines, strict=True)
                         ],
@@ -365,7 +362,6 @@ class Executor:
             self.report.count("create-person", len(part))
             self.checkpoint()
             self._begin_customer_ids(due)
-            floor = max([floor, *ids])
             self.advance(len(part))
 
     def _update_persons(self, actions: list[UpdatePerson]) -> None:
@@ -502,11 +498,11 @@ class Executor:
         self, part: Sequence[tuple[Contact, int]], seqs: list[int], results: Results
     ) -> None:
         self.checkpoint()
-        versions: list[dict[str, str]] = []
+        versions: list[tuple[str, str]] = []
         outcomes: list[Outcome] = []
         for (c, pid), seq, res in zip(part, seqs, results, strict=True):
             if isinstance(res, ItemRef):
-                versions.append({"f": self.folder, "i": c.item_id, "v": res.version})
+                versions.append((c.item_id, res.version))
                 outcomes.append(
                     (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
                 )
@@ -514,15 +510,7 @@ class Executor:
                 outcomes.append((seq, "failed", None, str(res)))
                 self._error(c.display_name, str(res), c.item_id, pid)
         with self.engine.begin() as conn:
-            if versions:
-                t = sync_links
-                executemany(
-                    conn,
-                    update(t)
-                    .where(and_(t.c.folder == bindparam("f"), t.c.item_id == bindparam("i")))
-                    .values(item_version=bindparam("v")),
-                    versions,
-                )
+            Links.set_item_versions(conn, self.folder, versions)
             self.journal.settle(conn, outcomes)
         self.checkpoint()
 

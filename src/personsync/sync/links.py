@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError
@@ -87,6 +87,20 @@ class Links:
                 delete(t).where(t.c.folder == folder, t.c.item_id.in_(items[start : start + CHUNK]))
             )
         executemany(conn, t.insert(), [{**r, "folder": folder} for r in rows])
+
+    @staticmethod
+    def set_item_versions(conn: Any, folder: str, versions: Sequence[tuple[str, str]]) -> None:
+        """(item id, version) of items written since their link was saved (an imported
+        contact's Customer ID), inside the caller's transaction."""
+        if not versions:
+            return
+        t = sync_links
+        stmt = (
+            update(t)
+            .where(t.c.folder == bindparam("f"), t.c.item_id == bindparam("i"))
+            .values(item_version=bindparam("v"))
+        )
+        executemany(conn, stmt, [{"f": folder, "i": i, "v": v} for i, v in versions])
 
     @staticmethod
     def forget(conn: Any, folder: str, item_ids: Sequence[str]) -> None:

@@ -137,7 +137,6 @@ class Plan:
     unchanged: int = 0  # pairs skipped without reading: versions equal to the link's
     folder_size: int = 0  # items in the folder before the run
     persons_size: int = 0  # Persons in the table before the run
-    person_id_floor: int = 0  # every Person the run creates gets a larger id (for recovery)
     warnings: tuple[str, ...] = field(default=())
 
     def counts(self) -> dict[str, int]:

@@ -338,7 +338,6 @@ def plan_import(snap: Snapshot) -> Plan:
         unchanged,
         folder_size=len(folder.listing),
         persons_size=persons.total,
-        person_id_floor=max(persons.versions, default=0),
         warnings=tuple(warnings),
     )
 
