@@ -152,3 +152,112 @@ def test_the_pipe_to_the_helper_holds_two_chunks(tmp_path):
         assert writer.collect(writer.end_batch(sync=False))[0][1] == 1
     finally:
         writer.close()
+
+
+# --- in place, and mended after a power cut -------------------------------------------------------
+
+LINE = b"X-PERSONSYNC-CUSTOMER-ID:4711"
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\n"])
+def test_a_card_ending_the_file_gets_its_line_in_place(tmp_path, eol):
+    path = tmp_path / "a.vcf"
+    version = _put(path, CARD.replace("\r\n", eol).encode())
+    inode = os.stat(path).st_ino
+    stat = insert_line(str(path), LINE, version, durable=False)
+    assert os.stat(path).st_ino == inode == stat.st_ino  # the same file, grown
+    assert file_version(stat) != version  # and its version moved on
+    assert (
+        path.read_bytes()
+        == CARD.replace("END:", "X-PERSONSYNC-CUSTOMER-ID:4711\r\nEND:")
+        .replace("\r\n", eol)
+        .encode()
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        CARD.replace("\r\n", "\r"),  # CR alone: not a line end mend_insert looks for
+        CARD + CARD,  # more cards follow the first
+        CARD + "\r\n",  # a blank line after the card
+        CARD.replace("END:VCARD", "end:vcard"),  # not written as personsync writes it
+        CARD.replace("N:Lee;Ann;;;\r\n", "N:Lee;Ann;;;\n"),  # another line end before END
+        # The old end starts 6 bytes before a page ends: the new end would cross into the next.
+        CARD.replace(
+            "FN:Ann Lee", "NOTE:" + "x" * (4090 - len(CARD) + len("FN:Ann LeeEND:VCARD\r\n") - 5)
+        ),
+    ],
+    ids=["cr", "two-cards", "blank-line", "lower-case", "lf-before-end", "page"],
+)
+def test_any_other_card_is_written_anew_atomically(tmp_path, data):
+    path = tmp_path / "a.vcf"
+    version = _put(path, data.encode())
+    keep = tmp_path / "keep"  # holds the old inode, so the new file cannot reuse its number
+    os.link(path, keep)
+    insert_line(str(path), LINE, version, durable=False)
+    assert os.stat(path).st_ino != os.stat(keep).st_ino
+    assert keep.read_bytes() == data.encode()
+    first = next(iter(read_cards(path.read_bytes())))
+    assert isinstance(first, Contact) and first.customer_id == "4711"
+
+
+def _torn_states(whole_old: bytes, whole_new: bytes) -> list[bytes]:
+    """What a power cut can leave of an in-place write: the size old or new, and from where the
+    old end began, runs of bytes old, new or zero, as pages and disk sectors were written."""
+    common = len(whole_old) - len(b"END:VCARD\r\n") + (b"\r\n" not in whole_old)
+    old = whole_old[common:] + bytes(len(whole_new) - len(whole_old))
+    new = whole_new[common:]
+    zero = bytes(len(new))
+    states = set()
+    for size in (len(whole_old), len(whole_new)):
+        for cut in range(len(new) + 1):
+            for first, second in [(new, old), (old, new), (new, zero), (zero, new), (zero, old)]:
+                states.add((whole_old[:common] + first[:cut] + second[cut:])[:size])
+    return sorted(states - {whole_old, whole_new})
+
+
+@pytest.mark.parametrize("eol", [b"\r\n", b"\n"])
+def test_every_state_a_power_cut_can_leave_is_mended_to_the_new_card(eol):
+    from personsync.stores.card_files import mend_insert
+
+    old = CARD.encode().replace(b"\r\n", eol)
+    new = old.replace(b"END:", LINE + eol + b"END:")
+    states = _torn_states(old, new)
+    assert len(states) > 40
+    for state in states:
+        assert mend_insert(state, len(old), LINE) == new, state
+    assert mend_insert(old, len(old), LINE) is None  # whole before the write
+    assert mend_insert(new, len(old), LINE) is None  # whole after it
+
+
+def test_a_card_changed_since_is_not_mended():
+    from personsync.stores.card_files import mend_insert
+
+    old = CARD.encode()
+    edited = old.replace(b"Ann Lee", b"Ann Lea").replace(b"END:VCARD\r\n", b"END:VCARX\r\n")
+    assert mend_insert(edited, len(old), LINE) is None  # same size, another last line
+    assert mend_insert(old + b"NOTE:x\r\n", len(old), LINE) is None  # another size
+    assert mend_insert(old[:-3], len(old), LINE) is None  # cut by someone else
+    assert mend_insert(old, len(old), b"X-PERSONSYNC-CUSTOMER-ID:4712") is None
+
+
+def test_the_folder_mends_only_what_an_interrupted_write_left_half_made(tmp_path):
+    from personsync.stores.base import InterruptedWrite
+
+    originals = {n: CARD.replace("Ann", f"Ann{n}").encode() for n in "abc"}
+    versions = {n: _put(tmp_path / f"{n}.vcf", data) for n, data in originals.items()}
+    cut = len(originals["a"]) - len(b"END:VCARD\r\n")
+    torn = originals["a"][:cut] + LINE[:5] + originals["a"][cut + 5 :]  # a sector of it
+    (tmp_path / "a.vcf").write_bytes(torn)
+    (tmp_path / "c.vcf").write_bytes(originals["c"].replace(b"Ann", b"Bob"))  # edited since
+    store = open_folder(f"vcf:{tmp_path}")
+    writes = [InterruptedWrite(n, versions[n], "4711") for n in "abc"]
+    writes.append(InterruptedWrite("gone", versions["a"], "4711"))
+    mended = store.finish_interrupted(writes)
+    store.close()
+    assert len(mended) == 1 and mended[0].startswith("a.vcf: ")
+    assert (tmp_path / "a.vcf").read_bytes() == originals["a"].replace(b"END:", LINE + b"\r\nEND:")
+    assert _read_one(tmp_path / "a.vcf").customer_id == "4711"
+    assert (tmp_path / "b.vcf").read_bytes() == originals["b"]  # never written: left alone
+    assert (tmp_path / "c.vcf").read_bytes() == originals["c"].replace(b"Ann", b"Bob")

@@ -94,7 +94,7 @@ def _done(report: RunReport, json_out: bool, plan: Plan | None = None) -> int:
             data["plan"] = {"counts": plan.counts()}
         print_json(data)
     else:
-        show_report(report)
+        show_report(report, plan.warnings if plan is not None else ())
     return report.exit_code
 
 

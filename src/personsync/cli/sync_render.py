@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.markup import escape
@@ -93,7 +94,8 @@ def show_plan(plan: Plan, limit: int = 50) -> None:
         console.print(f"[yellow]warning[/yellow]: {escape(w)}")
 
 
-def show_report(report: RunReport) -> None:
+def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
+    """The run's report; `shown`: warnings the plan printed already."""
     colour = {"clean": "green", "skipped": "yellow", "failed": "red"}[report.status]
     console.print(
         f"[bold]Run {report.run_id}[/bold] ({report.command} {escape(report.folder)}): "
@@ -116,6 +118,8 @@ def show_report(report: RunReport) -> None:
             f"  [yellow]{s.get('kind', 'skipped')}[/yellow] {escape(str(who))}{escape(mail)} "
             f"in {escape(str(s.get('folder', '')))}: {escape(str(s.get('reason')))}"
         )
+    for w in [w for w in report.warnings if w not in shown][:20]:
+        console.print(f"  [yellow]warning[/yellow]: {escape(w)}")
     hidden = len(report.errors) + len(report.skipped) - 100
     if hidden > 0:
         console.print(f"  … and {hidden} more (`personsync runs show {report.run_id} --json`)")

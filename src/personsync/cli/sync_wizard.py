@@ -93,5 +93,5 @@ def wizard_cmd(
                 advance=advance,
             )
     assert outcome.report is not None
-    show_report(outcome.report)
+    show_report(outcome.report, outcome.plan.warnings)
     raise typer.Exit(outcome.report.exit_code)

@@ -41,6 +41,16 @@ Finish = Callable[[], list[ItemRef | StoreError]]  # waits for a begun batch's r
 
 
 @dataclass(frozen=True, slots=True)
+class InterruptedWrite:
+    """A Customer ID write that an earlier run journaled and may not have finished: its run
+    stopped (killed, or the machine went down) before it recorded the outcome."""
+
+    item_id: str
+    version: str  # the item's version before the write
+    customer_id: str  # the Customer ID it was to carry
+
+
+@dataclass(frozen=True, slots=True)
 class ReadProblem:
     """An item that could not be read: reported, the other items proceed."""
 
@@ -96,6 +106,11 @@ class ContactStore(Protocol):
 
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
         """Every item whose Customer ID is `customer_id` (more than one means a copied contact)."""
+        ...
+
+    def finish_interrupted(self, writes: Sequence[InterruptedWrite]) -> list[str]:
+        """Make whole any of `writes` that a power cut left half-made (a store that writes in
+        place; one whose writes are atomic has nothing to do). One message per item mended."""
         ...
 
     def export_state(self) -> str | None:
@@ -166,6 +181,9 @@ class StoreBase:
 
     def list_items(self) -> Iterator[ItemRef]:
         raise NotImplementedError
+
+    def finish_interrupted(self, writes: Sequence[InterruptedWrite]) -> list[str]:
+        return []  # every write of the store is atomic: there is nothing half-made
 
     def export_state(self) -> str | None:
         return None
@@ -246,6 +264,9 @@ class GuardedStore:
 
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
         return self.inner.find_by_customer_id(customer_id)
+
+    def finish_interrupted(self, writes: Sequence[InterruptedWrite]) -> list[str]:
+        return [] if self.capabilities.read_only else self.inner.finish_interrupted(writes)
 
     def export_state(self) -> str | None:
         return self.inner.export_state()

@@ -67,27 +67,125 @@ def customer_id_line(customer_id: str) -> bytes | None:
 
 def insert_line(path: str, line: bytes, expected: str, *, durable: bool) -> os.stat_result:
     """Put `line` at the end of the file's first card (before its END:VCARD), if the file is
-    still at version `expected`; atomically, like every write (`write_atomic`).
+    still at version `expected`.
+
+    Where the card ends the file with a plain `END:VCARD` line, the line goes in in place: one
+    write of the new last bytes, within one memory page, so a killed process leaves the old
+    file or the new one (the kernel checks for a fatal signal between pages, never within one).
+    Why not a new file renamed into place, like every other write: that frees the old file's
+    disk block, and on this project's ext4 (mounted with `discard`) freeing is the costly part:
+    100,000 replacements took 16 s against 2 s in place. A power cut can still leave the last
+    line half-written; `mend_insert` repairs exactly that from the run's journal. Any other
+    card is written anew, atomically (`write_atomic`).
 
     The reader takes the first non-empty Customer ID of a card, so a card read with an empty
     one reads with `line`'s after this, whatever empty ones stand before it."""
     name = Path(path).name
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-            current = file_version(os.fstat(handle.fileno()))
+        fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+    except PermissionError:
+        fd = -1  # a read-only file is replaced (its folder is writable), not changed in place
+    except FileNotFoundError as exc:
+        raise ItemNotFound(f"no contact file {name}") from exc
+    except OSError as exc:
+        raise StoreError(f"cannot write {name}: {exc.strerror}") from exc
+    try:
+        data, current = _read(fd, path, name)
+        if current != expected:
+            raise ConflictError(
+                f"{name} changed since it was read",
+                hint="run again: personsync reads the new version first",
+            )
+        end = _END_LINE.search(data)
+        if end is None or end.start() == 0:
+            raise StoreError(f"{name}: no card to put the Customer ID in")
+        eol = b"\r\n" if b"\r\n" in data else b"\n" if b"\n" in data else b"\r"
+        at = end.start()
+        tail = line + eol + data[at:]
+        if fd >= 0 and _fits_in_place(data, at, eol, len(tail)):
+            return _write_tail(fd, name, data, at, tail, durable=durable)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return write_atomic(path, data[:at] + tail, durable=durable)
+
+
+def _read(fd: int, path: str, name: str) -> tuple[bytes, str]:
+    """The file's bytes and version, from `fd` when it is open."""
+    try:
+        if fd < 0:
+            with open(path, "rb") as handle:
+                return handle.read(), file_version(os.fstat(handle.fileno()))
+        parts = []
+        while chunk := os.read(fd, 1 << 16):
+            parts.append(chunk)
+        return b"".join(parts), file_version(os.fstat(fd))
     except FileNotFoundError as exc:
         raise ItemNotFound(f"no contact file {name}") from exc
     except OSError as exc:
         raise StoreError(f"cannot read {name}: {exc.strerror}") from exc
-    if current != expected:
-        raise ConflictError(
-            f"{name} changed since it was read",
-            hint="run again: personsync reads the new version first",
-        )
-    end = _END_LINE.search(data)
-    if end is None or end.start() == 0:
-        raise StoreError(f"{name}: no card to put the Customer ID in")
-    eol = b"\r\n" if b"\r\n" in data else b"\n" if b"\n" in data else b"\r"
-    at = end.start()
-    return write_atomic(path, data[:at] + line + eol + data[at:], durable=durable)
+
+
+def _plain_end(eol: bytes) -> bytes:
+    return b"END:VCARD" + eol
+
+
+def _fits_in_place(data: bytes, at: int, eol: bytes, size: int) -> bool:
+    """Whether the new last bytes can go in in place (see `insert_line`): the file ends with
+    the card's own `END:VCARD` line right after a line end of the file's kind (what
+    `mend_insert` relies on), and the write stays within one page."""
+    if eol == b"\r" or data[at:] != _plain_end(eol) or data[at - len(eol) : at] != eol:
+        return False
+    return at // _PAGE == (at + size - 1) // _PAGE
+
+
+def _write_tail(
+    fd: int, name: str, data: bytes, at: int, tail: bytes, *, durable: bool
+) -> os.stat_result:
+    try:
+        written = os.pwrite(fd, tail, at)
+        if written != len(tail):  # a full disk: put the old end back
+            os.pwrite(fd, data[at:], at)
+            os.ftruncate(fd, len(data))
+            raise OSError(0, f"only {written} of {len(tail)} bytes written")
+        if durable:
+            os.fsync(fd)
+        return os.fstat(fd)
+    except OSError as exc:
+        raise StoreError(f"cannot write {name}: {exc.strerror or exc}") from exc
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def size_of(version: str) -> int | None:
+    """The size a `file_version` names, or None for another store's version."""
+    parts = version.split("-")
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def mend_insert(data: bytes, size_before: int, line: bytes) -> bytes | None:
+    """The whole file, for a file that a power cut left halfway through `insert_line` putting
+    `line` into it in place when it was `size_before` bytes; None when it is whole (before or
+    after) or is not such a file (changed since: left alone).
+
+    What a power cut can leave: the bytes before the old END:VCARD line untouched (never
+    written), and from there on, byte by byte, the old end, the new end or zeros (a page or
+    disk sector written or not, the size updated or not). So the file is mended when, at the
+    position where the old end began, every byte is one of those; then the new end is written
+    whole."""
+    for eol in (b"\r\n", b"\n"):
+        old = _plain_end(eol)
+        new = line + eol + old
+        at = size_before - len(old)
+        if at < len(eol) or len(data) not in (size_before, at + len(new)):
+            continue
+        if data[at - len(eol) : at] != eol or (eol == b"\n" and data[at - 2 : at - 1] == b"\r"):
+            continue
+        rest = data[at:]
+        if rest in (old, new):
+            return None  # whole
+        padded = old + bytes(len(new) - len(old))
+        if all(b in (padded[i], new[i], 0) for i, b in enumerate(rest)):
+            return data[:at] + new
+    return None

@@ -3,8 +3,9 @@
 Item ids: see `vcf_names` (a file's name is its card's UID, encoded; listing never opens a
 file).
 
-Versions. `{mtime_ns}-{size}-{inode}` from the directory listing: every write personsync makes
-is a new file renamed into place (a new inode), and edits by other programs change the mtime.
+Versions. `{mtime_ns}-{size}-{inode}` from the directory listing: personsync's writes either
+make a new file renamed into place (a new inode) or put a Customer ID line into the card in
+place (the file grows), and edits by other programs change the mtime.
 
 A file holding several cards is read as its first card (the others are reported with it and kept
 when personsync rewrites the file). Writes are atomic (`stores.atomic`).
@@ -30,7 +31,14 @@ from personsync.formats.vcard import card_version, read_cards, write_card
 from personsync.formats.vcard_read import VCardExtra
 from personsync.model import Contact, field_values
 from personsync.stores.atomic import sync_all, write_atomic
-from personsync.stores.base import Capabilities, Finish, ItemRef, ReadProblem, StoreBase
+from personsync.stores.base import (
+    Capabilities,
+    Finish,
+    InterruptedWrite,
+    ItemRef,
+    ReadProblem,
+    StoreBase,
+)
 from personsync.stores.card_files import (
     PLAIN_ID,
     NewCard,
@@ -38,6 +46,8 @@ from personsync.stores.card_files import (
     customer_id_line,
     file_version,
     insert_line,
+    mend_insert,
+    size_of,
     version_of,
 )
 from personsync.stores.file_writer import FileWriter, Job, Written, min_batch
@@ -408,6 +418,26 @@ class VcfFolderStore(StoreBase):
         path, data, more = self._rewrite(old, new)
         version = file_version(write_atomic(path, data, durable=self._durable))
         return ItemRef(old.item_id, self._written(old.item_id, version, more))
+
+    def finish_interrupted(self, writes: Sequence[InterruptedWrite]) -> list[str]:
+        """Customer IDs put in place (`insert_line`) that a power cut left half-written are
+        written whole; every other file is left as it is."""
+        mended: list[str] = []
+        for write in writes:
+            path = self._file(write.item_id)
+            size = size_of(write.version)
+            line = customer_id_line(write.customer_id)
+            got = self._read(path) if path is not None else None
+            if path is None or got is None or size is None or line is None:
+                continue
+            whole = mend_insert(got[0], size, line)
+            if whole is not None:
+                write_atomic(path, whole, durable=True)
+                mended.append(
+                    f"{path.name}: a Customer ID that an interrupted run was writing had been "
+                    "cut short (the machine stopped); it is now whole"
+                )
+        return mended
 
     def delete(self, ref: ItemRef) -> None:
         path = self._checked(ref.item_id, ref.version)

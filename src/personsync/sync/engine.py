@@ -20,7 +20,12 @@ from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem
 from personsync.sync import collector, guard, planner
 from personsync.sync.apply import Executor
-from personsync.sync.journal import Journal, PendingCreate, unfinished_person_creates
+from personsync.sync.journal import (
+    Journal,
+    PendingCreate,
+    interrupted_customer_id_writes,
+    unfinished_person_creates,
+)
 from personsync.sync.links import LinkRow, Links, load_state, save_state
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
@@ -161,6 +166,13 @@ def run(
     try:
         with collector.paused():
             store.import_state(load_state(engine, store.url))
+            # A write an earlier run left half-made (a power cut) is made whole before anything
+            # is read; a dry run writes nothing, and reports such a card as unreadable.
+            mended = (
+                []
+                if dry_run
+                else store.finish_interrupted(interrupted_customer_id_writes(engine, store.url))
+            )
             result = planner.plan(take_snapshot(db, store, direction, view), direction)
             # The snapshot is gone here: what the writes need, the plan holds (20 MB less for
             # an import of 100,000 cards: listing, versions, the contacts' index).
@@ -175,6 +187,7 @@ def run(
                     raise
             journal = Journal(engine, direction, store.url, view or "")
             report = RunReport(journal.run_id, direction, journal.folder, view or "")
+            report.warnings += mended
             try:
                 Executor(db, store, journal, report, chunk=chunk, advance=advance).apply(result)
             except BaseException as exc:

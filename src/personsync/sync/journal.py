@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError, RunNotFound
 from personsync.persons.bulk import executemany
+from personsync.stores.base import InterruptedWrite
 from personsync.sync.links import normalise_folder, now
 from personsync.sync.tables import sync_journal, sync_runs
 from personsync.sync.values import dumps, loads
@@ -197,6 +198,25 @@ def unfinished_person_creates(engine: Engine, folder: str) -> list[PendingCreate
             data = loads(before) or {}
             out.append(PendingCreate(item_id, data.get("record", {}), int(data.get("floor", 0))))
         return out
+
+
+def interrupted_customer_id_writes(engine: Engine, folder: str) -> list[InterruptedWrite]:
+    """Contact writes of this folder that earlier runs journaled but never settled (a complete
+    run marks them `abandoned`). Each names the Customer ID it was to write: its Person's id."""
+    t = sync_journal
+    query = select(t.c.item_id, t.c.person_id, t.c.before).where(
+        t.c.folder == normalise_folder(folder),
+        t.c.state == "intent",
+        t.c.side == "contact",
+        t.c.action == "update",
+        t.c.person_id.is_not(None),
+    )
+    with engine.connect() as conn:
+        return [
+            InterruptedWrite(item_id, str((loads(before) or {}).get("version", "")), str(pid))
+            for item_id, pid, before in conn.execute(query)
+            if item_id
+        ]
 
 
 def _info(row: Any) -> RunInfo:
