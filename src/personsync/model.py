@@ -148,6 +148,17 @@ def share(value: Value, seen: dict[Any, Any]) -> Value:
     return seen.setdefault(value, value) if value else value
 
 
+def share_unpickled(record: Record, seen: dict[Any, Any]) -> None:
+    """`share` for each repeated value of a Record that was just unpickled (no one else holds
+    it yet). In place, through object.__setattr__ as a frozen dataclass's own __init__ does: a
+    new Record would cost ten times as much, and lose its identity with the copy a card keeps
+    (`VCardExtra.read_record`), which callers compare by identity."""
+    for name in REPEATED_FIELDS:
+        value = getattr(record, name)
+        if value:
+            object.__setattr__(record, name, share(value, seen))
+
+
 field_values = operator.attrgetter(*FIELD_NAMES)
 """A Record's values as a tuple in FIELD_NAMES order, in one C call (hot: 100,000s per run)."""
 

@@ -86,7 +86,7 @@ class FileWriter:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )
-            _widen(self._proc.stdin)
+            widen_pipe(self._proc.stdin)
         return self._proc
 
     def begin(
@@ -169,18 +169,8 @@ class FileWriter:
         proc, self._proc = self._proc, None
         self._batches.clear()
         self._answers.clear()
-        if proc is None:
-            return
-        with contextlib.suppress(OSError, ValueError):
-            if proc.stdin is not None:
-                proc.stdin.close()  # end of input: the helper exits
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        if proc is not None:
+            end_helper(proc, timeout=60)
 
     def _put(self, message: Any) -> None:
         if self.failed is not None:
@@ -206,10 +196,24 @@ class FileWriter:
         )
 
 
+def end_helper(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """End a helper's input, so that it exits once done; kill it after `timeout` seconds."""
+    with contextlib.suppress(OSError, ValueError):
+        if proc.stdin is not None:
+            proc.stdin.close()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
 PIPE_BYTES = 1 << 20
 
 
-def _widen(stream: IO[bytes] | None) -> None:
+def widen_pipe(stream: IO[bytes] | None) -> None:
     """Let the pipe to the helper hold two chunks (Linux's default holds 64 KiB, a sixth of
     one): the run then hands over a chunk and goes on while the helper is still on the last
     one, instead of waiting for it (2 s of a full export's 11 with the default). Elsewhere, or

@@ -30,6 +30,7 @@ from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase
 
 DELTA_PAGE = 200  # Prefer: odata.maxpagesize; the service caps near 200
 CREATE_ATTEMPTS = 4
+READ_CHUNK = 500  # contacts read per get_many step: their replies are held together
 
 
 def _read_query() -> str:
@@ -116,6 +117,11 @@ class GraphStore(StoreBase):
     # --- reading --------------------------------------------------------------------------
 
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
+        # A chunk of replies at a time in memory, however many are asked for.
+        for start in range(0, len(item_ids), READ_CHUNK):
+            yield from self._get_chunk(item_ids[start : start + READ_CHUNK])
+
+    def _get_chunk(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
         params = _read_query()
         requests = [
             {"id": str(n), "method": "GET", "url": f"{self.mbox}/contacts/{quote(i)}?{params}"}

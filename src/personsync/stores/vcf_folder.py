@@ -23,11 +23,10 @@ from typing import Any
 from personsync.errors import (
     ConflictError,
     FolderNotFound,
-    FormatError,
     ItemNotFound,
     StoreError,
 )
-from personsync.formats.vcard import card_version, read_cards, write_card
+from personsync.formats.vcard import card_version, write_card
 from personsync.formats.vcard_read import VCardExtra
 from personsync.model import Contact, field_values
 from personsync.stores.atomic import sync_all, write_atomic
@@ -50,6 +49,7 @@ from personsync.stores.card_files import (
     size_of,
     version_of,
 )
+from personsync.stores.card_reader import parse_file, read_file, read_many
 from personsync.stores.file_writer import FileWriter, Job, Written, min_batch
 from personsync.stores.vcf_names import Taken, decode_stem, encode_uid
 
@@ -151,45 +151,35 @@ class VcfFolderStore(StoreBase):
 
     def _read(self, path: Path) -> tuple[bytes, str] | None:
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-                return data, file_version(os.fstat(handle.fileno()))
-        except FileNotFoundError:
-            return None
+            return read_file(str(path))
         except OSError as exc:
             raise StoreError(f"{self.url}: cannot read {path.name}: {exc.strerror}") from exc
 
     def _contact(self, item_id: str, path: Path, data: bytes, ver: str) -> Contact | ReadProblem:
-        if not data.strip():
-            return ReadProblem(item_id, FormatError("the file is empty", source=str(path)))
-        first: Contact | FormatError | None = None
-        more = 0
-        cards = read_cards(
-            data, str(path), fallback_encoding=self.fallback_encoding, shared=self._shared
+        got, single = parse_file(
+            item_id, str(path), data, ver, self.fallback_encoding, self._shared
         )
-        for got in cards:
-            if first is None:
-                first = got
-            elif isinstance(got, Contact):
-                more += 1
-        if not isinstance(first, Contact):
-            error = first or FormatError("no card in the file", source=str(path))
-            return ReadProblem(item_id, error)
-        unmapped = first.unmapped
-        if not more:
+        self._remember(item_id, got, ver, single)
+        return got
+
+    def _remember(self, item_id: str, got: Contact | ReadProblem, ver: str, single: bool) -> None:
+        if isinstance(got, Contact) and single:
             self._single[item_id] = ver
         else:
             self._single.pop(item_id, None)
-            unmapped += (f"{path.name} holds {more} more card(s): only the first is synced",)
-        return replace(first, item_id=item_id, version=ver, unmapped=unmapped)
 
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
-        for item_id in item_ids:
-            path = self._file(item_id)
-            got = self._read(path) if path is not None else None
-            if path is None or got is None:
-                continue
-            yield self._contact(item_id, path, *got)
+        """A big read (an import's) is parsed half here, half by a helper process
+        (`card_reader`); the items come in chunk order then."""
+        jobs = [(i, str(path)) for i in item_ids if (path := self._file(i)) is not None]
+        for item_id, got in read_many(jobs, self.fallback_encoding, self._shared):
+            if got is None:
+                continue  # gone since it was listed
+            if isinstance(got, str):
+                raise StoreError(f"{self.url}: {got}")
+            contact, ver, single = got
+            self._remember(item_id, contact, ver, single)
+            yield contact
 
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
         # A byte search skips the files that cannot hold it before anything is parsed. Only

@@ -33,8 +33,6 @@ from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, 
 from personsync.sync.tables import metadata
 from personsync.sync.values import record_from_dict
 
-READ_CHUNK = 500
-
 
 def ensure_tables(engine: Engine) -> None:
     """The sync tables come with migration 0002; create them if a database lacks them."""
@@ -47,12 +45,13 @@ def _read_contacts(
 ) -> tuple[dict[str, Contact], list[ReadProblem]]:
     contacts: dict[str, Contact] = {}
     problems: list[ReadProblem] = []
-    for start in range(0, len(ids), READ_CHUNK):
-        for got in store.get_many(ids[start : start + READ_CHUNK]):
-            if isinstance(got, ReadProblem):
-                problems.append(got)
-            else:
-                contacts[got.item_id] = got
+    # All at once: a store reads in its own chunks (Graph's batches; the vCard folder's helper
+    # process parses half of a big read).
+    for got in store.get_many(ids):
+        if isinstance(got, ReadProblem):
+            problems.append(got)
+        else:
+            contacts[got.item_id] = got
     return contacts, problems
 
 

@@ -1,0 +1,93 @@
+"""A big read of the vCard folder, half parsed by a helper process (stores/card_reader.py): the
+same contacts, problems and versions as reading every file here, shared values shared again,
+and a helper that fails costs nothing but time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from personsync.model import REPEATED_FIELDS, Contact
+from personsync.persons.sample import generate
+from personsync.stores import card_reader
+from personsync.stores.base import ReadProblem
+from personsync.stores.vcf_folder import VcfFolderStore
+
+
+def _folder(tmp_path: Path, n: int) -> tuple[VcfFolderStore, list[str]]:
+    store = VcfFolderStore(tmp_path, f"vcf:{tmp_path}")
+    store.create_many([Contact(r, item_id=f"p{i:04d}") for i, r in enumerate(generate(n, 3))])
+    (tmp_path / "p0007.vcf").write_bytes(b"BEGIN:VCARD\r\nFN:cut short\r\n")  # no END:VCARD
+    (tmp_path / "p0600.vcf").write_bytes(b"")  # empty
+    two = (tmp_path / "p0601.vcf").read_bytes()
+    (tmp_path / "p0601.vcf").write_bytes(two + two)  # two cards
+    ids = sorted(r.item_id for r in store.list_items())
+    os.unlink(tmp_path / "p0900.vcf")  # listed, then gone
+    return store, ids
+
+
+def _read(store: VcfFolderStore, ids: list[str]) -> dict[str, Contact | ReadProblem]:
+    return {got.item_id: got for got in store.get_many(ids)}
+
+
+def _same(got: dict[str, Contact | ReadProblem]) -> dict[str, object]:
+    """Comparable: an error is equal to another by its message."""
+    return {
+        k: (type(v.error), str(v.error)) if isinstance(v, ReadProblem) else v
+        for k, v in got.items()
+    }
+
+
+def test_the_helper_reads_what_this_process_reads(tmp_path, monkeypatch):
+    store, ids = _folder(tmp_path, 1200)
+    monkeypatch.setenv(card_reader.MIN_ENV, "100000")
+    alone = _read(store, ids)
+    single_alone = dict(store._single)
+    store._single.clear()
+    monkeypatch.setenv(card_reader.MIN_ENV, "1")
+    helped = _read(store, ids)
+    assert len(alone) == len(ids) - 1 and "p0900" not in alone
+    assert _same(helped) == _same(alone)
+    assert isinstance(helped["p0007"], ReadProblem) and "END:VCARD" in str(helped["p0007"].error)
+    assert isinstance(helped["p0600"], ReadProblem)
+    assert "1 more card" in " ".join(helped["p0601"].unmapped)  # type: ignore[union-attr]
+    assert store._single == single_alone and "p0601" not in store._single
+    # Chunks of 500, every other one the helper's: values met in both are one object again.
+    firsts = {}
+    for got in helped.values():
+        if isinstance(got, Contact):
+            for name in REPEATED_FIELDS & {"first_name", "home_city", "business_city"}:
+                value = getattr(got.record, name)
+                if value:
+                    assert firsts.setdefault((name, value), value) is value
+
+
+def test_a_helper_that_fails_leaves_its_chunks_to_this_process(tmp_path, monkeypatch):
+    store, ids = _folder(tmp_path, 1600)
+    monkeypatch.setenv(card_reader.MIN_ENV, "100000")
+    alone = _read(store, ids)
+    monkeypatch.setenv(card_reader.MIN_ENV, "1")
+    answered = []
+    receive = card_reader._Helper.receive
+
+    def fail_second(self, expected):  # the helper dies after its first answer
+        if answered:
+            self._stop()
+        got = receive(self, expected)
+        answered.append(got)
+        return got
+
+    monkeypatch.setattr(card_reader._Helper, "receive", fail_second)
+    assert _same(_read(store, ids)) == _same(alone)
+    assert answered[0] is not None and answered[1] is None
+
+
+def test_a_file_that_cannot_be_read_stops_the_read_with_its_name(tmp_path, monkeypatch):
+    store, ids = _folder(tmp_path, 1200)
+    os.unlink(tmp_path / "p1100.vcf")
+    os.mkdir(tmp_path / "p1100.vcf")  # listed as a file, now a folder: reading it fails
+    monkeypatch.setenv(card_reader.MIN_ENV, "1")
+    with pytest.raises(Exception, match=r"cannot read p1100\.vcf"):
+        _read(store, ids)
