@@ -22,7 +22,7 @@ import pickle
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import IO, Any
 
@@ -99,43 +99,56 @@ def min_read() -> int:
 
 
 def read_many(
-    jobs: Sequence[tuple[str, str]], fallback: str, shared: dict[Any, Any]
+    item_ids: Sequence[str],
+    path_of: Callable[[str], str | None],
+    fallback: str,
+    shared: dict[Any, Any],
 ) -> Iterator[tuple[str, Got]]:
-    """(item_id, what was read) for every (item_id, path), a chunk at a time; for a big read
-    every other chunk is parsed by the helper process. In chunk order, not file order."""
-    chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
-    if len(jobs) < min_read() or len(chunks) < 2:
-        for item_id, path in jobs:
-            yield item_id, read_one(item_id, path, fallback, shared)
+    """(item_id, what was read) for every item whose file `path_of` finds, a chunk at a time;
+    for a big read every other chunk is parsed by the helper process. In chunk order, not
+    item order. Paths are made a chunk at a time: 100,000 of them at once held 20 MB."""
+    chunks = [item_ids[i : i + CHUNK] for i in range(0, len(item_ids), CHUNK)]
+    if len(item_ids) < min_read() or len(chunks) < 2:
+        for chunk in chunks:
+            yield from _here(_jobs(chunk, path_of), fallback, shared)
         return
     theirs, ours = deque(chunks[0::2]), chunks[1::2]
     helper = _Helper(fallback)
-    sent: deque[Sequence[tuple[str, str]]] = deque()
+    sent: deque[list[tuple[str, str]]] = deque()
     try:
         for own in [*ours, *([None] * (len(theirs) - len(ours)))]:
             while theirs and len(sent) < IN_FLIGHT:
-                sent.append(theirs.popleft())
+                sent.append(_jobs(theirs.popleft(), path_of))
                 helper.send(sent[-1])
             if own is not None:
-                for item_id, path in own:
-                    yield item_id, read_one(item_id, path, fallback, shared)
-            if sent:
-                part = sent.popleft()
-                answers = helper.receive(len(part))
-                if answers is None:  # the helper failed: this process reads its chunks
-                    theirs.extendleft(reversed(sent))
-                    sent.clear()
-                    theirs.appendleft(part)
-                    while theirs:
-                        for item_id, path in theirs.popleft():
-                            yield item_id, read_one(item_id, path, fallback, shared)
-                    continue
-                for (item_id, _), got in zip(part, answers, strict=True):
-                    if isinstance(got, tuple) and isinstance(got[0], Contact):
-                        share_unpickled(got[0].record, shared)  # across the helper's chunks
-                    yield item_id, got
+                yield from _here(_jobs(own, path_of), fallback, shared)
+            if not sent:
+                continue
+            part = sent.popleft()
+            answers = helper.receive(len(part))
+            if answers is None:  # the helper failed: this process reads its chunks
+                for jobs in [part, *sent, *(_jobs(c, path_of) for c in theirs)]:
+                    yield from _here(jobs, fallback, shared)
+                sent.clear()
+                theirs.clear()
+                continue
+            for (item_id, _), got in zip(part, answers, strict=True):
+                if isinstance(got, tuple) and isinstance(got[0], Contact):
+                    share_unpickled(got[0].record, shared)  # across the helper's chunks
+                yield item_id, got
     finally:
         helper.close()
+
+
+def _jobs(item_ids: Sequence[str], path_of: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    return [(i, path) for i in item_ids if (path := path_of(i)) is not None]
+
+
+def _here(
+    jobs: Sequence[tuple[str, str]], fallback: str, shared: dict[Any, Any]
+) -> Iterator[tuple[str, Got]]:
+    for item_id, path in jobs:
+        yield item_id, read_one(item_id, path, fallback, shared)
 
 
 class _Helper:

@@ -111,6 +111,10 @@ class VcfFolderStore(StoreBase):
                 continue
         return None
 
+    def _file_name(self, item_id: str) -> str | None:
+        path = self._file(item_id)
+        return None if path is None else str(path)
+
     def _scan(self) -> Iterator[os.DirEntry[str]]:
         try:
             with os.scandir(self.path) as entries:
@@ -171,8 +175,9 @@ class VcfFolderStore(StoreBase):
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
         """A big read (an import's) is parsed half here, half by a helper process
         (`card_reader`); the items come in chunk order then."""
-        jobs = [(i, str(path)) for i in item_ids if (path := self._file(i)) is not None]
-        for item_id, got in read_many(jobs, self.fallback_encoding, self._shared):
+        for item_id, got in read_many(
+            item_ids, self._file_name, self.fallback_encoding, self._shared
+        ):
             if got is None:
                 continue  # gone since it was listed
             if isinstance(got, str):
