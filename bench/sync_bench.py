@@ -10,9 +10,11 @@ Scenarios (each run in a fresh child process, so its peak memory is its own):
   import-full   an import of N cards (without Customer IDs) into an empty Persons database
   disk-floor    no engine: N files of a card's size created (temp + rename) and synced, by a
                 bare loop; what this disk costs anyway, measured in the same session, for scale
-  replace-floor no engine: the import's N cards each given a Customer ID line in place (read,
-                temp + rename over the old file) and synced, by a bare loop: the import's own
-                floor, as disk-floor is the full export's
+  customer-id-floor
+                no engine: the import's N cards each given a Customer ID line as the import
+                does (`card_files.insert_line`: in place) and synced, by a bare loop: the
+                import's own file floor, as disk-floor is the full export's. (Called
+                replace-floor while those writes replaced each file: 26-30 s on this disk.)
 Prints the median wall time of R runs and the largest peak RSS (VmHWM) per scenario.
 
 `--dir DIR` puts the databases and folders there instead of the system's temp folder: with
@@ -40,8 +42,8 @@ from typing import Any
 
 TARGETS = {"export-full": 10.0, "export-noop": 1.5, "export-1pct": 3.0, "import-full": 15.0}
 FLOOR = "disk-floor"
-REPLACE_FLOOR = "replace-floor"
-FLOORS = (FLOOR, REPLACE_FLOOR)
+CUSTOMER_ID_FLOOR = "customer-id-floor"
+FLOORS = (FLOOR, CUSTOMER_ID_FLOOR)
 
 
 def _no_fsync() -> None:
@@ -97,8 +99,8 @@ def child(scenario: str, work: Path, run: int) -> dict[str, float]:
     here.mkdir()
     if scenario == FLOOR:
         return disk_floor(work, here)
-    if scenario == REPLACE_FLOOR:
-        return replace_floor(work, here)
+    if scenario == CUSTOMER_ID_FLOOR:
+        return customer_id_floor(work, here)
     if scenario == "export-full":
         shutil.copy(work / "persons.db", here / "p.db")
         url = f"vcf:{here / 'out'}"
@@ -135,7 +137,7 @@ def disk_floor(work: Path, here: Path) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started, "rss_mb": peak_rss_mb(), "changes": count}
 
 
-def replace_floor(work: Path, here: Path) -> dict[str, float]:
+def customer_id_floor(work: Path, here: Path) -> dict[str, float]:
     from personsync.stores.atomic import sync_all
     from personsync.stores.card_files import file_version, insert_line
 
@@ -200,7 +202,7 @@ def main() -> None:
             median = statistics.median(r["seconds"] for r in results)
             peak = max(r["rss_mb"] for r in results)
             print(
-                f"{scenario:12} median {median:6.2f} s "
+                f"{scenario:17} median {median:6.2f} s "
                 + (f"(target ≤ {TARGETS[scenario]:4.1f} s)  " if scenario in TARGETS else " " * 20)
                 + "  "
                 f"peak RSS {peak:5.0f} MB  runs: "
