@@ -8,7 +8,8 @@ make a new file renamed into place (a new inode) or put a Customer ID line into 
 place (the file grows), and edits by other programs change the mtime.
 
 A file holding several cards is read as its first card (the others are reported with it and kept
-when personsync rewrites the file). Writes are atomic (`stores.atomic`).
+when personsync rewrites the file). Writes are atomic (`stores.atomic`); a Customer ID
+put into a card that ends the file goes in place (`card_files.insert_line`).
 """
 
 from __future__ import annotations
