@@ -116,14 +116,20 @@ def _read(fd: int, path: str, name: str) -> tuple[bytes, str]:
         if fd < 0:
             with open(path, "rb") as handle:
                 return handle.read(), file_version(os.fstat(handle.fileno()))
-        parts = []
-        while chunk := os.read(fd, 1 << 16):
-            parts.append(chunk)
-        return b"".join(parts), file_version(os.fstat(fd))
+        return read_fd(fd)
     except FileNotFoundError as exc:
         raise ItemNotFound(f"no contact file {name}") from exc
     except OSError as exc:
         raise StoreError(f"cannot read {name}: {exc.strerror}") from exc
+
+
+def read_fd(fd: int) -> tuple[bytes, str]:
+    """The bytes and version of the open file `fd`. Plain os calls: a file object adds a buffer
+    and two system calls per file, a quarter of reading 100,000 small ones."""
+    parts = []
+    while chunk := os.read(fd, 1 << 16):
+        parts.append(chunk)
+    return b"".join(parts), file_version(os.fstat(fd))
 
 
 def _plain_end(eol: bytes) -> bytes:
