@@ -193,13 +193,22 @@ def test_a_card_ending_the_file_gets_its_line_in_place(tmp_path, eol):
 def test_any_other_card_is_written_anew_atomically(tmp_path, data):
     path = tmp_path / "a.vcf"
     version = _put(path, data.encode())
-    keep = tmp_path / "keep"  # holds the old inode, so the new file cannot reuse its number
-    os.link(path, keep)
-    insert_line(str(path), LINE, version, durable=False)
-    assert os.stat(path).st_ino != os.stat(keep).st_ino
-    assert keep.read_bytes() == data.encode()
+    with open(path, "rb") as old:  # holds the old inode, so the new file cannot reuse its number
+        insert_line(str(path), LINE, version, durable=False)
+        assert os.stat(path).st_ino != os.fstat(old.fileno()).st_ino
+        assert old.read() == data.encode()
     first = next(iter(read_cards(path.read_bytes())))
     assert isinstance(first, Contact) and first.customer_id == "4711"
+
+
+def test_a_card_with_other_names_is_replaced_so_they_keep_the_old_bytes(tmp_path):
+    path = tmp_path / "a.vcf"
+    version = _put(path, CARD.encode())
+    backup = tmp_path / "backup.vcf"  # a snapshot made of hard links (cp -al, rsnapshot)
+    os.link(path, backup)
+    insert_line(str(path), LINE, version, durable=False)
+    assert backup.read_bytes() == CARD.encode()
+    assert _read_one(path).customer_id == "4711"
 
 
 def _torn_states(whole_old: bytes, whole_new: bytes) -> list[bytes]:
