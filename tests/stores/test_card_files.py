@@ -211,6 +211,16 @@ def test_a_card_with_other_names_is_replaced_so_they_keep_the_old_bytes(tmp_path
     assert _read_one(path).customer_id == "4711"
 
 
+def test_without_pwrite_the_card_is_replaced(tmp_path, monkeypatch):
+    monkeypatch.delattr(os, "pwrite")  # as on Windows
+    path = tmp_path / "a.vcf"
+    version = _put(path, CARD.encode())
+    with open(path, "rb") as old:
+        insert_line(str(path), LINE, version, durable=False)
+        assert os.stat(path).st_ino != os.fstat(old.fileno()).st_ino
+    assert _read_one(path).customer_id == "4711"
+
+
 def _torn_states(whole_old: bytes, whole_new: bytes) -> list[bytes]:
     """What a power cut can leave of an in-place write: the size old or new, and from where the
     old end began, runs of bytes old, new or zero, as pages and disk sectors were written."""

@@ -142,7 +142,10 @@ def _plain_end(eol: bytes) -> bytes:
 def _fits_in_place(data: bytes, at: int, eol: bytes, size: int) -> bool:
     """Whether the new last bytes can go in in place (see `insert_line`): the file ends with
     the card's own `END:VCARD` line right after a line end of the file's kind (what
-    `mend_insert` relies on), and the write stays within one page."""
+    `mend_insert` relies on), and the write stays within one page. Not on systems without
+    `pwrite` (Windows): there every write replaces the file."""
+    if not hasattr(os, "pwrite"):
+        return False
     if eol == b"\r" or data[at:] != _plain_end(eol) or data[at - len(eol) : at] != eol:
         return False
     return at // _PAGE == (at + size - 1) // _PAGE
