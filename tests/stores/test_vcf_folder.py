@@ -132,8 +132,11 @@ def test_outlook_files_keep_their_lines_and_other_cards(tmp_path: Path) -> None:
     assert [c.record.last_name for c in cards if isinstance(c, Contact)] == ["Dawson", "Howes"]
     assert [c.customer_id for c in cards if isinstance(c, Contact)] == ["11", ""]
     outlook = contacts["outlook-2007"]
+    inode = os.stat(tmp_path / "outlook-2007.vcf").st_ino
     store.update(outlook, dataclasses.replace(outlook, customer_id="12"))
     text = (tmp_path / "outlook-2007.vcf").read_bytes()
+    # Outlook's card ends its file with END:VCARD: the line went in in place (card_files).
+    assert os.stat(tmp_path / "outlook-2007.vcf").st_ino == inode
     # A link written back changes nothing but the Customer ID: Outlook's bytes all stay.
     original = (REAL / "outlook-2007.vcf").read_bytes()
     at = original.rindex(b"END:VCARD")
