@@ -25,6 +25,7 @@ from personsync.model import Contact, diff
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
+from personsync.sync.journal import list_runs
 from personsync.sync.tables import sync_links
 
 N = 10
@@ -207,3 +208,60 @@ def test_a_customer_id_half_written_by_a_power_cut_is_made_whole(tmp_path: Path)
     shown = " ".join(done.stdout.decode().split())  # however the terminal wrapped it
     for name in torn:  # the report says which cards were mended
         assert f"warning: {name}: a Customer ID that an interrupted run was writing" in shown
+
+
+def _helpers(pid: int) -> list[str]:
+    """The command lines of a process's children."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = f.read().split()
+    except OSError:
+        return []
+    found = []
+    for child in children:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                found.append(f.read().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_ctrl_c_stops_the_run_and_its_helpers_quietly_then_rerun(tmp_path: Path) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the run and its helper processes.
+    n = 3000  # enough Persons that the run is still writing well after its helper starts
+    db = _no_persons(tmp_path)
+    url = _seed_cards(tmp_path, n)
+    env = {**os.environ, "PERSONSYNC_CHUNK_SIZE": "50", "PERSONSYNC_READER_MIN": "1", **HELPER}
+    env.pop("PERSONSYNC_CRASH_AFTER", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "personsync", "import", "--from", url, "--db", str(db), "--yes"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        # As a terminal starts it (pytest may run with SIGINT ignored, which children inherit).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 60
+    writing = False
+    while not writing and proc.poll() is None and time.monotonic() < deadline:
+        writing = any("file_writer" in c for c in _helpers(proc.pid))
+        time.sleep(0.005)
+    assert writing, "the file-writing helper was never seen"
+    time.sleep(0.3)  # past its start-up, into its loop (a signal there is a KeyboardInterrupt)
+    assert any("file_writer" in c for c in _helpers(proc.pid))
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-3000:]
+    assert "Traceback" not in err.decode() and "interrupted" in err.decode()
+    assert _run(["import", "--from", url], db, chunk="50") == 0
+    _check(db, url, n, n)
+    persons = PersonsDB(str(db))
+    try:
+        stopped, done = sorted(list_runs(persons.engine), key=lambda r: r.started_at)
+    finally:
+        persons.close()
+    assert (stopped.status, done.status) == ("interrupted", "clean")

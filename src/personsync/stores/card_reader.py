@@ -31,7 +31,7 @@ from personsync.formats.vcard import read_cards
 from personsync.model import Contact, share_unpickled
 from personsync.stores.base import ReadProblem
 from personsync.stores.card_files import read_fd
-from personsync.stores.file_writer import end_helper, widen_pipe
+from personsync.stores.file_writer import end_helper, helper_main, widen_pipe
 
 CHUNK = 500  # files per chunk, alternately read here and by the helper
 IN_FLIGHT = 2  # chunks the helper holds: it starts the next while this process reads one
@@ -212,4 +212,4 @@ def serve(parent: int, fallback: str, requests: IO[bytes], answers: IO[bytes]) -
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), sys.argv[2], sys.stdin.buffer, sys.stdout.buffer)
+    helper_main(serve, int(sys.argv[1]), sys.argv[2], sys.stdin.buffer, sys.stdout.buffer)

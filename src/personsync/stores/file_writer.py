@@ -33,6 +33,7 @@ import contextlib
 import itertools
 import os
 import pickle
+import signal
 import subprocess
 import sys
 from collections import deque
@@ -274,5 +275,15 @@ def serve(parent: int, requests: IO[bytes], answers: IO[bytes]) -> None:
             done = []
 
 
+def helper_main(serve: Callable[..., None], *args: Any) -> None:
+    """Run a helper process's loop. Ctrl-C reaches the whole process group: the run decides
+    what stops (it ends the helper's input, and the helper finishes what it was sent), so the
+    helper ignores it rather than print a traceback of its own; a run that is gone mid-answer
+    (a broken pipe) ends it quietly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(BrokenPipeError):
+        serve(*args)
+
+
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), sys.stdin.buffer, sys.stdout.buffer)
+    helper_main(serve, int(sys.argv[1]), sys.stdin.buffer, sys.stdout.buffer)

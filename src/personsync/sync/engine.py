@@ -189,7 +189,12 @@ def run(
             report.warnings += mended
             try:
                 Executor(db, store, journal, report, chunk=chunk, advance=advance).apply(result)
-            except BaseException as exc:
+            # Not Ctrl-C (KeyboardInterrupt is no Exception): it can land inside a database
+            # call, whose connection then keeps its transaction, and the lock, until the
+            # process ends; recording "failed" would wait for that lock, then fail in its place.
+            # Left "running", the run is marked "interrupted" by the folder's next run, as after
+            # a kill -9.
+            except Exception as exc:
                 report.errors.append({"name": "", "error": f"the run stopped: {exc}"})
                 report.duration = time.perf_counter() - started
                 journal.finish("failed", report.counts, report.problems())
