@@ -8,6 +8,7 @@ still comes from the Table (compiled, or psycopg's sql.Identifier); values are n
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -68,19 +69,21 @@ def _sqlite(
     }
     stamp = convert["created_at"]
     now_text = stamp(now) if stamp else now
-    date_at = [i for i, name in enumerate(FIELD_NAMES) if name in convert]
+    dates = []
+    for i, name in enumerate(FIELD_NAMES):
+        process = convert.get(name)
+        if process is not None:
+            dates.append((i, process))
+    # A row is made as (*the record's values, *STAMPS) and put in the statement's order by one
+    # itemgetter (C), not by a dict per row: 100,000 rows are a tenth of an import here.
+    reorder = operator.itemgetter(*(columns.index(name) for name in order))
     params: list[tuple[Any, ...]] = []
     for record, link in zip(records, links, strict=True):
         values = list(record_values(record))
-        for i in date_at:
-            proc = convert[FIELD_NAMES[i]]
-            if values[i] is not None and proc is not None:
+        for i, proc in dates:
+            if values[i] is not None:
                 values[i] = proc(values[i])
-        by_name = dict(zip(FIELD_NAMES, values, strict=True))
-        by_name.update(
-            contact_manager_id=link, created_at=now_text, updated_at=now_text, row_version=1
-        )
-        params.append(tuple(by_name[name] for name in order))
+        params.append(reorder((*values, link, now_text, now_text, 1)))
     conn.exec_driver_sql(str(compiled), params)
     # Under BEGIN IMMEDIATE this is the only writer and AUTOINCREMENT hands out max+1: the ids
     # are consecutive and end at the largest.
@@ -134,11 +137,15 @@ def executemany(
     # An Update's SET keys are bound under their column names; its WHERE under bindparam names:
     # both are the row's keys, which compile(column_keys=...) turned into positions.
     names = [compiled.binds[name].key for name in order]
+    pick = operator.itemgetter(*names)  # the row's values in the statement's order, in C
     params: list[tuple[Any, ...]] = []
     for row in rows:
-        values = [row[name] for name in names]
-        for position, process in convert:
-            if values[position] is not None:
-                values[position] = process(values[position])
-        params.append(tuple(values))
+        values = pick(row) if len(names) > 1 else (row[names[0]],)
+        if convert:
+            listed = list(values)
+            for position, process in convert:
+                if listed[position] is not None:
+                    listed[position] = process(listed[position])
+            values = tuple(listed)
+        params.append(values)
     conn.exec_driver_sql(str(compiled), params)
