@@ -65,6 +65,7 @@ class VcfFolderStore(StoreBase):
         fallback_encoding: str = "cp1252",
     ) -> None:
         self.path = path
+        self._dir = str(path)
         self.url = url
         self.version = version  # None: rewrite a card in its own version, new cards in 3.0
         self.fallback_encoding = fallback_encoding
@@ -113,6 +114,13 @@ class VcfFolderStore(StoreBase):
         return None
 
     def _file_name(self, item_id: str) -> str | None:
+        """`_file` as a string, without pathlib for the names a listing knows: a run asks for
+        100,000 of them, and pathlib took 5 µs each."""
+        name = self._names.get(item_id)
+        if name is not None:
+            return os.path.join(self._dir, name)
+        if item_id in self._ours:
+            return os.path.join(self._dir, encode_uid(item_id) + ".vcf")
         path = self._file(item_id)
         return None if path is None else str(path)
 
@@ -260,7 +268,7 @@ class VcfFolderStore(StoreBase):
             seen.add(old.item_id)
             line = self._customer_id_only(old, new)
             if line is not None:  # the helper puts the line in: this process renders nothing
-                return (str(self._existing(old.item_id)), line, old.version), (old.item_id, True)
+                return (self._existing(old.item_id), line, old.version), (old.item_id, True)
             path, data, more = self._rewrite(old, new)
             return (str(path), data, False), (old.item_id, more)
 
@@ -390,8 +398,8 @@ class VcfFolderStore(StoreBase):
             return None
         return customer_id_line(new.customer_id)
 
-    def _existing(self, item_id: str) -> Path:
-        path = self._file(item_id)
+    def _existing(self, item_id: str) -> str:
+        path = self._file_name(item_id)
         if path is None:
             raise ItemNotFound(f"{self.url}: no contact {item_id!r}")
         return path
@@ -408,7 +416,7 @@ class VcfFolderStore(StoreBase):
     def update(self, old: Contact, new: Contact) -> ItemRef:
         line = self._customer_id_only(old, new)
         if line is not None:
-            where = str(self._existing(old.item_id))
+            where = self._existing(old.item_id)
             version = file_version(insert_line(where, line, old.version, durable=self._durable))
             return ItemRef(old.item_id, self._written(old.item_id, version, True))
         path, data, more = self._rewrite(old, new)
