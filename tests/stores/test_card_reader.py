@@ -91,3 +91,37 @@ def test_a_file_that_cannot_be_read_stops_the_read_with_its_name(tmp_path, monke
     monkeypatch.setenv(card_reader.MIN_ENV, "1")
     with pytest.raises(Exception, match=r"cannot read p1100\.vcf"):
         _read(store, ids)
+
+
+def test_contacts_cross_the_pipe_whole(tmp_path):
+    # What the helper sends: pickled contacts (model.pickled_by_fields), real Outlook cards too.
+    import dataclasses
+    import pickle
+    import shutil
+
+    from personsync.model import pickled_by_fields
+
+    real = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
+    for f in real.glob("*.vcf"):
+        shutil.copy(f, tmp_path / f.name)
+    store = VcfFolderStore(tmp_path, f"vcf:{tmp_path}")
+    contacts = [c for c in store.get_many([r.item_id for r in store.list_items()])]
+    assert len(contacts) == 5 and all(isinstance(c, Contact) for c in contacts)
+    assert any(c.extra.properties for c in contacts)  # type: ignore[union-attr]
+    back = pickle.loads(pickle.dumps(contacts, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == contacts
+    for c in back:
+        assert c.extra.read_record is c.record  # type: ignore[union-attr]
+        assert c.extra.properties == next(  # type: ignore[union-attr]
+            o.extra.properties
+            for o in contacts
+            if o.item_id == c.item_id  # type: ignore[union-attr]
+        )
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Derived:
+        a: int
+        b: int = dataclasses.field(init=False, default=0)
+
+    with pytest.raises(TypeError, match="__init__"):
+        pickled_by_fields(Derived)

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from personsync.formats.vcard_text import Params
+from personsync.model import pickled_by_fields
 
 VERSIONS = ("2.1", "3.0", "4.0")
 # 2.1 allows parameter values without a name (`TEL;WORK;VOICE`); these are encodings, not types.
@@ -28,6 +29,7 @@ _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
+@pickled_by_fields
 @dataclass(slots=True)  # not frozen: a frozen init costs a third of reading a card
 class Property:
     """One content line, transfer encoding (QP, charset) already undone. Treat as read-only."""

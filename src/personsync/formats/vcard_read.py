@@ -25,12 +25,13 @@ from personsync.fields import CUSTOMER_ID_VCARD, FieldSpec
 from personsync.formats import vcard_map as vm
 from personsync.formats.vcard_lines import Line, Property, RawCard, param
 from personsync.formats.vcard_text import plain_components, plain_text, split_list
-from personsync.model import REPEATED_FIELDS, Contact, Record, Value, share
+from personsync.model import REPEATED_FIELDS, Contact, Record, Value, pickled_by_fields, share
 
 _DROPPED = frozenset({"PRODID", "REV", "UID"})  # regenerated on write
 _ORDINAL = {1: "1st", 2: "2nd", 3: "3rd"}
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class VCardExtra:
     """What a card held beyond the record, so that writing it back loses nothing."""
