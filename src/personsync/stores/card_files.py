@@ -91,8 +91,8 @@ def insert_line(path: str, line: bytes, expected: str, *, durable: bool) -> os.s
     except OSError as exc:
         raise StoreError(f"cannot write {name}: {exc.strerror}") from exc
     try:
-        data, current = _read(fd, path, name)
-        if current != expected:
+        data, stat = _read(fd, path, name)
+        if file_version(stat) != expected:
             raise ConflictError(
                 f"{name} changed since it was read",
                 hint="run again: personsync reads the new version first",
@@ -105,7 +105,7 @@ def insert_line(path: str, line: bytes, expected: str, *, durable: bool) -> os.s
         tail = line + eol + data[at:]
         # A file with other names (a backup made of hard links, say) is replaced, not changed:
         # its other names keep the old bytes.
-        if fd >= 0 and os.fstat(fd).st_nlink == 1 and _fits_in_place(data, at, eol, len(tail)):
+        if fd >= 0 and stat.st_nlink == 1 and _fits_in_place(data, at, eol, len(tail)):
             return _write_tail(fd, name, data, at, tail, durable=durable)
     finally:
         if fd >= 0:
@@ -113,26 +113,36 @@ def insert_line(path: str, line: bytes, expected: str, *, durable: bool) -> os.s
     return write_atomic(path, data[:at] + tail, durable=durable)
 
 
-def _read(fd: int, path: str, name: str) -> tuple[bytes, str]:
-    """The file's bytes and version, from `fd` when it is open."""
+def _read(fd: int, path: str, name: str) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and stat, from `fd` when it is open."""
     try:
-        if fd < 0:
-            with open(path, "rb") as handle:
-                return handle.read(), file_version(os.fstat(handle.fileno()))
-        return read_fd(fd)
-    except FileNotFoundError as exc:
-        raise ItemNotFound(f"no contact file {name}") from exc
+        got = _read_fd(fd) if fd >= 0 else read_path(path)
     except OSError as exc:
         raise StoreError(f"cannot read {name}: {exc.strerror}") from exc
+    if got is None:
+        raise ItemNotFound(f"no contact file {name}")
+    return got
 
 
-def read_fd(fd: int) -> tuple[bytes, str]:
-    """The bytes and version of the open file `fd`. Plain os calls: a file object adds a buffer
+def _read_fd(fd: int) -> tuple[bytes, os.stat_result]:
+    """The bytes and stat of the open file `fd`. Plain os calls: a file object adds a buffer
     and two system calls per file, a quarter of reading 100,000 small ones."""
     parts = []
     while chunk := os.read(fd, 1 << 16):
         parts.append(chunk)
-    return b"".join(parts), file_version(os.fstat(fd))
+    return b"".join(parts), os.fstat(fd)
+
+
+def read_path(path: str) -> tuple[bytes, os.stat_result] | None:
+    """The bytes and stat of the file `path`; None when it is gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    try:
+        return _read_fd(fd)
+    finally:
+        os.close(fd)
 
 
 def _plain_end(eol: bytes) -> bytes:

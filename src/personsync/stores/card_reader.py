@@ -30,7 +30,7 @@ from personsync.errors import FormatError
 from personsync.formats.vcard import read_cards
 from personsync.model import Contact, share_unpickled
 from personsync.stores.base import ReadProblem
-from personsync.stores.card_files import read_fd
+from personsync.stores.card_files import file_version, read_path
 from personsync.stores.file_writer import end_helper, helper_main, widen_pipe
 
 CHUNK = 500  # files per chunk, alternately read here and by the helper
@@ -45,14 +45,8 @@ Got = tuple[Contact | ReadProblem, str, bool] | None | str
 
 def read_file(path: str) -> tuple[bytes, str] | None:
     """The file's bytes and version; None when it is gone."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        return None
-    try:
-        return read_fd(fd)
-    finally:
-        os.close(fd)
+    got = read_path(path)
+    return None if got is None else (got[0], file_version(got[1]))
 
 
 def parse_file(
