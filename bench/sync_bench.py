@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +82,19 @@ def prepare(work: Path, n: int) -> None:
     db = _db(work / "exported.db")
     engine.run(db, f"vcf:{work / 'exported'}", "export", yes=True)
     db.close()
-    # Cards as Outlook would hand them over: no Customer IDs, for the import.
+    # Cards as Outlook would hand them over: no Customer IDs, for the import; and random names
+    # (uuid4), as Outlook's are not in any order the import could profit from (personsync's
+    # own new names are in creation order).
     (work / "plain").mkdir()
     for f in (work / "exported").iterdir():
         text = f.read_text(encoding="utf-8")
-        lines = [ln for ln in text.splitlines(True) if not ln.startswith("X-PERSONSYNC-")]
-        (work / "plain" / f.name).write_text("".join(lines), encoding="utf-8")
+        uid = str(uuid.uuid4())
+        lines = [
+            f"UID:{uid}{ln[len(ln.rstrip()) :]}" if ln.startswith("UID:") else ln
+            for ln in text.splitlines(True)
+            if not ln.startswith("X-PERSONSYNC-")
+        ]
+        (work / "plain" / f"{uid}.vcf").write_text("".join(lines), encoding="utf-8")
     db = _db(work / "empty.db")
     engine.ensure_tables(db.engine)
     db.close()

@@ -6,6 +6,7 @@ import dataclasses
 import errno
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,13 @@ def test_update_without_re_read_still_keeps_cards_added_since(tmp_path: Path) ->
     open_folder(f"vcf:{tmp_path}").update(again, dataclasses.replace(again, customer_id="7"))
     cards = [c for c in read_cards(path.read_bytes()) if isinstance(c, Contact)]
     assert [(c.record.first_name, c.customer_id) for c in cards] == [("Ann", "7"), ("Olga", "")]
+
+
+def test_new_cards_get_uids_in_creation_order(tmp_path: Path) -> None:
+    store = open_folder(f"vcf:{tmp_path}")
+    refs = [store.create(Contact(Record(first_name=f"P{i}"))) for i in range(3)]
+    refs += store.create_many([Contact(Record(first_name=f"Q{i}")) for i in range(100)])
+    ids = [r.item_id for r in refs if not isinstance(r, Exception)]
+    assert len(ids) == 103 and ids == sorted(ids)
+    assert all(uuid.UUID(i).version == 7 for i in ids)
+    assert sorted(os.listdir(tmp_path)) == [f"{i}.vcf" for i in ids]

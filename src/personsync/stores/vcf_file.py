@@ -30,7 +30,6 @@ import hashlib
 import os
 import re
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +42,7 @@ from personsync.formats.vcard_text import unescape
 from personsync.model import Contact
 from personsync.stores.atomic import write_atomic
 from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase, each_item
+from personsync.stores.vcf_names import NewUids
 
 _BEGIN = re.compile(r"(?im)^[ \t]*BEGIN:VCARD[ \t]*\r?$")
 _UID = re.compile(r"(?im)^UID(?:;[^:\r\n]*)?:(.*?)\r?$")
@@ -72,6 +72,7 @@ class VcfFileStore(StoreBase):
         fallback_encoding: str = "cp1252",
     ) -> None:
         self.path = path
+        self._new_uid = NewUids()  # in creation order: see there
         self.url = url
         self.version = version
         self.fallback_encoding = fallback_encoding
@@ -193,9 +194,9 @@ class VcfFileStore(StoreBase):
         return ItemRef(item_id, card.version)
 
     def _new(self, contact: Contact) -> ItemRef:
-        item_id = contact.item_id or str(uuid.uuid4())
-        if item_id in self._cards:
-            item_id = str(uuid.uuid4())
+        item_id = contact.item_id
+        if not item_id or item_id in self._cards:
+            item_id = self._new_uid()
         return self._put(item_id, self._text(contact, item_id), 0)
 
     def _current(self, item_id: str, version: str) -> _Card:

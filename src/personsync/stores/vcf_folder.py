@@ -15,7 +15,6 @@ put into a card that ends the file goes in place (`card_files.insert_line`).
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -52,7 +51,7 @@ from personsync.stores.card_files import (
 )
 from personsync.stores.card_reader import parse_file, read_file, read_many
 from personsync.stores.file_writer import FileWriter, Job, Written, min_batch
-from personsync.stores.vcf_names import Taken, decode_stem, encode_uid
+from personsync.stores.vcf_names import NewUids, Taken, decode_stem, encode_uid
 
 
 class VcfFolderStore(StoreBase):
@@ -66,6 +65,7 @@ class VcfFolderStore(StoreBase):
     ) -> None:
         self.path = path
         self._dir = str(path)
+        self._new_uid = NewUids()
         self.url = url
         self.version = version  # None: rewrite a card in its own version, new cards in 3.0
         self.fallback_encoding = fallback_encoding
@@ -298,8 +298,8 @@ class VcfFolderStore(StoreBase):
             self._file_writer = None
 
     def _new_name(self, contact: Contact, taken: Container[str] = ()) -> tuple[str, str, bool]:
-        """(UID, file name, fresh): a wished-for id may be taken; a fresh uuid4 cannot be, so
-        it needs no look-up."""
+        """(UID, file name, fresh): a wished-for id may be taken; a fresh UUID (`NewUids`)
+        cannot be, so it needs no look-up."""
         uid = contact.item_id
         fresh = (
             not uid
@@ -309,7 +309,7 @@ class VcfFolderStore(StoreBase):
             or os.path.lexists(os.path.join(self.path, encode_uid(uid) + ".vcf"))
         )
         if fresh:
-            uid = str(uuid.uuid4())
+            uid = self._new_uid()
             return uid, uid + ".vcf", True  # hex digits and dashes: its own encoding
         return uid, encode_uid(uid) + ".vcf", False
 
@@ -321,13 +321,13 @@ class VcfFolderStore(StoreBase):
             durable=self._durable,
             new=fresh,
         )
-        item_id = uid if fresh else self._item_id(name, ())  # a uuid4 is its own plain name
+        item_id = uid if fresh else self._item_id(name, ())  # a fresh UUID is its own plain name
         version = file_version(stat)
         self._made(item_id, name, version)
         return ItemRef(item_id, version)
 
     def _made(self, item_id: str, name: str, version: str) -> None:
-        # A fresh uuid4 is found again by its name (`_file`): remembering 100,000 of them in a
+        # A fresh UUID is found again by its name (`_file`): remembering 100,000 of them in a
         # big export cost 20 MB. A later update of it in this run reads the file once instead.
         if name != encode_uid(item_id) + ".vcf":
             self._names[item_id] = name
