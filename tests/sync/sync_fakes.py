@@ -15,13 +15,15 @@ from personsync.model import Person, Record, Value
 
 
 class FakePersonsDB:
+    new_version = "1"  # as the real one: a new Person's version is known; writes move it on
+
     def __init__(self) -> None:
         self.engine = create_engine(
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
         self.rows: dict[int, Person] = {}
         self._ids = itertools.count(1)
-        self._versions = itertools.count(1)
+        self._versions = itertools.count(2)
         # view name → which Person ids it holds (the real filter language is the Persons' job)
         self.views: dict[str, Callable[[Person], bool]] = {}
 
@@ -50,7 +52,7 @@ class FakePersonsDB:
         return len(self.rows)
 
     def add(self, record: Record, *, contact_manager_id: str | None = None) -> Person:
-        p = self._stamp(Person(next(self._ids), record, contact_manager_id=contact_manager_id))
+        p = Person(next(self._ids), record, self.new_version, contact_manager_id=contact_manager_id)
         self.rows[p.id] = p
         return p
 

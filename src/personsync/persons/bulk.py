@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Delete, Insert, Update, func, insert, select,
 from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Record
 from personsync.persons.rows import record_values
-from personsync.persons.schema import persons
+from personsync.persons.schema import FIRST_VERSION, persons
 
 STAMPS = ("contact_manager_id", "created_at", "updated_at", "row_version")
 DATE_FIELDS = tuple(f.name for f in FIELDS if f.kind == "date")
@@ -45,7 +45,7 @@ def insert_records(
         return _copy(conn, records, now, links)
     if conn.dialect.name == "sqlite":
         return _sqlite(conn, records, now, links)
-    stamps = {"created_at": now, "updated_at": now, "row_version": 1}
+    stamps = {"created_at": now, "updated_at": now, "row_version": FIRST_VERSION}
     rows = [
         {**dict(zip(FIELD_NAMES, record_values(r), strict=True)), **stamps, "contact_manager_id": c}
         for r, c in zip(records, links, strict=True)
@@ -83,7 +83,7 @@ def _sqlite(
         for i, proc in dates:
             if values[i] is not None:
                 values[i] = proc(values[i])
-        params.append(reorder((*values, link, now_text, now_text, 1)))
+        params.append(reorder((*values, link, now_text, now_text, FIRST_VERSION)))
     conn.exec_driver_sql(str(compiled), params)
     # Under BEGIN IMMEDIATE this is the only writer and AUTOINCREMENT hands out max+1: the ids
     # are consecutive and end at the largest.
@@ -105,7 +105,7 @@ def _copy(
     assert driver is not None
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for new_id, record, link in zip(ids, records, links, strict=True):
-            copy.write_row((new_id, *record_values(record), link, now, now, 1))
+            copy.write_row((new_id, *record_values(record), link, now, now, FIRST_VERSION))
     return ids
 
 

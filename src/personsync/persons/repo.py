@@ -38,7 +38,7 @@ from personsync.persons.bulk import executemany, insert_records
 from personsync.persons.connect import IMMEDIATE, make_engine, resolve_url
 from personsync.persons.filters import compile_filter, compile_sort
 from personsync.persons.rows import change_row, record_row, row_person
-from personsync.persons.schema import persons, views
+from personsync.persons.schema import FIRST_VERSION, persons, views
 
 T = TypeVar("T")
 CHUNK = 5_000  # rows per executemany batch of a bulk insert/update
@@ -66,6 +66,9 @@ class PersonsDB:
 
     url: str
     engine: Engine
+    # The version every Person has when it is inserted (`add`, `add_many`): an importer knows
+    # the versions of the Persons it has just made without reading them back.
+    new_version = str(FIRST_VERSION)
 
     def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
         self.url = resolve_url(url)
@@ -203,7 +206,7 @@ class PersonsDB:
     def add(self, record: Record, *, contact_manager_id: str | None = None) -> Person:
         now = _now()
         row = {**record_row(record), "contact_manager_id": contact_manager_id}
-        row.update(created_at=now, updated_at=now, row_version=1)
+        row.update(created_at=now, updated_at=now, row_version=FIRST_VERSION)
         with self._write() as conn:
             new_id = conn.execute(insert(persons).returning(persons.c.id), row).scalar_one()
             return self._get(conn, int(new_id))

@@ -23,6 +23,10 @@ from personsync.fields import FIELDS, FieldSpec
 
 metadata = MetaData()
 
+# Every new Person's `row_version` (its version is this as text): an importer that has just
+# inserted Persons knows their versions without reading them back.
+FIRST_VERSION = 1
+
 
 def field_column(spec: FieldSpec) -> Column[object]:
     """The column of one mapped field (used by the table below and by migration 0001)."""
@@ -40,9 +44,15 @@ def person_columns() -> list[Column[object]]:
         Column("contact_manager_id", String(1000), nullable=True, index=True),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False),
-        # The change marker: +1 on every write that changes a mapped field. Indexed so that
-        # `versions()` is one index-only scan.
-        Column("row_version", Integer, nullable=False, server_default=text("1"), index=True),
+        # The change marker: FIRST_VERSION for a new Person, +1 on every write that changes a
+        # mapped field. Indexed so that `versions()` is one index-only scan.
+        Column(
+            "row_version",
+            Integer,
+            nullable=False,
+            server_default=text(str(FIRST_VERSION)),
+            index=True,
+        ),
     ]
 
 

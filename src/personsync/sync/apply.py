@@ -330,7 +330,7 @@ class Executor:
                         contact_manager_ids=[a.contact.item_id for a in part],
                         conn=conn,
                     )
-                    versions = self.db.versions_of(ids, conn=conn)
+                    version = self.db.new_version  # every new Person's: no read needed
                     self.journal.done(
                         conn,
                         [
@@ -343,11 +343,11 @@ class Executor:
                             )
                             for a, pid, b in zip(part, ids, baselines, strict=True)
                         ],
-                        [{"person_id": pid, "version": versions.get(pid, "")} for pid in ids],
+                        [{"person_id": pid, "version": version} for pid in ids],
                     )
                     rows = [
                         # item_version "" until the Customer ID is written: the next run re-reads.
-                        link_row(pid, a.contact.item_id, "", versions.get(pid, ""), a.record, b)
+                        link_row(pid, a.contact.item_id, "", version, a.record, b)
                         for a, pid, b in zip(part, ids, baselines, strict=True)
                     ]
                     Links.save(conn, self.folder, rows)
