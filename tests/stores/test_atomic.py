@@ -78,6 +78,39 @@ def test_where_unnamed_files_are_refused_the_temp_file_way_is_taken(
 
 
 @needs_unnamed
+def test_without_a_readable_proc_the_temp_file_way_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_proc() -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", "/proc/self/fd")
+
+    monkeypatch.setattr(atomic, "_proc_fds", no_proc)
+    atomic.write_atomic(tmp_path / "a.vcf", b"card", new=True)
+    assert os.listdir(tmp_path) == ["a.vcf"] and (tmp_path / "a.vcf").read_bytes() == b"card"
+    assert str(tmp_path) in atomic._NO_UNNAMED  # not tried again for this folder
+
+
+def test_a_folder_without_write_permission_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unnamed file is refused; the usual way then says why, naming the file. (Simulated:
+    this suite runs as root, which may write anywhere.)"""
+    asked: list[int] = []
+
+    def refused(path: str, flags: int, mode: int = 0o777) -> int:
+        asked.append(flags)
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(atomic.os, "open", refused)
+    with pytest.raises(StoreError, match=r"a\.vcf: Permission denied"):
+        atomic.write_atomic(tmp_path / "a.vcf", b"card", new=True)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
+    assert len(asked) == (2 if atomic._UNNAMED else 1)  # unnamed, then the usual way
+    assert str(tmp_path) not in atomic._NO_UNNAMED  # a refusal here says nothing of the folder
+
+
+@needs_unnamed
 def test_a_taken_name_is_still_replaced_atomically(tmp_path: Path) -> None:
     path = tmp_path / "taken.vcf"
     path.write_bytes(b"old")

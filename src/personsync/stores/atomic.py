@@ -80,7 +80,8 @@ def _write_new(
     directory: str, path: Path | str, data: bytes, *, durable: bool
 ) -> os.stat_result | None:
     """Write a file that must not exist yet as an unnamed file, then name it. None when this
-    cannot be done here (the caller writes it the usual way): the folder's filesystem has no
+    cannot be done here (the caller writes it the usual way, which also reports any real
+    failure, such as a folder without write permission): the folder's filesystem has no
     unnamed files, there is no /proc to name one through, or the name is taken after all (a
     link cannot replace a file; the usual way replaces it atomically).
 
@@ -93,8 +94,7 @@ def _write_new(
     except OSError as exc:
         if exc.errno in _NOT_HERE:
             _NO_UNNAMED.add(directory)
-            return None
-        raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        return None
     try:
         view = memoryview(data)
         while view:
@@ -103,14 +103,17 @@ def _write_new(
             os.fsync(fd)
         stat = os.fstat(fd)  # a link changes neither mtime, size nor inode
         try:
-            os.link(str(fd), path, src_dir_fd=_proc_fds(), follow_symlinks=True)
-        except FileExistsError:
+            procfd = _proc_fds()
+        except OSError:  # no /proc, or one this process may not read
+            _NO_UNNAMED.add(directory)
             return None
+        try:
+            os.link(str(fd), path, src_dir_fd=procfd, follow_symlinks=True)
         except OSError as exc:
+            # Refused (remembered where it says "not here"), or the name is taken after all.
             if exc.errno in _NOT_HERE:
                 _NO_UNNAMED.add(directory)
-                return None
-            raise
+            return None
     except OSError as exc:
         raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
@@ -120,9 +123,10 @@ def _write_new(
     return stat
 
 
-# What says "not on this filesystem or system" (the caller falls back), rather than a real
-# failure to report: no support (EOPNOTSUPP, EISDIR, EINVAL on old kernels), no /proc (ENOENT,
-# ENOTDIR), a link refused across mounts or by the filesystem (EXDEV, EPERM).
+# What says "not on this filesystem or system", so that the folder goes the usual way from then
+# on (any other failure falls back for that file only, and the usual way reports it): no
+# support (EOPNOTSUPP, EISDIR, EINVAL on old kernels), no /proc (ENOENT, ENOTDIR), a link
+# refused across mounts or by the filesystem (EXDEV, EPERM).
 _NOT_HERE = {
     getattr(errno, name)
     for name in ("EOPNOTSUPP", "ENOTSUP", "EISDIR", "EINVAL", "ENOENT", "ENOTDIR", "EXDEV", "EPERM")
