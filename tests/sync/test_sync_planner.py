@@ -189,6 +189,9 @@ def test_export_unreadable_linked_contact_is_skipped_with_its_error() -> None:
 def test_import_creates_persons_for_new_contacts() -> None:
     plan = plan_import(snap([], [contact("x", ANN), contact("y", BOB)]))
     assert [a.contact.item_id for a in plan.actions if isinstance(a, CreatePerson)] == ["x", "y"]
+    # The name a report or a dry run shows is the contact's display name.
+    assert [a["name"] for a in plan.to_dict()["actions"]] == [ANN.display_name, BOB.display_name]
+    assert ANN.display_name and ANN.display_name != BOB.display_name
 
 
 def test_import_updates_linked_person_and_keeps_unsupported_fields() -> None:

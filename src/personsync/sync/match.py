@@ -72,6 +72,10 @@ class MatchIndex(Generic[K]):
     by_email: dict[str, list[K]] = field(default_factory=lambda: defaultdict(list))
     by_name: dict[str, list[_Entry[K]]] = field(default_factory=lambda: defaultdict(list))
 
+    @property
+    def empty(self) -> bool:
+        return not self.by_email and not self.by_name
+
     def add(self, key: K, record: Record) -> None:
         for email in email_keys(record):
             self.by_email[email].append(key)
@@ -126,7 +130,7 @@ def resolve(
     """
     used = set(taken)
     matched: dict[Q, tuple[str, K]] = {}
-    if not index.by_email and not index.by_name:  # nothing to match against (a first export)
+    if index.empty:  # nothing to match against (a first export)
         return Resolution(matched, {}, {}, [q for q, _ in queries])
     pending = list(queries)
     while True:

@@ -50,7 +50,12 @@ class CreatePerson:
     kind: ClassVar[str] = "create-person"
     contact: Contact
     record: Record
-    name: str = ""
+
+    @property
+    def name(self) -> str:
+        # Made when asked (a report, a dry run), not held: the names of an import's 100,000 new
+        # Persons were 8 MB of its peak memory.
+        return self.record.display_name
 
 
 @dataclass(frozen=True, slots=True)

@@ -297,7 +297,11 @@ def plan_import(snap: Snapshot) -> Plan:
             actions.append(_import_pair(persons.persons[pid], contact, "contact_manager_id", snap))
         else:
             hinted.append(contact)
-    found = resolve([(c.item_id, c.record) for c in hinted], index, claimed)
+    # Nothing to match against (an import into an empty database): the 100,000 queries are not
+    # even built, which kept them off the import's peak memory.
+    found = resolve(
+        [(c.item_id, c.record) for c in hinted] if not index.empty else [], index, claimed
+    )
     for contact in hinted:
         item_id = contact.item_id
         if item_id in found.matched:
@@ -329,7 +333,7 @@ def plan_import(snap: Snapshot) -> Plan:
             )
         else:
             # Case 4: nothing found → create the Person; its Customer ID is written back after.
-            actions.append(CreatePerson(contact, contact.record, contact.display_name))
+            actions.append(CreatePerson(contact, contact.record))
     return Plan(
         "import",
         folder.url,
