@@ -78,15 +78,16 @@ class Taken:
 
 class NewUids:
     """Fresh card UIDs in the form of RFC 9562's UUIDv7: a millisecond timestamp, a counter
-    within it, then random bits. As unique as a uuid4 for any purpose here (74 random bits per
+    within it, then random bits. Unique for any purpose here (62 random bits for each
     millisecond and counter value), but in creation order, which matters for the database: each
     new contact's id goes into two indexes (its link's and its Person's `contact_manager_id`),
     and random ids scatter every chunk's 500 inserts over as many index pages, each written
-    again at every commit (a full export wrote 770,000 pages; in order, they append).
+    again at every commit (a full export of 100,000 made 772,599 writes to SQLite's files with
+    uuid4 names, 145,790 with these).
 
     Written here because Python 3.11's `uuid` has no version 7 (3.14 adds `uuid.uuid7`).
-    The random bits come 512 ids at a time: one `os.urandom` call per id was a third of the
-    cost of naming a card."""
+    The random bits come 512 ids at a time, from one `os.urandom` call: 1.2 µs an id here,
+    against 2.1 µs for `str(uuid.uuid4())`."""
 
     _BATCH = 512
 
