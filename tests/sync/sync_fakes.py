@@ -66,9 +66,6 @@ class FakePersonsDB:
         links = contact_manager_ids or [None] * len(records)
         return [self.add(r, contact_manager_id=c).id for r, c in zip(records, links, strict=True)]
 
-    def versions_of(self, ids: Iterable[int], *, conn: object = None) -> dict[int, str]:
-        return {i: self.rows[i].version for i in ids if i in self.rows}
-
     def update(
         self, person_id: int, changes: Mapping[str, Value], *, expected_version: str | None = None
     ) -> Person:

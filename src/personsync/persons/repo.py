@@ -7,7 +7,6 @@ one ORM object at a time.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -164,17 +163,6 @@ class PersonsDB:
         with self.engine.connect() as conn:
             # .all() fetches in one driver call; iterating a Result fetches row by row.
             return {pid: str(version) for pid, version in conn.execute(query).all()}
-
-    def versions_of(self, ids: Iterable[int], *, conn: Connection | None = None) -> dict[int, str]:
-        """id → change marker for these Persons (missing ones are left out); read in `conn`
-        when given (to see its transaction's own inserts)."""
-        out: dict[int, str] = {}
-        with contextlib.ExitStack() as stack:
-            read = conn if conn is not None else stack.enter_context(self.engine.connect())
-            for chunk in _batched(sorted(set(ids)), IN_CHUNK):
-                query = select(persons.c.id, persons.c.row_version).where(persons.c.id.in_(chunk))
-                out.update((pid, str(version)) for pid, version in read.execute(query).all())
-        return out
 
     def count(self, view: str | None = None, *, where: str = "") -> int:
         query = self._view_query(select(func.count()).select_from(persons), view, where=where)
