@@ -48,9 +48,7 @@ def write_atomic(
         # Plain os calls on the descriptor, not a file object: os.fdopen adds an fstat, an
         # lseek and an ioctl per file, which were a third of the system time writing 100,000.
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, data)
             if mode is not None:
                 os.fchmod(fd, mode)  # an existing file keeps its permissions
             if durable:
@@ -97,9 +95,7 @@ def _write_new(
             _NO_UNNAMED.add(directory)
         return None
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
         if durable:
             os.fsync(fd)
         stat = os.fstat(fd)  # a link changes neither mtime, size nor inode
@@ -144,6 +140,12 @@ def _proc_fds() -> int:
         flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
         fd = _PROC_FD[pid] = os.open("/proc/self/fd", flags)
     return fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _mode(path: Path | str) -> int | None:

@@ -8,7 +8,7 @@ every pair), so matching 100,000 records costs one pass over each side.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence, Set
+from collections.abc import Hashable, Iterable, Set
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -120,9 +120,11 @@ class Resolution(Generic[Q, K]):
 
 
 def resolve(
-    queries: Sequence[tuple[Q, Record]], index: MatchIndex[K], taken: Set[K]
+    queries: Iterable[tuple[Q, Record]], index: MatchIndex[K], taken: Set[K]
 ) -> Resolution[Q, K]:
-    """Match each query to at most one record of `index`, never guessing.
+    """Match each query to at most one record of `index`, never guessing. The queries may come
+    one at a time (a generator): when there is nothing to match against (a first export, an
+    import into an empty database) they are only counted through, never held together.
 
     A match found earlier takes its record out of the others' candidates, so rounds repeat until
     nothing new is matched: the result is a fixed point, which is what makes the next run (where
@@ -130,7 +132,7 @@ def resolve(
     """
     used = set(taken)
     matched: dict[Q, tuple[str, K]] = {}
-    if index.empty:  # nothing to match against (a first export)
+    if index.empty:
         return Resolution(matched, {}, {}, [q for q, _ in queries])
     pending = list(queries)
     while True:

@@ -142,7 +142,7 @@ def plan_export(snap: Snapshot) -> Plan:
     for item_id, contact in free.items():
         if not contact.customer_id:
             index.add(item_id, contact.record)
-    found = resolve([(p.id, p.record) for p in to_match], index, claimed)
+    found = resolve(((p.id, p.record) for p in to_match), index, claimed)
     by_id = {p.id: p for p in to_match}
     for person in to_match:
         pid = person.id
@@ -297,11 +297,7 @@ def plan_import(snap: Snapshot) -> Plan:
             actions.append(_import_pair(persons.persons[pid], contact, "contact_manager_id", snap))
         else:
             hinted.append(contact)
-    # Nothing to match against (an import into an empty database): the 100,000 queries are not
-    # even built, which kept them off the import's peak memory.
-    found = resolve(
-        [(c.item_id, c.record) for c in hinted] if not index.empty else [], index, claimed
-    )
+    found = resolve(((c.item_id, c.record) for c in hinted), index, claimed)
     for contact in hinted:
         item_id = contact.item_id
         if item_id in found.matched:
