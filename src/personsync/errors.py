@@ -132,5 +132,11 @@ class MassChangeRefused(SyncError):
     exit_code = 3
 
 
+class LeaseHeld(SyncError):
+    """Another run holds the contact folder's lease (one run at a time per folder)."""
+
+    exit_code = 5
+
+
 class RunNotFound(SyncError):
     """No run with that id in the journal."""

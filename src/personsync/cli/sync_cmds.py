@@ -31,6 +31,17 @@ MaxChangeOption = Annotated[
 ]
 
 
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        help="When another run is working on the same contact folder, wait up to this many "
+        "seconds for it to finish (default: do not wait; exit code 5).",
+        min=0,
+    ),
+]
+
+
 @contextmanager
 def persons_db(url: str | None) -> Iterator[Any]:
     from personsync.persons.repo import PersonsDB
@@ -58,6 +69,7 @@ def sync(
     json_out: bool,
     yes: bool,
     max_change: float,
+    wait: float = 0.0,
 ) -> int:
     """Plan, print the plan, apply, print the report; returns the exit code."""
 
@@ -79,6 +91,7 @@ def sync(
             confirm=_confirm(json_out),
             on_plan=on_plan,
             advance=advance,
+            wait=wait,
         )
     if outcome.report is None:
         if json_out:
@@ -115,6 +128,7 @@ def export_cmd(
     json_out: JsonOption = False,
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
+    wait: WaitOption = 0.0,
 ) -> None:
     code = sync(
         "export",
@@ -125,6 +139,7 @@ def export_cmd(
         json_out=json_out,
         yes=yes,
         max_change=max_change,
+        wait=wait,
     )
     raise typer.Exit(code)
 
@@ -145,6 +160,7 @@ def import_cmd(
     json_out: JsonOption = False,
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
+    wait: WaitOption = 0.0,
 ) -> None:
     code = sync(
         "import",
@@ -155,6 +171,7 @@ def import_cmd(
         json_out=json_out,
         yes=yes,
         max_change=max_change,
+        wait=wait,
     )
     raise typer.Exit(code)
 

@@ -11,11 +11,13 @@ EXIT_FAILED = 1  # the run failed, or some records met errors
 EXIT_USAGE = 2  # the command was given wrongly
 EXIT_GUARD = 3  # stopped by the mass-change guard: nothing written
 EXIT_SKIPPED = 4  # done, but some records were skipped or need a decision
+EXIT_LEASE = 5  # another run holds the folder's lease: nothing read or written (errors.LeaseHeld)
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 clean; 1 failed or records with errors; 2 usage error; "
     "3 stopped by the mass-change guard (nothing written); "
-    "4 done with skipped records or decisions needed."
+    "4 done with skipped records or decisions needed; "
+    "5 another run is working on the folder (nothing done; see --wait)."
 )
 
 
