@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from personsync.cli.output import console, print_json, progress
 from personsync.cli.sync_render import run_to_dict, show_plan, show_report, show_run, show_runs
 from personsync.persons.repo import ALL_PERSONS
 from personsync.sync import engine, journal, manual
+from personsync.sync.merge import POLICIES, policy
 from personsync.sync.plan import Plan
 from personsync.sync.report import EXIT_CODES_HELP, EXIT_FAILED, RunReport
 from personsync.sync.undo import undo as undo_run
@@ -38,6 +40,21 @@ WaitOption = Annotated[
         help="When another run is working on the same contact folder, wait up to this many "
         "seconds for it to finish (default: do not wait; exit code 5).",
         min=0,
+    ),
+]
+
+
+OnConflict = Enum("OnConflict", {name: name for name in POLICIES}, type=str)  # type: ignore[misc]
+
+ConflictOption = Annotated[
+    OnConflict | None,
+    typer.Option(
+        "--on-conflict",
+        help="A field changed on the side this run writes to (or on both sides) since the last "
+        "sync: keep the CRM's value (crm), Outlook's (outlook), or leave both as they are for "
+        "you to decide (skip; newest does the same, as no folder records when a field changed). "
+        "Default: the run's source (export: crm, import: outlook). Every such field is named "
+        "in the plan and the report with both values; the journal keeps the overwritten one.",
     ),
 ]
 
@@ -70,6 +87,7 @@ def sync(
     yes: bool,
     max_change: float,
     wait: float = 0.0,
+    on_conflict: OnConflict | None = None,
 ) -> int:
     """Plan, print the plan, apply, print the report; returns the exit code."""
 
@@ -92,6 +110,7 @@ def sync(
             on_plan=on_plan,
             advance=advance,
             wait=wait,
+            on_conflict=policy(None if on_conflict is None else on_conflict.value),
         )
     if outcome.report is None:
         if json_out:
@@ -129,6 +148,7 @@ def export_cmd(
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
     wait: WaitOption = 0.0,
+    on_conflict: ConflictOption = None,
 ) -> None:
     code = sync(
         "export",
@@ -140,6 +160,7 @@ def export_cmd(
         yes=yes,
         max_change=max_change,
         wait=wait,
+        on_conflict=on_conflict,
     )
     raise typer.Exit(code)
 
@@ -161,6 +182,7 @@ def import_cmd(
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
     wait: WaitOption = 0.0,
+    on_conflict: ConflictOption = None,
 ) -> None:
     code = sync(
         "import",
@@ -172,6 +194,7 @@ def import_cmd(
         yes=yes,
         max_change=max_change,
         wait=wait,
+        on_conflict=on_conflict,
     )
     raise typer.Exit(code)
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from personsync.cli.output import console
 from personsync.sync.journal import RunInfo
-from personsync.sync.plan import Action, Plan, action_to_dict
+from personsync.sync.plan import Action, Plan, action_to_dict, conflicts_of
 from personsync.sync.report import RunReport
 
 LABELS = {
@@ -43,8 +43,23 @@ def _short(value: Any, width: int = 30) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def conflict_line(c: dict[str, Any]) -> str:
+    """One named field: `company: CRM 'ACME' · Outlook 'Umbrella' (changed on both sides) →
+    kept CRM`."""
+    kept = {"crm": "CRM", "outlook": "Outlook"}.get(c["kept"], c["kept"])
+    return (
+        f"{c['field']}: CRM {_short(c['crm']) or '∅'} · Outlook {_short(c['outlook']) or '∅'} "
+        f"({c['why']}) → kept {kept}"
+    )
+
+
 def _detail(a: Action) -> str:
     d = action_to_dict(a)
+    named = [f"conflict {conflict_line(c)}" for c in d.get("conflicts", ())]
+    return "\n".join([*named, _what(d)]) if named else _what(d)
+
+
+def _what(d: dict[str, Any]) -> str:
     if "changes" in d:
         parts = [
             f"{f}: {_short(o) or '∅'} → {_short(n) or '∅'}" for f, (o, n) in d["changes"].items()
@@ -75,7 +90,13 @@ def show_plan(plan: Plan, limit: int = 50) -> None:
     console.print(
         "  " + " · ".join(f"{n} {LABELS[k]}" for k, n in counts.items() if n) or "  nothing to do"
     )
-    shown = [a for a in plan.actions if a.kind != "refresh"]
+    shown = [a for a in plan.actions if a.kind != "refresh" or conflicts_of(a)]
+    named = len(plan.conflicts())
+    if named:
+        console.print(
+            f"  [yellow]{named} field(s) changed on the side this run writes to or on both "
+            "sides[/yellow]: named below with both values"
+        )
     if shown:
         table = Table(show_lines=False, pad_edge=False)
         table.add_column("action")
@@ -118,9 +139,12 @@ def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
             f"  [yellow]{s.get('kind', 'skipped')}[/yellow] {escape(str(who))}{escape(mail)} "
             f"in {escape(str(s.get('folder', '')))}: {escape(str(s.get('reason')))}"
         )
+    for c in report.conflicts[:50]:
+        who = c.get("name") or c.get("item_id") or ""
+        console.print(f"  [yellow]conflict[/yellow] {escape(str(who))}: {escape(conflict_line(c))}")
     for w in [w for w in report.warnings if w not in shown][:20]:
         console.print(f"  [yellow]warning[/yellow]: {escape(w)}")
-    hidden = len(report.errors) + len(report.skipped) - 100
+    hidden = len(report.errors) + len(report.skipped) + len(report.conflicts) - 150
     if hidden > 0:
         console.print(f"  … and {hidden} more (`personsync runs show {report.run_id} --json`)")
     if report.command in {"export", "import"} and report.counts:

@@ -43,6 +43,7 @@ from personsync.sync.plan import (
     Skip,
     UpdateContact,
     UpdatePerson,
+    item_of,
 )
 from personsync.sync.report import RunReport
 from personsync.sync.values import RawJson, dumps, record_to_dict, value_to_json
@@ -196,6 +197,16 @@ class Executor:
                         "candidates": list(getattr(a, "candidates", ())),
                     }
                 )
+        for a, conflict in plan.conflicts():
+            self.report.conflicts.append(
+                {
+                    "name": getattr(a, "name", ""),
+                    "person_id": getattr(a, "person_id", None),
+                    "item_id": item_of(a),
+                    "folder": self.folder,
+                    **conflict.to_dict(),
+                }
+            )
         self.report.warnings += list(plan.warnings)
         self.report.count("unchanged", plan.unchanged)
         self.report.count("decide", len(plan.of("decide")))
@@ -247,8 +258,8 @@ class Executor:
                 u.new,
                 _ContactWrite(
                     u.person_id,
-                    u.person_version,
-                    u.new.record,
+                    u.person_version if u.settled else "",
+                    u.new.record if u.baseline is None else u.baseline,
                     mirror=bool(u.link),
                     counts=("link", "update-contact") if u.link else ("update-contact",),
                     name=u.name,
@@ -263,8 +274,8 @@ class Executor:
                 replace(lk.contact, customer_id=str(lk.person_id)),
                 _ContactWrite(
                     lk.person_id,
-                    lk.person_version,
-                    lk.record,
+                    lk.person_version if lk.settled else "",
+                    lk.record if lk.baseline is None else lk.baseline,
                     mirror=True,
                     counts=("link",),
                     name=lk.name,
@@ -402,8 +413,8 @@ class Executor:
                         a.person_id,
                         a.contact.item_id,
                         a.contact.version if cid_ok else "",
-                        person.version,
-                        a.record,
+                        person.version if a.settled else "",
+                        a.record if a.baseline is None else a.baseline,
                     )
                 )
                 outcomes.append(
@@ -436,8 +447,8 @@ class Executor:
                         a.person_id,
                         a.contact.item_id,
                         a.contact.version if cid_ok else "",
-                        a.person_version,
-                        a.record,
+                        a.person_version if a.settled else "",
+                        a.record if a.baseline is None else a.baseline,
                     )
                 )
                 outcomes.append((seq, "done", {"item_id": a.contact.item_id}, None))
@@ -518,7 +529,11 @@ class Executor:
         for part in chunks(actions, self.chunk):
             rows = [
                 link_row(
-                    a.person_id, a.contact.item_id, a.contact.version, a.person_version, a.record
+                    a.person_id,
+                    a.contact.item_id,
+                    a.contact.version,
+                    a.person_version if a.settled else "",
+                    a.record if a.baseline is None else a.baseline,
                 )
                 for a in part
             ]

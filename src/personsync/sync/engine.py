@@ -30,6 +30,7 @@ from personsync.sync.journal import (
 )
 from personsync.sync.lease import held
 from personsync.sync.links import LinkRow, Links, load_state, save_state
+from personsync.sync.merge import Policy
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
 from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step
@@ -97,7 +98,8 @@ def _recover(
 
 def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None) -> Snapshot:
     engine: Engine = db.engine
-    links = Links(engine, store.url).load()
+    link_table = Links(engine, store.url)
+    links = link_table.load()
     listing = {ref.item_id: ref.version for ref in store.list_items()}
     recovered: dict[str, int] = {}
     if direction == "export":
@@ -111,6 +113,10 @@ def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None
         ]
         contacts, problems = _read_contacts(store, need_items)
         persons = _read_persons(db, need_persons, view, total)
+        # The baselines of the linked pairs that were read (none on a first export).
+        baselines = link_table.baselines(
+            p for p in need_persons if p in links and links[p].item_id in listing
+        )
     else:
         versions = db.versions(None)
         total = len(versions)
@@ -128,6 +134,7 @@ def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None
                 total,
             )
         recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
+        baselines = link_table.baselines(by_item[i].person_id for i in need_items if i in by_item)
     folder = FolderSnapshot(
         store.url, listing, contacts, problems, store.capabilities.unsupported_fields
     )
@@ -136,6 +143,7 @@ def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None
         PersonsSnapshot(versions, persons, total, view or ""),
         links,
         recovered,
+        baselines,
     )
 
 
@@ -160,10 +168,12 @@ def run(
     advance: Callable[[int], None] | None = None,
     chunk: int | None = None,
     wait: float = 0.0,
+    on_conflict: Policy | None = None,
 ) -> Outcome:
     """Plan an export or import; unless `dry_run`, guard and apply it. `confirm` is asked when
     the mass-change guard trips (None: refuse). A run waits up to `wait` seconds for another
-    run on the same folder to finish (LeaseHeld if it does not)."""
+    run on the same folder to finish (LeaseHeld if it does not). `on_conflict` settles the
+    fields named by the three-way plan (None: the direction's source wins)."""
     started = time.perf_counter()
     engine: Engine = db.engine
     ensure_tables(engine)
@@ -182,7 +192,7 @@ def run(
                 if dry_run
                 else store.finish_interrupted(interrupted_customer_id_writes(engine, store.url))
             )
-            result = planner.plan(take_snapshot(db, store, direction, view), direction)
+            result = planner.plan(take_snapshot(db, store, direction, view), direction, on_conflict)
             # The snapshot is gone here: what the writes need, the plan holds (20 MB less for
             # an import of 100,000 cards: listing, versions, the contacts' index).
             if on_plan is not None:

@@ -9,7 +9,7 @@ older tools read, while the link table is what the engine decides from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -17,8 +17,10 @@ from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError
+from personsync.model import Record
 from personsync.persons.bulk import executemany
 from personsync.sync.tables import sync_folder_state, sync_links
+from personsync.sync.values import loads, record_from_dict
 
 CHUNK = 2000
 
@@ -65,6 +67,27 @@ class Links:
                 return {row[0]: LinkRow(*row) for row in conn.execute(query).all()}
         except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot read the links of {self.folder}") from exc
+
+    def baselines(self, person_ids: Iterable[int]) -> dict[int, Record]:
+        """person id → its link's baseline, for these Persons (links without one are left out:
+        their pairs are planned as on a first sync)."""
+        t = sync_links
+        wanted = sorted(set(person_ids))
+        out: dict[int, Record] = {}
+        try:
+            with self.engine.connect() as conn:
+                for start in range(0, len(wanted), CHUNK):
+                    query = select(t.c.person_id, t.c.baseline).where(
+                        t.c.folder == self.folder,
+                        t.c.person_id.in_(wanted[start : start + CHUNK]),
+                    )
+                    for pid, text in conn.execute(query).all():
+                        data = loads(text)
+                        if data:
+                            out[pid] = record_from_dict(data)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot read the links of {self.folder}") from exc
+        return out
 
     @staticmethod
     def save(conn: Any, folder: str, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from personsync.model import Contact, Record, Value
+from personsync.sync.merge import Conflict
 from personsync.sync.values import value_to_json
 
-Direction = Literal["export", "import"]
+Direction = Literal["export", "import", "sync"]
 Changes = tuple[tuple[str, Value, Value], ...]  # (field, old, new)
 
 
@@ -41,6 +42,12 @@ class UpdateContact:
     changes: Changes
     link: str = ""  # how the link was found when it is being made now ("" = already linked)
     name: str = ""
+    # Three-way (sync/merge.py): the fields named (overwritten edits, conflicts), the agreed
+    # values when they are not the written record, and False when a field was left different
+    # (the link is then stale, so the next run reads the pair again and decides the same).
+    conflicts: tuple[Conflict, ...] = ()
+    baseline: Record | None = None
+    settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,12 @@ class UpdatePerson:
     changes: Changes
     link: str = ""
     name: str = ""
+    # Three-way (sync/merge.py): the fields named (overwritten edits, conflicts), the agreed
+    # values when they are not the written record, and False when a field was left different
+    # (the link is then stale, so the next run reads the pair again and decides the same).
+    conflicts: tuple[Conflict, ...] = ()
+    baseline: Record | None = None
+    settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +96,12 @@ class Link:
     record: Record  # the agreed values: the baseline
     link: str
     name: str = ""
+    # Three-way (sync/merge.py): the fields named (overwritten edits, conflicts), the agreed
+    # values when they are not the written record, and False when a field was left different
+    # (the link is then stale, so the next run reads the pair again and decides the same).
+    conflicts: tuple[Conflict, ...] = ()
+    baseline: Record | None = None
+    settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +113,12 @@ class Refresh:
     person_version: str
     contact: Contact
     record: Record
+    # Three-way (sync/merge.py): the fields named (overwritten edits, conflicts), the agreed
+    # values when they are not the written record, and False when a field was left different
+    # (the link is then stale, so the next run reads the pair again and decides the same).
+    conflicts: tuple[Conflict, ...] = ()
+    baseline: Record | None = None
+    settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +174,10 @@ class Plan:
         c["unchanged"] = self.unchanged + c.pop("refresh", 0)
         return {k: c.get(k, 0) for k in (*WRITES, "skip", "decide", "unchanged")}
 
+    def conflicts(self) -> list[tuple[Action, Conflict]]:
+        """Every field named (overwritten edits and conflicts), with its pair's action."""
+        return [(a, c) for a in self.actions for c in conflicts_of(a)]
+
     def changes(self) -> int:
         """How many writes the plan makes (links count: they write Customer IDs)."""
         return sum(1 for a in self.actions if a.kind in WRITES)
@@ -162,9 +191,27 @@ class Plan:
             "folder": self.folder,
             "view": self.view,
             "counts": self.counts(),
-            "actions": [action_to_dict(a) for a in self.actions if a.kind != "refresh"],
+            "actions": [
+                action_to_dict(a) for a in self.actions if a.kind != "refresh" or conflicts_of(a)
+            ],
             "warnings": list(self.warnings),
         }
+
+
+def conflicts_of(a: Action) -> tuple[Conflict, ...]:
+    """The fields a pair's action names (none for creates, skips and decisions)."""
+    if isinstance(a, UpdateContact | UpdatePerson | Link | Refresh):
+        return a.conflicts
+    return ()
+
+
+def item_of(a: Action) -> str:
+    """The contact an action is about ("" for one not made yet)."""
+    if isinstance(a, UpdateContact):
+        return a.old.item_id
+    if isinstance(a, CreatePerson | UpdatePerson | Link | Refresh):
+        return a.contact.item_id
+    return a.item_id if isinstance(a, Skip | NeedsDecision) else ""
 
 
 def action_to_dict(a: Action) -> dict[str, Any]:
@@ -194,4 +241,6 @@ def action_to_dict(a: Action) -> dict[str, Any]:
             "person_id": a.person_id,
             "candidates": list(a.candidates),
         }
+    if conflicts_of(a):
+        out["conflicts"] = [c.to_dict() for c in conflicts_of(a)]
     return out

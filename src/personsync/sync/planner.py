@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 from personsync.model import Contact, Person, Record, diff
 from personsync.sync.match import MatchIndex, resolve
+from personsync.sync.merge import FieldPlan, Mode, Policy, three_way
 from personsync.sync.plan import (
     Action,
     CreateContact,
@@ -44,37 +46,97 @@ def _problem_skip(snap: Snapshot, item_id: str, person_id: int | None = None) ->
     return Skip("the contact could not be read", item_id=item_id, person_id=person_id)
 
 
-def _export_pair(person: Person, contact: Contact, how: str, snap: Snapshot) -> Action:
-    new_record = _keep(person.record, contact.record, snap.folder.unsupported)
+def _three_way(
+    snap: Snapshot, person: Person, contact: Contact, how: str, mode: Mode, policy: Policy | None
+) -> FieldPlan | None:
+    """The per-field plan of a pair linked before this run (None: no baseline to go by, as
+    for a link made now: the mode's source wins, as on a first sync)."""
+    base = None if how else snap.baselines.get(person.id)
+    if base is None:
+        return None
+    return three_way(person.record, contact.record, base, mode, policy, snap.folder.unsupported)
+
+
+def _named(fp: FieldPlan | None) -> dict[str, Any]:
+    """The three-way part of a pair's action (the fields named, the baseline when a field is
+    left as it is)."""
+    if fp is None or not fp.conflicts:
+        return {}
+    return {
+        "conflicts": fp.conflicts,
+        "baseline": None if fp.settled else fp.baseline,
+        "settled": fp.settled,
+    }
+
+
+def _left(fp: FieldPlan | None, record: Record, target: Record) -> Record:
+    """`record`, except the fields the three-way plan leaves as they are: `target`'s."""
+    if fp is None or fp.settled:
+        return record
+    kept = {c.field: getattr(target, c.field) for c in fp.conflicts if not c.kept}
+    return record.replace(kept)
+
+
+def _export_pair(
+    person: Person, contact: Contact, how: str, snap: Snapshot, policy: Policy | None = None
+) -> Action:
+    fp = _three_way(snap, person, contact, how, "export", policy)
+    kept = _keep(person.record, contact.record, snap.folder.unsupported)
+    new_record = _left(fp, kept, contact.record)
+    named = _named(fp)
     changes = tuple((f, o, n) for f, (o, n) in diff(contact.record, new_record).items())
     cid = str(person.id)
     if changes:
         new = replace(contact, record=new_record, customer_id=cid)
         return UpdateContact(
-            person.id, person.version, contact, new, changes, how, person.display_name
+            person.id, person.version, contact, new, changes, how, person.display_name, **named
         )
     if how or contact.customer_id != cid:
         return Link(
-            person.id, person.version, contact, new_record, how or "linked", person.display_name
+            person.id,
+            person.version,
+            contact,
+            new_record,
+            how or "linked",
+            person.display_name,
+            **named,
         )
-    return Refresh(person.id, person.version, contact, new_record)
+    return Refresh(person.id, person.version, contact, new_record, **named)
 
 
-def _import_pair(person: Person, contact: Contact, how: str, snap: Snapshot) -> Action:
-    new_record = _keep(contact.record, person.record, snap.folder.unsupported)
+def _import_pair(
+    person: Person, contact: Contact, how: str, snap: Snapshot, policy: Policy | None = None
+) -> Action:
+    fp = _three_way(snap, person, contact, how, "import", policy)
+    kept = _keep(contact.record, person.record, snap.folder.unsupported)
+    new_record = _left(fp, kept, person.record)
+    named = _named(fp)
     changes = tuple((f, o, n) for f, (o, n) in diff(person.record, new_record).items())
     if changes:
         return UpdatePerson(
-            person.id, person.version, contact, new_record, changes, how, contact.display_name
+            person.id,
+            person.version,
+            contact,
+            new_record,
+            changes,
+            how,
+            contact.display_name,
+            **named,
         )
     if how or contact.customer_id != str(person.id):
         return Link(
-            person.id, person.version, contact, new_record, how or "linked", contact.display_name
+            person.id,
+            person.version,
+            contact,
+            new_record,
+            how or "linked",
+            contact.display_name,
+            **named,
         )
-    return Refresh(person.id, person.version, contact, new_record)
+    return Refresh(person.id, person.version, contact, new_record, **named)
 
 
-def plan_export(snap: Snapshot) -> Plan:
+def plan_export(snap: Snapshot, policy: Policy | None = None) -> Plan:
     """Make the folder's contacts match the view's Persons (issue §1)."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: pid for pid, link in links.items()}
@@ -97,7 +159,7 @@ def plan_export(snap: Snapshot) -> Plan:
             if contact is None:
                 actions.append(_problem_skip(snap, link.item_id, pid))
             else:
-                actions.append(_export_pair(person, contact, "", snap))
+                actions.append(_export_pair(person, contact, "", snap, policy))
             continue
         pending.append(person)
 
@@ -200,7 +262,7 @@ def _decide_copy(contact: Contact, pid: int, linked_item: str) -> NeedsDecision:
     )
 
 
-def plan_import(snap: Snapshot) -> Plan:
+def plan_import(snap: Snapshot, policy: Policy | None = None) -> Plan:
     """Make the Persons match the folder's contacts (issue §2)."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: link for link in links.values()}
@@ -226,7 +288,7 @@ def plan_import(snap: Snapshot) -> Plan:
             pending.append(contact)
         # Case 1: linked by the link table → make the Person's mapped fields match.
         elif link.person_id in persons.persons:
-            actions.append(_import_pair(persons.persons[link.person_id], contact, "", snap))
+            actions.append(_import_pair(persons.persons[link.person_id], contact, "", snap, policy))
         else:
             # The linked Person was deleted in the CRM: re-creating it would be a guess.
             actions.append(
@@ -342,5 +404,8 @@ def plan_import(snap: Snapshot) -> Plan:
     )
 
 
-def plan(snap: Snapshot, direction: str) -> Plan:
-    return plan_export(snap) if direction == "export" else plan_import(snap)
+def plan(snap: Snapshot, direction: str, policy: Policy | None = None) -> Plan:
+    """`policy`: how named fields of linked pairs are settled (None: the direction's source)."""
+    if direction == "export":
+        return plan_export(snap, policy)
+    return plan_import(snap, policy)

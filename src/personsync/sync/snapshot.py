@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from personsync.model import Contact, Person
+from personsync.model import Contact, Person, Record
 from personsync.stores.base import ReadProblem
 from personsync.sync.links import LinkRow
 
@@ -39,6 +39,9 @@ class Snapshot:
     links: Mapping[int, LinkRow]  # person id → its link in this folder
     # import: item id → the Person an interrupted run created for it (see journal.recover)
     recovered: Mapping[str, int] = field(default_factory=dict)
+    # person id → its link's baseline (the values both sides last agreed on), for the linked
+    # pairs that were read: the three-way field plan goes by it (sync/merge.py)
+    baselines: Mapping[int, Record] = field(default_factory=dict)
 
 
 def in_step(link: LinkRow | None, listing: Mapping[str, str], versions: Mapping[int, str]) -> bool:
