@@ -91,7 +91,8 @@ def sync(
 ) -> int:
     """Plan, print the plan, apply, print the report; returns the exit code."""
 
-    with persons_db(db_url) as db, progress(f"{direction}ing") as advance:
+    doing = {"export": "exporting", "import": "importing", "sync": "syncing"}[direction]
+    with persons_db(db_url) as db, progress(doing) as advance:
 
         def on_plan(plan: Plan) -> None:
             if not json_out:
@@ -200,6 +201,44 @@ def import_cmd(
 
 
 FolderOption = Annotated[str, typer.Option("--folder", "-f", help="The contact folder.")]
+
+
+@app.command(
+    "sync",
+    help="Two-way sync of a view of Persons and a contact folder, field by field against the "
+    "values both sides last agreed on: a field changed on one side flows to the other; a field "
+    "changed on both sides is a conflict, left as it is and listed as a decision unless "
+    "--on-conflict says otherwise; e-mail addresses and categories merge as sets. New Persons "
+    "of the view get contacts, new contacts get Persons (matched first).\n\n"
+    "Examples:\n\n"
+    "  personsync sync --view Members --folder vcf:./contacts --dry-run\n\n"
+    "  personsync sync --view Members --folder graph:Contacts --on-conflict crm\n\n"
+    + EXIT_CODES_HELP,
+)
+def sync_cmd(
+    folder: FolderOption,
+    view: Annotated[str, typer.Option("--view", help="The Persons view.")] = ALL_PERSONS,
+    db: DbOption = None,
+    dry_run: DryRunOption = False,
+    json_out: JsonOption = False,
+    yes: YesOption = False,
+    max_change: MaxChangeOption = 50.0,
+    wait: WaitOption = 0.0,
+    on_conflict: ConflictOption = None,
+) -> None:
+    code = sync(
+        "sync",
+        folder,
+        db_url=db,
+        view=view,
+        dry_run=dry_run,
+        json_out=json_out,
+        yes=yes,
+        max_change=max_change,
+        wait=wait,
+        on_conflict=on_conflict,
+    )
+    raise typer.Exit(code)
 
 
 @app.command("link", help="Link a Person to a contact (a decision the engine would not guess).")

@@ -81,8 +81,8 @@ def _what(d: dict[str, Any]) -> str:
 
 
 def show_plan(plan: Plan, limit: int = 50) -> None:
-    arrow = "into" if plan.direction == "export" else "from"
-    what = f"view {plan.view!r}" if plan.direction == "export" else "Persons"
+    arrow = {"export": "into", "import": "from", "sync": "with"}[plan.direction]
+    what = f"view {plan.view!r}" if plan.direction != "import" else "Persons"
     console.print(
         f"[bold]Plan[/bold]: {plan.direction} {escape(what)} {arrow} {escape(plan.folder)}"
     )
@@ -147,7 +147,7 @@ def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
     hidden = len(report.errors) + len(report.skipped) + len(report.conflicts) - 150
     if hidden > 0:
         console.print(f"  … and {hidden} more (`personsync runs show {report.run_id} --json`)")
-    if report.command in {"export", "import"} and report.counts:
+    if report.command in {"export", "import", "sync"} and report.counts:
         console.print(f"  undo with: personsync undo {report.run_id}", style="dim")
 
 

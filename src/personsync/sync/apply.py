@@ -211,17 +211,21 @@ class Executor:
         self.report.count("unchanged", plan.unchanged)
         self.report.count("decide", len(plan.of("decide")))
         self.report.count("skip", len(plan.of("skip")))
-        if plan.direction == "export":
+        if plan.direction != "export":
+            # Import, and the CRM's half of a two-way sync first: a pair written on both sides
+            # gets its link row from the contact's write, which comes second.
+            self._create_persons([a for a in plan.actions if isinstance(a, CreatePerson)])
+            self._update_persons([a for a in plan.actions if isinstance(a, UpdatePerson)])
+        if plan.direction == "import":
+            self._links([a for a in plan.actions if isinstance(a, Link)])
+        else:
             self._create_contacts([a for a in plan.actions if isinstance(a, CreateContact)])
             updates = [a for a in plan.actions if isinstance(a, UpdateContact)]
             links = [a for a in plan.actions if isinstance(a, Link)]
             rewrite = [a for a in links if a.contact.customer_id != str(a.person_id)]
             self._update_contacts(updates, rewrite)
             self._links([a for a in links if a.contact.customer_id == str(a.person_id)])
-        else:
-            self._create_persons([a for a in plan.actions if isinstance(a, CreatePerson)])
-            self._update_persons([a for a in plan.actions if isinstance(a, UpdatePerson)])
-            self._links([a for a in plan.actions if isinstance(a, Link)])
+        if plan.direction != "export":
             self._write_customer_ids(final=True)
         self._refresh([a for a in plan.actions if isinstance(a, Refresh)])
 

@@ -102,12 +102,13 @@ def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None
     links = link_table.load()
     listing = {ref.item_id: ref.version for ref in store.list_items()}
     recovered: dict[str, int] = {}
-    if direction == "export":
+    if direction in ("export", "sync"):
         versions = db.versions(view)
-        total = len(versions)
+        total = len(versions) if direction == "export" else db.count()
         need_persons = [p for p in versions if not in_step(links.get(p), listing, versions)]
         linked = {link.item_id for link in links.values()}
         need_items = [i for i in listing if i not in linked]
+        unlinked = len(need_items)
         need_items += [
             links[p].item_id for p in need_persons if p in links and links[p].item_id in listing
         ]
@@ -117,6 +118,12 @@ def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None
         baselines = link_table.baselines(
             p for p in need_persons if p in links and links[p].item_id in listing
         )
+        if direction == "sync" and unlinked:
+            # Two-way: new contacts become Persons, matched first against every Person not
+            # linked here (the view's own were offered them already).
+            for pid, person in _read_persons(db, db.versions(None), None, 0).items():
+                persons.setdefault(pid, person)
+            recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
     else:
         versions = db.versions(None)
         total = len(versions)
@@ -170,14 +177,15 @@ def run(
     wait: float = 0.0,
     on_conflict: Policy | None = None,
 ) -> Outcome:
-    """Plan an export or import; unless `dry_run`, guard and apply it. `confirm` is asked when
-    the mass-change guard trips (None: refuse). A run waits up to `wait` seconds for another
-    run on the same folder to finish (LeaseHeld if it does not). `on_conflict` settles the
-    fields named by the three-way plan (None: the direction's source wins)."""
+    """Plan an export, import or two-way sync; unless `dry_run`, guard and apply it. `confirm`
+    is asked when the mass-change guard trips (None: refuse). A run waits up to `wait` seconds
+    for another run on the same folder to finish (LeaseHeld if it does not). `on_conflict`
+    settles the fields named by the three-way plan (None: the direction's source wins; for a
+    two-way sync, skip)."""
     started = time.perf_counter()
     engine: Engine = db.engine
     ensure_tables(engine)
-    store = open_folder(folder, create=direction == "export")
+    store = open_folder(folder, create=direction != "import")
     run_id = new_run_id()
     # One run at a time per folder, from before the snapshot to the last outcome; a dry run
     # writes nothing and takes no lease.

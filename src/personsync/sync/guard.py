@@ -17,9 +17,25 @@ def share_changed(plan: Plan) -> tuple[int, int, str]:
     return n, plan.persons_size, "Persons"
 
 
+def _sides(plan: Plan) -> list[tuple[int, int, str]]:
+    if plan.direction != "sync":
+        return [share_changed(plan)]
+    contacts = len(plan.of("create-contact", "update-contact"))
+    persons = len(plan.of("create-person", "update-person"))
+    return [
+        (contacts, plan.folder_size, f"contacts in {plan.folder}"),
+        (persons, plan.persons_size, "Persons"),
+    ]
+
+
 def check(plan: Plan, max_share: float = DEFAULT_SHARE) -> None:
-    """MassChangeRefused when the plan writes more than `max_share` of a non-empty side."""
-    n, size, what = share_changed(plan)
+    """MassChangeRefused when the plan writes more than `max_share` of a non-empty side (either
+    side, for a two-way sync)."""
+    for n, size, what in _sides(plan):
+        _check_side(n, size, what, max_share)
+
+
+def _check_side(n: int, size: int, what: str, max_share: float) -> None:
     if size and n / size > max_share:
         raise MassChangeRefused(
             f"this run would create or change {n} of the {size} {what} "

@@ -7,11 +7,12 @@ ambiguous is guessed: it becomes a `NeedsDecision` the run skips and the report 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from personsync.model import Contact, Person, Record, diff
+from personsync.sync.links import LinkRow
 from personsync.sync.match import MatchIndex, resolve
 from personsync.sync.merge import FieldPlan, Mode, Policy, three_way
 from personsync.sync.plan import (
@@ -25,6 +26,7 @@ from personsync.sync.plan import (
     Skip,
     UpdateContact,
     UpdatePerson,
+    item_of,
 )
 from personsync.sync.snapshot import Snapshot, in_step
 
@@ -136,11 +138,61 @@ def _import_pair(
     return Refresh(person.id, person.version, contact, new_record, **named)
 
 
-def plan_export(snap: Snapshot, policy: Policy | None = None) -> Plan:
-    """Make the folder's contacts match the view's Persons (issue §1)."""
+def _sync_pair(
+    person: Person, contact: Contact, how: str, snap: Snapshot, policy: Policy | None
+) -> list[Action]:
+    """Two-way: the fields changed on one side flow to the other; conflicts by `policy`
+    (default skip: both stay, a decision). A pair written on both sides is left unsettled (its
+    link's versions are those before the other side's write), so the next run re-reads it and
+    only refreshes the link."""
+    base = None if how else snap.baselines.get(person.id)
+    fp = three_way(person.record, contact.record, base, "sync", policy, snap.folder.unsupported)
+    both = bool(fp.to_crm) and bool(fp.to_outlook)
+    three: dict[str, Any] = {
+        "conflicts": fp.conflicts,
+        "baseline": fp.baseline,
+        "settled": fp.settled and not both,
+    }
+    name, cid = person.display_name, str(person.id)
+    out: list[Action] = []
+    if fp.to_crm:
+        record = person.record.replace(fp.to_crm)
+        changes = tuple((f, getattr(person.record, f), v) for f, v in fp.to_crm.items())
+        # When the contact is written too, that write sets its Customer ID.
+        seen = replace(contact, customer_id=cid) if fp.to_outlook else contact
+        out.append(
+            UpdatePerson(person.id, person.version, seen, record, changes, how, name, **three)
+        )
+        # The conflicts are named once, with the pair's first action.
+        three["conflicts"] = ()
+    if fp.to_outlook:
+        new = replace(contact, record=contact.record.replace(fp.to_outlook), customer_id=cid)
+        changes = tuple((f, getattr(contact.record, f), v) for f, v in fp.to_outlook.items())
+        link = "" if fp.to_crm else how
+        out.append(
+            UpdateContact(person.id, person.version, contact, new, changes, link, name, **three)
+        )
+    if out:
+        return out
+    if how or contact.customer_id != cid:
+        made = how or "linked"
+        return [Link(person.id, person.version, contact, fp.baseline, made, name, **three)]
+    return [Refresh(person.id, person.version, contact, fp.baseline, **three)]
+
+
+def plan_export(snap: Snapshot, policy: Policy | None = None, *, two_way: bool = False) -> Plan:
+    """Make the folder's contacts match the view's Persons (issue §1). `two_way`: the Persons'
+    half of a two-way sync (each pair both ways, `_sync_pair`)."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: pid for pid, link in links.items()}
     actions: list[Action] = []
+
+    def pair(person: Person, contact: Contact, how: str) -> None:
+        if two_way:
+            actions.extend(_sync_pair(person, contact, how, snap, policy))
+        else:
+            actions.append(_export_pair(person, contact, how, snap, policy))
+
     unchanged = 0
     claimed: set[str] = set()
     pending: list[Person] = []
@@ -159,7 +211,7 @@ def plan_export(snap: Snapshot, policy: Policy | None = None) -> Plan:
             if contact is None:
                 actions.append(_problem_skip(snap, link.item_id, pid))
             else:
-                actions.append(_export_pair(person, contact, "", snap, policy))
+                pair(person, contact, "")
             continue
         pending.append(person)
 
@@ -191,11 +243,11 @@ def plan_export(snap: Snapshot, policy: Policy | None = None) -> Plan:
             )
         elif cands:
             claimed.add(cands[0].item_id)
-            actions.append(_export_pair(person, cands[0], "Customer ID", snap))
+            pair(person, cands[0], "Customer ID")
         # The seed's hidden link names an unclaimed contact without a Customer ID.
         elif legacy is not None and not legacy.customer_id and legacy.item_id not in claimed:
             claimed.add(legacy.item_id)
-            actions.append(_export_pair(person, legacy, "contact_manager_id", snap))
+            pair(person, legacy, "contact_manager_id")
         else:
             to_match.append(person)
 
@@ -210,7 +262,7 @@ def plan_export(snap: Snapshot, policy: Policy | None = None) -> Plan:
         pid = person.id
         if pid in found.matched:
             how, item_id = found.matched[pid]
-            actions.append(_export_pair(person, free[item_id], how, snap))
+            pair(person, free[item_id], how)
         elif pid in found.ambiguous:
             how, items = found.ambiguous[pid]
             actions.append(
@@ -262,6 +314,120 @@ def _decide_copy(contact: Contact, pid: int, linked_item: str) -> NeedsDecision:
     )
 
 
+def _place_contacts(
+    pending: list[Contact],
+    snap: Snapshot,
+    known: Collection[int],
+    everyone: Mapping[int, Person],
+    live: Mapping[int, LinkRow],
+    claimed: set[int],
+    pair: Callable[[Person, Contact, str], Action | list[Action]],
+) -> list[Action]:
+    """Unlinked contacts: their Person by Customer ID, else by matching, else a new Person.
+    `known`: the ids a Customer ID may name; `everyone`: the Persons read (to match against
+    those not `claimed`); `live`: the links whose contact exists; `pair`: the pair's action."""
+    actions: list[Action] = []
+
+    def add(made: Action | list[Action]) -> None:
+        if isinstance(made, list):
+            actions.extend(made)
+        else:
+            actions.append(made)
+
+    by_cid: Counter[str] = Counter(c.customer_id for c in pending if c.customer_id)
+    to_match: list[Contact] = []
+    for contact in pending:
+        cid = contact.customer_id
+        recovered = snap.recovered.get(contact.item_id)
+        # An interrupted run created this contact's Person but died before linking it.
+        if recovered is not None and recovered in everyone and recovered not in claimed:
+            claimed.add(recovered)
+            add(pair(everyone[recovered], contact, "recovered"))
+        elif cid:
+            # Case 2: the Customer ID names the Person; only when nothing contradicts it.
+            pid = int(cid) if cid.isdigit() else None
+            reason = ""
+            if pid is None or pid not in known:
+                reason = f"its Customer ID {cid} names no Person"
+            elif by_cid[cid] > 1:
+                reason = f"{by_cid[cid]} contacts carry Customer ID {cid} (copied contacts?)"
+            elif pid in live:
+                reason = (
+                    f"carries Customer ID {cid}, but Person {cid} is linked to contact "
+                    f"{live[pid].item_id} (a copied contact?)"
+                )
+            elif pid not in everyone:
+                reason = f"Person {cid} was not read"
+            if reason:
+                actions.append(
+                    NeedsDecision(
+                        reason,
+                        contact.display_name,
+                        _email(contact.record),
+                        item_id=contact.item_id,
+                        person_id=pid,
+                    )
+                )
+            else:
+                assert pid is not None
+                claimed.add(pid)
+                add(pair(everyone[pid], contact, "Customer ID"))
+        else:
+            to_match.append(contact)
+
+    # Case 3: first-sync matching against Persons not linked in this folder (the seed's
+    # contact_manager_id, when it names the contact, first).
+    index: MatchIndex[int] = MatchIndex()
+    legacy: dict[str, int] = {}
+    for pid, person in everyone.items():
+        if pid not in claimed:
+            index.add(pid, person.record)
+            if person.contact_manager_id:
+                legacy[person.contact_manager_id] = pid
+    hinted: list[Contact] = []
+    for contact in to_match:
+        pid = legacy.get(contact.item_id, 0)
+        if pid and pid not in claimed:
+            claimed.add(pid)
+            add(pair(everyone[pid], contact, "contact_manager_id"))
+        else:
+            hinted.append(contact)
+    found = resolve(((c.item_id, c.record) for c in hinted), index, claimed)
+    for contact in hinted:
+        item_id = contact.item_id
+        if item_id in found.matched:
+            how, pid = found.matched[item_id]
+            add(pair(everyone[pid], contact, how))
+        elif item_id in found.ambiguous:
+            how, pids = found.ambiguous[item_id]
+            actions.append(
+                NeedsDecision(
+                    f"matches {len(pids)} Persons by {how}",
+                    contact.display_name,
+                    _email(contact.record),
+                    item_id=item_id,
+                    candidates=tuple(str(p) for p in pids),
+                )
+            )
+        elif item_id in found.contested:
+            # One Person, several contacts: not guessed.
+            how, pid, rivals = found.contested[item_id]
+            actions.append(
+                NeedsDecision(
+                    f"Person {pid} matches {len(rivals)} contacts by {how}",
+                    contact.display_name,
+                    _email(contact.record),
+                    item_id=item_id,
+                    person_id=pid,
+                    candidates=tuple(rivals),
+                )
+            )
+        else:
+            # Case 4: nothing found → create the Person; its Customer ID is written back after.
+            actions.append(CreatePerson(contact, contact.record))
+    return actions
+
+
 def plan_import(snap: Snapshot, policy: Policy | None = None) -> Plan:
     """Make the Persons match the folder's contacts (issue §2)."""
     folder, persons, links = snap.folder, snap.persons, snap.links
@@ -301,97 +467,15 @@ def plan_import(snap: Snapshot, policy: Policy | None = None) -> Plan:
                 )
             )
 
-    by_cid: Counter[str] = Counter(c.customer_id for c in pending if c.customer_id)
-    to_match: list[Contact] = []
-    for contact in pending:
-        cid = contact.customer_id
-        recovered = snap.recovered.get(contact.item_id)
-        # An interrupted run created this contact's Person but died before linking it.
-        if recovered is not None and recovered in persons.persons and recovered not in claimed:
-            claimed.add(recovered)
-            actions.append(_import_pair(persons.persons[recovered], contact, "recovered", snap))
-        elif cid:
-            # Case 2: the Customer ID names the Person; only when nothing contradicts it.
-            pid = int(cid) if cid.isdigit() else None
-            reason = ""
-            if pid is None or pid not in persons.versions:
-                reason = f"its Customer ID {cid} names no Person"
-            elif by_cid[cid] > 1:
-                reason = f"{by_cid[cid]} contacts carry Customer ID {cid} (copied contacts?)"
-            elif pid in live:
-                reason = (
-                    f"carries Customer ID {cid}, but Person {cid} is linked to contact "
-                    f"{live[pid].item_id} (a copied contact?)"
-                )
-            elif pid not in persons.persons:
-                reason = f"Person {cid} was not read"
-            if reason:
-                actions.append(
-                    NeedsDecision(
-                        reason,
-                        contact.display_name,
-                        _email(contact.record),
-                        item_id=contact.item_id,
-                        person_id=pid,
-                    )
-                )
-            else:
-                assert pid is not None
-                claimed.add(pid)
-                actions.append(_import_pair(persons.persons[pid], contact, "Customer ID", snap))
-        else:
-            to_match.append(contact)
-
-    # Case 3: first-sync matching against Persons not linked in this folder (the seed's
-    # contact_manager_id, when it names the contact, first).
-    index: MatchIndex[int] = MatchIndex()
-    legacy: dict[str, int] = {}
-    for pid, person in persons.persons.items():
-        if pid not in claimed:
-            index.add(pid, person.record)
-            if person.contact_manager_id:
-                legacy[person.contact_manager_id] = pid
-    hinted: list[Contact] = []
-    for contact in to_match:
-        pid = legacy.get(contact.item_id, 0)
-        if pid and pid not in claimed:
-            claimed.add(pid)
-            actions.append(_import_pair(persons.persons[pid], contact, "contact_manager_id", snap))
-        else:
-            hinted.append(contact)
-    found = resolve(((c.item_id, c.record) for c in hinted), index, claimed)
-    for contact in hinted:
-        item_id = contact.item_id
-        if item_id in found.matched:
-            how, pid = found.matched[item_id]
-            actions.append(_import_pair(persons.persons[pid], contact, how, snap))
-        elif item_id in found.ambiguous:
-            how, pids = found.ambiguous[item_id]
-            actions.append(
-                NeedsDecision(
-                    f"matches {len(pids)} Persons by {how}",
-                    contact.display_name,
-                    _email(contact.record),
-                    item_id=item_id,
-                    candidates=tuple(str(p) for p in pids),
-                )
-            )
-        elif item_id in found.contested:
-            # One Person, several contacts: not guessed.
-            how, pid, rivals = found.contested[item_id]
-            actions.append(
-                NeedsDecision(
-                    f"Person {pid} matches {len(rivals)} contacts by {how}",
-                    contact.display_name,
-                    _email(contact.record),
-                    item_id=item_id,
-                    person_id=pid,
-                    candidates=tuple(rivals),
-                )
-            )
-        else:
-            # Case 4: nothing found → create the Person; its Customer ID is written back after.
-            actions.append(CreatePerson(contact, contact.record))
+    actions += _place_contacts(
+        pending,
+        snap,
+        persons.versions,
+        persons.persons,
+        live,
+        claimed,
+        lambda person, contact, how: _import_pair(person, contact, how, snap, policy),
+    )
     return Plan(
         "import",
         folder.url,
@@ -404,8 +488,48 @@ def plan_import(snap: Snapshot, policy: Policy | None = None) -> Plan:
     )
 
 
+def plan_sync(snap: Snapshot, policy: Policy | None = None) -> Plan:
+    """Two-way: the view's Persons as an export plans them, each linked pair both ways; then
+    the contacts no Person of the view took: their Person by Customer ID or matching among
+    the Persons not linked here, or a new Person."""
+    persons_half = plan_export(snap, policy, two_way=True)
+    folder, links = snap.folder, snap.links
+    taken = {link.item_id for link in links.values()}
+    for a in persons_half.actions:
+        taken.add(item_of(a))
+        if isinstance(a, NeedsDecision):
+            taken.update(a.candidates)
+    pending = [c for i, c in sorted(folder.contacts.items()) if i not in taken]
+    live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
+    # Persons of the view, and any linked Person, are not matched again.
+    claimed = set(links) | set(snap.persons.versions)
+    everyone = snap.persons.persons
+    contacts_half = _place_contacts(
+        pending,
+        snap,
+        everyone,
+        everyone,
+        live,
+        claimed,
+        lambda person, contact, how: _sync_pair(person, contact, how, snap, policy),
+    )
+    return Plan(
+        "sync",
+        folder.url,
+        snap.persons.view,
+        persons_half.actions + tuple(contacts_half),
+        persons_half.unchanged,
+        folder_size=len(folder.listing),
+        persons_size=snap.persons.total,
+        warnings=persons_half.warnings,
+    )
+
+
 def plan(snap: Snapshot, direction: str, policy: Policy | None = None) -> Plan:
-    """`policy`: how named fields of linked pairs are settled (None: the direction's source)."""
+    """`policy`: how named fields of linked pairs are settled (None: the direction's source;
+    two-way: skip)."""
     if direction == "export":
         return plan_export(snap, policy)
+    if direction == "sync":
+        return plan_sync(snap, policy)
     return plan_import(snap, policy)
