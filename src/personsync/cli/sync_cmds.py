@@ -14,9 +14,16 @@ import typer
 from personsync.cli.app import app
 from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
 from personsync.cli.output import console, print_json, progress
-from personsync.cli.sync_render import run_to_dict, show_plan, show_report, show_run, show_runs
+from personsync.cli.sync_render import (
+    run_to_dict,
+    show_plan,
+    show_report,
+    show_run,
+    show_runs,
+    show_settings,
+)
 from personsync.persons.repo import ALL_PERSONS
-from personsync.sync import engine, journal, manual
+from personsync.sync import engine, journal, manual, resolve, settings
 from personsync.sync.merge import POLICIES, policy
 from personsync.sync.plan import Plan
 from personsync.sync.report import EXIT_CODES_HELP, EXIT_FAILED, RunReport
@@ -45,6 +52,8 @@ WaitOption = Annotated[
 
 
 OnConflict = Enum("OnConflict", {name: name for name in POLICIES}, type=str)  # type: ignore[misc]
+
+TakeSide = Enum("TakeSide", {"crm": "crm", "outlook": "outlook"}, type=str)
 
 ConflictOption = Annotated[
     OnConflict | None,
@@ -349,3 +358,116 @@ def _register_extras() -> None:
 
 
 _register_extras()
+
+
+rules_app = typer.Typer(
+    help="A contact folder's field rules and default conflict policy.", no_args_is_help=True
+)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("show", help="The folder's rules (fields not listed: both ways, defaults).")
+def rules_show(
+    folder: Annotated[str, typer.Argument(help="The contact folder, e.g. vcf:./contacts.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    with persons_db(db) as pdb:
+        engine.ensure_tables(pdb.engine)
+        found = settings.load_settings(pdb.engine, folder)
+    show_settings(folder, found, json_out)
+
+
+@rules_app.command(
+    "set",
+    help="Change the folder's rule for FIELD, or its default conflict policy.\n\n"
+    "Examples:\n\n"
+    "  personsync rules set vcf:./contacts notes --direction to-outlook\n\n"
+    "  personsync rules set vcf:./contacts company --allow-blank\n\n"
+    "  personsync rules set vcf:./contacts --on-conflict crm",
+)
+def rules_set(
+    folder: Annotated[str, typer.Argument(help="The contact folder.")],
+    field: Annotated[str | None, typer.Argument(help="The field (personsync fields).")] = None,
+    direction: Annotated[
+        str | None,
+        typer.Option("--direction", help="both, to-outlook (CRM → Outlook only), to-crm, or none."),
+    ] = None,
+    never_blank: Annotated[
+        bool | None,
+        typer.Option(
+            "--never-blank/--allow-blank",
+            help="Whether an emptied value may erase the other side's.",
+        ),
+    ] = None,
+    fill_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--fill-only-if-empty/--always-update",
+            help="Whether the field only fills an empty value on the other side.",
+        ),
+    ] = None,
+    on_conflict: ConflictOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    with persons_db(db) as pdb:
+        engine.ensure_tables(pdb.engine)
+        found = settings.load_settings(pdb.engine, folder)
+        if on_conflict is not None:
+            found = settings.set_policy(pdb.engine, folder, on_conflict.value)
+        if field is not None:
+            found = settings.set_rule(
+                pdb.engine,
+                folder,
+                field,
+                flow=direction,
+                never_blank=never_blank,
+                fill_only_if_empty=fill_only,
+            )
+        elif direction is not None or never_blank is not None or fill_only is not None:
+            raise typer.BadParameter("name the FIELD the rule is for")
+    show_settings(folder, found, json_out)
+
+
+@app.command(
+    "resolve",
+    help="Settle conflicts left as decisions: TARGET is a run (its undecided conflicts) or a "
+    "Person's id (with --folder). The chosen side's value goes to the other side; the pair "
+    "is synced both ways, journaled, and can be undone.\n\n"
+    "Examples:\n\n"
+    "  personsync resolve 20261205-0412-ab12 --take crm\n\n"
+    "  personsync resolve 590 --folder vcf:./contacts --take outlook --field company\n\n"
+    + EXIT_CODES_HELP,
+)
+def resolve_cmd(
+    target: Annotated[str, typer.Argument(help="A run id, or a Person's id.")],
+    take: Annotated[TakeSide, typer.Option("--take", help="Whose value wins: crm or outlook.")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="Only this field (repeatable); default: every conflict."),
+    ] = None,
+    folder: Annotated[
+        str | None, typer.Option("--folder", "-f", help="The folder (with a Person's id).")
+    ] = None,
+    db: DbOption = None,
+    dry_run: DryRunOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    with persons_db(db) as pdb:
+        engine.ensure_tables(pdb.engine)
+        outcome = resolve.resolve(
+            pdb,
+            target,
+            take.value,
+            fields=field or (),
+            folder=folder,
+            dry_run=dry_run,
+        )
+    if outcome.report is None:
+        if json_out:
+            print_json({"plan": outcome.plan.to_dict()})
+        else:
+            show_plan(outcome.plan)
+        raise typer.Exit(0)
+    raise typer.Exit(_done(outcome.report, json_out, outcome.plan))

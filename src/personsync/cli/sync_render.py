@@ -8,10 +8,11 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from personsync.cli.output import console
+from personsync.cli.output import console, print_json
 from personsync.sync.journal import RunInfo
 from personsync.sync.plan import Action, Plan, action_to_dict, conflicts_of
 from personsync.sync.report import RunReport
+from personsync.sync.settings import FolderSettings
 
 LABELS = {
     "create-contact": "create contact",
@@ -209,3 +210,24 @@ def show_run(r: RunInfo, entries: list[dict[str, Any]], limit: int = 100) -> Non
     console.print(table)
     if len(entries) > limit:
         console.print(f"  … and {len(entries) - limit} more entries (--json lists them all)")
+
+
+def show_settings(folder: str, settings: FolderSettings, json_out: bool) -> None:
+    if json_out:
+        print_json({"folder": folder, **settings.to_dict()})
+        return
+    policy = settings.on_conflict or "the run's default (export: crm, import: outlook, sync: skip)"
+    console.print(f"[bold]Rules of {escape(folder)}[/bold]: on conflict {escape(policy)}")
+    if not settings.rules:
+        console.print(
+            "  every field both ways; never blank out company, e-mails and phones into the CRM"
+        )
+        return
+    table = Table(pad_edge=False)
+    for title in ("field", "direction", "never blank out", "fill only if empty"):
+        table.add_column(title)
+    for name, rule in sorted(settings.rules.items()):
+        blank = "default" if rule.never_blank is None else "yes" if rule.never_blank else "no"
+        table.add_row(name, rule.flow, blank, "yes" if rule.fill_only_if_empty else "no")
+    console.print(table)
+    console.print("  other fields: both ways, defaults", style="dim")

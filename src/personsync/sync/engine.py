@@ -8,7 +8,7 @@ link are read. The planner then decides from exactly what was read.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, inspect
 
 from personsync.errors import MassChangeRefused
+from personsync.fields import FIELD_NAMES
 from personsync.model import Contact, Person, diff
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem
@@ -30,9 +31,10 @@ from personsync.sync.journal import (
 )
 from personsync.sync.lease import held
 from personsync.sync.links import LinkRow, Links, load_state, save_state
-from personsync.sync.merge import Policy
+from personsync.sync.merge import Choices, FieldRule, Policy
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
+from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step
 from personsync.sync.tables import metadata
 from personsync.sync.values import record_from_dict
@@ -176,12 +178,17 @@ def run(
     chunk: int | None = None,
     wait: float = 0.0,
     on_conflict: Policy | None = None,
+    field_policies: Mapping[str, Policy] | None = None,
+    only_persons: Collection[int] | None = None,
+    only_fields: Collection[str] = (),
 ) -> Outcome:
     """Plan an export, import or two-way sync; unless `dry_run`, guard and apply it. `confirm`
     is asked when the mass-change guard trips (None: refuse). A run waits up to `wait` seconds
     for another run on the same folder to finish (LeaseHeld if it does not). `on_conflict`
-    settles the fields named by the three-way plan (None: the direction's source wins; for a
-    two-way sync, skip)."""
+    settles the fields named by the three-way plan (None: the folder's setting, else the
+    direction's source; for a two-way sync, skip); `field_policies` per field over it.
+    `only_persons`, `only_fields`: plan only the pairs of these Persons, and (when given) only
+    these fields of them (`personsync resolve`)."""
     started = time.perf_counter()
     engine: Engine = db.engine
     ensure_tables(engine)
@@ -200,7 +207,14 @@ def run(
                 if dry_run
                 else store.finish_interrupted(interrupted_customer_id_writes(engine, store.url))
             )
-            result = planner.plan(take_snapshot(db, store, direction, view), direction, on_conflict)
+            settings = load_settings(engine, store.url)
+            rules = dict(settings.rules)
+            if only_fields:
+                rules.update({f: FieldRule("none") for f in FIELD_NAMES if f not in only_fields})
+            choices = Choices(on_conflict or settings.on_conflict, field_policies or {}, rules)
+            result = planner.plan(take_snapshot(db, store, direction, view), direction, choices)
+            if only_persons is not None:
+                result = result.only(only_persons)
             # The snapshot is gone here: what the writes need, the plan holds (20 MB less for
             # an import of 100,000 cards: listing, versions, the contacts' index).
             if on_plan is not None:

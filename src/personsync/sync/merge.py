@@ -25,16 +25,19 @@ three slots are not merged but handled field by field (and named).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from personsync.errors import UsageError
+from personsync.fields import FIELDS
 from personsync.model import Record, Value, diff, is_empty, same
 from personsync.sync.report import UNSETTLED
 from personsync.sync.values import value_to_json
 
 Mode = Literal["export", "import", "sync"]
+Flow = Literal["both", "to-outlook", "to-crm", "none"]
+FLOWS: tuple[Flow, ...] = ("both", "to-outlook", "to-crm", "none")
 Policy = Literal["crm", "outlook", "newest", "skip"]
 POLICIES: tuple[Policy, ...] = ("crm", "outlook", "newest", "skip")
 EMAILS = ("email1", "email2", "email3")
@@ -49,6 +52,45 @@ def policy(name: str | None) -> Policy | None:
         if known == name:
             return known
     raise UsageError(f"unknown conflict policy {name!r}", hint=f"use one of {', '.join(POLICIES)}")
+
+
+# "Never blank out" is on by default for these fields on the way into the CRM (issue 12).
+NEVER_BLANK_INTO_CRM = frozenset(
+    {"company", *EMAILS, *(f.name for f in FIELDS if f.kind == "phone")}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """A folder's rule for one field (`personsync rules`): which way it flows; whether an
+    emptied value may erase the other side's ("never blank out"; None: the default, on for
+    company, e-mails and phones into the CRM); whether it only fills an empty value."""
+
+    flow: Flow = "both"
+    never_blank: bool | None = None
+    fill_only_if_empty: bool = False
+
+    def refuses(self, name: str, to_crm: bool, new: Value, old: Value) -> bool:
+        """Whether the arrow writing `new` over `old` (into the CRM or into Outlook) is barred."""
+        if self.flow == "none" or self.flow == ("to-outlook" if to_crm else "to-crm"):
+            return True
+        never_blank = self.never_blank
+        if never_blank is None:
+            never_blank = to_crm and name in NEVER_BLANK_INTO_CRM
+        if never_blank and is_empty(new) and not is_empty(old):
+            return True
+        return self.fill_only_if_empty and not is_empty(old)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "never_blank": self.never_blank,
+            "fill_only_if_empty": self.fill_only_if_empty,
+        }
+
+
+DEFAULT_RULE = FieldRule()
+Rules = dict[str, FieldRule]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +126,12 @@ class FieldPlan:
     to_crm: dict[str, Value]  # fields to write into the Person
     baseline: Record  # the agreed values after the writes; open fields keep the old baseline
     conflicts: tuple[Conflict, ...]
-    settled: bool  # False: a field stays different (the next run re-reads the pair)
+    left: tuple[str, ...]  # fields that stay different (a decision, a policy, a rule)
+
+    @property
+    def settled(self) -> bool:
+        """False: a field stays different, so the next run reads the pair again."""
+        return not self.left
 
 
 def _winner(policy: Policy, mode: Mode) -> str:
@@ -169,14 +216,22 @@ def three_way(
     mode: Mode,
     policy: Policy | None = None,
     unsupported: frozenset[str] = frozenset(),
+    rules: Mapping[str, FieldRule] | None = None,
+    policies: Mapping[str, Policy] | None = None,
 ) -> FieldPlan:
-    """The per-field plan of one linked pair (see the module doc)."""
-    chosen = policy or DEFAULT_POLICY[mode]
+    """The per-field plan of one linked pair (see the module doc). `rules`: the folder's field
+    rules (a refused arrow leaves the field as it is); `policies`: a policy per field, over
+    `policy` (`personsync resolve --field`)."""
+    rules = rules or {}
+    barred = {f for f, r in rules.items() if r.flow == "none"}
     differing = [f for f in diff(outlook, crm) if f not in unsupported]
+    # A field not synced stays as it is on each side, and keeps its baseline: the day it
+    # syncs again, it is decided from the values both sides last agreed on.
+    open_fields = [f for f in differing if f in barred]
+    differing = [f for f in differing if f not in barred]
     to_outlook: dict[str, Value] = {}
     to_crm: dict[str, Value] = {}
     conflicts: list[Conflict] = []
-    open_fields: list[str] = []
     merged: dict[str, Value] = {}
     if mode == "sync" and baseline is not None and differing:
         merged = _sets(crm, outlook, baseline, set(differing) - unsupported)
@@ -186,13 +241,32 @@ def three_way(
         if name in merged:
             # Merged as a set: each side gets the union less what either side removed.
             value = merged[name]
-            if not same(name, value, o):
+            rule = rules.get(name, DEFAULT_RULE)
+            into_outlook = not same(name, value, o)
+            into_crm = not same(name, value, c)
+            if (into_outlook and rule.refuses(name, False, value, o)) or (
+                into_crm and rule.refuses(name, True, value, c)
+            ):
+                open_fields.append(name)
+                continue
+            if into_outlook:
                 to_outlook[name] = value
-            if not same(name, value, c):
+            if into_crm:
                 to_crm[name] = value
             continue
         b = None if baseline is None else getattr(baseline, name)
-        side, why = _decide(name, c, o, b, mode, chosen)
+        rule = rules.get(name, DEFAULT_RULE)
+        # A field that flows one way only is owned by its source: for it, the run is that
+        # one-way mode, whatever the run's own.
+        owned: Mode = {"to-outlook": "export", "to-crm": "import"}.get(rule.flow, mode)  # type: ignore[assignment]
+        chosen = (policies or {}).get(name) or (
+            DEFAULT_POLICY[owned] if owned != mode else policy or DEFAULT_POLICY[mode]
+        )
+        side, why = _decide(name, c, o, b, owned, chosen)
+        if side and rule.refuses(
+            name, side == "outlook", o if side == "outlook" else c, c if side == "outlook" else o
+        ):
+            side = ""
         if why:
             conflicts.append(Conflict(name, c, o, b, why, side))
         if side == "crm":
@@ -207,4 +281,29 @@ def three_way(
         agreed = agreed.replace({f: getattr(old, f) for f in open_fields})
     if unsupported:
         agreed = agreed.replace({f: getattr(outlook, f) for f in unsupported})
-    return FieldPlan(to_outlook, to_crm, agreed, tuple(conflicts), not open_fields)
+    return FieldPlan(to_outlook, to_crm, agreed, tuple(conflicts), tuple(open_fields))
+
+
+@dataclass(frozen=True)
+class Choices:
+    """How a run settles named fields: `policy` (None: the mode's default), a policy per field
+    over it (`personsync resolve --field`), and the folder's field rules."""
+
+    policy: Policy | None = None
+    fields: Mapping[str, Policy] = field(default_factory=dict)
+    rules: Mapping[str, FieldRule] = field(default_factory=dict)
+
+    def three_way(
+        self,
+        crm: Record,
+        outlook: Record,
+        baseline: Record | None,
+        mode: Mode,
+        unsupported: frozenset[str] = frozenset(),
+    ) -> FieldPlan:
+        return three_way(
+            crm, outlook, baseline, mode, self.policy, unsupported, self.rules, self.fields
+        )
+
+
+NO_CHOICES = Choices()

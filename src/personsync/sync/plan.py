@@ -8,7 +8,8 @@ needs to judge it (who, which fields, old → new).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from personsync.model import Contact, Record, Value
@@ -173,6 +174,12 @@ class Plan:
         c = Counter(a.kind for a in self.actions)
         c["unchanged"] = self.unchanged + c.pop("refresh", 0)
         return {k: c.get(k, 0) for k in (*WRITES, "skip", "decide", "unchanged")}
+
+    def only(self, person_ids: Collection[int]) -> Plan:
+        """This plan, with only the actions about these Persons."""
+        wanted = set(person_ids)
+        kept = tuple(a for a in self.actions if getattr(a, "person_id", None) in wanted)
+        return replace(self, actions=kept, unchanged=0)
 
     def conflicts(self) -> list[tuple[Action, Conflict]]:
         """Every field named (overwritten edits and conflicts), with its pair's action."""

@@ -14,7 +14,7 @@ from typing import Any
 from personsync.model import Contact, Person, Record, diff
 from personsync.sync.links import LinkRow
 from personsync.sync.match import MatchIndex, resolve
-from personsync.sync.merge import FieldPlan, Mode, Policy, three_way
+from personsync.sync.merge import NO_CHOICES, Choices, FieldPlan, Mode
 from personsync.sync.plan import (
     Action,
     CreateContact,
@@ -49,20 +49,20 @@ def _problem_skip(snap: Snapshot, item_id: str, person_id: int | None = None) ->
 
 
 def _three_way(
-    snap: Snapshot, person: Person, contact: Contact, how: str, mode: Mode, policy: Policy | None
+    snap: Snapshot, person: Person, contact: Contact, how: str, mode: Mode, choices: Choices
 ) -> FieldPlan | None:
     """The per-field plan of a pair linked before this run (None: no baseline to go by, as
     for a link made now: the mode's source wins, as on a first sync)."""
     base = None if how else snap.baselines.get(person.id)
-    if base is None:
-        return None
-    return three_way(person.record, contact.record, base, mode, policy, snap.folder.unsupported)
+    if base is None and mode == "export" and not choices.rules:
+        return None  # a first pairing: the CRM's values, as they always were
+    return choices.three_way(person.record, contact.record, base, mode, snap.folder.unsupported)
 
 
 def _named(fp: FieldPlan | None) -> dict[str, Any]:
     """The three-way part of a pair's action (the fields named, the baseline when a field is
     left as it is)."""
-    if fp is None or not fp.conflicts:
+    if fp is None or (not fp.conflicts and fp.settled):
         return {}
     return {
         "conflicts": fp.conflicts,
@@ -75,14 +75,13 @@ def _left(fp: FieldPlan | None, record: Record, target: Record) -> Record:
     """`record`, except the fields the three-way plan leaves as they are: `target`'s."""
     if fp is None or fp.settled:
         return record
-    kept = {c.field: getattr(target, c.field) for c in fp.conflicts if not c.kept}
-    return record.replace(kept)
+    return record.replace({f: getattr(target, f) for f in fp.left})
 
 
 def _export_pair(
-    person: Person, contact: Contact, how: str, snap: Snapshot, policy: Policy | None = None
+    person: Person, contact: Contact, how: str, snap: Snapshot, choices: Choices = NO_CHOICES
 ) -> Action:
-    fp = _three_way(snap, person, contact, how, "export", policy)
+    fp = _three_way(snap, person, contact, how, "export", choices)
     kept = _keep(person.record, contact.record, snap.folder.unsupported)
     new_record = _left(fp, kept, contact.record)
     named = _named(fp)
@@ -107,9 +106,9 @@ def _export_pair(
 
 
 def _import_pair(
-    person: Person, contact: Contact, how: str, snap: Snapshot, policy: Policy | None = None
+    person: Person, contact: Contact, how: str, snap: Snapshot, choices: Choices = NO_CHOICES
 ) -> Action:
-    fp = _three_way(snap, person, contact, how, "import", policy)
+    fp = _three_way(snap, person, contact, how, "import", choices)
     kept = _keep(contact.record, person.record, snap.folder.unsupported)
     new_record = _left(fp, kept, person.record)
     named = _named(fp)
@@ -139,14 +138,14 @@ def _import_pair(
 
 
 def _sync_pair(
-    person: Person, contact: Contact, how: str, snap: Snapshot, policy: Policy | None
+    person: Person, contact: Contact, how: str, snap: Snapshot, choices: Choices
 ) -> list[Action]:
-    """Two-way: the fields changed on one side flow to the other; conflicts by `policy`
+    """Two-way: the fields changed on one side flow to the other; conflicts by the policy
     (default skip: both stay, a decision). A pair written on both sides is left unsettled (its
     link's versions are those before the other side's write), so the next run re-reads it and
     only refreshes the link."""
     base = None if how else snap.baselines.get(person.id)
-    fp = three_way(person.record, contact.record, base, "sync", policy, snap.folder.unsupported)
+    fp = choices.three_way(person.record, contact.record, base, "sync", snap.folder.unsupported)
     both = bool(fp.to_crm) and bool(fp.to_outlook)
     three: dict[str, Any] = {
         "conflicts": fp.conflicts,
@@ -180,7 +179,7 @@ def _sync_pair(
     return [Refresh(person.id, person.version, contact, fp.baseline, **three)]
 
 
-def plan_export(snap: Snapshot, policy: Policy | None = None, *, two_way: bool = False) -> Plan:
+def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool = False) -> Plan:
     """Make the folder's contacts match the view's Persons (issue §1). `two_way`: the Persons'
     half of a two-way sync (each pair both ways, `_sync_pair`)."""
     folder, persons, links = snap.folder, snap.persons, snap.links
@@ -189,9 +188,9 @@ def plan_export(snap: Snapshot, policy: Policy | None = None, *, two_way: bool =
 
     def pair(person: Person, contact: Contact, how: str) -> None:
         if two_way:
-            actions.extend(_sync_pair(person, contact, how, snap, policy))
+            actions.extend(_sync_pair(person, contact, how, snap, choices))
         else:
-            actions.append(_export_pair(person, contact, how, snap, policy))
+            actions.append(_export_pair(person, contact, how, snap, choices))
 
     unchanged = 0
     claimed: set[str] = set()
@@ -428,7 +427,7 @@ def _place_contacts(
     return actions
 
 
-def plan_import(snap: Snapshot, policy: Policy | None = None) -> Plan:
+def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
     """Make the Persons match the folder's contacts (issue §2)."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: link for link in links.values()}
@@ -454,7 +453,9 @@ def plan_import(snap: Snapshot, policy: Policy | None = None) -> Plan:
             pending.append(contact)
         # Case 1: linked by the link table → make the Person's mapped fields match.
         elif link.person_id in persons.persons:
-            actions.append(_import_pair(persons.persons[link.person_id], contact, "", snap, policy))
+            actions.append(
+                _import_pair(persons.persons[link.person_id], contact, "", snap, choices)
+            )
         else:
             # The linked Person was deleted in the CRM: re-creating it would be a guess.
             actions.append(
@@ -474,7 +475,7 @@ def plan_import(snap: Snapshot, policy: Policy | None = None) -> Plan:
         persons.persons,
         live,
         claimed,
-        lambda person, contact, how: _import_pair(person, contact, how, snap, policy),
+        lambda person, contact, how: _import_pair(person, contact, how, snap, choices),
     )
     return Plan(
         "import",
@@ -488,11 +489,11 @@ def plan_import(snap: Snapshot, policy: Policy | None = None) -> Plan:
     )
 
 
-def plan_sync(snap: Snapshot, policy: Policy | None = None) -> Plan:
+def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
     """Two-way: the view's Persons as an export plans them, each linked pair both ways; then
     the contacts no Person of the view took: their Person by Customer ID or matching among
     the Persons not linked here, or a new Person."""
-    persons_half = plan_export(snap, policy, two_way=True)
+    persons_half = plan_export(snap, choices, two_way=True)
     folder, links = snap.folder, snap.links
     taken = {link.item_id for link in links.values()}
     for a in persons_half.actions:
@@ -511,7 +512,7 @@ def plan_sync(snap: Snapshot, policy: Policy | None = None) -> Plan:
         everyone,
         live,
         claimed,
-        lambda person, contact, how: _sync_pair(person, contact, how, snap, policy),
+        lambda person, contact, how: _sync_pair(person, contact, how, snap, choices),
     )
     return Plan(
         "sync",
@@ -525,11 +526,11 @@ def plan_sync(snap: Snapshot, policy: Policy | None = None) -> Plan:
     )
 
 
-def plan(snap: Snapshot, direction: str, policy: Policy | None = None) -> Plan:
-    """`policy`: how named fields of linked pairs are settled (None: the direction's source;
+def plan(snap: Snapshot, direction: str, choices: Choices = NO_CHOICES) -> Plan:
+    """`choices`: how named fields of linked pairs are settled (policy None: the direction's source;
     two-way: skip)."""
     if direction == "export":
-        return plan_export(snap, policy)
+        return plan_export(snap, choices)
     if direction == "sync":
-        return plan_sync(snap, policy)
-    return plan_import(snap, policy)
+        return plan_sync(snap, choices)
+    return plan_import(snap, choices)

@@ -5,6 +5,7 @@
   compares versions only; a later two-way merge can diff each side against the baseline.
 - `sync_folder_state`: a store's opaque sync state (Graph delta link), saved after a run finishes.
 - `sync_runs` and `sync_journal`: every run, and every write it made, journaled before the write.
+- `sync_folder_settings`: a folder's field rules and default conflict policy (`sync/settings.py`).
 - `sync_leases`: who holds a folder's lease (`sync/lease.py`): the lock itself is an OS or
   PostgreSQL lock; this row only names the holder to a run that is refused.
 
@@ -105,4 +106,13 @@ sync_leases = Table(
     Column("pid", Integer, nullable=False),
     Column("host", String(255), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
+)
+
+# A folder's settings (`personsync rules`): its field rules and default conflict policy, JSON.
+sync_folder_settings = Table(
+    "sync_folder_settings",
+    metadata,
+    Column("folder", String(1000), primary_key=True),
+    Column("settings", Text, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
 )
