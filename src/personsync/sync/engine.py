@@ -26,6 +26,7 @@ from personsync.sync.journal import (
     Journal,
     PendingCreate,
     interrupted_customer_id_writes,
+    interrupted_plan,
     new_run_id,
     unfinished_person_creates,
 )
@@ -222,11 +223,14 @@ def run(
             if dry_run:
                 return Outcome(result, None, time.perf_counter() - started)
             try:
-                guard.check(result, max_share)
+                already = interrupted_plan(engine, store.url, direction)
+                guard.check(result, max_share, already)
             except MassChangeRefused as exc:
                 if not yes and not (confirm is not None and confirm(exc.message)):
                     raise
-            journal = Journal(engine, direction, store.url, view or "", run_id=run_id)
+            journal = Journal(
+                engine, direction, store.url, view or "", run_id=run_id, planned=result.counts()
+            )
             report = RunReport(journal.run_id, direction, journal.folder, view or "")
             report.warnings += mended
             try:

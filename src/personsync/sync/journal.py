@@ -61,7 +61,14 @@ class Journal:
     """The journal of one run."""
 
     def __init__(
-        self, engine: Engine, command: str, folder: str, view: str = "", *, run_id: str = ""
+        self,
+        engine: Engine,
+        command: str,
+        folder: str,
+        view: str = "",
+        *,
+        run_id: str = "",
+        planned: dict[str, int] | None = None,
     ) -> None:
         self.engine = engine
         # `run_id`: the id the run took the folder's lease under (sync/lease.py).
@@ -84,6 +91,9 @@ class Journal:
                         view=view,
                         started_at=now(),
                         status="running",
+                        # The plan's counts until the run finishes: a run killed mid-way
+                        # leaves them, so its re-run is not stopped by the guard for them.
+                        counts=dumps(planned or {}),
                     )
                 )
         except SQLAlchemyError as exc:
@@ -234,6 +244,24 @@ def _info(row: Any) -> RunInfo:
         loads(row.counts) or {},
         loads(row.problems) or [],
     )
+
+
+def interrupted_plan(engine: Engine, folder: str, command: str) -> dict[str, int]:
+    """The planned counts of this folder's last run when it was killed mid-way (status still
+    running: its process died; interrupted: a later run saw it die) with the same command;
+    else nothing. The caller holds the folder's lease, so no such run is alive."""
+    t = sync_runs
+    query = (
+        select(t.c.command, t.c.status, t.c.counts)
+        .where(t.c.folder == normalise_folder(folder))
+        .order_by(t.c.started_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None or row.command != command or row.status not in ("running", "interrupted"):
+        return {}
+    return {k: int(v) for k, v in (loads(row.counts) or {}).items()}
 
 
 def list_runs(engine: Engine, limit: int = 50) -> list[RunInfo]:

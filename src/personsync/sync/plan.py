@@ -168,6 +168,8 @@ class Plan:
     unchanged: int = 0  # pairs skipped without reading: versions equal to the link's
     folder_size: int = 0  # items in the folder before the run
     persons_size: int = 0  # Persons in the table before the run
+    links: int = 0  # links of this folder before the run (the emptied-side guard)
+    persons_seen: int = 0  # Persons the run looked at (the view's; import: every Person)
     warnings: tuple[str, ...] = field(default=())
 
     def counts(self) -> dict[str, int]:

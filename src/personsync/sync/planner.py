@@ -298,6 +298,8 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
         unchanged,
         folder_size=len(folder.listing),
         persons_size=persons.total,
+        links=len(links),
+        persons_seen=len(persons.versions),
     )
 
 
@@ -485,6 +487,8 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         unchanged,
         folder_size=len(folder.listing),
         persons_size=persons.total,
+        links=len(links),
+        persons_seen=len(persons.versions),
         warnings=tuple(warnings),
     )
 
@@ -522,6 +526,8 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         persons_half.unchanged,
         folder_size=len(folder.listing),
         persons_size=snap.persons.total,
+        links=len(links),
+        persons_seen=len(snap.persons.versions),
         warnings=persons_half.warnings,
     )
 
