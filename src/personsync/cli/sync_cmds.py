@@ -321,11 +321,16 @@ def runs_show(
 def undo_cmd(
     run: Annotated[str, typer.Argument(help="The run id (personsync runs list).")],
     db: DbOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Say what would be undone and what not; change nothing."),
+    ] = False,
     json_out: JsonOption = False,
+    wait: WaitOption = 0.0,
 ) -> None:
-    with persons_db(db) as pdb:
+    with persons_db(db) as pdb, progress("undoing") as advance:
         engine.ensure_tables(pdb.engine)
-        report = undo_run(pdb, run)
+        report = undo_run(pdb, run, wait=wait, dry_run=dry_run, advance=advance)
     raise typer.Exit(_done(report, json_out))
 
 

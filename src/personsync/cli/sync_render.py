@@ -161,6 +161,7 @@ def run_to_dict(r: RunInfo) -> dict[str, Any]:
         "started_at": r.started_at,
         "finished_at": r.finished_at,
         "status": r.status,
+        "undone_by": r.undone_by or None,
         "counts": r.counts,
         "problems": r.problems,
     }
@@ -180,14 +181,20 @@ def show_runs(runs: list[RunInfo]) -> None:
     for r in runs:
         counts = ", ".join(f"{v} {SHORT.get(k, k)}" for k, v in r.counts.items() if v)
         table.add_row(
-            r.id, r.command, escape(r.folder), f"{r.started_at:%Y-%m-%d %H:%M}", r.status, counts
+            r.id,
+            r.command,
+            escape(r.folder),
+            f"{r.started_at:%Y-%m-%d %H:%M}",
+            f"{r.status}, undone by {r.undone_by}" if r.undone_by else r.status,
+            counts,
         )
     console.print(table)
 
 
 def show_run(r: RunInfo, entries: list[dict[str, Any]], limit: int = 100) -> None:
     console.print(f"[bold]Run {r.id}[/bold]: {r.command} {escape(r.folder)} {escape(r.view)}")
-    console.print(f"  started {r.started_at:%Y-%m-%d %H:%M:%S}, status {r.status}")
+    undone = f", undone by run {r.undone_by}" if r.undone_by else ""
+    console.print(f"  started {r.started_at:%Y-%m-%d %H:%M:%S}, status {r.status}{undone}")
     console.print("  " + ", ".join(f"{k} {v}" for k, v in r.counts.items() if v))
     for p in r.problems[:limit]:
         who = p.get("name") or p.get("item_id") or ""

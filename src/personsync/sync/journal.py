@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,7 @@ class RunInfo:
     status: str
     counts: dict[str, int]
     problems: list[dict[str, Any]]
+    undone_by: str = ""  # the undo run that took this run back
 
 
 def new_run_id() -> str:
@@ -264,10 +265,23 @@ def interrupted_plan(engine: Engine, folder: str, command: str) -> dict[str, int
     return {k: int(v) for k, v in (loads(row.counts) or {}).items()}
 
 
+def undone_by(engine: Engine, run_ids: Sequence[str]) -> dict[str, str]:
+    """run id → the undo run that finished taking it back (an undo records its target as its
+    `view`), for those of `run_ids` that were undone."""
+    t = sync_runs
+    query = select(t.c.view, t.c.id).where(
+        t.c.command == "undo", t.c.view.in_(list(run_ids)), t.c.status.in_(("clean", "skipped"))
+    )
+    with engine.connect() as conn:
+        return {view: rid for view, rid in conn.execute(query).all()}
+
+
 def list_runs(engine: Engine, limit: int = 50) -> list[RunInfo]:
     query = select(sync_runs).order_by(sync_runs.c.started_at.desc()).limit(limit)
     with engine.connect() as conn:
-        return [_info(row) for row in conn.execute(query)]
+        found = [_info(row) for row in conn.execute(query)]
+    undone = undone_by(engine, [r.id for r in found])
+    return [replace(r, undone_by=undone.get(r.id, "")) for r in found]
 
 
 def get_run(engine: Engine, run_id: str) -> RunInfo:
@@ -277,7 +291,7 @@ def get_run(engine: Engine, run_id: str) -> RunInfo:
         raise RunNotFound(
             f"no run {run_id!r} in the journal", hint="`personsync runs list` shows the runs"
         )
-    return _info(row)
+    return replace(_info(row), undone_by=undone_by(engine, [run_id]).get(run_id, ""))
 
 
 def entries(engine: Engine, run_id: str) -> list[dict[str, Any]]:
