@@ -39,8 +39,8 @@ def test_emptied_folder_stops_the_run(db_url: str, tmp_path: Path, mode: str) ->
             engine.run(db, url, mode)
         assert exc.value.exit_code == 3
         assert _count(url) == 0  # nothing written
-        # Meant: --yes goes ahead.
-        again = engine.run(db, url, mode, yes=True)
+        # Meant: --yes goes ahead; --recreate brings the deleted contacts back.
+        again = engine.run(db, url, mode, yes=True, recreate=True)
         assert again.report is not None and _count(url) == 8
     finally:
         db.close()

@@ -68,6 +68,16 @@ ConflictOption = Annotated[
 ]
 
 
+RecreateOption = Annotated[
+    bool,
+    typer.Option(
+        "--recreate",
+        help="Create again the contacts that were deleted in the folder (by default they stay "
+        "deleted, and the report names their Persons).",
+    ),
+]
+
+
 @contextmanager
 def persons_db(url: str | None) -> Iterator[Any]:
     from personsync.persons.repo import PersonsDB
@@ -97,6 +107,7 @@ def sync(
     max_change: float,
     wait: float = 0.0,
     on_conflict: OnConflict | None = None,
+    recreate: bool = False,
 ) -> int:
     """Plan, print the plan, apply, print the report; returns the exit code."""
 
@@ -121,6 +132,7 @@ def sync(
             advance=advance,
             wait=wait,
             on_conflict=policy(None if on_conflict is None else on_conflict.value),
+            recreate=recreate,
         )
     if outcome.report is None:
         if json_out:
@@ -159,6 +171,7 @@ def export_cmd(
     max_change: MaxChangeOption = 50.0,
     wait: WaitOption = 0.0,
     on_conflict: ConflictOption = None,
+    recreate: RecreateOption = False,
 ) -> None:
     code = sync(
         "export",
@@ -171,6 +184,7 @@ def export_cmd(
         max_change=max_change,
         wait=wait,
         on_conflict=on_conflict,
+        recreate=recreate,
     )
     raise typer.Exit(code)
 
@@ -234,6 +248,7 @@ def sync_cmd(
     max_change: MaxChangeOption = 50.0,
     wait: WaitOption = 0.0,
     on_conflict: ConflictOption = None,
+    recreate: RecreateOption = False,
 ) -> None:
     code = sync(
         "sync",
@@ -246,6 +261,7 @@ def sync_cmd(
         max_change=max_change,
         wait=wait,
         on_conflict=on_conflict,
+        recreate=recreate,
     )
     raise typer.Exit(code)
 

@@ -36,6 +36,7 @@ from personsync.sync.pipeline import WriteQueue
 from personsync.sync.plan import (
     CreateContact,
     CreatePerson,
+    KeepDeleted,
     Link,
     NeedsDecision,
     Plan,
@@ -46,6 +47,7 @@ from personsync.sync.plan import (
     item_of,
 )
 from personsync.sync.report import RunReport
+from personsync.sync.snapshot import GONE
 from personsync.sync.values import RawJson, dumps, record_to_dict, value_to_json
 
 T = TypeVar("T")
@@ -227,6 +229,7 @@ class Executor:
             self._links([a for a in links if a.contact.customer_id == str(a.person_id)])
         if plan.direction != "export":
             self._write_customer_ids(final=True)
+        self._keep_deleted([a for a in plan.actions if isinstance(a, KeepDeleted)])
         self._refresh([a for a in plan.actions if isinstance(a, Refresh)])
 
     # --- export ----------------------------------------------------------------------------------
@@ -528,6 +531,24 @@ class Executor:
             Links.set_item_versions(conn, self.folder, versions)
             self.journal.settle(conn, outcomes)
         self.checkpoint()
+
+    def _keep_deleted(self, actions: list[KeepDeleted]) -> None:
+        """Tombstones: the link stays, with the deleted side's version `GONE` (no side is
+        written, so nothing is journaled; the next run of the pair finds it in step)."""
+        for part in chunks(actions, self.chunk):
+            rows = [
+                (
+                    a.person_id,
+                    GONE if a.side == "contact" else a.item_version,
+                    GONE if a.side == "person" else a.person_version,
+                )
+                for a in part
+            ]
+            with self.engine.begin() as conn:
+                Links.set_versions(conn, self.folder, rows)
+            for a in part:
+                self.report.warnings.append(f"{a.name or a.item_id}: {a.reason}")
+            self.report.count("keep-deleted", len(part))
 
     def _refresh(self, actions: list[Refresh]) -> None:
         for part in chunks(actions, self.chunk):

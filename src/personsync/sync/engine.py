@@ -99,7 +99,9 @@ def _recover(
     return out
 
 
-def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None) -> Snapshot:
+def take_snapshot(
+    db: Any, store: ContactStore, direction: str, view: str | None, recreate: bool = False
+) -> Snapshot:
     engine: Engine = db.engine
     link_table = Links(engine, store.url)
     links = link_table.load()
@@ -108,7 +110,9 @@ def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None
     if direction in ("export", "sync"):
         versions = db.versions(view)
         total = len(versions) if direction == "export" else db.count()
-        need_persons = [p for p in versions if not in_step(links.get(p), listing, versions)]
+        need_persons = [
+            p for p in versions if not in_step(links.get(p), listing, versions, recreate)
+        ]
         linked = {link.item_id for link in links.values()}
         need_items = [i for i in listing if i not in linked]
         unlinked = len(need_items)
@@ -182,6 +186,7 @@ def run(
     field_policies: Mapping[str, Policy] | None = None,
     only_persons: Collection[int] | None = None,
     only_fields: Collection[str] = (),
+    recreate: bool = False,
 ) -> Outcome:
     """Plan an export, import or two-way sync; unless `dry_run`, guard and apply it. `confirm`
     is asked when the mass-change guard trips (None: refuse). A run waits up to `wait` seconds
@@ -189,7 +194,8 @@ def run(
     settles the fields named by the three-way plan (None: the folder's setting, else the
     direction's source; for a two-way sync, skip); `field_policies` per field over it.
     `only_persons`, `only_fields`: plan only the pairs of these Persons, and (when given) only
-    these fields of them (`personsync resolve`)."""
+    these fields of them (`personsync resolve`). `recreate`: contacts deleted in the folder are
+    created again (default: kept deleted, their Persons named)."""
     started = time.perf_counter()
     engine: Engine = db.engine
     ensure_tables(engine)
@@ -212,8 +218,12 @@ def run(
             rules = dict(settings.rules)
             if only_fields:
                 rules.update({f: FieldRule("none") for f in FIELD_NAMES if f not in only_fields})
-            choices = Choices(on_conflict or settings.on_conflict, field_policies or {}, rules)
-            result = planner.plan(take_snapshot(db, store, direction, view), direction, choices)
+            choices = Choices(
+                on_conflict or settings.on_conflict, field_policies or {}, rules, recreate
+            )
+            result = planner.plan(
+                take_snapshot(db, store, direction, view, recreate), direction, choices
+            )
             if only_persons is not None:
                 result = result.only(only_persons)
             # The snapshot is gone here: what the writes need, the plan holds (20 MB less for

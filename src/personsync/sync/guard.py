@@ -13,7 +13,8 @@ DEFAULT_SHARE = 0.5
 def share_changed(plan: Plan) -> tuple[int, int, str]:
     """(writes, size of the side written to, what that side is)."""
     if plan.direction == "export":
-        n = len(plan.of("create-contact", "update-contact"))
+        # Contacts deleted in the folder count too: a folder emptied by half stops the run.
+        n = len(plan.of("create-contact", "update-contact", "keep-deleted"))
         return n, plan.folder_size, f"contacts in {plan.folder}"
     n = len(plan.of("create-person", "update-person"))
     return n, plan.persons_size, "Persons"

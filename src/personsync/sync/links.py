@@ -126,6 +126,20 @@ class Links:
         executemany(conn, stmt, [{"f": folder, "i": i, "v": v} for i, v in versions])
 
     @staticmethod
+    def set_versions(conn: Any, folder: str, rows: Sequence[tuple[int, str, str]]) -> None:
+        """(person id, item version, person version) of existing links, in the caller's
+        transaction."""
+        if not rows:
+            return
+        t = sync_links
+        stmt = (
+            update(t)
+            .where(t.c.folder == bindparam("f"), t.c.person_id == bindparam("p"))
+            .values(item_version=bindparam("iv"), person_version=bindparam("pv"))
+        )
+        executemany(conn, stmt, [{"f": folder, "p": p, "iv": iv, "pv": pv} for p, iv, pv in rows])
+
+    @staticmethod
     def forget(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
         t = sync_links
         for start in range(0, len(item_ids), CHUNK):

@@ -292,6 +292,7 @@ class Choices:
     policy: Policy | None = None
     fields: Mapping[str, Policy] = field(default_factory=dict)
     rules: Mapping[str, FieldRule] = field(default_factory=dict)
+    recreate: bool = False  # export: re-create contacts deleted in the folder
 
     def three_way(
         self,

@@ -123,6 +123,30 @@ class Refresh:
 
 
 @dataclass(frozen=True, slots=True)
+class KeepDeleted:
+    """One side of a link was deleted (`side`: the contact in the folder, or the Person in the
+    CRM); the other stays as it is. The link becomes a tombstone, so no later run re-creates
+    the deleted one (export `--recreate` does)."""
+
+    kind: ClassVar[str] = "keep-deleted"
+    side: str  # contact | person: the one that was deleted
+    person_id: int
+    person_version: str  # the Person's ("" when the Person is the one deleted)
+    item_id: str
+    item_version: str  # the contact's ("" when the contact is the one deleted)
+    name: str = ""
+
+    @property
+    def reason(self) -> str:
+        if self.side == "contact":
+            return (
+                "its contact was deleted in the folder: the Person stays "
+                "(--recreate brings it back)"
+            )
+        return f"its Person {self.person_id} was deleted in the CRM: the contact stays"
+
+
+@dataclass(frozen=True, slots=True)
 class Skip:
     """Nothing is written for this record, for `reason` (an unreadable item, ...)."""
 
@@ -153,6 +177,7 @@ Action = (
     | UpdatePerson
     | Link
     | Refresh
+    | KeepDeleted
     | Skip
     | NeedsDecision
 )
@@ -175,7 +200,8 @@ class Plan:
     def counts(self) -> dict[str, int]:
         c = Counter(a.kind for a in self.actions)
         c["unchanged"] = self.unchanged + c.pop("refresh", 0)
-        return {k: c.get(k, 0) for k in (*WRITES, "skip", "decide", "unchanged")}
+        keys = (*WRITES, "keep-deleted", "skip", "decide", "unchanged")
+        return {k: c.get(k, 0) for k in keys}
 
     def only(self, person_ids: Collection[int]) -> Plan:
         """This plan, with only the actions about these Persons."""
@@ -220,7 +246,7 @@ def item_of(a: Action) -> str:
         return a.old.item_id
     if isinstance(a, CreatePerson | UpdatePerson | Link | Refresh):
         return a.contact.item_id
-    return a.item_id if isinstance(a, Skip | NeedsDecision) else ""
+    return a.item_id if isinstance(a, Skip | NeedsDecision | KeepDeleted) else ""
 
 
 def action_to_dict(a: Action) -> dict[str, Any]:
@@ -239,7 +265,7 @@ def action_to_dict(a: Action) -> dict[str, Any]:
         out |= {"person_id": a.person_id, "item_id": a.contact.item_id}
         if isinstance(a, Link):
             out |= {"name": a.name, "link": a.link}
-    elif isinstance(a, Skip):
+    elif isinstance(a, KeepDeleted | Skip):
         out |= {"reason": a.reason, "name": a.name, "item_id": a.item_id, "person_id": a.person_id}
     else:
         out |= {

@@ -19,6 +19,7 @@ from personsync.sync.plan import (
     Action,
     CreateContact,
     CreatePerson,
+    KeepDeleted,
     Link,
     NeedsDecision,
     Plan,
@@ -195,11 +196,12 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
     unchanged = 0
     claimed: set[str] = set()
     pending: list[Person] = []
+    gone: list[Person] = []  # linked, but the contact is no longer in the folder
 
     for pid in sorted(persons.versions):
         link = links.get(pid)
         # Both sides as at the last sync: skipped without reading either.
-        if in_step(link, folder.listing, persons.versions):
+        if in_step(link, folder.listing, persons.versions, choices.recreate):
             unchanged += 1
             continue
         person = persons.persons[pid]
@@ -212,13 +214,29 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
             else:
                 pair(person, contact, "")
             continue
-        pending.append(person)
+        if link is not None and not choices.recreate:
+            gone.append(person)
+        else:
+            pending.append(person)
 
     free = {i: c for i, c in folder.contacts.items() if i not in linked_items}
     by_cid: dict[str, list[Contact]] = defaultdict(list)
     for contact in free.values():
         if contact.customer_id:
             by_cid[contact.customer_id].append(contact)
+    # Case 5: the linked contact was deleted in the folder. Found again by its Customer ID (a
+    # restored contact) → relinked; else kept so: the link becomes a tombstone, the Person
+    # stays, the report names it, and no later run re-creates it unless asked (--recreate).
+    for person in gone:
+        if str(person.id) in by_cid:
+            pending.append(person)
+        else:
+            link = links[person.id]
+            actions.append(
+                KeepDeleted(
+                    "contact", person.id, person.version, link.item_id, "", person.display_name
+                )
+            )
     # A copy of a linked contact (same Customer ID, another item): named, never touched.
     for pid, link in links.items():
         if pid in persons.versions and link.item_id in folder.listing:
@@ -458,17 +476,21 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
             actions.append(
                 _import_pair(persons.persons[link.person_id], contact, "", snap, choices)
             )
-        else:
-            # The linked Person was deleted in the CRM: re-creating it would be a guess.
+        elif link.person_id not in persons.versions:
+            # Case 5: the linked Person was deleted in the CRM. Kept so: the contact stays,
+            # the link becomes a tombstone (no later import re-creates the Person), named once.
             actions.append(
-                NeedsDecision(
-                    f"its Person {link.person_id} no longer exists",
+                KeepDeleted(
+                    "person",
+                    link.person_id,
+                    "",
+                    item_id,
+                    contact.version,
                     contact.display_name,
-                    _email(contact.record),
-                    item_id=item_id,
-                    person_id=link.person_id,
                 )
             )
+        else:
+            actions.append(_problem_skip(snap, item_id, link.person_id))
 
     actions += _place_contacts(
         pending,
