@@ -134,3 +134,15 @@ class MassChangeRefused(SyncError):
 
 class RunNotFound(SyncError):
     """No run with that id in the journal."""
+
+
+# --- Sync profiles ------------------------------------------------------------------------------
+
+
+class ProfileError(UsageError):
+    """A sync profile is missing, or one of its settings is wrong; `field` names that setting
+    (the web console shows the message beside it)."""
+
+    def __init__(self, message: str, *, field: str = "", hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.field = field

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import personsync.cli.db  # registers commands
 import personsync.cli.graph_cmds  # noqa: F401  (registers commands)
-from personsync.cli import contacts, persons, sync_cmds, views  # noqa: F401  (registers commands)
+from personsync.cli import (  # noqa: F401  (registers commands; serve imports the web lazily)
+    contacts,
+    persons,
+    profiles_cmds,
+    serve_cmd,
+    sync_cmds,
+    views,
+)
 from personsync.cli.app import app
 
 
