@@ -24,6 +24,7 @@ from personsync.errors import (
     RunNotFound,
     ViewError,
 )
+from personsync.fields import FIELDS
 from personsync.jobs.engine_adapter import SyncRequest
 from personsync.persons.connect import display_url
 from personsync.persons.repo import PersonsDB
@@ -99,6 +100,8 @@ templates = Jinja2Templates(
         }
     ],
 )
+# What people read for each field (the plan's changes, the decisions' candidates).
+templates.env.globals["labels"] = {f.name: f.label for f in FIELDS}
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -19,7 +19,6 @@ from personsync.web.paging import Page
 router = APIRouter()
 PAGE_SIZE = 50
 COLUMNS = ("first_name", "last_name", "email1", "company", "business_phone", "business_city")
-LABELS = {f.name: f.label for f in FIELDS}
 
 
 @router.get("/")
@@ -76,7 +75,6 @@ def view_page(
         total=total,
         paging=paging,
         columns=COLUMNS,
-        labels=LABELS,
     )
 
 
