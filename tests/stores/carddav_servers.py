@@ -64,16 +64,19 @@ def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"the server at {base} did not start")
 
 
-def command(kind: str, storage: Path, port: int) -> list[str]:
+def command(kind: str, storage: Path, port: int, auth_file: Path | None = None) -> list[str]:
     if kind == "radicale":
+        auth = ["--auth-type", "none"]
+        if auth_file:
+            auth = ["--auth-type", "htpasswd", "--auth-htpasswd-encryption", "plain"]
+            auth += ["--auth-htpasswd-filename", str(auth_file)]
         return [
             sys.executable,
             "-m",
             "radicale",
             "--storage-filesystem-folder",
             str(storage),
-            "--auth-type",
-            "none",
+            *auth,
             "--rights-type",
             "owner_only",
             "--server-hosts",
@@ -86,9 +89,10 @@ def command(kind: str, storage: Path, port: int) -> list[str]:
 
 
 @contextmanager
-def running(kind: str, storage: Path) -> Iterator[Server]:
+def running(kind: str, storage: Path, auth_file: Path | None = None) -> Iterator[Server]:
+    """`kind` serving `storage` on a free port; `auth_file` (Radicale): plain htpasswd users."""
     port = free_port()
-    argv = command(kind, storage, port)
+    argv = command(kind, storage, port, auth_file)
     if kind == "xandikos":
         argv += ["-l", "127.0.0.1", "-p", str(port)]
         home, user = "/user/contacts/", "user"
