@@ -119,6 +119,10 @@ class ThrottledError(StoreError):
     """The service kept refusing for too many requests, past every retry."""
 
 
+class UncertainOutcome(StoreError):
+    """A write whose answer was lost (timeout, dropped connection): it may have happened."""
+
+
 # --- Sync ---------------------------------------------------------------------------------------
 
 
