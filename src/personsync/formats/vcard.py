@@ -136,6 +136,8 @@ def card_version(contact: Contact, default: str = "3.0") -> str:
     return extra.version if isinstance(extra, VCardExtra) else default
 
 
+STRAY_TEXT = "text outside BEGIN:VCARD … END:VCARD was ignored"  # a warning, no card
+
 # --- text → cards -------------------------------------------------------------------------------
 
 
@@ -223,9 +225,7 @@ def iter_cards(
     if card is not None:
         yield FormatError("card has no END:VCARD (file truncated?)", source=source, line=begin)
     if stray:
-        yield FormatError(
-            "text outside BEGIN:VCARD … END:VCARD was ignored", source=source, line=stray
-        )
+        yield FormatError(STRAY_TEXT, source=source, line=stray)
 
 
 def _simple_card(
