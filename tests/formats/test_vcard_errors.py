@@ -111,3 +111,14 @@ def test_each_card_is_decoded_on_its_own() -> None:
     assert not zoe.unmapped
     assert ann.record.notes == "café" and any("not UTF-8" in m for m in ann.unmapped)
     assert eva.record.last_name == "Grün" and not eva.unmapped  # its charset, not a guess
+
+
+def test_a_line_repeated_10000_times_is_one_warning_with_its_count() -> None:
+    card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Rae Tan\r\nN:Tan;Rae;;;\r\n"
+    card += "TEL;TYPE=cell:+1 555 0100\r\n" * 10_001
+    card += "".join(f"EMAIL:r{i}@example.org\r\n" for i in range(500)) + "END:VCARD\r\n"
+    (rae,) = read_cards(card.encode())
+    assert isinstance(rae, Contact) and rae.record.mobile_phone == "+1 555 0100"
+    assert len(rae.unmapped) <= 20
+    assert rae.unmapped[0].endswith("(10,000 times)") and "+1 555 0100" in rae.unmapped[0]
+    assert rae.unmapped[-1] == "and 479 more values that are not synced (kept in the card)"
