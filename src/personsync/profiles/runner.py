@@ -30,11 +30,10 @@ class ProfileRun:
 
     @property
     def exit_code(self) -> int:
-        from personsync.sync.report import EXIT_CLEAN, EXIT_FAILED, EXIT_GUARD, EXIT_SKIPPED
+        from personsync.errors import ExitCode
 
-        return {"clean": EXIT_CLEAN, "skipped": EXIT_SKIPPED, "guard": EXIT_GUARD}.get(
-            self.status, EXIT_FAILED
-        )
+        codes = {"clean": ExitCode.CLEAN, "skipped": ExitCode.SKIPPED, "guard": ExitCode.GUARD}
+        return codes.get(self.status, ExitCode.FAILED)
 
 
 def run_profile(
