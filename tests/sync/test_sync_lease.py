@@ -22,14 +22,13 @@ from pathlib import Path
 import pytest
 from sync_fakes import records
 
-from personsync.errors import LeaseHeld
+from personsync.errors import ExitCode, LeaseHeld
 from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
 from personsync.sync import engine
 from personsync.sync.lease import current_holder, held
-from personsync.sync.report import EXIT_LEASE
 
 N = 150
 FORK = multiprocessing.get_context("fork")
@@ -118,10 +117,10 @@ def test_refused_run_names_the_holder_and_exits_5(db_url: str, tmp_path: Path) -
     try:
         with held(db.engine, folder, "20261205-0300-beef"):
             busy = _cli("export", "--to", folder, "--db", db_url)
-            assert busy.returncode == EXIT_LEASE == 5
+            assert busy.returncode == ExitCode.LEASE == 5
             assert "20261205-0300-beef" in busy.stderr and "since 20" in busy.stderr
             waited = _cli("export", "--to", folder, "--db", db_url, "--wait", "0.5")
-            assert waited.returncode == EXIT_LEASE and "after waiting 0.5 s" in waited.stderr
+            assert waited.returncode == ExitCode.LEASE and "after waiting 0.5 s" in waited.stderr
             # A dry run takes no lease: it plans while the folder is held.
             assert _cli("export", "--to", folder, "--db", db_url, "--dry-run").returncode == 0
             assert not _customer_ids(folder)

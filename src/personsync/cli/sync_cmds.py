@@ -1,155 +1,31 @@
-"""CLI: export, import, link, unlink, runs, undo (and the wizard and the demo, registered here)."""
+"""CLI: export, import, sync, resolve, rules, link, unlink, runs, undo and demo."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from personsync.cli.app import app
+from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
-from personsync.cli.output import console, print_json, progress
-from personsync.cli.sync_render import (
-    run_to_dict,
-    show_plan,
-    show_report,
-    show_run,
-    show_runs,
-    show_settings,
+from personsync.cli.output import console, interactive, print_json, progress
+from personsync.cli.sync_run import (
+    ConflictOption,
+    MaxChangeOption,
+    RecreateOption,
+    WaitOption,
+    finish,
+    sync,
 )
-from personsync.persons.repo import ALL_PERSONS
-from personsync.sync import engine, journal, manual, resolve, settings
-from personsync.sync.merge import POLICIES, policy
-from personsync.sync.plan import Plan
-from personsync.sync.report import EXIT_CODES_HELP, EXIT_FAILED, RunReport
-from personsync.sync.undo import undo as undo_run
-
-MaxChangeOption = Annotated[
-    float,
-    typer.Option(
-        "--max-change",
-        help="Mass-change guard: stop and ask when a run would create or change more than this "
-        "percentage of a non-empty folder or Persons table.",
-        min=0,
-    ),
-]
-
-
-WaitOption = Annotated[
-    float,
-    typer.Option(
-        "--wait",
-        help="When another run is working on the same contact folder, wait up to this many "
-        "seconds for it to finish (default: do not wait; exit code 5).",
-        min=0,
-    ),
-]
-
-
-OnConflict = Enum("OnConflict", {name: name for name in POLICIES}, type=str)  # type: ignore[misc]
-
-TakeSide = Enum("TakeSide", {"crm": "crm", "outlook": "outlook"}, type=str)
-
-ConflictOption = Annotated[
-    OnConflict | None,
-    typer.Option(
-        "--on-conflict",
-        help="A field changed on the side this run writes to (or on both sides) since the last "
-        "sync: keep the CRM's value (crm), Outlook's (outlook), or leave both as they are for "
-        "you to decide (skip; newest does the same, as no folder records when a field changed). "
-        "Default: the run's source (export: crm, import: outlook). Every such field is named "
-        "in the plan and the report with both values; the journal keeps the overwritten one.",
-    ),
-]
-
-
-RecreateOption = Annotated[
-    bool,
-    typer.Option(
-        "--recreate",
-        help="Create again the contacts that were deleted in the folder (by default they stay "
-        "deleted, and the report names their Persons).",
-    ),
-]
-
-
-@contextmanager
-def persons_db(url: str | None) -> Iterator[Any]:
-    from personsync.persons.repo import PersonsDB
-
-    db = PersonsDB(url)
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def _confirm(json_out: bool) -> Callable[[str], bool] | None:
-    if json_out or not sys.stdin.isatty():
-        return None
-    return lambda message: typer.confirm(f"{message}. Go ahead?", default=False)
-
-
-def sync(
-    direction: str,
-    folder: str,
-    *,
-    db_url: str | None,
-    view: str | None,
-    dry_run: bool,
-    json_out: bool,
-    yes: bool,
-    max_change: float,
-    wait: float = 0.0,
-    on_conflict: OnConflict | None = None,
-    recreate: bool = False,
-) -> int:
-    """Plan, print the plan, apply, print the report; returns the exit code."""
-
-    doing = {"export": "exporting", "import": "importing", "sync": "syncing"}[direction]
-    with persons_db(db_url) as db, progress(doing) as advance:
-
-        def on_plan(plan: Plan) -> None:
-            if not json_out:
-                show_plan(plan, limit=50 if dry_run else 20)
-            advance(0, total=plan.changes())
-
-        outcome = engine.run(
-            db,
-            folder,
-            direction,
-            view=view,
-            dry_run=dry_run,
-            yes=yes,
-            max_share=max_change / 100,
-            confirm=_confirm(json_out),
-            on_plan=on_plan,
-            advance=advance,
-            wait=wait,
-            on_conflict=policy(None if on_conflict is None else on_conflict.value),
-            recreate=recreate,
-        )
-    if outcome.report is None:
-        if json_out:
-            print_json({"plan": outcome.plan.to_dict()})
-        return 0
-    return _done(outcome.report, json_out, outcome.plan)
-
-
-def _done(report: RunReport, json_out: bool, plan: Plan | None = None) -> int:
-    if json_out:
-        data: dict[str, Any] = {"report": report.to_dict()}
-        if plan is not None:
-            data["plan"] = {"counts": plan.counts()}
-        print_json(data)
-    else:
-        show_report(report, plan.warnings if plan is not None else ())
-    return report.exit_code
+from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
+from personsync.persons import ALL_PERSONS
 
 
 @app.command(
@@ -266,119 +142,48 @@ def sync_cmd(
     raise typer.Exit(code)
 
 
-@app.command("link", help="Link a Person to a contact (a decision the engine would not guess).")
-def link_cmd(
-    person: Annotated[int, typer.Argument(help="The Person's id.")],
-    item: Annotated[str, typer.Argument(help="The contact's item id (as the plan names it).")],
-    folder: FolderOption,
-    db: DbOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    with persons_db(db) as pdb:
-        report = manual.link(pdb, person, folder, item)
-    raise typer.Exit(_done(report, json_out))
-
-
-@app.command("unlink", help="Unlink a Person and a contact: clears the contact's Customer ID.")
-def unlink_cmd(
-    folder: FolderOption,
-    person: Annotated[int | None, typer.Option("--person", help="The Person's id.")] = None,
-    item: Annotated[str | None, typer.Option("--item", help="The contact's item id.")] = None,
-    db: DbOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    if person is None and item is None:
-        raise typer.BadParameter("give --person or --item (or both)")
-    with persons_db(db) as pdb:
-        report = manual.unlink(pdb, folder, person_id=person, item_id=item)
-    raise typer.Exit(_done(report, json_out))
-
-
-runs_app = typer.Typer(help="The journal: runs and what each one wrote.", no_args_is_help=True)
-app.add_typer(runs_app, name="runs")
-
-
-@runs_app.command("list", help="The latest runs, newest first.")
-def runs_list(
-    db: DbOption = None,
-    json_out: JsonOption = False,
-    limit: Annotated[int, typer.Option("--limit", help="How many runs.")] = 50,
-) -> None:
-    with persons_db(db) as pdb:
-        engine.ensure_tables(pdb.engine)
-        found = journal.list_runs(pdb.engine, limit)
-    if json_out:
-        print_json([run_to_dict(r) for r in found])
-    else:
-        show_runs(found)
-
-
-@runs_app.command("show", help="One run: its counts, problems and journal entries.")
-def runs_show(
-    run: Annotated[str, typer.Argument(help="The run id, e.g. 20261124-1530-ab12.")],
-    db: DbOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    with persons_db(db) as pdb:
-        engine.ensure_tables(pdb.engine)
-        info = journal.get_run(pdb.engine, run)
-        entries = journal.entries(pdb.engine, run)
-    if json_out:
-        print_json({**run_to_dict(info), "journal": entries})
-    else:
-        show_run(info, entries)
+TakeSide = Enum("TakeSide", {"crm": "crm", "outlook": "outlook"}, type=str)
 
 
 @app.command(
-    "undo",
-    help="Undo a run: restore what it changed where the items have not changed since, and "
-    "report those that could not be undone.\n\n" + EXIT_CODES_HELP,
+    "resolve",
+    help="Settle conflicts left as decisions: TARGET is a run (its undecided conflicts) or a "
+    "Person's id (with --folder). The chosen side's value goes to the other side; only the "
+    "conflicted fields are written, journaled, and can be undone.\n\n"
+    "Examples:\n\n"
+    "  personsync resolve 20261205-0412-ab12 --take crm\n\n"
+    "  personsync resolve 590 --folder vcf:./contacts --take outlook --field company\n\n"
+    + EXIT_CODES_HELP,
 )
-def undo_cmd(
-    run: Annotated[str, typer.Argument(help="The run id (personsync runs list).")],
+def resolve_cmd(
+    target: Annotated[str, typer.Argument(help="A run id, or a Person's id.")],
+    take: Annotated[TakeSide, typer.Option("--take", help="Whose value wins: crm or outlook.")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="Only this field (repeatable); default: every conflict."),
+    ] = None,
+    folder: Annotated[
+        str | None, typer.Option("--folder", "-f", help="The folder (with a Person's id).")
+    ] = None,
     db: DbOption = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Say what would be undone and what not; change nothing."),
-    ] = False,
+    dry_run: DryRunOption = False,
     json_out: JsonOption = False,
-    wait: WaitOption = 0.0,
 ) -> None:
-    with persons_db(db) as pdb, progress("undoing") as advance:
+    from personsync.cli.sync_render import show_plan
+    from personsync.sync import engine, resolve
+
+    with open_persons(db) as pdb:
         engine.ensure_tables(pdb.engine)
-        report = undo_run(pdb, run, wait=wait, dry_run=dry_run, advance=advance)
-    raise typer.Exit(_done(report, json_out))
-
-
-@app.command(
-    "demo",
-    help="The main job, for real, on a fresh SQLite database in DIR: sample Persons → export a "
-    "view to a vCard folder and an Outlook CSV → change some contacts → import them back → "
-    "report. Exit code 0 unless a run failed.",
-)
-def demo_cmd(
-    directory: Annotated[Path, typer.Option("--dir", help="Where to work (emptied first).")] = Path(
-        "demo"
-    ),
-    persons: Annotated[int, typer.Option("--persons", help="How many sample Persons.")] = 300,
-) -> None:
-    from personsync.demo import run_demo
-
-    code = run_demo(
-        directory,
-        persons=persons,
-        say=lambda text: console.print(text, markup=False),
-        show=show_report,
-    )
-    raise typer.Exit(EXIT_FAILED if code == EXIT_FAILED else 0)
-
-
-def _register_extras() -> None:
-    # The wizard and the demo live in their own modules; importing them registers them.
-    from personsync.cli import sync_wizard  # noqa: F401
-
-
-_register_extras()
+        outcome = resolve.resolve(
+            pdb, target, take.value, fields=field or (), folder=folder, dry_run=dry_run
+        )
+    if outcome.report is None:
+        if json_out:
+            print_json({"plan": outcome.plan.to_dict()})
+        else:
+            show_plan(outcome.plan)
+        raise typer.Exit(ExitCode.CLEAN)
+    raise typer.Exit(finish(outcome.report, json_out, outcome.plan))
 
 
 rules_app = typer.Typer(
@@ -393,7 +198,10 @@ def rules_show(
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    with persons_db(db) as pdb:
+    from personsync.cli.sync_render import show_settings
+    from personsync.sync import engine, settings
+
+    with open_persons(db) as pdb:
         engine.ensure_tables(pdb.engine)
         found = settings.load_settings(pdb.engine, folder)
     show_settings(folder, found, json_out)
@@ -432,7 +240,10 @@ def rules_set(
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    with persons_db(db) as pdb:
+    from personsync.cli.sync_render import show_settings
+    from personsync.sync import engine, settings
+
+    with open_persons(db) as pdb:
         engine.ensure_tables(pdb.engine)
         found = settings.load_settings(pdb.engine, folder)
         if on_conflict is not None:
@@ -447,48 +258,187 @@ def rules_set(
                 fill_only_if_empty=fill_only,
             )
         elif direction is not None or never_blank is not None or fill_only is not None:
-            raise typer.BadParameter("name the FIELD the rule is for")
+            raise UsageError("name the FIELD the rule is for")
     show_settings(folder, found, json_out)
 
 
 @app.command(
-    "resolve",
-    help="Settle conflicts left as decisions: TARGET is a run (its undecided conflicts) or a "
-    "Person's id (with --folder). The chosen side's value goes to the other side; the pair "
-    "is synced both ways, journaled, and can be undone.\n\n"
-    "Examples:\n\n"
-    "  personsync resolve 20261205-0412-ab12 --take crm\n\n"
-    "  personsync resolve 590 --folder vcf:./contacts --take outlook --field company\n\n"
-    + EXIT_CODES_HELP,
+    "link",
+    help="Link a Person to a contact (a decision the engine would not guess). The next export "
+    "writes the Person's values into that contact. A contact linked to another Person (or "
+    "carrying its Customer ID) is taken from it only with --yes, or after you answer yes.",
 )
-def resolve_cmd(
-    target: Annotated[str, typer.Argument(help="A run id, or a Person's id.")],
-    take: Annotated[TakeSide, typer.Option("--take", help="Whose value wins: crm or outlook.")],
-    field: Annotated[
-        list[str] | None,
-        typer.Option("--field", help="Only this field (repeatable); default: every conflict."),
-    ] = None,
-    folder: Annotated[
-        str | None, typer.Option("--folder", "-f", help="The folder (with a Person's id).")
-    ] = None,
+def link_cmd(
+    person: Annotated[int, typer.Argument(help="The Person's id.")],
+    item: Annotated[str, typer.Argument(help="The contact's item id (as the plan names it).")],
+    folder: FolderOption,
     db: DbOption = None,
-    dry_run: DryRunOption = False,
+    yes: YesOption = False,
     json_out: JsonOption = False,
 ) -> None:
-    with persons_db(db) as pdb:
+    from personsync.sync import manual
+    from personsync.sync.links import Links
+
+    with open_persons(db) as pdb:
+        target = pdb.get(person)
+        other = Links(pdb.engine, folder).owner(item)
+        if other is None:
+            other = _customer_id_person(folder, item)
+        if other is not None and other != person and not yes:
+            what = (
+                f"contact {item} belongs to Person {other}: linking it to Person {person} "
+                f"({target.display_name}) unlinks it from Person {other}, and the next export "
+                f"overwrites it with Person {person}'s values"
+            )
+            if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
+                raise UsageError(what, hint="add --yes to do it; nothing was changed")
+        report = manual.link(pdb, person, folder, item)
+    raise typer.Exit(finish(report, json_out))
+
+
+def _customer_id_person(folder: str, item: str) -> int | None:
+    """The Person a contact's Customer ID names (a link the journal does not know)."""
+    from personsync.stores import open_folder
+    from personsync.stores.base import get_one
+
+    store = open_folder(folder, create=False)
+    try:
+        contact = get_one(store, item)
+    finally:
+        store.close()
+    cid = contact.customer_id if contact is not None else ""
+    return int(cid) if cid.isdigit() else None
+
+
+@app.command(
+    "unlink",
+    help="Unlink a Person and a contact: clears the contact's Customer ID, forgets the link. "
+    "A copied contact is settled with its id alone (--item ID): the Person its Customer ID "
+    "names keeps its own contact.",
+)
+def unlink_cmd(
+    folder: FolderOption,
+    person: Annotated[int | None, typer.Option("--person", help="The Person's id.")] = None,
+    item: Annotated[str | None, typer.Option("--item", help="The contact's item id.")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    from personsync.sync import manual
+    from personsync.sync.links import Links
+
+    if person is None and item is None:
+        raise UsageError("give --person or --item (or both)")
+    with open_persons(db) as pdb:
+        if person is None and item is not None and Links(pdb.engine, folder).owner(item) is None:
+            # No link row: a copy carrying another contact's Customer ID; clear it.
+            person = _customer_id_person(folder, item)
+            if person is None:
+                raise UsageError(
+                    f"contact {item} in {folder} is linked to no Person",
+                    hint=f"see it with: personsync contacts show {folder} {item}",
+                )
+        report = manual.unlink(pdb, folder, person_id=person, item_id=item)
+    raise typer.Exit(finish(report, json_out))
+
+
+runs_app = typer.Typer(help="The journal: runs and what each one wrote.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list", help="The latest runs, newest first.")
+def runs_list(
+    db: DbOption = None,
+    json_out: JsonOption = False,
+    limit: Annotated[int, typer.Option("--limit", help="How many runs.")] = 50,
+) -> None:
+    from personsync.cli.sync_render import run_to_dict, show_runs
+    from personsync.sync import engine, journal
+
+    with open_persons(db) as pdb:
         engine.ensure_tables(pdb.engine)
-        outcome = resolve.resolve(
-            pdb,
-            target,
-            take.value,
-            fields=field or (),
-            folder=folder,
-            dry_run=dry_run,
-        )
-    if outcome.report is None:
-        if json_out:
-            print_json({"plan": outcome.plan.to_dict()})
-        else:
-            show_plan(outcome.plan)
-        raise typer.Exit(0)
-    raise typer.Exit(_done(outcome.report, json_out, outcome.plan))
+        found = journal.list_runs(pdb.engine, limit)
+    if json_out:
+        print_json([run_to_dict(r) for r in found])
+    else:
+        show_runs(found)
+
+
+@runs_app.command("show", help="One run: its counts, problems and journal entries.")
+def runs_show(
+    run: Annotated[str, typer.Argument(help="The run id, e.g. 20261124-1530-ab12.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    from personsync.cli.sync_render import run_to_dict, show_run
+    from personsync.sync import engine, journal
+
+    with open_persons(db) as pdb:
+        engine.ensure_tables(pdb.engine)
+        info = journal.get_run(pdb.engine, run)
+        entries = journal.entries(pdb.engine, run)
+    if json_out:
+        print_json({**run_to_dict(info), "journal": entries})
+    else:
+        show_run(info, entries)
+
+
+@app.command(
+    "undo",
+    help="Undo a run: restore what it changed where the items have not changed since, and "
+    "report those that could not be undone. A progress bar shows how far it is.\n\n"
+    + EXIT_CODES_HELP,
+)
+def undo_cmd(
+    run: Annotated[str, typer.Argument(help="The run id (personsync runs list).")],
+    db: DbOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Say what would be undone and what not; change nothing."),
+    ] = False,
+    json_out: JsonOption = False,
+    wait: WaitOption = 0.0,
+) -> None:
+    from personsync.sync import engine
+    from personsync.sync.undo import undo as undo_run
+
+    with open_persons(db) as pdb, progress(f"undoing {run}") as bar:
+        engine.ensure_tables(pdb.engine)
+        report = undo_run(pdb, run, advance=bar, wait=wait, dry_run=dry_run)
+    raise typer.Exit(finish(report, json_out))
+
+
+@app.command(
+    "demo",
+    help="The main job, for real, on a fresh SQLite database in DIR: sample Persons → export a "
+    "view to a vCard folder and an Outlook CSV → change some contacts → import them back → "
+    "report. Exit code 0 unless a run failed.",
+)
+def demo_cmd(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to work (emptied first).")] = Path(
+        "demo"
+    ),
+    persons: Annotated[int, typer.Option("--persons", help="How many sample Persons.")] = 300,
+) -> None:
+    from personsync.cli.sync_render import show_report
+    from personsync.demo import run_demo
+
+    code = run_demo(
+        directory,
+        persons=persons,
+        say=lambda text: console.print(text, markup=False),
+        show=show_report,
+        command=invocation(),
+    )
+    raise typer.Exit(ExitCode.FAILED if code == ExitCode.FAILED else ExitCode.CLEAN)
+
+
+def invocation() -> str:
+    """How to run personsync again from here: the PATH's `personsync` if that is this one, else
+    the path this one was started by (`.venv/bin/personsync` after `make demo`)."""
+    started = sys.argv[0]
+    if started.endswith("__main__.py"):
+        return f"{os.path.relpath(sys.executable)} -m personsync"
+    on_path = shutil.which("personsync")
+    if on_path and os.path.exists(started) and os.path.samefile(on_path, started):
+        return "personsync"
+    return shlex.quote(os.path.relpath(started))

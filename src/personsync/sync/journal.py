@@ -270,7 +270,9 @@ def undone_by(engine: Engine, run_ids: Sequence[str]) -> dict[str, str]:
     `view`), for those of `run_ids` that were undone."""
     t = sync_runs
     query = select(t.c.view, t.c.id).where(
-        t.c.command == "undo", t.c.view.in_(list(run_ids)), t.c.status.in_(("clean", "skipped"))
+        t.c.command == "undo",
+        t.c.view.in_(list(run_ids)),
+        t.c.status.in_(("clean", "done", "skipped")),
     )
     with engine.connect() as conn:
         return {view: rid for view, rid in conn.execute(query).all()}

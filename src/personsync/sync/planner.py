@@ -42,11 +42,18 @@ def _email(r: Record) -> str:
     return r.email1 or r.email2 or r.email3
 
 
-def _problem_skip(snap: Snapshot, item_id: str, person_id: int | None = None) -> Skip:
+def _problems(snap: Snapshot) -> dict[str, str]:
+    """Why each unreadable item could not be read (the first problem told for it): one pass, so
+    a folder with many unreadable items is planned in linear time."""
+    found: dict[str, str] = {}
     for p in snap.folder.problems:
-        if p.item_id == item_id:
-            return Skip(str(p.error), item_id=item_id, person_id=person_id)
-    return Skip("the contact could not be read", item_id=item_id, person_id=person_id)
+        found.setdefault(p.item_id, str(p.error))
+    return found
+
+
+def _problem_skip(problems: dict[str, str], item_id: str, person_id: int | None = None) -> Skip:
+    why = problems.get(item_id, "the contact could not be read")
+    return Skip(why, item_id=item_id, person_id=person_id)
 
 
 def _three_way(
@@ -185,6 +192,7 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
     half of a two-way sync (each pair both ways, `_sync_pair`)."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: pid for pid, link in links.items()}
+    problems = _problems(snap)
     actions: list[Action] = []
 
     def pair(person: Person, contact: Contact, how: str) -> None:
@@ -210,7 +218,7 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
             claimed.add(link.item_id)
             contact = folder.contacts.get(link.item_id)
             if contact is None:
-                actions.append(_problem_skip(snap, link.item_id, pid))
+                actions.append(_problem_skip(problems, link.item_id, pid))
             else:
                 pair(person, contact, "")
             continue
@@ -452,6 +460,7 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: link for link in links.values()}
     live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
+    problems = _problems(snap)
     actions: list[Action] = []
     warnings: list[str] = []
     unchanged = 0
@@ -466,7 +475,7 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
             continue
         contact = folder.contacts.get(item_id)
         if contact is None:
-            actions.append(_problem_skip(snap, item_id))
+            actions.append(_problem_skip(problems, item_id))
             continue
         warnings += [f"{contact.display_name} ({item_id}): {m}" for m in contact.unmapped]
         if link is None:
@@ -490,7 +499,7 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
                 )
             )
         else:
-            actions.append(_problem_skip(snap, item_id, link.person_id))
+            actions.append(_problem_skip(problems, item_id, link.person_id))
 
     actions += _place_contacts(
         pending,

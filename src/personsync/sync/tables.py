@@ -5,11 +5,12 @@
   compares versions only; a later two-way merge can diff each side against the baseline.
 - `sync_folder_state`: a store's opaque sync state (Graph delta link), saved after a run finishes.
 - `sync_runs` and `sync_journal`: every run, and every write it made, journaled before the write.
-- `sync_folder_settings`: a folder's field rules and default conflict policy (`sync/settings.py`).
+- `sync_folder_settings`: a folder's field rules and default conflict policy (`sync/settings.py`,
+  migration 0006).
 - `sync_leases`: who holds a folder's lease (`sync/lease.py`): the lock itself is an OS or
   PostgreSQL lock; this row only names the holder to a run that is refused.
 
-Migrations `0002` and `0004` create them; keep the two in step.
+Migrations `0002`, `0004` and `0006` create them; keep them in step.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ sync_runs = Table(
     Column("view", String(200), nullable=False, default=""),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
-    # running → clean | skipped (done with skipped records) | failed
+    # running → clean | done (with skipped records) | failed; interrupted
     Column("status", String(20), nullable=False),
     Column("counts", Text, nullable=False, default="{}"),
     Column("problems", Text, nullable=False, default="[]"),

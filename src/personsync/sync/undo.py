@@ -162,12 +162,12 @@ def undo(
     *,
     wait: float = 0.0,
     dry_run: bool = False,
-    advance: Callable[[int], None] | None = None,
+    advance: Callable[..., None] | None = None,
 ) -> RunReport:
     """Restore what run `run_id` changed, where the items have not changed since. `dry_run`:
-    check every entry and report what would be undone, writing nothing (and taking no lease);
-    `advance(n)` is called as entries are done. A run undone already is not undone again: the
-    report names the undo run, and no new run is made."""
+    check every entry and report what would be undone, writing nothing (and taking no lease).
+    `advance` hears the number of entries first (`advance(0, total=N)`), then each one done.
+    A run undone already is not undone again: the report names the undo run, no run is made."""
     started = time.perf_counter()
     info = get_run(db.engine, run_id)
     if info.command == "undo":
@@ -197,7 +197,9 @@ def undo(
         return report
 
 
-def _walk(worker: _Undo, todo: list[dict[str, Any]], advance: Callable[[int], None] | None) -> None:
+def _walk(worker: _Undo, todo: list[dict[str, Any]], advance: Callable[..., None] | None) -> None:
+    if advance is not None:
+        advance(0, total=len(todo))
     try:
         for e in todo:
             if e["state"] != "done" or e["action"] == "link":

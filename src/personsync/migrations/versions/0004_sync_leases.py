@@ -1,5 +1,4 @@
-"""The holder of each contact folder's lease (one run at a time per folder, `sync/lease.py`), and
-each folder's settings (field rules, default conflict policy: `sync/settings.py`).
+"""The holder of each contact folder's lease (one run at a time per folder, `sync/lease.py`).
 
 Revision ID: 0004_sync_leases
 Revises: 0003
@@ -27,14 +26,6 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     )
 
-    op.create_table(
-        "sync_folder_settings",
-        sa.Column("folder", sa.String(1000), primary_key=True),
-        sa.Column("settings", sa.Text, nullable=False),
-        sa.Column("saved_at", sa.DateTime(timezone=True), nullable=False),
-    )
-
 
 def downgrade() -> None:
-    op.drop_table("sync_folder_settings")
     op.drop_table("sync_leases")
