@@ -7,21 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from folder_help import by_cid
 from sync_fakes import records as generate
 
 from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
-from personsync.stores.base import ItemRef, read_all
+from personsync.stores.base import ItemRef
 from personsync.sync import engine
-
-
-def _by_cid(url: str) -> dict[str, Contact]:
-    store = open_folder(url, create=False)
-    try:
-        return {c.customer_id: c for c in read_all(store) if isinstance(c, Contact)}
-    finally:
-        store.close()
 
 
 def _delete(url: str, contact: Contact) -> None:
@@ -41,13 +34,13 @@ def test_contact_deleted_in_the_folder_stays_deleted(
     try:
         ids = db.add_many(list(generate(4, 9)))
         engine.run(db, url, mode)
-        _delete(url, _by_cid(url)[str(ids[2])])
+        _delete(url, by_cid(url)[str(ids[2])])
 
         out = engine.run(db, url, mode, yes=True)
         assert out.report is not None and out.report.exit_code == 0
         assert out.report.counts["keep-deleted"] == 1 and out.plan.changes() == 0
         assert any("its contact was deleted in the folder" in w for w in out.report.warnings)
-        assert str(ids[2]) not in _by_cid(url)
+        assert str(ids[2]) not in by_cid(url)
         assert db.get(ids[2]).record  # the Person stays
 
         # Kept so: the next run finds the tombstone in step, names nothing, reads nothing.
@@ -57,7 +50,7 @@ def test_contact_deleted_in_the_folder_stays_deleted(
 
         back = engine.run(db, url, mode, recreate=True, yes=True)
         assert back.report is not None and back.report.counts["create-contact"] == 1
-        assert sorted(_by_cid(url)) == sorted(str(i) for i in ids)
+        assert sorted(by_cid(url)) == sorted(str(i) for i in ids)
     finally:
         db.close()
 
@@ -73,7 +66,7 @@ def test_person_deleted_in_the_crm_leaves_its_contact(db_url: str, tmp_path: Pat
         # No standing decision: named once, exit 0, the contact stays, no Person re-created.
         assert out.report is not None and out.report.exit_code == 0
         assert out.report.counts["keep-deleted"] == 1
-        assert db.count() == 3 and str(ids[1]) in _by_cid(url)
+        assert db.count() == 3 and str(ids[1]) in by_cid(url)
         again = engine.run(db, url, "import")
         assert again.plan.changes() == 0 and again.plan.counts()["keep-deleted"] == 0
         assert not again.plan.of("decide")

@@ -4,45 +4,18 @@ through the real CLI, a vCard folder and SQLite / PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from dataclasses import replace
 from pathlib import Path
+
+from folder_help import cli, contacts, edit
 
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
-from personsync.stores import open_folder
-from personsync.stores.base import read_all
 from personsync.sync import engine
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "personsync", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "COLUMNS": "250"},
-    )
-
-
-def _contact(url: str) -> Contact:
-    store = open_folder(url, create=False)
-    try:
-        (found,) = [c for c in read_all(store) if isinstance(c, Contact)]
-        return found
-    finally:
-        store.close()
-
-
-def _edit(url: str, **values: object) -> None:
-    store = open_folder(url, create=False)
-    try:
-        old = _contact(url)
-        store.update(old, replace(old, record=old.record.replace(values)))  # type: ignore[arg-type]
-    finally:
-        store.close()
+def _only(url: str) -> Contact:
+    (found,) = contacts(url)
+    return found
 
 
 ADA = Record(first_name="Ada", last_name="Lovelace", company="Analytical", notes="first")
@@ -54,31 +27,31 @@ def test_direction_rule_and_never_blank(db_url: str, tmp_path: Path) -> None:
     try:
         (pid,) = db.add_many([ADA])
         engine.run(db, url, "sync", yes=True)
-        set_rule = _cli("rules", "set", url, "notes", "--direction", "to-outlook", "--db", db_url)
+        set_rule = cli("rules", "set", url, "notes", "--direction", "to-outlook", "--db", db_url)
         assert set_rule.returncode == 0, set_rule.stderr
-        shown = json.loads(_cli("rules", "show", url, "--db", db_url, "--json").stdout)
+        shown = json.loads(cli("rules", "show", url, "--db", db_url, "--json").stdout)
         assert shown["rules"]["notes"]["flow"] == "to-outlook"
 
         # notes: CRM → Outlook only (the CRM owns it). An Outlook edit is not taken, and is
         # put back, named; a CRM edit flows.
-        _edit(url, notes="typed in Outlook")
+        edit(url, str(pid), notes="typed in Outlook")
         out = engine.run(db, url, "sync", yes=True)
         assert db.get(pid).record.notes == "first"
         assert out.report is not None
         assert [(c["field"], c["why"], c["kept"]) for c in out.report.conflicts] == [
             ("notes", "changed in Outlook only", "crm")
         ]
-        assert _contact(url).record.notes == "first"
+        assert _only(url).record.notes == "first"
         db.update(pid, {"notes": "from the CRM"})
         engine.run(db, url, "sync", yes=True)
-        assert _contact(url).record.notes == "from the CRM"
+        assert _only(url).record.notes == "from the CRM"
 
         # Never blank out: on by default for company into the CRM, even for an import.
-        _edit(url, company="")
+        edit(url, str(pid), company="")
         out = engine.run(db, url, "import", yes=True)
         assert db.get(pid).record.company == "Analytical"
         assert out.report is not None and out.report.exit_code == 0
-        assert _cli("rules", "set", url, "company", "--allow-blank", "--db", db_url).returncode == 0
+        assert cli("rules", "set", url, "company", "--allow-blank", "--db", db_url).returncode == 0
         engine.run(db, url, "import", yes=True)
         assert db.get(pid).record.company == ""
     finally:
@@ -92,7 +65,7 @@ def test_resolve_settles_a_runs_decisions(db_url: str, tmp_path: Path) -> None:
         (pid,) = db.add_many([ADA])
         engine.run(db, url, "sync", yes=True)
         db.update(pid, {"company": "ACME", "notes": "crm notes"})
-        _edit(url, company="Umbrella Ltd", notes="outlook notes")
+        edit(url, str(pid), company="Umbrella Ltd", notes="outlook notes")
         out = engine.run(db, url, "sync", yes=True)
         assert out.report is not None and out.report.exit_code == 4
         run = out.report.run_id
@@ -100,22 +73,22 @@ def test_resolve_settles_a_runs_decisions(db_url: str, tmp_path: Path) -> None:
         db.close()
 
     # Only company: notes stays a decision.
-    first = _cli("resolve", run, "--take", "outlook", "--field", "company", "--db", db_url)
+    first = cli("resolve", run, "--take", "outlook", "--field", "company", "--db", db_url)
     assert first.returncode == 0, first.stdout + first.stderr
     db = PersonsDB(db_url)
     try:
         assert db.get(pid).record.company == "Umbrella Ltd"
-        assert _contact(url).record.company == "Umbrella Ltd"
+        assert _only(url).record.company == "Umbrella Ltd"
         assert db.get(pid).record.notes == "crm notes"
-        assert _contact(url).record.notes == "outlook notes"
+        assert _only(url).record.notes == "outlook notes"
         left = engine.run(db, url, "sync", dry_run=True)
         assert [c.field for _, c in left.plan.conflicts()] == ["notes"]
     finally:
         db.close()
-    by_person = _cli("resolve", str(pid), "--folder", url, "--take", "crm", "--db", db_url)
+    by_person = cli("resolve", str(pid), "--folder", url, "--take", "crm", "--db", db_url)
     assert by_person.returncode == 0, by_person.stdout + by_person.stderr
-    assert _contact(url).record.notes == "crm notes"
-    again = _cli("resolve", run, "--take", "crm", "--field", "nickname", "--db", db_url)
+    assert _only(url).record.notes == "crm notes"
+    again = cli("resolve", run, "--take", "crm", "--field", "nickname", "--db", db_url)
     assert again.returncode == 2 and "no conflict to resolve" in again.stderr
     db = PersonsDB(db_url)
     try:

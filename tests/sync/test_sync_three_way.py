@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from folder_help import by_cid, edit
 from sync_fakes import records as generate
 
-from personsync.model import Contact, Record
+from personsync.model import Record
 from personsync.persons.repo import PersonsDB
-from personsync.stores import open_folder
-from personsync.stores.base import read_all
 from personsync.sync import engine
 from personsync.sync.journal import entries
 from personsync.sync.merge import merge_set, three_way
@@ -100,23 +99,6 @@ def test_emails_and_categories_merge_as_sets_in_two_way() -> None:
     assert merge_set(["a", "b"], ["b", "c"], ["a", "b"]) == ["b", "c"]
 
 
-def _contacts(url: str) -> dict[str, Contact]:
-    store = open_folder(url, create=False)
-    try:
-        return {c.customer_id: c for c in read_all(store) if isinstance(c, Contact)}
-    finally:
-        store.close()
-
-
-def _edit_contact(url: str, customer_id: str, **values: object) -> None:
-    store = open_folder(url, create=False)
-    try:
-        old = _contacts(url)[customer_id]
-        store.update(old, replace(old, record=old.record.replace(values)))  # type: ignore[arg-type]
-    finally:
-        store.close()
-
-
 def test_import_names_the_conflict_journals_the_loser_and_undo_restores(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -127,7 +109,7 @@ def test_import_names_the_conflict_journals_the_loser_and_undo_restores(
         assert engine.run(db, url, "export").report is not None
         pid = ids[1]
         db.update(pid, {"company": "ACME"})
-        _edit_contact(url, str(pid), company="Umbrella Ltd")
+        edit(url, str(pid), company="Umbrella Ltd")
 
         dry = engine.run(db, url, "import", dry_run=True)
         (named,) = dry.plan.conflicts()
@@ -162,7 +144,7 @@ def test_export_names_the_outlook_edit_it_reverts(db_url: str, tmp_path: Path) -
         ids = db.add_many(list(generate(3, 4)))
         engine.run(db, url, "export")
         pid = ids[0]
-        _edit_contact(url, str(pid), mobile_phone="+1 202 555 0147")
+        edit(url, str(pid), mobile_phone="+1 202 555 0147")
         before = db.get(pid).record.mobile_phone
         out = engine.run(db, url, "export")
         assert out.report is not None
@@ -173,7 +155,7 @@ def test_export_names_the_outlook_edit_it_reverts(db_url: str, tmp_path: Path) -
             "changed in Outlook only",
             "crm",
         )
-        assert _contacts(url)[str(pid)].record.mobile_phone == before
+        assert by_cid(url)[str(pid)].record.mobile_phone == before
         # The journal holds the contact as it was: the Outlook edit is not lost.
         (entry,) = [e for e in entries(db.engine, out.report.run_id) if e["side"] == "contact"]
         assert entry["before"]["record"]["mobile_phone"] == "+1 202 555 0147"
@@ -189,21 +171,21 @@ def test_skip_leaves_both_and_the_next_run_decides_the_same(db_url: str, tmp_pat
         engine.run(db, url, "export")
         pid = ids[2]
         db.update(pid, {"company": "ACME", "job_title": "CEO"})
-        _edit_contact(url, str(pid), company="Umbrella Ltd")
+        edit(url, str(pid), company="Umbrella Ltd")
         for _ in range(2):
             out = engine.run(db, url, "export", on_conflict="skip")
             assert out.report is not None and out.report.exit_code == 4
             assert [(c["field"], c["kept"]) for c in out.report.decisions()] == [
                 ("company", "both (a decision)")
             ]
-            contact = _contacts(url)[str(pid)]
+            contact = by_cid(url)[str(pid)]
             # The other field flowed; the conflicted one stayed as it is on each side.
             assert contact.record.job_title == "CEO"
             assert contact.record.company == "Umbrella Ltd"
             assert db.get(pid).record.company == "ACME"
         settled = engine.run(db, url, "export", on_conflict="crm")
         assert settled.report is not None and settled.report.exit_code == 0
-        assert _contacts(url)[str(pid)].record.company == "ACME"
+        assert by_cid(url)[str(pid)].record.company == "ACME"
         again = engine.run(db, url, "export")
         assert again.plan.changes() == 0 and not again.plan.conflicts()
     finally:

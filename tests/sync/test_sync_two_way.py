@@ -7,39 +7,17 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from folder_help import by_cid, contacts, edit
 from sync_fakes import records as generate
 
 from personsync.model import Contact, Record, diff
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
-from personsync.stores.base import read_all
 from personsync.sync import engine
 from personsync.sync.undo import undo
-
-
-def _contacts(url: str) -> list[Contact]:
-    store = open_folder(url, create=False)
-    try:
-        return [c for c in read_all(store) if isinstance(c, Contact)]
-    finally:
-        store.close()
-
-
-def _by_cid(url: str) -> dict[str, Contact]:
-    return {c.customer_id: c for c in _contacts(url)}
-
-
-def _edit(url: str, cid: str, **values: object) -> None:
-    store = open_folder(url, create=False)
-    try:
-        old = _by_cid(url)[cid]
-        store.update(old, replace(old, record=old.record.replace(values)))  # type: ignore[arg-type]
-    finally:
-        store.close()
 
 
 @pytest.fixture(params=["vcf", "vcf-file", "csv"])
@@ -67,21 +45,21 @@ def test_two_way_sync(db_url: str, folder_url: str) -> None:
         assert first.report is not None and first.report.exit_code == 0, first.report.to_dict()
         assert first.report.counts["create-contact"] == 4
         assert first.report.counts["create-person"] == 1
-        assert db.count() == 6 and len(_contacts(folder_url)) == 6
+        assert db.count() == 6 and len(contacts(folder_url)) == 6
         unsupported = open_folder(folder_url).capabilities.unsupported_fields
-        for c in _contacts(folder_url):
+        for c in contacts(folder_url):
             person = db.get(int(c.customer_id))
             assert set(diff(person.record, c.record)) <= unsupported
 
         a, b, c, d = (str(i) for i in ids[1:5])
         db.update(int(a), {"job_title": "Treasurer"})  # CRM only
-        _edit(folder_url, b, department="Outlook Dept")  # Outlook only
+        edit(folder_url, b, department="Outlook Dept")  # Outlook only
         db.update(int(c), {"company": "ACME"})  # both: a conflict
-        _edit(folder_url, c, company="Umbrella Ltd", home_city="Leeds")
+        edit(folder_url, c, company="Umbrella Ltd", home_city="Leeds")
         # E-mails added on each side both survive.
         d_mail = db.get(int(d)).record.email1
         db.update(int(d), {"email1": d_mail, "email2": "crm@example.org", "email3": ""})
-        _edit(folder_url, d, email2="outlook@example.org", email3="")
+        edit(folder_url, d, email2="outlook@example.org", email3="")
 
         second = engine.run(db, folder_url, "sync")
         assert second.report is not None
@@ -90,7 +68,7 @@ def test_two_way_sync(db_url: str, folder_url: str) -> None:
         assert [(x["field"], x["crm"], x["outlook"]) for x in second.report.decisions()] == [
             ("company", "ACME", "Umbrella Ltd")
         ]
-        now = _by_cid(folder_url)
+        now = by_cid(folder_url)
         assert now[a].record.job_title == "Treasurer"
         assert db.get(int(b)).record.department == "Outlook Dept"
         assert now[c].record.company == "Umbrella Ltd"
@@ -103,7 +81,7 @@ def test_two_way_sync(db_url: str, folder_url: str) -> None:
             assert outlook_mails == mails
 
         # Both sides agree on every field except the conflict; a second run writes nothing.
-        for cid, contact in _by_cid(folder_url).items():
+        for cid, contact in by_cid(folder_url).items():
             left = set(diff(db.get(int(cid)).record, contact.record)) - unsupported
             assert left == ({"company"} if cid == c else set())
         third = engine.run(db, folder_url, "sync")
@@ -112,7 +90,7 @@ def test_two_way_sync(db_url: str, folder_url: str) -> None:
         # Settled: the CRM's value goes to Outlook; then nothing is left.
         settled = engine.run(db, folder_url, "sync", on_conflict="crm")
         assert settled.report is not None and settled.report.exit_code == 0
-        assert _by_cid(folder_url)[c].record.company == "ACME"
+        assert by_cid(folder_url)[c].record.company == "ACME"
         assert engine.run(db, folder_url, "sync").plan.changes() == 0
 
         # Undo of the second run takes both sides' writes back.
@@ -129,7 +107,7 @@ def test_sync_cli_dry_run_names_conflicts(sqlite_url: str, tmp_path: Path) -> No
         (pid,) = db.add_many([Record(first_name="Ada", last_name="Lovelace", company="Base")])
         engine.run(db, folder, "sync")
         db.update(pid, {"company": "ACME"})
-        _edit(folder, str(pid), company="Umbrella Ltd")
+        edit(folder, str(pid), company="Umbrella Ltd")
     finally:
         db.close()
     cmd = [sys.executable, "-m", "personsync", "sync", "--folder", folder, "--db", sqlite_url]

@@ -4,36 +4,14 @@ SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
+from folder_help import cli, contacts
 from sync_fakes import records as generate
 
-from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
-from personsync.stores.base import read_all
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "personsync", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "COLUMNS": "250"},
-    )
-
-
-def _contacts(url: str) -> list[Contact]:
-    store = open_folder(url, create=False)
-    try:
-        return [c for c in read_all(store) if isinstance(c, Contact)]
-    finally:
-        store.close()
 
 
 def test_undo_dry_run_already_undone_and_runs_list(db_url: str, tmp_path: Path) -> None:
@@ -43,29 +21,29 @@ def test_undo_dry_run_already_undone_and_runs_list(db_url: str, tmp_path: Path) 
         db.add_many(list(generate(5, 2)))
     finally:
         db.close()
-    export = json.loads(_cli("export", "--to", url, "--db", db_url, "--json").stdout)
+    export = json.loads(cli("export", "--to", url, "--db", db_url, "--json").stdout)
     run = export["report"]["run"]
     # One contact edited after the run: undo leaves it alone.
     store = open_folder(url, create=False)
-    edited = _contacts(url)[0]
+    edited = contacts(url)[0]
     store.update(edited, replace(edited, record=edited.record.replace({"notes": "mine"})))
     store.close()
 
-    dry = json.loads(_cli("undo", run, "--dry-run", "--db", db_url, "--json").stdout)["report"]
+    dry = json.loads(cli("undo", run, "--dry-run", "--db", db_url, "--json").stdout)["report"]
     assert dry["counts"] == {"would-undo": 4, "not-undone": 1}
-    assert len(_contacts(url)) == 5  # nothing changed
-    runs = json.loads(_cli("runs", "list", "--db", db_url, "--json").stdout)
+    assert len(contacts(url)) == 5  # nothing changed
+    runs = json.loads(cli("runs", "list", "--db", db_url, "--json").stdout)
     assert [r["command"] for r in runs] == ["export"]  # the dry run made no run
 
-    done = json.loads(_cli("undo", run, "--db", db_url, "--json").stdout)["report"]
-    assert done["counts"]["undone"] == 4 and len(_contacts(url)) == 1
-    runs = {r["id"]: r for r in json.loads(_cli("runs", "list", "--db", db_url, "--json").stdout)}
+    done = json.loads(cli("undo", run, "--db", db_url, "--json").stdout)["report"]
+    assert done["counts"]["undone"] == 4 and len(contacts(url)) == 1
+    runs = {r["id"]: r for r in json.loads(cli("runs", "list", "--db", db_url, "--json").stdout)}
     assert runs[run]["undone_by"] == done["run"]
 
-    again = _cli("undo", run, "--db", db_url, "--json")
+    again = cli("undo", run, "--db", db_url, "--json")
     assert again.returncode == 0
     report = json.loads(again.stdout)["report"]
     assert report["warnings"] == [f"run {run} is already undone (by run {done['run']})"]
-    assert len(json.loads(_cli("runs", "list", "--db", db_url, "--json").stdout)) == 2
-    shown = _cli("runs", "list", "--db", db_url).stdout
+    assert len(json.loads(cli("runs", "list", "--db", db_url, "--json").stdout)) == 2
+    shown = cli("runs", "list", "--db", db_url).stdout
     assert f"undone by {done['run']}" in shown
