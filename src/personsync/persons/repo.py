@@ -144,22 +144,30 @@ class PersonsDB:
         view: str | None = None,
         *,
         limit: int | None = None,
-        offset: int = 0,
         where: str = "",
         times: bool = True,
     ) -> Iterator[Person]:
-        """Like `iter_persons`, optionally narrowed by an extra filter and paged (`offset`,
-        `limit`: the web console's pages)."""
+        """Like `iter_persons`, optionally limited and narrowed by an extra filter."""
         query = self._view_query(_select_persons(times), view, where=where, ordered=True)
         if limit is not None:
             query = query.limit(limit)
-        if offset:
-            query = query.offset(offset)
         shared: dict[Any, Any] = {}
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=1_000).execute(query)
             for row in result:
                 yield row_person(row, shared)
+
+    def page(
+        self, view: str | None = None, *, offset: int = 0, limit: int = 50, where: str = ""
+    ) -> list[Person]:
+        """One page of a view (narrowed by `where`) in the view's order, for the web console.
+        The sort runs over the ids and sort keys only, then the page's 50 rows are read: sorting
+        100,000 whole rows (60 columns each) by name was most of a page's time."""
+        query = self._view_query(select(persons.c.id), view, where=where, ordered=True)
+        with self.engine.connect() as conn:
+            ids = [row[0] for row in conn.execute(query.limit(limit).offset(offset))]
+            found = self._get_many(conn, ids)
+        return [found[i] for i in ids if i in found]
 
     def versions(self, view: str | None = None) -> dict[int, str]:
         """id → change marker for a view's Persons, from one indexed query without full rows."""

@@ -102,6 +102,20 @@ templates = Jinja2Templates(
 )
 # What people read for each field (the plan's changes, the decisions' candidates).
 templates.env.globals["labels"] = {f.name: f.label for f in FIELDS}
+# What people read for a plan's or a run's counts.
+templates.env.globals["count_labels"] = {
+    "create-contact": "New contacts",
+    "update-contact": "Contact updates",
+    "create-person": "New Persons",
+    "update-person": "Person updates",
+    "link": "Links",
+    "skip": "Skipped",
+    "decide": "Decisions needed",
+    "unchanged": "Unchanged",
+    "undone": "Undone",
+    "not-undone": "Not undone",
+    "unlink": "Unlinked",
+}
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

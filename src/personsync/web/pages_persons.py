@@ -56,7 +56,7 @@ def view_page(
     try:
         total = db.count(name, where=where)
         paging = Page(page, PAGE_SIZE, total)
-        persons = list(db.list_persons(name, limit=PAGE_SIZE, offset=paging.offset, where=where))
+        persons = db.page(name, offset=paging.offset, limit=PAGE_SIZE, where=where)
     except FilterSyntaxError as exc:
         errors["filter"] = exc.message + (f" ({exc.hint})" if exc.hint else "")
         paging = Page(1, PAGE_SIZE, 0)

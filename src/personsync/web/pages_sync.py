@@ -29,16 +29,6 @@ router = APIRouter()
 STEPS = ("direction", "folder", "view", "options")
 DEFAULT_FOLDER = "vcf:Contacts"
 PLAN_PAGE = 50
-KIND_LABELS = {
-    "create-contact": "New contacts",
-    "update-contact": "Contacts to update",
-    "create-person": "New Persons",
-    "update-person": "Persons to update",
-    "link": "Links to make",
-    "skip": "Skipped",
-    "decide": "Decisions needed",
-    "unchanged": "Unchanged",
-}
 
 
 def _steps(direction: str) -> list[str]:
@@ -183,7 +173,6 @@ def plan_page(request: Request, token: str, kind: str = "", page: int = 1) -> HT
         entry=entry,
         plan=plan,
         counts=plan.counts(),
-        kinds=KIND_LABELS,
         kind=kind,
         actions=actions,
         paging=paging,
