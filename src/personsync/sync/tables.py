@@ -71,7 +71,7 @@ sync_runs = Table(
     Column("view", String(200), nullable=False, default=""),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
-    # running → clean | skipped (done with skipped records) | failed
+    # running → clean | done (with skipped records) | failed; interrupted
     Column("status", String(20), nullable=False),
     Column("counts", Text, nullable=False, default="{}"),
     Column("problems", Text, nullable=False, default="[]"),

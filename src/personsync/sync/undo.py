@@ -8,6 +8,7 @@ alone and reported: undo never overwrites a later edit. Undo is itself a journal
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -148,8 +149,9 @@ class _Undo:
             self.write(e, "restore", {"version": current.version}, restore)
 
 
-def undo(db: Any, run_id: str) -> RunReport:
-    """Restore what run `run_id` changed, where the items have not changed since."""
+def undo(db: Any, run_id: str, *, advance: Callable[..., None] | None = None) -> RunReport:
+    """Restore what run `run_id` changed, where the items have not changed since. `advance`
+    hears the number of entries first (`advance(0, total=N)`), then each one undone."""
     started = time.perf_counter()
     info = get_run(db.engine, run_id)
     if info.command == "undo":
@@ -161,7 +163,12 @@ def undo(db: Any, run_id: str) -> RunReport:
     report = RunReport(journal.run_id, "undo", info.folder, run_id)
     worker = _Undo(db, run_id, journal, report)
     try:
-        for e in reversed(entries(db.engine, run_id)):
+        todo = entries(db.engine, run_id)
+        if advance is not None:
+            advance(0, total=len(todo))
+        for e in reversed(todo):
+            if advance is not None:
+                advance(1)
             if e["state"] != "done" or e["action"] == "link":
                 if e["action"] == "link" and e["state"] == "done":
                     with db.engine.begin() as conn:
