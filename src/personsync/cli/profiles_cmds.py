@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from personsync.cli.app import app
+from personsync.cli.db import open_persons as persons_db
 from personsync.cli.options import DbOption, JsonOption, YesOption
 from personsync.cli.output import console, print_json
-from personsync.cli.sync_cmds import persons_db
-from personsync.sync.report import EXIT_CODES_HELP
+from personsync.errors import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
     from personsync.profiles.runner import ProfileRun

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from personsync.errors import MassChangeRefused, PersonsyncError
+from personsync.errors import ExitCode, MassChangeRefused, PersonsyncError
 from personsync.jobs import engine_adapter
 from personsync.profiles import store
 from personsync.profiles.store import Profile
@@ -24,17 +24,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ProfileRun:
     profile: str
-    status: str  # clean | skipped | failed | guard
+    status: str  # the run's (clean | done | failed), or guard: stopped, nothing written
     run_id: str | None
     error: str | None
 
     @property
     def exit_code(self) -> int:
-        from personsync.sync.report import EXIT_CLEAN, EXIT_FAILED, EXIT_GUARD, EXIT_SKIPPED
-
-        return {"clean": EXIT_CLEAN, "skipped": EXIT_SKIPPED, "guard": EXIT_GUARD}.get(
-            self.status, EXIT_FAILED
-        )
+        codes = {"clean": ExitCode.CLEAN, "done": ExitCode.SKIPPED, "guard": ExitCode.GUARD}
+        return int(codes.get(self.status, ExitCode.FAILED))
 
 
 def run_profile(
