@@ -156,17 +156,25 @@ class PersonsDB:
             for row in result:
                 yield row_person(row, shared)
 
-    def page(
-        self, view: str | None = None, *, offset: int = 0, limit: int = 50, where: str = ""
-    ) -> list[Person]:
-        """One page of a view (narrowed by `where`) in the view's order, for the web console.
-        The sort runs over the ids and sort keys only, then the page's 50 rows are read: sorting
-        100,000 whole rows (60 columns each) by name was most of a page's time."""
+    def ordered_ids(self, view: str | None = None, *, where: str = "") -> list[int]:
+        """The ids of a view's Persons (narrowed by `where`) in the view's order: the sort runs
+        over ids and sort keys only, not whole rows (the web console pages through them)."""
         query = self._view_query(select(persons.c.id), view, where=where, ordered=True)
         with self.engine.connect() as conn:
-            ids = [row[0] for row in conn.execute(query.limit(limit).offset(offset))]
-            found = self._get_many(conn, ids)
-        return [found[i] for i in ids if i in found]
+            return list(conn.execute(query).scalars())
+
+    def change_marker(self) -> tuple[int, int, int]:
+        """(how many, the largest id, the sum of versions) of all Persons, from index-only
+        scans: it changes whenever a Person is added, deleted, or has a field changed (ids are
+        never reused, every change bumps a version)."""
+        query = select(
+            func.count(),
+            func.coalesce(func.max(persons.c.id), 0),
+            func.coalesce(func.sum(persons.c.row_version), 0),
+        )
+        with self.engine.connect() as conn:
+            count, top, versions = conn.execute(query).one()
+        return int(count), int(top), int(versions)
 
     def versions(self, view: str | None = None) -> dict[int, str]:
         """id → change marker for a view's Persons, from one indexed query without full rows."""

@@ -32,6 +32,7 @@ from personsync.sync.plan import Plan
 from personsync.web import security
 from personsync.web.scheduler import Scheduler
 from personsync.web.tasks import Tasks
+from personsync.web.view_pages import ViewPages
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class WebState:
     host: str
     plans: Plans = field(default_factory=Plans)
     tasks: Tasks = field(default_factory=Tasks)
+    view_pages: ViewPages = field(default_factory=ViewPages)
     scheduler: Scheduler | None = None
 
     def needs_signin(self) -> bool:
