@@ -19,36 +19,13 @@ import re
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
+from bench.persons_bench import fresh_url
 from personsync.persons.repo import PersonsDB
 from personsync.persons.sample import generate
-
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@contextmanager
-def database(backend: str, tmp: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield str(tmp / "bench.db")
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(PG_SERVER).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def timed(
@@ -88,7 +65,7 @@ def main() -> None:
 
     from personsync.web.app import create_app
 
-    with tempfile.TemporaryDirectory() as tmp, database(args.backend, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, fresh_url(args.backend) as url:
         start = time.perf_counter()
         with PersonsDB(url) as db:
             db.add_many(list(generate(args.rows, seed=1)))

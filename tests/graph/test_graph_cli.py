@@ -11,7 +11,7 @@ from graph_support import USER
 from typer.testing import CliRunner
 
 from personsync.cli import app
-from personsync.graph.testserver import TEST_CLIENT_ID, GraphTestServer
+from personsync.graph.testserver import GraphTestServer
 
 runner = CliRunner()
 
@@ -20,13 +20,11 @@ runner = CliRunner()
 def signed_out(
     server: GraphTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GraphTestServer]:
-    monkeypatch.setenv("PERSONSYNC_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("PERSONSYNC_GRAPH_BASE_URL", server.graph_url)
-    monkeypatch.setenv("PERSONSYNC_GRAPH_AUTHORITY", server.base_url)
-    monkeypatch.setenv("PERSONSYNC_GRAPH_TENANT", "test")
-    monkeypatch.setenv("PERSONSYNC_GRAPH_CLIENT_ID", TEST_CLIENT_ID)
-    monkeypatch.delenv("PERSONSYNC_GRAPH_CLIENT_SECRET", raising=False)
-    monkeypatch.delenv("PERSONSYNC_GRAPH_MAILBOX", raising=False)
+    for name, value in server.client_environment(str(tmp_path)).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     server.identity.auto_approve = USER  # the person types the code in the browser at once
     yield server
 

@@ -257,7 +257,7 @@ def test_screenshots_of_the_other_pages(page: Page, site: str, db: PersonsDB) ->
 def test_the_wizard_into_microsoft_365_with_sign_in_in_the_page(
     page: Page, db: PersonsDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from personsync.graph.testserver import TEST_CLIENT_ID, GraphTestServer
+    from personsync.graph.testserver import GraphTestServer
 
     user = "ann@example.org"
     db.create_view("L", 'last_name startswith "L"')
@@ -266,13 +266,11 @@ def test_the_wizard_into_microsoft_365_with_sign_in_in_the_page(
     graph = GraphTestServer()
     graph.mailbox(user)
     with graph.serve():
-        monkeypatch.setenv("PERSONSYNC_CONFIG_DIR", str(tmp_path))
-        monkeypatch.setenv("PERSONSYNC_GRAPH_BASE_URL", graph.graph_url)
-        monkeypatch.setenv("PERSONSYNC_GRAPH_AUTHORITY", graph.base_url)
-        monkeypatch.setenv("PERSONSYNC_GRAPH_TENANT", "test")
-        monkeypatch.setenv("PERSONSYNC_GRAPH_CLIENT_ID", TEST_CLIENT_ID)
-        monkeypatch.delenv("PERSONSYNC_GRAPH_CLIENT_SECRET", raising=False)
-        monkeypatch.delenv("PERSONSYNC_GRAPH_MAILBOX", raising=False)
+        for name, value in graph.client_environment(str(tmp_path)).items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
         with served(create_app(db.url, schedule=False)) as site:
             page.goto(site + "/settings")
             expect(page.locator("main")).to_contain_text("not signed in")

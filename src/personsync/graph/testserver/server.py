@@ -49,6 +49,19 @@ class GraphTestServer:
     def mailbox(self, upn: str) -> Mailbox:
         return self.state.add_user(upn)
 
+    def client_environment(self, config_dir: str) -> dict[str, str | None]:
+        """The environment that points personsync (a person's sign-in, no secret, their own
+        mailbox) at this server, its sign-in cache in `config_dir`; None: unset it."""
+        return {
+            "PERSONSYNC_CONFIG_DIR": config_dir,
+            "PERSONSYNC_GRAPH_BASE_URL": self.graph_url,
+            "PERSONSYNC_GRAPH_AUTHORITY": self.base_url,
+            "PERSONSYNC_GRAPH_TENANT": "test",
+            "PERSONSYNC_GRAPH_CLIENT_ID": TEST_CLIENT_ID,
+            "PERSONSYNC_GRAPH_CLIENT_SECRET": None,
+            "PERSONSYNC_GRAPH_MAILBOX": None,
+        }
+
     def token_for(self, upn: str) -> str:
         token = self.state.user_token(upn)
         self.state.tokens[token]["scopes"] = ["Contacts.ReadWrite"]
