@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from personsync.cli.app import app
-from personsync.cli.db import open_persons as persons_db
+from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, JsonOption, YesOption
 from personsync.cli.output import console, print_json
 from personsync.errors import EXIT_CODES_HELP
@@ -77,7 +77,7 @@ def _show(p: Profile) -> None:
 def list_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     from personsync.profiles.store import list_profiles
 
-    with persons_db(db) as pdb:
+    with open_persons(db) as pdb:
         found = list_profiles(pdb.engine)
     if json_out:
         print_json([p.to_dict() for p in found])
@@ -92,7 +92,7 @@ def list_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
 def show_cmd(name: NameArg, db: DbOption = None, json_out: JsonOption = False) -> None:
     from personsync.profiles.store import get
 
-    with persons_db(db) as pdb:
+    with open_persons(db) as pdb:
         p = get(pdb.engine, name)
     if json_out:
         print_json(p.to_dict())
@@ -128,7 +128,7 @@ def create_cmd(
 
     base = Profile(name, direction, folder, view or ALL_PERSONS)
     profile = _changed(base, every_minutes=every, cron=cron, max_change=max_change, enabled=enabled)
-    with persons_db(db) as pdb:
+    with open_persons(db) as pdb:
         _show(save(pdb, profile))
 
 
@@ -147,7 +147,7 @@ def edit_cmd(
 ) -> None:
     from personsync.profiles.store import get, save
 
-    with persons_db(db) as pdb:
+    with open_persons(db) as pdb:
         base = get(pdb.engine, name)
         profile = _changed(
             base,
@@ -167,7 +167,7 @@ def edit_cmd(
 def delete_cmd(name: NameArg, db: DbOption = None, yes: YesOption = False) -> None:
     from personsync.profiles.store import delete_profile, get
 
-    with persons_db(db) as pdb:
+    with open_persons(db) as pdb:
         get(pdb.engine, name)
         if not yes and not (
             sys.stdin.isatty() and typer.confirm(f"Delete profile {name!r}?", default=False)
@@ -194,7 +194,7 @@ def run_cmd(
     from personsync.profiles.runner import run_profile
     from personsync.profiles.store import get
 
-    with persons_db(db) as pdb:
+    with open_persons(db) as pdb:
         result = run_profile(pdb, get(pdb.engine, name), confirmed=yes)
     raise typer.Exit(_outcome([result], json_out))
 
@@ -209,7 +209,7 @@ def run_cmd(
 def run_due_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
     from personsync.profiles.runner import run_due
 
-    with persons_db(db) as pdb:
+    with open_persons(db) as pdb:
         runs = run_due(pdb)
     if not runs and not json_out:
         console.print("no profile is due")
