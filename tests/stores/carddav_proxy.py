@@ -33,6 +33,7 @@ class Rule:
     times: int = 1
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
     when: Callable[[str, dict[str, str], bytes], bool] = lambda path, headers, body: True
     hits: int = 0
 
@@ -91,8 +92,9 @@ class FaultProxy:
             req.send_response(rule.status)
             for key, value in rule.headers.items():
                 req.send_header(key, value)
-            req.send_header("Content-Length", "0")
+            req.send_header("Content-Length", str(len(rule.body)))
             req.end_headers()
+            req.wfile.write(rule.body)
             return
         reply = self._client.request(req.command, req.path, headers=headers, content=body)
         if rule is not None and rule.action == "drop":

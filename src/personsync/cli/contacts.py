@@ -21,7 +21,7 @@ from personsync.stores.base import ContactStore, ReadProblem
 FOLDER_URLS = (
     "Folder URLs: vcf:./contacts (a folder of .vcf files), vcf-file:people.vcf (many cards in "
     "one file), csv:contacts.csv (an Outlook CSV export), graph:Contacts or graph:Contacts/Team "
-    "(Microsoft 365 / Outlook.com)."
+    "(Microsoft 365 / Outlook.com), carddav:https://user@host/path/to/addressbook/ (CardDAV)."
 )
 
 contacts_app = typer.Typer(
