@@ -29,11 +29,12 @@ _HOP = {
 @dataclass
 class Rule:
     method: str
-    action: str  # "status" | "drop"
+    action: str  # "status" | "drop" | "rewrite" (the answer's body: `body` → `into`)
     times: int = 1
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    into: bytes = b""
     when: Callable[[str, dict[str, str], bytes], bool] = lambda path, headers, body: True
     hits: int = 0
 
@@ -102,13 +103,16 @@ class FaultProxy:
             req.close_connection = True
             return  # the server did it; the client hears nothing
         self.log.append((req.command, req.path, str(reply.status_code)))
+        content = reply.content
+        if rule is not None and rule.action == "rewrite":
+            content = content.replace(rule.body, rule.into)
         req.send_response(reply.status_code)
         for key, value in reply.headers.items():
             if key.lower() not in _HOP:
                 req.send_header(key, value)
-        req.send_header("Content-Length", str(len(reply.content)))
+        req.send_header("Content-Length", str(len(content)))
         req.end_headers()
-        req.wfile.write(reply.content)
+        req.wfile.write(content)
 
     @contextmanager
     def serving(self) -> Iterator[FaultProxy]:

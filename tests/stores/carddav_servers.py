@@ -7,9 +7,21 @@ from collections.abc import Iterator
 
 import pytest
 
+from personsync.model import Contact
+from personsync.stores import open_folder
+from personsync.stores.base import read_all
 from personsync.testing.carddav_servers import SERVER_KINDS, Server, running
 
-__all__ = ["SERVER_KINDS", "Server", "radicale", "running", "server", "xandikos"]
+__all__ = ["SERVER_KINDS", "Server", "contacts_in", "radicale", "running", "server", "xandikos"]
+
+
+def contacts_in(url: str) -> list[Contact]:
+    """Every contact of a folder, read by a store of its own."""
+    store = open_folder(url, create=False)
+    try:
+        return [c for c in read_all(store) if isinstance(c, Contact)]
+    finally:
+        store.close()
 
 
 def _server(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from carddav_servers import Server
+from carddav_servers import Server, contacts_in
 from carddav_servers import radicale as radicale
 from carddav_servers import server as server
 from carddav_servers import xandikos as xandikos
@@ -53,18 +53,10 @@ def _persons(tmp: Path, n: int = N) -> Path:
     return path
 
 
-def _contacts(url: str) -> list[Contact]:
-    store = open_folder(url, create=False)
-    try:
-        return [c for c in read_all(store) if isinstance(c, Contact)]
-    finally:
-        store.close()
-
-
 def _check(db_path: Path, url: str, n: int = N) -> None:
     db = PersonsDB(str(db_path))
     try:
-        found = _contacts(url)
+        found = contacts_in(url)
         assert len(found) == n, "a contact was duplicated or lost"
         assert db.count() == n
         cids = Counter(c.customer_id for c in found)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from carddav_proxy import FaultProxy, Rule
-from carddav_servers import Server
+from carddav_servers import Server, contacts_in
 from carddav_servers import radicale as radicale
 from carddav_servers import server as server
 from carddav_servers import xandikos as xandikos
@@ -160,7 +160,7 @@ def test_an_export_through_faults_converges(
         out = engine.run(db, url, "export")
         assert out.report is not None and out.report.exit_code == 0, out.report.to_dict()
         assert len(_cards_on_server(direct)) == 12
-        contacts = [c for c in _read(direct) if isinstance(c, Contact)]
+        contacts = [c for c in contacts_in(direct) if isinstance(c, Contact)]
         assert sorted(int(c.customer_id) for c in contacts) == sorted(ids)
         for c in contacts:
             person = db.get(int(c.customer_id))
@@ -172,7 +172,7 @@ def test_an_export_through_faults_converges(
         proxy.add(Rule("PUT", "drop", times=2, when=_updates))
         out = engine.run(db, url, "export")
         assert out.report is not None and out.report.counts.get("update-contact") == 4
-        firms = {int(c.customer_id): c.record.company for c in _read(direct)}  # type: ignore[union-attr]
+        firms = {int(c.customer_id): c.record.company for c in contacts_in(direct)}  # type: ignore[union-attr]
         assert all(firms[pid] == f"Firm {pid}" for pid in ids[:4])
         again = engine.run(db, url, "export")
         assert again.report is not None and again.plan.actions == ()
@@ -182,9 +182,19 @@ def test_an_export_through_faults_converges(
         db.close()
 
 
-def _read(direct: str) -> list[Contact]:
-    store = open_folder(direct, create=False)
+def test_vcard_4_where_the_address_book_says_it_takes_it(
+    proxied: tuple[FaultProxy, str, str], server: Server
+) -> None:
+    proxy, url, direct = proxied
+    three = b'version="3.0" />'
+    proxy.add(Rule("PROPFIND", "rewrite", times=9, body=three, into=three.replace(b"3", b"4")))
+    store = open_folder(url)
     try:
-        return [c for c in read_all(store) if isinstance(c, Contact)]
+        record = Record(first_name="Zoë", last_name="Ng", email1="zoe@example.org", notes="a\nb")
+        ref = store.create(Contact(record, customer_id="8"))
     finally:
         store.close()
+    raw = httpx.get(server.base + ref.item_id, timeout=10).text
+    assert "VERSION:4.0" in raw and "X-PERSONSYNC-CUSTOMER-ID:8" in raw
+    got = [c for c in contacts_in(direct) if c.item_id == ref.item_id]
+    assert [(c.record, c.customer_id) for c in got] == [(record, "8")]
