@@ -198,3 +198,24 @@ def test_vcard_4_where_the_address_book_says_it_takes_it(
     assert "VERSION:4.0" in raw and "X-PERSONSYNC-CUSTOMER-ID:8" in raw
     got = [c for c in contacts_in(direct) if c.item_id == ref.item_id]
     assert [(c.record, c.customer_id) for c in got] == [(record, "8")]
+
+
+def test_a_server_without_sync_collection_is_listed_by_propfind(
+    proxied: tuple[FaultProxy, str, str],
+) -> None:
+    proxy, url, _ = proxied
+    refused = proxy.add(
+        Rule("REPORT", "status", times=99, status=501, when=lambda p, h, b: b"sync-coll" in b)
+    )
+    store = open_folder(url)
+    try:
+        refs = store.create_many([Contact(Record(first_name=n)) for n in ("Ann", "Bob")])
+        assert {r.item_id: r.version for r in store.list_items()} == {
+            r.item_id: r.version for r in refs if isinstance(r, ItemRef)
+        }
+        assert store.export_state() is None  # no token to keep
+        assert refused.hits == 1, "asked once, then not again"
+        list(store.list_items())
+        assert refused.hits == 1
+    finally:
+        store.close()
