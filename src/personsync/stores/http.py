@@ -13,6 +13,11 @@ What is retried, and why:
 - a dropped connection or a timeout after the request was sent: only when the request is
   idempotent. Otherwise the write may have happened and `UncertainOutcome` is raised: the store
   settles it by looking (CardDAV: the card's href; Graph: the Customer ID) before sending again.
+
+For Graph (to move here from `graph/client.py`): its `MailboxLimiter` is a `Gate` (`slots` and
+`cost` pass through `send`), the sign-in token comes from `headers`, `RetryPolicy`,
+`WaitCallback` and `errors.UncertainOutcome` are the ones here; `$batch`, paging and Graph's own
+error hints stay in the Graph client on top of `send` (it parses `Reply.content` as JSON).
 """
 
 from __future__ import annotations
