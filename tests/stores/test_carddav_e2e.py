@@ -97,6 +97,8 @@ def test_the_readmes_export_and_import(server: Server, tmp_path: Path) -> None:
     listed = _cli(["folders", "list", f"carddav:http://{server.user}@{host}/"], None)
     assert listed.returncode == 0, listed.stderr
     assert server.plain(url) in listed.stdout
+    name = url.rstrip("/").rsplit("/", 1)[1]  # the display name the store gave the new book
+    assert f"{server.plain(url)}  ({name})" in listed.stdout
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from personsync.cli.output import console, err, print_json
 from personsync.errors import ItemNotFound, UsageError
 from personsync.fields import FIELDS
 from personsync.model import Contact
-from personsync.stores import list_folders, open_folder, split_url
+from personsync.stores import describe_folders, open_folder, split_url
 from personsync.stores.base import ContactStore, ReadProblem
 
 FOLDER_URLS = (
@@ -245,11 +245,12 @@ def list_contact_folders(
     Examples: [bold]personsync folders list csv:./exports[/bold] (every .csv file there),
     [bold]personsync folders list graph:[/bold] (your mailbox's contact folders)
     """
-    found = list_folders(url)
+    described = describe_folders(url)
+    found = [folder for folder, _ in described]
     if json_out:
         print_json(found)
         return
-    for folder in found:
-        console.print(Text(folder))
+    for folder, name in described:
+        console.print(Text(f"{folder}  ({name})" if name else folder))
     if not found:
         err.print("no contact folders found")

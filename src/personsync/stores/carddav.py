@@ -515,12 +515,17 @@ def _open_collection(client: HttpClient, url: str, *, create: bool) -> str:
     return "4.0" if "4.0" in set(dav.vcard_versions(found)) else "3.0"
 
 
-def list_folders(rest: str, **options: Any) -> list[str]:
+def describe_folders(rest: str, **options: Any) -> list[tuple[str, str]]:
+    """(folder URL, display name) of each address book found from `rest` (discovery)."""
     from personsync.stores.carddav_discovery import discover
 
     url, user = _user_url(rest)
     client = make_client(rest, **({"user": user} | options))
     try:
-        return [f"carddav:{book.url}" for book in discover(client, url)]
+        return [(f"carddav:{book.url}", book.display_name) for book in discover(client, url)]
     finally:
         client.close()
+
+
+def list_folders(rest: str, **options: Any) -> list[str]:
+    return [folder for folder, _ in describe_folders(rest, **options)]
