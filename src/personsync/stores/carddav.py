@@ -119,6 +119,9 @@ class CardDavStore(StoreBase):
     def _sync(self, token: str) -> None:
         what = f"{self.url}: listing contacts"
         versions = dict(self._versions) if token else {}
+        # One href per card however the server spells it (`@` or `%40`): by its decoded path.
+        spelled = {dav.href_key(h): h for h in versions}
+        own = dav.href_key(self.path)
         while True:
             reply = self._report(self.path, dav.sync_collection(token), "1", what)
             # A token refused, or the address book gone (404): checked, then listed afresh.
@@ -131,27 +134,19 @@ class CardDavStore(StoreBase):
             truncated = False
             for item in status.responses:
                 key = dav.href_key(item.href)
-                if key == dav.href_key(self.path):
+                if key == own:
                     truncated = truncated or item.status == 507
                     continue
-                if item.status == 404:
-                    versions.pop(item.href, None)
-                    self._forget(key, versions)
-                elif item.etag:
-                    self._forget(key, versions)
+                versions.pop(spelled.pop(key, item.href), None)
+                if item.status != 404 and item.etag:
                     versions[item.href] = item.etag
+                    spelled[key] = item.href
             token = status.sync_token
             self._checked = True  # it answered sync-collection: an address book is there
             if not truncated or not token:
                 break
         # Committed only after the whole listing: a failure midway keeps the old state.
         self._versions, self._token = versions, token
-
-    @staticmethod
-    def _forget(key: str, versions: dict[str, str]) -> None:
-        """Drop an href that a server spelled differently before (`@` or `%40`)."""
-        for href in [h for h in versions if dav.href_key(h) == key]:
-            del versions[href]
 
     def _propfind_listing(self) -> dict[str, str]:
         what = f"{self.url}: listing contacts"
