@@ -21,7 +21,7 @@ from carddav_servers import xandikos as xandikos
 from personsync.errors import ConfigError, FolderNotFound, StoreError, UsageError
 from personsync.model import Contact, Record
 from personsync.stores import list_folders, open_folder
-from personsync.stores.base import GuardedStore, get_one
+from personsync.stores.base import GuardedStore, ItemRef, get_one
 from personsync.stores.carddav import CardDavStore
 from personsync.stores.carddav_auth import find_credentials
 from personsync.testing.store_contract import rich_record
@@ -255,3 +255,23 @@ def test_wrong_password_is_an_auth_error_with_a_hint(tmp_path: Path) -> None:
         assert "user name and password" in caught.value.message
         assert "app password" in caught.value.hint
         assert _list(open_folder(f"carddav:{checked.book()}", password="right")) == []
+
+
+def test_cards_are_read_by_multiget_in_batches(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import personsync.stores.carddav as carddav
+
+    monkeypatch.setattr(carddav, "MULTIGET", 2)
+    store = open_folder(f"carddav:{server.book()}")
+    try:
+        refs = store.create_many([Contact(Record(first_name=f"P{i}")) for i in range(5)])
+        ids = [r.item_id for r in refs if isinstance(r, ItemRef)]
+        kinds = _inner(store).client.counters.kinds
+        before = kinds["REPORT"]
+        got = [c for c in store.get_many(ids) if isinstance(c, Contact)]
+        assert sorted(c.record.first_name for c in got) == [f"P{i}" for i in range(5)]
+        assert kinds["REPORT"] - before == 3  # 2 + 2 + 1
+        assert kinds["GET"] == 0
+    finally:
+        store.close()
