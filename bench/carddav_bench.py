@@ -59,12 +59,15 @@ def floor(server: Server, db_path: Path, concurrency: int) -> float:
     cards = [write_card(Contact(p.record, customer_id=str(p.id)), "3.0") for p in db.iter_persons()]
     db.close()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    backoff = shared_http.RetryPolicy()
     with httpx.Client(limits=limits, auth=(server.user, "x"), timeout=60) as client:
 
         def put(card: bytes) -> None:
             uid = str(uuid.uuid4())
             body = card.replace(b"\r\nEND:VCARD", f"\r\nUID:{uid}\r\nEND:VCARD".encode(), 1)
-            for _ in range(20):  # Xandikos answers 423 while its repository is busy
+            # Xandikos answers 423 while its repository is busy: wait as the store does
+            # (jittered, doubling), so that the floor is not a retry storm.
+            for attempt in range(12):
                 reply = client.put(
                     f"{url}{uid}.vcf",
                     content=body,
@@ -72,7 +75,7 @@ def floor(server: Server, db_path: Path, concurrency: int) -> float:
                 )
                 if reply.status_code != 423:
                     break
-                time.sleep(0.05)
+                time.sleep(backoff.delay(attempt, None))
             assert reply.status_code in (201, 204), reply.text
 
         start = time.perf_counter()
