@@ -28,10 +28,13 @@ from personsync.stores.base import read_all
 N = 10
 
 
+SECRET = "s3cret-not-to-be-written"
+
+
 def _cli(
     args: list[str], db: Path | None, crash_after: int | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PERSONSYNC_CHUNK_SIZE": "3"}
+    env = {**os.environ, "PERSONSYNC_CHUNK_SIZE": "3", "PERSONSYNC_CARDDAV_PASSWORD": SECRET}
     env.pop("PERSONSYNC_CRASH_AFTER", None)
     if crash_after is not None:
         env["PERSONSYNC_CRASH_AFTER"] = str(crash_after)
@@ -99,6 +102,11 @@ def test_the_readmes_export_and_import(server: Server, tmp_path: Path) -> None:
     assert server.plain(url) in listed.stdout
     name = url.rstrip("/").rsplit("/", 1)[1]  # the display name the store gave the new book
     assert f"{server.plain(url)}  ({name})" in listed.stdout
+    # The password went to the server with every request, and nowhere else.
+    assert SECRET.encode() not in db.read_bytes()
+    assert f"{server.user}@" not in db.read_bytes().decode("latin-1")
+    runs = _cli(["runs", "list", "--json"], db)
+    assert SECRET not in runs.stdout + runs.stderr + done.stdout + done.stderr
 
 
 @pytest.mark.slow
