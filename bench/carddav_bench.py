@@ -65,18 +65,18 @@ def floor(server: Server, db_path: Path, concurrency: int) -> float:
         def put(card: bytes) -> None:
             uid = str(uuid.uuid4())
             body = card.replace(b"\r\nEND:VCARD", f"\r\nUID:{uid}\r\nEND:VCARD".encode(), 1)
-            # Xandikos answers 423 while its repository is busy: wait as the store does
-            # (jittered, doubling), so that the floor is not a retry storm.
+            # Xandikos answers 423 (and now and then 409) while its repository is busy: wait
+            # as the store does (jittered, doubling), so that the floor is not a retry storm.
             for attempt in range(12):
                 reply = client.put(
                     f"{url}{uid}.vcf",
                     content=body,
                     headers={"If-None-Match": "*", "Content-Type": "text/vcard"},
                 )
-                if reply.status_code != 423:
+                if reply.status_code not in (409, 423):
                     break
                 time.sleep(backoff.delay(attempt, None))
-            assert reply.status_code in (201, 204), reply.text
+            assert reply.status_code in (201, 204), (reply.status_code, reply.text)
 
         start = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:

@@ -25,6 +25,7 @@ from personsync.stores import open_folder
 from personsync.stores.base import ItemRef, get_one, read_all
 from personsync.stores.carddav import CardDavStore
 from personsync.stores.carddav_xml import DAV, href_key, parse_multistatus, propfind
+from personsync.stores.http import RetryPolicy
 from personsync.sync import engine
 
 
@@ -219,3 +220,19 @@ def test_a_server_without_sync_collection_is_listed_by_propfind(
         assert refused.hits == 1
     finally:
         store.close()
+
+
+def test_a_create_answered_409_by_a_busy_server_is_sent_again(
+    proxied: tuple[FaultProxy, str, str],
+) -> None:
+    # Xandikos, committing another card, answers 409 for a moment: nothing was written.
+    proxy, url, direct = proxied
+    store = open_folder(url, retry=RetryPolicy(backoff=0.01))
+    busy = proxy.add(Rule("PUT", "status", times=2, status=409, when=_creates))
+    try:
+        refs = store.create_many([Contact(Record(first_name=n)) for n in ("Ann", "Bob")])
+    finally:
+        store.close()
+    assert busy.hits == 2
+    assert all(isinstance(r, ItemRef) for r in refs)
+    assert len(_cards_on_server(direct)) == 2

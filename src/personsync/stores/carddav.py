@@ -310,8 +310,12 @@ class CardDavStore(StoreBase):
                 continue
             except StoreError as exc:
                 return exc
-            if reply.status == 412 and attempt < WRITE_ATTEMPTS:
-                attempt += 1  # the href is taken (a UUID clash, or a server that reuses)
+            if reply.status in (409, 412) and attempt + 1 < WRITE_ATTEMPTS:
+                # 412: the href is taken (a UUID clash). 409: Xandikos, busy committing another
+                # card, did not find the address book for a moment; nothing was written.
+                attempt += 1
+                if reply.status == 409:
+                    self.client.wait(self.client.retry.delay(attempt, None), "HTTP 409; again")
                 continue
             if not reply.ok:
                 return self.client.error_for(reply, what)

@@ -261,7 +261,8 @@ class HttpClient:
                 else:
                     setattr(self.counters, key, getattr(self.counters, key) + value)
 
-    def _wait(self, seconds: float, reason: str) -> None:
+    def wait(self, seconds: float, reason: str) -> None:
+        """Sleep because the server asked for it (counted, and told to `on_wait`)."""
         if self.on_wait is not None:
             self.on_wait(seconds, reason)
         self._count(waited=seconds)
@@ -312,7 +313,7 @@ class HttpClient:
                 if _is_tls(exc) or attempt >= self.retry.max_retries:
                     raise transport_error(exc, what, self.service) from exc
                 self._count(retries=1)
-                self._wait(self.retry.delay(attempt, None), "the connection failed; retrying")
+                self.wait(self.retry.delay(attempt, None), "the connection failed; retrying")
                 attempt += 1
                 continue
             finally:
@@ -325,7 +326,7 @@ class HttpClient:
                 if attempt >= self.retry.max_retries:
                     return reply
                 self._count(retries=1)
-                self._wait(
+                self.wait(
                     self.retry.delay(attempt, retry_after(reply.headers)),
                     f"{self.service} asked us to wait (HTTP {reply.status})",
                 )
