@@ -368,6 +368,10 @@ class CardDavStore(StoreBase):
                 return exc
             if reply.status == 412:
                 return self._conflict(href, what)
+            if reply.status == 409:  # a busy server (see _create_one); If-Match keeps it safe
+                last = self.client.error_for(reply, what)
+                self.client.wait(self.client.retry.delay(0, None), "HTTP 409; again")
+                continue
             if reply.status in (404, 410):
                 return ItemNotFound(f"{what}: the card is gone from {SERVICE}")
             if not reply.ok:
