@@ -157,17 +157,17 @@ class VcfFileStore(StoreBase):
 
     def _contact(self, item_id: str, card: _Card) -> Contact | ReadProblem:
         source = str(self.path)
-        contact: Contact | None = None
-        error: FormatError | None = None
         text, encoding, guessed = decode_card(self._bytes(card), self.fallback_encoding)
-        for got in read_text(text, source, encoding, card.line, shared=self._shared):
-            if isinstance(got, Contact):
-                contact = contact or got
-            elif error is None:
-                error = got
+        got = list(read_text(text, source, encoding, card.line, shared=self._shared))
+        contact = next((g for g in got if isinstance(g, Contact)), None)
         if contact is None:
+            error = next((g for g in got if isinstance(g, FormatError)), None)
             return ReadProblem(item_id, error or FormatError("no card", source=source))
-        unmapped = (*contact.unmapped, guessed_encoding(encoding)) if guessed else contact.unmapped
+        # What else the card's text held (text after END:VCARD, a broken line) is named with it.
+        said = [f"line {g.line}: {g.reason}" for g in got if isinstance(g, FormatError)]
+        if guessed:
+            said.append(guessed_encoding(encoding))
+        unmapped = (*contact.unmapped, *said) if said else contact.unmapped
         return replace(contact, item_id=item_id, version=card.version, unmapped=unmapped)
 
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
