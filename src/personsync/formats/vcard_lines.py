@@ -102,12 +102,13 @@ def decode_card(data: bytes, fallback: str = "cp1252") -> tuple[str, str, bool]:
     text after it, or in one value, leaves the other lines alone): UTF-8 when the line is; else
     the character set the line, or else the card, declares (Outlook's 2.1 cards say
     `CHARSET=Windows-1252`); else `fallback`, a guess."""
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[3:]
     try:
-        return data.decode("utf-8"), "utf-8", False
+        text = data.decode("utf-8")
+        return (text[1:] if text[:1] == "\ufeff" else text), "utf-8", False
     except UnicodeDecodeError:
         pass
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
     card_charset = _declared(data)
     encoding, guessed = card_charset or fallback, False
     parts: list[str] = []
