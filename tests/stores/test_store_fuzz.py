@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mutations import mutate
 from personsync.formats.vcard import card_starts, write_card
 from personsync.model import Contact, Record
 from personsync.stores import open_folder
@@ -44,27 +45,6 @@ def _bad_seed(k: int, rng: random.Random) -> bytes:
     return write_card(Contact(record, item_id=f"bad-{k}"), rng.choice(("2.1", "3.0", "4.0")))
 
 
-def _mutate(data: bytes, rng: random.Random, inserts: list[bytes]) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 6)):
-        op = rng.randrange(6)
-        at = rng.randrange(len(buf) + 1)
-        if op == 0 and buf:
-            buf[min(at, len(buf) - 1)] ^= 1 << rng.randrange(8)
-        elif op == 1:
-            buf[at:at] = rng.choice(inserts)
-        elif op == 2:
-            del buf[at : at + rng.randint(1, 40)]
-        elif op == 3:
-            buf = buf[:at]  # truncated
-        elif op == 4:
-            line = bytes(buf[at : at + 30].split(b"\n")[0])
-            buf[at:at] = line * rng.randint(2, 50)  # a repeated piece
-        else:
-            buf[at:at] = rng.randbytes(rng.randint(1, 12))
-    return bytes(buf)
-
-
 def _read(url: str) -> list[Contact | ReadProblem]:
     store = open_folder(url, create=False)
     try:
@@ -95,7 +75,7 @@ def test_vcf_file_of_mutated_and_good_cards(tmp_path: Path) -> None:
             data = write_card(Contact(_good(n), item_id=f"good-{n}"), "3.0")
             records.append((n, data, offset))
         else:
-            data = _mutate(_bad_seed(n, rng), rng, INSERTS) + b"\r\n"
+            data = mutate(_bad_seed(n, rng), rng, INSERTS, rounds=6) + b"\r\n"
             records.append((-1 - n, data, offset))
         offset += len(data)
     path = tmp_path / "fuzz.vcf"
@@ -134,7 +114,7 @@ def test_vcf_folder_of_mutated_and_good_cards(tmp_path: Path) -> None:
     for i in range(150):
         (folder / f"good-{i}.vcf").write_bytes(write_card(Contact(_good(i)), "3.0"))
     for k in range(1500):
-        (folder / f"bad-{k}.vcf").write_bytes(_mutate(_bad_seed(k, rng), rng, INSERTS))
+        (folder / f"bad-{k}.vcf").write_bytes(mutate(_bad_seed(k, rng), rng, INSERTS, rounds=6))
     got = {g.item_id: g for g in _read(f"vcf:{folder}")}
     assert len(got) == 1650
     for i in range(150):
@@ -167,7 +147,7 @@ def test_csv_of_mutated_and_good_rows(tmp_path: Path) -> None:
     for k in range(2500):
         seed = f"Bad{k},Row,bad{k}@example.org,555 {k},Co,a note,3/22/1980,\r\n".encode()
         # No quote characters: a quote opened by a mutation rightly holds every line after it.
-        data = _mutate(seed, rng, CSV_INSERTS).replace(b'"', b"")
+        data = mutate(seed, rng, CSV_INSERTS, rounds=6).replace(b'"', b"")
         if k % 50 == 0:
             data = b",,,,,,,\r\n"  # an all-empty row
         rows.append((-1 - k, data if data.endswith((b"\n", b"\r")) else data + b"\r\n"))

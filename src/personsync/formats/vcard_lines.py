@@ -134,7 +134,7 @@ def _declared(data: bytes) -> str:
     """The first character set other than UTF-8 that `data` declares and Python knows."""
     for match in _DECLARED.finditer(data):
         try:
-            name = codecs.lookup(match.group(1).decode("ascii")).name
+            name = text_codec(match.group(1).decode("ascii"))
         except LookupError:
             continue
         if name != "utf-8":
@@ -287,9 +287,17 @@ def _params(parts: list[str], style: str, name: str) -> tuple[Params, str, str]:
 
 def _check_charset(charset: str, name: str) -> str:
     try:
-        return codecs.lookup(charset).name
+        return text_codec(charset)
     except LookupError:
         raise ValueError(f"{name}: unknown character set {charset!r}") from None
+
+
+def text_codec(charset: str) -> str:
+    """Python's name for a character set; LookupError for one it does not know or that is
+    not text (`quopri`, `base64`: codecs of bytes to bytes)."""
+    name = codecs.lookup(charset).name
+    "".encode(name)  # LookupError for a codec that is not a text encoding
+    return name
 
 
 def decode_qp(value: str, charset: str, file_encoding: str) -> str:
