@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,3 +66,15 @@ def test_wrong_tenant_is_explained(
     result = runner.invoke(app, ["graph", "login"])
     assert result.exit_code == 1
     assert "PERSONSYNC_GRAPH_TENANT" in result.output
+
+
+def test_test_server_on_a_port_in_use_is_a_one_line_error() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["graph", "test-server", "--port", str(port)])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    said = " ".join(result.output.split())
+    assert f"port {port}" in said and "in use" in said
