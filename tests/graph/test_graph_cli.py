@@ -67,3 +67,24 @@ def test_wrong_tenant_is_explained(
     result = runner.invoke(app, ["graph", "login"])
     assert result.exit_code == 1
     assert "PERSONSYNC_GRAPH_TENANT" in result.output
+
+
+def test_test_server_prints_both_ways_to_sign_in(server: GraphTestServer) -> None:
+    from personsync.cli.graph_cmds import test_server_settings
+    from personsync.graph.testserver import TEST_SECRET
+
+    lines = "\n".join(test_server_settings(server, USER))
+    assert f"export PERSONSYNC_GRAPH_CLIENT_SECRET={TEST_SECRET}" in lines
+    assert f"--mailbox {USER}" in lines
+    assert f"PERSONSYNC_GRAPH_CLIENT_ID={TEST_CLIENT_ID}" in lines
+    assert "personsync graph login" in lines
+
+
+def test_test_server_without_the_server_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
+    result = runner.invoke(app, ["graph", "test-server", "--port", "1"])
+    assert result.exit_code == 1
+    assert "uvicorn" in result.output and "personsync[server]" in result.output
+    assert "Traceback" not in result.output
