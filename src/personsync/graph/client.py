@@ -82,13 +82,11 @@ class Reply:
 
     @property
     def error_code(self) -> str:
-        err = self.body.get("error") if isinstance(self.body, dict) else None
-        return str(err.get("code", "")) if isinstance(err, dict) else ""
+        return service_errors.error_code(self.body)
 
     @property
     def error_message(self) -> str:
-        err = self.body.get("error") if isinstance(self.body, dict) else None
-        return str(err.get("message", "")) if isinstance(err, dict) else ""
+        return service_errors.error_message(self.body)
 
 
 def _retry_after(headers: Any) -> float | None:
