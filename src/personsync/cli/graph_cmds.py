@@ -11,6 +11,7 @@ import typer
 from personsync.cli.app import app
 from personsync.cli.options import JsonOption
 from personsync.cli.output import console, err, print_json
+from personsync.errors import ConfigError
 from personsync.graph.config import STORE_DEFAULTS, GraphConfig, config_dir
 
 if TYPE_CHECKING:
@@ -111,11 +112,14 @@ def test_server(
     ] = 0,
 ) -> None:
     """Run the Graph-compatible test server on 127.0.0.1 (device codes approved at once)."""
-    from personsync.extras import require_server
-
-    require_server("the Graph test server")
-    from personsync.graph.testserver import GraphTestServer
-    from personsync.graph.testserver.limits import ServerConfig
+    try:
+        from personsync.graph.testserver import GraphTestServer
+        from personsync.graph.testserver.limits import ServerConfig
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"the Graph test server needs {exc.name}, which is not installed",
+            hint="install the server extra: pip install 'personsync[server]'",
+        ) from exc
 
     server = GraphTestServer(
         ServerConfig(budget=budget or None, max_concurrent=4 if budget else None)
