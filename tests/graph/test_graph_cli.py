@@ -84,6 +84,8 @@ def test_test_server_without_the_server_extra_names_it(monkeypatch: pytest.Monke
     import sys
 
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
+    for name in [m for m in sys.modules if m.startswith("personsync.graph.testserver")]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, without uvicorn
     result = runner.invoke(app, ["graph", "test-server", "--port", "1"])
     assert result.exit_code == 1
     assert "uvicorn" in result.output and "personsync[server]" in result.output
