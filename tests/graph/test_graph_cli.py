@@ -90,3 +90,26 @@ def test_test_server_without_the_server_extra_names_it(monkeypatch: pytest.Monke
     assert result.exit_code == 1
     assert "uvicorn" in result.output and "personsync[server]" in result.output
     assert "Traceback" not in result.output
+
+
+def test_fastapi_and_uvicorn_are_in_the_server_extra_only() -> None:
+    import subprocess
+    import sys
+    from importlib.metadata import requires
+
+    needs = requires("personsync") or []
+    for name in ("fastapi", "uvicorn"):
+        lines = [r.replace('"', "'") for r in needs if r.startswith(name)]
+        assert lines and all("extra ==" in r for r in lines)  # not in the base install
+        assert any("extra == 'server'" in r for r in lines)
+    # And the base install runs without them.
+    code = (
+        "import sys\n"
+        "sys.modules['fastapi'] = sys.modules['uvicorn'] = None\n"
+        "from personsync.cli import main\n"
+        "sys.argv = ['personsync', 'graph', '--help']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "test-server" in done.stdout
