@@ -140,6 +140,24 @@ def test_token_ended_mid_run_is_refreshed_once_silently(
     assert len(server.identity.refresh) == refreshes  # each refresh token used once, renewed
 
 
+def test_app_only_token_ended_mid_run_is_renewed(server: GraphTestServer, tmp_path: Path) -> None:
+    config = GraphConfig(
+        tenant="test",
+        client_id=TEST_CLIENT_ID,
+        client_secret=TEST_SECRET,
+        authority=server.base_url,
+        base_url=server.graph_url,
+        mailbox=USER,
+        directory=tmp_path,
+    )
+    store = open_folder("graph:Contacts", config=config, retry=FAST, timeout=5.0)
+    store.create_many([_person(1)])
+    server.state.expire_tokens()
+    store.create_many([_person(2)])  # client credentials again, no person needed
+    assert len(server.mailbox(USER).contacts) == 2
+    assert [s for _, _, _, s in server.api.log].count(401) == 1
+
+
 def test_short_lived_tokens_are_renewed_before_they_end(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
