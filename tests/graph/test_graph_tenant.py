@@ -283,6 +283,22 @@ def test_contact_moved_to_another_folder_is_found_by_customer_id(
     assert ref.item_id not in {r.item_id for r in store.list_items()}  # type: ignore[union-attr]
 
 
+def test_a_lost_create_is_not_taken_for_the_same_person_in_another_folder() -> None:
+    faults = Faults()
+    srv = make_server(faults=faults)
+    with srv.serve():
+        a = open_graph(srv, "Contacts/A")
+        a.create_many([_person(5)])
+        b = open_graph(srv, "Contacts/B", timeout=0.5)
+        faults.add("POST /v1.0/$batch", "drop_before")  # B's create is lost before it is made
+        [made] = b.create_many([_person(5)])
+    assert not isinstance(made, StoreError)
+    box = srv.mailbox(USER)
+    folders = {f.display_name: f.id for f in box.folders.values()}
+    assert box.contacts[made.item_id].folder_id == folders["B"]
+    assert sorted(c.folder_id for c in box.contacts.values()) == sorted(folders[x] for x in "AB")
+
+
 def test_customer_id_lookups_are_bounded(
     server: GraphTestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

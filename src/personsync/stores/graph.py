@@ -268,9 +268,13 @@ class GraphStore(StoreBase):
             # Their answers were lost: they may exist already. Customer ID tells.
             found = self._find_many([contacts[n].customer_id for n in uncertain])
             for n in uncertain:
-                if contacts[n].customer_id in found:
-                    hit = found[contacts[n].customer_id][0]
-                    results[n] = ItemRef(hit.item_id, hit.version)
+                # Only a contact in this folder is the one the lost answer was about: the same
+                # Customer ID in another folder (the Person exported there too) is not.
+                here = [
+                    h for h in found.get(contacts[n].customer_id, ()) if h.item_id in self._versions
+                ]
+                if here:
+                    results[n] = ItemRef(here[0].item_id, here[0].version)
                 elif attempt + 1 < CREATE_ATTEMPTS:
                     pending.append(n)
                 else:
