@@ -78,3 +78,49 @@ def test_test_server_on_a_port_in_use_is_a_one_line_error() -> None:
     assert result.exit_code == 2 and "Traceback" not in result.output
     said = " ".join(result.output.split())
     assert f"port {port}" in said and "in use" in said
+
+
+def test_test_server_prints_both_ways_to_sign_in(server: GraphTestServer) -> None:
+    from personsync.cli.graph_cmds import test_server_settings
+    from personsync.graph.testserver import TEST_SECRET
+
+    lines = "\n".join(test_server_settings(server, USER))
+    assert f"export PERSONSYNC_GRAPH_CLIENT_SECRET={TEST_SECRET}" in lines
+    assert f"--mailbox {USER}" in lines
+    assert f"PERSONSYNC_GRAPH_CLIENT_ID={TEST_CLIENT_ID}" in lines
+    assert "personsync graph login" in lines
+
+
+def test_test_server_without_the_server_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
+    for name in [m for m in sys.modules if m.startswith("personsync.graph.testserver")]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, without uvicorn
+    result = runner.invoke(app, ["graph", "test-server", "--port", "1"])
+    assert result.exit_code == 1
+    assert "uvicorn" in result.output and "personsync[server]" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_fastapi_and_uvicorn_are_in_the_server_extra_only() -> None:
+    import subprocess
+    import sys
+    from importlib.metadata import requires
+
+    needs = requires("personsync") or []
+    for name in ("fastapi", "uvicorn"):
+        lines = [r.replace('"', "'") for r in needs if r.startswith(name)]
+        assert lines and all("extra ==" in r for r in lines)  # not in the base install
+        assert any("extra == 'server'" in r for r in lines)
+    # And the base install runs without them.
+    code = (
+        "import sys\n"
+        "sys.modules['fastapi'] = sys.modules['uvicorn'] = None\n"
+        "from personsync.cli import main\n"
+        "sys.argv = ['personsync', 'graph', '--help']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "test-server" in done.stdout
