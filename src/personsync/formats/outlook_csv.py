@@ -274,10 +274,13 @@ def row_to_contact(
     for name in _LIST_FIELDS:
         if name in values:
             values[name] = split_categories(str(values[name]))
-    for key, i in zip(layout.extra_keys, layout.unmapped, strict=True):
+    for key, i, unset in zip(layout.extra_keys, layout.unmapped, layout.unset_values, strict=True):
         cell = cells[i]
         if cell:
             extra[key] = unneutralise(cell) if cell[0] == "'" else cell
+            said = layout.not_synced(key, extra[key], unset)
+            if said:
+                unmapped.append(said)
     for email, type_col in layout.email_types.items():
         if cells[type_col].strip().upper() == EXCHANGE_TYPE and email in values:
             # An Exchange-internal address is an X.500 path, not an e-mail address: keep it in
