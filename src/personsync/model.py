@@ -312,9 +312,11 @@ def same(name: str, a: Value, b: Value, region: str = DEFAULT_REGION) -> bool:
 
 def diff(old: Record, new: Record, region: str = DEFAULT_REGION) -> dict[str, tuple[Value, Value]]:
     """Fields whose comparable values differ: name → (old, new)."""
+    a_values, b_values = field_values(old), field_values(new)
+    if a_values == b_values:  # the common case, in one C comparison of all the fields
+        return {}
     out: dict[str, tuple[Value, Value]] = {}
-    for name in FIELD_NAMES:
-        a, b = getattr(old, name), getattr(new, name)
-        if not same(name, a, b, region):
+    for name, a, b in zip(FIELD_NAMES, a_values, b_values, strict=True):
+        if a != b and not same(name, a, b, region):
             out[name] = (a, b)
     return out

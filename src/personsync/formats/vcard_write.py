@@ -10,6 +10,7 @@ written back only while the values they were derived from are unchanged.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -109,8 +110,8 @@ _EMAIL_HEADS = [
     for index in range(len(vm.EMAIL_SLOTS))
 ]
 _PHONE_NUMBERS = _getter(spec.name for specs in vm.PHONE_SLOTS.values() for spec in specs)
-# Per phone slot, in the order of _PHONE_NUMBERS: its spec, whether it is its class's first
-# slot, its head per version.
+# Per phone slot, in the order of _PHONE_NUMBERS: its spec, the indexes of the earlier slots of
+# its class, its head per version.
 # Outlook (2.1) writes the phones vCard has no type for as X-MS-TEL: `X-MS-TEL;VOICE;CALLBACK`
 # is in a card Outlook 2007 wrote (tests/formats/test_vcard_realworld.py); the others follow
 # it. Each is read back (vcard_map.PHONE_TYPE_ALIASES).
@@ -130,10 +131,14 @@ def _phone_head(cls: frozenset[str], version: str) -> tuple[Params, str]:
 
 
 _PHONE_HEADS = tuple(
-    (spec, index == 0, {v: _phone_head(cls, v) for v in VERSIONS})
-    for cls, specs in vm.PHONE_SLOTS.items()
+    (spec, tuple(range(start, start + index)), {v: _phone_head(cls, v) for v in VERSIONS})
+    for start, (cls, specs) in zip(
+        itertools.accumulate((len(s) for s in vm.PHONE_SLOTS.values()), initial=0),
+        vm.PHONE_SLOTS.items(),
+    )
     for index, spec in enumerate(specs)
 )
+_PHONE_INDEXES = range(len(_PHONE_HEADS))
 # Per address: its type, the indexes of the components that are fields (0 and 1, PO box and
 # extended address, are not) and a getter for them, the spec whose line group it takes, its
 # head per version.
@@ -295,15 +300,15 @@ class _Writer:
 
     def phones(self, grouped: bool) -> None:
         v = self.version
-        gap = False  # an earlier slot of the class is empty
-        for number, (spec, first, heads) in zip(
-            _PHONE_NUMBERS(self.record), _PHONE_HEADS, strict=True
-        ):
-            if first:
-                gap = False
+        numbers = _PHONE_NUMBERS(self.record)
+        # Only the slots that hold a number, picked in C: most of Outlook's 19 are empty.
+        for i in itertools.compress(_PHONE_INDEXES, numbers):
+            number = numbers[i]
             if not number.strip():
-                gap = True
                 continue
+            spec, earlier, heads = _PHONE_HEADS[i]
+            # An earlier slot of its class is empty: say which slot this is.
+            gap = bool(earlier) and not all(numbers[j].strip() for j in earlier)
             params, head = heads[v]
             if gap or grouped:
                 if gap:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ from personsync.persons.schema import persons
 
 _LIST_AT = tuple(i for i, n in enumerate(FIELD_NAMES) if BY_NAME[n].kind == "list")
 _TEXT_AT = tuple(i for i, n in enumerate(FIELD_NAMES) if BY_NAME[n].kind not in ("list", "date"))
+_TEXT_VALUES = operator.itemgetter(*_TEXT_AT)  # a row's text values in one C call
 # Rows are read by position (the hot path of every listing and sync): `persons` has the columns
 # id, <every field in FIELDS order>, contact_manager_id, created_at, updated_at, row_version, and
 # Record's attributes are in FIELDS order too.
@@ -85,9 +87,10 @@ def row_person(row: Sequence[Any], shared: dict[Any, Any] | None = None) -> Pers
     (a dict the caller keeps for one listing), repeated values are one object (`model.share`;
     written out here: this runs for every Person of a listing)."""
     values = list(row[1 : _N + 1])
-    for i in _TEXT_AT:
-        if values[i] is None:  # cannot happen with NOT NULL, but never hand on a None as text
-            values[i] = ""
+    if None in _TEXT_VALUES(values):  # cannot happen with NOT NULL, but never hand on a None
+        for i in _TEXT_AT:
+            if values[i] is None:
+                values[i] = ""
     if shared is None:
         for i in _LIST_AT:
             values[i] = split_categories(values[i] or "")
