@@ -135,6 +135,7 @@ _PHONE_HEADS = tuple(
     for start, (cls, specs) in zip(
         itertools.accumulate((len(s) for s in vm.PHONE_SLOTS.values()), initial=0),
         vm.PHONE_SLOTS.items(),
+        strict=False,  # accumulate gives one more: the end of the last class
     )
     for index, spec in enumerate(specs)
 )

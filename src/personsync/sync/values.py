@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from itertools import compress
 from datetime import date
+from itertools import compress
 from typing import Any
 
 from personsync.fields import FIELD_NAMES
@@ -27,7 +27,7 @@ def record_to_dict(record: Record) -> dict[str, Any]:
     # The non-empty fields' names and values, picked in C: most of the 65 fields are empty.
     return {
         name: value if value.__class__ is str else value_to_json(value)
-        for name, value in zip(compress(FIELD_NAMES, values), compress(values, values))
+        for name, value in zip(compress(FIELD_NAMES, values), compress(values, values), strict=True)
     }
 
 
