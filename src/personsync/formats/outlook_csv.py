@@ -27,7 +27,7 @@ from personsync.formats.outlook_csv_layout import (
     Layout,
     needed_columns,
 )
-from personsync.model import Contact, Record, join_categories, split_categories
+from personsync.model import Contact, join_categories, record_from, split_categories
 
 DateOrder = Literal["MDY", "DMY", "YMD"]
 DATE_ORDERS: tuple[DateOrder, ...] = ("MDY", "DMY", "YMD")
@@ -289,7 +289,7 @@ def row_to_contact(
             extra[column] = str(values.pop(email))
             unmapped.append(f"{column}: Exchange address {extra[column]!r} (not an e-mail address)")
     return Contact(
-        record=Record(**values),  # type: ignore[arg-type]
+        record=record_from(values),  # type: ignore[arg-type]
         item_id=_cell(cells, layout.item_id),
         customer_id=_cell(cells, layout.customer_id),
         extra=extra,

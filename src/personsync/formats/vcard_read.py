@@ -25,7 +25,15 @@ from personsync.fields import CUSTOMER_ID_VCARD, FieldSpec
 from personsync.formats import vcard_map as vm
 from personsync.formats.vcard_lines import Line, Property, RawCard, param
 from personsync.formats.vcard_text import plain_components, plain_text, split_list
-from personsync.model import REPEATED_FIELDS, Contact, Record, Value, pickled_by_fields, share
+from personsync.model import (
+    REPEATED_FIELDS,
+    Contact,
+    Record,
+    Value,
+    pickled_by_fields,
+    record_from,
+    share,
+)
 
 _DROPPED = frozenset({"PRODID", "REV", "UID"})  # regenerated on write
 _ORDINAL = {1: "1st", 2: "2nd", 3: "3rd"}
@@ -387,7 +395,7 @@ class _CardReader:
         if shared is not None:
             for name in REPEATED_FIELDS.intersection(values):
                 values[name] = share(values[name], shared)
-        record = Record(**values)  # type: ignore[arg-type]
+        record = record_from(values)
         extra = VCardExtra(
             version=self.card.version,
             properties=tuple(self.kept),

@@ -18,6 +18,7 @@ from personsync.model import (
     coerce,
     field_values,
     join_categories,
+    record_of,
     split_categories,
 )
 from personsync.persons.filter_fields import suggest
@@ -107,7 +108,7 @@ def row_person(row: Sequence[Any], shared: dict[Any, Any] | None = None) -> Pers
             values[i] = split
     return Person(
         id=int(row[0]),
-        record=Record(*values),
+        record=record_of(values),
         version=str(row[_N + 4]),
         contact_manager_id=row[_N + 1],
         created_at=utc(row[_N + 2]),
