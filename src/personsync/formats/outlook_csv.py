@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import compress
 from typing import Any, Literal
 
 from personsync.errors import FormatError
@@ -248,10 +249,9 @@ def row_to_contact(
     values: dict[str, object] = {}
     extra: dict[str, str] = {}
     unmapped: list[str] = []
-    for name, i in layout.columns.items():
-        cell = cells[i]
-        if cell:
-            values[name] = unneutralise(cell) if cell[0] == "'" else cell
+    found = layout.field_cells(cells)
+    for name, cell in zip(compress(layout.field_names, found), compress(found, found), strict=True):
+        values[name] = unneutralise(cell) if cell[0] == "'" else cell
     for name, parts in layout.streets.items():
         lines = [unneutralise(cells[i]) for i in parts if cells[i]]
         if lines:
@@ -274,13 +274,17 @@ def row_to_contact(
     for name in _LIST_FIELDS:
         if name in values:
             values[name] = split_categories(str(values[name]))
-    for key, i, unset in zip(layout.extra_keys, layout.unmapped, layout.unset_values, strict=True):
-        cell = cells[i]
-        if cell:
-            extra[key] = unneutralise(cell) if cell[0] == "'" else cell
-            said = layout.not_synced(key, extra[key], unset)
-            if said:
-                unmapped.append(said)
+    kept = layout.extra_cells(cells)
+    for key, unset, cell in zip(
+        compress(layout.extra_keys, kept),
+        compress(layout.unset_values, kept),
+        compress(kept, kept),
+        strict=True,
+    ):
+        extra[key] = unneutralise(cell) if cell[0] == "'" else cell
+        said = layout.not_synced(key, extra[key], unset)
+        if said:
+            unmapped.append(said)
     for email, type_col in layout.email_types.items():
         if cells[type_col].strip().upper() == EXCHANGE_TYPE and email in values:
             # An Exchange-internal address is an X.500 path, not an e-mail address: keep it in

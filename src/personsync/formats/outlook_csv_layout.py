@@ -8,6 +8,9 @@ from `personsync.fields`; this module only knows how a header is arranged.
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -158,6 +161,21 @@ class Layout:
         shown = value if len(value) <= 60 else value[:57] + "..."
         return f"{key} {shown!r}: not synced (no Person field; kept in the file)"
 
+    @functools.cached_property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    @functools.cached_property
+    def field_cells(self) -> Callable[[Sequence[str]], tuple[str, ...]]:
+        """A row's cells of the mapped fields, in `field_names` order, picked in C: a row has
+        a cell for each of up to 65 fields, and most are empty."""
+        return _picker(tuple(self.columns.values()))
+
+    @functools.cached_property
+    def extra_cells(self) -> Callable[[Sequence[str]], tuple[str, ...]]:
+        """A row's cells of the unmapped columns, in `unmapped` order."""
+        return _picker(self.unmapped)
+
     def extra_column(self, key: str) -> int | None:
         """Where a Contact.extra value goes: its own column, else the column of that name."""
         found = self.extra_index.get(_key(key))
@@ -176,6 +194,16 @@ class Layout:
         if field_name in self.columns:
             return self.header[self.columns[field_name]]
         return BY_NAME[field_name].csv
+
+
+def _picker(indexes: tuple[int, ...]) -> Callable[[Sequence[str]], tuple[str, ...]]:
+    """The cells at these indexes as a tuple (itemgetter, but a tuple for one or none too)."""
+    if len(indexes) == 1:
+        only = indexes[0]
+        return lambda cells: (cells[only],)
+    if not indexes:
+        return lambda cells: ()
+    return operator.itemgetter(*indexes)
 
 
 def _extra_key(names: tuple[str, ...], i: int) -> str:
