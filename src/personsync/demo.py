@@ -7,18 +7,21 @@ number printed comes from the engine's own plans and reports.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from personsync.errors import ExitCode
 from personsync.model import Contact, Record
-from personsync.persons.repo import ALL_PERSONS, PersonsDB
+from personsync.persons import ALL_PERSONS
+from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
 from personsync.sync import engine
-from personsync.sync.report import EXIT_CLEAN, RunReport
+from personsync.sync.report import RunReport
 
 DEMO_VIEW = "Demo: Persons with a company"
 
@@ -66,8 +69,10 @@ def run_demo(
     persons: int = 300,
     say: Callable[[str], None] = print,
     show: Callable[[Any], None] | None = None,
+    command: str = "personsync",
 ) -> int:
-    """Run the main job in `directory` (made fresh); returns the last run's exit code."""
+    """Run the main job in `directory` (made fresh); returns the last run's exit code.
+    `command`: how to call personsync from here, for the closing hint."""
     from personsync.persons.sample import generate
 
     def report(r: RunReport | None) -> None:
@@ -104,10 +109,11 @@ def run_demo(
         say("7. Export again: only what changed is written; the no-op pairs are not even read")
         again = engine.run(db, csv, "export", view=view).report
         report(again)
+        database = shlex.quote(str(directory / "personsync.db"))
         say(
-            "Done. Look around: personsync runs list --db "
-            f"{directory / 'personsync.db'}; undo a run with personsync undo RUN."
+            f"Done. Look around: {command} runs list --db {database}\n"
+            f"      undo a run with: {command} undo RUN --db {database}"
         )
-        return last.exit_code if last is not None else EXIT_CLEAN
+        return last.exit_code if last is not None else ExitCode.CLEAN
     finally:
         db.close()

@@ -9,11 +9,33 @@ have one place each that turns an error into advice (`personsync.cli.app.run_gua
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """How a command ended: the one table of exit codes (README and every --help quote it)."""
+
+    CLEAN = 0  # everything done, nothing skipped
+    FAILED = 1  # the command failed, or some records met errors
+    USAGE = 2  # the command was given wrongly: unknown view, run, option, filter
+    GUARD = 3  # stopped by the mass-change guard, or a question nobody can answer: nothing written
+    SKIPPED = 4  # done, but some records were skipped or need a decision
+    LEASE = 5  # another run holds the folder's lease: nothing read or written (LeaseHeld)
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
+
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 clean; 1 failed or records with errors; 2 usage error (unknown view, run or "
+    "filter); 3 stopped by the mass-change guard (nothing written); 4 done with skipped records "
+    "or decisions needed; 5 another run is working on the folder (nothing done; see --wait); "
+    "130 interrupted (Ctrl-C)."
+)
+
 
 class PersonsyncError(Exception):
     """Base of every error personsync reports to a person."""
 
-    exit_code = 1
+    exit_code: int = ExitCode.FAILED
 
     def __init__(self, message: str, *, hint: str = "", detail: str = "") -> None:
         super().__init__(message)
@@ -28,7 +50,7 @@ class PersonsyncError(Exception):
 class UsageError(PersonsyncError):
     """The command was asked for something that cannot be done as asked."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class ConfigError(PersonsyncError):
@@ -47,7 +69,9 @@ class PersonNotFound(PersonsyncError):
 
 
 class ViewError(PersonsyncError):
-    """A view is missing, or its filter or sort is malformed."""
+    """A view is missing, or its filter or sort is malformed: the command was given wrongly."""
+
+    exit_code = ExitCode.USAGE
 
 
 class FilterSyntaxError(ViewError):
@@ -119,6 +143,10 @@ class ThrottledError(StoreError):
     """The service kept refusing for too many requests, past every retry."""
 
 
+class UncertainOutcome(StoreError):
+    """A write whose answer was lost (timeout, dropped connection): it may have happened."""
+
+
 # --- Sync ---------------------------------------------------------------------------------------
 
 
@@ -129,8 +157,28 @@ class SyncError(PersonsyncError):
 class MassChangeRefused(SyncError):
     """A run would change more than the allowed share of a folder or of the Persons table."""
 
-    exit_code = 3
+    exit_code = ExitCode.GUARD
+
+
+class LeaseHeld(SyncError):
+    """Another run holds the contact folder's lease (one run at a time per folder)."""
+
+    exit_code = ExitCode.LEASE
 
 
 class RunNotFound(SyncError):
-    """No run with that id in the journal."""
+    """No run with that id in the journal: the command was given wrongly."""
+
+    exit_code = ExitCode.USAGE
+
+
+# --- Sync profiles ------------------------------------------------------------------------------
+
+
+class ProfileError(UsageError):
+    """A sync profile is missing, or one of its settings is wrong; `field` names that setting
+    (the web console shows the message beside it)."""
+
+    def __init__(self, message: str, *, field: str = "", hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.field = field

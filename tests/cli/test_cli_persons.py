@@ -151,16 +151,67 @@ def test_import_keeps_good_rows_and_reports_bad_ones(sqlite_url: str, tmp_path: 
         "first_name,last_name,birthday,hat\nAnn,A,1980-01-01,x\nBob,B,not-a-date,y\nCy\nDi,D,,z\n",
         encoding="utf-8",
     )
-    dry = run(sqlite_url, "persons", "import", str(csv_path), "--dry-run", code=1)
+    dry = run(sqlite_url, "persons", "import", str(csv_path), "--dry-run", code=4)
     assert "2 Persons would be added" in flat(dry.stdout)
     assert as_json(sqlite_url, "persons", "list") == []
-    result = run(sqlite_url, "persons", "import", str(csv_path), code=1)
+    result = run(sqlite_url, "persons", "import", str(csv_path), code=4)
     err = flat(result.stderr)
     assert "column 'hat' is not a field" in err
     assert "line 3: birthday" in err and "line 4: 1 values" in err
     assert "added 2 Persons" in flat(result.stdout)
     names = [p["first_name"] for p in as_json(sqlite_url, "persons", "list")]
     assert names == ["Ann", "Di"]
+
+
+def test_import_again_after_fixing_rows_adds_no_duplicates(db_url: str, tmp_path: Path) -> None:
+    csv_path = tmp_path / "in.csv"
+    header = "first_name,last_name,email1,mobile_phone,company,birthday\n"
+    good = (
+        "Ann,Lee,ann@example.org,,,\n"  # matched by e-mail
+        "Bo,Ray,,+1 212 555 0100,,\n"  # by name and phone
+        "Cy,Po,,,Acme,\n"  # by name and company
+    )
+    csv_path.write_text(header + good + "Dee,Ng,dee@example.org,,,22/3/1980\n", encoding="utf-8")
+    first = run(db_url, "persons", "import", str(csv_path), code=4)
+    assert "added 3 Persons" in flat(first.stdout) and "line 5" in flat(first.stderr)
+    # The person fixes line 5 and imports the whole file again, as the message says.
+    csv_path.write_text(header + good + "Dee,Ng,dee@example.org,,,1980-03-22\n", encoding="utf-8")
+    again = as_json(db_url, "persons", "import", str(csv_path))
+    assert again["added"] == 1 and len(again["already_present"]) == 3
+    assert {p["matched_by"] for p in again["already_present"]} == {
+        "e-mail",
+        "name and phone",
+        "name and company",
+    }
+    names = sorted(p["first_name"] for p in as_json(db_url, "persons", "list"))
+    assert names == ["Ann", "Bo", "Cy", "Dee"]
+    assert as_json(db_url, "persons", "import", str(csv_path))["added"] == 0
+
+
+def test_import_reports_ambiguous_rows_and_can_be_undone(db_url: str, tmp_path: Path) -> None:
+    for _ in range(2):
+        run(db_url, "persons", "add", "-s", "first_name=Ann", "-s", "email1=ann@example.org")
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text("first_name,email1\nAnn,ann@example.org\nZoe,zoe@example.org\n")
+    result = run(db_url, "persons", "import", str(csv_path), code=4)
+    assert "line 2: matches Persons" in flat(result.stderr)
+    data = as_json(db_url, "runs", "list")
+    (run_info,) = [r for r in data if r["command"] == "persons import"]
+    assert run_info["counts"]["create-person"] == 1
+    assert f"personsync undo {run_info['id']}" in flat(result.stdout)
+    run(db_url, "undo", run_info["id"])
+    assert sorted(p["first_name"] for p in as_json(db_url, "persons", "list")) == ["Ann", "Ann"]
+
+
+def test_import_date_order(sqlite_url: str, tmp_path: Path) -> None:
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text("first_name,birthday\nAnn,22/3/1980\nBo,1990-01-02\n")
+    result = run(sqlite_url, "persons", "import", str(csv_path), "--date-order", "dmy")
+    assert "added 2 Persons" in flat(result.stdout)
+    birthdays = sorted(p["birthday"] for p in as_json(sqlite_url, "persons", "list"))
+    assert birthdays == ["1980-03-22", "1990-01-02"]
+    bad = run(sqlite_url, "persons", "import", str(csv_path), "--date-order", "XYZ", code=2)
+    assert "MDY, DMY or YMD" in flat(bad.stderr)
 
 
 def test_import_json_report(sqlite_url: str, tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def test_export_dry_run_json_then_run_then_runs_and_undo(db: str, tmp_path: Path
 
 def test_unknown_run_is_one_readable_line(db: str) -> None:
     got = runner.invoke(app, ["runs", "show", "nope", "--db", db])
-    assert got.exit_code == 1
+    assert got.exit_code == 2
     assert "no run 'nope'" in got.output and "Traceback" not in got.output
 
 

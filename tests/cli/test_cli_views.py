@@ -51,32 +51,32 @@ def test_views_create_show_list_delete(db_url: str) -> None:
     listed = as_json(db_url, "persons", "list", "--view", "New York")
     assert [p["id"] for p in listed] == [bob, ann]
 
-    again = run(db_url, "views", "create", "New York", "--filter", "id = 1", code=1)
+    again = run(db_url, "views", "create", "New York", "--filter", "id = 1", code=2)
     assert "already exists" in flat(again.stderr) and "--replace" in flat(again.stderr)
     run(db_url, "views", "create", "New York", "--filter", f"id = {ann}", "--replace")
     assert as_json(db_url, "views", "show", "New York")["count"] == 1
 
     assert "deleted view" in run(db_url, "views", "delete", "New York").stdout
-    missing = run(db_url, "views", "show", "New York", code=1)
+    missing = run(db_url, "views", "show", "New York", code=2)
     assert "no view named 'New York'" in flat(missing.stderr) and "All Persons" in flat(
         missing.stderr
     )
 
 
 def test_builtin_view_cannot_be_deleted_or_replaced(sqlite_url: str) -> None:
-    assert "cannot be deleted" in run(sqlite_url, "views", "delete", "All Persons", code=1).stderr
-    result = run(sqlite_url, "views", "create", "All Persons", "-f", "id = 1", code=1)
+    assert "cannot be deleted" in run(sqlite_url, "views", "delete", "All Persons", code=2).stderr
+    result = run(sqlite_url, "views", "create", "All Persons", "-f", "id = 1", code=2)
     assert "built in" in flat(result.stderr)
 
 
 def test_malformed_filter_points_at_the_position(sqlite_url: str) -> None:
-    result = run(sqlite_url, "views", "create", "x", "--filter", 'stat = "NY"', code=1)
+    result = run(sqlite_url, "views", "create", "x", "--filter", 'stat = "NY"', code=2)
     assert "unknown field 'stat' (at position 1)" in flat(result.stderr)
     assert "did you mean state" in flat(result.stderr)
     verbose = runner.invoke(
         app, ["-v", "views", "create", "x", "-f", 'state = "NY" and', "--db", sqlite_url]
     )
-    assert verbose.exit_code == 1
+    assert verbose.exit_code == 2
     assert 'state = "NY" and\n' in verbose.stderr and "\n" + " " * 16 + "^" in verbose.stderr
     assert as_json(sqlite_url, "views", "list")[-1]["name"] == "All Persons"
 

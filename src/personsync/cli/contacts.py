@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+import itertools
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from personsync.cli.app import app
 from personsync.cli.options import JsonOption
 from personsync.cli.output import console, err, print_json
 from personsync.errors import ItemNotFound, UsageError
 from personsync.fields import FIELDS
-from personsync.model import Contact
-from personsync.stores import list_folders, open_folder, split_url
-from personsync.stores.base import ContactStore, ReadProblem
+
+if TYPE_CHECKING:
+    from personsync.model import Contact
+    from personsync.stores.base import ContactStore, ReadProblem
 
 FOLDER_URLS = (
     "Folder URLs: vcf:./contacts (a folder of .vcf files), vcf-file:people.vcf (many cards in "
@@ -66,6 +65,8 @@ _GROUP_TITLES = {
 
 
 def _open(folder: str, encoding: str, date_order: str) -> ContactStore:
+    from personsync.stores import open_folder, split_url
+
     options: dict[str, Any] = {}
     if encoding:
         options["encoding"] = encoding
@@ -79,18 +80,9 @@ def _open(folder: str, encoding: str, date_order: str) -> ContactStore:
     return open_folder(folder, create=False, **options)
 
 
-def _read(store: ContactStore, limit: int) -> Iterator[Contact | ReadProblem]:
-    ids = [ref.item_id for ref in store.list_items()]
-    if limit:
-        ids = ids[:limit]
-    order = {item_id: n for n, item_id in enumerate(ids)}
-    got: list[Contact | ReadProblem] = []
-    for start in range(0, len(ids), 500):
-        got.extend(store.get_many(ids[start : start + 500]))
-    return iter(sorted(got, key=lambda g: order.get(g.item_id, 0)))
-
-
 def _report(problems: list[ReadProblem]) -> None:
+    from rich.text import Text
+
     for problem in problems:
         err.print(Text.assemble(("problem: ", "bold red"), str(problem.error)))
     if problems:
@@ -143,9 +135,15 @@ def list_contacts(
     Examples: [bold]personsync contacts list csv:contacts.csv --limit 20[/bold],
     [bold]personsync contacts list vcf:./cards --json[/bold]
     """
+    from rich.table import Table
+    from rich.text import Text
+
+    from personsync.model import Contact
+    from personsync.stores.base import ReadProblem, read_all
+
     store = _open(folder, encoding, date_order)
     try:
-        items = list(_read(store, limit))
+        items = list(itertools.islice(read_all(store), limit or None))
     finally:
         store.close()
     found = [c for c in items if isinstance(c, Contact)]
@@ -188,6 +186,8 @@ def show_contact(
 
     Example: [bold]personsync contacts show csv:contacts.csv r3f2a9c0d1e2b4a5c[/bold]
     """
+    from personsync.stores.base import ReadProblem
+
     store = _open(folder, encoding, date_order)
     try:
         got = list(store.get_many([item_id]))
@@ -208,6 +208,9 @@ def show_contact(
 
 
 def _show(contact: Contact) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     console.print(Text(contact.display_name, style="bold"))
     table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
     table.add_column(style="dim")
@@ -245,6 +248,10 @@ def list_contact_folders(
     Examples: [bold]personsync folders list csv:./exports[/bold] (every .csv file there),
     [bold]personsync folders list graph:[/bold] (your mailbox's contact folders)
     """
+    from rich.text import Text
+
+    from personsync.stores import list_folders
+
     found = list_folders(url)
     if json_out:
         print_json(found)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.engine import make_url
 
 from personsync.cli.app import app
 from personsync.cli.options import DbOption, JsonOption
 from personsync.cli.output import console, print_json
-from personsync.persons import migrate
-from personsync.persons.connect import display_url, make_engine, resolve_url
-from personsync.persons.repo import PersonsDB
+
+if TYPE_CHECKING:
+    from personsync.persons.repo import PersonsDB
 
 db_app = typer.Typer(
     help="The Persons database: bring its schema up to date, or see which version it has.\n\n"
@@ -28,6 +28,8 @@ app.add_typer(db_app, name="db")
 @contextmanager
 def open_persons(url: str | None) -> Iterator[PersonsDB]:
     """The Persons database of --db / $PERSONSYNC_DB, migrated, closed afterwards."""
+    from personsync.persons.repo import PersonsDB
+
     db = PersonsDB(url)
     try:
         yield db
@@ -37,6 +39,10 @@ def open_persons(url: str | None) -> Iterator[PersonsDB]:
 
 def where(url: str) -> str:
     """Where the database is, in words a person can use: a file path or the URL."""
+    from sqlalchemy.engine import make_url
+
+    from personsync.persons.connect import display_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         return str(Path(parsed.database).resolve())
@@ -52,6 +58,8 @@ def init(db: DbOption = None, json_out: JsonOption = False) -> None:
       personsync init --db ~/crm/people.db
       personsync init --db postgresql+psycopg://crm@dbhost/crm
     """
+    from personsync.persons import migrate
+
     with open_persons(db) as pdb:
         count = pdb.count()
         revisions = sorted(migrate.current_revisions(pdb.engine))
@@ -72,6 +80,9 @@ def upgrade(db: DbOption = None) -> None:
 
     Example:  personsync db upgrade --db people.db
     """
+    from personsync.persons import migrate
+    from personsync.persons.connect import make_engine, resolve_url
+
     engine = make_engine(resolve_url(db))
     try:
         before, after = migrate.upgrade(engine)
@@ -91,6 +102,9 @@ def status(db: DbOption = None, json_out: JsonOption = False) -> None:
 
     Example:  personsync db status --json
     """
+    from personsync.persons import migrate
+    from personsync.persons.connect import make_engine, resolve_url
+
     engine = make_engine(resolve_url(db))
     try:
         current = sorted(migrate.current_revisions(engine))

@@ -1,26 +1,84 @@
-"""Where the CLI writes: tables and JSON to stdout, progress and errors to stderr."""
+"""Where the CLI writes: tables and JSON to stdout, progress, questions and errors to stderr.
+
+Output that goes to a pipe or a log is not wrapped: a folder path or a name stays on one line,
+whole, for grep and for people reading the log.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+if TYPE_CHECKING:
+    from rich.console import Console
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Wide enough that no line of ours is ever wrapped; Rich tables take only the width they need.
+UNWRAPPED = 100_000
+
+
+class _Lazy:
+    """A Rich Console made on first use (importing Rich costs start-up time `--help` need not
+    pay), sized for where it writes when each command starts (`reset_consoles`)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False)
+            # Rich exits with 1 when the reader of a pipe has gone (`| head -1`): that reader
+            # has what it wanted, which is no failure.
+            setattr(self._console, "on_broken_pipe", reader_gone)  # noqa: B010
+            _fit(self._console)
+        return self._console
+
+    def reset(self) -> None:
+        self._console = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+def reader_gone() -> None:
+    """stdout's reader closed the pipe: point stdout at nothing (so the last flush cannot fail
+    again) and end the command as done."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(0)
+
+
+def _fit(console: Console) -> None:
+    if not console.is_terminal:
+        console.width = UNWRAPPED
+        console.soft_wrap = True
+
+
+console: Console = _Lazy(stderr=False)  # type: ignore[assignment]
+err: Console = _Lazy(stderr=True)  # type: ignore[assignment]
+
+
+def real(lazy: Console) -> Console:
+    """The Console itself, for Rich objects that hold on to one (a progress bar)."""
+    return lazy.get() if isinstance(lazy, _Lazy) else lazy
+
+
+def reset_consoles() -> None:
+    """Each command looks again at where stdout and stderr go (a test runner swaps them)."""
+    for lazy in (console, err):
+        lazy.reset()  # type: ignore[attr-defined]
+
+
+def interactive() -> bool:
+    """A person is there to answer: stdin and stdout are both a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _default(value: Any) -> Any:
@@ -37,27 +95,54 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+class Progress:
+    """What a progress bar gives a command: `advance(n)`, and `paused()` around a question so
+    the bar does not redraw over it."""
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar = bar
+        self._task = task
+
+    def __call__(self, n: int = 1, *, total: int | None = None, description: str = "") -> None:
+        if total is not None:
+            self._bar.update(self._task, total=total)
+        if description:
+            self._bar.update(self._task, description=description)
+        self._bar.advance(self._task, n)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self._bar.stop()
+        try:
+            yield
+        finally:
+            self._bar.start()
+
+
 @contextmanager
-def progress(description: str, total: int | None = None) -> Iterator[Any]:
-    """A Rich progress bar on stderr; yields a callable `advance(n=1)`. Silent when not a TTY."""
-    bar = Progress(
+def progress(description: str, total: int | None = None) -> Iterator[Progress]:
+    """A Rich progress bar on stderr; yields a `Progress`. Silent when not a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as Bar
+
+    bar = Bar(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=real(err),
         transient=True,
         disable=not err.is_terminal,
     )
     with bar:
-        task = bar.add_task(description, total=total)
+        yield Progress(bar, bar.add_task(description, total=total))
 
-        def advance(n: int = 1, *, total: int | None = None, description: str = "") -> None:
-            if total is not None:
-                bar.update(task, total=total)
-            if description:
-                bar.update(task, description=description)
-            bar.advance(task, n)
 
-        yield advance
+Advance = Callable[..., None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,20 +12,12 @@ from personsync.cli.app import app, escape
 from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
 from personsync.cli.output import console, err, print_json, progress
-from personsync.cli.persons_render import (
-    person_card,
-    person_dict,
-    persons_table,
-    print_persons_json,
-    value_text,
-)
-from personsync.errors import UsageError
+from personsync.errors import ExitCode, UsageError
 from personsync.fields import FIELD_NAMES
-from personsync.model import Record, Value
-from personsync.persons.csv_import import read_csv
-from personsync.persons.repo import ALL_PERSONS
-from personsync.persons.rows import change_row
-from personsync.persons.sample import generate
+from personsync.persons import ALL_PERSONS
+
+if TYPE_CHECKING:
+    from personsync.model import Value
 
 persons_app = typer.Typer(
     help="Persons records: list, show, add, edit, delete, import a CSV, or make sample data.",
@@ -58,6 +50,8 @@ AllOption = Annotated[
 
 def parse_sets(pairs: list[str] | None) -> dict[str, Value]:
     """`--set first_name=Ann` options → typed changes (UsageError naming a bad one)."""
+    from personsync.persons.rows import change_row
+
     changes: dict[str, Value] = {}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
@@ -87,13 +81,18 @@ def list_persons(
       personsync persons list --view "New York" --limit 10
       personsync persons list --where 'email endswith "@example.com"' --json
     """
+    from personsync.cli.persons_render import persons_table, print_persons_json
+
     with open_persons(db) as pdb:
         total = pdb.count(view, where=where)
         persons = pdb.list_persons(view, limit=limit or None, where=where)
         if json_out:
             print_persons_json(persons, hidden=everything)
             return
-        shown = persons_table(persons, title=view or ALL_PERSONS)
+        title = view or ALL_PERSONS
+        if where:
+            title += f" where {where}"
+        shown = persons_table(persons, title=title)
     _footer(shown, total)
 
 
@@ -113,18 +112,43 @@ def show(
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Show one Person, field by field.
+    """Show one Person, field by field; with --all also its version and every link (one per
+    contact folder).
 
     Examples:
       personsync persons show 12
       personsync persons show 12 --all --json
     """
+    from personsync.cli.persons_render import person_card, person_dict
+
     with open_persons(db) as pdb:
         person = pdb.get(person_id)
+        links = _links_of(pdb, person_id) if everything else []
     if json_out:
-        print_json(person_dict(person, hidden=everything))
+        data = person_dict(person, hidden=everything)
+        if everything:
+            data["links"] = links
+        print_json(data)
     else:
-        person_card(person, everything=everything)
+        person_card(person, everything=everything, links=links)
+
+
+def _links_of(pdb: Any, person_id: int) -> list[dict[str, str]]:
+    """The Person's links, one per contact folder: folder, contact id, when last in step."""
+    from sqlalchemy import select
+
+    from personsync.sync.engine import ensure_tables
+    from personsync.sync.tables import sync_links as t
+
+    ensure_tables(pdb.engine)
+    query = (
+        select(t.c.folder, t.c.item_id, t.c.synced_at)
+        .where(t.c.person_id == person_id)
+        .order_by(t.c.folder)
+    )
+    with pdb.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [{"folder": f, "item_id": i, "synced_at": str(at)} for f, i, at in rows]
 
 
 @persons_app.command("add")
@@ -138,6 +162,9 @@ def add(
     Example:
       personsync persons add -s first_name=Ann -s last_name=Smith -s email1=ann@example.org
     """
+    from personsync.cli.persons_render import person_dict
+    from personsync.model import Record
+
     changes = parse_sets(sets)
     if not changes:
         raise UsageError("nothing to add", hint="give fields with --set FIELD=VALUE")
@@ -169,6 +196,8 @@ def edit(
       personsync persons edit 12 --set company="ACME Corp" --set job_title=CFO
       personsync persons edit 12 --set birthday=        # clears the birthday
     """
+    from personsync.cli.persons_render import person_dict, value_text
+
     changes = parse_sets(sets)
     if not changes:
         raise UsageError("nothing to change", hint="give fields with --set FIELD=VALUE")
@@ -216,59 +245,78 @@ def delete(
 def import_csv(
     file: Annotated[Path, typer.Argument(help="A CSV file with a header row.", show_default=False)],
     dry_run: DryRunOption = False,
+    date_order: Annotated[
+        str,
+        typer.Option(
+            "--date-order",
+            help="How the file writes dates besides YYYY-MM-DD: MDY (3/22/1980), DMY, YMD.",
+            show_default=False,
+        ),
+    ] = "",
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Add Persons from a CSV file. Header: field names (first_name), labels (First name) or
-    Outlook's column names (First Name). Unknown columns are reported and ignored; bad rows are
-    reported by line number and skipped; the good rows are added in one transaction. Exits 1
-    when any row was skipped.
+    """Add Persons from a CSV file; safe to run again with the same (or a fixed) file.
 
-    Example:  personsync persons import people.csv --dry-run
+    Header: field names (first_name), labels (First name) or Outlook's column names (First
+    Name); unknown columns are reported and ignored. Each row is matched to the Persons already
+    there as the sync engine does (e-mail, then name with phone or company): a row that is
+    already in is not added again; a row that matches several Persons is reported. Bad rows
+    are reported by line and skipped. The new Persons are added as one journaled run:
+    `personsync undo RUN` takes them back. Exit code 4 when rows were skipped, 0 otherwise.
+
+    Example:  personsync persons import people.csv --dry-run --date-order DMY
     """
-    rows = read_csv(file)
+    from personsync.persons.csv_import import read_csv
+    from personsync.persons.import_run import import_rows
+
+    order = date_order.upper()
+    if order and order not in ("MDY", "DMY", "YMD"):
+        raise UsageError(f"unknown date order {date_order!r}", hint="use MDY, DMY or YMD")
+    rows = read_csv(file, order)
     for column in rows.unknown_columns:
         err.print(
             f"[yellow]warning:[/yellow] {escape(str(file))}: column {escape(repr(column))} "
-            "is not a field; ignored",
-            soft_wrap=True,
+            "is not a field; ignored"
         )
-    for problem in rows.problems:
-        err.print(
-            f"[red]skipped[/red] {escape(str(file))}, line {problem.line}: "
-            + escape(problem.message),
-            soft_wrap=True,
-        )
-    ids: list[int] = []
-    if not dry_run and rows.records:
-        with open_persons(db) as pdb, progress("importing", len(rows.records)) as advance:
-            ids = pdb.add_many(rows.records, on_chunk=advance)
+    with open_persons(db) as pdb, progress("importing", len(rows.records)) as bar:
+        result = import_rows(pdb, rows, file, dry_run=dry_run, on_chunk=bar)
+    skipped = [(p.line, p.message) for p in rows.problems] + result.unclear
+    skipped.sort()
+    for line, why in skipped:
+        err.print(f"[red]skipped[/red] {escape(str(file))}, line {line}: {escape(why)}")
     if json_out:
         print_json(
             {
                 "file": str(file),
-                "added": len(ids),
-                "ids": ids,
-                "valid": len(rows.records),
+                "run": result.run_id or None,
+                "added": len(result.added),
+                "ids": result.ids(),
+                "new": len(result.new),
+                "already_present": [
+                    {"line": line, "person_id": pid, "matched_by": how}
+                    for line, pid, how in result.present
+                ],
                 "dry_run": dry_run,
                 "unknown_columns": rows.unknown_columns,
-                "skipped": [{"line": p.line, "reason": p.message} for p in rows.problems],
+                "skipped": [{"line": line, "reason": why} for line, why in skipped],
             }
         )
-    elif dry_run:
-        console.print(
-            f"{file}: {len(rows.records)} Persons would be added (dry run: nothing written)",
-            soft_wrap=True,
-            markup=False,
-        )
     else:
-        console.print(
-            f"{file}: added {len(ids)} Persons" + _id_range(ids), soft_wrap=True, markup=False
-        )
-    if rows.problems and not json_out:
-        err.print(f"{len(rows.problems)} rows skipped; fix them and import those lines again")
-    if rows.problems:
-        raise typer.Exit(1)
+        present = f"; {len(result.present)} already in Persons" if result.present else ""
+        if dry_run:
+            said = f"{len(result.new)} Persons would be added{present} (dry run: nothing written)"
+        else:
+            said = f"added {len(result.added)} Persons{_id_range(result.ids())}{present}"
+        console.print(f"{file}: {said}", markup=False)
+        if result.run_id:
+            console.print(f"undo with: personsync undo {result.run_id}", markup=False)
+        if skipped:
+            err.print(
+                f"{len(skipped)} rows skipped; fix them and import the file again "
+                "(rows already in are not added twice)"
+            )
+    raise typer.Exit(ExitCode.SKIPPED if skipped else ExitCode.CLEAN)
 
 
 def _id_range(ids: list[int]) -> str:
@@ -287,6 +335,8 @@ def sample(
 
     Example:  personsync persons sample 1000 --seed 7
     """
+    from personsync.persons.sample import generate
+
     ids: list[int] = []
     with open_persons(db) as pdb, progress("adding sample Persons", count) as advance:
         records = generate(count, seed)

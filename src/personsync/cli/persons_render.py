@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.table import Table
@@ -72,8 +72,11 @@ def value_text(value: Value) -> str:
     return "" if value is None else str(value)
 
 
-def person_card(person: Person, *, everything: bool = False) -> None:
-    """One Person, field by field (non-empty fields, or all of them with `everything`)."""
+def person_card(
+    person: Person, *, everything: bool = False, links: Sequence[Mapping[str, str]] = ()
+) -> None:
+    """One Person, field by field (non-empty fields, or all of them with `everything`), then
+    its links to contacts, one per folder."""
     table = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
     table.add_column(style="bold")
     table.add_column()
@@ -91,4 +94,9 @@ def person_card(person: Person, *, everything: bool = False) -> None:
         table.add_row("Created", str(person.created_at or ""))
         table.add_row("Updated", str(person.updated_at or ""))
         table.add_row("Contact link", Text(person.contact_manager_id or ""))
+        if not links:
+            table.add_row("Links", "none")
+        for n, link in enumerate(links):
+            where = f"{link['folder']}: contact {link['item_id']} (in step {link['synced_at']})"
+            table.add_row("Links" if n == 0 else "", Text(where))
     console.print(table)

@@ -1,101 +1,23 @@
-"""CLI: export, import, link, unlink, runs, undo (and the wizard and the demo, registered here)."""
+"""CLI: export, import, link, unlink, runs, undo and demo."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from personsync.cli.app import app
+from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
-from personsync.cli.output import console, print_json, progress
-from personsync.cli.sync_render import run_to_dict, show_plan, show_report, show_run, show_runs
-from personsync.persons.repo import ALL_PERSONS
-from personsync.sync import engine, journal, manual
-from personsync.sync.plan import Plan
-from personsync.sync.report import EXIT_CODES_HELP, EXIT_FAILED, RunReport
-from personsync.sync.undo import undo as undo_run
-
-MaxChangeOption = Annotated[
-    float,
-    typer.Option(
-        "--max-change",
-        help="Mass-change guard: stop and ask when a run would create or change more than this "
-        "percentage of a non-empty folder or Persons table.",
-        min=0,
-    ),
-]
-
-
-@contextmanager
-def persons_db(url: str | None) -> Iterator[Any]:
-    from personsync.persons.repo import PersonsDB
-
-    db = PersonsDB(url)
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def _confirm(json_out: bool) -> Callable[[str], bool] | None:
-    if json_out or not sys.stdin.isatty():
-        return None
-    return lambda message: typer.confirm(f"{message}. Go ahead?", default=False)
-
-
-def sync(
-    direction: str,
-    folder: str,
-    *,
-    db_url: str | None,
-    view: str | None,
-    dry_run: bool,
-    json_out: bool,
-    yes: bool,
-    max_change: float,
-) -> int:
-    """Plan, print the plan, apply, print the report; returns the exit code."""
-
-    with persons_db(db_url) as db, progress(f"{direction}ing") as advance:
-
-        def on_plan(plan: Plan) -> None:
-            if not json_out:
-                show_plan(plan, limit=50 if dry_run else 20)
-            advance(0, total=plan.changes())
-
-        outcome = engine.run(
-            db,
-            folder,
-            direction,
-            view=view,
-            dry_run=dry_run,
-            yes=yes,
-            max_share=max_change / 100,
-            confirm=_confirm(json_out),
-            on_plan=on_plan,
-            advance=advance,
-        )
-    if outcome.report is None:
-        if json_out:
-            print_json({"plan": outcome.plan.to_dict()})
-        return 0
-    return _done(outcome.report, json_out, outcome.plan)
-
-
-def _done(report: RunReport, json_out: bool, plan: Plan | None = None) -> int:
-    if json_out:
-        data: dict[str, Any] = {"report": report.to_dict()}
-        if plan is not None:
-            data["plan"] = {"counts": plan.counts()}
-        print_json(data)
-    else:
-        show_report(report, plan.warnings if plan is not None else ())
-    return report.exit_code
+from personsync.cli.output import console, interactive, print_json, progress
+from personsync.cli.sync_run import MaxChangeOption, WaitOption, finish, sync
+from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
+from personsync.persons import ALL_PERSONS
 
 
 @app.command(
@@ -115,6 +37,7 @@ def export_cmd(
     json_out: JsonOption = False,
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
+    wait: WaitOption = 0.0,
 ) -> None:
     code = sync(
         "export",
@@ -125,6 +48,7 @@ def export_cmd(
         json_out=json_out,
         yes=yes,
         max_change=max_change,
+        wait=wait,
     )
     raise typer.Exit(code)
 
@@ -145,6 +69,7 @@ def import_cmd(
     json_out: JsonOption = False,
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
+    wait: WaitOption = 0.0,
 ) -> None:
     code = sync(
         "import",
@@ -155,6 +80,7 @@ def import_cmd(
         json_out=json_out,
         yes=yes,
         max_change=max_change,
+        wait=wait,
     )
     raise typer.Exit(code)
 
@@ -162,20 +88,60 @@ def import_cmd(
 FolderOption = Annotated[str, typer.Option("--folder", "-f", help="The contact folder.")]
 
 
-@app.command("link", help="Link a Person to a contact (a decision the engine would not guess).")
+@app.command(
+    "link",
+    help="Link a Person to a contact (a decision the engine would not guess). The next export "
+    "writes the Person's values into that contact. A contact linked to another Person (or "
+    "carrying its Customer ID) is taken from it only with --yes, or after you answer yes.",
+)
 def link_cmd(
     person: Annotated[int, typer.Argument(help="The Person's id.")],
     item: Annotated[str, typer.Argument(help="The contact's item id (as the plan names it).")],
     folder: FolderOption,
     db: DbOption = None,
+    yes: YesOption = False,
     json_out: JsonOption = False,
 ) -> None:
-    with persons_db(db) as pdb:
+    from personsync.sync import manual
+    from personsync.sync.links import Links
+
+    with open_persons(db) as pdb:
+        target = pdb.get(person)
+        other = Links(pdb.engine, folder).owner(item)
+        if other is None:
+            other = _customer_id_person(folder, item)
+        if other is not None and other != person and not yes:
+            what = (
+                f"contact {item} belongs to Person {other}: linking it to Person {person} "
+                f"({target.display_name}) unlinks it from Person {other}, and the next export "
+                f"overwrites it with Person {person}'s values"
+            )
+            if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
+                raise UsageError(what, hint="add --yes to do it; nothing was changed")
         report = manual.link(pdb, person, folder, item)
-    raise typer.Exit(_done(report, json_out))
+    raise typer.Exit(finish(report, json_out))
 
 
-@app.command("unlink", help="Unlink a Person and a contact: clears the contact's Customer ID.")
+def _customer_id_person(folder: str, item: str) -> int | None:
+    """The Person a contact's Customer ID names (a link the journal does not know)."""
+    from personsync.stores import open_folder
+    from personsync.stores.base import get_one
+
+    store = open_folder(folder, create=False)
+    try:
+        contact = get_one(store, item)
+    finally:
+        store.close()
+    cid = contact.customer_id if contact is not None else ""
+    return int(cid) if cid.isdigit() else None
+
+
+@app.command(
+    "unlink",
+    help="Unlink a Person and a contact: clears the contact's Customer ID, forgets the link. "
+    "A copied contact is settled with its id alone (--item ID): the Person its Customer ID "
+    "names keeps its own contact.",
+)
 def unlink_cmd(
     folder: FolderOption,
     person: Annotated[int | None, typer.Option("--person", help="The Person's id.")] = None,
@@ -183,11 +149,22 @@ def unlink_cmd(
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
+    from personsync.sync import manual
+    from personsync.sync.links import Links
+
     if person is None and item is None:
-        raise typer.BadParameter("give --person or --item (or both)")
-    with persons_db(db) as pdb:
+        raise UsageError("give --person or --item (or both)")
+    with open_persons(db) as pdb:
+        if person is None and item is not None and Links(pdb.engine, folder).owner(item) is None:
+            # No link row: a copy carrying another contact's Customer ID; clear it.
+            person = _customer_id_person(folder, item)
+            if person is None:
+                raise UsageError(
+                    f"contact {item} in {folder} is linked to no Person",
+                    hint=f"see it with: personsync contacts show {folder} {item}",
+                )
         report = manual.unlink(pdb, folder, person_id=person, item_id=item)
-    raise typer.Exit(_done(report, json_out))
+    raise typer.Exit(finish(report, json_out))
 
 
 runs_app = typer.Typer(help="The journal: runs and what each one wrote.", no_args_is_help=True)
@@ -200,7 +177,10 @@ def runs_list(
     json_out: JsonOption = False,
     limit: Annotated[int, typer.Option("--limit", help="How many runs.")] = 50,
 ) -> None:
-    with persons_db(db) as pdb:
+    from personsync.cli.sync_render import run_to_dict, show_runs
+    from personsync.sync import engine, journal
+
+    with open_persons(db) as pdb:
         engine.ensure_tables(pdb.engine)
         found = journal.list_runs(pdb.engine, limit)
     if json_out:
@@ -215,7 +195,10 @@ def runs_show(
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    with persons_db(db) as pdb:
+    from personsync.cli.sync_render import run_to_dict, show_run
+    from personsync.sync import engine, journal
+
+    with open_persons(db) as pdb:
         engine.ensure_tables(pdb.engine)
         info = journal.get_run(pdb.engine, run)
         entries = journal.entries(pdb.engine, run)
@@ -228,17 +211,22 @@ def runs_show(
 @app.command(
     "undo",
     help="Undo a run: restore what it changed where the items have not changed since, and "
-    "report those that could not be undone.\n\n" + EXIT_CODES_HELP,
+    "report those that could not be undone. A progress bar shows how far it is.\n\n"
+    + EXIT_CODES_HELP,
 )
 def undo_cmd(
     run: Annotated[str, typer.Argument(help="The run id (personsync runs list).")],
     db: DbOption = None,
     json_out: JsonOption = False,
+    wait: WaitOption = 0.0,
 ) -> None:
-    with persons_db(db) as pdb:
+    from personsync.sync import engine
+    from personsync.sync.undo import undo as undo_run
+
+    with open_persons(db) as pdb, progress(f"undoing {run}") as bar:
         engine.ensure_tables(pdb.engine)
-        report = undo_run(pdb, run)
-    raise typer.Exit(_done(report, json_out))
+        report = undo_run(pdb, run, advance=bar, wait=wait)
+    raise typer.Exit(finish(report, json_out))
 
 
 @app.command(
@@ -253,6 +241,7 @@ def demo_cmd(
     ),
     persons: Annotated[int, typer.Option("--persons", help="How many sample Persons.")] = 300,
 ) -> None:
+    from personsync.cli.sync_render import show_report
     from personsync.demo import run_demo
 
     code = run_demo(
@@ -260,13 +249,18 @@ def demo_cmd(
         persons=persons,
         say=lambda text: console.print(text, markup=False),
         show=show_report,
+        command=invocation(),
     )
-    raise typer.Exit(EXIT_FAILED if code == EXIT_FAILED else 0)
+    raise typer.Exit(ExitCode.FAILED if code == ExitCode.FAILED else ExitCode.CLEAN)
 
 
-def _register_extras() -> None:
-    # The wizard and the demo live in their own modules; importing them registers them.
-    from personsync.cli import sync_wizard  # noqa: F401
-
-
-_register_extras()
+def invocation() -> str:
+    """How to run personsync again from here: the PATH's `personsync` if that is this one, else
+    the path this one was started by (`.venv/bin/personsync` after `make demo`)."""
+    started = sys.argv[0]
+    if started.endswith("__main__.py"):
+        return f"{os.path.relpath(sys.executable)} -m personsync"
+    on_path = shutil.which("personsync")
+    if on_path and os.path.exists(started) and os.path.samefile(on_path, started):
+        return "personsync"
+    return shlex.quote(os.path.relpath(started))

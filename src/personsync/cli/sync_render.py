@@ -37,6 +37,10 @@ SHORT = {
 }
 
 
+# What a run counts when it wrote something that `undo` can take back.
+WRITTEN = {"create-contact", "update-contact", "create-person", "update-person", "link"}
+
+
 def _short(value: Any, width: int = 30) -> str:
     text = "" if value is None else ", ".join(value) if isinstance(value, list) else str(value)
     text = text.replace("\n", " ⏎ ")
@@ -96,10 +100,10 @@ def show_plan(plan: Plan, limit: int = 50) -> None:
 
 def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
     """The run's report; `shown`: warnings the plan printed already."""
-    colour = {"clean": "green", "skipped": "yellow", "failed": "red"}[report.status]
+    colour = {"clean": "green", "failed": "red"}.get(report.status, "yellow")
     console.print(
         f"[bold]Run {report.run_id}[/bold] ({report.command} {escape(report.folder)}): "
-        f"[{colour}]{report.status}[/{colour}] in {report.duration:.1f} s"
+        f"[{colour}]{escape(report.summary)}[/{colour}] in {report.duration:.1f} s"
     )
     console.print(
         "  "
@@ -112,19 +116,42 @@ def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
         who = e.get("name") or e.get("item_id") or e.get("person_id") or ""
         console.print(f"  [red]error[/red] {escape(str(who))}: {escape(str(e.get('error')))}")
     for s in report.skipped[:50]:
-        who = s.get("name") or s.get("item_id") or ""
-        mail = f" <{s['email']}>" if s.get("email") else ""
-        console.print(
-            f"  [yellow]{s.get('kind', 'skipped')}[/yellow] {escape(str(who))}{escape(mail)} "
-            f"in {escape(str(s.get('folder', '')))}: {escape(str(s.get('reason')))}"
-        )
+        _skipped(s)
     for w in [w for w in report.warnings if w not in shown][:20]:
         console.print(f"  [yellow]warning[/yellow]: {escape(w)}")
     hidden = len(report.errors) + len(report.skipped) - 100
     if hidden > 0:
         console.print(f"  … and {hidden} more (`personsync runs show {report.run_id} --json`)")
-    if report.command in {"export", "import"} and report.counts:
+    written = sum(n for k, n in report.counts.items() if k in WRITTEN)
+    if report.command in {"export", "import"} and written:
         console.print(f"  undo with: personsync undo {report.run_id}", style="dim")
+
+
+def _skipped(s: dict[str, Any]) -> None:
+    """One skipped record: who, which contact (its own id), why, and how to settle it."""
+    who = str(s.get("name") or "")
+    item = s.get("item_id") or ""
+    if item:
+        who = f"{who} (contact {item})" if who else f"contact {item}"
+    mail = f" <{s['email']}>" if s.get("email") else ""
+    folder = str(s.get("folder", ""))
+    console.print(
+        f"  [yellow]{escape(str(s.get('kind', 'skipped')))}[/yellow] {escape(who)}{escape(mail)} "
+        f"in {escape(folder)}: {escape(str(s.get('reason')))}"
+    )
+    if s.get("kind") == "decide" and item:
+        person = s.get("person_id")
+        console.print(
+            f"    not this Person's contact: personsync unlink --folder {escape(folder)} "
+            f"--item {escape(item)}",
+            style="dim",
+        )
+        if person is not None:
+            console.print(
+                f"    this Person's contact: personsync link {person} {escape(item)} "
+                f"--folder {escape(folder)}",
+                style="dim",
+            )
 
 
 def run_to_dict(r: RunInfo) -> dict[str, Any]:

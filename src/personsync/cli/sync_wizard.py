@@ -1,7 +1,8 @@
 """`personsync wizard`: the seed's steps as questions; every answer can be given as an option.
 
 Direction → contact folder → Persons view (export only) → the plan's summary → Finish → progress
-→ report. With all options and --yes it asks nothing, so the same flow runs unattended.
+→ report. Given every choice as an option it asks nothing and runs as `export`/`import` do, so
+the same flow runs unattended (the mass-change guard then stops a large run with exit code 3).
 """
 
 from __future__ import annotations
@@ -11,32 +12,59 @@ from typing import Annotated, Any
 import typer
 
 from personsync.cli.app import app
+from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, YesOption
-from personsync.cli.output import console, progress
-from personsync.cli.sync_cmds import MaxChangeOption, persons_db
-from personsync.cli.sync_render import show_plan, show_report
-from personsync.errors import UsageError
-from personsync.persons.repo import ALL_PERSONS
-from personsync.sync import engine
-from personsync.sync.report import EXIT_CODES_HELP
+from personsync.cli.output import console, err, progress
+from personsync.cli.sync_run import MaxChangeOption, finish, sync
+from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
+from personsync.persons import ALL_PERSONS
 
 EXPORT = "Transfer from personsync into Outlook"
 IMPORT = "Transfer from Outlook into personsync"
 DEFAULT_FOLDER = "vcf:Contacts"
+ANOTHER = "Another folder…"
 
 
 def _ask(question: Any) -> Any:
-    answer = question.ask()
-    if answer is None:  # Ctrl-C or end of input: leave without writing anything
-        console.print("cancelled: nothing was written")
-        raise typer.Exit(1)
+    try:
+        answer = question.unsafe_ask()
+    except KeyboardInterrupt:
+        err.print("cancelled: nothing was written")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except EOFError:  # end of input: nobody is there to answer
+        err.print("cancelled (no more input): nothing was written")
+        raise typer.Exit(ExitCode.FAILED) from None
     return answer
+
+
+def existing_folders() -> list[str]:
+    """Contact folders here (sub-folders of .vcf files, .csv files) to offer first."""
+    from personsync.errors import PersonsyncError
+    from personsync.stores import list_folders
+
+    found: list[str] = []
+    for url in ("vcf:.", "csv:."):
+        try:
+            found += [f for f in list_folders(url) if f != "vcf:."]
+        except PersonsyncError:
+            continue
+    return found
+
+
+def _folder(questionary: Any) -> str:
+    offered = existing_folders()
+    if offered:
+        chosen = _ask(questionary.select("Contact folder:", choices=[*offered, ANOTHER]))
+        if chosen != ANOTHER:
+            return str(chosen)
+    return str(_ask(questionary.text("Contact folder:", default=DEFAULT_FOLDER)))
 
 
 @app.command(
     "wizard",
     help="Step by step: choose a direction, a contact folder and a view, see the plan, Finish. "
-    "Every choice can be given as an option (then nothing is asked).\n\n" + EXIT_CODES_HELP,
+    "Given every choice as an option (--direction, --folder, and --view for an export) it asks "
+    "nothing and runs like export or import, also without a terminal.\n\n" + EXIT_CODES_HELP,
 )
 def wizard_cmd(
     direction: Annotated[
@@ -48,7 +76,22 @@ def wizard_cmd(
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
 ) -> None:
-    import questionary  # prompt_toolkit is slow to import: only when the wizard runs
+    if direction is not None and direction not in {"export", "import"}:
+        raise UsageError(f"unknown direction {direction!r}", hint="use export or import")
+    if direction and folder and (view or direction == "import"):
+        code = sync(
+            direction,
+            folder,
+            db_url=db,
+            view=view,
+            dry_run=False,
+            json_out=False,
+            yes=yes,
+            max_change=max_change,
+            plan_rows=10,
+        )
+        raise typer.Exit(code)
+    import questionary  # prompt_toolkit is slow to import: only when the wizard asks
 
     if direction is None:
         direction = _ask(
@@ -60,12 +103,26 @@ def wizard_cmd(
                 ],
             )
         )
-    if direction not in {"export", "import"}:
-        raise UsageError(f"unknown direction {direction!r}", hint="use export or import")
     if folder is None:
-        folder = _ask(questionary.text("Contact folder:", default=DEFAULT_FOLDER))
-    assert folder is not None
-    with persons_db(db) as pdb:
+        folder = _folder(questionary)
+    assert direction is not None and folder is not None
+    _interactive(direction, folder, view, db, yes, max_change, questionary)
+
+
+def _interactive(
+    direction: str,
+    folder: str,
+    view: str | None,
+    db: str | None,
+    yes: bool,
+    max_change: float,
+    questionary: Any,
+) -> None:
+    from personsync.cli.sync_render import show_plan
+    from personsync.stores.writable import check_writable
+    from personsync.sync import engine
+
+    with open_persons(db) as pdb:
         if direction == "export" and view is None:
             names = [v.name for v in pdb.views()] or [ALL_PERSONS]
             view = _ask(
@@ -81,8 +138,9 @@ def wizard_cmd(
             console.print("Nothing to change.")
         if not yes and not _ask(questionary.confirm("Finish?", default=True)):
             console.print("nothing was written")
-            raise typer.Exit(0)
-        with progress("Synchronising", total=preview.plan.changes()) as advance:
+            raise typer.Exit(ExitCode.CLEAN)
+        check_writable(folder)
+        with progress("Synchronising", total=preview.plan.changes()) as bar:
             outcome = engine.run(
                 pdb,
                 folder,
@@ -90,8 +148,7 @@ def wizard_cmd(
                 view=view,
                 yes=True,  # the person saw the plan and chose Finish
                 max_share=max_change / 100,
-                advance=advance,
+                advance=bar,
             )
     assert outcome.report is not None
-    show_report(outcome.report, outcome.plan.warnings)
-    raise typer.Exit(outcome.report.exit_code)
+    raise typer.Exit(finish(outcome.report, False, outcome.plan))

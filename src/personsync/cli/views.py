@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from personsync.cli.app import app
 from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, JsonOption
 from personsync.cli.output import console, print_json
-from personsync.cli.persons_render import person_dict, persons_table
+from personsync.persons import ALL_PERSONS
 from personsync.persons.filter_fields import ALIASES
-from personsync.persons.repo import ALL_PERSONS
 
 _ALIASES = "; ".join(f"{a} = any of {', '.join(cols)}" for a, cols in ALIASES.items())
 
@@ -43,6 +40,9 @@ def list_views(db: DbOption = None, json_out: JsonOption = False) -> None:
 
     Example:  personsync views list --json
     """
+    from rich.table import Table
+    from rich.text import Text
+
     with open_persons(db) as pdb:
         rows = [(v, pdb.count(v.name)) for v in pdb.views()]
     if json_out:
@@ -115,6 +115,8 @@ def show(
 
     Example:  personsync views show "New York" --limit 20
     """
+    from personsync.cli.persons_render import person_dict, persons_table
+
     with open_persons(db) as pdb:
         view = pdb.get_view(name)
         total = pdb.count(name)

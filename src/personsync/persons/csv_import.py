@@ -3,7 +3,8 @@
 The header names fields by their Person column (`first_name`), label (`First name`) or Outlook
 CSV column (`First Name`), case-insensitively. Unknown columns are reported and ignored; a row
 that cannot be read (wrong column count, a date that is not a date) is reported by its line
-number and skipped; every good row is kept.
+number and skipped; every good row is kept. Dates are YYYY-MM-DD, or in the order `date_order`
+names (MDY 3/22/1980, DMY 22/3/1980, YMD), as for CSV contact folders.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from personsync.errors import FormatError
-from personsync.fields import FIELDS
+from personsync.fields import BY_NAME, FIELDS
+from personsync.formats.outlook_csv import parse_date
 from personsync.model import Record, coerce
 
 _HEADER_NAMES: dict[str, str] = {}
@@ -38,8 +40,9 @@ class CsvRows:
     encoding: str = "utf-8"
 
 
-def read_csv(path: Path) -> CsvRows:
-    """Parse the file; FormatError only when nothing can be read (no file, no header)."""
+def read_csv(path: Path, date_order: str = "") -> CsvRows:
+    """Parse the file; FormatError only when nothing can be read (no file, no header).
+    `date_order` "" takes ISO dates only."""
     text, encoding = _decode(path)
     reader = csv.reader(io.StringIO(text, newline=""))
     out = CsvRows(encoding=encoding)
@@ -60,7 +63,7 @@ def read_csv(path: Path) -> CsvRows:
             row = next(reader, None)
             if row is None:
                 break
-            _row(row, line, columns, out)
+            _row(row, line, columns, out, date_order)
     except csv.Error as exc:
         raise FormatError(f"not valid CSV: {exc}", source=str(path), line=reader.line_num) from exc
     return out
@@ -93,7 +96,9 @@ def _columns(header: list[str], out: CsvRows) -> list[str | None]:
     return columns
 
 
-def _row(row: list[str], line: int, columns: list[str | None], out: CsvRows) -> None:
+def _row(
+    row: list[str], line: int, columns: list[str | None], out: CsvRows, date_order: str
+) -> None:
     if not any(cell.strip() for cell in row):
         return  # a blank line
     if len(row) != len(columns):
@@ -106,9 +111,13 @@ def _row(row: list[str], line: int, columns: list[str | None], out: CsvRows) -> 
         if name is None or not cell.strip():
             continue
         try:
-            values[name] = coerce(name, cell)
+            if date_order and BY_NAME[name].kind == "date":
+                values[name] = parse_date(cell, date_order)  # type: ignore[arg-type]
+            else:
+                values[name] = coerce(name, cell)
         except ValueError:
-            out.problems.append(RowProblem(line, f"{name}: {cell!r} is not a date (YYYY-MM-DD)"))
+            form = f"{date_order} order" if date_order else "YYYY-MM-DD"
+            out.problems.append(RowProblem(line, f"{name}: {cell!r} is not a date ({form})"))
             return
     out.records.append(Record(**values))  # type: ignore[arg-type]
     out.lines.append(line)

@@ -17,6 +17,7 @@ own), so matching is the same on both databases.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -40,9 +41,23 @@ def compile_filter(expression: str) -> Condition:
     return _Parser(expression).parse()
 
 
+SORT_HINT = "write fields separated by commas, e.g. last_name, first_name desc"
+
+
 def compile_sort(sort: str) -> list[UnaryExpression[object] | ColumnElement[object]]:
     """ORDER BY clauses for `last_name, first_name desc`; the id always breaks ties."""
-    tokens = tokenize(sort)
+    try:
+        tokens = tokenize(sort)
+    except FilterSyntaxError as exc:
+        # The filter's hints (quote text values) would mislead here: say how a sort is written.
+        dash = re.match(r"\s*-\s*(\w+)", sort[exc.position :])
+        hint = (
+            f"to sort newest or largest first, write the field then desc: {dash[1]} desc"
+            if dash
+            else SORT_HINT
+        )
+        reason = exc.message.rsplit(" (at position", 1)[0]
+        raise FilterSyntaxError(reason, expression=sort, position=exc.position, hint=hint) from None
     clauses: list[UnaryExpression[object] | ColumnElement[object]] = []
     i = 0
     while tokens[i].kind != "end":
@@ -52,7 +67,7 @@ def compile_sort(sort: str) -> list[UnaryExpression[object] | ColumnElement[obje
                 "expected a field name",
                 expression=sort,
                 position=tok.pos,
-                hint="write fields separated by commas, e.g. last_name, first_name desc",
+                hint=SORT_HINT,
             )
         spec = _field(tok, sort)
         if spec.is_alias:
@@ -77,7 +92,7 @@ def compile_sort(sort: str) -> list[UnaryExpression[object] | ColumnElement[obje
                 "expected , or the end of the sort",
                 expression=sort,
                 position=tokens[i].pos,
-                hint="write fields separated by commas, e.g. last_name, first_name desc",
+                hint=SORT_HINT,
             )
         i += 1
         if tokens[i].kind == "end":

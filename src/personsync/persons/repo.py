@@ -7,6 +7,7 @@ one ORM object at a time.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from personsync.errors import ConflictError, PersonNotFound, ViewError
 from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Person, Record, Value
+from personsync.persons import ALL_PERSONS as ALL_PERSONS  # the name callers know
 from personsync.persons import migrate as _migrate
 from personsync.persons.bulk import executemany, insert_records
 from personsync.persons.connect import IMMEDIATE, make_engine, resolve_url
@@ -50,9 +52,6 @@ class View:
     filter: str  # the filter language text ("" matches every Person)
     sort: str  # e.g. "last_name, first_name desc" ("" = by id)
     builtin: bool = False
-
-
-ALL_PERSONS = "All Persons"
 
 
 class PersonsDB:
@@ -144,13 +143,17 @@ class PersonsDB:
         view: str | None = None,
         *,
         limit: int | None = None,
+        offset: int = 0,
         where: str = "",
         times: bool = True,
     ) -> Iterator[Person]:
-        """Like `iter_persons`, optionally limited and narrowed by an extra filter."""
+        """Like `iter_persons`, optionally narrowed by an extra filter and paged (`offset`,
+        `limit`: the web console's pages)."""
         query = self._view_query(_select_persons(times), view, where=where, ordered=True)
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         shared: dict[Any, Any] = {}
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=1_000).execute(query)
@@ -342,15 +345,26 @@ class PersonsDB:
         return [_BUILTIN, *(View(r["name"], r["filter"], r["sort"]) for r in rows)]
 
     def get_view(self, name: str) -> View:
-        """ViewError naming the known views when there is none."""
+        """The view named `name`, matched without regard to case when no name is exactly it;
+        ViewError with a "did you mean" and the known views when there is none."""
         if name == ALL_PERSONS:
             return _BUILTIN
         with self.engine.connect() as conn:
             row = conn.execute(select(views).where(views.c.name == name)).mappings().first()
-        if row is None:
-            known = ", ".join(repr(v.name) for v in self.views())
-            raise ViewError(f"no view named {name!r}", hint=f"known views: {known}")
-        return View(row["name"], row["filter"], row["sort"])
+        if row is not None:
+            return View(row["name"], row["filter"], row["sort"])
+        known = self.views()
+        same = [v for v in known if v.name.casefold() == name.casefold()]
+        if len(same) == 1:
+            return same[0]
+        names = [v.name for v in known]
+        close = difflib.get_close_matches(name.casefold(), [n.casefold() for n in names], 1, 0.6)
+        guess = next((n for n in names if close and n.casefold() == close[0]), "")
+        hint = f"did you mean {guess!r}? " if guess else ""
+        raise ViewError(
+            f"no view named {name!r}",
+            hint=hint + "known views: " + ", ".join(repr(n) for n in names),
+        )
 
     def create_view(self, name: str, filter: str, sort: str = "", *, replace: bool = False) -> View:
         """Validates the filter and sort (FilterSyntaxError with the position) before saving."""

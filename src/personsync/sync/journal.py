@@ -60,9 +60,12 @@ def new_run_id() -> str:
 class Journal:
     """The journal of one run."""
 
-    def __init__(self, engine: Engine, command: str, folder: str, view: str = "") -> None:
+    def __init__(
+        self, engine: Engine, command: str, folder: str, view: str = "", *, run_id: str = ""
+    ) -> None:
         self.engine = engine
-        self.run_id = new_run_id()
+        # `run_id`: the id the run took the folder's lease under (sync/lease.py).
+        self.run_id = run_id or new_run_id()
         self.folder = normalise_folder(folder) if folder else ""
         self.seq = 0
         try:

@@ -66,6 +66,13 @@ class Links:
         except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot read the links of {self.folder}") from exc
 
+    def owner(self, item_id: str) -> int | None:
+        """The Person the contact `item_id` is linked to in this folder, if any."""
+        t = sync_links
+        query = select(t.c.person_id).where(t.c.folder == self.folder, t.c.item_id == item_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
     @staticmethod
     def save(conn: Any, folder: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Upsert links (keys: person_id, item_id, item_version, person_version, baseline,

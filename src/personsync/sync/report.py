@@ -1,22 +1,11 @@
-"""The run report, and the exit codes that say how a run ended (the one place they live)."""
+"""The run report: what a run did, its status in words and its exit code."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-# Exit codes of export, import, undo, demo and wizard (documented in --help and docs/sync.md).
-EXIT_CLEAN = 0  # everything done, nothing skipped
-EXIT_FAILED = 1  # the run failed, or some records met errors
-EXIT_USAGE = 2  # the command was given wrongly
-EXIT_GUARD = 3  # stopped by the mass-change guard: nothing written
-EXIT_SKIPPED = 4  # done, but some records were skipped or need a decision
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 clean; 1 failed or records with errors; 2 usage error; "
-    "3 stopped by the mass-change guard (nothing written); "
-    "4 done with skipped records or decisions needed."
-)
+from personsync.errors import ExitCode
 
 
 @dataclass
@@ -33,15 +22,25 @@ class RunReport:
 
     @property
     def status(self) -> str:
+        """How the run ended, as the journal keeps it: "clean" (nothing skipped), "done" (done,
+        with records skipped or left to decide) or "failed" (some records met errors)."""
         if self.errors:
             return "failed"
-        return "skipped" if self.skipped else "clean"
+        return "done" if self.skipped else "clean"
+
+    @property
+    def summary(self) -> str:
+        """The status in words: "clean", "done, 1 skipped", "failed, 2 errors, 1 skipped"."""
+        parts = [f"{len(self.errors)} error{'s' * (len(self.errors) != 1)}"] if self.errors else []
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        return ", ".join([self.status, *parts])
 
     @property
     def exit_code(self) -> int:
         if self.errors:
-            return EXIT_FAILED
-        return EXIT_SKIPPED if self.skipped else EXIT_CLEAN
+            return ExitCode.FAILED
+        return ExitCode.SKIPPED if self.skipped else ExitCode.CLEAN
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -58,6 +57,7 @@ class RunReport:
             "folder": self.folder,
             "view": self.view,
             "status": self.status,
+            "summary": self.summary,
             "exit_code": self.exit_code,
             "counts": self.counts,
             "errors": self.errors,

@@ -1,0 +1,117 @@
+"""One export or import from the shell: check, plan, print the plan, guard, apply, report.
+
+Shared by `export`, `import` and the `wizard`, so they behave the same: the mass-change question
+is asked only of a person at a terminal (with the progress bar stopped while it is asked); piped
+or scheduled, the guard stops the run with exit code 3 and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from personsync.cli.db import open_persons
+from personsync.cli.output import Progress, interactive, print_json, progress
+from personsync.errors import ExitCode
+
+if TYPE_CHECKING:
+    from personsync.sync.plan import Plan
+    from personsync.sync.report import RunReport
+
+MaxChangeOption = Annotated[
+    float,
+    typer.Option(
+        "--max-change",
+        help="Mass-change guard: stop and ask when a run would create or change more than this "
+        "percentage of a non-empty folder or Persons table.",
+        min=0,
+    ),
+]
+
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        help="When another run is working on the same contact folder, wait up to this many "
+        "seconds for it to finish (default: do not wait; exit code 5).",
+        min=0,
+    ),
+]
+
+
+def guard_question(bar: Progress, json_out: bool) -> Callable[[str], bool] | None:
+    """How to ask a person whether to go past the mass-change guard; None when nobody can answer
+    (JSON for a program, input or output not a terminal): then the guard refuses."""
+    if json_out or not interactive():
+        return None
+
+    def ask(message: str) -> bool:
+        with bar.paused():
+            return typer.confirm(f"{message}. Go ahead?", default=False)
+
+    return ask
+
+
+def sync(
+    direction: str,
+    folder: str,
+    *,
+    db_url: str | None,
+    view: str | None,
+    dry_run: bool,
+    json_out: bool,
+    yes: bool,
+    max_change: float,
+    plan_rows: int | None = None,
+    wait: float = 0.0,
+) -> int:
+    """Plan, print the plan, apply, print the report; returns the exit code."""
+    from personsync.cli.sync_render import show_plan
+    from personsync.stores.writable import check_writable
+    from personsync.sync import engine
+
+    if not dry_run:
+        # Found before anything is planned or written, not once per contact.
+        check_writable(folder)
+    with open_persons(db_url) as db, progress(f"{direction}ing") as bar:
+
+        def on_plan(plan: Plan) -> None:
+            if not json_out:
+                with bar.paused():
+                    show_plan(plan, limit=plan_rows or (50 if dry_run else 20))
+            bar(0, total=plan.changes())
+
+        outcome = engine.run(
+            db,
+            folder,
+            direction,
+            view=view,
+            dry_run=dry_run,
+            yes=yes,
+            max_share=max_change / 100,
+            confirm=guard_question(bar, json_out),
+            on_plan=on_plan,
+            advance=bar,
+            wait=wait,
+        )
+    if outcome.report is None:
+        if json_out:
+            print_json({"plan": outcome.plan.to_dict()})
+        return ExitCode.CLEAN
+    return finish(outcome.report, json_out, outcome.plan)
+
+
+def finish(report: RunReport, json_out: bool, plan: Plan | None = None) -> int:
+    """Print a run's report (JSON or for people); returns its exit code."""
+    from personsync.cli.sync_render import show_report
+
+    if json_out:
+        data: dict[str, Any] = {"report": report.to_dict()}
+        if plan is not None:
+            data["plan"] = {"counts": plan.counts()}
+        print_json(data)
+    else:
+        show_report(report, plan.warnings if plan is not None else ())
+    return report.exit_code
