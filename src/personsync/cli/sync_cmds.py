@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from personsync.cli.app import app
 from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
 from personsync.cli.output import console, interactive, print_json, progress
+from personsync.cli.root import app
 from personsync.cli.sync_run import MaxChangeOption, finish, sync
 from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
 from personsync.persons import ALL_PERSONS
@@ -24,9 +24,9 @@ from personsync.persons import ALL_PERSONS
     "export",
     help="Export a view of Persons into a contact folder: update linked contacts, link matching "
     "ones, create the rest. The plan is printed first; --dry-run stops there.\n\n"
-    "Examples:\n\n"
-    "  personsync export --to vcf:./contacts --dry-run\n\n"
-    '  personsync export --view "Members in New York" --to graph:"Contacts/CRM Members"\n\n'
+    "\b\nExamples:\n"
+    "  personsync export --to vcf:./contacts --dry-run\n"
+    '  personsync export --view "Members in New York" --to graph:"Contacts/CRM Members"\n'
     "  personsync export --to csv:for-outlook.csv --yes --json\n\n" + EXIT_CODES_HELP,
 )
 def export_cmd(
@@ -55,9 +55,9 @@ def export_cmd(
     "import",
     help="Import a contact folder into Persons: update linked Persons, link matching ones, "
     "create the rest. The plan is printed first; --dry-run stops there.\n\n"
-    "Examples:\n\n"
-    "  personsync import --from csv:outlook-export.csv --dry-run\n\n"
-    "  personsync import --from vcf:./saved-from-outlook\n\n"
+    "\b\nExamples:\n"
+    "  personsync import --from csv:outlook-export.csv --dry-run\n"
+    "  personsync import --from vcf:./saved-from-outlook\n"
     "  personsync import --from graph:Contacts --json\n\n" + EXIT_CODES_HELP,
 )
 def import_cmd(
@@ -91,8 +91,10 @@ FolderOption = Annotated[str, typer.Option("--folder", "-f", help="The contact f
     "carrying its Customer ID) is taken from it only with --yes, or after you answer yes.",
 )
 def link_cmd(
-    person: Annotated[int, typer.Argument(help="The Person's id.")],
-    item: Annotated[str, typer.Argument(help="The contact's item id (as the plan names it).")],
+    person: Annotated[int, typer.Argument(metavar="PERSON", help="The Person's id.")],
+    item: Annotated[
+        str, typer.Argument(metavar="ITEM", help="The contact's item id (as the plan names it).")
+    ],
     folder: FolderOption,
     db: DbOption = None,
     yes: YesOption = False,
@@ -187,7 +189,7 @@ def runs_list(
 
 @runs_app.command("show", help="One run: its counts, problems and journal entries.")
 def runs_show(
-    run: Annotated[str, typer.Argument(help="The run id, e.g. 20261124-1530-ab12.")],
+    run: Annotated[str, typer.Argument(metavar="RUN", help="The run id, e.g. 20261124-1530-ab12.")],
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -211,7 +213,7 @@ def runs_show(
     + EXIT_CODES_HELP,
 )
 def undo_cmd(
-    run: Annotated[str, typer.Argument(help="The run id (personsync runs list).")],
+    run: Annotated[str, typer.Argument(metavar="RUN", help="The run id (personsync runs list).")],
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
