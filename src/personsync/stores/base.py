@@ -31,8 +31,6 @@ class ItemRef:
 class Capabilities:
     read_only: bool = False
     can_delete: bool = True
-    # The store has a native index on Customer ID (Graph $filter): find_by_customer_id is cheap.
-    indexed_customer_id: bool = False
     # Values the store cannot hold, by field name (Outlook CSV has no second business fax, ...).
     unsupported_fields: frozenset[str] = frozenset()
 

@@ -44,7 +44,7 @@ class GraphStore(StoreBase):
         self.client = client
         self.folder = folder
         self.url = f"graph:{folder.path}"
-        self.capabilities = Capabilities(indexed_customer_id=True)
+        self.capabilities = Capabilities()
         self._owns_client = owns_client
         self._delta_link: str | None = None
         self._versions: dict[str, str] = {}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, select, update
+from sqlalchemy import Engine, and_, bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError, RunNotFound
@@ -268,9 +268,3 @@ def entries(engine: Engine, run_id: str) -> list[dict[str, Any]]:
             }
             for r in conn.execute(query)
         ]
-
-
-def entry_count(engine: Engine, run_id: str) -> int:
-    t = sync_journal
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).where(t.c.run_id == run_id)).scalar_one())
