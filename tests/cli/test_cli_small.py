@@ -137,3 +137,28 @@ def test_init_names_a_missing_postgresql_database_and_creates_it() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_sample_middle_name_is_never_the_first_name() -> None:
+    from personsync.persons.sample import generate
+
+    records = list(generate(20_000, 3))
+    with_middle = [r for r in records if r.middle_name]
+    assert len(with_middle) > 1000
+    assert all(r.middle_name != r.first_name for r in with_middle)
+
+
+def test_guard_message_for_more_writes_than_the_folder_holds() -> None:
+    import pytest
+
+    from personsync.errors import MassChangeRefused
+    from personsync.model import Contact
+    from personsync.sync import guard
+    from personsync.sync.plan import CreateContact, Plan
+
+    creates = tuple(CreateContact(n, "1", Contact(Record(first_name="A"))) for n in range(769))
+    plan = Plan("export", "vcf:/x", "All Persons", creates, folder_size=9)
+    with pytest.raises(MassChangeRefused) as caught:
+        guard.check(plan, 0.5)
+    said = caught.value.message
+    assert "769 contacts in vcf:/x, which holds only 9 now" in said and "%," not in said
