@@ -141,6 +141,10 @@ class ThrottledError(StoreError):
     """The service kept refusing for too many requests, past every retry."""
 
 
+class UncertainOutcome(StoreError):
+    """A write whose answer was lost (timeout, dropped connection): it may have happened."""
+
+
 # --- Sync ---------------------------------------------------------------------------------------
 
 
@@ -158,3 +162,15 @@ class RunNotFound(SyncError):
     """No run with that id in the journal: the command was given wrongly."""
 
     exit_code = ExitCode.USAGE
+
+
+# --- Sync profiles ------------------------------------------------------------------------------
+
+
+class ProfileError(UsageError):
+    """A sync profile is missing, or one of its settings is wrong; `field` names that setting
+    (the web console shows the message beside it)."""
+
+    def __init__(self, message: str, *, field: str = "", hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.field = field

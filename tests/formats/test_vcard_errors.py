@@ -97,3 +97,28 @@ def test_unicode_digits_in_pref_and_dates_are_not_numbers() -> None:
     assert got.record.email1 == "ann@example.org"
     assert got.record.birthday is None
     assert any("is not a date" in note for note in got.unmapped)
+
+
+def test_each_card_is_decoded_on_its_own() -> None:
+    # One card's cp1252 byte once made the whole file cp1252, garbling the UTF-8 cards.
+    utf8 = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Zoë Müller\r\nN:Müller;Zoë;;;\r\nEND:VCARD\r\n"
+    guessed = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Caf\r\nNOTE:caf\xe9\r\nEND:VCARD\r\n"
+    declared = b"BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=ISO-8859-15:Gr\xfcn;Eva\r\nEND:VCARD\r\n"
+    got = list(read_cards(utf8.encode() + guessed + declared, "m.vcf"))
+    zoe, ann, eva = got
+    assert isinstance(zoe, Contact) and isinstance(ann, Contact) and isinstance(eva, Contact)
+    assert (zoe.record.first_name, zoe.record.last_name) == ("Zoë", "Müller")
+    assert not zoe.unmapped
+    assert ann.record.notes == "café" and any("not UTF-8" in m for m in ann.unmapped)
+    assert eva.record.last_name == "Grün" and not eva.unmapped  # its charset, not a guess
+
+
+def test_a_line_repeated_10000_times_is_one_warning_with_its_count() -> None:
+    card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Rae Tan\r\nN:Tan;Rae;;;\r\n"
+    card += "TEL;TYPE=cell:+1 555 0100\r\n" * 10_001
+    card += "".join(f"EMAIL:r{i}@example.org\r\n" for i in range(500)) + "END:VCARD\r\n"
+    (rae,) = read_cards(card.encode())
+    assert isinstance(rae, Contact) and rae.record.mobile_phone == "+1 555 0100"
+    assert len(rae.unmapped) <= 20
+    assert rae.unmapped[0].endswith("(10,000 times)") and "+1 555 0100" in rae.unmapped[0]
+    assert rae.unmapped[-1] == "and 479 more values that are not synced (kept in the card)"

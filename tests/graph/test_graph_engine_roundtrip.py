@@ -107,6 +107,7 @@ def test_export_of_2000_converges_through_faults_and_delta_resets(
         seed=11,
         rates={"429": 0.03, "503": 0.03, "drop_after": 0.02, "slow": 0.01, "gone": 0.5},
     )
+    faults.add("deltatoken", "gone")  # at least one reset, whatever the random draws
     srv = faulty_server(faults, budget=2000, slow_seconds=0.3)
     monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
     monkeypatch.setitem(STORE_DEFAULTS, "timeout", 0.2)

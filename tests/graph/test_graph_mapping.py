@@ -131,7 +131,7 @@ def test_patch_sends_only_changed_properties_addresses_whole() -> None:
         "postalCode": "10001",
         "countryOrRegion": "USA",
     }
-    assert body["singleValueExtendedProperties"] == [{"id": "String 0x3A24", "value": None}]
+    assert body["singleValueExtendedProperties"] == [{"id": "String 0x3A24", "value": ""}]
 
 
 def test_no_change_means_empty_patch_even_when_formatting_differs() -> None:

@@ -16,6 +16,7 @@ from personsync.formats.vcard import read_cards
 from personsync.model import Contact, Record
 from personsync.stores import atomic, list_folders, open_folder
 from personsync.stores.base import ReadProblem, get_one
+from personsync.stores.card_files import file_version
 from personsync.stores.vcf_names import decode_stem, encode_uid
 from realworld import real_vcards
 
@@ -125,14 +126,13 @@ def test_outlook_files_keep_their_lines_and_other_cards(tmp_path: Path) -> None:
     store = open_folder(f"vcf:{tmp_path}")
     ids = {ref.item_id for ref in store.list_items()}
     assert "John_Doe_MS_OUTLOOK" in ids and "outlook-2007" in ids
-    contacts = {c.item_id: c for c in store.get_many(sorted(ids)) if isinstance(c, Contact)}
-    assert len(contacts) == 5
-    two = contacts["rfc2426-example"]
-    assert any("1 more card" in m for m in two.unmapped)
-    store.update(two, dataclasses.replace(two, customer_id="11"))
-    cards = list(read_cards((tmp_path / "rfc2426-example.vcf").read_bytes()))
-    assert [c.record.last_name for c in cards if isinstance(c, Contact)] == ["Dawson", "Howes"]
-    assert [c.customer_id for c in cards if isinstance(c, Contact)] == ["11", ""]
+    got = {c.item_id: c for c in store.get_many(sorted(ids))}
+    contacts = {i: c for i, c in got.items() if isinstance(c, Contact)}
+    assert len(contacts) == 4
+    # A file of two cards is one contact here: reported, both cards named, neither synced.
+    two = got["rfc2426-example"]
+    assert isinstance(two, ReadProblem) and "holds 2 cards" in str(two.error)
+    assert "Frank Dawson" in str(two.error) and "Tim Howes" in str(two.error)
     outlook = contacts["outlook-2007"]
     inode = os.stat(tmp_path / "outlook-2007.vcf").st_ino
     store.update(outlook, dataclasses.replace(outlook, customer_id="12"))
@@ -200,12 +200,16 @@ def test_update_without_re_read_still_keeps_cards_added_since(tmp_path: Path) ->
         )
     with pytest.raises(ConflictError):
         store.update(old, dataclasses.replace(old, customer_id="7"))
-    # A store that never read the file (another run) gets the contact from elsewhere.
-    again = get_one(open_folder(f"vcf:{tmp_path}"), ref.item_id)
-    assert again is not None
-    open_folder(f"vcf:{tmp_path}").update(again, dataclasses.replace(again, customer_id="7"))
+    # Read again, the file is reported (a file of a vcf: folder is one contact); a write
+    # that re-reads the file keeps the card added since.
+    (again,) = open_folder(f"vcf:{tmp_path}").get_many([ref.item_id])
+    assert isinstance(again, ReadProblem) and "Olga Other" in str(again.error)
+    fresh = open_folder(f"vcf:{tmp_path}")
+    fresh.list_items()
+    newer = dataclasses.replace(old, version=file_version(path.stat()))
+    fresh.update(newer, dataclasses.replace(newer, record=Record(first_name="Anna")))
     cards = [c for c in read_cards(path.read_bytes()) if isinstance(c, Contact)]
-    assert [(c.record.first_name, c.customer_id) for c in cards] == [("Ann", "7"), ("Olga", "")]
+    assert [c.record.first_name for c in cards] == ["Anna", "Olga"]
 
 
 def test_new_cards_get_uids_in_creation_order(tmp_path: Path) -> None:

@@ -6,11 +6,13 @@ when a command runs, so building the tree for `--help` loads none of it.
 
 from __future__ import annotations
 
-from personsync.cli import (  # noqa: F401  (each registers its commands)
+from personsync.cli import (  # noqa: F401  (each registers its commands; serve loads the web lazily)
     contacts,
     db,
     graph_cmds,
     persons,
+    profiles_cmds,
+    serve_cmd,
     sync_cmds,
     sync_wizard,
     views,

@@ -17,7 +17,9 @@ that pass does not handle is read again line by line, which handles everything.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import replace
 from itertools import islice
 from typing import Any
 
@@ -30,8 +32,10 @@ from personsync.formats.vcard_lines import (
     Line,
     ParsedHead,
     RawCard,
+    decode_card,
     decode_file,
     encoded,
+    guessed_encoding,
     parse_line,
 )
 from personsync.formats.vcard_read import VCardExtra, to_contact
@@ -40,7 +44,9 @@ from personsync.model import Contact
 
 __all__ = [
     "VCardExtra",
+    "card_starts",
     "card_version",
+    "count_lines",
     "decode_file",
     "read_cards",
     "read_text",
@@ -59,11 +65,52 @@ def read_cards(
     """Every card in `data`, in file order. Text that is not UTF-8 is read as
     `fallback_encoding` (Outlook writes cp1252 files). Never raises for bad input. `shared`:
     one dict for many calls makes their repeated values one object (`model.share`)."""
-    text, encoding = decode_file(data, fallback_encoding)
-    if "\x00" in text[:4096] and "BEGIN:" not in text[:4096].upper():
+    if b"\x00" in data[:4096] and b"BEGIN:" not in data[:4096].upper():
         yield FormatError("not a vCard file (binary data)", source=source, line=1)
         return
-    yield from read_text(text, source, encoding, shared=shared)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Not UTF-8 as a whole: each card is decoded on its own (`decode_card`).
+        yield from _read_each(data, source, fallback_encoding, shared)
+        return
+    yield from read_text(text.removeprefix("\ufeff"), source, "utf-8", shared=shared)
+
+
+def _read_each(
+    data: bytes, source: str, fallback: str, shared: dict[Any, Any] | None
+) -> Iterator[Contact | FormatError]:
+    starts = card_starts(data)
+    line = 1
+    for begin, end in zip([0, *starts], [*starts, len(data)], strict=True):
+        if begin == end:
+            continue
+        piece = data[begin:end]
+        text, encoding, guessed = decode_card(piece, fallback)
+        for got in read_text(text, source, encoding, line, shared=shared):
+            if guessed and isinstance(got, Contact):
+                got = replace(got, unmapped=(*got.unmapped, guessed_encoding(encoding)))
+            yield got
+        line += count_lines(piece)
+
+
+# A BEGIN:VCARD line, whatever its line end (CR LF, LF, CR, CR CR LF): found after the line end
+# before it (see `card_starts`). Much faster on a big file than a look-behind at every byte.
+_BEGIN_LINE = re.compile(rb"(?i)[\r\n][ \t]*BEGIN:VCARD[ \t]*(?=[\r\n]|\Z)")
+_FIRST_BEGIN = re.compile(rb"(?i)(?:\xef\xbb\xbf)?[ \t]*BEGIN:VCARD[ \t]*(?=[\r\n]|\Z)")
+
+
+def card_starts(data: bytes) -> list[int]:
+    """Where each BEGIN:VCARD line of `data` starts (the cards of a file, split as bytes)."""
+    starts = [m.start() + 1 for m in _BEGIN_LINE.finditer(data)]
+    if _FIRST_BEGIN.match(data):
+        starts.insert(0, 0)
+    return starts
+
+
+def count_lines(data: bytes) -> int:
+    """The line ends in `data`, counted as `split_lines` splits (LF, or CR without any LF)."""
+    return data.count(b"\n") if b"\n" in data else data.count(b"\r")
 
 
 def read_text(
@@ -89,23 +136,28 @@ def card_version(contact: Contact, default: str = "3.0") -> str:
     return extra.version if isinstance(extra, VCardExtra) else default
 
 
+STRAY_TEXT = "text outside BEGIN:VCARD … END:VCARD was ignored"  # a warning, no card
+
 # --- text → cards -------------------------------------------------------------------------------
 
 
 def split_lines(text: str) -> list[str]:
-    """The text's lines without their ends: CRLF or LF, or CR in a file without LF."""
+    """The text's lines without their ends: CR LF, LF, a lone CR, or CR CR LF (a CR LF file
+    whose line ends were converted once more, as some mail and sync tools do)."""
     # Not str.splitlines: it also splits on \x0c, \x1c, U+2028…, which may sit inside a value.
-    if "\n" not in text:
-        return text.split("\r")
     if "\r" not in text:
         return text.split("\n")
-    # Rather than take the CR off each line: split at CRLF, fine when every LF follows a CR.
+    if "\n" not in text:
+        return text.split("\r")
+    # Rather than take the CR off each line: split at CRLF, fine when every LF follows a CR
+    # and every CR comes before an LF.
     lines = text.split("\r\n")
-    if len(lines) - 1 != text.count("\n"):
-        lines = text.replace("\r\n", "\n").split("\n")
-    if lines[-1].endswith("\r"):
-        lines[-1] = lines[-1][:-1]
-    return lines
+    if len(lines) - 1 == text.count("\n") == text.count("\r"):
+        return lines
+    return _LINE_END.split(text.removesuffix("\r"))
+
+
+_LINE_END = re.compile(r"\r*\n|\r")
 
 
 def iter_cards(
@@ -173,9 +225,7 @@ def iter_cards(
     if card is not None:
         yield FormatError("card has no END:VCARD (file truncated?)", source=source, line=begin)
     if stray:
-        yield FormatError(
-            "text outside BEGIN:VCARD … END:VCARD was ignored", source=source, line=stray
-        )
+        yield FormatError(STRAY_TEXT, source=source, line=stray)
 
 
 def _simple_card(

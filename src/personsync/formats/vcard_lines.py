@@ -92,6 +92,40 @@ def decode_file(data: bytes, fallback: str = "cp1252") -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"
 
 
+_DECLARED = re.compile(rb"(?i);CHARSET=\"?([A-Za-z0-9_.-]{1,40})")
+
+
+def decode_card(data: bytes, fallback: str = "cp1252") -> tuple[str, str, bool]:
+    """One card's text, the encoding used, and whether that encoding is a guess. Each card of a
+    file is decoded on its own, so that one card's bytes never change how another reads: UTF-8
+    when it is; else the character set its lines declare (Outlook's 2.1 cards say
+    `CHARSET=Windows-1252`); else `fallback`, a guess."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), "utf-8", False
+    except UnicodeDecodeError:
+        pass
+    declared = _DECLARED.search(data)
+    if declared is not None:
+        try:
+            name = codecs.lookup(declared.group(1).decode("ascii")).name
+            if name != "utf-8":
+                return data.decode(name), name, False
+        except (LookupError, UnicodeDecodeError):
+            pass
+    text, encoding = decode_file(data, fallback)
+    return text, encoding, True
+
+
+def guessed_encoding(encoding: str) -> str:
+    """The warning for a card whose text was read in a guessed encoding."""
+    return (
+        f"its text is not UTF-8 and declares no character set: read as {encoding} (a guess; "
+        "check its accents)"
+    )
+
+
 # --- one content line ---------------------------------------------------------------------------
 
 

@@ -339,8 +339,27 @@ class _CardReader:
             item_id=self.uid,
             customer_id=self.customer_id,
             extra=extra,
-            unmapped=tuple(self.unmapped),
+            unmapped=grouped(self.unmapped) if len(self.unmapped) > 1 else tuple(self.unmapped),
         )
+
+
+MAX_MESSAGES = 20  # per card: a card repeating a line 10,000 times made 10,000 warnings
+
+
+def grouped(messages: list[str]) -> tuple[str, ...]:
+    """A card's messages, each repeated one once with its count (those first), and at most
+    `MAX_MESSAGES` of them (the rest counted in the last)."""
+    counts: dict[str, int] = {}
+    for message in messages:
+        counts[message] = counts.get(message, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: -item[1])  # stable: else in card order
+    out = [m if n == 1 else f"{m} ({n:,} times)" for m, n in ranked]
+    if len(out) > MAX_MESSAGES:
+        rest = sum(n for _, n in ranked[MAX_MESSAGES - 1 :])
+        out[MAX_MESSAGES - 1 :] = [
+            f"and {rest:,} more values that are not synced (kept in the card)"
+        ]
+    return tuple(out)
 
 
 def to_contact(

@@ -65,9 +65,11 @@ def _split_unescaped(value: str, sep: str) -> list[str]:
     return parts
 
 
-_UNESCAPE_30 = {"\\": "\\", ",": ",", ";": ";", "n": "\n", "N": "\n"}
+# 3.0/4.0 also take `\:` and `\"`, which the RFCs do not define but vendors write: Apple and
+# Google escape the colon of a URL (`http\://…`), some writers the quotes of a note.
+_UNESCAPE_30 = {"\\": "\\", ",": ",", ";": ";", ":": ":", '"': '"', "n": "\n", "N": "\n"}
 _UNESCAPE_21 = {"\\": "\\", ";": ";"}
-_ESCAPES_30 = re.compile(r"\\([\\,;nN])")
+_ESCAPES_30 = re.compile(r'\\([\\,;:"nN])')
 _ESCAPES_21 = re.compile(r"\\([\\;])")
 
 
@@ -82,6 +84,8 @@ def unescape(value: str, style: str) -> str:
             return value.replace("\\;", ";")
         if "\\n" in value or "\\N" in value:
             value = value.replace("\\n", "\n").replace("\\N", "\n")
+        if "\\:" in value or '\\"' in value:
+            value = value.replace("\\:", ":").replace('\\"', '"')
         return value.replace("\\,", ",").replace("\\;", ";")
     if style == "2.1":
         return _ESCAPES_21.sub(lambda m: _UNESCAPE_21[m.group(1)], value)
@@ -186,7 +190,7 @@ def convert_value(value: str, style: str, version: str) -> str:
         ch = value[i]
         if ch == "\\" and i + 1 < n:
             nxt = value[i + 1]
-            out.append({",": ",", "n": "\n", "N": "\n"}.get(nxt, ch + nxt))
+            out.append({",": ",", ":": ":", '"': '"', "n": "\n", "N": "\n"}.get(nxt, ch + nxt))
             i += 2
             continue
         out.append(ch)

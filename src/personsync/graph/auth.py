@@ -41,6 +41,8 @@ HINTS: dict[str, str] = {
     "7000215": "the client secret is wrong or expired: set PERSONSYNC_GRAPH_CLIENT_SECRET to a "
     "current secret of the app registration",
     "70008": "the sign-in has expired: run `personsync graph login` again",
+    "50173": "the sign-in was revoked (a password change, or an administrator ended the "
+    "sessions): run `personsync graph login` again",
     "70020": "the code was not entered in time: run `personsync graph login` again",
 }
 
@@ -185,7 +187,9 @@ class GraphAuth:
         if "access_token" not in result:
             raise auth_error(str(result.get("error", "")), str(result.get("error_description")))
         self._save()
-        expires = time.monotonic() + float(result.get("expires_in", 300)) - 120
+        lifetime = float(result.get("expires_in", 300))
+        # Renewed a little before it ends (two minutes, or a tenth of a short lifetime).
+        expires = time.monotonic() + lifetime - min(120.0, lifetime / 10)
         self._current = (str(result["access_token"]), expires)
         return result
 
@@ -238,14 +242,27 @@ class GraphAuth:
                     result = app.acquire_token_for_client(scopes=[SCOPE_APP])
                 else:
                     accounts = app.get_accounts()
+                    # ..._with_error: a refused refresh token (expired, revoked) says why.
                     result = (
-                        app.acquire_token_silent(list(SCOPES_DELEGATED), account=accounts[0])
+                        app.acquire_token_silent_with_error(
+                            list(SCOPES_DELEGATED), account=accounts[0]
+                        )
                         if accounts
                         else None
                     )
             except httpx.HTTPError as exc:
                 raise _unreachable(self.config.authority_url, exc) from exc
             return str(self._checked(result)["access_token"])
+
+    def refresh(self) -> str:
+        """A new access token, not the held one: Microsoft Graph refused it before its stated
+        end (401). msal's cached access tokens are dropped, so the refresh token (or the client
+        credentials) is used; a refused refresh token raises one AuthError saying to sign in."""
+        with self._lock:
+            self._current = None
+            for cached in self.cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+                self.cache.remove_at(cached)
+        return self.token()
 
     def close(self) -> None:
         self._http.close()

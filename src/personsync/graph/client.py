@@ -23,13 +23,8 @@ from urllib.parse import quote
 
 import httpx
 
-from personsync.errors import (
-    AuthError,
-    ConflictError,
-    ItemNotFound,
-    StoreError,
-    ThrottledError,
-)
+from personsync.errors import StoreError
+from personsync.graph import links, service_errors
 from personsync.graph.limits import (
     Limits,
     RetryPolicy,
@@ -106,36 +101,9 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def error_for(reply: Reply, what: str) -> StoreError:
-    """A Graph error answer as the error a person can act on."""
-    said = f"{reply.error_code}: {reply.error_message}".strip(": ")
-    detail = said or f"HTTP {reply.status}"
-    if reply.status == 401:
-        return AuthError(
-            f"{what}: Microsoft Graph did not accept the sign-in ({detail})",
-            hint="sign in again with `personsync graph login`",
-        )
-    if reply.status == 403:
-        return AuthError(
-            f"{what}: access denied by Microsoft Graph ({detail})",
-            hint="the app needs the Contacts.ReadWrite permission (and admin consent for "
-            "app-only sign-in) on this mailbox",
-        )
-    if reply.status == 404:
-        return ItemNotFound(f"{what}: not found ({detail})")
-    if reply.status in (409, 412):
-        return ConflictError(f"{what}: changed in Outlook meanwhile ({detail})")
-    if reply.status == 429:
-        return ThrottledError(
-            f"{what}: Microsoft Graph kept asking us to slow down ({detail})",
-            hint="run again later; personsync continues where it stopped",
-        )
-    if reply.status >= 500:
-        return StoreError(
-            f"{what}: Microsoft Graph failed (HTTP {reply.status}, {detail})",
-            hint="the service has a problem; try again in a few minutes",
-        )
-    return StoreError(f"{what}: Microsoft Graph refused the request ({detail})")
+def error_for(reply: Reply, what: str, *, mailbox: str = "") -> StoreError:
+    """A Graph error answer as the error a person can act on (see `service_errors`)."""
+    return service_errors.error_for(reply.status, reply.body, what, mailbox=mailbox)
 
 
 # Retries of a refused connection before the service has ever answered (a second or two).
@@ -156,9 +124,12 @@ class GraphClient:
         retry: RetryPolicy | None = None,
         limits: Limits | None = None,
         on_wait: WaitCallback | None = None,
+        refresh: Callable[[], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
+        # Gets a new token when the service refuses one mid-run (401); None: no way to.
+        self._refresh = refresh
         self.mailbox = mailbox
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=timeout)
@@ -168,6 +139,7 @@ class GraphClient:
         self.on_wait = on_wait
         self.counters = Counters()
         self._lock = threading.Lock()
+        self._renewed = -60.0
         # Until the service has answered once, a refused connection is a wrong address or a
         # server that is down, not a passing fault: the run fails fast instead of waiting.
         self.answered = False
@@ -208,7 +180,33 @@ class GraphClient:
         headers["Prefer"] = ", ".join(prefer)
         return headers
 
-    def send(
+    def error(self, reply: Reply, what: str) -> StoreError:
+        """`error_for` with this client's mailbox named in the message and hint."""
+        return error_for(reply, what, mailbox=self.mailbox)
+
+    def send(self, method: str, url: str, **kwargs: Any) -> Reply:
+        """Send one request (see `_send`); a token refused mid-run is refreshed once and the
+        request sent again."""
+        links.check(self.base_url, url)
+        reply = self._send(method, url, **kwargs)
+        if reply.status == 401 and self._renew_token():
+            reply = self._send(method, url, **kwargs)
+        return reply
+
+    def _renew_token(self) -> bool:
+        """A fresh token after a 401, at most once a minute (a token refused again at once
+        means the sign-in itself is no longer valid)."""
+        if self._refresh is None:
+            return False
+        with self._lock:
+            now = time.monotonic()
+            if now - self._renewed < 60.0:
+                return True  # another request renewed it just now: send again with it
+            self._renewed = now
+        self._refresh()
+        return True
+
+    def _send(
         self,
         method: str,
         url: str,
@@ -266,7 +264,7 @@ class GraphClient:
             if reply.status in RETRY_STATUSES and (idempotent or reply.status != 504):
                 if attempt >= self.retry.max_retries:
                     if reply.status == 429:
-                        raise error_for(reply, what)
+                        raise self.error(reply, what)
                     return reply
                 pause = self.retry.delay(attempt, _retry_after(resp.headers))
                 self._count(retries=1)
@@ -279,7 +277,7 @@ class GraphClient:
         """Send and return the body of a successful answer; raise the translated error."""
         reply = self.send(method, url, what=what, **kwargs)
         if not reply.ok:
-            raise error_for(reply, what or f"{method} {url}")
+            raise self.error(reply, what or f"{method} {url}")
         return reply.body
 
     def pages(
@@ -315,6 +313,10 @@ class GraphClient:
         ]
         for start in range(0, len(inner), BATCH_MAX):
             results.update(self._batch_chunk(inner[start : start + BATCH_MAX], what))
+        refused = [r for r in inner if results[r["id"]].status == 401]
+        if refused and self._renew_token():
+            for start in range(0, len(refused), BATCH_MAX):
+                results.update(self._batch_chunk(refused[start : start + BATCH_MAX], what))
         return results
 
     def _batch_chunk(self, pending: list[dict[str, Any]], what: str) -> dict[str, Reply]:
@@ -340,7 +342,7 @@ class GraphClient:
                     hint="run again: contacts are matched by Customer ID, so none is doubled",
                 )
             if not outer.ok:
-                raise error_for(outer, what)
+                raise self.error(outer, what)
             by_id = {r["id"]: r for r in pending}
             again: list[dict[str, Any]] = []
             pause: float | None = None

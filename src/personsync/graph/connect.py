@@ -28,6 +28,7 @@ def make_client(
     """A Graph client from options (tests, CLI) or from the configuration and sign-in cache."""
     cfg = (config or GraphConfig.load()).with_options(mailbox=mailbox, **options)
     provider: Callable[[], str]
+    refresh: Callable[[], str] | None = None
     if isinstance(token, str):
         fixed = token
         provider = lambda: fixed  # noqa: E731
@@ -36,7 +37,8 @@ def make_client(
     else:
         from personsync.graph.auth import GraphAuth
 
-        provider = GraphAuth(cfg).token
+        auth = GraphAuth(cfg)
+        provider, refresh = auth.token, auth.refresh
     if cfg.app_only and not cfg.mailbox:
         raise ConfigError(
             "app-only sign-in (client secret) needs the mailbox to work on",
@@ -51,4 +53,5 @@ def make_client(
         retry=retry,
         limits=limits,
         on_wait=on_wait,
+        refresh=refresh,
     )

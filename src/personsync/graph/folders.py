@@ -19,7 +19,7 @@ def query(params: dict[str, str]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Folder:
-    id: str
+    id: str  # "" for an empty default folder whose id no answer has told yet
     path: str  # "Contacts/CRM Members"
 
 
@@ -41,14 +41,33 @@ def _split(path: str) -> list[str]:
     return parts
 
 
+def default_folder_id(client: GraphClient) -> str:
+    """The id of the mailbox's default Contacts folder, from documented requests only: the
+    `parentFolderId` of a folder under it (`GET /me/contactFolders` lists those), else of a
+    contact in it (`GET /me/contacts`). "" when it has neither: the folder is empty, and the
+    store creates through `/me/contacts` until a contact tells the id. (No page documents a
+    well-known name such as `contactFolders/contacts`; see docs/graph.md.)"""
+    mbox = client.mailbox_path
+    for url in (f"{mbox}/contactFolders", f"{mbox}/contacts"):
+        page = client.json(
+            "GET",
+            url + "?" + query({"$select": "parentFolderId", "$top": "1"}),
+            what="finding the Contacts folder",
+        )
+        for item in page.get("value") or []:
+            if item.get("parentFolderId"):
+                return str(item["parentFolderId"])
+    return ""
+
+
 def resolve_folder(client: GraphClient, path: str, *, create: bool) -> Folder:
     """The folder at `path` under the default Contacts folder; made when `create`."""
-    root = client.json(
-        "GET", f"{client.mailbox_path}/contactFolders/contacts", what="finding Contacts"
-    )
-    current: str = root["id"]
+    parts = _split(path)
+    if not parts:
+        return Folder(default_folder_id(client), ROOT)
+    current = ""
     walked = [ROOT]
-    for level, name in enumerate(_split(path)):
+    for level, name in enumerate(parts):
         children = _children(client, None if level == 0 else current)
         match = [f for f in children if str(f.get("displayName", "")).casefold() == name.casefold()]
         if match:

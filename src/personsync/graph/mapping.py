@@ -191,7 +191,8 @@ def _prop_value(
 def _ext_entry(prop_id: str, record: Record) -> dict[str, Any]:
     name = next(n for n, t in TARGETS.items() if t.kind == "ext" and t.prop == prop_id)
     value = getattr(record, name)
-    text = _out_date(value) if KINDS[name] == "date" else _out_text(value)
+    # An emptied text is written as "" (a documented string value); no page documents `null`.
+    text = _out_date(value) if KINDS[name] == "date" else (_out_text(value) or "")
     return {"id": prop_id, "value": text}
 
 
@@ -233,7 +234,7 @@ def patch_body(old: Contact, new: Contact) -> dict[str, Any]:
         else:
             body[prop] = _prop_value(prop, new.record, extra, whole=True)
     if new.customer_id != old.customer_id:
-        ext.insert(0, {"id": CUSTOMER_ID_GRAPH, "value": new.customer_id or None})
+        ext.insert(0, {"id": CUSTOMER_ID_GRAPH, "value": new.customer_id})
     if ext:
         body["singleValueExtendedProperties"] = ext
     return body

@@ -143,13 +143,17 @@ class PersonsDB:
         view: str | None = None,
         *,
         limit: int | None = None,
+        offset: int = 0,
         where: str = "",
         times: bool = True,
     ) -> Iterator[Person]:
-        """Like `iter_persons`, optionally limited and narrowed by an extra filter."""
+        """Like `iter_persons`, optionally narrowed by an extra filter and paged (`offset`,
+        `limit`: the web console's pages)."""
         query = self._view_query(_select_persons(times), view, where=where, ordered=True)
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         shared: dict[Any, Any] = {}
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=1_000).execute(query)

@@ -22,6 +22,7 @@ OPENERS: dict[str, str] = {
     "vcf-file": "personsync.stores.vcf_file",
     "csv": "personsync.stores.csv_file",
     "graph": "personsync.stores.graph",
+    "carddav": "personsync.stores.carddav",
 }
 
 DEFAULT_FOLDER = "Contacts"

@@ -2,7 +2,16 @@
 
 Small on purpose, so that a new store takes an afternoon: list the items with their versions
 (without parsing unchanged items), get some, create, update-if-unchanged, delete, find by Customer
-ID. Capability flags are enforced in one place (`guarded`), not in each store.
+ID (`ContactStore`; `StoreBase` gives defaults). Capability flags are enforced in one place
+(`GuardedStore`), not in each store.
+
+Two optional extensions, for the stores that need them; the engine detects them through the
+functions below (`begin_create_many`, `finish_interrupted`), which fall back to the core:
+- `PipelinedWrites`: a batch is begun now and its results collected later, so the engine records
+  one batch while the store writes the next (the `vcf:` folder's helper process, CardDAV's
+  requests in flight);
+- `RecoverableWrites`: the store writes in place and can mend a write a power cut left
+  half-made (the `vcf:` folder).
 
 An item's *version* is an opaque string that changes whenever the item changes (a file's mtime and
 size, a CardDAV ETag, a Graph changeKey). `update` and `delete` take the version the caller read;
@@ -92,23 +101,8 @@ class ContactStore(Protocol):
         """`update` for several (old, new) pairs; one result per pair, in order."""
         ...
 
-    def begin_create_many(self, contacts: Sequence[Contact]) -> Finish:
-        """`create_many` in two steps: begin now, and call the returned function for the results
-        (in the order batches were begun), so the engine can record one batch while the store
-        writes the next (see `sync.pipeline`). StoreBase's default does it all at once."""
-        ...
-
-    def begin_update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> Finish:
-        """`update_many` in two steps, as `begin_create_many`."""
-        ...
-
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
         """Every item whose Customer ID is `customer_id` (more than one means a copied contact)."""
-        ...
-
-    def finish_interrupted(self, writes: Sequence[InterruptedWrite]) -> list[str]:
-        """Make whole any of `writes` that a power cut left half-made (a store that writes in
-        place; one whose writes are atomic has nothing to do). One message per item mended."""
         ...
 
     def export_state(self) -> str | None:
@@ -120,6 +114,50 @@ class ContactStore(Protocol):
     def import_state(self, state: str | None) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class PipelinedWrites(Protocol):
+    """Optional: writes begun now and collected later (see `sync.pipeline`)."""
+
+    def begin_create_many(self, contacts: Sequence[Contact]) -> Finish:
+        """`create_many` in two steps: begin now, and call the returned function for the results
+        (in the order batches were begun), so the engine can record one batch while the store
+        writes the next."""
+        ...
+
+    def begin_update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> Finish:
+        """`update_many` in two steps, as `begin_create_many`."""
+        ...
+
+
+@runtime_checkable
+class RecoverableWrites(Protocol):
+    """Optional: a store that writes in place and can mend what a power cut left half-made."""
+
+    def finish_interrupted(self, writes: Sequence[InterruptedWrite]) -> list[str]:
+        """Make whole any of `writes` that a power cut left half-made. One message per item
+        mended."""
+        ...
+
+
+def begin_create_many(store: ContactStore, contacts: Sequence[Contact]) -> Finish:
+    """The store's pipelined create when it has one, else `create_many` at once."""
+    if isinstance(store, PipelinedWrites):
+        return store.begin_create_many(contacts)
+    return _done(store.create_many(contacts))
+
+
+def begin_update_many(store: ContactStore, pairs: Sequence[tuple[Contact, Contact]]) -> Finish:
+    if isinstance(store, PipelinedWrites):
+        return store.begin_update_many(pairs)
+    return _done(store.update_many(pairs))
+
+
+def finish_interrupted(store: ContactStore, writes: Sequence[InterruptedWrite]) -> list[str]:
+    """Mend interrupted writes where the store can; a store whose writes are atomic has
+    nothing half-made."""
+    return store.finish_interrupted(writes) if isinstance(store, RecoverableWrites) else []
 
 
 T = TypeVar("T")
@@ -161,12 +199,6 @@ class StoreBase:
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
         raise NotImplementedError
 
-    def begin_create_many(self, contacts: Sequence[Contact]) -> Finish:
-        return _done(self.create_many(contacts))
-
-    def begin_update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> Finish:
-        return _done(self.update_many(pairs))
-
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
         """A plain scan of the folder; stores with an index override it."""
         ids = [ref.item_id for ref in self.list_items()]
@@ -179,9 +211,6 @@ class StoreBase:
 
     def list_items(self) -> Iterator[ItemRef]:
         raise NotImplementedError
-
-    def finish_interrupted(self, writes: Sequence[InterruptedWrite]) -> list[str]:
-        return []  # every write of the store is atomic: there is nothing half-made
 
     def export_state(self) -> str | None:
         return None
@@ -248,11 +277,11 @@ class GuardedStore:
 
     def begin_create_many(self, contacts: Sequence[Contact]) -> Finish:
         self._check_write("create contacts")
-        return self.inner.begin_create_many(contacts)
+        return begin_create_many(self.inner, contacts)
 
     def begin_update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> Finish:
         self._check_write("update contacts")
-        return self.inner.begin_update_many(pairs)
+        return begin_update_many(self.inner, pairs)
 
     def delete(self, ref: ItemRef) -> None:
         self._check_write("delete a contact")
@@ -264,7 +293,7 @@ class GuardedStore:
         return self.inner.find_by_customer_id(customer_id)
 
     def finish_interrupted(self, writes: Sequence[InterruptedWrite]) -> list[str]:
-        return [] if self.capabilities.read_only else self.inner.finish_interrupted(writes)
+        return [] if self.capabilities.read_only else finish_interrupted(self.inner, writes)
 
     def export_state(self) -> str | None:
         return self.inner.export_state()

@@ -10,6 +10,7 @@ it from the path alone, beside the run.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -82,13 +83,18 @@ def insert_line(path: str, line: bytes, expected: str, *, durable: bool) -> os.s
     The reader takes the first non-empty Customer ID of a card, so a card read with an empty
     one reads with `line`'s after this, whatever empty ones stand before it."""
     name = Path(path).name
+    flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+        # Never through a symbolic link: it may lead out of the folder.
+        fd = os.open(path, flags)
     except PermissionError:
         fd = -1  # a read-only file is replaced (its folder is writable), not changed in place
     except FileNotFoundError as exc:
         raise ItemNotFound(f"no contact file {name}") from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            link = f"{name} is a symbolic link: personsync never writes through one"
+            raise StoreError(link) from exc
         raise StoreError(f"cannot write {name}: {exc.strerror}") from exc
     try:
         data, stat = _read(fd, path, name)

@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import IO, Any
 
 from personsync.errors import FormatError
-from personsync.formats.vcard import read_cards
+from personsync.formats.vcard import STRAY_TEXT, read_cards
 from personsync.model import Contact, share_unpickled
 from personsync.stores.base import ReadProblem
 from personsync.stores.card_files import file_version, read_path
@@ -39,7 +39,7 @@ MIN_ENV = "PERSONSYNC_READER_MIN"  # a test hook: use the helper for small reads
 DEFAULT_MIN = 4 * CHUNK  # below this, starting the helper (about 0.2 s) costs more than it saves
 
 # A file's outcome: the contact (or why it cannot be read), its version, and whether the file
-# holds that one card only; None when the file is gone; a message when it cannot be read at all.
+# holds one card only; None when the file is gone; a message when it cannot be read at all.
 Got = tuple[Contact | ReadProblem, str, bool] | None | str
 
 
@@ -52,23 +52,43 @@ def read_file(path: str) -> tuple[bytes, str] | None:
 def parse_file(
     item_id: str, path: str, data: bytes, version: str, fallback: str, shared: dict[Any, Any]
 ) -> tuple[Contact | ReadProblem, bool]:
-    """The file's first card as `item_id` at `version`, and whether it is the file's only one."""
+    """The file's card as `item_id` at `version`, and whether the file holds that card only.
+    A file of several cards is reported, each card named, and none of them is synced: a file
+    of a vCard folder is one contact, and syncing the first alone would drop the others
+    without a word (`vcf-file:` is the store for a file of many cards)."""
     if not data.strip():
         return ReadProblem(item_id, FormatError("the file is empty", source=path)), True
     first: Contact | FormatError | None = None
-    more = 0
+    cards: list[Contact | FormatError] = []
     for got in read_cards(data, path, fallback_encoding=fallback, shared=shared):
         if first is None:
             first = got
-        elif isinstance(got, Contact):
-            more += 1
+        if isinstance(got, Contact) or got.reason not in _NOT_A_CARD:
+            cards.append(got)
+    if len(cards) > 1:
+        return ReadProblem(item_id, _several(path, cards)), False
     if not isinstance(first, Contact):
         return ReadProblem(item_id, first or FormatError("no card in the file", source=path)), True
-    unmapped = first.unmapped
-    if more:
-        name = os.path.basename(path)
-        unmapped += (f"{name} holds {more} more card(s): only the first is synced",)
-    return replace(first, item_id=item_id, version=version, unmapped=unmapped), not more
+    return replace(first, item_id=item_id, version=version), True
+
+
+_NOT_A_CARD = {STRAY_TEXT}  # text outside the cards is no card of its own
+
+
+def _several(path: str, cards: list[Contact | FormatError]) -> FormatError:
+    named = []
+    for card in cards[:10]:
+        if isinstance(card, Contact):
+            named.append(card.display_name or "(no name)")
+        else:
+            named.append(f"line {card.line}: {card.reason}")
+    more = f" and {len(cards) - 10} more" if len(cards) > 10 else ""
+    return FormatError(
+        f"holds {len(cards)} cards ({'; '.join(named)}{more}): a file of a vCard folder is one "
+        "contact, so none of them is synced",
+        source=path,
+        hint="give each card a file of its own, or use vcf-file: for a file of many cards",
+    )
 
 
 def read_one(item_id: str, path: str, fallback: str, shared: dict[Any, Any]) -> Got:

@@ -20,17 +20,23 @@ from typing import Any
 from urllib.parse import quote
 
 from personsync.errors import ConflictError, FormatError, ItemNotFound, StoreError
+from personsync.fields import CUSTOMER_ID_GRAPH
 from personsync.graph import mapping
-from personsync.graph.client import Counters, GraphClient, Reply, UncertainOutcome, error_for
+from personsync.graph.client import Counters, GraphClient, Reply, UncertainOutcome
 from personsync.graph.config import STORE_DEFAULTS
 from personsync.graph.connect import make_client
-from personsync.graph.folders import ROOT, Folder, query, resolve_folder, walk
+from personsync.graph.folders import ROOT, Folder, default_folder_id, query, resolve_folder, walk
+from personsync.graph.service_errors import is_gone
 from personsync.model import Contact
 from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase
 
 DELTA_PAGE = 200  # Prefer: odata.maxpagesize; the service caps near 200
 CREATE_ATTEMPTS = 4
 READ_CHUNK = 500  # contacts read per get_many step: their replies are held together
+# Customer ID searches (`$filter` on an extended property) one store sends in its life (a run):
+# they are the slowest reads the service has, and a run needing more is looking for many lost
+# contacts at once, which a person should see before it goes on.
+CUSTOMER_ID_LOOKUPS = 1_000
 
 
 def _read_query() -> str:
@@ -49,6 +55,19 @@ class GraphStore(StoreBase):
         self._delta_link: str | None = None
         self._versions: dict[str, str] = {}
         self.mbox = client.mailbox_path
+        self.lookups = 0  # Customer ID searches sent (bounded by CUSTOMER_ID_LOOKUPS)
+
+    @property
+    def _contacts_url(self) -> str:
+        """Where new contacts go: the folder, or `/me/contacts` (the default folder) while the
+        default folder's id is not known."""
+        if self.folder.id:
+            return f"{self.mbox}/contactFolders/{self.folder.id}/contacts"
+        return f"{self.mbox}/contacts"
+
+    def _learn_folder_id(self, item: Any) -> None:
+        if not self.folder.id and isinstance(item, dict) and item.get("parentFolderId"):
+            self.folder = Folder(str(item["parentFolderId"]), self.folder.path)
 
     @property
     def counters(self) -> Counters:
@@ -57,6 +76,10 @@ class GraphStore(StoreBase):
     # --- listing (delta) ------------------------------------------------------------------
 
     def list_items(self) -> Iterator[ItemRef]:
+        if not self.folder.id:
+            self.folder = Folder(default_folder_id(self.client), self.folder.path)
+            if not self.folder.id:
+                return iter([])  # no contact and no folder in the mailbox: nothing to list
         try:
             versions = self._delta_round(self._delta_link)
         except _DeltaReset:
@@ -82,7 +105,7 @@ class GraphStore(StoreBase):
             ):
                 raise _DeltaReset
             if not reply.ok:
-                raise error_for(reply, what)
+                raise self.client.error(reply, what)
             for item in reply.body.get("value", []):
                 if "@removed" in item:
                     versions.pop(item["id"], None)
@@ -130,11 +153,13 @@ class GraphStore(StoreBase):
         replies = self.client.batch(requests, what=f"{self.url}: reading contacts")
         for n, item_id in enumerate(item_ids):
             reply = replies[str(n)]
-            if reply.status == 404:
+            if is_gone(reply.status, reply.body):
+                # Deleted, or a stale or foreign id (400 ErrorInvalidIdMalformed): this item
+                # is not in the mailbox; the others proceed.
                 self._versions.pop(item_id, None)
                 continue
             if not reply.ok:
-                raise error_for(reply, f"{self.url}: reading contact {item_id}")
+                raise self.client.error(reply, f"{self.url}: reading contact {item_id}")
             yield self._parse(item_id, reply.body)
 
     def _parse(self, item_id: str, body: dict[str, Any]) -> Contact | ReadProblem:
@@ -150,42 +175,73 @@ class GraphStore(StoreBase):
         return contact
 
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
-        url = self._customer_id_url(customer_id)
-        found: list[Contact] = []
-        for page in self.client.pages(url, what=f"{self.url}: finding Customer ID"):
-            for item in page.get("value", []):
-                got = self._parse(str(item.get("id")), item)
-                if isinstance(got, Contact) and got.customer_id == customer_id:
-                    found.append(got)
-        return found
+        """Every contact of the mailbox with this Customer ID (any folder: a person may have
+        moved it), the folder's own first."""
+        return self._find_many([customer_id]).get(customer_id, [])
 
-    def _customer_id_url(self, customer_id: str) -> str:
-        params = {
-            "$filter": mapping.customer_id_filter(customer_id),
-            "$select": ",".join(mapping.SELECT),
-            "$expand": mapping.expand_param(),
-            "$top": "100",
-        }
-        return f"{self.mbox}/contactFolders/{self.folder.id}/contacts?{query(params)}"
+    def _customer_id_urls(self, customer_id: str) -> list[str]:
+        """The mailbox-wide search ("the filter is applied to all instances of the resource in
+        the signed-in user's mailbox"), then the same filter on the folder itself, in case a
+        real service limits `/me/contacts` to the default folder (undocumented either way)."""
+        params = query(
+            {
+                "$filter": mapping.customer_id_filter(customer_id),
+                "$select": ",".join((*mapping.SELECT, "parentFolderId")),
+                "$expand": mapping.expand_param(),
+                "$top": "100",
+            }
+        )
+        urls = [f"{self.mbox}/contacts?{params}"]
+        if self.folder.id:
+            urls.append(f"{self.mbox}/contactFolders/{self.folder.id}/contacts?{params}")
+        return urls
 
-    def _find_many(self, customer_ids: Sequence[str]) -> dict[str, ItemRef]:
-        """The first contact of each Customer ID that exists, looked up in batches."""
+    def _count_lookups(self, n: int) -> None:
+        self.lookups += n
+        if self.lookups > CUSTOMER_ID_LOOKUPS:
+            raise StoreError(
+                f"{self.url}: more than {CUSTOMER_ID_LOOKUPS} contacts had to be searched for "
+                "by Customer ID in one run",
+                hint="many contacts were moved or deleted in Outlook; check the folder, then "
+                "run again (the next run searches again)",
+            )
+
+    def _find_many(self, customer_ids: Sequence[str]) -> dict[str, list[Contact]]:
+        """The contacts of each Customer ID that exist in the mailbox, looked up in batches:
+        the mailbox-wide search first, the folder's own only for those it did not find. A
+        contact in this folder comes first."""
+        found: dict[str, list[Contact]] = {}
         wanted = [c for c in dict.fromkeys(customer_ids) if c]
-        requests = [
-            {"id": str(n), "method": "GET", "url": self._customer_id_url(cid)}
-            for n, cid in enumerate(wanted)
-        ]
-        replies = self.client.batch(requests, what=f"{self.url}: finding Customer IDs")
-        found: dict[str, ItemRef] = {}
-        for n, cid in enumerate(wanted):
-            reply = replies[str(n)]
-            if not reply.ok:
-                raise error_for(reply, f"{self.url}: finding Customer ID {cid}")
-            for item in reply.body.get("value", []):
-                got = self._parse(str(item.get("id")), item)
-                if isinstance(got, Contact) and got.customer_id == cid:
-                    found.setdefault(cid, ItemRef(got.item_id, got.version))
+        self._count_lookups(len(wanted))
+        for step in (0, 1):
+            asked: list[tuple[str, str]] = []
+            for cid in wanted:
+                urls = self._customer_id_urls(cid)
+                if cid not in found and step < len(urls):
+                    asked.append((cid, urls[step]))
+            requests = [
+                {"id": str(n), "method": "GET", "url": url} for n, (_, url) in enumerate(asked)
+            ]
+            replies = self.client.batch(requests, what=f"{self.url}: finding Customer IDs")
+            for n, (cid, _) in enumerate(asked):
+                reply = replies[str(n)]
+                if not reply.ok:
+                    raise self.client.error(reply, f"{self.url}: finding Customer ID {cid}")
+                hits = [h for h in map(self._found, reply.body.get("value", [])) if h]
+                # The service compares values case-insensitively: the exact one is ours.
+                hits = [h for h in hits if h.customer_id == cid]
+                if hits:
+                    found[cid] = sorted(hits, key=lambda h: h.item_id not in self._versions)
         return found
+
+    def _found(self, item: dict[str, Any]) -> Contact | None:
+        """A contact a search found; remembered as this folder's only if it is in it."""
+        got = self._parse(str(item.get("id")), item)
+        if not isinstance(got, Contact):
+            return None
+        if item.get("parentFolderId") not in (None, self.folder.id):
+            self._versions.pop(got.item_id, None)
+        return got
 
     # --- writing --------------------------------------------------------------------------
 
@@ -213,7 +269,8 @@ class GraphStore(StoreBase):
             found = self._find_many([contacts[n].customer_id for n in uncertain])
             for n in uncertain:
                 if contacts[n].customer_id in found:
-                    results[n] = found[contacts[n].customer_id]
+                    hit = found[contacts[n].customer_id][0]
+                    results[n] = ItemRef(hit.item_id, hit.version)
                 elif attempt + 1 < CREATE_ATTEMPTS:
                     pending.append(n)
                 else:
@@ -234,7 +291,7 @@ class GraphStore(StoreBase):
             {
                 "id": str(n),
                 "method": "POST",
-                "url": f"{self.mbox}/contactFolders/{self.folder.id}/contacts",
+                "url": self._contacts_url,
                 "headers": {"Content-Type": "application/json"},
                 "body": mapping.create_body(contacts[n]),
             }
@@ -248,6 +305,7 @@ class GraphStore(StoreBase):
         for n in chunk:
             reply = replies[str(n)]
             if reply.ok:
+                self._learn_folder_id(reply.body)
                 item_id, version = str(reply.body["id"]), str(reply.body.get("changeKey", ""))
                 self._versions[item_id] = version
                 results[n] = ItemRef(item_id, version)
@@ -255,7 +313,7 @@ class GraphStore(StoreBase):
                 uncertain.append(n)
             else:
                 who = contacts[n].display_name
-                results[n] = error_for(reply, f"{self.url}: creating {who}")
+                results[n] = self.client.error(reply, f"{self.url}: creating {who}")
         return uncertain
 
     def _current_versions(self, item_ids: Sequence[str]) -> dict[str, str | None]:
@@ -274,10 +332,10 @@ class GraphStore(StoreBase):
             replies = self.client.batch(requests, what=f"{self.url}: checking versions")
             for n, item_id in enumerate(missing):
                 reply = replies[str(n)]
-                if reply.status == 404:
+                if is_gone(reply.status, reply.body):
                     out[item_id] = None
                 elif not reply.ok:
-                    raise error_for(reply, f"{self.url}: checking contact {item_id}")
+                    raise self.client.error(reply, f"{self.url}: checking contact {item_id}")
                 else:
                     out[item_id] = str(reply.body.get("changeKey") or "")
         return out
@@ -318,6 +376,7 @@ class GraphStore(StoreBase):
         replies: dict[str, Reply] = {}
         if requests:
             replies = self.client.batch(requests, what=f"{self.url}: updating contacts")
+        refused = self._without_clearing(requests, replies)
         for rid, reply in replies.items():
             n = int(rid)
             item_id = pairs[n][0].item_id
@@ -325,9 +384,49 @@ class GraphStore(StoreBase):
                 version = str(reply.body.get("changeKey", ""))
                 self._versions[item_id] = version
                 results[n] = ItemRef(item_id, version)
+                if rid in refused:
+                    # Saved, except the emptied extended properties: reported, and tried
+                    # again next run (the contact is not marked as in step).
+                    results[n] = StoreError(
+                        f"{self.url}: {pairs[n][1].display_name}: saved, but Outlook refused "
+                        f"to empty {', '.join(refused[rid])}",
+                        hint="empty it in Outlook by hand; Microsoft documents no way to "
+                        "remove an extended property",
+                    )
             else:
-                results[n] = error_for(reply, f"{self.url}: updating {pairs[n][1].display_name}")
+                who = pairs[n][1].display_name
+                results[n] = self.client.error(reply, f"{self.url}: updating {who}")
+                if rid in refused:
+                    results[n] = StoreError(
+                        f"{self.url}: {who}: Outlook refused to empty {', '.join(refused[rid])}",
+                        hint="empty it in Outlook by hand; Microsoft documents no way to "
+                        "remove an extended property",
+                    )
         return [results[n] for n in range(len(pairs))]
+
+    def _without_clearing(
+        self, requests: list[dict[str, Any]], replies: dict[str, Reply]
+    ) -> dict[str, list[str]]:
+        """PATCHes refused (400) that empty extended properties are sent again without those
+        (no page documents emptying one): the contact's other changes are saved. Updates
+        `replies` in place; returns the names of the properties left out, by request id."""
+        again: list[dict[str, Any]] = []
+        dropped: dict[str, list[str]] = {}
+        for r in requests:
+            ext = r["body"].get("singleValueExtendedProperties") or []
+            emptied = [p for p in ext if p.get("value") in (None, "")]
+            if replies[r["id"]].status != 400 or not emptied:
+                continue
+            body = {k: v for k, v in r["body"].items() if k != "singleValueExtendedProperties"}
+            kept = [p for p in ext if p not in emptied]
+            if kept:
+                body["singleValueExtendedProperties"] = kept
+            dropped[r["id"]] = [_ext_name(str(p["id"])) for p in emptied]
+            if body:
+                again.append({**r, "body": body})
+        if again:
+            replies.update(self.client.batch(again, what=f"{self.url}: updating contacts"))
+        return dropped
 
     def delete(self, ref: ItemRef) -> None:
         current = self._current_versions([ref.item_id])[ref.item_id]
@@ -336,13 +435,23 @@ class GraphStore(StoreBase):
             raise problem
         what = f"{self.url}: deleting contact {ref.item_id}"
         reply = self.client.send("DELETE", f"{self.mbox}/contacts/{quote(ref.item_id)}", what=what)
-        if not reply.ok and reply.status != 404:
-            raise error_for(reply, what)
+        if not reply.ok and not is_gone(reply.status, reply.body):
+            raise self.client.error(reply, what)
         self._versions.pop(ref.item_id, None)
 
     def close(self) -> None:
         if self._owns_client:
             self.client.close()
+
+
+_EXT_NAMES = {t.prop.casefold(): name for name, t in mapping.TARGETS.items() if t.kind == "ext"}
+
+
+def _ext_name(prop_id: str) -> str:
+    """The field an extended property holds, in the user's words."""
+    if prop_id.casefold() == CUSTOMER_ID_GRAPH.casefold():
+        return "Customer ID"
+    return _EXT_NAMES.get(prop_id.casefold(), prop_id).replace("_", " ")
 
 
 class _DeltaReset(Exception):

@@ -26,6 +26,7 @@ overwriting the other program's work.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import re
@@ -36,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from personsync.errors import ConflictError, FolderNotFound, FormatError, ItemNotFound, StoreError
-from personsync.formats.vcard import card_version, decode_file, read_text, write_card
+from personsync.formats.vcard import card_starts, card_version, read_text, write_card
+from personsync.formats.vcard_lines import decode_card, guessed_encoding
 from personsync.formats.vcard_read import VCardExtra
 from personsync.formats.vcard_text import unescape
 from personsync.model import Contact
@@ -44,22 +46,23 @@ from personsync.stores.atomic import write_atomic
 from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase, each_item
 from personsync.stores.vcf_names import NewUids
 
-_BEGIN = re.compile(r"(?im)^[ \t]*BEGIN:VCARD[ \t]*\r?$")
-_UID = re.compile(r"(?im)^UID(?:;[^:\r\n]*)?:(.*?)\r?$")
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.@+-]{1,40}")
+_UID = re.compile(rb"(?i)(?:^|[\r\n])UID(?:;[^:\r\n]*)?:([^\r\n]*)")
 _FLUSH_MIN = 1000
 _FLUSH_SECONDS = 2.0
 
 
 @dataclass(slots=True)
 class _Card:
-    text: str  # the card as it stands in the file (or will, once flushed)
+    start: int  # where its bytes are in the file as loaded (`VcfFileStore._data`), to `end`
+    end: int
     version: str
     line: int  # where it starts in the file as loaded, for messages
+    data: bytes | None = None  # its bytes once changed here (else those of the file as loaded)
 
 
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 class VcfFileStore(StoreBase):
@@ -78,7 +81,8 @@ class VcfFileStore(StoreBase):
         self.fallback_encoding = fallback_encoding
         self.capabilities = Capabilities()
         self._cards: dict[str, _Card] = {}
-        self._preamble = ""
+        self._data = b""  # the file as loaded: cards not changed since are read from it
+        self._preamble = b""
         self._stamp: tuple[int, int, int] | None = None
         self._dirty = 0
         self._dirty_since = 0.0
@@ -97,7 +101,7 @@ class VcfFileStore(StoreBase):
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def _load(self) -> None:
-        self._cards, self._preamble = {}, ""
+        self._cards, self._data, self._preamble = {}, b"", b""
         try:
             data = self.path.read_bytes()
             self._stamp = self._disk_stamp()
@@ -106,9 +110,8 @@ class VcfFileStore(StoreBase):
             return
         except OSError as exc:
             raise StoreError(f"{self.url}: cannot read {self.path}: {exc.strerror}") from exc
-        text, _ = decode_file(data, self.fallback_encoding)
-        starts = [m.start() for m in _BEGIN.finditer(text)]
-        if not starts and text.strip():
+        starts = card_starts(data)
+        if not starts and data.removeprefix(codecs.BOM_UTF8).strip():
             # Not an empty book but no card at all: most likely the wrong file. Refuse rather
             # than list nothing and let an export append cards to someone's unrelated file.
             raise FormatError(
@@ -116,20 +119,20 @@ class VcfFileStore(StoreBase):
                 source=str(self.path),
                 hint="check the path; an empty or new file is fine",
             )
-        self._preamble = text[: starts[0]] if starts else text
-        line = self._preamble.count("\n") + 1
-        seen: dict[str, int] = {}
-        for begin, end in zip(starts, [*starts[1:], len(text)][: len(starts)], strict=True):
-            chunk = text[begin:end]
-            version = _digest(chunk)
-            item_id = _uid(chunk) or f"vcard-{version}"
-            if item_id in seen:
-                seen[item_id] += 1
-                item_id = f"{item_id}-{seen[item_id]}"
-            else:
-                seen[item_id] = 1
-            self._cards[item_id] = _Card(chunk, version, line)
-            line += chunk.count("\n")
+        self._data = data
+        self._preamble = data[: starts[0]] if starts else data
+        newline = b"\n" if b"\n" in data else b"\r"
+        line = self._preamble.count(newline) + 1
+        spans = list(zip(starts, [*starts[1:], len(data)][: len(starts)], strict=True))
+        uids, digests = [], []
+        for begin, end in spans:
+            chunk = data[begin:end]
+            uids.append(_uid(chunk, self.fallback_encoding))
+            digests.append(_digest(chunk))
+        ids = _item_ids(uids, digests)
+        for item_id, (begin, end), digest in zip(ids, spans, digests, strict=True):
+            self._cards[item_id] = _Card(begin, end, digest, line)
+            line += data.count(newline, begin, end)
 
     def _refresh(self) -> None:
         """Read the file again if another program changed it since."""
@@ -149,18 +152,23 @@ class VcfFileStore(StoreBase):
         self._refresh()
         return iter([ItemRef(item_id, card.version) for item_id, card in self._cards.items()])
 
+    def _bytes(self, card: _Card) -> bytes:
+        return self._data[card.start : card.end] if card.data is None else card.data
+
     def _contact(self, item_id: str, card: _Card) -> Contact | ReadProblem:
         source = str(self.path)
         contact: Contact | None = None
         error: FormatError | None = None
-        for got in read_text(card.text, source, "utf-8", card.line):
+        text, encoding, guessed = decode_card(self._bytes(card), self.fallback_encoding)
+        for got in read_text(text, source, encoding, card.line, shared=self._shared):
             if isinstance(got, Contact):
                 contact = contact or got
             elif error is None:
                 error = got
         if contact is None:
             return ReadProblem(item_id, error or FormatError("no card", source=source))
-        return replace(contact, item_id=item_id, version=card.version)
+        unmapped = (*contact.unmapped, guessed_encoding(encoding)) if guessed else contact.unmapped
+        return replace(contact, item_id=item_id, version=card.version, unmapped=unmapped)
 
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
         self._refresh()
@@ -171,10 +179,14 @@ class VcfFileStore(StoreBase):
 
     def find_by_customer_id(self, customer_id: str) -> list[Contact]:
         self._refresh()
-        plain = bool(_PLAIN_ID.fullmatch(customer_id))
+        needle = customer_id.encode() if _PLAIN_ID.fullmatch(customer_id) else b""
         found: list[Contact] = []
         for item_id, card in self._cards.items():
-            if plain and customer_id not in card.text:
+            if needle and (
+                self._data.find(needle, card.start, card.end) < 0
+                if card.data is None
+                else needle not in card.data
+            ):
                 continue
             contact = self._contact(item_id, card)
             if isinstance(contact, Contact) and contact.customer_id == customer_id:
@@ -183,12 +195,12 @@ class VcfFileStore(StoreBase):
 
     # --- writing -------------------------------------------------------------------------------
 
-    def _text(self, contact: Contact, uid: str) -> str:
+    def _text(self, contact: Contact, uid: str) -> bytes:
         version = self.version or card_version(contact)
-        return write_card(contact, version, uid=uid).decode("utf-8")
+        return write_card(contact, version, uid=uid)
 
-    def _put(self, item_id: str, text: str, line: int) -> ItemRef:
-        card = _Card(text, _digest(text), line)
+    def _put(self, item_id: str, data: bytes, line: int) -> ItemRef:
+        card = _Card(0, 0, _digest(data), line, data)
         self._cards[item_id] = card
         self._changed()
         return ItemRef(item_id, card.version)
@@ -263,11 +275,13 @@ class VcfFileStore(StoreBase):
             return
         if self._disk_stamp() != self._stamp:
             self._refresh()  # raises ConflictError: someone else wrote the file meanwhile
+        # Every card goes back as the bytes it had (in its own encoding) unless personsync
+        # changed it: a card it did not touch is never re-encoded.
         parts = [self._preamble]
         for card in self._cards.values():
-            text = card.text
-            parts.append(text if text.endswith("\n") else text + "\r\n")
-        write_atomic(self.path, "".join(parts).encode("utf-8", "surrogatepass"))
+            data = self._bytes(card)
+            parts.append(data if data.endswith((b"\n", b"\r")) else data + b"\r\n")
+        write_atomic(self.path, b"".join(parts))
         self._stamp = self._disk_stamp()
         self._dirty = 0
 
@@ -276,18 +290,44 @@ class VcfFileStore(StoreBase):
         self.flush()
 
 
-def _uid(chunk: str) -> str:
+def _uid(chunk: bytes, fallback: str) -> str:
+    """The card's UID, "" when it has none."""
     match = _UID.search(chunk)
     if match is None:
         return ""
     end = match.end()
-    if end + 1 < len(chunk) and chunk[end + 1 : end + 2] in (" ", "\t"):
+    while chunk[end : end + 1] == b"\r":
+        end += 1
+    if chunk[end : end + 1] == b"\n":
+        end += 1
+    if chunk[end : end + 1] in (b" ", b"\t"):
         # A folded UID: rare enough to pay for reading the card.
-        for got in read_text(chunk):
+        text, encoding, _ = decode_card(chunk, fallback)
+        for got in read_text(text, encoding=encoding):
             if isinstance(got, Contact) and isinstance(got.extra, VCardExtra):
                 return got.extra.uid
         return ""
-    return unescape(match.group(1).strip(), "3.0")
+    return unescape(decode_card(match.group(1), fallback)[0].strip(), "3.0")
+
+
+def _item_ids(uids: list[str], digests: list[str]) -> list[str]:
+    """The cards' item ids: each card's UID, else `vcard-` and a hash of its text. A repeated
+    one (cards copied, or two files joined) gets `-2`, `-3`…: a number that no card of the
+    file has as its own UID and no card before it got, so that no two cards ever share an id
+    (a card whose id another takes is lost from the listing, and then from the file)."""
+    taken = set(uids)
+    given: set[str] = set()
+    ids: list[str] = []
+    for uid, digest in zip(uids, digests, strict=True):
+        item_id = uid or f"vcard-{digest}"
+        if item_id in given or (not uid and item_id in taken):
+            base, n = item_id, 2
+            while f"{base}-{n}" in taken or f"{base}-{n}" in given:
+                n += 1
+            item_id = f"{base}-{n}"
+        given.add(item_id)
+        ids.append(item_id)
+    return ids
 
 
 def open_store(

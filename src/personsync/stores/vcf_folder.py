@@ -7,9 +7,15 @@ Versions. `{mtime_ns}-{size}-{inode}` from the directory listing: personsync's w
 make a new file renamed into place (a new inode) or put a Customer ID line into the card in
 place (the file grows), and edits by other programs change the mtime.
 
-A file holding several cards is read as its first card (the others are reported with it and kept
-when personsync rewrites the file). Writes are atomic (`stores.atomic`); a Customer ID
-put into a card that ends the file goes in place (`card_files.insert_line`).
+A card whose file is a symbolic link is read, never written: an update or delete of it fails,
+naming it (the link may lead out of the folder; writes stay inside).
+
+A file holding several cards is reported (each card named) and none of them is synced: a file is
+one contact here (`card_reader.parse_file`; `vcf-file:` reads a file of many cards). Should a
+second card appear in a file between a read and a write, the write keeps it.
+
+Writes are atomic (`stores.atomic`); a Customer ID put into a card that ends the file goes in
+place (`card_files.insert_line`).
 """
 
 from __future__ import annotations
@@ -77,6 +83,8 @@ class VcfFolderStore(StoreBase):
         # item id → version of a file read or written here holding one card only: updating it
         # at that version needs a stat, not a re-read for cards after the first.
         self._single: dict[str, str] = {}
+        # Item ids listed whose file is a symbolic link: read, never written (`_not_a_link`).
+        self._links: set[str] = set()
         self._durable = True
         self._file_writer: FileWriter | None = None
         # Repeated values of the cards read (cities, first names…) as one object each: a third
@@ -139,8 +147,11 @@ class VcfFolderStore(StoreBase):
         names: dict[str, str] = {}
         ours: set[str] = set()
         foreign: list[tuple[str, str]] = []
+        links: list[str] = []
         for entry in self._scan():
             name = entry.name
+            if entry.is_symlink():  # known from the listing, no system call
+                links.append(name)
             uid = decode_stem(name[:-4])
             if uid is None:
                 foreign.append((name, file_version(entry.stat())))
@@ -155,6 +166,8 @@ class VcfFolderStore(StoreBase):
             names[item_id] = name
             refs.append(ItemRef(item_id, version))
         self._names, self._ours = names, ours
+        by_name = {name: item_id for item_id, name in names.items()}
+        self._links = {by_name.get(name) or decode_stem(name[:-4]) or name for name in links}
         return iter(refs)
 
     def _read(self, path: Path) -> tuple[bytes, str] | None:
@@ -364,9 +377,22 @@ class VcfFolderStore(StoreBase):
             )
         return path
 
+    def _not_a_link(self, item_id: str) -> None:
+        """Refuse to write a card whose file is a symbolic link: the link may lead out of the
+        folder (`f/link.vcf -> ../outside/target.vcf`), and a folder's writes stay inside it.
+        Such a card is read like any other. (Writes in place also refuse to follow a link,
+        `card_files.insert_line`, for a link made since the listing.)"""
+        if item_id in self._links:
+            raise StoreError(
+                f"{self.url}: contact {item_id!r} is a symbolic link to a file elsewhere: "
+                "personsync reads it but never writes through a link",
+                hint="to sync it, replace the link with a copy of the file",
+            )
+
     def _rewrite(self, old: Contact, new: Contact) -> tuple[Path, bytes, bool]:
         """For an update of `old` to `new`: the file (checked to be still at the version read),
         its new bytes, and whether cards after the first are in it (kept as they are)."""
+        self._not_a_link(old.item_id)
         if self._single.get(old.item_id) == old.version:
             path, data = self._checked(old.item_id, old.version), b""
         else:  # cards after the first may be in the file: read it to keep them
@@ -394,6 +420,7 @@ class VcfFolderStore(StoreBase):
         return customer_id_line(new.customer_id)
 
     def _existing(self, item_id: str) -> str:
+        self._not_a_link(item_id)
         path = self._file_name(item_id)
         if path is None:
             raise ItemNotFound(f"{self.url}: no contact {item_id!r}")
@@ -439,6 +466,7 @@ class VcfFolderStore(StoreBase):
         return mended
 
     def delete(self, ref: ItemRef) -> None:
+        self._not_a_link(ref.item_id)
         path = self._checked(ref.item_id, ref.version)
         self._single.pop(ref.item_id, None)
         try:

@@ -28,7 +28,13 @@ from sqlalchemy import Engine
 
 from personsync.errors import PersonsyncError, StoreError
 from personsync.model import Contact, Record
-from personsync.stores.base import ContactStore, Finish, ItemRef
+from personsync.stores.base import (
+    ContactStore,
+    Finish,
+    ItemRef,
+    begin_create_many,
+    begin_update_many,
+)
 from personsync.sync.crash import Checkpoints
 from personsync.sync.journal import Entry, Journal
 from personsync.sync.links import Links, now
@@ -233,7 +239,7 @@ class Executor:
                 for a in part
             ]
             self._write(
-                self.store.begin_create_many,
+                partial(begin_create_many, self.store),
                 [a.contact for a in part],
                 partial(self._contacts_written, written, seqs),
             )
@@ -282,7 +288,7 @@ class Executor:
             )
             self.checkpoint()
             self._write(
-                self.store.begin_update_many,
+                partial(begin_update_many, self.store),
                 [(old, new) for old, new, _ in part],
                 partial(self._contacts_written, [w for _, _, w in part], seqs),
             )
@@ -489,7 +495,7 @@ class Executor:
         """Begin writing chunks of Customer IDs whose intents are committed."""
         for part, seqs in due:
             self._write(
-                self.store.begin_update_many,
+                partial(begin_update_many, self.store),
                 [(c, replace(c, customer_id=str(pid))) for c, pid in part],
                 partial(self._customer_ids_written, part, seqs),
             )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, select, update
+from sqlalchemy import Engine, and_, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError, RunNotFound
@@ -60,9 +60,12 @@ def new_run_id() -> str:
 class Journal:
     """The journal of one run."""
 
-    def __init__(self, engine: Engine, command: str, folder: str, view: str = "") -> None:
+    def __init__(
+        self, engine: Engine, command: str, folder: str, view: str = "", *, run_id: str = ""
+    ) -> None:
         self.engine = engine
-        self.run_id = new_run_id()
+        # `run_id`: the id the run took the folder's lease under (sync/lease.py).
+        self.run_id = run_id or new_run_id()
         self.folder = normalise_folder(folder) if folder else ""
         self.seq = 0
         try:
@@ -268,3 +271,9 @@ def entries(engine: Engine, run_id: str) -> list[dict[str, Any]]:
             }
             for r in conn.execute(query)
         ]
+
+
+def entry_count(engine: Engine, run_id: str) -> int:
+    t = sync_journal
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).where(t.c.run_id == run_id)).scalar_one())

@@ -37,11 +37,18 @@ def _email(r: Record) -> str:
     return r.email1 or r.email2 or r.email3
 
 
-def _problem_skip(snap: Snapshot, item_id: str, person_id: int | None = None) -> Skip:
+def _problems(snap: Snapshot) -> dict[str, str]:
+    """Why each unreadable item could not be read (the first problem told for it): one pass, so
+    a folder with many unreadable items is planned in linear time."""
+    found: dict[str, str] = {}
     for p in snap.folder.problems:
-        if p.item_id == item_id:
-            return Skip(str(p.error), item_id=item_id, person_id=person_id)
-    return Skip("the contact could not be read", item_id=item_id, person_id=person_id)
+        found.setdefault(p.item_id, str(p.error))
+    return found
+
+
+def _problem_skip(problems: dict[str, str], item_id: str, person_id: int | None = None) -> Skip:
+    why = problems.get(item_id, "the contact could not be read")
+    return Skip(why, item_id=item_id, person_id=person_id)
 
 
 def _export_pair(person: Person, contact: Contact, how: str, snap: Snapshot) -> Action:
@@ -78,6 +85,7 @@ def plan_export(snap: Snapshot) -> Plan:
     """Make the folder's contacts match the view's Persons."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: pid for pid, link in links.items()}
+    problems = _problems(snap)
     actions: list[Action] = []
     unchanged = 0
     claimed: set[str] = set()
@@ -95,7 +103,7 @@ def plan_export(snap: Snapshot) -> Plan:
             claimed.add(link.item_id)
             contact = folder.contacts.get(link.item_id)
             if contact is None:
-                actions.append(_problem_skip(snap, link.item_id, pid))
+                actions.append(_problem_skip(problems, link.item_id, pid))
             else:
                 actions.append(_export_pair(person, contact, "", snap))
             continue
@@ -205,6 +213,7 @@ def plan_import(snap: Snapshot) -> Plan:
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: link for link in links.values()}
     live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
+    problems = _problems(snap)
     actions: list[Action] = []
     warnings: list[str] = []
     unchanged = 0
@@ -219,7 +228,7 @@ def plan_import(snap: Snapshot) -> Plan:
             continue
         contact = folder.contacts.get(item_id)
         if contact is None:
-            actions.append(_problem_skip(snap, item_id))
+            actions.append(_problem_skip(problems, item_id))
             continue
         warnings += [f"{contact.display_name} ({item_id}): {m}" for m in contact.unmapped]
         if link is None:

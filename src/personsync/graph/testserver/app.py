@@ -123,6 +123,14 @@ def create_app(
         target = "/" + path + (f"?{request.url.query}" if request.url.query else "")
         slots = len(body.get("requests") or []) if path == "$batch" and body else 1
         mailbox = _mailbox_key(api, headers, path)
+        if request.method in ("POST", "PATCH") and (waited := throttle.upload(mailbox, len(raw))):
+            return _json_response(
+                429,
+                {"error": {"code": "ApplicationThrottled",
+                           "message": "Application is over its upload limit (150 MB per 5 "
+                           "minutes) for this mailbox."}},
+                {"Retry-After": waited},
+            )  # fmt: skip
         retry = throttle.enter(mailbox, max(1, slots))
         if retry is not None:
             return _json_response(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
@@ -37,6 +38,8 @@ def _segments(path: str) -> list[str]:
         if seg.endswith("')") and "('" in seg:  # OData key syntax: contactFolders('contacts')
             name, _, key = seg[:-2].partition("('")
             out += [name, key]
+        elif seg in ("delta()", "microsoft.graph.delta()", "microsoft.graph.delta"):
+            out.append("delta")  # the function call forms (the SDKs send `delta()`)
         elif seg:
             out.append(seg)
     return out
@@ -92,6 +95,12 @@ class GraphApi:
                 "InvalidAuthenticationToken",
                 "Access token is empty." if not token else "Access token validation failure.",
             )
+        if principal.get("expires", float("inf")) <= time.time():
+            raise GraphFault(
+                401,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+            )
         return principal
 
     def _handle(
@@ -121,11 +130,21 @@ class GraphApi:
                 raise GraphFault(403, "ErrorAccessDenied", "Access is denied.")
         else:
             raise GraphFault(400, "BadRequest", f"Resource not found for the segment '{path}'.")
+        if not box.rest_enabled:
+            raise GraphFault(
+                404,
+                "MailboxNotEnabledForRESTAPI",
+                "REST API is not yet supported for this mailbox.",
+            )
         scopes = {s.casefold() for s in principal.get("scopes", ())}
         needed = READ_SCOPES if method == "GET" else {"contacts.readwrite"}
         if not scopes & needed:
             raise GraphFault(
                 403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+            )
+        if box.quota_full and method in ("POST", "PATCH"):
+            raise GraphFault(
+                507, "ErrorQuotaExceeded", "The mailbox has exceeded its maximum size."
             )
         key = box.upn.casefold()
         if inner:
@@ -174,6 +193,11 @@ class GraphApi:
                 return self._folders(box, method, folder.id, query, body)
             if n >= 3 and rest[2] == "contacts":
                 return self._contacts(box, method, folder.id, rest[3:], query, headers, body)
+        elif rest == ["contacts"] and method == "GET" and "$filter" in query:
+            # "The filter is applied to all instances of the resource in the signed-in user's
+            # mailbox" (Get singleValueLegacyExtendedProperty).
+            return self._list(box, None, query, odata.parse_select(query.get("$select", "")),
+                              odata.parse_expand(query.get("$expand", "")))  # fmt: skip
         elif rest[:1] == ["contacts"]:
             return self._contacts(box, method, box.root.id, rest[1:], query, headers, body)
         raise GraphFault(400, "BadRequest", f"Unsupported request: {method} /{'/'.join(rest)}")
@@ -207,13 +231,24 @@ class GraphApi:
             if method == "GET":
                 return self._list(box, folder_id, query, select, expand)
         elif rest == ["delta"] and method == "GET":
+            refused = [q for q in ("$expand", "$filter", "$top", "$orderby") if q in query]
+            if refused:
+                # contact: delta documents $select alone among the OData query parameters.
+                raise GraphFault(
+                    400, "ErrorInvalidUrlQuery", f"The query parameter '{refused[0]}' is not "
+                    "supported with change tracking over the 'Contacts' resource.",
+                )  # fmt: skip
             return self._delta(box, folder_id, query, headers)
         elif len(rest) == 1:
             item_id = rest[0]
             if method == "GET":
                 return Answer(200, odata.shape(box.contact(item_id), select, expand))
             if method == "PATCH":
-                return Answer(200, odata.shape(box.update_contact(item_id, body or {}), None, None))
+                immutable = "immutableid" in headers.get("prefer", "").casefold().replace('"', "")
+                stored = box.update_contact(
+                    item_id, body or {}, if_match=headers.get("if-match", ""), immutable=immutable
+                )
+                return Answer(200, odata.shape(stored, None, None))
             if method == "DELETE":
                 box.delete_contact(item_id)
                 return Answer(204)
@@ -222,13 +257,15 @@ class GraphApi:
     def _list(
         self,
         box: Mailbox,
-        folder_id: str,
+        folder_id: str | None,
         query: dict[str, str],
         select: list[str] | None,
         expand: set[str] | None,
     ) -> Answer:
+        """A folder's contacts, or (folder_id None) the whole mailbox's."""
         items = sorted(
-            (c for c in box.contacts.values() if c.folder_id == folder_id), key=lambda c: c.key
+            (c for c in box.contacts.values() if folder_id in (None, c.folder_id)),
+            key=lambda c: c.key,
         )
         if "$filter" in query:
             keep = odata.parse_filter(query["$filter"])
@@ -243,11 +280,14 @@ class GraphApi:
             out["@odata.nextLink"] = self._link(box, folder_id, "", nxt)
         return Answer(200, out)
 
-    def _link(self, box: Mailbox, folder_id: str, tail: str, query: dict[str, str]) -> str:
-        return (
-            f"{self.base_url}/v1.0/users/{box.user_id}/contactFolders/{folder_id}/contacts{tail}"
-            f"?{urlencode(query)}"
-        )
+    def _link(self, box: Mailbox, folder_id: str | None, tail: str, query: dict[str, str]) -> str:
+        # Absolute links, on the host name the service chooses (`link_host`), not necessarily
+        # the one the request came to.
+        base = self.base_url
+        if self.config.link_host:
+            base = f"{base.split('://', 1)[0]}://{self.config.link_host}:{base.rsplit(':', 1)[1]}"
+        where = f"contactFolders/{folder_id}/contacts" if folder_id else "contacts"
+        return f"{base}/v1.0/users/{box.user_id}/{where}{tail}?{urlencode(query)}"
 
     # --- delta ------------------------------------------------------------------------------
 

@@ -44,6 +44,13 @@ class Identity:
     base_url: str = ""
     auto_approve: str = ""  # sign every device code in as this user at once (trying by hand)
 
+    def revoke(self, upn: str) -> None:
+        """Revoke every refresh token of `upn` (a password reset, or an administrator's
+        'revoke sessions'): the next refresh answers invalid_grant AADSTS50173."""
+        for grant in self.refresh.values():
+            if grant["upn"].casefold() == upn.casefold():
+                grant["revoked"] = True
+
     def register(self, app: AppRegistration) -> AppRegistration:
         self.apps[app.client_id] = app
         return app
@@ -132,14 +139,17 @@ class Identity:
         if grant == "client_credentials":
             if not app.secret or form.get("client_secret") != app.secret:
                 return 401, _aad("invalid_client", 7000215, "Invalid client secret provided.")
-            if not app.consented:
-                return 400, _aad(
-                    "invalid_grant", 65001, "The application has not been granted admin consent."
-                )
+            # Without admin consent the token is still issued, with no application roles: Graph
+            # then answers 403 to every request.
+            roles = ["Contacts.ReadWrite"] if app.consented else []
             token = self.state.issue_token(
-                {"kind": "app", "client_id": app.client_id, "scopes": ["Contacts.ReadWrite"]}
+                {"kind": "app", "client_id": app.client_id, "scopes": roles}
             )
-            return 200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
+            return 200, {
+                "token_type": "Bearer",
+                "expires_in": int(self.state.token_lifetime),
+                "access_token": token,
+            }
         if grant == DEVICE_GRANT:
             pending = self.pending.get(form.get("device_code", ""))
             if pending is None or pending.expires < time.time():
@@ -158,6 +168,13 @@ class Identity:
             held = self.refresh.pop(form.get("refresh_token", ""), None)
             if held is None:
                 return 400, _aad("invalid_grant", 70008, "The refresh token has expired.")
+            if held.get("revoked"):
+                return 400, _aad(
+                    "invalid_grant",
+                    50173,
+                    "The provided grant has expired due to it being revoked, a fresh auth token "
+                    "is needed. The user might have changed or reset their password.",
+                )
             return 200, self._user_tokens(app, held["upn"], tenant, held["scopes"])
         return 400, _aad("unsupported_grant_type", 70003, f"Grant type {grant!r} unsupported.")
 
@@ -187,8 +204,8 @@ class Identity:
         return {
             "token_type": "Bearer",
             "scope": " ".join(granted),
-            "expires_in": 3599,
-            "ext_expires_in": 3599,
+            "expires_in": int(self.state.token_lifetime),
+            "ext_expires_in": int(self.state.token_lifetime),
             "access_token": access,
             "refresh_token": refresh,
             "id_token": _jwt(claims),

@@ -37,6 +37,11 @@ class ServerConfig:
     integer_retry_after: bool = True  # the real service sends whole seconds
     slow_seconds: float = 1.0
     device_code_interval: int = 1
+    # Outlook's 150 MB of uploads (PATCH, POST, PUT) per 5 minutes per app and mailbox (None: off)
+    upload_budget: int | None = None  # bytes per upload window
+    upload_window: float = 300.0
+    # Links (@odata.nextLink, @odata.deltaLink) on this host name instead of the request's
+    link_host: str = ""
 
 
 @dataclass
@@ -82,6 +87,7 @@ class Throttle:
         self._lock = threading.Lock()
         self._sent: dict[str, deque[float]] = {}
         self._in_flight: dict[str, int] = {}
+        self._uploaded: dict[str, deque[tuple[float, int]]] = {}
         self.peak_in_flight = 0
         self.peak_window = 0  # most requests seen inside one window: how close to the limit
 
@@ -105,6 +111,22 @@ class Throttle:
                 return self._retry_after(sent[0] + self.config.window - now)
             sent.append(now)
             self.peak_window = max(self.peak_window, len(sent))
+            return None
+
+    def upload(self, mailbox: str, size: int) -> str | None:
+        """Count `size` bytes uploaded; the Retry-After value when the upload window is full."""
+        budget = self.config.upload_budget
+        if budget is None or size == 0:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            sent = self._uploaded.setdefault(mailbox, deque())
+            while sent and sent[0][0] <= now - self.config.upload_window:
+                sent.popleft()
+            if sum(n for _, n in sent) + size > budget:
+                since = sent[0][0] if sent else now
+                return self._retry_after(since + self.config.upload_window - now)
+            sent.append((now, size))
             return None
 
     def enter(self, mailbox: str, slots: int) -> str | None:

@@ -34,8 +34,9 @@ Predicate = Callable[[StoredContact], bool]
 def parse_filter(text: str) -> Predicate:
     m = _EXT_FILTER.match(text.strip())
     if m:
-        prop_id, value = m.group(2).casefold(), m.group(3).replace("''", "'")
-        return lambda c: (c.ext.get(prop_id) or {}).get("value") == value
+        # "Filtering the value property of an extended property is case-insensitive."
+        prop_id, value = m.group(2).casefold(), m.group(3).replace("''", "'").casefold()
+        return lambda c: str((c.ext.get(prop_id) or {}).get("value")).casefold() == value
     m = _EMAIL_FILTER.match(text.strip())
     if m:
         address = m.group(2).replace("''", "'").casefold()

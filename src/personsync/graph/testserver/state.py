@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,7 +50,19 @@ LIST_PROPS = ("categories", "children", "emailAddresses", "businessPhones", "hom
               "imAddresses")  # fmt: skip
 ADDRESS_PROPS = ("businessAddress", "homeAddress", "otherAddress")
 ADDRESS_MEMBERS = ("street", "city", "state", "postalCode", "countryOrRegion")
-WRITABLE = frozenset(STRING_PROPS) | frozenset(LIST_PROPS) | frozenset(ADDRESS_PROPS)
+# v1.0 properties that are one emailAddress each (in the v1.0 metadata msgraph-sdk 1.65 is built
+# from); null until written.
+EMAIL_PROPS = ("primaryEmailAddress", "secondaryEmailAddress", "tertiaryEmailAddress")
+WRITABLE = (
+    frozenset(STRING_PROPS)
+    | frozenset(LIST_PROPS)
+    | frozenset(ADDRESS_PROPS)
+    | frozenset(EMAIL_PROPS)
+    | {"parentFolderId"}
+)
+# What Outlook stores: 3 e-mail slots, 2 business and 2 home phones (more is refused).
+LIST_CAPACITY = {"emailAddresses": 3, "businessPhones": 2, "homePhones": 2}
+MIN_ID_BYTES = 16  # real ids are long base64; shorter text is not an id at all
 
 
 class GraphFault(Exception):
@@ -69,6 +83,25 @@ def new_id(prefix: str) -> str:
     # Immutable-id-like: long, base64url, stable for the item's life.
     raw = prefix.encode() + secrets.token_bytes(24)
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+_ID_TEXT = re.compile(r"^[A-Za-z0-9_+/-]+={0,2}$")
+
+
+def well_formed(item_id: str) -> bool:
+    """Whether `item_id` could be an id at all (base64 text of enough bytes)."""
+    if not _ID_TEXT.match(item_id):
+        return False
+    core = item_id.rstrip("=").replace("+", "-").replace("/", "_")
+    try:
+        raw = base64.urlsafe_b64decode(core + "=" * (-len(core) % 4))
+    except ValueError:
+        return False
+    return len(raw) >= MIN_ID_BYTES
+
+
+def malformed() -> GraphFault:
+    return GraphFault(400, "ErrorInvalidIdMalformed", "Id is malformed.")
 
 
 @dataclass
@@ -103,6 +136,9 @@ class Mailbox:
 
     def __init__(self, upn: str) -> None:
         self.upn = upn
+        self.rest_enabled = True  # False: an account Graph cannot reach (404 for everything)
+        self.quota_full = False  # True: writes answer 507 ErrorQuotaExceeded
+        self.well_known_names = False  # True: contactFolders/contacts names the default folder
         self.user_id = new_id("u")
         self.root = Folder(new_id("r"), "Contacts", new_id("p"))
         self.folders: dict[str, Folder] = {self.root.id: self.root}
@@ -115,8 +151,10 @@ class Mailbox:
     # --- folders ---
 
     def folder(self, folder_id: str) -> Folder:
-        if folder_id.casefold() == "contacts":
+        if folder_id.casefold() == "contacts" and self.well_known_names:
             return self.root
+        if not well_formed(folder_id):
+            raise malformed()
         found = self.folders.get(folder_id)
         if found is None:
             raise GraphFault(404, "ErrorItemNotFound", "The specified object was not found.")
@@ -147,6 +185,8 @@ class Mailbox:
         stored.data["lastModifiedDateTime"] = _now()
 
     def contact(self, item_id: str) -> StoredContact:
+        if not well_formed(item_id):
+            raise malformed()
         found = self.contacts.get(item_id)
         if found is None:
             raise GraphFault(404, "ErrorItemNotFound", "The specified object was not found.")
@@ -154,20 +194,52 @@ class Mailbox:
 
     def create_contact(self, folder_id: str, body: dict[str, Any]) -> StoredContact:
         folder = self.folder(folder_id)
-        data: dict[str, Any] = {p: None for p in STRING_PROPS}
+        data: dict[str, Any] = {p: None for p in (*STRING_PROPS, *EMAIL_PROPS)}
         data.update({p: [] for p in LIST_PROPS})
         data.update({p: {} for p in ADDRESS_PROPS})
         item_id = new_id("c")
         data.update(id=item_id, parentFolderId=folder.id, createdDateTime=_now())
         stored = StoredContact(data, folder.id, next(self._keys), 0)
-        apply_changes(stored, body)
+        apply_changes(stored, {k: v for k, v in (body or {}).items() if k != "parentFolderId"})
         self.contacts[item_id] = stored
         self._stamp(stored)
         return stored
 
-    def update_contact(self, item_id: str, body: dict[str, Any]) -> StoredContact:
+    def update_contact(
+        self,
+        item_id: str,
+        body: dict[str, Any],
+        *,
+        if_match: str = "",
+        immutable: bool = True,
+    ) -> StoredContact:
         stored = self.contact(item_id)
-        apply_changes(stored, body)
+        if if_match and if_match not in (stored.data["@odata.etag"], stored.data["changeKey"]):
+            raise GraphFault(
+                412, "ErrorIrresolvableConflict", "The change key passed in the request does "
+                "not match the current change key for the item.",
+            )  # fmt: skip
+        target = (body or {}).get("parentFolderId") if isinstance(body, dict) else None
+        moved_to = self.folder(str(target)) if target else None
+        apply_changes(stored, {k: v for k, v in (body or {}).items() if k != "parentFolderId"})
+        if moved_to is not None and moved_to.id != stored.folder_id:
+            stored = self.move_contact(stored.data["id"], moved_to.id, immutable=immutable)
+        self._stamp(stored)
+        return stored
+
+    def move_contact(self, item_id: str, folder_id: str, *, immutable: bool) -> StoredContact:
+        """Move to another folder (a person in Outlook, or PATCH parentFolderId): the old folder's
+        delta reports it removed; a default (not immutable) id changes with the folder."""
+        stored = self.contact(item_id)
+        folder = self.folder(folder_id)
+        self.seq += 1
+        self.tombstones[item_id] = Tombstone(item_id, stored.folder_id, stored.key, self.seq)
+        stored.folder_id = folder.id
+        stored.data["parentFolderId"] = folder.id
+        if not immutable:
+            del self.contacts[item_id]
+            stored.data["id"] = new_id("c")
+            self.contacts[stored.data["id"]] = stored
         self._stamp(stored)
         return stored
 
@@ -196,6 +268,7 @@ def apply_changes(stored: StoredContact, body: dict[str, Any]) -> None:
                 prop_id = str(prop.get("id", ""))
                 if not prop_id:
                     raise GraphFault(400, "ErrorInvalidProperty", "Extended property id missing.")
+                _check_ext_value(prop_id, prop.get("value"))
                 # The service echoes extended-property ids lower-cased.
                 kind, _, tag = prop_id.partition(" ")
                 stored.ext[prop_id.casefold()] = {
@@ -215,6 +288,12 @@ def apply_changes(stored: StoredContact, body: dict[str, Any]) -> None:
             value = {m: v for m, v in (value or {}).items() if m in ADDRESS_MEMBERS and v}
         elif key in LIST_PROPS:
             value = list(value or [])
+            if len(value) > LIST_CAPACITY.get(key, len(value)):
+                raise GraphFault(
+                    400,
+                    "ErrorInvalidArgument",
+                    f"The property '{key}' holds at most {LIST_CAPACITY[key]} values.",
+                )
         elif key == "birthday":
             value = _birthday(value)
         data[key] = value
@@ -226,6 +305,22 @@ def apply_changes(stored: StoredContact, body: dict[str, Any]) -> None:
         data["displayName"] = " ".join(p for p in parts if p) or None
 
 
+def _check_ext_value(prop_id: str, value: Any) -> None:
+    """No page documents writing `null` (or a value of the wrong type): refused, as strictly as
+    the service may."""
+    if value is None:
+        raise GraphFault(
+            400, "ErrorInvalidProperty", f"A value is required for extended property '{prop_id}'."
+        )
+    if prop_id.split(" ", 1)[0].casefold() == "systemtime":
+        try:
+            datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise GraphFault(
+                400, "ErrorInvalidProperty", f"'{value}' is not a SystemTime value."
+            ) from exc
+
+
 class ServerState:
     """Everything the test server knows, guarded by one lock."""
 
@@ -233,6 +328,14 @@ class ServerState:
         self.lock = threading.RLock()
         self.mailboxes: dict[str, Mailbox] = {}
         self.tokens: dict[str, dict[str, Any]] = {}  # bearer token → principal
+        self.token_lifetime = 3600.0  # seconds an access token is valid
+
+    def expire_tokens(self) -> None:
+        """End every access token now, before its stated lifetime (as the service may, e.g. when
+        a session is revoked): the next request with one answers 401."""
+        with self.lock:
+            for principal in self.tokens.values():
+                principal["expires"] = 0.0
 
     def add_user(self, upn: str) -> Mailbox:
         with self.lock:
@@ -253,7 +356,7 @@ class ServerState:
     def issue_token(self, principal: dict[str, Any]) -> str:
         token = "tok-" + secrets.token_urlsafe(24)
         with self.lock:
-            self.tokens[token] = principal
+            self.tokens[token] = {**principal, "expires": time.time() + self.token_lifetime}
         return token
 
     def user_token(self, upn: str) -> str:

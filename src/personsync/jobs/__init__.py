@@ -1,0 +1,1 @@
+"""Running syncs for the shells that start them in the background (web console, profiles)."""

@@ -1,0 +1,131 @@
+"""The one place the web console and the sync profiles call the sync engine.
+
+Both shells describe a run as a `SyncRequest` and go through these functions, so the engine's
+two-way mode and its conflict options plug in here (`MODES`, `OPTIONS`) and nowhere else.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from personsync.errors import MassChangeRefused, SyncError
+from personsync.persons.repo import ALL_PERSONS
+from personsync.sync import engine, guard, journal
+from personsync.sync.links import normalise_folder
+from personsync.sync.plan import Plan
+from personsync.sync.report import RunReport
+from personsync.sync.undo import undo as undo_run
+
+# The directions the engine offers, in the CRM's words. "sync" (both ways) joins when the
+# engine has it (the sync engine redesign); until then it is not offered anywhere.
+MODES: dict[str, str] = {
+    "export": "Into Outlook (export)",
+    "import": "From Outlook (import)",
+}
+if "sync" in getattr(engine, "MODES", ()):  # pragma: no cover - after the engine's merge
+    MODES["sync"] = "Both ways (sync)"
+
+# Engine options a person can set per run or profile: none until the engine takes conflict
+# policies, delete rules and field rules; then each becomes name → (label, choices).
+OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+def needs_view(direction: str) -> bool:
+    """Export and both ways read a view of Persons; import brings in the whole folder."""
+    return direction != "import"
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    direction: str
+    folder: str
+    view: str = ALL_PERSONS
+    max_change: float = 50.0  # the mass-change guard's share, in percent
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def view_or_none(self) -> str | None:
+        return self.view if needs_view(self.direction) else None
+
+
+def preview(db: Any, req: SyncRequest) -> Plan:
+    """The plan, nothing written (the engine's dry run)."""
+    return engine.run(db, req.folder, req.direction, view=req.view_or_none, dry_run=True).plan
+
+
+def guard_problem(plan: Plan, max_change: float) -> str | None:
+    """What the mass-change guard would stop this plan for, or None."""
+    try:
+        guard.check(plan, max_change / 100)
+    except MassChangeRefused as exc:
+        return exc.message
+    return None
+
+
+def run(
+    db: Any,
+    req: SyncRequest,
+    *,
+    confirmed: bool = False,
+    advance: Callable[[int], None] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> RunReport:
+    """Plan and apply; MassChangeRefused unless `confirmed` (a person saw the numbers)."""
+    with folder_lock(req.folder):
+        outcome = engine.run(
+            db,
+            req.folder,
+            req.direction,
+            view=req.view_or_none,
+            yes=confirmed,
+            max_share=req.max_change / 100,
+            on_plan=on_plan,
+            advance=advance,
+        )
+    assert outcome.report is not None  # not a dry run
+    return outcome.report
+
+
+def undo(db: Any, run_id: str) -> RunReport:
+    info = journal.get_run(db.engine, run_id)
+    with folder_lock(info.folder):
+        return undo_run(db, run_id)
+
+
+def undo_preview(db: Any, run_id: str) -> list[dict[str, Any]]:
+    """What undo would try to put back: the run's completed writes, newest first."""
+    engine.ensure_tables(db.engine)
+    journal.get_run(db.engine, run_id)  # RunNotFound
+    return [
+        e
+        for e in reversed(journal.entries(db.engine, run_id))
+        if e["state"] == "done" and e["action"] != "link"
+    ]
+
+
+# --- one run at a time per folder in this process ------------------------------------------------
+# The engine's lease (the sync engine redesign) covers other processes; this lock keeps the web
+# console's own runs and its scheduler from racing each other before that lands, and says which
+# folder is busy instead of waiting.
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@contextmanager
+def folder_lock(folder: str) -> Iterator[None]:
+    key = normalise_folder(folder)
+    with _locks_guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    if not lock.acquire(blocking=False):
+        raise SyncError(
+            f"another run of {folder} is in progress",
+            hint="wait for it to finish (see Runs), then start this one again",
+        )
+    try:
+        yield
+    finally:
+        lock.release()

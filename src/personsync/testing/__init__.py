@@ -1,0 +1,1 @@
+"""Test suites shipped with personsync for stores written elsewhere (`store_contract`)."""

@@ -1,0 +1,1 @@
+"""The web console (`personsync serve`): a thin shell over the library, like the CLI."""

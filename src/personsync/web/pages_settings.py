@@ -1,0 +1,98 @@
+"""Settings (the database in use, the administrator password, Microsoft 365) and sign-in."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from personsync.errors import PersonsyncError
+from personsync.web import security
+from personsync.web.app import render, state
+from personsync.web.security import form_of
+
+router = APIRouter()
+
+
+def _graph_status() -> str:
+    """Who is signed in to Microsoft 365, from the sign-in cache (no network)."""
+    try:
+        from personsync.graph.auth import GraphAuth
+        from personsync.graph.config import GraphConfig
+
+        auth = GraphAuth(GraphConfig.load())
+        try:
+            who = auth.whoami()
+        finally:
+            auth.close()
+    except PersonsyncError as exc:
+        return f"not configured: {exc.message}"
+    return f"signed in as {who}" if who else "not signed in"
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, saved: str = "") -> HTMLResponse:
+    web = state(request)
+    return render(
+        request,
+        "settings.html",
+        database=web.database,
+        has_password=security.has_password(web.db.engine),
+        needs_signin=web.needs_signin(),
+        graph=_graph_status(),
+        errors={},
+        saved=saved,
+    )
+
+
+@router.post("/settings/password", response_class=HTMLResponse)
+def change_password(request: Request, form: FormData = Depends(form_of)) -> Any:
+    web = state(request)
+    password, again = str(form.get("password", "")), str(form.get("again", ""))
+    errors: dict[str, str] = {}
+    if password != again:
+        errors["again"] = "the two passwords differ"
+    else:
+        try:
+            security.set_password(web.db.engine, password)
+        except PersonsyncError as exc:
+            errors["password"] = f"{exc.message} ({exc.hint})"
+    if errors:
+        return render(
+            request,
+            "settings.html",
+            422,
+            database=web.database,
+            has_password=security.has_password(web.db.engine),
+            needs_signin=web.needs_signin(),
+            graph=_graph_status(),
+            errors=errors,
+            saved="",
+        )
+    request.session["signed_in"] = True
+    return RedirectResponse("/settings?saved=password", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return render(request, "login.html", error="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, form: FormData = Depends(form_of)) -> Any:
+    web = state(request)
+    if security.check_password(web.db.engine, str(form.get("password", ""))):
+        request.session.clear()
+        request.session["signed_in"] = True
+        request.session["csrf"] = secrets.token_urlsafe(32)  # a fresh token after sign-in
+        return RedirectResponse("/persons", status_code=303)
+    return render(request, "login.html", 401, error="That is not the administrator password.")
+
+
+@router.post("/logout")
+def logout(request: Request) -> RedirectResponse:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)

@@ -1,0 +1,262 @@
+"""Outlook Synchronization: the wizard (direction → folder → view → options), the plan, Finish,
+live progress (server-sent events) and the way to the run's report."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from sqlalchemy import select
+from starlette.datastructures import FormData
+
+from personsync.errors import FolderNotFound, PersonsyncError, ViewError
+from personsync.jobs import engine_adapter
+from personsync.jobs.engine_adapter import MODES, SyncRequest, needs_view
+from personsync.persons.repo import ALL_PERSONS
+from personsync.stores import open_folder, split_url
+from personsync.sync.engine import ensure_tables
+from personsync.sync.plan import action_to_dict
+from personsync.sync.tables import sync_links
+from personsync.web.app import WebState, render, state, templates
+from personsync.web.paging import Page
+from personsync.web.security import form_of
+from personsync.web.tasks import Task
+
+router = APIRouter()
+STEPS = ("direction", "folder", "view", "options")
+DEFAULT_FOLDER = "vcf:Contacts"
+PLAN_PAGE = 50
+KIND_LABELS = {
+    "create-contact": "New contacts",
+    "update-contact": "Contacts to update",
+    "create-person": "New Persons",
+    "update-person": "Persons to update",
+    "link": "Links to make",
+    "skip": "Skipped",
+    "decide": "Decisions needed",
+    "unchanged": "Unchanged",
+}
+
+
+def _steps(direction: str) -> list[str]:
+    return [s for s in STEPS if s != "view" or needs_view(direction)]
+
+
+def _request(answers: dict[str, str]) -> SyncRequest:
+    try:
+        share = float(answers.get("max_change") or 50)
+    except ValueError:
+        share = -1.0
+    return SyncRequest(
+        answers.get("direction", ""),
+        answers.get("folder", "").strip(),
+        answers.get("view") or ALL_PERSONS,
+        share,
+    )
+
+
+def check_answers(web: WebState, answers: dict[str, str], upto: str) -> tuple[str, str] | None:
+    """The first answer before step `upto` that is wrong: (its step, the message), or None."""
+    req = _request(answers)
+    steps = _steps(req.direction)
+    wanted = steps[: steps.index(upto)] if upto in steps else steps
+    for step in wanted:
+        problem = _check(web, step, req)
+        if problem:
+            return step, problem
+    return None
+
+
+def _check(web: WebState, step: str, req: SyncRequest) -> str:
+    try:
+        if step == "direction" and req.direction not in MODES:
+            return "choose a direction"
+        if step == "folder":
+            if not req.folder:
+                return "name a contact folder, e.g. vcf:Contacts"
+            split_url(req.folder)
+            try:
+                open_folder(req.folder, create=False).close()
+            except FolderNotFound:
+                if req.direction == "import":
+                    raise
+                # An export makes the folder.
+        if step == "view":
+            web.db.get_view(req.view)
+        if step == "options" and not 0 <= req.max_change <= 100:
+            return "the share is a percentage, 0 to 100"
+    except PersonsyncError as exc:
+        return exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return ""
+
+
+def _known_folders(web: WebState) -> list[str]:
+    ensure_tables(web.db.engine)
+    with web.db.engine.connect() as conn:
+        used = [r[0] for r in conn.execute(select(sync_links.c.folder).distinct().limit(50))]
+    return sorted({DEFAULT_FOLDER, *used})
+
+
+@router.get("/sync", response_class=HTMLResponse)
+def wizard(request: Request) -> HTMLResponse:
+    web = state(request)
+    answers = dict(request.query_params)
+    req = _request(answers)
+    steps = _steps(req.direction)
+    step = answers.get("step", "direction")
+    if step not in steps:
+        step = "direction"
+    errors: dict[str, str] = {}
+    problem = check_answers(web, answers, step)
+    if problem is not None:
+        step, errors[problem[0]] = problem[0], problem[1]
+    return _wizard_page(request, web, answers, step, errors)
+
+
+def _wizard_page(
+    request: Request,
+    web: WebState,
+    answers: dict[str, str],
+    step: str,
+    errors: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    req = _request(answers)
+    steps = _steps(req.direction)
+    index = steps.index(step)
+    return render(
+        request,
+        "sync.html",
+        status,
+        step=step,
+        steps=steps,
+        next_step=steps[index + 1] if index + 1 < len(steps) else None,
+        back_step=steps[index - 1] if index else None,
+        answers={
+            "direction": req.direction,
+            "folder": answers.get("folder") or DEFAULT_FOLDER,
+            "view": answers.get("view") or ALL_PERSONS,
+            "max_change": answers.get("max_change") or "50",
+        },
+        errors=errors,
+        modes=MODES,
+        views=[v.name for v in web.db.views()],
+        folders=_known_folders(web),
+    )
+
+
+@router.post("/sync/plan", response_class=HTMLResponse)
+def make_plan(request: Request, form: FormData = Depends(form_of)) -> Any:
+    web = state(request)
+    answers = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    problem = check_answers(web, answers, "plan")
+    if problem is not None:
+        return _wizard_page(request, web, answers, problem[0], {problem[0]: problem[1]}, 422)
+    req = _request(answers)
+    try:
+        plan = engine_adapter.preview(web.db, req)
+    except PersonsyncError as exc:
+        field = "view" if isinstance(exc, ViewError) else "folder"
+        message = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        return _wizard_page(request, web, answers, field, {field: message}, 422)
+    token = web.plans.add(req, plan, engine_adapter.guard_problem(plan, req.max_change))
+    return RedirectResponse(f"/plans/{token}", status_code=303)
+
+
+@router.get("/plans/{token}", response_class=HTMLResponse)
+def plan_page(request: Request, token: str, kind: str = "", page: int = 1) -> HTMLResponse:
+    entry = state(request).plans.get(token)
+    plan = entry.plan
+    if kind and kind not in entry.by_kind:
+        kind = ""
+    indexes = entry.by_kind.get(kind, []) if kind else _all_shown(entry.by_kind)
+    paging = Page(page, PLAN_PAGE, len(indexes))
+    actions = [action_to_dict(plan.actions[i]) for i in paging.slice(indexes)]
+    template = "plan_actions.html" if request.headers.get("hx-request") else "plan.html"
+    return render(
+        request,
+        template,
+        token=token,
+        entry=entry,
+        plan=plan,
+        counts=plan.counts(),
+        kinds=KIND_LABELS,
+        kind=kind,
+        actions=actions,
+        paging=paging,
+        changes=plan.changes(),
+    )
+
+
+def _all_shown(by_kind: dict[str, list[int]]) -> list[int]:
+    if len(by_kind) == 1:
+        return next(iter(by_kind.values()))
+    return sorted(i for ids in by_kind.values() for i in ids)
+
+
+@router.post("/plans/{token}/finish", response_class=HTMLResponse)
+def finish(request: Request, token: str, form: FormData = Depends(form_of)) -> Any:
+    web = state(request)
+    entry = web.plans.get(token)
+    confirmed = form.get("confirmed") == "yes"
+    if entry.guard and not confirmed:
+        return render(request, "guard.html", token=token, entry=entry)
+    req = entry.request
+
+    def work(task: Task) -> str | None:
+        report = engine_adapter.run(
+            web.db,
+            req,
+            confirmed=confirmed,
+            on_plan=lambda plan: task.advance(0, total=plan.changes()),
+            advance=task.advance,
+        )
+        return report.run_id
+
+    task = web.tasks.start(f"{MODES.get(req.direction, req.direction)}: {req.folder}", work)
+    return RedirectResponse(f"/tasks/{task.id}", status_code=303)
+
+
+def _task(web: WebState, task_id: str) -> Task:
+    task = web.tasks.get(task_id)
+    if task is None:
+        raise HTTPException(404, "No such run in progress; see Runs for the finished ones.")
+    return task
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+def task_page(request: Request, task_id: str) -> HTMLResponse:
+    return render(request, "task.html", task=_task(state(request), task_id))
+
+
+def sse_event(name: str, html: str) -> str:
+    data = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
+    return f"event: {name}\n{data}\n\n"
+
+
+async def task_events(request: Request, task: Task, every: float = 0.5) -> AsyncIterator[str]:
+    """A `progress` event every `every` seconds, then `done` once the task is over."""
+    fragment = templates.get_template("task_progress.html")
+    while True:
+        over = task.over
+        html = fragment.render(task=task, request=request)
+        yield sse_event("progress", html)
+        if over:
+            yield sse_event("done", html)
+            return
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(every)
+
+
+@router.get("/tasks/{task_id}/events")
+def task_stream(request: Request, task_id: str) -> StreamingResponse:
+    task = _task(state(request), task_id)
+    return StreamingResponse(
+        task_events(request, task),
+        media_type="text/event-stream",
+        headers={"X-Accel-Buffering": "no"},
+    )

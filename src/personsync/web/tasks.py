@@ -1,0 +1,88 @@
+"""Runs started from the console, each in its own thread, with progress a page can follow.
+
+A task's progress is plain counters the run's `advance` callback moves; the page's server-sent
+events read them every half second, so a person sees the run move at least once a second however
+the engine batches its writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from personsync.errors import MassChangeRefused, PersonsyncError
+
+log = logging.getLogger(__name__)
+KEEP = 50  # finished tasks kept for their pages
+
+
+@dataclass
+class Task:
+    id: str
+    title: str
+    total: int = 0
+    done: int = 0
+    phase: str = "planning"  # planning | writing | finished | failed
+    run_id: str | None = None
+    error: str = ""
+    hint: str = ""
+    message: str = ""  # a line the task wants shown (Microsoft 365's device-code instructions)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    def advance(self, n: int = 1, total: int | None = None) -> None:
+        if total is not None:
+            self.total = total
+        self.done += n
+        self.phase = "writing"
+
+    @property
+    def over(self) -> bool:
+        return self.finished is not None
+
+    @property
+    def percent(self) -> int:
+        if self.phase == "finished":
+            return 100
+        return min(100, round(100 * self.done / self.total)) if self.total else 0
+
+
+class Tasks:
+    def __init__(self) -> None:
+        self._tasks: OrderedDict[str, Task] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, task_id: str) -> Task | None:
+        with self._lock:
+            return self._tasks.get(task_id)
+
+    def start(self, title: str, work: Callable[[Task], str | None]) -> Task:
+        """Run `work(task)` in a thread; it returns the run id of what it did (or None)."""
+        task = Task(secrets.token_urlsafe(12), title)
+        with self._lock:
+            self._tasks[task.id] = task
+            while len(self._tasks) > KEEP:
+                oldest = next(iter(self._tasks))
+                if not self._tasks[oldest].over:
+                    break
+                self._tasks.popitem(last=False)
+
+        def body() -> None:
+            try:
+                task.run_id = work(task)
+                task.phase = "finished"
+            except (MassChangeRefused, PersonsyncError) as exc:
+                task.error, task.hint, task.phase = exc.message, exc.hint, "failed"
+            except Exception as exc:  # shown in the page; the server goes on
+                log.exception("task %s failed", title)
+                task.error, task.phase = f"{type(exc).__name__}: {exc}", "failed"
+            finally:
+                task.finished = time.monotonic()
+
+        threading.Thread(target=body, name=f"task {title}", daemon=True).start()
+        return task

@@ -1,0 +1,90 @@
+"""`vcf:` defects found by fault tests: symbolic links, files of several cards."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from personsync.cli import app
+from personsync.errors import StoreError
+from personsync.model import Contact
+from personsync.persons.repo import PersonsDB
+from personsync.stores import open_folder
+from personsync.stores.base import read_all
+from personsync.stores.card_files import file_version, insert_line
+from personsync.stores.file_writer import MIN_BATCH_ENV
+from personsync.sync import engine
+
+CARD = (
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Lena Voss\r\nN:Voss;Lena;;;\r\n"
+    b"EMAIL:lena@example.org\r\nEND:VCARD\r\n"
+)
+
+
+@pytest.mark.parametrize("helper", [False, True])
+def test_a_symlinked_card_is_read_but_never_written_through(
+    tmp_path: Path, sqlite_url: str, helper: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if helper:  # the batch goes to the file-writing helper process
+        monkeypatch.setenv(MIN_BATCH_ENV, "1")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "target.vcf"
+    target.write_bytes(CARD)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "link.vcf").symlink_to(Path("..") / "outside" / "target.vcf")
+    url = f"vcf:{folder}"
+    db = PersonsDB(sqlite_url)
+    try:
+        for _ in range(2):  # the in-place path (a Customer ID), then again: no second Person
+            out = engine.run(db, url, "import")
+            assert target.read_bytes() == CARD
+            assert (folder / "link.vcf").is_symlink()
+            assert db.count() == 1
+            assert out.report is not None
+            assert any("symbolic link" in str(e) for e in out.report.problems()), out.report
+        # The replace path: an export that changes the card.
+        (person,) = db.iter_persons()
+        db.update(person.id, {"job_title": "Archivist"})
+        out = engine.run(db, url, "export", yes=True)
+        assert target.read_bytes() == CARD and (folder / "link.vcf").is_symlink()
+        assert out.report is not None and out.report.exit_code != 0
+    finally:
+        db.close()
+    # Read like any other card.
+    store = open_folder(url, create=False)
+    try:
+        (lena,) = [c for c in read_all(store) if isinstance(c, Contact)]
+    finally:
+        store.close()
+    assert lena.record.first_name == "Lena"
+    assert sorted(os.listdir(outside)) == ["target.vcf"]
+
+
+def test_a_file_of_two_cards_is_reported_with_both_named(tmp_path: Path) -> None:
+    # `both.vcf` listed as one contact, exit 0, and its second card was never named.
+    bob = CARD.replace(b"Lena Voss", b"Bob Marsh").replace(b"Voss;Lena", b"Marsh;Bob")
+    (tmp_path / "both.vcf").write_bytes(CARD + bob)
+    (tmp_path / "one.vcf").write_bytes(CARD.replace(b"Lena", b"Ruth"))
+    result = CliRunner().invoke(app, ["contacts", "list", f"vcf:{tmp_path}"])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "both.vcf" in said and "Lena Voss" in said and "Bob Marsh" in said
+    assert "holds 2 cards" in said and "Ruth Voss" in said
+
+
+def test_insert_line_never_follows_a_symbolic_link(tmp_path: Path) -> None:
+    # A link made after the listing: the in-place write refuses it rather than follow it.
+    target = tmp_path / "target.vcf"
+    target.write_bytes(CARD)
+    link = tmp_path / "link.vcf"
+    link.symlink_to(target)
+    with pytest.raises(StoreError, match="symbolic link"):
+        insert_line(
+            str(link), b"X-PERSONSYNC-CUSTOMER-ID:1", file_version(link.stat()), durable=False
+        )
+    assert target.read_bytes() == CARD

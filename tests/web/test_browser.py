@@ -1,0 +1,254 @@
+"""The console in a real Chromium: the wizard (keyboard only), import, undo, a decision, a
+profile on its schedule, CSRF, sign-in; and a screenshot of every page at 1280 and 390 px."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from browser import chromium, served, shoot, tab_to
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import update
+
+from personsync.model import Contact
+from personsync.persons.repo import PersonsDB
+from personsync.persons.sample import generate
+from personsync.profiles import store
+from personsync.profiles.tables import sync_profiles
+from personsync.stores import open_folder
+from personsync.sync import journal
+from personsync.web import security
+from personsync.web.app import create_app
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def site(db: PersonsDB) -> Iterator[str]:
+    with served(create_app(db.url, tick=0.2)) as url:
+        yield url
+
+
+def cards(folder: Path) -> int:
+    return len(list(folder.glob("*.vcf")))
+
+
+def finish_and_open_report(page: Page) -> str:
+    report = page.get_by_role("link", name="See the run report")
+    expect(report).to_be_visible(timeout=20_000)
+    report.click()
+    expect(page).to_have_url(re.compile(r"/runs/[\w-]+$"))
+    return page.url.rsplit("/", 1)[1]
+
+
+def test_the_export_wizard_by_keyboard_alone(
+    page: Page, site: str, db: PersonsDB, tmp_path: Path
+) -> None:
+    db.create_view("Members", "company is not empty", "last_name, first_name")
+    members = db.count("Members")
+    assert 0 < members < 120
+    page.goto(site + "/persons")
+    shoot(page, "persons")
+    # Tab to the view's button, Enter: the wizard opens for that view.
+    tab_to(page, "Outlook Synchronization")
+    tab_to(page, "Outlook Synchronization")  # the nav link first, then the first view's button
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Outlook Synchronization")).to_be_visible()
+    shoot(page, "wizard-direction")
+    expect(page.get_by_label("Into Outlook (export)")).to_be_focused()
+    page.keyboard.press("Enter")  # the first choice, submitted
+    folder = page.get_by_label("Contact folder")
+    expect(folder).to_be_focused()
+    shoot(page, "wizard-folder")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(f"vcf:{tmp_path}/members")
+    page.keyboard.press("Enter")
+    view = page.get_by_label("Persons view")
+    expect(view).to_be_focused()
+    page.keyboard.press("ArrowDown")  # All Persons → Members
+    expect(view).to_have_value("Members")
+    shoot(page, "wizard-view")
+    tab_to(page, "Next →")
+    page.keyboard.press("Enter")
+    expect(page.get_by_label(re.compile("Mass-change guard"))).to_be_focused()
+    shoot(page, "wizard-options")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="The plan")).to_be_visible()
+    expect(page.get_by_role("row", name=f"New contacts {members}")).to_be_visible()
+    shoot(page, "plan")
+    assert not (tmp_path / "members").exists() or cards(tmp_path / "members") == 0
+    tab_to(page, "Finish")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name="See the run report")).to_be_visible(timeout=20_000)
+    shoot(page, "progress-done")
+    tab_to(page, "See the run report")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=re.compile("^Run "))).to_be_visible()
+    shoot(page, "run-report")
+    assert cards(tmp_path / "members") == members
+    [run] = journal.list_runs(db.engine)
+    assert (run.command, run.view, run.counts["create-contact"]) == ("export", "Members", members)
+
+
+def test_the_import_wizard_and_undo(page: Page, site: str, db: PersonsDB, tmp_path: Path) -> None:
+    folder = tmp_path / "from-outlook"
+    contacts = open_folder(f"vcf:{folder}")
+    try:
+        for record in generate(6, seed=99):
+            contacts.create(Contact(record))
+    finally:
+        contacts.close()
+    before = db.count()
+    page.goto(site + "/sync")
+    page.get_by_label("From Outlook (import)").check()
+    page.get_by_role("button", name="Next →").click()
+    page.get_by_label("Contact folder").fill(f"vcf:{folder}")
+    page.get_by_role("button", name="Next →").click()
+    # Import reads no view: straight to the options.
+    expect(page.get_by_label(re.compile("Mass-change guard"))).to_be_visible()
+    page.get_by_role("button", name="Show the plan").click()
+    expect(page.get_by_role("row", name="New Persons 6")).to_be_visible()
+    page.get_by_role("link", name="New Persons").first.click()
+    expect(page.locator("#actions")).to_contain_text("Actions 1–6 of 6")
+    page.get_by_role("button", name="Finish").click()
+    run = finish_and_open_report(page)
+    assert db.count() == before + 6
+    page.get_by_role("link", name="Undo…").click()
+    expect(page.get_by_role("heading", name=f"Undo run {run}?")).to_be_visible()
+    # The six new Persons are deleted; the Customer IDs written to their contacts are restored.
+    expect(page.get_by_role("row", name=re.compile(r"^person create delete it"))).to_have_count(6)
+    expect(page.get_by_role("row", name=re.compile(r"^contact update restore"))).to_have_count(6)
+    shoot(page, "undo-preview")
+    assert db.count() == before + 6  # the preview wrote nothing
+    page.get_by_role("button", name="Undo this run").click()
+    finish_and_open_report(page)
+    expect(page.locator("dl.facts")).to_contain_text(f"undo · of run {run}")
+    assert db.count() == before
+    page.goto(site + "/runs")
+    shoot(page, "runs")
+
+
+def test_a_decision_settled_from_the_queue(
+    page: Page, site: str, db: PersonsDB, tmp_path: Path
+) -> None:
+    person = db.get(4)
+    folder = open_folder(f"vcf:{tmp_path}/shared")
+    try:
+        twins = [folder.create(Contact(person.record)).item_id for _ in range(2)]
+    finally:
+        folder.close()
+    page.goto(
+        f"{site}/sync?step=options&direction=export&folder=vcf:{tmp_path}/shared&view=All Persons"
+    )
+    page.get_by_role("button", name="Show the plan").click()
+    page.get_by_role("link", name="Decisions needed").first.click()
+    expect(page.locator("#actions")).to_contain_text("matches 2 contacts")
+    page.get_by_role("button", name="Finish").click()
+    page.get_by_role("button", name="Go ahead").click()  # 120 new contacts in a folder of 2
+    finish_and_open_report(page)
+    page.get_by_role("link", name="Settle the decisions").click()
+    decision = page.locator("section.decision", has_text=person.record.last_name)
+    expect(decision).to_contain_text("matches 2 contacts")
+    shoot(page, "decisions")
+    decision.get_by_role("button", name="Link this contact").first.click()
+    expect(page.locator("dl.facts")).to_contain_text("link")
+    assert db.get(4).contact_manager_id in twins
+    page.goto(site + "/decisions")
+    expect(page.locator("main")).not_to_contain_text("matches 2 contacts")
+
+
+def test_a_profile_runs_on_its_schedule_and_shows_its_result(
+    page: Page, site: str, db: PersonsDB, tmp_path: Path
+) -> None:
+    page.goto(site + "/profiles")
+    page.get_by_role("link", name="New profile").click()
+    page.get_by_label("Name").fill("Members")
+    page.get_by_label("Contact folder").fill("carrier-pigeon:x")
+    page.get_by_label("Cron expression", exact=True).fill("every morning")
+    page.get_by_label("A cron expression (UTC)").check()
+    page.get_by_role("button", name="Save").click()
+    # Errors beside their fields; what was typed is kept.
+    expect(page.locator("#folder-error")).to_contain_text("unknown contact folder")
+    expect(page.locator("#cron-error")).to_contain_text("not a cron expression")
+    expect(page.get_by_label("Cron expression", exact=True)).to_have_value("every morning")
+    shoot(page, "profile-form-errors")
+    page.get_by_label("Contact folder").fill(f"vcf:{tmp_path}/members")
+    page.get_by_label("Cron expression", exact=True).fill("* * * * *")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("section.profile")).to_contain_text("cron * * * * *")
+    expect(page.locator("section.profile")).to_contain_text("never")
+    with db.engine.begin() as conn:  # due now rather than at the next minute
+        conn.execute(
+            update(sync_profiles).values(next_run_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    for _ in range(100):
+        if store.get(db.engine, "Members").last_status:
+            break
+        time.sleep(0.1)
+    page.reload()
+    expect(page.locator("section.profile .status")).to_have_text("clean")
+    shoot(page, "profiles")
+    assert cards(tmp_path / "members") == 120
+    page.get_by_role("link", name="report").click()
+    expect(page.locator("dl.facts")).to_contain_text("export")
+
+
+def test_a_post_without_the_csrf_token_is_refused(page: Page, site: str, tmp_path: Path) -> None:
+    page.goto(site + "/persons")
+    status = page.evaluate(
+        """async (folder) => {
+            const body = new URLSearchParams({direction: "export", folder, view: "All Persons"});
+            return (await fetch("/sync/plan", {method: "POST", body})).status;
+        }""",
+        f"vcf:{tmp_path}/csrf",
+    )
+    assert status == 403
+    assert not (tmp_path / "csrf").exists()
+
+
+def test_beyond_loopback_it_demands_a_sign_in(page: Page, db: PersonsDB) -> None:
+    security.set_password(db.engine, "a long password")
+    with served(create_app(db.url, host="0.0.0.0", schedule=False), host="0.0.0.0") as url:
+        page.goto(url + "/persons")
+        expect(page).to_have_url(url + "/login")
+        shoot(page, "sign-in")
+        page.get_by_label("Administrator password").fill("wrong one")
+        page.keyboard.press("Enter")
+        expect(page.locator("#password-error")).to_contain_text("not the administrator password")
+        page.get_by_label("Administrator password").fill("a long password")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Persons")).to_be_visible()
+        page.goto(url + "/settings")
+        expect(page.locator("main")).to_contain_text("sign-in is required")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(url + "/login")
+
+
+def test_screenshots_of_the_other_pages(page: Page, site: str, db: PersonsDB) -> None:
+    page.goto(site + "/views/All Persons")
+    shoot(page, "view")
+    page.get_by_label("Filter").fill('cty = "Boston"')
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#filter-error")).to_contain_text("did you mean city")
+    expect(page.get_by_label("Filter")).to_have_value('cty = "Boston"')
+    page.goto(site + "/persons/12")
+    shoot(page, "person")
+    page.goto(site + "/settings")
+    shoot(page, "settings")

@@ -1,0 +1,335 @@
+"""The console's HTTP endpoints without a browser: pages, the wizard's plan and run, errors beside
+their fields, CSRF, sign-in, headers, progress events."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+from web_client import Console
+
+from personsync.cli import app as cli_app
+from personsync.errors import ConfigError
+from personsync.persons.repo import PersonsDB
+from personsync.profiles import store
+from personsync.sync import journal
+from personsync.web import security
+from personsync.web.app import create_app
+
+
+def errors(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<p class="error" id="([\w-]+)-error" role="alert">([^<]*)</p>', html))
+
+
+def plan_answers(out: str, **more: str) -> dict[str, str]:
+    return {"direction": "export", "folder": out, "view": "All Persons", "max_change": "50", **more}
+
+
+def finish_run(console: Console, plan_url: str, **form: str) -> str:
+    """Finish a plan, wait for the task; the run id."""
+    got: Any = console.submit(plan_url + "/finish", form)
+    assert got.status_code == 303, got.text
+    task = got.headers["location"]
+    for _ in range(100):
+        page = console.get(task).text
+        found = re.search(r'href="/runs/([\w-]+)">See the run report', page)
+        if found:
+            return found.group(1)
+        assert 'data-phase="failed"' not in page, page
+        time.sleep(0.1)
+    raise AssertionError("the run did not finish")
+
+
+def make_plan(console: Console, answers: dict[str, str]) -> str:
+    got: Any = console.submit("/sync/plan", answers)
+    assert got.status_code == 303, got.text
+    return str(got.headers["location"])
+
+
+def test_every_page_answers_with_the_security_headers(console: Console, db: PersonsDB) -> None:
+    for url in (
+        "/persons",
+        "/views/All Persons",
+        "/persons/1",
+        "/sync",
+        "/runs",
+        "/decisions",
+        "/profiles",
+        "/profiles/new",
+        "/settings",
+    ):
+        got = console.get(url)
+        assert got.status_code == 200, url
+        assert "script-src 'self'" in got.headers["content-security-policy"]
+        assert got.headers["x-frame-options"] == "DENY"
+        assert "<script>" not in got.text and " style=" not in got.text  # nothing inline
+    assert console.get("/static/htmx-2.0.11.min.js").status_code == 200
+
+
+def test_a_view_is_paged_and_searched(console: Console, db: PersonsDB) -> None:
+    first = console.get("/views/All Persons").text
+    assert "Persons 1–50 of 120" in first
+    third = console.get("/views/All Persons?page=3").text
+    assert "Persons 101–120 of 120" in third
+    someone = db.get(7)
+    found = console.get(f"/views/All Persons?q={someone.record.last_name}").text
+    assert 'href="/persons/7"' in found
+    partial = console.get("/views/All Persons?page=2", headers={"HX-Request": "true"}).text
+    assert partial.startswith('\n<section id="persons-table"') or partial.lstrip().startswith(
+        "<section"
+    )
+    assert "<html" not in partial
+
+
+def test_a_filter_with_a_typo_is_named_beside_the_field_which_keeps_it(console: Console) -> None:
+    got = console.get('/views/All Persons?filter=cty = "Boston"')
+    assert "unknown field &#39;cty&#39;" in errors(got.text)["filter"]
+    assert "did you mean city" in errors(got.text)["filter"]
+    assert 'value="cty = &#34;Boston&#34;"' in got.text
+
+
+def test_an_unknown_view_is_a_page_saying_so(console: Console) -> None:
+    got = console.get("/views/Nobody")
+    assert got.status_code == 404 and "no view named &#39;Nobody&#39;" in got.text
+
+
+def test_a_persons_page_has_its_fields_and_links(console: Console, db: PersonsDB, out: str) -> None:
+    run = finish_run(console, make_plan(console, plan_answers(out)))
+    assert journal.get_run(db.engine, run).counts["create-contact"] == 120
+    page = console.get("/persons/5").text
+    person = db.get(5)
+    assert person.record.first_name in page and person.contact_manager_id
+    assert person.contact_manager_id in page  # the hidden link
+    assert "Links to contacts" in page and "/out" in page
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    console: Console, out: str, tmp_path: Path
+) -> None:
+    got = console.post("/sync/plan", data=plan_answers(out))
+    assert got.status_code == 403
+    got = console.post("/sync/plan", data={**plan_answers(out), "csrf_token": "forged"})
+    assert got.status_code == 403
+    got = console.post("/profiles/new", data={"name": "x"}, headers={"X-CSRF-Token": "forged"})
+    assert got.status_code == 403
+    assert not (tmp_path / "out").exists()
+    # The header htmx sends is as good as the form field.
+    got = console.post(
+        "/sync/plan",
+        data=plan_answers(out),
+        headers={"X-CSRF-Token": console.token()},
+        follow_redirects=False,
+    )
+    assert got.status_code == 303
+
+
+def test_the_wizard_names_a_wrong_folder_beside_the_field(console: Console, tmp_path: Path) -> None:
+    missing = f"vcf:{tmp_path}/nowhere"
+    got = console.get(f"/sync?step=options&direction=import&folder={missing}")
+    assert got.status_code == 200
+    assert "no folder" in errors(got.text)["folder"]
+    assert f'value="{missing}"' in got.text  # what the person typed is kept
+    got = console.get("/sync?step=view&direction=export&folder=ftp:x")
+    assert "unknown contact folder" in errors(got.text)["folder"]
+    got: Any = console.submit("/sync/plan", plan_answers(f"vcf:{tmp_path}/o", view="Nobody"))
+    assert got.status_code == 422 and "no view named" in errors(got.text)["view"]
+
+
+def test_the_plan_is_paged_and_filtered(console: Console, db: PersonsDB, out: str) -> None:
+    plan = make_plan(console, plan_answers(out))
+    page = console.get(plan).text
+    assert re.search(r"New contacts</a></th><td class=\"num\">120<", page)
+    assert "Actions 1–50 of 120" in page
+    second = console.get(plan + "?kind=create-contact&page=3", headers={"HX-Request": "true"}).text
+    assert "Actions 101–120 of 120" in second and "<html" not in second
+    finish_run(console, plan)
+    db.update(3, {"company": "Renamed Ltd"})
+    page = console.get(make_plan(console, plan_answers(out))).text
+    old = re.search(
+        r'<th scope="row">Company</th><td class="old">([^<]*)</td><td class="new">([^<]*)', page
+    )
+    assert old and old.group(2) == "Renamed Ltd"
+
+
+def test_the_mass_change_guard_is_a_confirmation_step(
+    console: Console, db: PersonsDB, out: str
+) -> None:
+    finish_run(console, make_plan(console, plan_answers(out)))
+    db.update_many([(pid, {"department": "Guarded Dept"}) for pid in db.versions()])
+    plan = make_plan(console, plan_answers(out, max_change="10"))
+    assert (
+        "Mass-change guard: this run would create or change 120 of the 120"
+        in console.get(plan).text
+    )
+    got: Any = console.submit(plan + "/finish")
+    assert got.status_code == 200 and 'name="confirmed" value="yes"' in got.text
+    assert "120 of the 120 contacts" in got.text
+    assert [r.command for r in journal.list_runs(db.engine)] == ["export"]  # nothing ran
+    run = finish_run(console, plan, confirmed="yes")
+    assert journal.get_run(db.engine, run).counts["update-contact"] == 120
+
+
+def test_undo_shows_its_plan_first_then_undoes(
+    console: Console, db: PersonsDB, out: str, tmp_path: Path
+) -> None:
+    run = finish_run(console, make_plan(console, plan_answers(out)))
+    preview = console.get(f"/runs/{run}/undo").text
+    assert "What undo will try to put back (120)" in preview and "delete it" in preview
+    assert len(list((tmp_path / "out").glob("*.vcf"))) == 120  # the preview wrote nothing
+    got: Any = console.submit(f"/runs/{run}/undo")
+    assert got.status_code == 303
+    for _ in range(100):
+        if not list((tmp_path / "out").glob("*.vcf")):
+            break
+        time.sleep(0.1)
+    assert not list((tmp_path / "out").glob("*.vcf"))
+    assert journal.list_runs(db.engine)[0].command == "undo"
+
+
+def test_progress_events_arrive_at_least_every_second(console: Console, out: str) -> None:
+    got: Any = console.submit(make_plan(console, plan_answers(out)) + "/finish")
+    times, names = [], []
+    with console.stream("GET", got.headers["location"] + "/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                times.append(time.monotonic())
+                names.append(line[7:])
+    assert names[-1] == "done" and "progress" in names
+    assert all(b - a < 1.0 for a, b in itertools.pairwise(times))
+
+
+def test_a_profile_form_names_wrong_fields_and_keeps_the_input(
+    console: Console, db: PersonsDB, out: str
+) -> None:
+    form = {
+        "name": "Members",
+        "direction": "export",
+        "folder": "ftp:x",
+        "view": "All Persons",
+        "max_change": "50",
+        "schedule": "cron",
+        "cron": "every day",
+        "enabled": "on",
+    }
+    got: Any = console.submit("/profiles/new", form)
+    assert got.status_code == 422
+    found = errors(got.text)
+    assert "unknown contact folder" in found["folder"] and "not a cron expression" in found["cron"]
+    assert 'value="every day"' in got.text and 'value="ftp:x"' in got.text
+    got = console.submit("/profiles/new", {**form, "folder": out, "cron": "*/5 * * * *"})
+    assert got.status_code == 303
+    profile = store.get(db.engine, "Members")
+    assert (profile.cron, profile.folder, profile.enabled) == ("*/5 * * * *", out, True)
+    db.create_view("Gone", "")
+    got = console.submit(
+        "/profiles/Members/edit",
+        {
+            **form,
+            "folder": out,
+            "cron": "",
+            "schedule": "every",
+            "every_minutes": "10",
+            "view": "Gone",
+        },
+    )
+    assert got.status_code == 303 and store.get(db.engine, "Members").every_minutes == 10
+    db.delete_view("Gone")
+    page = console.get("/profiles/Members/edit").text
+    assert "Gone (missing)" in page
+    got = console.submit("/profiles/Members/run")
+    for _ in range(100):
+        if store.get(db.engine, "Members").last_status:
+            break
+        time.sleep(0.1)
+    assert store.get(db.engine, "Members").last_status == "failed"
+    assert "no view named &#39;Gone&#39;" in console.get("/profiles").text
+    assert console.submit("/profiles/Members/delete").status_code == 303
+    assert store.list_profiles(db.engine) == []
+
+
+def test_a_decision_is_settled_from_the_queue(
+    console: Console, db: PersonsDB, tmp_path: Path
+) -> None:
+    from personsync.model import Contact
+    from personsync.stores import open_folder
+
+    folder = f"vcf:{tmp_path}/shared"
+    person = db.get(9)
+    store_ = open_folder(folder)
+    try:
+        for _ in range(2):  # two copies of the same contact, neither linked
+            store_.create(Contact(person.record))
+    finally:
+        store_.close()
+    # 120 new contacts in a folder of 2: the guard asks, and the person confirms.
+    run = finish_run(console, make_plan(console, plan_answers(folder)), confirmed="yes")
+    assert journal.get_run(db.engine, run).counts["decide"] >= 1
+    page = console.get("/decisions").text
+    assert person.record.last_name in page and "matches 2 contacts" in page
+    item = re.search(r'name="item_id" value="([^"]+)"', page)
+    key = re.search(r'name="key" value="([^"]+)"', page)
+    assert item and key
+    got: Any = console.submit(
+        "/decisions/link",
+        {
+            "folder": journal.get_run(db.engine, run).folder,
+            "key": key.group(1),
+            "person_id": "9",
+            "item_id": item.group(1),
+        },
+    )
+    assert got.status_code == 303
+    assert db.get(9).contact_manager_id == item.group(1)
+    assert "matches 2 contacts" not in console.get("/decisions").text
+
+
+def test_beyond_loopback_it_needs_a_password_then_a_sign_in(db: PersonsDB) -> None:
+    with pytest.raises(ConfigError, match="without a password"):
+        create_app(db.url, host="0.0.0.0", schedule=False)
+    security.set_password(db.engine, "correct horse battery")
+    with Console(create_app(db.url, host="0.0.0.0", schedule=False)) as client:
+        got = client.get("/persons", follow_redirects=False)
+        assert got.status_code == 303 and got.headers["location"] == "/login"
+        page = client.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token
+        wrong = client.post("/login", data={"password": "nope", "csrf_token": token.group(1)})
+        assert wrong.status_code == 401 and "not the administrator password" in wrong.text
+        assert client.post("/login", data={"password": "correct horse battery"}).status_code == 403
+        right = client.post(
+            "/login",
+            data={"password": "correct horse battery", "csrf_token": token.group(1)},
+            follow_redirects=False,
+        )
+        assert right.status_code == 303
+        assert client.get("/persons").status_code == 200
+        cookie = right.headers["set-cookie"]
+        assert "correct horse" not in cookie and "httponly" in cookie.lower()
+    # The hash is stored, never the password.
+    from sqlalchemy import select
+
+    from personsync.profiles.tables import web_settings
+
+    with db.engine.connect() as conn:
+        stored = conn.execute(
+            select(web_settings.c.value).where(web_settings.c.key == security.PASSWORD_KEY)
+        ).scalar_one()
+    assert stored.startswith("$argon2") and "correct horse" not in stored
+
+
+def test_serve_refuses_a_public_address_without_a_password(db: PersonsDB) -> None:
+    got = CliRunner().invoke(cli_app, ["serve", "--host", "0.0.0.0", "--db", db.url])
+    assert got.exit_code == 1
+    said = " ".join(got.output.split())
+    assert "without a password" in said and "--set-password" in said
+    got = CliRunner().invoke(
+        cli_app, ["serve", "--set-password", "--db", db.url], input="s3cret-pass\ns3cret-pass\n"
+    )
+    assert got.exit_code == 0, got.output
+    assert security.check_password(db.engine, "s3cret-pass")
+    assert not security.check_password(db.engine, "other")
