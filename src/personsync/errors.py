@@ -20,13 +20,15 @@ class ExitCode(IntEnum):
     USAGE = 2  # the command was given wrongly: unknown view, run, option, filter
     GUARD = 3  # stopped by the mass-change guard, or a question nobody can answer: nothing written
     SKIPPED = 4  # done, but some records were skipped or need a decision
+    LEASE = 5  # another run holds the folder's lease: nothing read or written (LeaseHeld)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 clean; 1 failed or records with errors; 2 usage error (unknown view, run or "
     "filter); 3 stopped by the mass-change guard (nothing written); 4 done with skipped records "
-    "or decisions needed; 130 interrupted (Ctrl-C)."
+    "or decisions needed; 5 another run is working on the folder (nothing done; see --wait); "
+    "130 interrupted (Ctrl-C)."
 )
 
 
@@ -156,6 +158,12 @@ class MassChangeRefused(SyncError):
     """A run would change more than the allowed share of a folder or of the Persons table."""
 
     exit_code = ExitCode.GUARD
+
+
+class LeaseHeld(SyncError):
+    """Another run holds the contact folder's lease (one run at a time per folder)."""
+
+    exit_code = ExitCode.LEASE
 
 
 class RunNotFound(SyncError):

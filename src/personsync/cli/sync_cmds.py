@@ -15,7 +15,7 @@ from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
 from personsync.cli.output import console, interactive, print_json, progress
 from personsync.cli.root import app
-from personsync.cli.sync_run import MaxChangeOption, finish, sync
+from personsync.cli.sync_run import MaxChangeOption, WaitOption, finish, sync
 from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
 from personsync.persons import ALL_PERSONS
 
@@ -37,6 +37,7 @@ def export_cmd(
     json_out: JsonOption = False,
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
+    wait: WaitOption = 0.0,
 ) -> None:
     code = sync(
         "export",
@@ -47,6 +48,7 @@ def export_cmd(
         json_out=json_out,
         yes=yes,
         max_change=max_change,
+        wait=wait,
     )
     raise typer.Exit(code)
 
@@ -67,6 +69,7 @@ def import_cmd(
     json_out: JsonOption = False,
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
+    wait: WaitOption = 0.0,
 ) -> None:
     code = sync(
         "import",
@@ -77,6 +80,7 @@ def import_cmd(
         json_out=json_out,
         yes=yes,
         max_change=max_change,
+        wait=wait,
     )
     raise typer.Exit(code)
 
@@ -216,13 +220,14 @@ def undo_cmd(
     run: Annotated[str, typer.Argument(metavar="RUN", help="The run id (personsync runs list).")],
     db: DbOption = None,
     json_out: JsonOption = False,
+    wait: WaitOption = 0.0,
 ) -> None:
     from personsync.sync import engine
     from personsync.sync.undo import undo as undo_run
 
     with open_persons(db) as pdb, progress(f"undoing {run}") as bar:
         engine.ensure_tables(pdb.engine)
-        report = undo_run(pdb, run, advance=bar)
+        report = undo_run(pdb, run, advance=bar, wait=wait)
     raise typer.Exit(finish(report, json_out))
 
 

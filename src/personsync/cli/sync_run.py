@@ -30,6 +30,16 @@ MaxChangeOption = Annotated[
     ),
 ]
 
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        help="When another run is working on the same contact folder, wait up to this many "
+        "seconds for it to finish (default: do not wait; exit code 5).",
+        min=0,
+    ),
+]
+
 
 def guard_question(bar: Progress, json_out: bool) -> Callable[[str], bool] | None:
     """How to ask a person whether to go past the mass-change guard; None when nobody can answer
@@ -55,6 +65,7 @@ def sync(
     yes: bool,
     max_change: float,
     plan_rows: int | None = None,
+    wait: float = 0.0,
 ) -> int:
     """Plan, print the plan, apply, print the report; returns the exit code."""
     from personsync.cli.sync_render import show_plan
@@ -83,6 +94,7 @@ def sync(
             confirm=guard_question(bar, json_out),
             on_plan=on_plan,
             advance=bar,
+            wait=wait,
         )
     if outcome.report is None:
         if json_out:

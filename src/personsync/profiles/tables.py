@@ -1,4 +1,4 @@
-"""The tables of saved sync profiles and of the web console's settings (migration 0004).
+"""The tables of saved sync profiles and of the web console's settings (migration 0005).
 
 - `sync_profiles`: one row per profile: what to run (direction, folder, view, guard share,
   engine options as JSON), when (every N minutes or a cron expression), and how the last run went.

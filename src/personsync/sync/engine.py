@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +25,10 @@ from personsync.sync.journal import (
     Journal,
     PendingCreate,
     interrupted_customer_id_writes,
+    new_run_id,
     unfinished_person_creates,
 )
+from personsync.sync.lease import held
 from personsync.sync.links import LinkRow, Links, load_state, save_state
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
@@ -35,8 +38,9 @@ from personsync.sync.values import record_from_dict
 
 
 def ensure_tables(engine: Engine) -> None:
-    """The sync tables come with migration 0002; create them if a database lacks them."""
-    if not inspect(engine).has_table("sync_links"):
+    """The sync tables come with migrations 0002 and 0004; create any a database lacks."""
+    found = inspect(engine)
+    if not all(found.has_table(name) for name in metadata.tables):
         metadata.create_all(engine)
 
 
@@ -155,15 +159,21 @@ def run(
     on_plan: Callable[[Plan], None] | None = None,
     advance: Callable[[int], None] | None = None,
     chunk: int | None = None,
+    wait: float = 0.0,
 ) -> Outcome:
     """Plan an export or import; unless `dry_run`, guard and apply it. `confirm` is asked when
-    the mass-change guard trips (None: refuse)."""
+    the mass-change guard trips (None: refuse). A run waits up to `wait` seconds for another
+    run on the same folder to finish (LeaseHeld if it does not)."""
     started = time.perf_counter()
     engine: Engine = db.engine
     ensure_tables(engine)
     store = open_folder(folder, create=direction == "export")
+    run_id = new_run_id()
+    # One run at a time per folder, from before the snapshot to the last outcome; a dry run
+    # writes nothing and takes no lease.
+    lease = nullcontext() if dry_run else held(engine, store.url, run_id, wait=wait)
     try:
-        with collector.paused():
+        with lease, collector.paused():
             store.import_state(load_state(engine, store.url))
             # A write an earlier run left half-made (a power cut) is made whole before anything
             # is read; a dry run writes nothing, and reports such a card as unreadable.
@@ -184,7 +194,7 @@ def run(
             except MassChangeRefused as exc:
                 if not yes and not (confirm is not None and confirm(exc.message)):
                     raise
-            journal = Journal(engine, direction, store.url, view or "")
+            journal = Journal(engine, direction, store.url, view or "", run_id=run_id)
             report = RunReport(journal.run_id, direction, journal.folder, view or "")
             report.warnings += mended
             try:

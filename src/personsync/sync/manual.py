@@ -5,6 +5,8 @@ Both are journaled runs, so `personsync undo RUN` takes a decision back.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -12,13 +14,26 @@ from sqlalchemy import select
 
 from personsync.errors import ItemNotFound, PersonsyncError, UsageError
 from personsync.stores import open_folder
-from personsync.stores.base import get_one
+from personsync.stores.base import ContactStore, get_one
 from personsync.sync.apply import contact_before, link_row
 from personsync.sync.engine import ensure_tables
-from personsync.sync.journal import Entry, Journal
+from personsync.sync.journal import Entry, Journal, new_run_id
+from personsync.sync.lease import held
 from personsync.sync.links import Links, normalise_folder
 from personsync.sync.report import RunReport
 from personsync.sync.tables import sync_links
+
+
+@contextmanager
+def _leased(db: Any, folder: str) -> Iterator[tuple[ContactStore, str]]:
+    """The folder, opened and held under its lease (sync/lease.py) for a run of this id."""
+    store = open_folder(folder, create=False)
+    try:
+        run = new_run_id()
+        with held(db.engine, store.url, run):
+            yield store, run
+    finally:
+        store.close()
 
 
 def link(db: Any, person_id: int, folder: str, item_id: str) -> RunReport:
@@ -26,15 +41,14 @@ def link(db: Any, person_id: int, folder: str, item_id: str) -> RunReport:
     The link is left stale so the next export or import brings the two in step."""
     ensure_tables(db.engine)
     person = db.get(person_id)
-    store = open_folder(folder, create=False)
-    try:
+    with _leased(db, folder) as (store, run):
         contact = get_one(store, item_id)
         if contact is None:
             raise ItemNotFound(
                 f"no contact {item_id!r} in {folder}",
                 hint="`personsync export --dry-run` names the items that need a decision",
             )
-        journal = Journal(db.engine, "link", store.url)
+        journal = Journal(db.engine, "link", store.url, run_id=run)
         report = RunReport(journal.run_id, "link", journal.folder)
         (seq,) = journal.intents(
             [Entry("contact", "update", item_id, person_id, contact_before(contact))]
@@ -50,8 +64,6 @@ def link(db: Any, person_id: int, folder: str, item_id: str) -> RunReport:
         report.count("link")
         journal.finish(report.status, report.counts, report.problems())
         return report
-    finally:
-        store.close()
 
 
 def unlink(
@@ -76,9 +88,8 @@ def unlink(
         )
     pid, iid = (row[0], row[1]) if row is not None else (person_id, item_id)
     assert pid is not None and iid is not None
-    store = open_folder(folder, create=False)
-    try:
-        journal = Journal(db.engine, "unlink", store.url)
+    with _leased(db, folder) as (store, run):
+        journal = Journal(db.engine, "unlink", store.url, run_id=run)
         report = RunReport(journal.run_id, "unlink", journal.folder)
         contact = get_one(store, iid)
         if contact is not None and contact.customer_id:
@@ -105,5 +116,3 @@ def unlink(
         report.count("unlink")
         journal.finish(report.status, report.counts, report.problems())
         return report
-    finally:
-        store.close()

@@ -5,8 +5,10 @@
   compares versions only; a later two-way merge can diff each side against the baseline.
 - `sync_folder_state`: a store's opaque sync state (Graph delta link), saved after a run finishes.
 - `sync_runs` and `sync_journal`: every run, and every write it made, journaled before the write.
+- `sync_leases`: who holds a folder's lease (`sync/lease.py`): the lock itself is an OS or
+  PostgreSQL lock; this row only names the holder to a run that is refused.
 
-Migration `0002` creates them; keep the two in step.
+Migrations `0002` and `0004` create them; keep the two in step.
 """
 
 from __future__ import annotations
@@ -93,4 +95,14 @@ sync_journal = Table(
     Column("state", String(10), nullable=False),  # intent | done | failed
     Column("error", Text, nullable=True),
     Index("ix_sync_journal_state", "state", "folder"),
+)
+
+sync_leases = Table(
+    "sync_leases",
+    metadata,
+    Column("folder", String(1000), primary_key=True),
+    Column("run_id", String(40), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
 )

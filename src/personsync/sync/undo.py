@@ -17,7 +17,8 @@ from sqlalchemy import Engine
 from personsync.errors import PersonNotFound, PersonsyncError, UsageError
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ItemRef, get_one
-from personsync.sync.journal import Entry, Journal, entries, get_run
+from personsync.sync.journal import Entry, Journal, entries, get_run, new_run_id
+from personsync.sync.lease import held
 from personsync.sync.links import Links
 from personsync.sync.report import RunReport
 from personsync.sync.values import record_from_dict
@@ -149,7 +150,13 @@ class _Undo:
             self.write(e, "restore", {"version": current.version}, restore)
 
 
-def undo(db: Any, run_id: str, *, advance: Callable[..., None] | None = None) -> RunReport:
+def undo(
+    db: Any,
+    run_id: str,
+    *,
+    advance: Callable[..., None] | None = None,
+    wait: float = 0.0,
+) -> RunReport:
     """Restore what run `run_id` changed, where the items have not changed since. `advance`
     hears the number of entries first (`advance(0, total=N)`), then each one undone."""
     started = time.perf_counter()
@@ -159,27 +166,30 @@ def undo(db: Any, run_id: str, *, advance: Callable[..., None] | None = None) ->
             f"run {run_id} is an undo; it cannot be undone",
             hint="run the export or import again to redo its changes",
         )
-    journal = Journal(db.engine, "undo", info.folder, view=run_id)
-    report = RunReport(journal.run_id, "undo", info.folder, run_id)
-    worker = _Undo(db, run_id, journal, report)
-    try:
-        todo = entries(db.engine, run_id)
-        if advance is not None:
-            advance(0, total=len(todo))
-        for e in reversed(todo):
+    run = new_run_id()
+    # An undo writes to the folder: it holds the folder's lease like any run (sync/lease.py).
+    with held(db.engine, info.folder, run, wait=wait):
+        journal = Journal(db.engine, "undo", info.folder, view=run_id, run_id=run)
+        report = RunReport(journal.run_id, "undo", info.folder, run_id)
+        worker = _Undo(db, run_id, journal, report)
+        try:
+            todo = entries(db.engine, run_id)
             if advance is not None:
-                advance(1)
-            if e["state"] != "done" or e["action"] == "link":
-                if e["action"] == "link" and e["state"] == "done":
-                    with db.engine.begin() as conn:
-                        Links.forget(conn, e["folder"], [e["item_id"]])
-                continue
-            if e["side"] == "contact":
-                worker.contact(e)
-            else:
-                worker.person(e)
-    finally:
-        worker.close()
-    report.duration = time.perf_counter() - started
-    journal.finish(report.status, report.counts, report.problems())
-    return report
+                advance(0, total=len(todo))
+            for e in reversed(todo):
+                if advance is not None:
+                    advance(1)
+                if e["state"] != "done" or e["action"] == "link":
+                    if e["action"] == "link" and e["state"] == "done":
+                        with db.engine.begin() as conn:
+                            Links.forget(conn, e["folder"], [e["item_id"]])
+                    continue
+                if e["side"] == "contact":
+                    worker.contact(e)
+                else:
+                    worker.person(e)
+        finally:
+            worker.close()
+        report.duration = time.perf_counter() - started
+        journal.finish(report.status, report.counts, report.problems())
+        return report

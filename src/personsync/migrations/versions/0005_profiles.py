@@ -1,7 +1,7 @@
 """Saved sync profiles, the web console's settings, dismissed decisions.
 
-Revision ID: 0004_profiles
-Revises: 0003
+Revision ID: 0005_profiles
+Revises: 0004_sync_leases
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_profiles"
-down_revision = "0003"
+revision = "0005_profiles"
+down_revision = "0004_sync_leases"
 branch_labels = None
 depends_on = None
 

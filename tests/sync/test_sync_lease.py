@@ -1,0 +1,172 @@
+"""One run at a time per folder (sync/lease.py), on SQLite and PostgreSQL, with real processes.
+
+- Two processes start the same export into a `vcf:` folder at the same instant, 20 times (forked
+  processes released by one barrier, the fast form): no contact is ever duplicated, and the run
+  that is refused names the run that holds the folder.
+- The CLI: a refused run exits with its own code (5) naming the holder and its start time;
+  `--wait` waits; a dry run takes no lease.
+- A holder killed with kill -9 mid-run is taken over by the next run, which finishes its work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+import pytest
+from sync_fakes import records
+
+from personsync.errors import ExitCode, LeaseHeld
+from personsync.model import Contact
+from personsync.persons.repo import PersonsDB
+from personsync.stores import open_folder
+from personsync.stores.base import read_all
+from personsync.sync import engine
+from personsync.sync.lease import current_holder, held
+
+N = 150
+FORK = multiprocessing.get_context("fork")
+
+
+def _seed(url: str, n: int = N) -> None:
+    db = PersonsDB(url)
+    try:
+        db.add_many(records(n, seed=7))
+    finally:
+        db.close()
+
+
+def _customer_ids(folder: str) -> Counter[str]:
+    store = open_folder(folder, create=False)
+    try:
+        return Counter(c.customer_id for c in read_all(store) if isinstance(c, Contact))
+    finally:
+        store.close()
+
+
+def _export_in_child(url: str, folder: str, start: Barrier, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    db = PersonsDB(url)
+    try:
+        start.wait(timeout=30)
+        try:
+            outcome = engine.run(db, folder, "export", yes=True)
+        except LeaseHeld as exc:
+            out.put(("refused", exc.message))
+            return
+        except BaseException as exc:
+            out.put(("failed", repr(exc)))
+            raise
+        assert outcome.report is not None
+        out.put(("ran", outcome.report.run_id, outcome.plan.counts()["create-contact"]))
+    finally:
+        db.close()
+
+
+def test_two_exports_at_once_never_duplicate(db_url: str, tmp_path: Path) -> None:
+    _seed(db_url)
+    refusals = 0
+    for attempt in range(20):
+        folder = f"vcf:{tmp_path / f'out{attempt}'}"
+        start = FORK.Barrier(2)
+        out: multiprocessing.Queue = FORK.Queue()  # type: ignore[type-arg]
+        children = [
+            FORK.Process(target=_export_in_child, args=(db_url, folder, start, out))
+            for _ in range(2)
+        ]
+        for child in children:
+            child.start()
+        results = [out.get(timeout=120) for _ in children]
+        for child in children:
+            child.join(timeout=60)
+            assert child.exitcode == 0
+        ids = _customer_ids(folder)
+        assert len(ids) == N and set(ids.values()) == {1}, f"attempt {attempt}: duplicates"
+        ran = [r for r in results if r[0] == "ran"]
+        refused = [r for r in results if r[0] == "refused"]
+        if refused:
+            # One ran, and the other was told which run holds the folder.
+            assert len(ran) == 1 and ran[0][1] in refused[0][1], results
+            refusals += 1
+        else:
+            # The second started after the first had finished: it found nothing to create.
+            assert sorted(r[2] for r in ran) == [0, N], results
+    assert refusals >= 10, f"only {refusals} of 20 attempts overlapped"
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "personsync", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_refused_run_names_the_holder_and_exits_5(db_url: str, tmp_path: Path) -> None:
+    _seed(db_url, 5)
+    folder = f"vcf:{tmp_path / 'out'}"
+    db = PersonsDB(db_url)
+    try:
+        with held(db.engine, folder, "20261205-0300-beef"):
+            busy = _cli("export", "--to", folder, "--db", db_url)
+            assert busy.returncode == ExitCode.LEASE == 5
+            assert "20261205-0300-beef" in busy.stderr and "since 20" in busy.stderr
+            waited = _cli("export", "--to", folder, "--db", db_url, "--wait", "0.5")
+            assert waited.returncode == ExitCode.LEASE and "after waiting 0.5 s" in waited.stderr
+            # A dry run takes no lease: it plans while the folder is held.
+            assert _cli("export", "--to", folder, "--db", db_url, "--dry-run").returncode == 0
+            assert not _customer_ids(folder)
+        assert current_holder(db.engine, folder) is None
+        assert _cli("export", "--to", folder, "--db", db_url).returncode == 0
+        assert len(_customer_ids(folder)) == 5
+    finally:
+        db.close()
+
+
+def test_wait_gets_the_lease_when_the_holder_finishes(db_url: str, tmp_path: Path) -> None:
+    _seed(db_url, 5)
+    folder = f"vcf:{tmp_path / 'out'}"
+    db = PersonsDB(db_url)
+    try:
+        with held(db.engine, folder, "20261205-0300-cafe"):
+            command = ["export", "--to", folder, "--db", db_url, "--wait", "60"]
+            waiting = subprocess.Popen(
+                [sys.executable, "-m", "personsync", *command],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            # Still waiting while the lease is held (the process has had time to start).
+            with pytest.raises(subprocess.TimeoutExpired):
+                waiting.wait(timeout=3)
+        assert waiting.wait(timeout=60) == 0
+        assert len(_customer_ids(folder)) == 5
+    finally:
+        db.close()
+
+
+def test_killed_holder_is_taken_over(db_url: str, tmp_path: Path) -> None:
+    _seed(db_url, 12)
+    folder = f"vcf:{tmp_path / 'out'}"
+    crash = {"PERSONSYNC_CRASH_AFTER": "3", "PERSONSYNC_CHUNK_SIZE": "3"}
+    killed = _cli("export", "--to", folder, "--db", db_url, env=crash)
+    assert killed.returncode == -signal.SIGKILL
+    db = PersonsDB(db_url)
+    try:
+        # The dead run is still recorded as the holder, but its lock went with its process.
+        dead = current_holder(db.engine, folder)
+        assert dead is not None and dead.pid > 0
+        again = _cli("export", "--to", folder, "--db", db_url, "--json", "--yes")
+        assert again.returncode == 0, again.stderr
+        ids = _customer_ids(folder)
+        assert len(ids) == 12 and set(ids.values()) == {1}
+        assert current_holder(db.engine, folder) is None
+    finally:
+        db.close()
