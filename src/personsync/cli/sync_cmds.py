@@ -105,7 +105,7 @@ def link_cmd(
     json_out: JsonOption = False,
 ) -> None:
     from personsync.sync import manual
-    from personsync.sync.links import Links
+    from personsync.sync.links import Links, set_ignored
 
     with open_persons(db) as pdb:
         target = pdb.get(person)
@@ -121,6 +121,7 @@ def link_cmd(
             if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
                 raise UsageError(what, hint="add --yes to do it; nothing was changed")
         report = manual.link(pdb, person, folder, item)
+        set_ignored(pdb.engine, folder, item, False)  # paired: no longer left alone
     raise typer.Exit(finish(report, json_out))
 
 
@@ -142,22 +143,45 @@ def _customer_id_person(folder: str, item: str) -> int | None:
     "unlink",
     help="Unlink a Person and a contact: clears the contact's Customer ID, forgets the link. "
     "A copied contact is settled with its id alone (--item ID): the Person its Customer ID "
-    "names keeps its own contact.",
+    "names keeps its own contact. With --ignore, runs leave the contact alone from then on "
+    "(a copy: no new Person is made of it); `link` pairs it with a Person again.",
 )
 def unlink_cmd(
     folder: FolderOption,
     person: Annotated[int | None, typer.Option("--person", help="The Person's id.")] = None,
     item: Annotated[str | None, typer.Option("--item", help="The contact's item id.")] = None,
+    ignore: Annotated[
+        bool,
+        typer.Option("--ignore", help="Leave the contact (--item) alone in every later run."),
+    ] = False,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     from personsync.sync import manual
-    from personsync.sync.links import Links
+    from personsync.sync.engine import ensure_tables
+    from personsync.sync.links import Links, set_ignored
 
     if person is None and item is None:
         raise UsageError("give --person or --item (or both)")
+    if ignore and item is None:
+        raise UsageError("--ignore needs the contact: give --item ID")
     with open_persons(db) as pdb:
-        if person is None and item is not None and Links(pdb.engine, folder).owner(item) is None:
+        ensure_tables(pdb.engine)
+        linked = item is not None and Links(pdb.engine, folder).owner(item) is not None
+        if ignore and item is not None and not linked:
+            # A copy: nothing to undo in the folder; the engine just stops seeing it.
+            _customer_id_person(folder, item)  # the contact must exist (ItemNotFound if not)
+            set_ignored(pdb.engine, folder, item, True)
+            if json_out:
+                print_json({"folder": folder, "ignored": item})
+            else:
+                console.print(
+                    f"contact {item} in {folder} is left alone from now on "
+                    f"(personsync link PERSON {item} --folder {folder} pairs it again)",
+                    markup=False,
+                )
+            raise typer.Exit(ExitCode.CLEAN)
+        if person is None and item is not None and not linked:
             # No link row: a copy carrying another contact's Customer ID; clear it.
             person = _customer_id_person(folder, item)
             if person is None:
@@ -166,6 +190,8 @@ def unlink_cmd(
                     hint=f"see it with: personsync contacts show {folder} {item}",
                 )
         report = manual.unlink(pdb, folder, person_id=person, item_id=item)
+        if ignore and item is not None:
+            set_ignored(pdb.engine, folder, item, True)
     raise typer.Exit(finish(report, json_out))
 
 
