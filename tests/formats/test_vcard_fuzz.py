@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,8 +11,9 @@ from mutations import mutate
 from personsync.errors import FormatError
 from personsync.formats.vcard import read_cards, write_card
 from personsync.model import Contact, Record
+from realworld import real_vcards
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
+REAL = real_vcards()
 INSERTS = [
     b"=",
     b";",

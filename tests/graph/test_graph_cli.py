@@ -12,7 +12,7 @@ from graph_support import USER
 from typer.testing import CliRunner
 
 from personsync.cli import app
-from personsync.graph.testserver import GraphTestServer
+from personsync.graph.testserver import TEST_CLIENT_ID, GraphTestServer
 
 runner = CliRunner()
 
