@@ -31,7 +31,7 @@ from personsync.sync.journal import (
     unfinished_person_creates,
 )
 from personsync.sync.lease import held
-from personsync.sync.links import LinkRow, Links, load_state, save_state
+from personsync.sync.links import LinkRow, Links, ignored, load_state, save_state
 from personsync.sync.merge import Choices, FieldRule, Policy
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
@@ -106,6 +106,8 @@ def take_snapshot(
     link_table = Links(engine, store.url)
     links = link_table.load()
     listing = {ref.item_id: ref.version for ref in store.list_items()}
+    for item_id in ignored(engine, store.url):
+        listing.pop(item_id, None)  # a person chose to leave it alone: no run sees it
     recovered: dict[str, int] = {}
     if direction in ("export", "sync"):
         versions = db.versions(view)

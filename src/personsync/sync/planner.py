@@ -188,7 +188,7 @@ def _sync_pair(
 
 
 def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool = False) -> Plan:
-    """Make the folder's contacts match the view's Persons (issue §1). `two_way`: the Persons'
+    """Make the folder's contacts match the view's Persons. `two_way`: the Persons'
     half of a two-way sync (each pair both ways, `_sync_pair`)."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: pid for pid, link in links.items()}
@@ -456,7 +456,7 @@ def _place_contacts(
 
 
 def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
-    """Make the Persons match the folder's contacts (issue §2)."""
+    """Make the Persons match the folder's contacts."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: link for link in links.values()}
     live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}

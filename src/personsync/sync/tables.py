@@ -6,11 +6,11 @@
 - `sync_folder_state`: a store's opaque sync state (Graph delta link), saved after a run finishes.
 - `sync_runs` and `sync_journal`: every run, and every write it made, journaled before the write.
 - `sync_folder_settings`: a folder's field rules and default conflict policy (`sync/settings.py`,
-  migration 0006).
+  migration 0007).
 - `sync_leases`: who holds a folder's lease (`sync/lease.py`): the lock itself is an OS or
   PostgreSQL lock; this row only names the holder to a run that is refused.
 
-Migrations `0002`, `0004` and `0006` create them; keep them in step.
+Migrations `0002`, `0004`, `0006` and `0007` create them; keep them in step.
 """
 
 from __future__ import annotations
@@ -56,6 +56,16 @@ event.listen(
         "CREATE INDEX IF NOT EXISTS ix_sync_links_versions ON sync_links "
         "(folder, person_id, item_id, item_version, person_version)"
     ).execute_if(dialect="sqlite"),
+)
+
+# Contacts a person chose to leave alone (`unlink --ignore`: a copied contact, say): runs do
+# not see them at all, in either direction, until `link` pairs one with a Person.
+sync_ignored = Table(
+    "sync_ignored",
+    metadata,
+    Column("folder", String(1000), primary_key=True),
+    Column("item_id", String(1000), primary_key=True),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
 )
 
 sync_folder_state = Table(

@@ -1,7 +1,9 @@
 """Each contact folder's settings: field rules and default conflict policy (`sync/settings.py`).
 
-Revision ID: 0006_sync_folder_settings
-Revises: 0005_profiles
+Also the one head after main's two 0006 revisions (Outlook fields, ignored contacts).
+
+Revision ID: 0007_sync_folder_settings
+Revises: 0006_outlook_fields, 0006_sync_ignored
 """
 
 from __future__ import annotations
@@ -9,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_sync_folder_settings"
-down_revision = "0005_profiles"
+revision = "0007_sync_folder_settings"
+down_revision = ("0006_outlook_fields", "0006_sync_ignored")
 branch_labels = None
 depends_on = None
 
