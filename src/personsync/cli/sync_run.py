@@ -16,7 +16,7 @@ import typer
 from personsync.cli.db import open_persons
 from personsync.cli.output import Progress, interactive, print_json, progress
 from personsync.errors import ExitCode
-from personsync.sync.merge import POLICIES, policy
+from personsync.sync.policies import POLICIES
 
 if TYPE_CHECKING:
     from personsync.sync.plan import Plan
@@ -100,6 +100,7 @@ def sync(
     from personsync.cli.sync_render import show_plan
     from personsync.stores.writable import check_writable
     from personsync.sync import engine
+    from personsync.sync.merge import policy
 
     if not dry_run:
         # Found before anything is planned or written, not once per contact.

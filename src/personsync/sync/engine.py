@@ -32,8 +32,9 @@ from personsync.sync.journal import (
 )
 from personsync.sync.lease import held
 from personsync.sync.links import LinkRow, Links, ignored, load_state, save_state
-from personsync.sync.merge import Choices, FieldRule, Policy
+from personsync.sync.merge import Choices, FieldRule
 from personsync.sync.plan import Plan
+from personsync.sync.policies import Policy
 from personsync.sync.report import RunReport
 from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step

@@ -32,14 +32,13 @@ from typing import Any, Literal
 from personsync.errors import UsageError
 from personsync.fields import FIELDS
 from personsync.model import Record, Value, diff, is_empty, same
+from personsync.sync.policies import POLICIES, Policy
 from personsync.sync.report import UNSETTLED
 from personsync.sync.values import value_to_json
 
 Mode = Literal["export", "import", "sync"]
 Flow = Literal["both", "to-outlook", "to-crm", "none"]
 FLOWS: tuple[Flow, ...] = ("both", "to-outlook", "to-crm", "none")
-Policy = Literal["crm", "outlook", "newest", "skip"]
-POLICIES: tuple[Policy, ...] = ("crm", "outlook", "newest", "skip")
 EMAILS = ("email1", "email2", "email3")
 DEFAULT_POLICY: dict[Mode, Policy] = {"export": "crm", "import": "outlook", "sync": "skip"}
 

@@ -15,7 +15,8 @@ from typing import Any
 from personsync.errors import UsageError
 from personsync.sync import engine
 from personsync.sync.journal import get_run
-from personsync.sync.merge import Policy, policy
+from personsync.sync.merge import policy
+from personsync.sync.policies import Policy
 from personsync.sync.report import UNSETTLED
 
 

@@ -14,7 +14,8 @@ from sqlalchemy import Engine, delete, select
 from personsync.errors import UsageError
 from personsync.fields import FIELD_NAMES
 from personsync.sync.links import normalise_folder, now
-from personsync.sync.merge import DEFAULT_RULE, FLOWS, FieldRule, Flow, Policy, policy
+from personsync.sync.merge import DEFAULT_RULE, FLOWS, FieldRule, Flow, policy
+from personsync.sync.policies import Policy
 from personsync.sync.tables import sync_folder_settings
 from personsync.sync.values import dumps, loads
 
