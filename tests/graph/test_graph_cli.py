@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,13 +21,11 @@ runner = CliRunner()
 def signed_out(
     server: GraphTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GraphTestServer]:
-    monkeypatch.setenv("PERSONSYNC_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("PERSONSYNC_GRAPH_BASE_URL", server.graph_url)
-    monkeypatch.setenv("PERSONSYNC_GRAPH_AUTHORITY", server.base_url)
-    monkeypatch.setenv("PERSONSYNC_GRAPH_TENANT", "test")
-    monkeypatch.setenv("PERSONSYNC_GRAPH_CLIENT_ID", TEST_CLIENT_ID)
-    monkeypatch.delenv("PERSONSYNC_GRAPH_CLIENT_SECRET", raising=False)
-    monkeypatch.delenv("PERSONSYNC_GRAPH_MAILBOX", raising=False)
+    for name, value in server.client_environment(str(tmp_path)).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     server.identity.auto_approve = USER  # the person types the code in the browser at once
     yield server
 
@@ -67,6 +66,18 @@ def test_wrong_tenant_is_explained(
     result = runner.invoke(app, ["graph", "login"])
     assert result.exit_code == 1
     assert "PERSONSYNC_GRAPH_TENANT" in result.output
+
+
+def test_test_server_on_a_port_in_use_is_a_one_line_error() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["graph", "test-server", "--port", str(port)])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    said = " ".join(result.output.split())
+    assert f"port {port}" in said and "in use" in said
 
 
 def test_test_server_prints_both_ways_to_sign_in(server: GraphTestServer) -> None:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from personsync.cli.app import app
 from personsync.cli.options import JsonOption
 from personsync.cli.output import console, err, print_json
+from personsync.cli.root import app
 from personsync.errors import ConfigError
 from personsync.graph.config import STORE_DEFAULTS, GraphConfig, config_dir
 

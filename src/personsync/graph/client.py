@@ -104,6 +104,10 @@ def error_for(reply: Reply, what: str, *, mailbox: str = "") -> StoreError:
     return service_errors.error_for(reply.status, reply.body, what, mailbox=mailbox)
 
 
+# Retries of a refused connection before the service has ever answered (a second or two).
+FIRST_CONTACT_RETRIES = 1
+
+
 class GraphClient:
     """Synchronous Graph client for one mailbox; safe to share between threads."""
 
@@ -135,6 +139,9 @@ class GraphClient:
         self._lock = threading.Lock()
         self._renew_lock = threading.Lock()
         self._generation = 0  # tokens renewed so far
+        # Until the service has answered once, a refused connection is a wrong address or a
+        # server that is down, not a passing fault: the run fails fast instead of waiting.
+        self.answered = False
 
     @property
     def mailbox_path(self) -> str:
@@ -234,10 +241,13 @@ class GraphClient:
                         f"came ({type(exc).__name__}); the change may or may not have happened",
                         hint="run again: contacts are matched by Customer ID, so none is doubled",
                     ) from exc
-                if attempt >= self.retry.max_retries:
+                refused = isinstance(exc, httpx.ConnectError) and not self.answered
+                if attempt >= (FIRST_CONTACT_RETRIES if refused else self.retry.max_retries):
                     raise StoreError(
-                        f"{what}: cannot reach Microsoft Graph ({type(exc).__name__}: {exc})",
-                        hint="check the network connection and run again",
+                        f"{what}: cannot reach Microsoft Graph at {self.base_url} "
+                        f"({type(exc).__name__}: {exc})",
+                        hint="check the network connection (and PERSONSYNC_GRAPH_BASE_URL, if "
+                        "set) and run again",
                     ) from exc
                 self._count(retries=1)
                 self._wait(self.retry.delay(attempt, None), "the connection failed; retrying")
@@ -246,6 +256,7 @@ class GraphClient:
             finally:
                 self.limiter.release(slots, entry)
             reply = Reply(resp.status_code, body, dict(resp.headers))
+            self.answered = True
             if reply.status == 429:
                 self._count(throttled=1)
             if reply.status in RETRY_STATUSES and (idempotent or reply.status != 504):
