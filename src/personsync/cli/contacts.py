@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 FOLDER_URLS = (
     "Folder URLs: vcf:./contacts (a folder of .vcf files), vcf-file:people.vcf (many cards in "
     "one file), csv:contacts.csv (an Outlook CSV export), graph:Contacts or graph:Contacts/Team "
-    "(Microsoft 365 / Outlook.com)."
+    "(Microsoft 365 / Outlook.com), carddav:https://user@host/path/to/addressbook/ (CardDAV)."
 )
 
 contacts_app = typer.Typer(
@@ -260,13 +260,14 @@ def list_contact_folders(
     """
     from rich.text import Text
 
-    from personsync.stores import list_folders
+    from personsync.stores import describe_folders
 
-    found = list_folders(url)
+    described = describe_folders(url)
+    found = [folder for folder, _ in described]
     if json_out:
         print_json(found)
         return
-    for folder in found:
-        console.print(Text(folder))
+    for folder, name in described:
+        console.print(Text(f"{folder}  ({name})" if name else folder))
     if not found:
         err.print("no contact folders found")

@@ -82,13 +82,11 @@ class Reply:
 
     @property
     def error_code(self) -> str:
-        err = self.body.get("error") if isinstance(self.body, dict) else None
-        return str(err.get("code", "")) if isinstance(err, dict) else ""
+        return service_errors.error_code(self.body)
 
     @property
     def error_message(self) -> str:
-        err = self.body.get("error") if isinstance(self.body, dict) else None
-        return str(err.get("message", "")) if isinstance(err, dict) else ""
+        return service_errors.error_message(self.body)
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -139,7 +137,8 @@ class GraphClient:
         self.on_wait = on_wait
         self.counters = Counters()
         self._lock = threading.Lock()
-        self._renewed = -60.0
+        self._renew_lock = threading.Lock()
+        self._generation = 0  # tokens renewed so far
         # Until the service has answered once, a refused connection is a wrong address or a
         # server that is down, not a passing fault: the run fails fast instead of waiting.
         self.answered = False
@@ -188,22 +187,21 @@ class GraphClient:
         """Send one request (see `_send`); a token refused mid-run is refreshed once and the
         request sent again."""
         links.check(self.base_url, url)
+        generation = self._generation
         reply = self._send(method, url, **kwargs)
-        if reply.status == 401 and self._renew_token():
+        if reply.status == 401 and self._renew_token(generation):
             reply = self._send(method, url, **kwargs)
         return reply
 
-    def _renew_token(self) -> bool:
-        """A fresh token after a 401, at most once a minute (a token refused again at once
-        means the sign-in itself is no longer valid)."""
+    def _renew_token(self, generation: int) -> bool:
+        """After a 401 to a request sent with token `generation`: a fresh token, unless another
+        request got one meanwhile. False when there is no way to (a fixed token)."""
         if self._refresh is None:
             return False
-        with self._lock:
-            now = time.monotonic()
-            if now - self._renewed < 60.0:
-                return True  # another request renewed it just now: send again with it
-            self._renewed = now
-        self._refresh()
+        with self._renew_lock:
+            if self._generation == generation:
+                self._refresh()  # a refused refresh token raises AuthError: sign in again
+                self._generation += 1
         return True
 
     def _send(
@@ -311,10 +309,11 @@ class GraphClient:
             {**r, "headers": {**(r.get("headers") or {}), "Prefer": IMMUTABLE_IDS}}
             for r in requests
         ]
+        generation = self._generation
         for start in range(0, len(inner), BATCH_MAX):
             results.update(self._batch_chunk(inner[start : start + BATCH_MAX], what))
         refused = [r for r in inner if results[r["id"]].status == 401]
-        if refused and self._renew_token():
+        if refused and self._renew_token(generation):
             for start in range(0, len(refused), BATCH_MAX):
                 results.update(self._batch_chunk(refused[start : start + BATCH_MAX], what))
         return results

@@ -24,14 +24,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ProfileRun:
     profile: str
-    status: str  # clean | done (with skipped records) | failed | guard
+    status: str  # the run's (clean | done | failed), or guard: stopped, nothing written
     run_id: str | None
     error: str | None
 
     @property
     def exit_code(self) -> int:
         codes = {"clean": ExitCode.CLEAN, "done": ExitCode.SKIPPED, "guard": ExitCode.GUARD}
-        return codes.get(self.status, ExitCode.FAILED)
+        return int(codes.get(self.status, ExitCode.FAILED))
 
 
 def run_profile(
