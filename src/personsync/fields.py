@@ -70,9 +70,60 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("last_name", "Last name", "text", "name", "surname", "N.0", "Last Name"),
     FieldSpec("suffix", "Suffix", "text", "name", "generation", "N.4", "Suffix"),
     FieldSpec("nickname", "Nickname", "text", "name", "nickName", "NICKNAME", "Nickname"),
+    FieldSpec(
+        "initials", "Initials", "text", "name", "initials", "X-PERSONSYNC-INITIALS", "Initials"
+    ),
+    FieldSpec("file_as", "File as", "text", "name", "fileAs", "X-EVOLUTION-FILE-AS", "File As"),
+    FieldSpec(
+        "yomi_first_name",
+        "Yomi first name",
+        "text",
+        "name",
+        "yomiGivenName",
+        "X-PHONETIC-FIRST-NAME",
+        "Given Yomi",
+    ),
+    FieldSpec(
+        "yomi_last_name",
+        "Yomi last name",
+        "text",
+        "name",
+        "yomiSurname",
+        "X-PHONETIC-LAST-NAME",
+        "Surname Yomi",
+    ),
     FieldSpec("job_title", "Job title", "text", "work", "jobTitle", "TITLE", "Job Title"),
     FieldSpec("company", "Company", "text", "work", "companyName", "ORG.0", "Company"),
     FieldSpec("department", "Department", "text", "work", "department", "ORG.1", "Department"),
+    FieldSpec(
+        "yomi_company",
+        "Yomi company",
+        "text",
+        "work",
+        "yomiCompanyName",
+        "X-PHONETIC-ORG",
+        "Company Yomi",
+    ),
+    FieldSpec("profession", "Profession", "text", "work", "profession", "ROLE", "Profession"),
+    FieldSpec(
+        "office_location",
+        "Office location",
+        "text",
+        "work",
+        "officeLocation",
+        "X-PERSONSYNC-OFFICE-LOCATION",
+        "Office Location",
+    ),
+    FieldSpec("manager", "Manager", "text", "work", "manager", "X-MS-MANAGER", "Manager's Name"),
+    FieldSpec(
+        "assistant_name",
+        "Assistant",
+        "text",
+        "work",
+        "assistantName",
+        "X-MS-ASSISTANT",
+        "Assistant's Name",
+    ),
     FieldSpec(
         "email1", "E-mail", "email", "email", "emailAddresses[0]", "EMAIL#1", "E-mail Address"
     ),
@@ -81,6 +132,13 @@ FIELDS: tuple[FieldSpec, ...] = (
     ),
     FieldSpec(
         "email3", "E-mail 3", "email", "email", "emailAddresses[2]", "EMAIL#3", "E-mail 3 Address"
+    ),
+    FieldSpec("im_address", "IM address", "text", "email", "imAddresses[0]", "IMPP#1", "IMAddress"),
+    FieldSpec(
+        "im_address2", "IM address 2", "text", "email", "imAddresses[1]", "IMPP#2", "IM Address 2"
+    ),
+    FieldSpec(
+        "im_address3", "IM address 3", "text", "email", "imAddresses[2]", "IMPP#3", "IM Address 3"
     ),
     FieldSpec(
         "business_phone",
@@ -110,6 +168,15 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Home Phone",
     ),
     FieldSpec(
+        "home_phone2",
+        "Home phone 2",
+        "phone",
+        "phone",
+        "homePhones[1]",
+        "TEL;TYPE=home,voice#2",
+        "Home Phone 2",
+    ),
+    FieldSpec(
         "mobile_phone",
         "Mobile phone",
         "phone",
@@ -136,6 +203,32 @@ FIELDS: tuple[FieldSpec, ...] = (
         "TEL;TYPE=voice#1",
         "Other Phone",
     ),
+    # Outlook's other phones: the Graph contact resource has no property for them, so they go
+    # through their MAPI properties ([MS-OXOCNTC] 2.2.1.4, cited in docs/fields.md). In vCard,
+    # the types RFC 6350 names (fax, pager, car, isdn, textphone) or an `x-` type of ours.
+    *(
+        FieldSpec(name, label, "phone", "phone", f"ext:String {tag}", f"TEL;TYPE={types}#1", csv)
+        for name, label, tag, types, csv in (
+            ("home_fax", "Home fax", "0x3A25", "home,fax", "Home Fax"),
+            ("other_fax", "Other fax", "0x3A23", "fax", "Other Fax"),
+            ("primary_phone", "Primary phone", "0x3A1A", "x-primary", "Primary Phone"),
+            (
+                "company_main_phone",
+                "Company main phone",
+                "0x3A57",
+                "x-company-main",
+                "Company Main Phone",
+            ),
+            ("assistant_phone", "Assistant's phone", "0x3A2E", "x-assistant", "Assistant's Phone"),
+            ("callback_phone", "Callback", "0x3A02", "x-callback", "Callback"),
+            ("car_phone", "Car phone", "0x3A1E", "car", "Car Phone"),
+            ("isdn", "ISDN", "0x3A2D", "isdn", "ISDN"),
+            ("pager", "Pager", "0x3A21", "pager", "Pager"),
+            ("radio_phone", "Radio phone", "0x3A1D", "x-radio", "Radio Phone"),
+            ("telex", "Telex", "0x3A2C", "x-telex", "Telex"),
+            ("tty_phone", "TTY/TDD phone", "0x3A4B", "textphone", "TTY/TDD Phone"),
+        )
+    ),
     *_address("business", "Business"),
     *_address("home", "Home"),
     *_address("other", "Other"),
@@ -148,6 +241,10 @@ FIELDS: tuple[FieldSpec, ...] = (
         "ext:SystemTime 0x3A41",
         "ANNIVERSARY",
         "Anniversary",
+    ),
+    FieldSpec("spouse_name", "Spouse", "text", "misc", "spouseName", "X-MS-SPOUSE", "Spouse"),
+    FieldSpec(
+        "children", "Children", "list", "misc", "children", "X-PERSONSYNC-CHILDREN", "Children"
     ),
     FieldSpec(
         "web_page",
@@ -172,14 +269,19 @@ CUSTOMER_ID_VCARD = "X-PERSONSYNC-CUSTOMER-ID"
 CUSTOMER_ID_CSV = "Customer ID"
 
 
+# Where the generated part of docs/fields.md ends; what follows it is written by hand.
+GENERATED_END = "<!-- end of the generated table: what follows is written by hand -->"
+
+
 def markdown_table() -> str:
-    """docs/fields.md, generated from the table so the docs cannot drift from the code."""
+    """docs/fields.md up to GENERATED_END, generated from the table so the docs cannot drift
+    from the code."""
     lines = [
         "# Field mapping",
         "",
-        "Generated from `src/personsync/fields.py` by `python -m personsync.fields`; a test checks",
-        "that this file matches the table. A Person's column has the same name as the contact",
-        "field.",
+        "The table is generated from `src/personsync/fields.py` by",
+        "`python -m personsync.fields docs/fields.md`; a test checks that it matches. A Person's",
+        "column has the same name as the contact field.",
         "",
         "| Person column / contact field | label | kind | Microsoft Graph | vCard | Outlook CSV |",
         "|---|---|---|---|---|---|",
@@ -196,9 +298,25 @@ def markdown_table() -> str:
         "(from 0) of a structured vCard value; `;TYPE=…` the types that pick the slot; `#n` the",
         "n-th such value.",
         "",
+        GENERATED_END,
+        "",
     ]
     return "\n".join(lines)
 
 
+def write_doc(path: str) -> None:
+    """Regenerate the table part of docs/fields.md in place, keeping the hand-written rest."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    rest = text.partition(GENERATED_END + "\n")[2] if GENERATED_END in text else ""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(markdown_table() + rest)
+
+
 if __name__ == "__main__":
-    print(markdown_table(), end="")
+    import sys
+
+    if len(sys.argv) > 1:
+        write_doc(sys.argv[1])
+    else:
+        print(markdown_table(), end="")

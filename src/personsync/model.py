@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import operator
 import re
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -56,7 +58,6 @@ def pickled_by_fields(cls: type[T]) -> type[T]:
     return cls
 
 
-@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Record:
     prefix: str = ""
@@ -65,18 +66,43 @@ class Record:
     last_name: str = ""
     suffix: str = ""
     nickname: str = ""
+    initials: str = ""
+    file_as: str = ""
+    yomi_first_name: str = ""
+    yomi_last_name: str = ""
     job_title: str = ""
     company: str = ""
     department: str = ""
+    yomi_company: str = ""
+    profession: str = ""
+    office_location: str = ""
+    manager: str = ""
+    assistant_name: str = ""
     email1: str = ""
     email2: str = ""
     email3: str = ""
+    im_address: str = ""
+    im_address2: str = ""
+    im_address3: str = ""
     business_phone: str = ""
     business_phone2: str = ""
     home_phone: str = ""
+    home_phone2: str = ""
     mobile_phone: str = ""
     business_fax: str = ""
     other_phone: str = ""
+    home_fax: str = ""
+    other_fax: str = ""
+    primary_phone: str = ""
+    company_main_phone: str = ""
+    assistant_phone: str = ""
+    callback_phone: str = ""
+    car_phone: str = ""
+    isdn: str = ""
+    pager: str = ""
+    radio_phone: str = ""
+    telex: str = ""
+    tty_phone: str = ""
     business_street: str = ""
     business_city: str = ""
     business_state: str = ""
@@ -94,6 +120,8 @@ class Record:
     other_country: str = ""
     birthday: date | None = None
     anniversary: date | None = None
+    spouse_name: str = ""
+    children: tuple[str, ...] = ()
     web_page: str = ""
     notes: str = ""
     categories: tuple[str, ...] = ()
@@ -105,7 +133,13 @@ class Record:
         return {k: v for k, v in self.values().items() if not is_empty(v)}
 
     def replace(self, changes: Mapping[str, Value]) -> Record:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        values = list(field_values(self))
+        for name, value in changes.items():
+            index = _INDEX.get(name)
+            if index is None:
+                raise TypeError(f"Record has no field {name!r}")
+            values[index] = value
+        return record_of(values)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> Record:
@@ -192,6 +226,37 @@ def share_unpickled(record: Record, seen: dict[Any, Any]) -> None:
 
 field_values = operator.attrgetter(*FIELD_NAMES)
 """A Record's values as a tuple in FIELD_NAMES order, in one C call (hot: 100,000s per run)."""
+
+# Making Records fast. The dataclass __init__ of a frozen class sets each of the 65 fields with
+# a Python-level object.__setattr__ call; `record_of` sets them through the slots' own
+# descriptors, called from C (map), at half the cost, and a quarter of Record(**values). Every
+# Record of a run is made this way: unpickled from the vCard helper, read from a row, read
+# from a card. The values must be typed already (see `coerce`).
+_SETTERS = tuple(getattr(Record, name).__set__ for name in FIELD_NAMES)
+_DEFAULTS: tuple[Value, ...] = field_values(Record())
+_INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
+_new = object.__new__
+
+
+def record_of(values: Iterable[Value]) -> Record:
+    """The Record of these values: every field's, in FIELD_NAMES order."""
+    record: Record = _new(Record)
+    deque(map(operator.call, _SETTERS, itertools.repeat(record), values), maxlen=0)
+    return record
+
+
+def record_from(values: Mapping[str, Value]) -> Record:
+    """The Record of these values by field name (typed already); the rest empty. Unlike
+    Record(**values), a name that is no field is ignored: callers take names from the table."""
+    return record_of(map(values.get, FIELD_NAMES, _DEFAULTS))
+
+
+def _reduce_record(self: Record) -> tuple[Any, ...]:
+    return (record_of, (field_values(self),))
+
+
+# Pickled as record_of(its values) (see `pickled_by_fields` for why this matters).
+Record.__reduce__ = _reduce_record  # type: ignore[method-assign,assignment]
 
 
 def display_name(r: Record) -> str:
@@ -285,9 +350,11 @@ def same(name: str, a: Value, b: Value, region: str = DEFAULT_REGION) -> bool:
 
 def diff(old: Record, new: Record, region: str = DEFAULT_REGION) -> dict[str, tuple[Value, Value]]:
     """Fields whose comparable values differ: name → (old, new)."""
+    a_values, b_values = field_values(old), field_values(new)
+    if a_values == b_values:  # the common case, in one C comparison of all the fields
+        return {}
     out: dict[str, tuple[Value, Value]] = {}
-    for name in FIELD_NAMES:
-        a, b = getattr(old, name), getattr(new, name)
-        if not same(name, a, b, region):
+    for name, a, b in zip(FIELD_NAMES, a_values, b_values, strict=True):
+        if a != b and not same(name, a, b, region):
             out[name] = (a, b)
     return out

@@ -9,6 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from personsync.cli import app
+from personsync.fields import FIELDS
 from personsync.model import Contact, Record
 from personsync.stores import open_folder
 
@@ -45,8 +46,9 @@ def test_list_json_has_every_canonical_field(tmp_path: Path) -> None:
     assert jurgen["fields"]["birthday"] == "1980-03-22"
     assert jurgen["fields"]["categories"] == ["Customers", "VIP"]
     assert jurgen["fields"]["business_street"] == "Bahnhofstraße 1\nGebäude C"
-    assert len(jurgen["fields"]) == 38 and jurgen["item_id"] and jurgen["version"]
-    assert jurgen["other_columns"]["Pager"] == "555-0199"
+    assert len(jurgen["fields"]) == len(FIELDS) and jurgen["item_id"] and jurgen["version"]
+    assert jurgen["fields"]["pager"] == "555-0199"
+    assert jurgen["other_columns"]["Priority"] == "Normal"
     assert "Exchange" in contacts[1]["unmapped"][0]
 
 

@@ -137,8 +137,15 @@ def test_encodings_bom_utf8_cp1252_and_explicit() -> None:
 
 
 def test_undecodable_bytes_and_unknown_encoding_are_clear_errors() -> None:
-    with pytest.raises(FormatError, match=r"contacts\.csv: cannot be read as utf-8 or cp1252"):
-        codec.read(b"First Name\r\n\x81\x8d\x8f\x90\x9d", source="contacts.csv")
+    # Bytes neither UTF-8 nor cp1252 in one row leave the other rows as they are (each line is
+    # decoded on its own); a file that is not a CSV export at all is refused by its header.
+    got = codec.read(
+        "First Name,Last Name\r\nZoë,Müller\r\n".encode() + b"\x81\x8d,\x8f\x90\x9d\r\n",
+        source="contacts.csv",
+    )
+    assert next(c.record.first_name for c in got if isinstance(c, Contact)) == "Zoë"
+    with pytest.raises(FormatError, match=r"contacts\.csv.*does not look like an Outlook CSV"):
+        codec.read(b"\x81\x8d\x8f\x90\x9d\r\n\x00\x01", source="contacts.csv")
     with pytest.raises(FormatError, match="unknown encoding"):
         codec.read(b"First Name\r\n", encoding="no-such-codec")
 
@@ -167,7 +174,9 @@ def test_written_file_is_classic_outlook_plus_our_columns() -> None:
     assert lines[0] == ",".join(f'"{h}"' for h in WRITE_HEADER)
     assert list(WRITE_HEADER[: len(CLASSIC_HEADER)]) == list(CLASSIC_HEADER)
     assert len(CLASSIC_HEADER) == 92
-    assert WRITE_HEADER[-3:] == ("Nickname", fields.CUSTOMER_ID_CSV, ITEM_ID_COLUMN)
+    ours = ("Nickname", "File As", "Given Yomi", "Surname Yomi", "Company Yomi", "IMAddress")
+    assert WRITE_HEADER[92:98] == ours
+    assert WRITE_HEADER[-2:] == (fields.CUSTOMER_ID_CSV, ITEM_ID_COLUMN)
     assert lines[1].startswith('"","Ann",""') and lines[1].endswith('"7","x1"')
     assert text.endswith("\r\n") and "\n" not in text.replace("\r\n", "")
 
@@ -179,10 +188,11 @@ def test_every_mapped_field_has_a_column_in_the_written_layout() -> None:
 
 
 def test_columns_are_found_by_name_in_any_order_and_case() -> None:
-    data = csv_bytes(["e-mail address", "Notes", "LAST NAME", "Pager"], ["a@x.org", "n", "Ng", "5"])
+    header = ["e-mail address", "Notes", "LAST NAME", "pager", "Hobby"]
+    data = csv_bytes(header, ["a@x.org", "n", "Ng", "5", "golf"])
     got = only(codec.read(data))
-    assert got.record == Record(email1="a@x.org", notes="n", last_name="Ng")
-    assert got.extra == {"Pager": "5"}
+    assert got.record == Record(email1="a@x.org", notes="n", last_name="Ng", pager="5")
+    assert got.extra == {"Hobby": "golf"}
 
 
 def test_streets_join_three_columns_and_split_back() -> None:
@@ -203,11 +213,22 @@ def test_streets_join_three_columns_and_split_back() -> None:
 
 
 def test_unknown_columns_are_kept_and_written_back() -> None:
-    header = ["First Name", "Car Phone", "Spouse", "Personal Web Page", "Web Page"]
-    data = csv_bytes(header, ["Ann", "-555", "Bob", "http://ann", "http://acme"])
+    header = ["First Name", "User 1", "Hobby", "Personal Web Page", "Web Page", "Priority"]
+    data = csv_bytes(header, ["Ann", "-555", "Bob", "http://ann", "http://acme", "Normal"])
     got = only(codec.read(data))
     assert got.record.web_page == "http://acme"
-    assert got.extra == {"Car Phone": "-555", "Spouse": "Bob", "Personal Web Page": "http://ann"}
+    assert got.extra == {
+        "User 1": "-555",
+        "Hobby": "Bob",
+        "Personal Web Page": "http://ann",
+        "Priority": "Normal",
+    }
+    # What no Person field holds is said, except Outlook's value for "unset" (Priority Normal).
+    assert got.unmapped == (
+        "User 1 '-555': not synced (no Person field; kept in the file)",
+        "Hobby 'Bob': not synced (no Person field; kept in the file)",
+        "Personal Web Page 'http://ann': not synced (no Person field; kept in the file)",
+    )
     again = only(codec.read(codec.write([got])))
     assert again.extra == got.extra and again.record == got.record
 
@@ -300,14 +321,14 @@ def test_ten_megabyte_note_is_read() -> None:
 
 
 def test_repeated_and_unnamed_columns_keep_their_values() -> None:
-    header = ["First Name", "Notes", "Pager", "Notes", "Pager", ""]
+    header = ["First Name", "Notes", "Hobby", "Notes", "Hobby", ""]
     data = csv_bytes(header, ["Ann", "first", "p1", "second", "p2", "loose"])
     got = only(codec.read(data))
     assert got.record.notes == "first"
     assert got.extra == {
-        "Pager": "p1",
+        "Hobby": "p1",
         "Notes #2": "second",
-        "Pager #2": "p2",
+        "Hobby #2": "p2",
         "(column 6)": "loose",
     }
     layout = codec.parse(data).layout

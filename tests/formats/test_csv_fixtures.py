@@ -40,7 +40,8 @@ def test_classic_cp1252_export() -> None:
     assert r.categories == ("Customers", "VIP")
     assert r.notes == "Met at the fair.\r\nPrefers “tea”, not coffee — costs 5 €."
     assert r.web_page == "http://www.example.ch/"
-    assert jurgen.extra["Pager"] == "555-0199" and jurgen.extra["Spouse"] == "Anna"
+    assert r.pager == "555-0199" and r.spouse_name == "Anna"
+    assert "Pager" not in jurgen.extra and "Spouse" not in jurgen.extra
     assert jurgen.extra["Priority"] == "Normal" and "Birthday" not in jurgen.extra
     assert jurgen.customer_id == "" and jurgen.item_id == ""
 
@@ -73,10 +74,8 @@ def test_outlook_com_61_columns_with_bom() -> None:
     assert r.web_page == "https://www.sample.example.jp/"
     assert r.birthday == date(1975, 12, 31)
     assert r.notes == "First line\nsecond line, with a comma"
-    assert hanako.extra == {
-        "Given Yomi": "はなこ",
-        "Personal Web Page": "https://hanako.example.jp/",
-    }
+    assert r.yomi_first_name == "はなこ"
+    assert hanako.extra == {"Personal Web Page": "https://hanako.example.jp/"}
     assert sam.record.other_phone == "+1 206 555 0142"
     assert sam.extra == {"Personal Web Page": "https://sam.example.com/"}
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from personsync.errors import FormatError
 from personsync.formats.vcard import VCardExtra, read_cards, write_card
 from personsync.model import Contact
+from realworld import real_vcards
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
+REAL = real_vcards()
 
 
 def read(name: str) -> list[Contact]:
@@ -45,7 +45,8 @@ def test_outlook_2003() -> None:
     assert c.item_id == "" and c.customer_id == ""
     # Outlook's "Office" is the extended address: no field, reported and kept.
     assert any("TheOffice" in m for m in c.unmapped)
-    assert {"KEY", "ROLE", "LABEL", "FBURL"} <= set(kept(c))
+    assert r.profession == "TheProfession"  # Outlook writes the profession as ROLE
+    assert {"KEY", "LABEL", "FBURL"} <= set(kept(c)) and "ROLE" not in kept(c)
 
 
 def test_outlook_2007() -> None:
@@ -67,7 +68,16 @@ def test_outlook_2007() -> None:
     assert r.email1 == "mike.angstadt@gmail.com"
     assert r.web_page == "http://mikeangstadt.name"
     assert any("2nd web page" in m for m in c.unmapped)
-    assert {"PHOTO", "KEY", "X-MS-TEL", "X-MS-SPOUSE", "X-MS-OL-DESIGN"} <= set(kept(c))
+    # Outlook's own properties for the fields vCard lacks go to those fields.
+    assert (r.profession, r.im_address) == ("TheProfession", "im@aim.com")
+    assert (r.manager, r.assistant_name, r.spouse_name) == (
+        "TheManagerName",
+        "TheAssistantName",
+        "TheSpouse",
+    )
+    assert r.callback_phone == "(111) 555-4444"  # X-MS-TEL;VOICE;CALLBACK
+    assert {"PHOTO", "KEY", "X-MS-OL-DESIGN"} <= set(kept(c))
+    assert not {"X-MS-TEL", "X-MS-SPOUSE", "X-MS-MANAGER", "ROLE"} & set(kept(c))
 
 
 def test_outlook_john_doe() -> None:
@@ -88,7 +98,10 @@ def test_outlook_john_doe() -> None:
     assert r.birthday == date(1980, 3, 22) and r.anniversary == date(2011, 1, 13)
     assert r.email1 == "john.doe@ibm.cm" and r.web_page == "http://www.ibm.com"
     assert r.notes.startswith("THIS SOFTWARE IS PROVIDED BY GEORGE EL-HADDAD ''AS IS''")
-    assert {"PHOTO", "X-MS-IMADDRESS", "X-MS-MANAGER", "X-MS-ASSISTANT"} <= set(kept(c))
+    assert (r.im_address, r.manager, r.assistant_name) == ("johny5@aol.com", "Big Blue", "Jenny")
+    assert r.profession == "Counting Money"
+    assert "PHOTO" in kept(c)
+    assert not {"X-MS-IMADDRESS", "X-MS-MANAGER", "X-MS-ASSISTANT"} & set(kept(c))
 
 
 def test_rfc2426_two_cards_without_n() -> None:

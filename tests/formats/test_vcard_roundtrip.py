@@ -103,7 +103,7 @@ def test_values_beyond_the_slots_are_reported_and_kept() -> None:
         b"EMAIL;TYPE=internet:a@x.org\r\nEMAIL;TYPE=internet:b@x.org\r\n"
         b"EMAIL;TYPE=internet,pref:p@x.org\r\nEMAIL:d@x.org\r\n"
         b"TEL;TYPE=cell:111\r\nTEL;TYPE=cell:222\r\nTEL;TYPE=home:333\r\nTEL;TYPE=home:444\r\n"
-        b"TEL;TYPE=pager:555\r\nTEL;TYPE=car:666\r\n"
+        b"TEL;TYPE=x-unknown:555\r\nTEL;TYPE=car:666\r\nTEL;TYPE=car:777\r\n"
         b"ADR;TYPE=work:;;1 Main;X;;;\r\nADR;TYPE=work:;;2 Side;Y;;;\r\n"
         b"ADR:;;3 Other;Z;;;\r\nADR;TYPE=home:;;4 Home;W;;;\r\n"
         b"X-CUSTOM;X-PARAM=1:keep me\\, please\r\nEND:VCARD\r\n"
@@ -112,17 +112,18 @@ def test_values_beyond_the_slots_are_reported_and_kept() -> None:
     assert isinstance(c, Contact)
     r = c.record
     assert (r.email1, r.email2, r.email3) == ("p@x.org", "a@x.org", "b@x.org")  # PREF first
-    assert (r.mobile_phone, r.home_phone, r.other_phone) == ("111", "333", "555")
+    assert (r.mobile_phone, r.home_phone, r.home_phone2) == ("111", "333", "444")
+    assert (r.other_phone, r.car_phone) == ("555", "666")
     assert (r.business_street, r.other_street, r.home_street) == ("1 Main", "2 Side", "4 Home")
     assert "4th e-mail d@x.org: Outlook holds 3" in c.unmapped
-    assert any("222" in m for m in c.unmapped) and any("444" in m for m in c.unmapped)
-    assert any("666" in m for m in c.unmapped) and any("3 Other" in m for m in c.unmapped)
+    assert any("222" in m for m in c.unmapped) and any("777" in m for m in c.unmapped)
+    assert any("3 Other" in m for m in c.unmapped)
     for version in ("2.1", "3.0", "4.0"):
         out = write_card(c, version)
         (back,) = read_cards(out, "y.vcf")
         assert isinstance(back, Contact) and back.record == r
         assert back.unmapped == c.unmapped, version
-        assert b"d@x.org" in out and b"222" in out and b"3 Other" in out
+        assert b"d@x.org" in out and b"222" in out and b"777" in out and b"3 Other" in out
         assert (b"keep me, please" if version == "2.1" else b"keep me\\, please") in out
 
 

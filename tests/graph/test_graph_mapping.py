@@ -39,6 +39,33 @@ FULL = Record(
     web_page="https://acme.org",
     notes="line 1\nline 2",
     categories=("VIP", "Board"),
+    initials="A.B.L.",
+    file_as="Lee, Ann",
+    yomi_first_name="アン",
+    yomi_last_name="リー",
+    yomi_company="アクメ",
+    profession="Engineer",
+    office_location="Building 4",
+    manager="Bo Chen",
+    assistant_name="Cy Diaz",
+    im_address="ann@im.example",
+    im_address2="sip:ann@acme.org",
+    im_address3="xmpp:ann@jabber.example",
+    home_phone2="+1 212 555 0106",
+    home_fax="+1 212 555 0107",
+    other_fax="+1 212 555 0108",
+    primary_phone="+1 212 555 0109",
+    company_main_phone="+1 212 555 0110",
+    assistant_phone="+1 212 555 0111",
+    callback_phone="+1 212 555 0112",
+    car_phone="+1 212 555 0113",
+    isdn="+1 212 555 0114",
+    pager="+1 212 555 0115",
+    radio_phone="+1 212 555 0116",
+    telex="+1 212 555 0117",
+    tty_phone="+1 212 555 0118",
+    spouse_name="Dee Lee",
+    children=("Eve", "Fay"),
 )
 
 
@@ -103,12 +130,13 @@ def test_values_beyond_the_slots_are_reported_and_kept_on_update() -> None:
         "id": "x",
         "changeKey": "c",
         "emailAddresses": [{"address": f"a{i}@x.org", "name": f"Name {i}"} for i in range(4)],
-        "homePhones": ["1", "2"],
+        "homePhones": ["1", "2", "3"],
     }
     got = mapping.contact_from_graph(item)
     assert got.record.email3 == "a2@x.org"
+    assert (got.record.home_phone, got.record.home_phone2) == ("1", "2")
     assert any("a3@x.org" in m for m in got.unmapped)
-    assert any("homePhones: 2" in m for m in got.unmapped)
+    assert any("homePhones: 3" in m for m in got.unmapped)
     new = Contact(got.record.replace({"email1": "new@x.org"}), customer_id="")
     body = mapping.patch_body(got, new)
     emails = body["emailAddresses"]

@@ -114,3 +114,38 @@ def test_bad_urls_are_database_errors() -> None:
     with pytest.raises(DatabaseError, match="cannot use database nosuch://") as info:
         PersonsDB("nosuch://")
     assert "postgresql+psycopg://" in info.value.hint
+
+
+def test_0006_adds_outlooks_other_fields_to_a_database_that_lacks_them(db_url: str) -> None:
+    """A database made before 0006 (0005's schema, without the 27 fields) keeps its Persons and
+    gains the columns, empty; 0006's downgrade takes them away again."""
+    from importlib import import_module
+
+    added = import_module("personsync.migrations.versions.0006_outlook_fields").ADDED
+    db = PersonsDB(db_url)
+    pid = db.add(Record(first_name="Old", pager="555", children=("Kim",))).id
+    db.close()
+    engine = make_engine(db_url)
+
+    def columns() -> set[str]:
+        return {c["name"] for c in inspect(engine).get_columns("persons")}
+
+    with engine.connect() as conn:
+        conn.execution_options(**{IMMEDIATE: True})
+        with conn.begin():
+            command.downgrade(migrate._config(conn), "0005_profiles")
+    assert migrate.current_revisions(engine) == {"0005_profiles"}
+    assert not columns() & set(added)
+    assert {"first_name", "email3", "other_phone"} <= columns()
+    engine.dispose()
+
+    db = PersonsDB(db_url)  # upgrades to head
+    try:
+        assert set(added) <= columns()
+        person = db.get(pid)
+        assert person.record == Record(first_name="Old")  # its values from before 0006 stay
+        db.update(pid, {"pager": "555", "children": ("Kim", "Lou")})
+        assert db.get(pid).record == Record(first_name="Old", pager="555", children=("Kim", "Lou"))
+    finally:
+        db.close()
+        engine.dispose()

@@ -252,7 +252,7 @@ def test_a_contact_copied_from_another_layout_brings_its_columns(tmp_path: Path)
     again = open_folder(f"csv:{target_path}")
     copied = get_one(again, ref.item_id)
     assert copied is not None and copied.record == jurgen.record
-    assert copied.extra["Priority"] == "Normal" and copied.extra["Spouse"] == "Anna"
+    assert copied.extra["Priority"] == "Normal" and copied.record.spouse_name == "Anna"
     header = next(csv.reader(io.StringIO(target_path.read_bytes().decode("utf-8-sig"))))
     assert header[:61] == next(
         csv.reader(io.StringIO((FIXTURES / "outlook_com_61_bom.csv").read_text("utf-8-sig")))

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import compress
 from typing import Any, Literal
 
 from personsync.errors import FormatError
@@ -27,7 +28,7 @@ from personsync.formats.outlook_csv_layout import (
     Layout,
     needed_columns,
 )
-from personsync.model import Contact, Record, join_categories, split_categories
+from personsync.model import Contact, join_categories, record_from, split_categories
 
 DateOrder = Literal["MDY", "DMY", "YMD"]
 DATE_ORDERS: tuple[DateOrder, ...] = ("MDY", "DMY", "YMD")
@@ -135,6 +136,10 @@ def decode(data: bytes, *, encoding: str | None = None, source: str = "") -> tup
         try:
             return data.decode(candidate), candidate
         except UnicodeDecodeError:
+            if candidate == "utf-8" and not encoding:
+                # Not UTF-8 as a whole: each line on its own, UTF-8 when it is, else cp1252
+                # (Outlook's), so that one row's stray byte never garbles the others' accents.
+                return "".join(map(_decode_line, data.splitlines(keepends=True))), "cp1252"
             continue
         except LookupError as exc:
             raise FormatError(f"unknown encoding {encoding!r}", source=source) from exc
@@ -143,6 +148,16 @@ def decode(data: bytes, *, encoding: str | None = None, source: str = "") -> tup
         source=source,
         hint="name its encoding with encoding=… if it is a CSV export",
     )
+
+
+def _decode_line(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return line.decode("cp1252")
+        except UnicodeDecodeError:  # cp1252 leaves five bytes undefined
+            return line.decode("latin-1")
 
 
 def parse(data: bytes, *, source: str = "", encoding: str | None = None) -> Table:
@@ -248,10 +263,9 @@ def row_to_contact(
     values: dict[str, object] = {}
     extra: dict[str, str] = {}
     unmapped: list[str] = []
-    for name, i in layout.columns.items():
-        cell = cells[i]
-        if cell:
-            values[name] = unneutralise(cell) if cell[0] == "'" else cell
+    found = layout.field_cells(cells)
+    for name, cell in zip(compress(layout.field_names, found), compress(found, found), strict=True):
+        values[name] = unneutralise(cell) if cell[0] == "'" else cell
     for name, parts in layout.streets.items():
         lines = [unneutralise(cells[i]) for i in parts if cells[i]]
         if lines:
@@ -274,10 +288,17 @@ def row_to_contact(
     for name in _LIST_FIELDS:
         if name in values:
             values[name] = split_categories(str(values[name]))
-    for key, i in zip(layout.extra_keys, layout.unmapped, strict=True):
-        cell = cells[i]
-        if cell:
-            extra[key] = unneutralise(cell) if cell[0] == "'" else cell
+    kept = layout.extra_cells(cells)
+    for key, unset, cell in zip(
+        compress(layout.extra_keys, kept),
+        compress(layout.unset_values, kept),
+        compress(kept, kept),
+        strict=True,
+    ):
+        extra[key] = unneutralise(cell) if cell[0] == "'" else cell
+        said = layout.not_synced(key, extra[key], unset)
+        if said:
+            unmapped.append(said)
     for email, type_col in layout.email_types.items():
         if cells[type_col].strip().upper() == EXCHANGE_TYPE and email in values:
             # An Exchange-internal address is an X.500 path, not an e-mail address: keep it in
@@ -286,7 +307,7 @@ def row_to_contact(
             extra[column] = str(values.pop(email))
             unmapped.append(f"{column}: Exchange address {extra[column]!r} (not an e-mail address)")
     return Contact(
-        record=Record(**values),  # type: ignore[arg-type]
+        record=record_from(values),  # type: ignore[arg-type]
         item_id=_cell(cells, layout.item_id),
         customer_id=_cell(cells, layout.customer_id),
         extra=extra,

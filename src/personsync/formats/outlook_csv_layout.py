@@ -1,6 +1,6 @@
 """Outlook CSV layouts: which column holds which field, found by header name, never by position.
 
-Outlook writes three layouts (reference §3): the classic 92 columns (`Business Country/Region`,
+Outlook writes three layouts: the classic 92 columns (`Business Country/Region`,
 three street columns per address), the older classic one (`Business Country`), and Outlook.com's
 61 columns (one street column, `Nickname`, `Personal Web Page`). The field ⇄ column names come
 from `personsync.fields`; this module only knows how a header is arranged.
@@ -8,6 +8,9 @@ from `personsync.fields`; this module only knows how a header is arranged.
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,10 +42,12 @@ CLASSIC_HEADER: tuple[str, ...] = (
     "User 3", "User 4", "Web Page",
 )  # fmt: skip
 
-# What personsync writes to a new file: classic Outlook plus the columns it needs.
+# What personsync writes to a new file: classic Outlook plus a column for each field classic
+# Outlook has none for (Nickname, File As, the yomi names and IM addresses, as Outlook.com
+# names them), and the columns it needs.
 WRITE_HEADER: tuple[str, ...] = (
     *CLASSIC_HEADER,
-    BY_NAME["nickname"].csv,
+    *(f.csv for f in FIELDS if f.csv not in CLASSIC_HEADER),
     CUSTOMER_ID_CSV,
     ITEM_ID_COLUMN,
 )
@@ -57,6 +62,22 @@ EMAIL_TYPE_COLUMNS = {
     "email3": "E-mail 3 Type",
 }
 _IDENTITY_FIELDS = ("first_name", "last_name", "email1")
+# Columns of Outlook's that no Person field holds, in the value Outlook writes when the field is
+# unset (None: derived from other fields, never worth a word). Any other value in an unmapped
+# column is reported as not synced (`Layout.not_synced`): kept in the file, but the Person
+# never sees it.
+_UNSET_VALUES: dict[str, str | None] = {
+    "priority": "Normal",
+    "sensitivity": "Normal",
+    "private": "False",
+    "gender": "Unspecified",
+    "e-mail type": None,
+    "e-mail 2 type": None,
+    "e-mail 3 type": None,
+    "e-mail display name": None,
+    "e-mail 2 display name": None,
+    "e-mail 3 display name": None,
+}
 
 
 def _key(name: str) -> str:
@@ -82,6 +103,9 @@ class Layout:
     extra_keys: tuple[str, ...] = ()
     extra_index: dict[str, int] = field(default_factory=dict)  # casefolded extra key → index
     index: dict[str, int] = field(default_factory=dict)  # casefolded name → first index
+    # Per unmapped column (as `unmapped`): the value Outlook writes there when unset, None for
+    # a column never reported (see _UNSET_VALUES), "" for any other column.
+    unset_values: tuple[str | None, ...] = ()
 
     @classmethod
     def of(cls, header: tuple[str, ...] | list[str]) -> Layout:
@@ -126,7 +150,31 @@ class Layout:
             extra_keys=extra_keys,
             extra_index={_key(k): i for k, i in zip(extra_keys, unmapped, strict=True)},
             index=index,
+            unset_values=tuple(_UNSET_VALUES.get(_key(names[i]), "") for i in unmapped),
         )
+
+    def not_synced(self, key: str, value: str, unset: str | None) -> str | None:
+        """The report line for a value in an unmapped column (`key`, see `extra_keys`), or
+        None when it says nothing (Outlook's value for an unset field, a derived column)."""
+        if unset is None or value == unset:
+            return None
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"{key} {shown!r}: not synced (no Person field; kept in the file)"
+
+    @functools.cached_property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    @functools.cached_property
+    def field_cells(self) -> Callable[[Sequence[str]], tuple[str, ...]]:
+        """A row's cells of the mapped fields, in `field_names` order, picked in C: a row has
+        a cell for each of up to 65 fields, and most are empty."""
+        return _picker(tuple(self.columns.values()))
+
+    @functools.cached_property
+    def extra_cells(self) -> Callable[[Sequence[str]], tuple[str, ...]]:
+        """A row's cells of the unmapped columns, in `unmapped` order."""
+        return _picker(self.unmapped)
 
     def extra_column(self, key: str) -> int | None:
         """Where a Contact.extra value goes: its own column, else the column of that name."""
@@ -146,6 +194,16 @@ class Layout:
         if field_name in self.columns:
             return self.header[self.columns[field_name]]
         return BY_NAME[field_name].csv
+
+
+def _picker(indexes: tuple[int, ...]) -> Callable[[Sequence[str]], tuple[str, ...]]:
+    """The cells at these indexes as a tuple (itemgetter, but a tuple for one or none too)."""
+    if len(indexes) == 1:
+        only = indexes[0]
+        return lambda cells: (cells[only],)
+    if not indexes:
+        return lambda cells: ()
+    return operator.itemgetter(*indexes)
 
 
 def _extra_key(names: tuple[str, ...], i: int) -> str:

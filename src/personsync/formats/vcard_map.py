@@ -23,11 +23,14 @@ ADDRESS: dict[str, dict[int, FieldSpec]] = defaultdict(dict)
 # Phone class (frozenset of types) → fields in slot order; e-mail fields in slot order.
 PHONE_SLOTS: dict[frozenset[str], list[FieldSpec]] = defaultdict(list)
 EMAIL_SLOTS: list[FieldSpec] = []
+# Instant-messaging addresses (IMPP) in slot order.
+IM_SLOTS: list[FieldSpec] = []
 
 
 def _build() -> None:
     phones: list[tuple[frozenset[str], int, FieldSpec]] = []
     emails: list[tuple[int, FieldSpec]] = []
+    ims: list[tuple[int, FieldSpec]] = []
     for spec in FIELDS:
         notation, _, nth = spec.vcard.partition("#")
         prop, _, params = notation.partition(";")
@@ -39,6 +42,8 @@ def _build() -> None:
             phones.append((types, int(nth or 1), spec))
         elif name == "EMAIL":
             emails.append((int(nth or 1), spec))
+        elif name == "IMPP":
+            ims.append((int(nth or 1), spec))
         elif part:
             PARTS[name][int(part)] = spec
         else:
@@ -46,6 +51,7 @@ def _build() -> None:
     for types, _, spec in sorted(phones, key=lambda p: p[1]):
         PHONE_SLOTS[types].append(spec)
     EMAIL_SLOTS.extend(spec for _, spec in sorted(emails, key=lambda e: e[0]))
+    IM_SLOTS.extend(spec for _, spec in sorted(ims, key=lambda e: e[0]))
 
 
 _build()
@@ -62,14 +68,117 @@ CUSTOMER_ID_ALIASES = ("X-CUSTOMER-ID", "X-CUSTOMERID", "X-MS-CUSTOMERID")
 # reading the card back puts it in the same slot.
 SLOT_PARAM = "X-PERSONSYNC-SLOT"
 
+# Other writers' names for the properties of fields.FIELDS' `.vcard` column (read, never
+# written): Outlook's own, Evolution's, KAddressBook's.
+SIMPLE_ALIASES: dict[str, str] = {
+    "X-EVOLUTION-MANAGER": "X-MS-MANAGER",
+    "X-KADDRESSBOOK-X-MANAGERSNAME": "X-MS-MANAGER",
+    "X-EVOLUTION-ASSISTANT": "X-MS-ASSISTANT",
+    "X-KADDRESSBOOK-X-ASSISTANTSNAME": "X-MS-ASSISTANT",
+    "X-ASSISTANT": "X-MS-ASSISTANT",
+    "X-EVOLUTION-SPOUSE": "X-MS-SPOUSE",
+    "X-KADDRESSBOOK-X-SPOUSESNAME": "X-MS-SPOUSE",
+    "X-SPOUSE": "X-MS-SPOUSE",
+    "X-KADDRESSBOOK-X-PROFESSION": "ROLE",
+    "X-KADDRESSBOOK-X-OFFICE": "X-PERSONSYNC-OFFICE-LOCATION",
+}
+# Outlook writes an IM address as X-MS-IMADDRESS (2.1), RFC 6350 as IMPP.
+IM_NAMES = ("IMPP", "X-MS-IMADDRESS")
+
 PHONE_ORDINARY = frozenset({"voice", "pref", "msg", "main", "internet"})
 MOBILE_TYPES = frozenset({"cell", "mobile", "iphone"})
+# Phone classes of one type of their own (pager, car, x-assistant, …), from the table.
+_SPECIAL_PHONES = frozenset(
+    next(iter(cls)) for cls in PHONE_SLOTS if len(cls) == 1 and not cls & {"cell", "voice", "fax"}
+)
+# Other writers' TEL types for those classes: Evolution's X-EVOLUTION-*, 3.0's and Outlook's
+# spellings of a text telephone, the words people use.
+PHONE_TYPE_ALIASES: dict[str, str] = {
+    "tty": "textphone",
+    "tdd": "textphone",
+    "tty-tdd": "textphone",
+    "ttytdd": "textphone",
+    "x-evolution-tty": "textphone",
+    "x-evolution-ttytdd": "textphone",
+    "x-evolution-assistant": "x-assistant",
+    "assistant": "x-assistant",
+    "x-evolution-callback": "x-callback",
+    "callback": "x-callback",
+    "x-evolution-company": "x-company-main",
+    "company": "x-company-main",
+    "x-evolution-radio": "x-radio",
+    "radio": "x-radio",
+    "x-evolution-telex": "x-telex",
+    "telex": "x-telex",
+    "x-evolution-primary": "x-primary",
+    "primary": "x-primary",
+    "beeper": "pager",
+}
+# Apple's and Google's phone labels (`itemN.X-ABLabel` beside `itemN.TEL`), casefolded, with
+# Apple's `_$!<…>!$_` wrapper removed → the TEL types they stand for.
+LABEL_TYPES: dict[str, frozenset[str]] = {
+    "assistant": frozenset({"x-assistant"}),
+    "pager": frozenset({"pager"}),
+    "car": frozenset({"car"}),
+    "callback": frozenset({"x-callback"}),
+    "isdn": frozenset({"isdn"}),
+    "radio": frozenset({"x-radio"}),
+    "telex": frozenset({"x-telex"}),
+    "tty": frozenset({"textphone"}),
+    "tty/tdd": frozenset({"textphone"}),
+    "tdd": frozenset({"textphone"}),
+    "company main": frozenset({"x-company-main"}),
+    "company": frozenset({"x-company-main"}),
+    "primary": frozenset({"x-primary"}),
+    "home fax": frozenset({"home", "fax"}),
+    "work fax": frozenset({"work", "fax"}),
+    "business fax": frozenset({"work", "fax"}),
+    "other fax": frozenset({"fax"}),
+    "mobile": frozenset({"cell"}),
+    "iphone": frozenset({"cell"}),
+    "home": frozenset({"home"}),
+    "work": frozenset({"work"}),
+    "business": frozenset({"work"}),
+    "other": frozenset({"voice"}),
+}
+# Apple's related names (`itemN.X-ABRELATEDNAMES` with a label) → the property of the field.
+RELATED_LABELS: dict[str, str] = {
+    "spouse": "X-MS-SPOUSE",
+    "partner": "X-MS-SPOUSE",
+    "assistant": "X-MS-ASSISTANT",
+    "manager": "X-MS-MANAGER",
+    "child": "X-PERSONSYNC-CHILDREN",
+}
+
+
+def label_text(label: str) -> str:
+    """`_$!<HomeFAX>!$_` → `homefax`; `Assistant` → `assistant`."""
+    text = label.strip()
+    if text.startswith("_$!<") and text.endswith(">!$_"):
+        text = text[4:-4]
+    return text.strip().casefold()
+
+
+_APPLE_LABELS = {"homefax": "home fax", "workfax": "work fax", "otherfax": "other fax"}
+
+
+def label_types(label: str) -> frozenset[str] | None:
+    """The TEL types a phone label stands for; None for a label no field has (custom)."""
+    text = label_text(label)
+    return LABEL_TYPES.get(_APPLE_LABELS.get(text, text))
 
 
 def phone_class(types: frozenset[str]) -> frozenset[str]:
     """The slot class of a TEL by its types (the rules in fields' TEL notation)."""
+    if not types.isdisjoint(PHONE_TYPE_ALIASES):
+        types = frozenset(PHONE_TYPE_ALIASES.get(t, t) for t in types)
     if "fax" in types:
-        return frozenset({"work", "fax"}) if "work" in types else frozenset({"voice"})
+        if "work" in types:
+            return frozenset({"work", "fax"})
+        return frozenset({"home", "fax"}) if "home" in types else frozenset({"fax"})
+    special = types & _SPECIAL_PHONES
+    if special:
+        return frozenset({min(special)})
     if types & MOBILE_TYPES:
         return frozenset({"cell"})
     significant = types - PHONE_ORDINARY - {"work", "home"}

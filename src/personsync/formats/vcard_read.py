@@ -25,10 +25,20 @@ from personsync.fields import CUSTOMER_ID_VCARD, FieldSpec
 from personsync.formats import vcard_map as vm
 from personsync.formats.vcard_lines import Line, Property, RawCard, param
 from personsync.formats.vcard_text import plain_components, plain_text, split_list
-from personsync.model import REPEATED_FIELDS, Contact, Record, Value, pickled_by_fields, share
+from personsync.model import (
+    REPEATED_FIELDS,
+    Contact,
+    Record,
+    Value,
+    pickled_by_fields,
+    record_from,
+    share,
+)
 
 _DROPPED = frozenset({"PRODID", "REV", "UID"})  # regenerated on write
 _ORDINAL = {1: "1st", 2: "2nd", 3: "3rd"}
+# Property → field for single-valued properties, under their own and other writers' names.
+_SIMPLE = {**vm.SIMPLE, **{alias: vm.SIMPLE[name] for alias, name in vm.SIMPLE_ALIASES.items()}}
 
 
 @pickled_by_fields
@@ -60,12 +70,17 @@ _ROLES: dict[str, str] = {
     **dict.fromkeys((CUSTOMER_ID_VCARD, *vm.CUSTOMER_ID_ALIASES), "customer_id"),
     "UID": "uid",
     **dict.fromkeys(vm.SIMPLE, "simple"),
+    **dict.fromkeys(vm.SIMPLE_ALIASES, "simple"),
+    **dict.fromkeys(vm.IM_NAMES, "im"),
+    "X-ABLABEL": "label",
+    "X-ABRELATEDNAMES": "related",
     **dict.fromkeys(vm.ANNIVERSARY_NAMES, "anniversary"),
     "FN": "fn",
     **dict.fromkeys(vm.PARTS, "parts"),
     "URL": "url",
     "ADR": "adr",
     "TEL": "tel",
+    "X-MS-TEL": "tel",  # Outlook's callback, company main, … phones (X-MS-TEL;VOICE;CALLBACK)
     "EMAIL": "email",
 }
 
@@ -74,12 +89,13 @@ class _CardReader:
     __slots__ = (
         "address_parts",
         "card",
-        "categories",
         "customer_id",
         "fn",
         "groups",
         "has_n",
         "kept",
+        "labels",
+        "lists",
         "org_units",
         "style",
         "uid",
@@ -100,7 +116,8 @@ class _CardReader:
         self.has_n = False
         self.uid = ""
         self.customer_id = ""
-        self.categories: list[str] = []
+        self.lists: dict[str, list[str]] = {}  # list field → its items as read
+        self.labels: dict[str, str] = {}  # line group → its X-ABLabel (Apple, Google)
 
     def text(self, line: Line) -> str:
         return plain_text(line[1], self.style)
@@ -122,12 +139,14 @@ class _CardReader:
         phones: list[Line] = []
         addresses: list[Line] = []
         urls: list[Line] = []
+        ims: list[Line] = []
+        related: list[Line] = []
         roles = _ROLES
         for line in self.card.lines:
             name = line[0][0]
             role = roles.get(name, "keep")
             if role == "simple":
-                self.simple(vm.SIMPLE[name], line)
+                self.simple(_SIMPLE[name], line)
             elif role == "tel":
                 phones.append(line)
             elif role == "email":
@@ -150,6 +169,18 @@ class _CardReader:
                 self.date(vm.SIMPLE[vm.ANNIVERSARY], line)
             elif role == "keep":
                 self.keep(line)
+            elif role == "im":
+                ims.append(line)
+            elif role == "label":
+                if line[0][2]:
+                    self.labels[line[0][2].casefold()] = self.text(line)
+                self.keep(line)  # written back beside its line (the group is kept too)
+            elif role == "related":
+                related.append(line)
+        if related:
+            self.read_related(related)
+        if ims:
+            self.read_ims(ims)
         if urls:
             self.read_urls(urls)
         if emails:
@@ -158,9 +189,8 @@ class _CardReader:
             self.read_phones(phones)
         if addresses:
             self.read_addresses(addresses)
-        if self.categories:
-            spec = vm.SIMPLE["CATEGORIES"]
-            self.values[spec.name] = tuple(dict.fromkeys(self.categories))
+        for name, items in self.lists.items():
+            self.values[name] = tuple(dict.fromkeys(items))
         if not self.has_n and self.fn:
             self.names_from_fn()
 
@@ -194,7 +224,7 @@ class _CardReader:
             return self.date(spec, line)
         if kind == "list":
             items = [p.strip() for p in split_list(line[1], self.style)]
-            self.categories.extend(c for c in items if c)
+            self.lists.setdefault(spec.name, []).extend(c for c in items if c)
             return None
         name = spec.name
         if name in self.values:
@@ -253,12 +283,49 @@ class _CardReader:
                 self.kept.append(Property(name, value, params, group, self.style, False))
                 self.unmapped.append(f"{_nth(count)} e-mail {address}: Outlook holds {len(slots)}")
 
+    def read_ims(self, ims: list[Line]) -> None:
+        free = list(vm.IM_SLOTS)
+        for line in ims:
+            address = self.text(line).strip()
+            if not address:
+                continue
+            wanted = param(line[0][1], vm.SLOT_PARAM)
+            spec = next((s for s in free if s.name == wanted[0]), None) if wanted else None
+            if spec is None and free:
+                spec = free[0]
+            if spec is not None:
+                free.remove(spec)
+                self.put(spec, address, line)
+            else:
+                self.keep(line, f"IM address {address}: Outlook holds {len(vm.IM_SLOTS)}")
+
+    def label(self, line: Line) -> str:
+        """The X-ABLabel of a line's group ("" when it has none)."""
+        group = line[0][2]
+        return self.labels.get(group.casefold(), "") if group and self.labels else ""
+
+    def read_related(self, related: list[Line]) -> None:
+        """Apple's related names: spouse, assistant, manager, child go to their fields."""
+        for line in related:
+            label = vm.label_text(self.label(line))
+            prop = vm.RELATED_LABELS.get(label)
+            if prop is None:
+                shown = label or "no label"
+                self.keep(line, f"related name {self.text(line)!r} ({shown}): no field, kept")
+            else:
+                self.simple(vm.SIMPLE[prop], line)
+
     def read_phones(self, phones: list[Line]) -> None:
         free: dict[frozenset[str], list[FieldSpec]] = {}  # copied from the table when first used
         for line in phones:
             params = line[0][1]
             number = plain_text(line[1], self.style).strip()
             cls, uri, wanted = vm.phone_params(params)
+            label = self.label(line)
+            if label:
+                types = vm.label_types(label)
+                if types is not None:
+                    cls = vm.phone_class(types)
             if uri and number[:4].lower() == "tel:":
                 number = number[4:]
             if not number:
@@ -272,6 +339,11 @@ class _CardReader:
             if spec is not None:
                 slots.remove(spec)
                 self.put(spec, number, line)
+                if label and vm.label_types(label) is None:
+                    self.unmapped.append(
+                        f"phone {number} labelled {vm.label_text(label)!r}: Outlook has no such"
+                        f" field, synced as {spec.label.lower()}"
+                    )
                 continue
             types = frozenset(param(params, "TYPE"))
             kind = "/".join(sorted(types - {"voice", "pref"})) or "other"
@@ -323,7 +395,7 @@ class _CardReader:
         if shared is not None:
             for name in REPEATED_FIELDS.intersection(values):
                 values[name] = share(values[name], shared)
-        record = Record(**values)  # type: ignore[arg-type]
+        record = record_from(values)
         extra = VCardExtra(
             version=self.card.version,
             properties=tuple(self.kept),

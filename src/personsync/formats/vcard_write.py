@@ -10,6 +10,7 @@ written back only while the values they were derived from are unchanged.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -94,6 +95,12 @@ _ORG_SPEC = vm.PARTS["ORG"][0]
 _BEFORE_ORG = tuple((prop, vm.SIMPLE[prop]) for prop in ("NICKNAME", "TITLE"))
 _AFTER_DATES = tuple((prop, vm.SIMPLE[prop]) for prop in ("URL", "NOTE"))
 _CATEGORIES = vm.SIMPLE["CATEGORIES"].name
+_WRITTEN_APART = {"NICKNAME", "TITLE", "URL", "NOTE", "CATEGORIES", "BDAY", vm.ANNIVERSARY}
+# The other single-valued properties (ROLE, X-MS-MANAGER, …) and list properties (children),
+# written after NOTE; a getter reads all their values at once (most are empty).
+_MORE = tuple((p, s) for p, s in vm.SIMPLE.items() if p not in _WRITTEN_APART)
+_MORE_VALUES = _getter(s.name for _, s in _MORE)
+_IMS = _getter(spec.name for spec in vm.IM_SLOTS)
 _BDAY, _ANNIVERSARY = vm.SIMPLE["BDAY"].name, vm.SIMPLE[vm.ANNIVERSARY].name
 _DATES = _getter((_BDAY, _ANNIVERSARY))
 _ANNIVERSARY_NAMES = {"2.1": "X-MS-ANNIVERSARY", "3.0": "X-ANNIVERSARY", "4.0": vm.ANNIVERSARY}
@@ -103,13 +110,36 @@ _EMAIL_HEADS = [
     for index in range(len(vm.EMAIL_SLOTS))
 ]
 _PHONE_NUMBERS = _getter(spec.name for specs in vm.PHONE_SLOTS.values() for spec in specs)
-# Per phone slot, in the order of _PHONE_NUMBERS: its spec, whether it is its class's first
-# slot, its head per version.
+# Per phone slot, in the order of _PHONE_NUMBERS: its spec, the indexes of the earlier slots of
+# its class, its head per version.
+# Outlook (2.1) writes the phones vCard has no type for as X-MS-TEL: `X-MS-TEL;VOICE;CALLBACK`
+# is in a card Outlook 2007 wrote (tests/formats/test_vcard_realworld.py); the others follow
+# it. Each is read back (vcard_map.PHONE_TYPE_ALIASES).
+_OUTLOOK_21: dict[frozenset[str], tuple[str, tuple[str, ...]]] = {
+    frozenset({f"x-{word}"}): ("X-MS-TEL", ("voice", word))
+    for word in ("callback", "assistant", "radio", "telex", "primary")
+}
+_OUTLOOK_21[frozenset({"x-company-main"})] = ("X-MS-TEL", ("voice", "company"))
+_OUTLOOK_21[frozenset({"textphone"})] = ("X-MS-TEL", ("ttytdd",))
+
+
+def _phone_head(cls: frozenset[str], version: str) -> tuple[Params, str]:
+    name, types = ("TEL", _PHONE_TYPES[cls])
+    if version == "2.1":
+        name, types = _OUTLOOK_21.get(cls, (name, types))
+    return _head(name, (("TYPE", types),), version)
+
+
 _PHONE_HEADS = tuple(
-    (spec, index == 0, {v: _head("TEL", (("TYPE", _PHONE_TYPES[cls]),), v) for v in VERSIONS})
-    for cls, specs in vm.PHONE_SLOTS.items()
+    (spec, tuple(range(start, start + index)), {v: _phone_head(cls, v) for v in VERSIONS})
+    for start, (cls, specs) in zip(
+        itertools.accumulate((len(s) for s in vm.PHONE_SLOTS.values()), initial=0),
+        vm.PHONE_SLOTS.items(),
+        strict=False,  # accumulate gives one more: the end of the last class
+    )
     for index, spec in enumerate(specs)
 )
+_PHONE_INDEXES = range(len(_PHONE_HEADS))
 # Per address: its type, the indexes of the components that are fields (0 and 1, PO box and
 # extended address, are not) and a getter for them, the spec whose line group it takes, its
 # head per version.
@@ -190,6 +220,8 @@ class _Writer:
                 self.text(self.head(prop, group=self.group(spec)) if grouped else prop, value)
         self.org()
         self.emails(grouped)
+        if any(_IMS(r)):
+            self.ims(grouped)
         self.phones(grouped)
         self.addresses(grouped)
         birthday, anniversary = _DATES(r)
@@ -201,6 +233,8 @@ class _Writer:
             value = getattr(r, spec.name)
             if value.strip():
                 self.text(self.head(prop, group=self.group(spec)) if grouped else prop, value)
+        if any(_MORE_VALUES(r)):
+            self.more(grouped)
         categories = getattr(r, _CATEGORIES)
         if categories:
             self.line("CATEGORIES", ",".join(escape(c, v) for c in categories))
@@ -248,22 +282,40 @@ class _Writer:
                 head = self.head("EMAIL", params, self.group(spec) if grouped else "")
             self.text(head, address)
 
-    def phones(self, grouped: bool) -> None:
-        v = self.version
-        gap = False  # an earlier slot of the class is empty
-        for number, (spec, first, heads) in zip(
-            _PHONE_NUMBERS(self.record), _PHONE_HEADS, strict=True
-        ):
-            if first:
-                gap = False
-            if not number.strip():
+    def more(self, grouped: bool) -> None:
+        for (prop, spec), value in zip(_MORE, _MORE_VALUES(self.record), strict=True):
+            if isinstance(value, tuple):
+                if value:
+                    self.line(prop, ",".join(escape(v, self.version) for v in value))
+            elif value.strip():
+                self.text(self.head(prop, group=self.group(spec)) if grouped else prop, value)
+
+    def ims(self, grouped: bool) -> None:
+        gap = False
+        for spec, address in zip(vm.IM_SLOTS, _IMS(self.record), strict=True):
+            if not address.strip():
                 gap = True
                 continue
+            params: Params = ((vm.SLOT_PARAM, (spec.name,)),) if gap else ()
+            self.text(self.head("IMPP", params, self.group(spec) if grouped else ""), address)
+
+    def phones(self, grouped: bool) -> None:
+        v = self.version
+        numbers = _PHONE_NUMBERS(self.record)
+        # Only the slots that hold a number, picked in C: most of Outlook's 19 are empty.
+        for i in itertools.compress(_PHONE_INDEXES, numbers):
+            number = numbers[i]
+            if not number.strip():
+                continue
+            spec, earlier, heads = _PHONE_HEADS[i]
+            # An earlier slot of its class is empty: say which slot this is.
+            gap = bool(earlier) and not all(numbers[j].strip() for j in earlier)
             params, head = heads[v]
             if gap or grouped:
                 if gap:
                     params += ((vm.SLOT_PARAM, (spec.name,)),)
-                head = self.head("TEL", params, self.group(spec) if grouped else "")
+                name = head.partition(";")[0]  # TEL, or X-MS-TEL in 2.1
+                head = self.head(name, params, self.group(spec) if grouped else "")
             self.text(head, number)
 
     def addresses(self, grouped: bool) -> None:

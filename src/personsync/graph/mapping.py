@@ -45,9 +45,30 @@ def _target(spec: FieldSpec) -> Target:
 
 TARGETS: dict[str, Target] = {f.name: _target(f) for f in FIELDS}
 KINDS: dict[str, str] = {f.name: f.kind for f in FIELDS}
+# Outlook's contact fields that no Person field holds (MAPI ids in docs/fields.md). They are
+# read only to be reported ("not synced") on import: a value Outlook holds never vanishes
+# silently. Updates never send them, so Outlook keeps them.
+_USER_FIELD = "String {{00062004-0000-0000-C000-000000000046}} Id 0x{:X}"  # PSETID_Address
+NOT_SYNCED: dict[str, str] = {
+    "String 0x3A00": "Account",
+    "String 0x3A07": "Government ID number",
+    "String 0x3A0C": "Language",
+    "String 0x3A0D": "Location",
+    "String 0x3A10": "Organizational ID number",
+    "String 0x3A2B": "Business address PO box",
+    "String 0x3A43": "Hobbies",
+    "String 0x3A47": "Referred by",
+    "String 0x3A49": "Computer network name",
+    "String 0x3A50": "Personal home page",
+    "String 0x3A5E": "Home address PO box",
+    "String 0x3A64": "Other address PO box",
+    **{_USER_FIELD.format(0x804F + i): f"User field {i + 1}" for i in range(4)},
+}
+_NOT_SYNCED = {prop_id.casefold(): label for prop_id, label in NOT_SYNCED.items()}
 EXT_IDS: tuple[str, ...] = (
     CUSTOMER_ID_GRAPH,
     *sorted({t.prop for t in TARGETS.values() if t.kind == "ext"}),
+    *NOT_SYNCED,
 )
 # Every top-level property the table maps, for `$select`.
 SELECT: tuple[str, ...] = (
@@ -127,6 +148,12 @@ def contact_from_graph(item: dict[str, Any]) -> Contact:
         else:
             values[name] = _text(raw)
     unmapped: list[str] = []
+    if len(ext) > 1:  # more than Customer ID: one of them may be a field no Person holds
+        for prop_id, value in ext.items():
+            label = _NOT_SYNCED.get(prop_id)
+            if label and value not in (None, ""):
+                shown = str(value) if len(str(value)) <= 60 else str(value)[:57] + "..."
+                unmapped.append(f"{label} {shown!r}: not synced (no Person field; kept in Outlook)")
     lists = {prop: list(item.get(prop) or []) for prop in SLOT_CAPACITY}
     for prop, capacity in SLOT_CAPACITY.items():
         for extra in lists[prop][capacity:]:

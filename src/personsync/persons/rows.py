@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from personsync.model import (
     coerce,
     field_values,
     join_categories,
+    record_of,
     split_categories,
 )
 from personsync.persons.filter_fields import suggest
@@ -24,6 +26,7 @@ from personsync.persons.schema import persons
 
 _LIST_AT = tuple(i for i, n in enumerate(FIELD_NAMES) if BY_NAME[n].kind == "list")
 _TEXT_AT = tuple(i for i, n in enumerate(FIELD_NAMES) if BY_NAME[n].kind not in ("list", "date"))
+_TEXT_VALUES = operator.itemgetter(*_TEXT_AT)  # a row's text values in one C call
 # Rows are read by position (the hot path of every listing and sync): `persons` has the columns
 # id, <every field in FIELDS order>, contact_manager_id, created_at, updated_at, row_version, and
 # Record's attributes are in FIELDS order too.
@@ -85,9 +88,10 @@ def row_person(row: Sequence[Any], shared: dict[Any, Any] | None = None) -> Pers
     (a dict the caller keeps for one listing), repeated values are one object (`model.share`;
     written out here: this runs for every Person of a listing)."""
     values = list(row[1 : _N + 1])
-    for i in _TEXT_AT:
-        if values[i] is None:  # cannot happen with NOT NULL, but never hand on a None as text
-            values[i] = ""
+    if None in _TEXT_VALUES(values):  # cannot happen with NOT NULL, but never hand on a None
+        for i in _TEXT_AT:
+            if values[i] is None:
+                values[i] = ""
     if shared is None:
         for i in _LIST_AT:
             values[i] = split_categories(values[i] or "")
@@ -104,7 +108,7 @@ def row_person(row: Sequence[Any], shared: dict[Any, Any] | None = None) -> Pers
             values[i] = split
     return Person(
         id=int(row[0]),
-        record=Record(*values),
+        record=record_of(values),
         version=str(row[_N + 4]),
         contact_manager_id=row[_N + 1],
         created_at=utc(row[_N + 2]),

@@ -19,7 +19,7 @@ from typing import Any
 from personsync.errors import ConflictError, ItemNotFound, StoreError
 from personsync.fields import CUSTOMER_ID_VCARD
 from personsync.formats.vcard import write_card
-from personsync.model import Contact, Record
+from personsync.model import Contact, record_of
 from personsync.stores.atomic import write_atomic
 
 # A new card as its parts: (vCard version, UID, the record's values in field order, Customer ID).
@@ -32,7 +32,7 @@ NewCard = tuple[str, str, tuple[Any, ...], str]
 def render(card: NewCard) -> bytes:
     """The bytes of a new card from its parts: those of `write_card` for the same contact."""
     version, uid, values, customer_id = card
-    return write_card(Contact(Record(*values), customer_id=customer_id), version, uid=uid)
+    return write_card(Contact(record_of(values), customer_id=customer_id), version, uid=uid)
 
 
 _END = re.compile(rb"(?im)^[ \t]*END:VCARD[ \t]*\r?$\n?")

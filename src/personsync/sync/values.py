@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date
+from itertools import compress
 from typing import Any
 
 from personsync.fields import FIELD_NAMES
@@ -22,10 +23,11 @@ def value_to_json(value: Value) -> Any:
 def record_to_dict(record: Record) -> dict[str, Any]:
     """Only the non-empty fields: most of a record is empty, and links and the journal hold
     100,000s of them (this runs once per written record, so it avoids Record.values())."""
+    values = field_values(record)
+    # The non-empty fields' names and values, picked in C: most of the 65 fields are empty.
     return {
         name: value if value.__class__ is str else value_to_json(value)
-        for name, value in zip(FIELD_NAMES, field_values(record), strict=True)
-        if value
+        for name, value in zip(compress(FIELD_NAMES, values), compress(values, values), strict=True)
     }
 
 
