@@ -16,7 +16,7 @@ import itertools
 import operator
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -235,11 +235,15 @@ field_values = operator.attrgetter(*FIELD_NAMES)
 _SETTERS = tuple(getattr(Record, name).__set__ for name in FIELD_NAMES)
 _DEFAULTS: tuple[Value, ...] = field_values(Record())
 _INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
+_FIELD_COUNT = len(FIELD_NAMES)
 _new = object.__new__
 
 
-def record_of(values: Iterable[Value]) -> Record:
-    """The Record of these values: every field's, in FIELD_NAMES order."""
+def record_of(values: Sequence[Value]) -> Record:
+    """The Record of these values: every field's, in FIELD_NAMES order. A wrong count is an
+    error (map would stop at the shorter, silently dropping or leaving fields unset)."""
+    if len(values) != _FIELD_COUNT:
+        raise TypeError(f"a Record has {_FIELD_COUNT} fields, given {len(values)} values")
     record: Record = _new(Record)
     deque(map(operator.call, _SETTERS, itertools.repeat(record), values), maxlen=0)
     return record
@@ -248,7 +252,7 @@ def record_of(values: Iterable[Value]) -> Record:
 def record_from(values: Mapping[str, Value]) -> Record:
     """The Record of these values by field name (typed already); the rest empty. Unlike
     Record(**values), a name that is no field is ignored: callers take names from the table."""
-    return record_of(map(values.get, FIELD_NAMES, _DEFAULTS))
+    return record_of(tuple(map(values.get, FIELD_NAMES, _DEFAULTS)))
 
 
 def _reduce_record(self: Record) -> tuple[Any, ...]:

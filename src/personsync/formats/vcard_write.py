@@ -285,8 +285,11 @@ class _Writer:
     def more(self, grouped: bool) -> None:
         for (prop, spec), value in zip(_MORE, _MORE_VALUES(self.record), strict=True):
             if isinstance(value, tuple):
-                if value:
-                    self.line(prop, ",".join(escape(v, self.version) for v in value))
+                # One line a value (the reader joins them): to other programs these X-
+                # properties are text, and some keep only the first of a comma-separated list
+                # (vobject, and so Radicale, dropped the rest of the children).
+                for item in value:
+                    self.line(prop, escape(item, self.version))
             elif value.strip():
                 self.text(self.head(prop, group=self.group(spec)) if grouped else prop, value)
 
