@@ -16,7 +16,7 @@ import itertools
 import operator
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -238,8 +238,15 @@ _INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
 _new = object.__new__
 
 
-def record_of(values: Iterable[Value]) -> Record:
-    """The Record of these values: every field's, in FIELD_NAMES order."""
+def record_of(values: Sequence[Value]) -> Record:
+    """The Record of these values: every field's, in FIELD_NAMES order (TypeError if there are
+    more or fewer, as Record(*values) would say)."""
+    if len(values) != len(_SETTERS):
+        raise TypeError(f"a Record has {len(_SETTERS)} values, not {len(values)}")
+    return _filled(values)
+
+
+def _filled(values: Iterable[Value]) -> Record:
     record: Record = _new(Record)
     deque(map(operator.call, _SETTERS, itertools.repeat(record), values), maxlen=0)
     return record
@@ -248,7 +255,7 @@ def record_of(values: Iterable[Value]) -> Record:
 def record_from(values: Mapping[str, Value]) -> Record:
     """The Record of these values by field name (typed already); the rest empty. Unlike
     Record(**values), a name that is no field is ignored: callers take names from the table."""
-    return record_of(map(values.get, FIELD_NAMES, _DEFAULTS))
+    return _filled(map(values.get, FIELD_NAMES, _DEFAULTS))
 
 
 def _reduce_record(self: Record) -> tuple[Any, ...]:

@@ -285,8 +285,10 @@ class _Writer:
     def more(self, grouped: bool) -> None:
         for (prop, spec), value in zip(_MORE, _MORE_VALUES(self.record), strict=True):
             if isinstance(value, tuple):
-                if value:
-                    self.line(prop, ",".join(escape(v, self.version) for v in value))
+                # One line per item (children): servers that parse with vobject (Radicale) keep
+                # only the first part of an unknown property's comma-separated list.
+                for item in value:
+                    self.text(prop, item)
             elif value.strip():
                 self.text(self.head(prop, group=self.group(spec)) if grouped else prop, value)
 
