@@ -2,7 +2,7 @@
 
 Every error a user can cause or meet is a `PersonsyncError`; foreign errors (SQLAlchemy, httpx,
 msal, OS errors) are translated into these at the edge where they happen, so the shells (CLI, web)
-have one place each that turns an error into advice (`personsync.cli.app.run_guarded`).
+have one place each that turns an error into advice (`personsync.cli.root.GuardedGroup`).
 
 `hint` is the one-sentence fix a person can act on; `detail` is what `--verbose` adds.
 """

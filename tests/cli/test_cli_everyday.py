@@ -277,6 +277,33 @@ def test_copied_contact_settled_with_one_command_naming_the_copy(db: str, tmp_pa
     assert kept.customer_id == original.customer_id  # the original keeps its Person
 
 
+def test_a_copy_left_alone_makes_no_person_and_is_not_touched(db: str, tmp_path: Path) -> None:
+    url = f"vcf:{tmp_path / 'out'}"
+    original, copy_id = _with_copy(db, url)
+    got = runner.invoke(app, ["import", "--from", url, "--db", db])
+    assert f"--item {copy_id} --ignore" in got.stdout
+    got = runner.invoke(app, ["unlink", "--folder", url, "--item", copy_id, "--ignore", "--db", db])
+    assert got.exit_code == 0, got.output
+    before = next(c for c in cards(url) if c.item_id == copy_id)
+    for command in (["import", "--from", url], ["export", "--to", url, "--yes"]):
+        got = runner.invoke(app, [*command, "--db", db, "--json"])
+        assert got.exit_code == 0, got.output
+        counts = json.loads(got.stdout)["report"]["counts"]
+        assert counts.get("create-person", 0) == 0 and counts.get("decide", 0) == 0
+    after = next(c for c in cards(url) if c.item_id == copy_id)
+    assert (after.version, after.customer_id) == (before.version, original.customer_id)
+    pdb = PersonsDB(db)
+    try:
+        assert len(pdb.versions()) == 8  # no Person was made of the copy
+    finally:
+        pdb.close()
+    # Pairing it with a Person makes runs see it again.
+    got = runner.invoke(app, ["link", "3", copy_id, "--folder", url, "--db", db, "--yes", "--json"])
+    assert got.exit_code == 0, got.output
+    got = runner.invoke(app, ["export", "--to", url, "--db", db, "--yes", "--json"])
+    assert json.loads(got.stdout)["report"]["counts"].get("update-contact", 0) >= 1
+
+
 def test_link_does_not_take_a_contact_from_another_person_without_yes(
     db: str, tmp_path: Path
 ) -> None:

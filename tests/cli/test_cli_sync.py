@@ -134,7 +134,10 @@ def test_decision_exit_code_4_then_link_resolves_it(db: str, tmp_path: Path) -> 
     assert json.loads(got.stdout)["report"]["counts"]["create-person"] == 1
 
 
-def test_wizard_walks_the_steps_with_piped_answers(db: str, tmp_path: Path) -> None:
+def test_wizard_walks_the_steps_with_piped_answers(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no contact folders here: the folder is typed, not chosen
     url = f"vcf:{tmp_path / 'wiz'}"
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
         pipe.send_text("\r")  # direction: the first choice, export

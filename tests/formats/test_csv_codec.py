@@ -137,8 +137,15 @@ def test_encodings_bom_utf8_cp1252_and_explicit() -> None:
 
 
 def test_undecodable_bytes_and_unknown_encoding_are_clear_errors() -> None:
-    with pytest.raises(FormatError, match=r"contacts\.csv: cannot be read as utf-8 or cp1252"):
-        codec.read(b"First Name\r\n\x81\x8d\x8f\x90\x9d", source="contacts.csv")
+    # Bytes neither UTF-8 nor cp1252 in one row leave the other rows as they are (each line is
+    # decoded on its own); a file that is not a CSV export at all is refused by its header.
+    got = codec.read(
+        "First Name,Last Name\r\nZoë,Müller\r\n".encode() + b"\x81\x8d,\x8f\x90\x9d\r\n",
+        source="contacts.csv",
+    )
+    assert next(c.record.first_name for c in got if isinstance(c, Contact)) == "Zoë"
+    with pytest.raises(FormatError, match=r"contacts\.csv.*does not look like an Outlook CSV"):
+        codec.read(b"\x81\x8d\x8f\x90\x9d\r\n\x00\x01", source="contacts.csv")
     with pytest.raises(FormatError, match="unknown encoding"):
         codec.read(b"First Name\r\n", encoding="no-such-codec")
 

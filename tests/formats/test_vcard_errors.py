@@ -122,3 +122,11 @@ def test_a_line_repeated_10000_times_is_one_warning_with_its_count() -> None:
     assert len(rae.unmapped) <= 20
     assert rae.unmapped[0].endswith("(10,000 times)") and "+1 555 0100" in rae.unmapped[0]
     assert rae.unmapped[-1] == "and 479 more values that are not synced (kept in the card)"
+
+
+def test_a_charset_that_is_no_text_encoding_is_a_format_error() -> None:
+    # Found by fuzzing: CHARSET=quopri (a codec of bytes to bytes) raised LookupError.
+    for line in (b"N;CHARSET=quopri;ENCODING=QUOTED-PRINTABLE:a=E9", b"N;CHARSET=base64:Gr\xfcn"):
+        data = b"BEGIN:VCARD\r\nVERSION:2.1\r\n" + line + b"\r\nFN:Eva\r\nEND:VCARD\r\n"
+        got = list(read_cards(data, "q.vcf"))
+        assert len(got) == 1 and isinstance(got[0], Contact | FormatError)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,9 @@ from personsync.formats import vcard_text as vt
 from personsync.formats.vcard import VCardExtra, read_cards, write_card, write_cards
 from personsync.model import Contact, Record
 from personsync.persons.sample import generate
+from realworld import real_vcards
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
+REAL = real_vcards()
 SAMPLE = [Contact(r, item_id=f"u{i}", customer_id=str(i)) for i, r in enumerate(generate(60, 7))]
 TRICKY = Record(
     first_name="Zoë",

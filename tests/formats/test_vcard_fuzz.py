@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mutations import mutate
 from personsync.errors import FormatError
 from personsync.formats.vcard import read_cards, write_card
 from personsync.model import Contact, Record
+from realworld import real_vcards
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
+REAL = real_vcards()
 INSERTS = [
     b"=",
     b";",
@@ -37,21 +38,7 @@ def _seeds() -> list[bytes]:
 
 
 def _mutate(data: bytes, rng: random.Random) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 8)):
-        op = rng.randrange(5)
-        at = rng.randrange(len(buf) + 1)
-        if op == 0 and buf:
-            buf[min(at, len(buf) - 1)] ^= 1 << rng.randrange(8)
-        elif op == 1:
-            buf[at:at] = rng.choice(INSERTS)
-        elif op == 2:
-            del buf[at : at + rng.randint(1, 40)]
-        elif op == 3:
-            buf = buf[:at]  # truncation
-        else:
-            buf[at:at] = rng.randbytes(rng.randint(1, 16))
-    return bytes(buf)
+    return mutate(data, rng, INSERTS)
 
 
 def _read_all(data: bytes) -> list[Contact | FormatError]:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from personsync.errors import FormatError
 from personsync.formats.vcard import VCardExtra, read_cards, write_card
 from personsync.model import Contact
+from realworld import real_vcards
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
+REAL = real_vcards()
 
 
 def read(name: str) -> list[Contact]:

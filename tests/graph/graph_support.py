@@ -11,7 +11,7 @@ from personsync.errors import StoreError
 from personsync.graph.auth import GraphAuth
 from personsync.graph.config import GraphConfig
 from personsync.graph.limits import RetryPolicy
-from personsync.graph.testserver import TEST_CLIENT_ID, GraphTestServer
+from personsync.graph.testserver import GraphTestServer
 from personsync.graph.testserver.limits import Faults, ServerConfig
 from personsync.stores import open_folder
 from personsync.stores.base import GuardedStore
@@ -72,12 +72,10 @@ def export_until_converged(run: Any, tries: int) -> bool:
 
 def sign_in(srv: GraphTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Configure through the environment and sign in with the device code, as a person would."""
-    monkeypatch.setenv("PERSONSYNC_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("PERSONSYNC_GRAPH_BASE_URL", srv.graph_url)
-    monkeypatch.setenv("PERSONSYNC_GRAPH_AUTHORITY", srv.base_url)
-    monkeypatch.setenv("PERSONSYNC_GRAPH_TENANT", "test")
-    monkeypatch.setenv("PERSONSYNC_GRAPH_CLIENT_ID", TEST_CLIENT_ID)
-    monkeypatch.delenv("PERSONSYNC_GRAPH_CLIENT_SECRET", raising=False)
-    monkeypatch.delenv("PERSONSYNC_GRAPH_MAILBOX", raising=False)
+    for name, value in srv.client_environment(str(tmp_path)).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     srv.identity.auto_approve = USER
     GraphAuth(GraphConfig.load()).login(lambda message: None)

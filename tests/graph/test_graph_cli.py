@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,13 +21,11 @@ runner = CliRunner()
 def signed_out(
     server: GraphTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[GraphTestServer]:
-    monkeypatch.setenv("PERSONSYNC_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("PERSONSYNC_GRAPH_BASE_URL", server.graph_url)
-    monkeypatch.setenv("PERSONSYNC_GRAPH_AUTHORITY", server.base_url)
-    monkeypatch.setenv("PERSONSYNC_GRAPH_TENANT", "test")
-    monkeypatch.setenv("PERSONSYNC_GRAPH_CLIENT_ID", TEST_CLIENT_ID)
-    monkeypatch.delenv("PERSONSYNC_GRAPH_CLIENT_SECRET", raising=False)
-    monkeypatch.delenv("PERSONSYNC_GRAPH_MAILBOX", raising=False)
+    for name, value in server.client_environment(str(tmp_path)).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     server.identity.auto_approve = USER  # the person types the code in the browser at once
     yield server
 
@@ -67,3 +66,61 @@ def test_wrong_tenant_is_explained(
     result = runner.invoke(app, ["graph", "login"])
     assert result.exit_code == 1
     assert "PERSONSYNC_GRAPH_TENANT" in result.output
+
+
+def test_test_server_on_a_port_in_use_is_a_one_line_error() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["graph", "test-server", "--port", str(port)])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    said = " ".join(result.output.split())
+    assert f"port {port}" in said and "in use" in said
+
+
+def test_test_server_prints_both_ways_to_sign_in(server: GraphTestServer) -> None:
+    from personsync.cli.graph_cmds import test_server_settings
+    from personsync.graph.testserver import TEST_SECRET
+
+    lines = "\n".join(test_server_settings(server, USER))
+    assert f"export PERSONSYNC_GRAPH_CLIENT_SECRET={TEST_SECRET}" in lines
+    assert f"--mailbox {USER}" in lines
+    assert f"PERSONSYNC_GRAPH_CLIENT_ID={TEST_CLIENT_ID}" in lines
+    assert "personsync graph login" in lines
+
+
+def test_test_server_without_the_server_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
+    for name in [m for m in sys.modules if m.startswith("personsync.graph.testserver")]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh, without uvicorn
+    result = runner.invoke(app, ["graph", "test-server", "--port", "1"])
+    assert result.exit_code == 1
+    assert "uvicorn" in result.output and "personsync[server]" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_fastapi_and_uvicorn_are_in_the_server_extra_only() -> None:
+    import subprocess
+    import sys
+    from importlib.metadata import requires
+
+    needs = requires("personsync") or []
+    for name in ("fastapi", "uvicorn"):
+        lines = [r.replace('"', "'") for r in needs if r.startswith(name)]
+        assert lines and all("extra ==" in r for r in lines)  # not in the base install
+        assert any("extra == 'server'" in r for r in lines)
+    # And the base install runs without them.
+    code = (
+        "import sys\n"
+        "sys.modules['fastapi'] = sys.modules['uvicorn'] = None\n"
+        "from personsync.cli import main\n"
+        "sys.argv = ['personsync', 'graph', '--help']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "test-server" in done.stdout

@@ -9,6 +9,7 @@ import pytest
 from personsync.errors import FilterSyntaxError, ViewError
 from personsync.model import Record
 from personsync.persons.filter_lexer import quote
+from personsync.persons.filters import compile_filter
 from personsync.persons.repo import ALL_PERSONS, PersonsDB
 
 PEOPLE = {
@@ -206,3 +207,15 @@ def test_malformed_sort(persons_db: PersonsDB, sort: str, position: int) -> None
     with pytest.raises(FilterSyntaxError) as info:
         persons_db.create_view("bad", "", sort)
     assert info.value.position == position
+
+
+@pytest.mark.parametrize(
+    "nesting", ["(" * 500 + 'last_name = "A"' + ")" * 500, "not " * 500 + 'last_name = "A"']
+)
+def test_over_deep_nesting_is_refused_with_a_one_line_error(nesting: str) -> None:
+    # 500 nested parentheses once ended the parse with thousands of lines of RecursionError.
+    with pytest.raises(FilterSyntaxError) as info:
+        compile_filter(nesting)
+    assert "nested too deeply" in str(info.value) and "\n" not in str(info.value).strip()
+    # Nesting a person could write still works.
+    compile_filter("(" * 40 + 'last_name = "A"' + ")" * 40)

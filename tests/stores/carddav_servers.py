@@ -1,119 +1,27 @@
-"""Real CardDAV servers for the tests: Radicale and Xandikos, each started as its own HTTP
-server process on a free loopback port and stopped after the session.
-
-Each test gets a fresh address book under the server's user (`Server.book()`): the store makes it
-with extended MKCOL, as it does for a user.
-"""
+"""The real CardDAV servers as pytest fixtures: one of each per test process (session), and
+`server`, which runs a test against both."""
 
 from __future__ import annotations
 
-import itertools
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
-import httpx
 import pytest
 
-_books = itertools.count(1)
+from personsync.model import Contact
+from personsync.stores import open_folder
+from personsync.stores.base import read_all
+from personsync.testing.carddav_servers import SERVER_KINDS, Server, running
+
+__all__ = ["SERVER_KINDS", "Server", "contacts_in", "radicale", "running", "server", "xandikos"]
 
 
-@dataclass
-class Server:
-    kind: str  # "radicale" | "xandikos"
-    base: str  # http://127.0.0.1:PORT
-    home: str  # the user's address book home path, e.g. /alice/
-    user: str
-    storage: Path
-
-    def book(self, name: str = "") -> str:
-        """The URL (with the user) of a new, not yet existing address book."""
-        name = name or f"book{os.getpid()}-{next(_books)}"
-        host = self.base.removeprefix("http://")
-        return f"http://{self.user}@{host}{self.home}{name}/"
-
-    def plain(self, url: str) -> str:
-        """`url` without its user name, for a plain HTTP client."""
-        return url.replace(f"{self.user}@", "")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server at {base} exited with {proc.returncode}")
-        try:
-            httpx.request("OPTIONS", base + "/", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the server at {base} did not start")
-
-
-def command(kind: str, storage: Path, port: int, auth_file: Path | None = None) -> list[str]:
-    if kind == "radicale":
-        auth = ["--auth-type", "none"]
-        if auth_file:
-            auth = ["--auth-type", "htpasswd", "--auth-htpasswd-encryption", "plain"]
-            auth += ["--auth-htpasswd-filename", str(auth_file)]
-        return [
-            sys.executable,
-            "-m",
-            "radicale",
-            "--storage-filesystem-folder",
-            str(storage),
-            *auth,
-            "--rights-type",
-            "owner_only",
-            "--server-hosts",
-            f"127.0.0.1:{port}",
-            "--logging-level",
-            "warning",
-        ]
-    bin_dir = Path(sys.executable).parent
-    return [str(bin_dir / "xandikos"), "serve", "-d", str(storage), "--defaults"]  # port below
-
-
-@contextmanager
-def running(kind: str, storage: Path, auth_file: Path | None = None) -> Iterator[Server]:
-    """`kind` serving `storage` on a free port; `auth_file` (Radicale): plain htpasswd users."""
-    port = free_port()
-    argv = command(kind, storage, port, auth_file)
-    if kind == "xandikos":
-        argv += ["-l", "127.0.0.1", "-p", str(port)]
-        home, user = "/user/contacts/", "user"
-    else:
-        home, user = "/alice/", "alice"
-    storage.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+def contacts_in(url: str) -> list[Contact]:
+    """Every contact of a folder, read by a store of its own."""
+    store = open_folder(url, create=False)
     try:
-        _wait_up(base, proc)
-        yield Server(kind, base, home, user, storage)
+        return [c for c in read_all(store) if isinstance(c, Contact)]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-SERVER_KINDS = ("radicale", "xandikos")
+        store.close()
 
 
 def _server(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:

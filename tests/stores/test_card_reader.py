@@ -102,9 +102,9 @@ def test_contacts_cross_the_pipe_whole(tmp_path):
     import shutil
 
     from personsync.model import pickled_by_fields
+    from realworld import real_vcards
 
-    real = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
-    for f in real.glob("*.vcf"):
+    for f in real_vcards().glob("*.vcf"):
         shutil.copy(f, tmp_path / f.name)
     store = VcfFolderStore(tmp_path, f"vcf:{tmp_path}")
     got = list(store.get_many([r.item_id for r in store.list_items()]))

@@ -18,10 +18,10 @@ from carddav_servers import radicale as radicale
 from carddav_servers import server as server
 from carddav_servers import xandikos as xandikos
 
-from personsync.errors import ConfigError, StoreError, UsageError
+from personsync.errors import ConfigError, FolderNotFound, StoreError, UsageError
 from personsync.model import Contact, Record
 from personsync.stores import list_folders, open_folder
-from personsync.stores.base import GuardedStore, get_one
+from personsync.stores.base import GuardedStore, ItemRef, get_one
 from personsync.stores.carddav import CardDavStore
 from personsync.stores.carddav_auth import find_credentials
 from personsync.testing.store_contract import rich_record
@@ -65,7 +65,8 @@ def test_server_keeps_every_field_and_the_customer_id(server: Server) -> None:
 
 def test_photo_and_unknown_lines_of_a_card_survive_an_update(server: Server) -> None:
     url = server.book()
-    store = open_folder(f"carddav:{url}")  # makes the address book
+    store = open_folder(f"carddav:{url}")
+    assert list(store.list_items()) == []  # its first use makes the address book
     href = urlsplit(url).path + "outside.vcf"
     card = (
         "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:made-elsewhere-1\r\nFN:Zoë Ng\r\nN:Ng;Zoë;;;\r\n"
@@ -103,9 +104,9 @@ def test_no_op_listing_is_one_request_with_the_saved_token(server: Server) -> No
     second = open_folder(url, create=False)
     try:
         second.import_state(state)
-        before = _inner(second).client.counters.requests
         assert {r.item_id: r.version for r in second.list_items()} == listing
-        assert _inner(second).client.counters.requests - before == 1
+        # opening asks nothing; the listing is the one request of the run
+        assert _inner(second).client.counters.kinds == {"REPORT": 1}
         assert len(listing) == len(refs)
     finally:
         second.close()
@@ -152,27 +153,54 @@ def test_a_forgotten_sync_token_costs_a_full_listing_not_an_error(server: Server
 
 def test_discovery_lists_the_users_address_books(server: Server) -> None:
     url = server.book("Discovered")
-    open_folder(f"carddav:{url}").close()
+    _list(open_folder(f"carddav:{url}"))
     host = server.base.removeprefix("http://")
     for start in (f"{server.user}@{host}/", f"{server.user}@{host}/.well-known/carddav"):
         found = list_folders(f"carddav:http://{start}")
         assert f"carddav:{server.plain(url)}" in found, found
         for folder in found:  # every one opens as an address book
-            open_folder(folder, create=False, user=server.user).close()
+            _list(open_folder(folder, create=False, user=server.user))
+
+
+def _list(store: GuardedStore) -> list[str]:
+    """Use the store (its address book is checked on first use), then close it."""
+    try:
+        return [ref.item_id for ref in store.list_items()]
+    finally:
+        store.close()
 
 
 def test_a_missing_address_book_is_made_on_export_only(server: Server) -> None:
     url = f"carddav:{server.book()}"
-    with pytest.raises(StoreError, match="no address book"):
-        open_folder(url, create=False)
-    open_folder(url, create=True).close()
-    open_folder(url, create=False).close()
+    with pytest.raises(FolderNotFound, match="no address book"):
+        _list(open_folder(url, create=False))
+    assert _list(open_folder(url, create=True)) == []
+    assert _list(open_folder(url, create=False)) == []
+
+
+def test_an_address_book_deleted_after_a_run_is_not_listed_from_the_old_state(
+    server: Server,
+) -> None:
+    url = f"carddav:{server.book()}"
+    store = open_folder(url)
+    store.create(Contact(Record(first_name="Ann")))
+    list(store.list_items())
+    state = store.export_state()
+    store.close()
+    gone = httpx.request(
+        "DELETE", server.plain(url.removeprefix("carddav:")), auth=(server.user, "x"), timeout=10
+    )
+    assert gone.status_code in (200, 204), gone.text
+    again = open_folder(url, create=False)
+    again.import_state(state)
+    with pytest.raises(FolderNotFound):
+        _list(again)
 
 
 def test_an_address_that_is_no_address_book_says_so(server: Server) -> None:
     host = server.base.removeprefix("http://")
     with pytest.raises(StoreError, match="not an address book") as caught:
-        open_folder(f"carddav:http://{server.user}@{host}{server.home}", create=False)
+        _list(open_folder(f"carddav:http://{server.user}@{host}{server.home}", create=False))
     assert "folders list" in caught.value.hint
 
 
@@ -223,7 +251,27 @@ def test_wrong_password_is_an_auth_error_with_a_hint(tmp_path: Path) -> None:
     users.write_text("alice:right\n")
     with running("radicale", tmp_path / "store", auth_file=users) as checked:
         with pytest.raises(StoreError) as caught:
-            open_folder(f"carddav:{checked.book()}", password="wrong")
+            _list(open_folder(f"carddav:{checked.book()}", password="wrong"))
         assert "user name and password" in caught.value.message
         assert "app password" in caught.value.hint
-        open_folder(f"carddav:{checked.book()}", password="right").close()
+        assert _list(open_folder(f"carddav:{checked.book()}", password="right")) == []
+
+
+def test_cards_are_read_by_multiget_in_batches(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import personsync.stores.carddav as carddav
+
+    monkeypatch.setattr(carddav, "MULTIGET", 2)
+    store = open_folder(f"carddav:{server.book()}")
+    try:
+        refs = store.create_many([Contact(Record(first_name=f"P{i}")) for i in range(5)])
+        ids = [r.item_id for r in refs if isinstance(r, ItemRef)]
+        kinds = _inner(store).client.counters.kinds
+        before = kinds["REPORT"]
+        got = [c for c in store.get_many(ids) if isinstance(c, Contact)]
+        assert sorted(c.record.first_name for c in got) == [f"P{i}" for i in range(5)]
+        assert kinds["REPORT"] - before == 3  # 2 + 2 + 1
+        assert kinds["GET"] == 0
+    finally:
+        store.close()

@@ -16,8 +16,9 @@ from personsync.model import Contact, Record
 from personsync.stores import open_folder
 from personsync.stores.base import ReadProblem, get_one
 from personsync.stores.vcf_file import VcfFileStore
+from realworld import real_vcards
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
+REAL = real_vcards()
 
 
 def cards_in(path: Path) -> list[Contact]:

@@ -18,8 +18,9 @@ from personsync.stores import atomic, list_folders, open_folder
 from personsync.stores.base import ReadProblem, get_one
 from personsync.stores.card_files import file_version
 from personsync.stores.vcf_names import decode_stem, encode_uid
+from realworld import real_vcards
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld" / "vcard"
+REAL = real_vcards()
 NASTY_UIDS = [
     "../../etc/passwd",
     "a/b\\c",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -70,11 +71,13 @@ def test_a_file_of_two_cards_is_reported_with_both_named(tmp_path: Path) -> None
     bob = CARD.replace(b"Lena Voss", b"Bob Marsh").replace(b"Voss;Lena", b"Marsh;Bob")
     (tmp_path / "both.vcf").write_bytes(CARD + bob)
     (tmp_path / "one.vcf").write_bytes(CARD.replace(b"Lena", b"Ruth"))
-    result = CliRunner().invoke(app, ["contacts", "list", f"vcf:{tmp_path}"])
+    result = CliRunner().invoke(app, ["contacts", "list", f"vcf:{tmp_path}", "--json"])
     assert result.exit_code == 1
-    said = " ".join(result.output.split())
-    assert "both.vcf" in said and "Lena Voss" in said and "Bob Marsh" in said
-    assert "holds 2 cards" in said and "Ruth Voss" in said
+    listed = json.loads(result.stdout)
+    assert [c["display_name"] for c in listed["contacts"]] == ["Ruth Voss"]
+    (problem,) = listed["problems"]
+    assert problem["source"].endswith("both.vcf") and "holds 2 cards" in problem["reason"]
+    assert "Lena Voss" in problem["reason"] and "Bob Marsh" in problem["reason"]
 
 
 def test_insert_line_never_follows_a_symbolic_link(tmp_path: Path) -> None:

@@ -17,9 +17,7 @@ from personsync.stores import open_folder
 from personsync.stores.base import read_all
 from personsync.sync import engine
 from personsync.sync.links import Links
-
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-REAL_VCARDS = SHARED / "realworld" / "vcard"
+from realworld import real_vcards
 
 
 @pytest.fixture(params=["memory", "vcf", "vcf-file", "csv"])
@@ -84,7 +82,7 @@ def test_export_change_import_roundtrip(db_url: str, folder_url: str) -> None:
 def test_import_real_outlook_vcards(db_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "outlook"
     folder.mkdir()
-    for f in REAL_VCARDS.glob("*.vcf"):
+    for f in real_vcards().glob("*.vcf"):
         shutil.copy(f, folder / f.name)
     url = f"vcf:{folder}"
     db = PersonsDB(db_url)

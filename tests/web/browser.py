@@ -72,9 +72,21 @@ def tab_to(page: Page, text: str, limit: int = 60) -> None:
     raise AssertionError(f"no focusable {text!r} within {limit} presses of Tab")
 
 
+def unlabelled(page: Page) -> list[str]:
+    """The form fields of the page that have no label (there should be none)."""
+    found: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll(
+                "input:not([type=hidden]), select, textarea")]
+            .filter(e => e.labels.length === 0 && !e.getAttribute("aria-label"))
+            .map(e => e.outerHTML)"""
+    )
+    return found
+
+
 def shoot(page: Page, name: str) -> None:
     """What a person sees first at 1280 px (a laptop) and 390 px (a phone): the screen, not the
-    whole page, into docs/screenshots/NAME-WIDTH.png."""
+    whole page, into docs/screenshots/NAME-WIDTH.png. Every field must have a label."""
+    assert unlabelled(page) == [], name
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((1280, 800), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})

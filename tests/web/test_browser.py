@@ -252,3 +252,60 @@ def test_screenshots_of_the_other_pages(page: Page, site: str, db: PersonsDB) ->
     shoot(page, "person")
     page.goto(site + "/settings")
     shoot(page, "settings")
+
+
+def test_the_wizard_into_microsoft_365_with_sign_in_in_the_page(
+    page: Page, db: PersonsDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from personsync.graph.testserver import GraphTestServer
+
+    user = "ann@example.org"
+    db.create_view("L", 'last_name startswith "L"')
+    few = db.count("L")
+    assert 0 < few < 20
+    graph = GraphTestServer()
+    graph.mailbox(user)
+    with graph.serve():
+        for name, value in graph.client_environment(str(tmp_path)).items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        with served(create_app(db.url, schedule=False)) as site:
+            page.goto(site + "/settings")
+            expect(page.locator("main")).to_contain_text("not signed in")
+            page.get_by_role("button", name="Sign in to Microsoft 365").click()
+            notice = page.locator(".notice")
+            expect(notice).to_contain_text("devicelogin")
+            code = re.search(r"enter (\w+)", notice.inner_text())
+            assert code
+            graph.identity.approve(code.group(1), user)  # the person, at Microsoft's page
+            expect(notice).to_contain_text(f"Signed in to Microsoft 365 as {user}", timeout=20_000)
+            shoot(page, "microsoft-365-sign-in")
+            page.get_by_role("link", name="Back").click()
+            expect(page.locator("main")).to_contain_text(f"signed in as {user}")
+
+            page.goto(site + "/sync?step=direction&view=L")
+            page.get_by_role("button", name="Next →").click()
+            # The mailbox's folders are offered once signed in.
+            expect(page.locator("#known-folders option[value='graph:Contacts']")).to_have_count(1)
+            page.get_by_label("Contact folder").fill("graph:Contacts")
+            page.get_by_role("button", name="Next →").click()
+            expect(page.get_by_label("Persons view")).to_have_value("L")
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_role("button", name="Show the plan").click()
+            expect(page.get_by_role("row", name=f"New contacts {few}")).to_be_visible()
+            page.get_by_role("button", name="Finish").click()
+            finish_and_open_report(page)
+            expect(page.locator("dl.facts")).to_contain_text("graph:Contacts")
+            contacts = open_folder("graph:Contacts", create=False)
+            try:
+                assert len(list(contacts.list_items())) == few
+            finally:
+                contacts.close()
+
+            # And back: importing the same folder finds every contact linked and in step.
+            page.goto(site + "/sync?step=options&direction=import&folder=graph:Contacts")
+            page.get_by_role("button", name="Show the plan").click()
+            expect(page.get_by_role("row", name=f"Unchanged {few}")).to_be_visible()
+            expect(page.get_by_role("button", name="Finish")).to_be_disabled()

@@ -333,3 +333,19 @@ def test_serve_refuses_a_public_address_without_a_password(db: PersonsDB) -> Non
     assert got.exit_code == 0, got.output
     assert security.check_password(db.engine, "s3cret-pass")
     assert not security.check_password(db.engine, "other")
+
+
+def test_a_views_pages_follow_every_change(console: Console, db: PersonsDB) -> None:
+    db.create_view("By name", "last_name is not empty", "last_name, first_name")
+    named = db.count("By name")
+    assert f"of {named}" in console.get("/views/By name").text
+    db.update(50, {"last_name": "Aaaa-first"})  # now sorts first
+    first = console.get("/views/By name").text
+    assert re.search(r'<tbody>\s*<tr><td><a href="/persons/50">', first)
+    (new,) = db.add_many([db.get(1).record.replace({"last_name": "Zzzz-last"})])
+    last = console.get(f"/views/By name?page={(named + 50) // 50}").text
+    assert f"of {named + 1}" in last and f'href="/persons/{new}"' in last
+    db.delete(new)
+    assert f"of {named}" in console.get("/views/By name").text
+    db.create_view("By name", "company is not empty", "last_name", replace=True)
+    assert f"of {db.count('By name')}" in console.get("/views/By name").text

@@ -1,25 +1,36 @@
 """The `personsync` command: a thin Typer layer over the library.
 
-Each module registers its commands on the root app; importing them here builds the command tree.
-They import the library (SQLAlchemy, the stores, the engine) inside the commands, when a command
-runs: `personsync --help` and `--version` load none of it.
+`main` answers `personsync --version` before anything else is loaded; every other command
+builds the command tree (`cli.commands`) first; `personsync.cli.app` is its root.
 """
 
 from __future__ import annotations
 
-from personsync.cli import (  # noqa: F401  (each registers its commands; serve loads the web lazily)
-    contacts,
-    db,
-    graph_cmds,
-    persons,
-    profiles_cmds,
-    serve_cmd,
-    sync_cmds,
-    sync_wizard,
-    views,
-)
-from personsync.cli.app import app
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from personsync.cli.root import app as app
+
+
+def version_line() -> str:
+    from importlib.metadata import version
+
+    return f"personsync {version('personsync')}"
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:
+        print(version_line())
+        return
+    from personsync.cli.commands import app
+
     app()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from personsync.cli.commands import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

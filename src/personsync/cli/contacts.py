@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from personsync.cli.app import app
 from personsync.cli.options import JsonOption
 from personsync.cli.output import console, err, print_json
+from personsync.cli.root import app
 from personsync.errors import ItemNotFound, UsageError
 from personsync.fields import FIELDS
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 FOLDER_URLS = (
     "Folder URLs: vcf:./contacts (a folder of .vcf files), vcf-file:people.vcf (many cards in "
     "one file), csv:contacts.csv (an Outlook CSV export), graph:Contacts or graph:Contacts/Team "
-    "(Microsoft 365 / Outlook.com)."
+    "(Microsoft 365 / Outlook.com), carddav:https://user@host/path/to/addressbook/ (CardDAV)."
 )
 
 contacts_app = typer.Typer(
@@ -31,7 +31,9 @@ folders_app = typer.Typer(help=f"Contact folders.\n\n{FOLDER_URLS}", no_args_is_
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(folders_app, name="folders")
 
-FolderArg = Annotated[str, typer.Argument(help="The contact folder, e.g. csv:contacts.csv.")]
+FolderArg = Annotated[
+    str, typer.Argument(metavar="FOLDER", help="The contact folder, e.g. csv:contacts.csv.")
+]
 EncodingOption = Annotated[
     str,
     typer.Option(
@@ -132,8 +134,10 @@ def list_contacts(
 
     Exit code: 0 when every contact was read, 1 when some could not be.
 
-    Examples: [bold]personsync contacts list csv:contacts.csv --limit 20[/bold],
-    [bold]personsync contacts list vcf:./cards --json[/bold]
+    \b
+    Examples:
+      personsync contacts list csv:contacts.csv --limit 20
+      personsync contacts list vcf:./cards --json
     """
     from rich.table import Table
     from rich.text import Text
@@ -177,14 +181,16 @@ def list_contacts(
 @contacts_app.command("show")
 def show_contact(
     folder: FolderArg,
-    item_id: Annotated[str, typer.Argument(help="The contact's id, as `contacts list` shows.")],
+    item_id: Annotated[
+        str, typer.Argument(metavar="ITEM", help="The contact's id, as `contacts list` shows.")
+    ],
     json_out: JsonOption = False,
     encoding: EncodingOption = "",
     date_order: DateOrderOption = "",
 ) -> None:
     """Show one contact: every field, its Customer ID, and values that could not be mapped.
 
-    Example: [bold]personsync contacts show csv:contacts.csv r3f2a9c0d1e2b4a5c[/bold]
+    Example:  personsync contacts show csv:contacts.csv r3f2a9c0d1e2b4a5c
     """
     from personsync.stores.base import ReadProblem
 
@@ -240,23 +246,28 @@ def _show(contact: Contact) -> None:
 
 @folders_app.command("list")
 def list_contact_folders(
-    url: Annotated[str, typer.Argument(help="Where to look, e.g. csv:./exports or graph:.")],
+    url: Annotated[
+        str, typer.Argument(metavar="URL", help="Where to look, e.g. csv:./exports or graph:.")
+    ],
     json_out: JsonOption = False,
 ) -> None:
     """List the contact folders reachable from URL, as folder URLs to use in other commands.
 
-    Examples: [bold]personsync folders list csv:./exports[/bold] (every .csv file there),
-    [bold]personsync folders list graph:[/bold] (your mailbox's contact folders)
+    \b
+    Examples:
+      personsync folders list csv:./exports   # every .csv file there
+      personsync folders list graph:          # your mailbox's contact folders
     """
     from rich.text import Text
 
-    from personsync.stores import list_folders
+    from personsync.stores import describe_folders
 
-    found = list_folders(url)
+    described = describe_folders(url)
+    found = [folder for folder, _ in described]
     if json_out:
         print_json(found)
         return
-    for folder in found:
-        console.print(Text(folder))
+    for folder, name in described:
+        console.print(Text(f"{folder}  ({name})" if name else folder))
     if not found:
         err.print("no contact folders found")

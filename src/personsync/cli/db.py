@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from personsync.cli.app import app
 from personsync.cli.options import DbOption, JsonOption
 from personsync.cli.output import console, print_json
+from personsync.cli.root import app
 
 if TYPE_CHECKING:
     from personsync.persons.repo import PersonsDB
@@ -50,15 +50,29 @@ def where(url: str) -> str:
 
 
 @app.command()
-def init(db: DbOption = None, json_out: JsonOption = False) -> None:
+def init(
+    db: DbOption = None,
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create", help="PostgreSQL: create the database first if it does not exist."
+        ),
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
     """Create the Persons database (or bring it up to date) and say where it is.
 
+    \b
     Examples:
       personsync init                       # ./personsync.db
       personsync init --db ~/crm/people.db
-      personsync init --db postgresql+psycopg://crm@dbhost/crm
+      personsync init --db postgresql+psycopg://crm@dbhost/crm --create
     """
     from personsync.persons import migrate
+    from personsync.persons.connect import create_database, resolve_url
+
+    if create and create_database(resolve_url(db)):
+        console.print(f"created database {where(resolve_url(db))}", soft_wrap=True)
 
     with open_persons(db) as pdb:
         count = pdb.count()

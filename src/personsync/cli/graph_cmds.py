@@ -4,14 +4,18 @@ and run the Graph-compatible test server for trying things by hand."""
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from personsync.cli.app import app
 from personsync.cli.options import JsonOption
 from personsync.cli.output import console, err, print_json
+from personsync.cli.root import app
+from personsync.errors import ConfigError
 from personsync.graph.config import STORE_DEFAULTS, GraphConfig, config_dir
+
+if TYPE_CHECKING:
+    from personsync.graph.testserver import GraphTestServer
 
 graph_app = typer.Typer(
     help="Microsoft 365 / Outlook.com contacts: sign in, list contact folders.\n\n"
@@ -108,8 +112,14 @@ def test_server(
     ] = 0,
 ) -> None:
     """Run the Graph-compatible test server on 127.0.0.1 (device codes approved at once)."""
-    from personsync.graph.testserver import TEST_CLIENT_ID, GraphTestServer
-    from personsync.graph.testserver.limits import ServerConfig
+    try:
+        from personsync.graph.testserver import GraphTestServer
+        from personsync.graph.testserver.limits import ServerConfig
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"the Graph test server needs {exc.name}, which is not installed",
+            hint="install the server extra: pip install 'personsync[server]'",
+        ) from exc
 
     server = GraphTestServer(
         ServerConfig(budget=budget or None, max_concurrent=4 if budget else None)
@@ -117,14 +127,33 @@ def test_server(
     server.mailbox(user)
     server.identity.auto_approve = user
     with server.serve(port):
-        console.print(f"Graph test server on {server.base_url} (mailbox {user}); Ctrl-C stops")
-        console.print(f"  export PERSONSYNC_GRAPH_BASE_URL={server.graph_url}")
-        console.print(f"  export PERSONSYNC_GRAPH_AUTHORITY={server.base_url}")
-        console.print("  export PERSONSYNC_GRAPH_TENANT=test")
-        console.print(f"  export PERSONSYNC_GRAPH_CLIENT_ID={TEST_CLIENT_ID}")
-        console.print("  personsync graph login")
+        for line in test_server_settings(server, user):
+            console.print(line, markup=False, highlight=False)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             console.print("stopped")
+
+
+def test_server_settings(server: GraphTestServer, user: str) -> list[str]:
+    """What to type to use a running test server, both ways of signing in."""
+    from personsync.graph.testserver import TEST_CLIENT_ID, TEST_SECRET
+
+    common = [
+        f"  export PERSONSYNC_GRAPH_BASE_URL={server.graph_url}",
+        f"  export PERSONSYNC_GRAPH_AUTHORITY={server.base_url}",
+        "  export PERSONSYNC_GRAPH_TENANT=test",
+        f"  export PERSONSYNC_GRAPH_CLIENT_ID={TEST_CLIENT_ID}",
+    ]
+    return [
+        f"Graph test server on {server.base_url} (mailbox {user}); Ctrl-C stops",
+        "A person (device code, approved at once):",
+        *common,
+        "  unset PERSONSYNC_GRAPH_CLIENT_SECRET",
+        "  personsync graph login",
+        "A server (client credentials, the app's secret):",
+        *common,
+        f"  export PERSONSYNC_GRAPH_CLIENT_SECRET={TEST_SECRET}",
+        f"  personsync graph folders --mailbox {user}",
+    ]

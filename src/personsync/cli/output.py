@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -119,9 +119,26 @@ class Progress:
             self._bar.start()
 
 
+class _Silent(Progress):
+    """Progress nobody sees (stderr is a pipe or a log): Rich's bar is not even loaded."""
+
+    def __init__(self) -> None:
+        pass
+
+    def __call__(self, n: int = 1, *, total: int | None = None, description: str = "") -> None:
+        pass
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        yield
+
+
 @contextmanager
 def progress(description: str, total: int | None = None) -> Iterator[Progress]:
     """A Rich progress bar on stderr; yields a `Progress`. Silent when not a terminal."""
+    if not sys.stderr.isatty():
+        yield _Silent()
+        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -139,10 +156,6 @@ def progress(description: str, total: int | None = None) -> Iterator[Progress]:
         TimeRemainingColumn(),
         console=real(err),
         transient=True,
-        disable=not err.is_terminal,
     )
     with bar:
         yield Progress(bar, bar.add_task(description, total=total))
-
-
-Advance = Callable[..., None]

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from personsync.cli.app import app, escape
 from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
 from personsync.cli.output import console, err, print_json, progress
+from personsync.cli.root import app, escape
 from personsync.errors import ExitCode, UsageError
 from personsync.fields import FIELD_NAMES
 from personsync.persons import ALL_PERSONS
@@ -76,6 +76,7 @@ def list_persons(
 ) -> None:
     """List Persons (of a view), in the view's order.
 
+    \b
     Examples:
       personsync persons list
       personsync persons list --view "New York" --limit 10
@@ -107,7 +108,9 @@ def _footer(shown: int, total: int) -> None:
 
 @persons_app.command("show")
 def show(
-    person_id: Annotated[int, typer.Argument(help="The Person's ID.", show_default=False)],
+    person_id: Annotated[
+        int, typer.Argument(metavar="PERSON", help="The Person's ID.", show_default=False)
+    ],
     everything: AllOption = False,
     db: DbOption = None,
     json_out: JsonOption = False,
@@ -115,6 +118,7 @@ def show(
     """Show one Person, field by field; with --all also its version and every link (one per
     contact folder).
 
+    \b
     Examples:
       personsync persons show 12
       personsync persons show 12 --all --json
@@ -159,6 +163,7 @@ def add(
 ) -> None:
     """Add a Person.
 
+    \b
     Example:
       personsync persons add -s first_name=Ann -s last_name=Smith -s email1=ann@example.org
     """
@@ -178,7 +183,9 @@ def add(
 
 @persons_app.command("edit")
 def edit(
-    person_id: Annotated[int, typer.Argument(help="The Person's ID.", show_default=False)],
+    person_id: Annotated[
+        int, typer.Argument(metavar="PERSON", help="The Person's ID.", show_default=False)
+    ],
     sets: SetOption = None,
     expect_version: Annotated[
         str | None,
@@ -192,6 +199,7 @@ def edit(
 ) -> None:
     """Change fields of a Person; prints what changed (nothing is written if nothing changes).
 
+    \b
     Examples:
       personsync persons edit 12 --set company="ACME Corp" --set job_title=CFO
       personsync persons edit 12 --set birthday=        # clears the birthday
@@ -223,7 +231,9 @@ def edit(
 
 @persons_app.command("delete")
 def delete(
-    person_id: Annotated[int, typer.Argument(help="The Person's ID.", show_default=False)],
+    person_id: Annotated[
+        int, typer.Argument(metavar="PERSON", help="The Person's ID.", show_default=False)
+    ],
     yes: YesOption = False,
     db: DbOption = None,
 ) -> None:
@@ -243,7 +253,10 @@ def delete(
 
 @persons_app.command("import")
 def import_csv(
-    file: Annotated[Path, typer.Argument(help="A CSV file with a header row.", show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="A CSV file with a header row.", show_default=False),
+    ],
     dry_run: DryRunOption = False,
     date_order: Annotated[
         str,
@@ -325,7 +338,9 @@ def _id_range(ids: list[int]) -> str:
 
 @persons_app.command("sample")
 def sample(
-    count: Annotated[int, typer.Argument(min=1, help="How many Persons.", show_default=False)],
+    count: Annotated[
+        int, typer.Argument(metavar="COUNT", min=1, help="How many Persons.", show_default=False)
+    ],
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same Persons.")] = 0,
     db: DbOption = None,
     json_out: JsonOption = False,

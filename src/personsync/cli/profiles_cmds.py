@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from personsync.cli.app import app
 from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, JsonOption, YesOption
 from personsync.cli.output import console, print_json
+from personsync.cli.root import app
 from personsync.errors import EXIT_CODES_HELP
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def create_cmd(
     enabled: EnabledOpt = None,
     db: DbOption = None,
 ) -> None:
-    from personsync.persons.repo import ALL_PERSONS
+    from personsync.persons import ALL_PERSONS
     from personsync.profiles.store import Profile, save
 
     base = Profile(name, direction, folder, view or ALL_PERSONS)

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from personsync.cli.app import app
 from personsync.cli.options import DbOption
 from personsync.cli.output import console
+from personsync.cli.root import app
 from personsync.errors import ConfigError
 
 

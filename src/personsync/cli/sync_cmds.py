@@ -11,10 +11,10 @@ from typing import Annotated
 
 import typer
 
-from personsync.cli.app import app
 from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
 from personsync.cli.output import console, interactive, print_json, progress
+from personsync.cli.root import app
 from personsync.cli.sync_run import MaxChangeOption, WaitOption, finish, sync
 from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
 from personsync.persons import ALL_PERSONS
@@ -24,9 +24,9 @@ from personsync.persons import ALL_PERSONS
     "export",
     help="Export a view of Persons into a contact folder: update linked contacts, link matching "
     "ones, create the rest. The plan is printed first; --dry-run stops there.\n\n"
-    "Examples:\n\n"
-    "  personsync export --to vcf:./contacts --dry-run\n\n"
-    '  personsync export --view "Members in New York" --to graph:"Contacts/CRM Members"\n\n'
+    "\b\nExamples:\n"
+    "  personsync export --to vcf:./contacts --dry-run\n"
+    '  personsync export --view "Members in New York" --to graph:"Contacts/CRM Members"\n'
     "  personsync export --to csv:for-outlook.csv --yes --json\n\n" + EXIT_CODES_HELP,
 )
 def export_cmd(
@@ -57,9 +57,9 @@ def export_cmd(
     "import",
     help="Import a contact folder into Persons: update linked Persons, link matching ones, "
     "create the rest. The plan is printed first; --dry-run stops there.\n\n"
-    "Examples:\n\n"
-    "  personsync import --from csv:outlook-export.csv --dry-run\n\n"
-    "  personsync import --from vcf:./saved-from-outlook\n\n"
+    "\b\nExamples:\n"
+    "  personsync import --from csv:outlook-export.csv --dry-run\n"
+    "  personsync import --from vcf:./saved-from-outlook\n"
     "  personsync import --from graph:Contacts --json\n\n" + EXIT_CODES_HELP,
 )
 def import_cmd(
@@ -95,15 +95,17 @@ FolderOption = Annotated[str, typer.Option("--folder", "-f", help="The contact f
     "carrying its Customer ID) is taken from it only with --yes, or after you answer yes.",
 )
 def link_cmd(
-    person: Annotated[int, typer.Argument(help="The Person's id.")],
-    item: Annotated[str, typer.Argument(help="The contact's item id (as the plan names it).")],
+    person: Annotated[int, typer.Argument(metavar="PERSON", help="The Person's id.")],
+    item: Annotated[
+        str, typer.Argument(metavar="ITEM", help="The contact's item id (as the plan names it).")
+    ],
     folder: FolderOption,
     db: DbOption = None,
     yes: YesOption = False,
     json_out: JsonOption = False,
 ) -> None:
     from personsync.sync import manual
-    from personsync.sync.links import Links
+    from personsync.sync.links import Links, set_ignored
 
     with open_persons(db) as pdb:
         target = pdb.get(person)
@@ -119,6 +121,7 @@ def link_cmd(
             if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
                 raise UsageError(what, hint="add --yes to do it; nothing was changed")
         report = manual.link(pdb, person, folder, item)
+        set_ignored(pdb.engine, folder, item, False)  # paired: no longer left alone
     raise typer.Exit(finish(report, json_out))
 
 
@@ -140,22 +143,45 @@ def _customer_id_person(folder: str, item: str) -> int | None:
     "unlink",
     help="Unlink a Person and a contact: clears the contact's Customer ID, forgets the link. "
     "A copied contact is settled with its id alone (--item ID): the Person its Customer ID "
-    "names keeps its own contact.",
+    "names keeps its own contact. With --ignore, runs leave the contact alone from then on "
+    "(a copy: no new Person is made of it); `link` pairs it with a Person again.",
 )
 def unlink_cmd(
     folder: FolderOption,
     person: Annotated[int | None, typer.Option("--person", help="The Person's id.")] = None,
     item: Annotated[str | None, typer.Option("--item", help="The contact's item id.")] = None,
+    ignore: Annotated[
+        bool,
+        typer.Option("--ignore", help="Leave the contact (--item) alone in every later run."),
+    ] = False,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     from personsync.sync import manual
-    from personsync.sync.links import Links
+    from personsync.sync.engine import ensure_tables
+    from personsync.sync.links import Links, set_ignored
 
     if person is None and item is None:
         raise UsageError("give --person or --item (or both)")
+    if ignore and item is None:
+        raise UsageError("--ignore needs the contact: give --item ID")
     with open_persons(db) as pdb:
-        if person is None and item is not None and Links(pdb.engine, folder).owner(item) is None:
+        ensure_tables(pdb.engine)
+        linked = item is not None and Links(pdb.engine, folder).owner(item) is not None
+        if ignore and item is not None and not linked:
+            # A copy: nothing to undo in the folder; the engine just stops seeing it.
+            _customer_id_person(folder, item)  # the contact must exist (ItemNotFound if not)
+            set_ignored(pdb.engine, folder, item, True)
+            if json_out:
+                print_json({"folder": folder, "ignored": item})
+            else:
+                console.print(
+                    f"contact {item} in {folder} is left alone from now on "
+                    f"(personsync link PERSON {item} --folder {folder} pairs it again)",
+                    markup=False,
+                )
+            raise typer.Exit(ExitCode.CLEAN)
+        if person is None and item is not None and not linked:
             # No link row: a copy carrying another contact's Customer ID; clear it.
             person = _customer_id_person(folder, item)
             if person is None:
@@ -164,6 +190,8 @@ def unlink_cmd(
                     hint=f"see it with: personsync contacts show {folder} {item}",
                 )
         report = manual.unlink(pdb, folder, person_id=person, item_id=item)
+        if ignore and item is not None:
+            set_ignored(pdb.engine, folder, item, True)
     raise typer.Exit(finish(report, json_out))
 
 
@@ -191,7 +219,7 @@ def runs_list(
 
 @runs_app.command("show", help="One run: its counts, problems and journal entries.")
 def runs_show(
-    run: Annotated[str, typer.Argument(help="The run id, e.g. 20261124-1530-ab12.")],
+    run: Annotated[str, typer.Argument(metavar="RUN", help="The run id, e.g. 20261124-1530-ab12.")],
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -215,7 +243,7 @@ def runs_show(
     + EXIT_CODES_HELP,
 )
 def undo_cmd(
-    run: Annotated[str, typer.Argument(help="The run id (personsync runs list).")],
+    run: Annotated[str, typer.Argument(metavar="RUN", help="The run id (personsync runs list).")],
     db: DbOption = None,
     json_out: JsonOption = False,
     wait: WaitOption = 0.0,

@@ -146,6 +146,11 @@ def _skipped(s: dict[str, Any]) -> None:
             f"--item {escape(item)}",
             style="dim",
         )
+        console.print(
+            f"    a copy to leave alone: personsync unlink --folder {escape(folder)} "
+            f"--item {escape(item)} --ignore",
+            style="dim",
+        )
         if person is not None:
             console.print(
                 f"    this Person's contact: personsync link {person} {escape(item)} "

@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
-from personsync.cli.app import app
 from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, YesOption
 from personsync.cli.output import console, err, progress
+from personsync.cli.root import app
 from personsync.cli.sync_run import MaxChangeOption, finish, sync
 from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
 from personsync.persons import ALL_PERSONS

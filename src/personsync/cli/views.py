@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from personsync.cli.app import app
 from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, JsonOption
 from personsync.cli.output import console, print_json
+from personsync.cli.root import app
 from personsync.persons import ALL_PERSONS
 from personsync.persons.filter_fields import ALIASES
 
@@ -20,7 +20,7 @@ views_app = typer.Typer(
         "Views: named, saved filters over the Persons (the export and import commands take "
         f"--view NAME). {ALL_PERSONS!r} is built in.\n\n"
         "Filter language:  FIELD OP VALUE, joined with and / or / not and parentheses.\n\n"
-        "OP: = != < <= > >= contains startswith endswith, in \\[v1, v2], not in \\[...], "
+        "OP: = != < <= > >= contains startswith endswith, in [v1, v2], not in [...], "
         'is empty, is not empty. Text compares case-insensitively; dates as "YYYY-MM-DD".\n\n'
         "Fields: every Person field (see docs/fields.md), id, created_at, updated_at, and "
         f"aliases: {_ALIASES}.\n\n"
@@ -31,7 +31,9 @@ views_app = typer.Typer(
 )
 app.add_typer(views_app, name="views")
 
-NameArg = Annotated[str, typer.Argument(help="The view's name.", show_default=False)]
+NameArg = Annotated[
+    str, typer.Argument(metavar="NAME", help="The view's name.", show_default=False)
+]
 
 
 @views_app.command("list")
@@ -89,6 +91,7 @@ def create(
 ) -> None:
     """Save a view (the filter and sort are checked first; a mistake is shown with its position).
 
+    \b
     Examples:
       personsync views create "New York" --filter 'state = "NY"' --sort "last_name, first_name"
       personsync views create Banks -f 'company contains "bank" and not email is empty'

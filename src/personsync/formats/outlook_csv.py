@@ -136,6 +136,10 @@ def decode(data: bytes, *, encoding: str | None = None, source: str = "") -> tup
         try:
             return data.decode(candidate), candidate
         except UnicodeDecodeError:
+            if candidate == "utf-8" and not encoding:
+                # Not UTF-8 as a whole: each line on its own, UTF-8 when it is, else cp1252
+                # (Outlook's), so that one row's stray byte never garbles the others' accents.
+                return "".join(map(_decode_line, data.splitlines(keepends=True))), "cp1252"
             continue
         except LookupError as exc:
             raise FormatError(f"unknown encoding {encoding!r}", source=source) from exc
@@ -144,6 +148,16 @@ def decode(data: bytes, *, encoding: str | None = None, source: str = "") -> tup
         source=source,
         hint="name its encoding with encoding=… if it is a CSV export",
     )
+
+
+def _decode_line(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return line.decode("cp1252")
+        except UnicodeDecodeError:  # cp1252 leaves five bytes undefined
+            return line.decode("latin-1")
 
 
 def parse(data: bytes, *, source: str = "", encoding: str | None = None) -> Table:

@@ -1,6 +1,6 @@
 """Outlook CSV layouts: which column holds which field, found by header name, never by position.
 
-Outlook writes three layouts (reference §3): the classic 92 columns (`Business Country/Region`,
+Outlook writes three layouts: the classic 92 columns (`Business Country/Region`,
 three street columns per address), the older classic one (`Business Country`), and Outlook.com's
 61 columns (one street column, `Nickname`, `Personal Web Page`). The field ⇄ column names come
 from `personsync.fields`; this module only knows how a header is arranged.

@@ -96,26 +96,50 @@ _DECLARED = re.compile(rb"(?i);CHARSET=\"?([A-Za-z0-9_.-]{1,40})")
 
 
 def decode_card(data: bytes, fallback: str = "cp1252") -> tuple[str, str, bool]:
-    """One card's text, the encoding used, and whether that encoding is a guess. Each card of a
-    file is decoded on its own, so that one card's bytes never change how another reads: UTF-8
-    when it is; else the character set its lines declare (Outlook's 2.1 cards say
+    """One card's text, the encoding its 8-bit lines were read in, and whether that is a guess.
+    Each card of a file is decoded on its own, so that one card's bytes never change how another
+    reads; a card that is not UTF-8 as a whole is decoded a line at a time (a stray byte in the
+    text after it, or in one value, leaves the other lines alone): UTF-8 when the line is; else
+    the character set the line, or else the card, declares (Outlook's 2.1 cards say
     `CHARSET=Windows-1252`); else `fallback`, a guess."""
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[3:]
     try:
-        return data.decode("utf-8"), "utf-8", False
+        text = data.decode("utf-8")
+        return (text[1:] if text[:1] == "\ufeff" else text), "utf-8", False
     except UnicodeDecodeError:
         pass
-    declared = _DECLARED.search(data)
-    if declared is not None:
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
+    card_charset = _declared(data)
+    encoding, guessed = card_charset or fallback, False
+    parts: list[str] = []
+    for line in data.splitlines(keepends=True):
         try:
-            name = codecs.lookup(declared.group(1).decode("ascii")).name
-            if name != "utf-8":
-                return data.decode(name), name, False
-        except (LookupError, UnicodeDecodeError):
+            parts.append(line.decode("utf-8"))
+            continue
+        except UnicodeDecodeError:
             pass
-    text, encoding = decode_file(data, fallback)
-    return text, encoding, True
+        charset = _declared(line) or card_charset
+        if charset:
+            try:
+                parts.append(line.decode(charset))
+                continue
+            except UnicodeDecodeError:
+                pass
+        parts.append(decode_file(line, fallback)[0])
+        guessed = True
+    return "".join(parts), encoding, guessed
+
+
+def _declared(data: bytes) -> str:
+    """The first character set other than UTF-8 that `data` declares and Python knows."""
+    for match in _DECLARED.finditer(data):
+        try:
+            name = text_codec(match.group(1).decode("ascii"))
+        except LookupError:
+            continue
+        if name != "utf-8":
+            return name
+    return ""
 
 
 def guessed_encoding(encoding: str) -> str:
@@ -263,9 +287,17 @@ def _params(parts: list[str], style: str, name: str) -> tuple[Params, str, str]:
 
 def _check_charset(charset: str, name: str) -> str:
     try:
-        return codecs.lookup(charset).name
+        return text_codec(charset)
     except LookupError:
         raise ValueError(f"{name}: unknown character set {charset!r}") from None
+
+
+def text_codec(charset: str) -> str:
+    """Python's name for a character set; LookupError for one it does not know or that is
+    not text (`quopri`, `base64`: codecs of bytes to bytes)."""
+    name = codecs.lookup(charset).name
+    "".encode(name)  # LookupError for a codec that is not a text encoding
+    return name
 
 
 def decode_qp(value: str, charset: str, file_encoding: str) -> str:

@@ -260,7 +260,7 @@ class GraphAuth:
         credentials) is used; a refused refresh token raises one AuthError saying to sign in."""
         with self._lock:
             self._current = None
-            for cached in self.cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+            for cached in list(self.cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
                 self.cache.remove_at(cached)
         return self.token()
 

@@ -82,13 +82,11 @@ class Reply:
 
     @property
     def error_code(self) -> str:
-        err = self.body.get("error") if isinstance(self.body, dict) else None
-        return str(err.get("code", "")) if isinstance(err, dict) else ""
+        return service_errors.error_code(self.body)
 
     @property
     def error_message(self) -> str:
-        err = self.body.get("error") if isinstance(self.body, dict) else None
-        return str(err.get("message", "")) if isinstance(err, dict) else ""
+        return service_errors.error_message(self.body)
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -104,6 +102,10 @@ def _retry_after(headers: Any) -> float | None:
 def error_for(reply: Reply, what: str, *, mailbox: str = "") -> StoreError:
     """A Graph error answer as the error a person can act on (see `service_errors`)."""
     return service_errors.error_for(reply.status, reply.body, what, mailbox=mailbox)
+
+
+# Retries of a refused connection before the service has ever answered (a second or two).
+FIRST_CONTACT_RETRIES = 1
 
 
 class GraphClient:
@@ -135,7 +137,11 @@ class GraphClient:
         self.on_wait = on_wait
         self.counters = Counters()
         self._lock = threading.Lock()
-        self._renewed = -60.0
+        self._renew_lock = threading.Lock()
+        self._generation = 0  # tokens renewed so far
+        # Until the service has answered once, a refused connection is a wrong address or a
+        # server that is down, not a passing fault: the run fails fast instead of waiting.
+        self.answered = False
 
     @property
     def mailbox_path(self) -> str:
@@ -181,22 +187,21 @@ class GraphClient:
         """Send one request (see `_send`); a token refused mid-run is refreshed once and the
         request sent again."""
         links.check(self.base_url, url)
+        generation = self._generation
         reply = self._send(method, url, **kwargs)
-        if reply.status == 401 and self._renew_token():
+        if reply.status == 401 and self._renew_token(generation):
             reply = self._send(method, url, **kwargs)
         return reply
 
-    def _renew_token(self) -> bool:
-        """A fresh token after a 401, at most once a minute (a token refused again at once
-        means the sign-in itself is no longer valid)."""
+    def _renew_token(self, generation: int) -> bool:
+        """After a 401 to a request sent with token `generation`: a fresh token, unless another
+        request got one meanwhile. False when there is no way to (a fixed token)."""
         if self._refresh is None:
             return False
-        with self._lock:
-            now = time.monotonic()
-            if now - self._renewed < 60.0:
-                return True  # another request renewed it just now: send again with it
-            self._renewed = now
-        self._refresh()
+        with self._renew_lock:
+            if self._generation == generation:
+                self._refresh()  # a refused refresh token raises AuthError: sign in again
+                self._generation += 1
         return True
 
     def _send(
@@ -236,10 +241,13 @@ class GraphClient:
                         f"came ({type(exc).__name__}); the change may or may not have happened",
                         hint="run again: contacts are matched by Customer ID, so none is doubled",
                     ) from exc
-                if attempt >= self.retry.max_retries:
+                refused = isinstance(exc, httpx.ConnectError) and not self.answered
+                if attempt >= (FIRST_CONTACT_RETRIES if refused else self.retry.max_retries):
                     raise StoreError(
-                        f"{what}: cannot reach Microsoft Graph ({type(exc).__name__}: {exc})",
-                        hint="check the network connection and run again",
+                        f"{what}: cannot reach Microsoft Graph at {self.base_url} "
+                        f"({type(exc).__name__}: {exc})",
+                        hint="check the network connection (and PERSONSYNC_GRAPH_BASE_URL, if "
+                        "set) and run again",
                     ) from exc
                 self._count(retries=1)
                 self._wait(self.retry.delay(attempt, None), "the connection failed; retrying")
@@ -248,6 +256,7 @@ class GraphClient:
             finally:
                 self.limiter.release(slots, entry)
             reply = Reply(resp.status_code, body, dict(resp.headers))
+            self.answered = True
             if reply.status == 429:
                 self._count(throttled=1)
             if reply.status in RETRY_STATUSES and (idempotent or reply.status != 504):
@@ -300,10 +309,11 @@ class GraphClient:
             {**r, "headers": {**(r.get("headers") or {}), "Prefer": IMMUTABLE_IDS}}
             for r in requests
         ]
+        generation = self._generation
         for start in range(0, len(inner), BATCH_MAX):
             results.update(self._batch_chunk(inner[start : start + BATCH_MAX], what))
         refused = [r for r in inner if results[r["id"]].status == 401]
-        if refused and self._renew_token():
+        if refused and self._renew_token(generation):
             for start in range(0, len(refused), BATCH_MAX):
                 results.update(self._batch_chunk(refused[start : start + BATCH_MAX], what))
         return results

@@ -84,8 +84,10 @@ def resolve_folder(client: GraphClient, path: str, *, create: bool) -> Folder:
             current = made["id"]
         else:
             existing = ", ".join(f"graph:{'/'.join([*walked, f['displayName']])}" for f in children)
+            # Named as the person wrote it: `graph:Nope`, not an expanded `graph:Contacts/Nope`.
             raise FolderNotFound(
-                f"graph:{'/'.join([*walked, name])}: no such contact folder",
+                f"graph:{path}: no such contact folder ({name!r} is not in "
+                f"graph:{'/'.join(walked)})",
                 hint=f"folders here: {existing}" if existing else "this folder has no subfolders",
             )
         walked.append(name if not match else match[0]["displayName"])

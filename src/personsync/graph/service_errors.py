@@ -83,7 +83,7 @@ def error_for(status: int, body: Any, what: str, *, mailbox: str = "") -> StoreE
             )
         return AuthError(f"{what}: Microsoft Graph denied access to {whose} ({detail})", hint=hint)
     if is_gone(status, body):
-        return ItemNotFound(f"{what}: no such contact in {whose} ({detail})")
+        return ItemNotFound(f"{what}: not found in {whose} ({detail})")
     if status in (409, 412):
         return ConflictError(f"{what}: changed in Outlook meanwhile ({detail})")
     if status == 429:

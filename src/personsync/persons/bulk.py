@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from psycopg import sql
 from sqlalchemy import Connection, Delete, Insert, Update, func, insert, select, text
 
 from personsync.fields import FIELD_NAMES, FIELDS
@@ -98,6 +97,8 @@ def _copy(
     # would make SQLAlchemy insert one row at a time.
     ids = sorted(int(i) for i in conn.execute(_NEXT_IDS, {"n": len(records)}).scalars())
     columns = ["id", *FIELD_NAMES, *STAMPS]
+    from psycopg import sql  # PostgreSQL only: a SQLite run need not load the driver
+
     statement = sql.SQL("COPY persons ({}) FROM STDIN").format(
         sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )

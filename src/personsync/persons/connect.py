@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ BUSY_TIMEOUT_MS = 10_000
 # Connection execution option asking SQLite for BEGIN IMMEDIATE (take the write lock up front,
 # so two writers queue on the busy timeout instead of failing on a lock upgrade).
 IMMEDIATE = "personsync_sqlite_immediate"
+_MISSING_DB = re.compile(r'database "([^"]+)" does not exist')
 PG_START_HINT = "is PostgreSQL running? start it with: pg_ctlcluster <version> main start"
 
 
@@ -110,6 +112,13 @@ def _translate(context: ExceptionContext) -> None:
     backend = engine.url.get_backend_name() if engine else ""
     hint = ""
     lowered = message.lower()
+    missing = _MISSING_DB.search(message)
+    if backend == "postgresql" and missing:
+        raise DatabaseError(
+            f"database {missing[1]!r} does not exist on the server of {where}",
+            hint="create it with: personsync init --create --db URL "
+            f"(or: createdb {missing[1]}, as a user who may)",
+        ) from exc
     if backend == "postgresql" and ("refused" in lowered or "connect" in lowered):
         hint = PG_START_HINT
     elif "locked" in lowered or "busy" in lowered:
@@ -119,3 +128,24 @@ def _translate(context: ExceptionContext) -> None:
     elif "no such table" in lowered or "does not exist" in lowered:
         hint = "run: personsync db upgrade"
     raise DatabaseError(f"database {where}: {message}", hint=hint) from exc
+
+
+def create_database(url: str) -> bool:
+    """Create the PostgreSQL database `url` names, connected to the server's `postgres`
+    database; False when it exists already. SQLite files are made on first use anyway."""
+    from sqlalchemy import text
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql" or not parsed.database:
+        return False
+    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            query = text("SELECT 1 FROM pg_database WHERE datname = :name")
+            if conn.execute(query, {"name": parsed.database}).first():
+                return False
+            quoted = conn.dialect.identifier_preparer.quote(parsed.database)
+            conn.execute(text(f"CREATE DATABASE {quoted}"))
+        return True
+    finally:
+        admin.dispose()

@@ -32,6 +32,10 @@ from personsync.persons.schema import persons
 Condition = ColumnElement[bool]
 TEXT_OPS = ("contains", "startswith", "endswith")
 ORDER_OPS = ("<", "<=", ">", ">=")
+# Parentheses and `not`s nested deeper than this are refused with a one-line error, as a too
+# long filter is: no one writes them, and Python's recursion limit would otherwise end the parse
+# with a RecursionError of thousands of lines.
+MAX_DEPTH = 50
 
 
 def compile_filter(expression: str) -> Condition:
@@ -120,6 +124,7 @@ class _Parser:
         self.text = expression
         self.tokens = tokenize(expression)
         self.i = 0
+        self.depth = 0
 
     # --- helpers ---------------------------------------------------------------------------------
     @property
@@ -168,15 +173,25 @@ class _Parser:
         return parts[0] if len(parts) == 1 else and_(*parts)
 
     def unary(self) -> Condition:
-        if self.is_word("not"):
-            self.i += 1
-            return not_(self.unary())
-        if self.tok.text == "(" and self.tok.kind == "punct":
+        nested = self.is_word("not") or (self.tok.text == "(" and self.tok.kind == "punct")
+        if not nested:
+            return self.comparison()
+        if self.depth >= MAX_DEPTH:
+            raise self.fail(
+                f"nested too deeply (more than {MAX_DEPTH} levels of parentheses or 'not')",
+                hint="write the filter with fewer parentheses",
+            )
+        self.depth += 1
+        try:
+            if self.is_word("not"):
+                self.i += 1
+                return not_(self.unary())
             self.i += 1
             cond = self.or_expr()
             self.expect(")")
             return cond
-        return self.comparison()
+        finally:
+            self.depth -= 1
 
     def comparison(self) -> Condition:
         name = self.tok

@@ -143,22 +143,38 @@ class PersonsDB:
         view: str | None = None,
         *,
         limit: int | None = None,
-        offset: int = 0,
         where: str = "",
         times: bool = True,
     ) -> Iterator[Person]:
-        """Like `iter_persons`, optionally narrowed by an extra filter and paged (`offset`,
-        `limit`: the web console's pages)."""
+        """Like `iter_persons`, optionally limited and narrowed by an extra filter."""
         query = self._view_query(_select_persons(times), view, where=where, ordered=True)
         if limit is not None:
             query = query.limit(limit)
-        if offset:
-            query = query.offset(offset)
         shared: dict[Any, Any] = {}
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=1_000).execute(query)
             for row in result:
                 yield row_person(row, shared)
+
+    def ordered_ids(self, view: str | None = None, *, where: str = "") -> list[int]:
+        """The ids of a view's Persons (narrowed by `where`) in the view's order: the sort runs
+        over ids and sort keys only, not whole rows (the web console pages through them)."""
+        query = self._view_query(select(persons.c.id), view, where=where, ordered=True)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def change_marker(self) -> tuple[int, int, int]:
+        """(how many, the largest id, the sum of versions) of all Persons, from index-only
+        scans: it changes whenever a Person is added, deleted, or has a field changed (ids are
+        never reused, every change bumps a version)."""
+        query = select(
+            func.count(),
+            func.coalesce(func.max(persons.c.id), 0),
+            func.coalesce(func.sum(persons.c.row_version), 0),
+        )
+        with self.engine.connect() as conn:
+            count, top, versions = conn.execute(query).one()
+        return int(count), int(top), int(versions)
 
     def versions(self, view: str | None = None) -> dict[int, str]:
         """id → change marker for a view's Persons, from one indexed query without full rows."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import random
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
 from personsync.model import Record, Value
@@ -84,7 +84,7 @@ def _person(rng: random.Random, i: int) -> Record:
         "job_title": rng.choice(JOB_TITLES) if company and rng.random() < 0.7 else "",
         "department": rng.choice(DEPARTMENTS) if company and rng.random() < 0.4 else "",
         "prefix": rng.choice(PREFIXES) if rng.random() < 0.15 else "",
-        "middle_name": rng.choice(home.first_names) if rng.random() < 0.1 else "",
+        "middle_name": _middle(rng, home.first_names, first) if rng.random() < 0.1 else "",
         "suffix": rng.choice(SUFFIXES) if rng.random() < 0.03 else "",
         "nickname": rng.choice(NICKNAMES) if rng.random() < 0.05 else "",
         "notes": rng.choice(NOTES) if rng.random() < 0.1 else "",
@@ -209,6 +209,15 @@ def _digits(rng: random.Random, pattern: str) -> str:
     count = pattern.count("#")
     digits = iter(f"{rng.randrange(10**count):0{count}d}")  # one draw per pattern, not per digit
     return "".join(next(digits) if ch == "#" else ch for ch in pattern)
+
+
+def _middle(rng: random.Random, names: Sequence[str], first: str) -> str:
+    """A middle name that is not the first name (one draw, as before: same seed, same data)."""
+    middle = rng.choice(names)
+    if middle != first:
+        return middle
+    others = [n for n in names if n != first]
+    return others[names.index(middle) % len(others)] if others else ""
 
 
 def _day(rng: random.Random, first_year: int, last_year: int) -> date:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from personsync.errors import MassChangeRefused, PersonsyncError
+from personsync.errors import ExitCode, MassChangeRefused, PersonsyncError
 from personsync.jobs import engine_adapter
 from personsync.profiles import store
 from personsync.profiles.store import Profile
@@ -24,16 +24,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ProfileRun:
     profile: str
-    status: str  # clean | skipped | failed | guard
+    status: str  # the run's (clean | done | failed), or guard: stopped, nothing written
     run_id: str | None
     error: str | None
 
     @property
     def exit_code(self) -> int:
-        from personsync.errors import ExitCode
-
-        codes = {"clean": ExitCode.CLEAN, "skipped": ExitCode.SKIPPED, "guard": ExitCode.GUARD}
-        return codes.get(self.status, ExitCode.FAILED)
+        codes = {"clean": ExitCode.CLEAN, "done": ExitCode.SKIPPED, "guard": ExitCode.GUARD}
+        return int(codes.get(self.status, ExitCode.FAILED))
 
 
 def run_profile(

@@ -52,6 +52,15 @@ def open_folder(url: str, *, create: bool = True, **options: Any) -> GuardedStor
 
 def list_folders(url: str, **options: Any) -> list[str]:
     """The folder URLs reachable from `url` (`graph:` lists a mailbox's contact folders)."""
+    return [folder for folder, _ in describe_folders(url, **options)]
+
+
+def describe_folders(url: str, **options: Any) -> list[tuple[str, str]]:
+    """(folder URL, display name) of each folder reachable from `url`; the name is "" where the
+    store has none beyond its URL (a CardDAV address book has one)."""
     scheme, rest = split_url(url)
-    folders: list[str] = _module(scheme).list_folders(rest, **options)
-    return folders
+    module = _module(scheme)
+    if hasattr(module, "describe_folders"):
+        described: list[tuple[str, str]] = module.describe_folders(rest, **options)
+        return described
+    return [(folder, "") for folder in module.list_folders(rest, **options)]

@@ -181,11 +181,6 @@ def sync_all() -> None:
     os.sync()
 
 
-def is_temp_name(name: str) -> bool:
-    """True for the temp files `write_atomic` makes (left behind only by a crash)."""
-    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
-
-
 def _fsync_dir(directory: str) -> None:
     # Not every platform/filesystem allows opening a directory; the rename is done either way.
     try:

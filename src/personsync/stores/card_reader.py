@@ -58,18 +58,21 @@ def parse_file(
     without a word (`vcf-file:` is the store for a file of many cards)."""
     if not data.strip():
         return ReadProblem(item_id, FormatError("the file is empty", source=path)), True
-    first: Contact | FormatError | None = None
     cards: list[Contact | FormatError] = []
+    stray: list[FormatError] = []
     for got in read_cards(data, path, fallback_encoding=fallback, shared=shared):
-        if first is None:
-            first = got
         if isinstance(got, Contact) or got.reason not in _NOT_A_CARD:
             cards.append(got)
+        else:
+            stray.append(got)
     if len(cards) > 1:
         return ReadProblem(item_id, _several(path, cards)), False
+    first = cards[0] if cards else stray[0] if stray else None
     if not isinstance(first, Contact):
         return ReadProblem(item_id, first or FormatError("no card in the file", source=path)), True
-    return replace(first, item_id=item_id, version=version), True
+    said = [f"line {g.line}: {g.reason}" for g in stray]
+    unmapped = (*first.unmapped, *said) if said else first.unmapped
+    return replace(first, item_id=item_id, version=version, unmapped=unmapped), True
 
 
 _NOT_A_CARD = {STRAY_TEXT}  # text outside the cards is no card of its own

@@ -62,7 +62,9 @@ def _one(results: list[ItemRef | StoreError]) -> ItemRef:
 class CardDavStore(StoreBase):
     """One address book."""
 
-    def __init__(self, client: HttpClient, collection: str, *, version: str = "3.0") -> None:
+    def __init__(
+        self, client: HttpClient, collection: str, *, create: bool = True, version: str = ""
+    ) -> None:
         self.client = client
         self.collection = collection if collection.endswith("/") else collection + "/"
         parts = urlsplit(self.collection)
@@ -70,20 +72,42 @@ class CardDavStore(StoreBase):
         self.path = parts.path
         self.url = f"carddav:{self.collection}"
         self.capabilities = Capabilities()
-        self.version = version
+        self.create_missing = create
+        # The address book is checked (and made) on first use, not when opened: a no-op run
+        # with a sync token then costs its one listing request and nothing more.
+        self._checked = False
+        self._version = version  # "" until asked of the address book, before the first write
         self._token = ""
         self._versions: dict[str, str] = {}
         self._sync_supported = True
 
     # --- listing --------------------------------------------------------------------------
 
+    def _check(self, *, version: bool = False) -> None:
+        """That the address is an address book (made when missing and allowed), and the vCard
+        version to write there; asked once."""
+        if self._checked and (self._version or not version):
+            return
+        found = _open_collection(self.client, self.collection, create=self.create_missing)
+        self._version = self._version or found
+        self._checked = True
+
+    @property
+    def version(self) -> str:
+        self._check(version=True)
+        return self._version
+
     def list_items(self) -> Iterator[ItemRef]:
+        if not self._token:
+            self._check()
         if self._sync_supported:
             try:
                 self._sync(self._token)
             except _TokenRefused:
+                self._check()
                 self._sync("")
         if not self._sync_supported:
+            self._check()
             self._versions = self._propfind_listing()
             self._token = ""
         return iter([ItemRef(h, v) for h, v in self._versions.items()])
@@ -95,9 +119,13 @@ class CardDavStore(StoreBase):
     def _sync(self, token: str) -> None:
         what = f"{self.url}: listing contacts"
         versions = dict(self._versions) if token else {}
+        # One href per card however the server spells it (`@` or `%40`): by its decoded path.
+        spelled = {dav.href_key(h): h for h in versions}
+        own = dav.href_key(self.path)
         while True:
             reply = self._report(self.path, dav.sync_collection(token), "1", what)
-            if token and (reply.status in (400, 403, 409, 410, 412) or _forgot(reply)):
+            # A token refused, or the address book gone (404): checked, then listed afresh.
+            if token and (reply.status in (400, 403, 404, 409, 410, 412) or _forgot(reply)):
                 raise _TokenRefused
             if not token and reply.status in (400, 403, 405, 501):
                 self._sync_supported = False  # no sync-collection here: PROPFIND lists
@@ -106,26 +134,19 @@ class CardDavStore(StoreBase):
             truncated = False
             for item in status.responses:
                 key = dav.href_key(item.href)
-                if key == dav.href_key(self.path):
+                if key == own:
                     truncated = truncated or item.status == 507
                     continue
-                if item.status == 404:
-                    versions.pop(item.href, None)
-                    self._forget(key, versions)
-                elif item.etag:
-                    self._forget(key, versions)
+                versions.pop(spelled.pop(key, item.href), None)
+                if item.status != 404 and item.etag:
                     versions[item.href] = item.etag
+                    spelled[key] = item.href
             token = status.sync_token
+            self._checked = True  # it answered sync-collection: an address book is there
             if not truncated or not token:
                 break
         # Committed only after the whole listing: a failure midway keeps the old state.
         self._versions, self._token = versions, token
-
-    @staticmethod
-    def _forget(key: str, versions: dict[str, str]) -> None:
-        """Drop an href that a server spelled differently before (`@` or `%40`)."""
-        for href in [h for h in versions if dav.href_key(h) == key]:
-            del versions[href]
 
     def _propfind_listing(self) -> dict[str, str]:
         what = f"{self.url}: listing contacts"
@@ -233,7 +254,7 @@ class CardDavStore(StoreBase):
     # --- writing --------------------------------------------------------------------------
 
     def _card(self, contact: Contact, uid: str) -> bytes:
-        return write_card(contact, card_version(contact, self.version), uid=uid)
+        return write_card(contact, card_version(contact, self._version or "3.0"), uid=uid)
 
     def _put(self, href: str, body: bytes, condition: dict[str, str], what: str) -> Reply:
         headers = {**_VCARD, **condition}
@@ -262,9 +283,11 @@ class CardDavStore(StoreBase):
         return self.begin_update_many(pairs)()
 
     def begin_create_many(self, contacts: Sequence[Contact]) -> Finish:
+        self._check(version=True)  # here, not in the workers
         return self.client.begin([lambda c=c: self._create_one(c) for c in contacts])  # type: ignore[misc]
 
     def begin_update_many(self, pairs: Sequence[tuple[Contact, Contact]]) -> Finish:
+        self._check(version=True)
         return self.client.begin([lambda p=p: self._update_one(*p) for p in pairs])  # type: ignore[misc]
 
     def _create_one(self, contact: Contact) -> ItemRef | StoreError:
@@ -287,8 +310,12 @@ class CardDavStore(StoreBase):
                 continue
             except StoreError as exc:
                 return exc
-            if reply.status == 412 and attempt < WRITE_ATTEMPTS:
-                attempt += 1  # the href is taken (a UUID clash, or a server that reuses)
+            if reply.status in (409, 412) and attempt + 1 < WRITE_ATTEMPTS:
+                # 412: the href is taken (a UUID clash). 409: Xandikos, busy committing another
+                # card, did not find the address book for a moment; nothing was written.
+                attempt += 1
+                if reply.status == 409:
+                    self.client.wait(self.client.retry.delay(attempt, None), "HTTP 409; again")
                 continue
             if not reply.ok:
                 return self.client.error_for(reply, what)
@@ -341,6 +368,10 @@ class CardDavStore(StoreBase):
                 return exc
             if reply.status == 412:
                 return self._conflict(href, what)
+            if reply.status == 409:  # a busy server (see _create_one); If-Match keeps it safe
+                last = self.client.error_for(reply, what)
+                self.client.wait(self.client.retry.delay(0, None), "HTTP 409; again")
+                continue
             if reply.status in (404, 410):
                 return ItemNotFound(f"{what}: the card is gone from {SERVICE}")
             if not reply.ok:
@@ -434,14 +465,10 @@ def _user_url(rest: str) -> tuple[str, str]:
 
 
 def open_store(rest: str, *, create: bool = True, **options: Any) -> CardDavStore:
+    """The address book at `rest`; nothing is asked of the server until the store is used."""
     url, user = _user_url(rest)
     client = make_client(rest, **({"user": user} | options))
-    try:
-        version = _open_collection(client, url, create=create)
-    except BaseException:
-        client.close()
-        raise
-    return CardDavStore(client, url, version=options.get("version") or version)
+    return CardDavStore(client, url, create=create, version=options.get("version") or "")
 
 
 def _collection(client: HttpClient, url: str, what: str) -> dav.Response | None:
@@ -491,12 +518,17 @@ def _open_collection(client: HttpClient, url: str, *, create: bool) -> str:
     return "4.0" if "4.0" in set(dav.vcard_versions(found)) else "3.0"
 
 
-def list_folders(rest: str, **options: Any) -> list[str]:
+def describe_folders(rest: str, **options: Any) -> list[tuple[str, str]]:
+    """(folder URL, display name) of each address book found from `rest` (discovery)."""
     from personsync.stores.carddav_discovery import discover
 
     url, user = _user_url(rest)
     client = make_client(rest, **({"user": user} | options))
     try:
-        return [f"carddav:{book.url}" for book in discover(client, url)]
+        return [(f"carddav:{book.url}", book.display_name) for book in discover(client, url)]
     finally:
         client.close()
+
+
+def list_folders(rest: str, **options: Any) -> list[str]:
+    return [folder for folder, _ in describe_folders(rest, **options)]

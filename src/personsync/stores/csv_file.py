@@ -58,6 +58,7 @@ from personsync.model import Contact
 from personsync.stores.atomic import write_atomic
 from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase, each_item
 
+EMPTY_ROW = "an empty row (no value in any column): skipped"
 _IDENTITY = ("first_name", "middle_name", "last_name", "suffix", "company", "email1")
 # A single change is saved at once unless the last save was less than this many times its own
 # duration ago: an occasional write is on disk when the call returns, while a loop of 100,000
@@ -143,11 +144,21 @@ class CsvFileStore(StoreBase):
                 self._items[f"line-{line}"] = _Item(None, "", "", line, row)
                 continue
             cells = row.cells + missing if missing else row.cells
+            if self._empty(cells):
+                # Nothing in it: no contact (a blank Person otherwise), but named and counted
+                # as a skipped item. A rewrite of the file drops it.
+                empty = FormatError(EMPTY_ROW, source=str(self.path), line=row.line)
+                self._items[f"empty-line-{row.line}"] = _Item(None, "", "", row.line, empty)
+                continue
             item_id = self._row_id(cells, seen)
             self._add(item_id, self._with_id(cells, item_id), row.line)
         self._stamp = stamp
         self._unsaved = 0
         self.capabilities = Capabilities(read_only=bool(self._broken_lines))
+
+    def _empty(self, cells: tuple[str, ...]) -> bool:
+        skip = self._layout.item_id
+        return not any(c.strip() for i, c in enumerate(cells) if i != skip)
 
     def _row_id(self, cells: tuple[str, ...], seen: dict[str, int]) -> str:
         layout = self._layout
@@ -158,8 +169,12 @@ class CsvFileStore(StoreBase):
             who = [cells[layout.columns[n]] if n in layout.columns else "" for n in _IDENTITY]
             base = "r" + _digest("\x1f".join(who).casefold())
         count = seen.get(base, 0) + 1
+        item_id = base if count == 1 else f"{base}-{count}"
+        while item_id in self._items:  # another row's id (its own or made up): never shared
+            count += 1
+            item_id = f"{base}-{count}"
         seen[base] = count
-        return base if count == 1 else f"{base}-{count}"
+        return item_id
 
     def _with_id(self, cells: tuple[str, ...], item_id: str) -> tuple[str, ...]:
         column = self._layout.item_id

@@ -20,11 +20,11 @@ from typing import Any
 from urllib.parse import quote
 
 from personsync.errors import ConflictError, FormatError, ItemNotFound, StoreError
-from personsync.fields import CUSTOMER_ID_GRAPH
 from personsync.graph import mapping
 from personsync.graph.client import Counters, GraphClient, Reply, UncertainOutcome
 from personsync.graph.config import STORE_DEFAULTS
 from personsync.graph.connect import make_client
+from personsync.graph.emptying import resend_without_emptied
 from personsync.graph.folders import ROOT, Folder, default_folder_id, query, resolve_folder, walk
 from personsync.graph.service_errors import is_gone
 from personsync.model import Contact
@@ -268,9 +268,13 @@ class GraphStore(StoreBase):
             # Their answers were lost: they may exist already. Customer ID tells.
             found = self._find_many([contacts[n].customer_id for n in uncertain])
             for n in uncertain:
-                if contacts[n].customer_id in found:
-                    hit = found[contacts[n].customer_id][0]
-                    results[n] = ItemRef(hit.item_id, hit.version)
+                # Only a contact in this folder is the one the lost answer was about: the same
+                # Customer ID in another folder (the Person exported there too) is not.
+                here = [
+                    h for h in found.get(contacts[n].customer_id, ()) if h.item_id in self._versions
+                ]
+                if here:
+                    results[n] = ItemRef(here[0].item_id, here[0].version)
                 elif attempt + 1 < CREATE_ATTEMPTS:
                     pending.append(n)
                 else:
@@ -376,7 +380,9 @@ class GraphStore(StoreBase):
         replies: dict[str, Reply] = {}
         if requests:
             replies = self.client.batch(requests, what=f"{self.url}: updating contacts")
-        refused = self._without_clearing(requests, replies)
+        refused = resend_without_emptied(
+            self.client, requests, replies, what=f"{self.url}: updating contacts"
+        )
         for rid, reply in replies.items():
             n = int(rid)
             item_id = pairs[n][0].item_id
@@ -404,30 +410,6 @@ class GraphStore(StoreBase):
                     )
         return [results[n] for n in range(len(pairs))]
 
-    def _without_clearing(
-        self, requests: list[dict[str, Any]], replies: dict[str, Reply]
-    ) -> dict[str, list[str]]:
-        """PATCHes refused (400) that empty extended properties are sent again without those
-        (no page documents emptying one): the contact's other changes are saved. Updates
-        `replies` in place; returns the names of the properties left out, by request id."""
-        again: list[dict[str, Any]] = []
-        dropped: dict[str, list[str]] = {}
-        for r in requests:
-            ext = r["body"].get("singleValueExtendedProperties") or []
-            emptied = [p for p in ext if p.get("value") in (None, "")]
-            if replies[r["id"]].status != 400 or not emptied:
-                continue
-            body = {k: v for k, v in r["body"].items() if k != "singleValueExtendedProperties"}
-            kept = [p for p in ext if p not in emptied]
-            if kept:
-                body["singleValueExtendedProperties"] = kept
-            dropped[r["id"]] = [_ext_name(str(p["id"])) for p in emptied]
-            if body:
-                again.append({**r, "body": body})
-        if again:
-            replies.update(self.client.batch(again, what=f"{self.url}: updating contacts"))
-        return dropped
-
     def delete(self, ref: ItemRef) -> None:
         current = self._current_versions([ref.item_id])[ref.item_id]
         problem = self._check(ref.item_id, ref.version, current)
@@ -442,16 +424,6 @@ class GraphStore(StoreBase):
     def close(self) -> None:
         if self._owns_client:
             self.client.close()
-
-
-_EXT_NAMES = {t.prop.casefold(): name for name, t in mapping.TARGETS.items() if t.kind == "ext"}
-
-
-def _ext_name(prop_id: str) -> str:
-    """The field an extended property holds, in the user's words."""
-    if prop_id.casefold() == CUSTOMER_ID_GRAPH.casefold():
-        return "Customer ID"
-    return _EXT_NAMES.get(prop_id.casefold(), prop_id).replace("_", " ")
 
 
 class _DeltaReset(Exception):

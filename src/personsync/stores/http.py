@@ -13,6 +13,11 @@ What is retried, and why:
 - a dropped connection or a timeout after the request was sent: only when the request is
   idempotent. Otherwise the write may have happened and `UncertainOutcome` is raised: the store
   settles it by looking (CardDAV: the card's href; Graph: the Customer ID) before sending again.
+
+For Graph (to move here from `graph/client.py`): its `MailboxLimiter` is a `Gate` (`slots` and
+`cost` pass through `send`), the sign-in token comes from `headers`, `RetryPolicy`,
+`WaitCallback` and `errors.UncertainOutcome` are the ones here; `$batch`, paging and Graph's own
+error hints stay in the Graph client on top of `send` (it parses `Reply.content` as JSON).
 """
 
 from __future__ import annotations
@@ -256,7 +261,8 @@ class HttpClient:
                 else:
                     setattr(self.counters, key, getattr(self.counters, key) + value)
 
-    def _wait(self, seconds: float, reason: str) -> None:
+    def wait(self, seconds: float, reason: str) -> None:
+        """Sleep because the server asked for it (counted, and told to `on_wait`)."""
         if self.on_wait is not None:
             self.on_wait(seconds, reason)
         self._count(waited=seconds)
@@ -307,7 +313,7 @@ class HttpClient:
                 if _is_tls(exc) or attempt >= self.retry.max_retries:
                     raise transport_error(exc, what, self.service) from exc
                 self._count(retries=1)
-                self._wait(self.retry.delay(attempt, None), "the connection failed; retrying")
+                self.wait(self.retry.delay(attempt, None), "the connection failed; retrying")
                 attempt += 1
                 continue
             finally:
@@ -320,7 +326,7 @@ class HttpClient:
                 if attempt >= self.retry.max_retries:
                     return reply
                 self._count(retries=1)
-                self._wait(
+                self.wait(
                     self.retry.delay(attempt, retry_after(reply.headers)),
                     f"{self.service} asked us to wait (HTTP {reply.status})",
                 )

@@ -29,7 +29,7 @@ from personsync.sync.journal import (
     unfinished_person_creates,
 )
 from personsync.sync.lease import held
-from personsync.sync.links import LinkRow, Links, load_state, save_state
+from personsync.sync.links import LinkRow, Links, ignored, load_state, save_state
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
 from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step
@@ -99,6 +99,8 @@ def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None
     engine: Engine = db.engine
     links = Links(engine, store.url).load()
     listing = {ref.item_id: ref.version for ref in store.list_items()}
+    for item_id in ignored(engine, store.url):
+        listing.pop(item_id, None)  # a person chose to leave it alone: no run sees it
     recovered: dict[str, int] = {}
     if direction == "export":
         versions = db.versions(view)

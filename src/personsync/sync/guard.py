@@ -21,8 +21,13 @@ def check(plan: Plan, max_share: float = DEFAULT_SHARE) -> None:
     """MassChangeRefused when the plan writes more than `max_share` of a non-empty side."""
     n, size, what = share_changed(plan)
     if size and n / size > max_share:
+        # More writes than the side holds (creates into a small folder) is no share of it.
+        amount = (
+            f"{n} of the {size} {what} ({n / size:.0%}, more than {max_share:.0%})"
+            if n <= size
+            else f"{n} {what}, which holds only {size} now (more than {max_share:.0%} of it)"
+        )
         raise MassChangeRefused(
-            f"this run would create or change {n} of the {size} {what} "
-            f"({n / size:.0%}, more than {max_share:.0%})",
+            f"this run would create or change {amount}",
             hint="check the plan with --dry-run, then run again with --yes (or raise --max-change)",
         )

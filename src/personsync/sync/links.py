@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError
 from personsync.persons.bulk import executemany
-from personsync.sync.tables import sync_folder_state, sync_links
+from personsync.sync.tables import sync_folder_state, sync_ignored, sync_links
 
 CHUNK = 2000
 
@@ -129,6 +129,24 @@ class Links:
                 .where(t.c.folder == folder, t.c.item_id.in_(item_ids[start : start + CHUNK]))
                 .values(item_version="", person_version="")
             )
+
+
+def ignored(engine: Engine, folder: str) -> set[str]:
+    """The contacts of `folder` a person chose to leave alone (`unlink --ignore`)."""
+    t = sync_ignored
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.item_id).where(t.c.folder == normalise_folder(folder)))
+        return {row[0] for row in rows}
+
+
+def set_ignored(engine: Engine, folder: str, item_id: str, ignore: bool) -> bool:
+    """Mark (or unmark) one contact as left alone; True when that changed anything."""
+    t, key = sync_ignored, normalise_folder(folder)
+    with engine.begin() as conn:
+        gone = conn.execute(delete(t).where(t.c.folder == key, t.c.item_id == item_id))
+        if ignore:
+            conn.execute(t.insert().values(folder=key, item_id=item_id, decided_at=now()))
+    return ignore or bool(gone.rowcount)
 
 
 def load_state(engine: Engine, folder: str) -> str | None:

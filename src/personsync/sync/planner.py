@@ -82,7 +82,7 @@ def _import_pair(person: Person, contact: Contact, how: str, snap: Snapshot) -> 
 
 
 def plan_export(snap: Snapshot) -> Plan:
-    """Make the folder's contacts match the view's Persons (issue §1)."""
+    """Make the folder's contacts match the view's Persons."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: pid for pid, link in links.items()}
     problems = _problems(snap)
@@ -209,7 +209,7 @@ def _decide_copy(contact: Contact, pid: int, linked_item: str) -> NeedsDecision:
 
 
 def plan_import(snap: Snapshot) -> Plan:
-    """Make the Persons match the folder's contacts (issue §2)."""
+    """Make the Persons match the folder's contacts."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: link for link in links.values()}
     live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}

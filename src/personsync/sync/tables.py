@@ -56,6 +56,16 @@ event.listen(
     ).execute_if(dialect="sqlite"),
 )
 
+# Contacts a person chose to leave alone (`unlink --ignore`: a copied contact, say): runs do
+# not see them at all, in either direction, until `link` pairs one with a Person.
+sync_ignored = Table(
+    "sync_ignored",
+    metadata,
+    Column("folder", String(1000), primary_key=True),
+    Column("item_id", String(1000), primary_key=True),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+)
+
 sync_folder_state = Table(
     "sync_folder_state",
     metadata,

@@ -32,6 +32,7 @@ from personsync.sync.plan import Plan
 from personsync.web import security
 from personsync.web.scheduler import Scheduler
 from personsync.web.tasks import Tasks
+from personsync.web.view_pages import ViewPages
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class WebState:
     host: str
     plans: Plans = field(default_factory=Plans)
     tasks: Tasks = field(default_factory=Tasks)
+    view_pages: ViewPages = field(default_factory=ViewPages)
     scheduler: Scheduler | None = None
 
     def needs_signin(self) -> bool:
@@ -102,6 +104,20 @@ templates = Jinja2Templates(
 )
 # What people read for each field (the plan's changes, the decisions' candidates).
 templates.env.globals["labels"] = {f.name: f.label for f in FIELDS}
+# What people read for a plan's or a run's counts.
+templates.env.globals["count_labels"] = {
+    "create-contact": "New contacts",
+    "update-contact": "Contact updates",
+    "create-person": "New Persons",
+    "update-person": "Person updates",
+    "link": "Links",
+    "skip": "Skipped",
+    "decide": "Decisions needed",
+    "unchanged": "Unchanged",
+    "undone": "Undone",
+    "not-undone": "Not undone",
+    "unlink": "Unlinked",
+}
 
 
 def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:

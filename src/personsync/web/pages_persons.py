@@ -47,16 +47,18 @@ def search_filter(q: str) -> str:
 def view_page(
     request: Request, name: str, q: str = "", filter: str = "", page: int = 1
 ) -> HTMLResponse:
-    db = state(request).db
+    web = state(request)
+    db = web.db
     view = db.get_view(name)
     where = " and ".join(f"({w})" for w in (search_filter(q), filter.strip()) if w)
     errors: dict[str, str] = {}
     persons: list[Any] = []
     total = 0
     try:
-        total = db.count(name, where=where)
+        ids = web.view_pages.ids(db, name, where)
+        total = len(ids)
         paging = Page(page, PAGE_SIZE, total)
-        persons = list(db.list_persons(name, limit=PAGE_SIZE, offset=paging.offset, where=where))
+        persons = web.view_pages.page(db, ids, paging.offset, PAGE_SIZE)
     except FilterSyntaxError as exc:
         errors["filter"] = exc.message + (f" ({exc.hint})" if exc.hint else "")
         paging = Page(1, PAGE_SIZE, 0)

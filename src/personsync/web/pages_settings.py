@@ -13,6 +13,7 @@ from personsync.errors import PersonsyncError
 from personsync.web import security
 from personsync.web.app import render, state
 from personsync.web.security import form_of
+from personsync.web.tasks import Task
 
 router = APIRouter()
 
@@ -20,10 +21,7 @@ router = APIRouter()
 def _graph_status() -> str:
     """Who is signed in to Microsoft 365, from the sign-in cache (no network)."""
     try:
-        from personsync.graph.auth import GraphAuth
-        from personsync.graph.config import GraphConfig
-
-        auth = GraphAuth(GraphConfig.load())
+        auth = _graph_auth()
         try:
             who = auth.whoami()
         finally:
@@ -31,6 +29,40 @@ def _graph_status() -> str:
     except PersonsyncError as exc:
         return f"not configured: {exc.message}"
     return f"signed in as {who}" if who else "not signed in"
+
+
+def _graph_auth() -> Any:
+    from personsync.graph.auth import GraphAuth
+    from personsync.graph.config import GraphConfig
+
+    return GraphAuth(GraphConfig.load())
+
+
+@router.post("/settings/graph/login")
+def graph_login(request: Request) -> RedirectResponse:
+    """Microsoft 365's device-code sign-in in the background; the task's page shows the code."""
+
+    def work(task: Task) -> None:
+        auth = _graph_auth()
+        try:
+            task.phase = "waiting"
+            who = auth.login(lambda message: setattr(task, "message", message))
+        finally:
+            auth.close()
+        task.message = f"Signed in to Microsoft 365 as {who}."
+
+    task = state(request).tasks.start("Microsoft 365 sign-in", work, back="/settings")
+    return RedirectResponse(f"/tasks/{task.id}", status_code=303)
+
+
+@router.post("/settings/graph/logout")
+def graph_logout(request: Request) -> RedirectResponse:
+    auth = _graph_auth()
+    try:
+        auth.logout()
+    finally:
+        auth.close()
+    return RedirectResponse("/settings?saved=signed-out", status_code=303)
 
 
 @router.get("/settings", response_class=HTMLResponse)

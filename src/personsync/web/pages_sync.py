@@ -16,7 +16,7 @@ from personsync.errors import FolderNotFound, PersonsyncError, ViewError
 from personsync.jobs import engine_adapter
 from personsync.jobs.engine_adapter import MODES, SyncRequest, needs_view
 from personsync.persons.repo import ALL_PERSONS
-from personsync.stores import open_folder, split_url
+from personsync.stores import list_folders, open_folder, split_url
 from personsync.sync.engine import ensure_tables
 from personsync.sync.plan import action_to_dict
 from personsync.sync.tables import sync_links
@@ -29,16 +29,6 @@ router = APIRouter()
 STEPS = ("direction", "folder", "view", "options")
 DEFAULT_FOLDER = "vcf:Contacts"
 PLAN_PAGE = 50
-KIND_LABELS = {
-    "create-contact": "New contacts",
-    "update-contact": "Contacts to update",
-    "create-person": "New Persons",
-    "update-person": "Persons to update",
-    "link": "Links to make",
-    "skip": "Skipped",
-    "decide": "Decisions needed",
-    "unchanged": "Unchanged",
-}
 
 
 def _steps(direction: str) -> list[str]:
@@ -94,10 +84,23 @@ def _check(web: WebState, step: str, req: SyncRequest) -> str:
 
 
 def _known_folders(web: WebState) -> list[str]:
+    """Folders to suggest: those synced before, and the Microsoft 365 mailbox's contact
+    folders once signed in (the store lists them)."""
     ensure_tables(web.db.engine)
     with web.db.engine.connect() as conn:
         used = [r[0] for r in conn.execute(select(sync_links.c.folder).distinct().limit(50))]
-    return sorted({DEFAULT_FOLDER, *used})
+    return sorted({DEFAULT_FOLDER, *used, *_graph_folders()})
+
+
+def _graph_folders() -> list[str]:
+    from personsync.graph.config import GraphConfig
+
+    if not GraphConfig.load().client_id:
+        return []
+    try:
+        return list_folders("graph:")
+    except PersonsyncError:  # not signed in, or the service is away: type the folder instead
+        return []
 
 
 @router.get("/sync", response_class=HTMLResponse)
@@ -183,7 +186,6 @@ def plan_page(request: Request, token: str, kind: str = "", page: int = 1) -> HT
         entry=entry,
         plan=plan,
         counts=plan.counts(),
-        kinds=KIND_LABELS,
         kind=kind,
         actions=actions,
         paging=paging,

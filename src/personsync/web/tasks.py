@@ -27,11 +27,12 @@ class Task:
     title: str
     total: int = 0
     done: int = 0
-    phase: str = "planning"  # planning | writing | finished | failed
+    phase: str = "planning"  # planning | waiting (for a person) | writing | finished | failed
     run_id: str | None = None
     error: str = ""
     hint: str = ""
     message: str = ""  # a line the task wants shown (Microsoft 365's device-code instructions)
+    back: str = ""  # where the page leads when the task is over and made no run
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -61,9 +62,9 @@ class Tasks:
         with self._lock:
             return self._tasks.get(task_id)
 
-    def start(self, title: str, work: Callable[[Task], str | None]) -> Task:
+    def start(self, title: str, work: Callable[[Task], str | None], *, back: str = "") -> Task:
         """Run `work(task)` in a thread; it returns the run id of what it did (or None)."""
-        task = Task(secrets.token_urlsafe(12), title)
+        task = Task(secrets.token_urlsafe(12), title, back=back)
         with self._lock:
             self._tasks[task.id] = task
             while len(self._tasks) > KEEP:

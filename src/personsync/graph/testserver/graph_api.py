@@ -45,6 +45,17 @@ def _segments(path: str) -> list[str]:
     return out
 
 
+def _relative(url: str) -> str:
+    """An inner request's URL under /v1.0. The JSON batching page documents a relative URL;
+    msgraph-sdk sends its request builders' URLs with the version segment (`/v1.0/me/...`, or
+    whole), which the service it is written for evidently takes."""
+    parts = urlsplit(url)
+    path = parts.path
+    if path.startswith("/v1.0/"):
+        path = path[len("/v1.0") :]
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
 class GraphApi:
     def __init__(
         self, state: ServerState, config: ServerConfig, faults: Faults, throttle: Throttle
@@ -363,7 +374,7 @@ class GraphApi:
                 )
                 continue
             inner_headers["authorization"] = headers.get("authorization", "")
-            url = str(r.get("url", ""))
+            url = _relative(str(r.get("url", "")))
             results[rid] = self.handle(
                 str(r.get("method", "GET")), url, inner_headers, r.get("body"), inner=True
             )

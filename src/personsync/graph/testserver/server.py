@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
+from personsync.errors import UsageError
 from personsync.graph.testserver.app import create_app
 from personsync.graph.testserver.graph_api import GraphApi
 from personsync.graph.testserver.identity import AppRegistration, Identity
@@ -49,6 +50,19 @@ class GraphTestServer:
     def mailbox(self, upn: str) -> Mailbox:
         return self.state.add_user(upn)
 
+    def client_environment(self, config_dir: str) -> dict[str, str | None]:
+        """The environment that points personsync (a person's sign-in, no secret, their own
+        mailbox) at this server, its sign-in cache in `config_dir`; None: unset it."""
+        return {
+            "PERSONSYNC_CONFIG_DIR": config_dir,
+            "PERSONSYNC_GRAPH_BASE_URL": self.graph_url,
+            "PERSONSYNC_GRAPH_AUTHORITY": self.base_url,
+            "PERSONSYNC_GRAPH_TENANT": "test",
+            "PERSONSYNC_GRAPH_CLIENT_ID": TEST_CLIENT_ID,
+            "PERSONSYNC_GRAPH_CLIENT_SECRET": None,
+            "PERSONSYNC_GRAPH_MAILBOX": None,
+        }
+
     def token_for(self, upn: str) -> str:
         token = self.state.user_token(upn)
         self.state.tokens[token]["scopes"] = ["Contacts.ReadWrite"]
@@ -60,28 +74,41 @@ class GraphTestServer:
 
     @contextmanager
     def serve(self, port: int = 0) -> Iterator[GraphTestServer]:
-        port = port or free_port()
-        self.set_base_url(f"http://127.0.0.1:{port}")
-        config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=port, log_level="critical", access_log=False,
-            lifespan="off",
-        )  # fmt: skip
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name=f"graph-test-{port}", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the Graph test server did not start")
-            time.sleep(0.01)
+        """Serve on 127.0.0.1:`port` (0: a free one) while the block runs. The socket is bound
+        here, not by uvicorn, so that a port in use is a one-line UsageError naming it (uvicorn
+        ends its thread, and the start failed with a traceback) and a free port cannot be taken
+        between choosing and binding it."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            yield self
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            sock.close()
+            raise UsageError(
+                f"cannot serve on 127.0.0.1 port {port}: {exc.strerror or exc}",
+                hint="choose another port with --port, or stop the program that holds it",
+            ) from exc
+        try:
+            port = int(sock.getsockname()[1])
+            self.set_base_url(f"http://127.0.0.1:{port}")
+            config = uvicorn.Config(
+                self.app, host="127.0.0.1", port=port, log_level="critical", access_log=False,
+                lifespan="off",
+            )  # fmt: skip
+            server = uvicorn.Server(config)
+            thread = threading.Thread(
+                target=server.run, kwargs={"sockets": [sock]}, name=f"graph-test-{port}",
+                daemon=True,
+            )  # fmt: skip
+            thread.start()
+            deadline = time.monotonic() + 10
+            while not server.started:
+                if time.monotonic() > deadline or not thread.is_alive():
+                    raise RuntimeError("the Graph test server did not start")
+                time.sleep(0.01)
+            try:
+                yield self
+            finally:
+                server.should_exit = True
+                thread.join(timeout=5)
         finally:
-            server.should_exit = True
-            thread.join(timeout=5)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+            sock.close()

@@ -1,0 +1,215 @@
+"""CardDAV export against real servers (Radicale, Xandikos) and each server's own floor.
+
+    .venv/bin/python bench/carddav_bench.py --sizes 1000,10000 --servers radicale,xandikos
+
+Per server and size, interleaved `--runs` times:
+- **floor**: the same cards `PUT` (If-None-Match: *) by a bare loop with the same concurrency
+  into a fresh address book: what the server costs, with no engine, journal or links;
+- **export**: `personsync export --to carddav:...` as a process into a fresh address book (wall
+  time and the process's peak RSS).
+Then, on the last exported book: a **no-op** re-run and a run with **1 %** of the Persons changed
+(time and HTTP requests), and with `--cut`, a first export killed with SIGKILL three times, each
+run 30 % of the median export time after it started, then finished: the book must hold every
+Person once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from personsync.formats.vcard import write_card
+from personsync.model import Contact
+from personsync.persons.repo import PersonsDB
+from personsync.persons.sample import generate
+from personsync.stores import http as shared_http
+from personsync.stores import open_folder
+from personsync.stores.base import read_all
+from personsync.sync import engine
+from personsync.testing.carddav_servers import Server, running
+
+
+def seed(path: Path, n: int) -> None:
+    db = PersonsDB(str(path))
+    db.add_many(list(generate(n, 7)))
+    db.close()
+
+
+def floor(server: Server, db_path: Path, concurrency: int) -> float:
+    """The same cards PUT by a bare loop: one fresh book, `concurrency` threads."""
+    book = server.book()
+    open_folder(f"carddav:{book}").close()  # made by the store, as for the export
+    url = server.plain(book)
+    db = PersonsDB(str(db_path))
+    cards = [write_card(Contact(p.record, customer_id=str(p.id)), "3.0") for p in db.iter_persons()]
+    db.close()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    backoff = shared_http.RetryPolicy()
+    with httpx.Client(limits=limits, auth=(server.user, "x"), timeout=60) as client:
+
+        def put(card: bytes) -> None:
+            uid = str(uuid.uuid4())
+            body = card.replace(b"\r\nEND:VCARD", f"\r\nUID:{uid}\r\nEND:VCARD".encode(), 1)
+            # Xandikos answers 423 (and now and then 409) while its repository is busy: wait
+            # as the store does (jittered, doubling), so that the floor is not a retry storm.
+            for attempt in range(12):
+                reply = client.put(
+                    f"{url}{uid}.vcf",
+                    content=body,
+                    headers={"If-None-Match": "*", "Content-Type": "text/vcard"},
+                )
+                if reply.status_code not in (409, 423):
+                    break
+                time.sleep(backoff.delay(attempt, None))
+            assert reply.status_code in (201, 204), (reply.status_code, reply.text)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(put, cards))
+        return time.perf_counter() - start
+
+
+def export_process(db: Path, url: str, kill_after: float | None = None) -> tuple[float, int, int]:
+    """(seconds, peak RSS in MiB, exit status) of `personsync export` as its own process."""
+    argv = [sys.executable, "-m", "personsync", "export", "--to", url, "--db", str(db), "--yes"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = None if kill_after is None else start + kill_after
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if deadline is not None and time.perf_counter() >= deadline:
+            os.kill(proc.pid, signal.SIGKILL)
+            deadline = None
+        time.sleep(0.02)
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - start, usage.ru_maxrss // 1024, code
+
+
+def counted_export(db_path: Path, url: str) -> tuple[float, int, dict[str, int]]:
+    """An in-process export: (seconds, HTTP requests, plan counts)."""
+    sent: Counter[str] = Counter()
+    original = shared_http.HttpClient.send
+
+    def send(self: shared_http.HttpClient, method: str, *args: Any, **kw: Any) -> Any:
+        sent[method] += 1
+        return original(self, method, *args, **kw)
+
+    shared_http.HttpClient.send = send  # type: ignore[method-assign]
+    db = PersonsDB(str(db_path))
+    try:
+        start = time.perf_counter()
+        out = engine.run(db, url, "export", yes=True)
+        took = time.perf_counter() - start
+    finally:
+        shared_http.HttpClient.send = original  # type: ignore[method-assign]
+        db.close()
+    counts = {k: v for k, v in (out.report.counts if out.report else {}).items() if v}
+    print(f"      requests: {dict(sent)}", flush=True)
+    return took, sum(sent.values()), counts
+
+
+def check_book(url: str, n: int) -> str:
+    store = open_folder(url, create=False)
+    try:
+        cids = Counter(c.customer_id for c in read_all(store) if isinstance(c, Contact))
+    finally:
+        store.close()
+    doubled = sum(1 for v in cids.values() if v > 1)
+    return f"{sum(cids.values())} cards, {len(cids)} Persons, {doubled} doubled"
+
+
+def bench(server: Server, n: int, runs: int, concurrency: int, cut: bool, tmp: Path) -> None:
+    template = tmp / f"persons-{n}.db"
+    if not template.exists():
+        seed(template, n)
+    floors: list[float] = []
+    exports: list[float] = []
+    rss: list[int] = []
+    last_db, last_url = template, ""
+    for run in range(runs):
+        floors.append(floor(server, template, concurrency))
+        last_db = tmp / f"run-{server.kind}-{n}-{run}.db"
+        shutil.copy(template, last_db)
+        last_url = f"carddav:{server.book()}"
+        took, peak, code = export_process(last_db, last_url)
+        assert code == 0, f"export exited with {code}"
+        exports.append(took)
+        rss.append(peak)
+        print(
+            f"  run {run + 1}: floor {floors[-1]:7.2f} s   export {took:7.2f} s  "
+            f"({peak} MiB peak RSS)",
+            flush=True,
+        )
+    f, e = statistics.median(floors), statistics.median(exports)
+    print(
+        f"{server.kind} {n:>6,}: floor median {f:7.2f} s ({n / f:,.0f} cards/s), export median "
+        f"{e:7.2f} s ({n / e:,.0f} cards/s), export/floor {e / f:.2f}, peak RSS "
+        f"{statistics.median(rss):.0f} MiB   [{check_book(last_url, n)}]",
+        flush=True,
+    )
+    took, requests, counts = counted_export(last_db, last_url)
+    print(f"  no-op re-run: {took:.2f} s, {requests} HTTP requests, {counts}", flush=True)
+    db = PersonsDB(str(last_db))
+    try:
+        ids = [p.id for p in db.iter_persons()][::100]
+        for pid in ids:
+            db.update(pid, {"company": f"Changed {pid}"})
+    finally:
+        db.close()
+    took, requests, counts = counted_export(last_db, last_url)
+    print(f"  1 % changed ({len(ids)}): {took:.2f} s, {requests} HTTP requests, {counts}")
+    if cut:
+        cut_db = tmp / f"cut-{server.kind}-{n}.db"
+        shutil.copy(template, cut_db)
+        url = f"carddav:{server.book()}"
+        start = time.perf_counter()
+        for _ in range(3):
+            took, _, code = export_process(cut_db, url, kill_after=e * 0.3)
+            print(f"  cut at {took:6.2f} s (exit {code}): [{check_book(url, n)}]", flush=True)
+        took, _, code = export_process(cut_db, url)
+        total = time.perf_counter() - start
+        print(
+            f"  resumed: last run {took:.2f} s (exit {code}), all runs {total:.2f} s "
+            f"(uncut median {e:.2f} s): [{check_book(url, n)}]",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000")
+    parser.add_argument("--servers", default="radicale,xandikos")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--cut", action="store_true", help="also the cut-and-resume export")
+    args = parser.parse_args()
+    if args.concurrency != 4:
+        print("note: the export uses the store's default concurrency (4)")
+    with tempfile.TemporaryDirectory(prefix="carddav-bench-") as raw:
+        tmp = Path(raw)
+        for kind in args.servers.split(","):
+            with running(kind, tmp / kind) as server:
+                for n in (int(s) for s in args.sizes.split(",")):
+                    bench(server, n, args.runs, args.concurrency, args.cut, tmp)
+    print(json.dumps({"load": os.getloadavg()}))
+
+
+if __name__ == "__main__":
+    main()
