@@ -105,3 +105,14 @@ def test_display_name_falls_back_in_order() -> None:
     assert display_name(Record(company="Acme")) == "Acme"
     assert display_name(Record(email1="a@x.org")) == "a@x.org"
     assert display_name(Record()) == "(no name)"
+
+
+def test_a_record_of_the_wrong_number_of_values_is_refused() -> None:
+    from personsync.model import FIELD_NAMES, field_values, record_of
+
+    values = field_values(Record(first_name="Ann"))
+    assert record_of(values) == Record(first_name="Ann")
+    with pytest.raises(TypeError, match=f"{len(FIELD_NAMES)} values"):
+        record_of((*values, "one too many"))
+    with pytest.raises(TypeError):
+        record_of(values[:-1])

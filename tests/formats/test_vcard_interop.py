@@ -140,3 +140,14 @@ def test_radicale_accepts_personsync_cards(carddav: httpx.Client, version: str) 
         assert stored.status_code == 200
         (back,) = read_cards(stored.content, uid)  # Radicale may rewrite it; values stay
         assert isinstance(back, Contact) and back.record == record and back.item_id == uid
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_list_fields_of_x_properties_survive_vobject(version: str) -> None:
+    # vobject (and so Radicale) keeps only the first of comma-separated values in an X-
+    # property: each value is written on a line of its own.
+    record = Record(first_name="A", children=("Kundé", "VIP: gold", "a,b"), categories=("x,y", "z"))
+    again = vobject.readOne(write_card(Contact(record), version, uid="u1").decode()).serialize()
+    (back,) = read_cards(again.encode(), "again.vcf")
+    assert back.record.children == record.children
+    assert back.record.categories == record.categories

@@ -169,3 +169,15 @@ def test_a_batch_that_keeps_the_engine_waiting_moves_rendering_here(tmp_path: Pa
         assert writer.render_here > 0.0
     finally:
         writer.close()
+
+
+def test_the_helper_is_in_a_process_group_of_its_own(tmp_path: Path) -> None:
+    # A Ctrl-C at the terminal goes to the foreground process group: the run decides what stops
+    # and ends the helper's input. In the run's group, a Ctrl-C during the helper's start-up (its
+    # imports, before it ignores SIGINT) printed the helper's own traceback.
+    writer = FileWriter("test")
+    try:
+        helper = writer._start()
+        assert os.getpgid(helper.pid) == helper.pid != os.getpgid(0)
+    finally:
+        writer.close()

@@ -171,6 +171,9 @@ class _Helper:
             [sys.executable, "-m", "personsync.stores.card_reader", str(os.getpid()), fallback],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            # Its own process group: a Ctrl-C at the terminal reaches the run alone, which ends
+            # the helper's input (a Ctrl-C during the helper's start-up printed its traceback).
+            process_group=0,
         )
 
     def send(self, jobs: Sequence[tuple[str, str]]) -> None:

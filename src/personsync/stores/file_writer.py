@@ -94,6 +94,9 @@ class FileWriter:
                 [sys.executable, "-m", "personsync.stores.file_writer", str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                # Its own process group: a Ctrl-C at the terminal reaches the run alone, which ends
+                # the helper's input (a Ctrl-C during the helper's start-up printed its traceback).
+                process_group=0,
             )
             widen_pipe(self._proc.stdin)
         return self._proc
