@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-import phonenumbers
-
 from personsync.fields import BY_NAME, FIELD_NAMES
 
 Value = str | date | tuple[str, ...] | None
@@ -321,6 +319,10 @@ def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     text = raw.strip()
     if not text:
         return ""
+    # Imported when first needed: phonenumbers takes a tenth of a second to load, and commands
+    # that import the model (the CLI's start-up) must not pay for it.
+    import phonenumbers
+
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
