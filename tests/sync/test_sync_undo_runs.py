@@ -47,3 +47,12 @@ def test_undo_dry_run_already_undone_and_runs_list(db_url: str, tmp_path: Path) 
     assert len(json.loads(cli("runs", "list", "--db", db_url, "--json").stdout)) == 2
     shown = cli("runs", "list", "--db", db_url).stdout
     assert f"undone by {done['run']}" in shown
+
+
+def test_runs_started_in_one_minute_get_different_ids() -> None:
+    # The id is the runs table's key: 1,000 runs in one minute (a server with many profiles)
+    # shared an id almost surely with two random bytes.
+    from personsync.sync.journal import new_run_id
+
+    ids = {new_run_id()[14:] for _ in range(1000)}  # the random part alone
+    assert len(ids) == 1000

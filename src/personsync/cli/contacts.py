@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from personsync.cli.options import JsonOption
-from personsync.cli.output import console, err, print_json
+from personsync.cli.output import console, err, print_json, to_json
 from personsync.cli.root import app
 from personsync.errors import ItemNotFound, UsageError
 from personsync.fields import FIELDS
@@ -143,36 +144,52 @@ def list_contacts(
     from rich.text import Text
 
     from personsync.model import Contact
-    from personsync.stores.base import ReadProblem, read_all
+    from personsync.stores.base import read_all
 
+    # One contact at a time: a folder of 500,000 cards must not be held a second time as
+    # Contacts and again as one JSON document (a 200 MB file peaked at 7 GB that way).
+    problems: list[ReadProblem] = []
+    rows: list[tuple[str, ...]] = []
     store = _open(folder, encoding, date_order)
     try:
-        items = list(itertools.islice(read_all(store), limit or None))
+        items = itertools.islice(read_all(store), limit or None)
+        if json_out:
+            out = sys.stdout
+            out.write('{\n  "folder": ' + to_json(store.url))
+            out.write(',\n  "contacts": [')
+            first = True
+            for item in items:
+                if isinstance(item, Contact):
+                    text = to_json(_contact_json(item))
+                    out.write(("\n    " if first else ",\n    ") + text)
+                    first = False
+                else:
+                    problems.append(item)
+            out.write('\n  ],\n  "problems": ')
+            out.write(to_json([_problem_json(p) for p in problems]))
+            out.write("\n}\n")
+            out.flush()
+        else:
+            for item in items:
+                if isinstance(item, Contact):
+                    r = item.record
+                    cells = (item.item_id, item.display_name, r.email1, _first_phone(item))
+                    rows.append((*cells, r.company, item.customer_id))
+                else:
+                    problems.append(item)
     finally:
         store.close()
-    found = [c for c in items if isinstance(c, Contact)]
-    problems = [p for p in items if isinstance(p, ReadProblem)]
-    if json_out:
-        print_json(
-            {
-                "folder": store.url,
-                "contacts": [_contact_json(c) for c in found],
-                "problems": [_problem_json(p) for p in problems],
-            }
-        )
-    else:
+    if not json_out:
         table = Table(box=None)
         # Ids are what `contacts show` takes: never shortened.
-        width = max((len(c.item_id) for c in found), default=2)
+        width = max((len(row[0]) for row in rows), default=2)
         table.add_column("id", no_wrap=True, min_width=width)
         for title in ("name", "e-mail", "phone", "company", "customer id"):
             table.add_column(title, overflow="fold")
-        for c in found:
-            r = c.record
-            cells = (c.item_id, c.display_name, r.email1, _first_phone(c), r.company)
-            table.add_row(*(Text(v) for v in (*cells, c.customer_id)))
+        for row in rows:
+            table.add_row(*(Text(v) for v in row))
         console.print(table)
-        console.print(f"{len(found)} contact(s) in {store.url}")
+        console.print(f"{len(rows)} contact(s) in {store.url}")
     _report(problems)
     if problems:
         raise typer.Exit(1)

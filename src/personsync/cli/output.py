@@ -89,9 +89,14 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def to_json(data: Any, indent: int | None = None) -> str:
+    """JSON text of `data` as every command writes it (dates ISO, tuples as lists, UTF-8)."""
+    return json.dumps(data, default=_default, ensure_ascii=False, indent=indent)
+
+
 def print_json(data: Any) -> None:
     """Machine-readable output: plain JSON on stdout, no colour, no wrapping."""
-    sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(to_json(data, indent=2) + "\n")
     sys.stdout.flush()
 
 

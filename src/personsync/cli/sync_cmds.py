@@ -151,7 +151,7 @@ TakeSide = Enum("TakeSide", {"crm": "crm", "outlook": "outlook"}, type=str)
     "Person's id (with --folder). The chosen side's value goes to the other side; only the "
     "conflicted fields are written, journaled, and can be undone.\n\n"
     "Examples:\n\n"
-    "  personsync resolve 20261205-0412-ab12 --take crm\n\n"
+    "  personsync resolve 20261205-0412-ab12cd34 --take crm\n\n"
     "  personsync resolve 590 --folder vcf:./contacts --take outlook --field company\n\n"
     + EXIT_CODES_HELP,
 )
@@ -393,7 +393,9 @@ def runs_list(
 
 @runs_app.command("show", help="One run: its counts, problems and journal entries.")
 def runs_show(
-    run: Annotated[str, typer.Argument(metavar="RUN", help="The run id, e.g. 20261124-1530-ab12.")],
+    run: Annotated[
+        str, typer.Argument(metavar="RUN", help="The run id, e.g. 20261124-1530-ab12cd34.")
+    ],
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
