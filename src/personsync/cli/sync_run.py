@@ -16,7 +16,6 @@ import typer
 from personsync.cli.db import open_persons
 from personsync.cli.output import Progress, interactive, print_json, progress
 from personsync.errors import ExitCode
-from personsync.sync.merge import POLICIES, policy
 
 if TYPE_CHECKING:
     from personsync.sync.plan import Plan
@@ -43,6 +42,9 @@ WaitOption = Annotated[
 ]
 
 
+# sync.merge.POLICIES written out: importing sync.merge loads the model (phonenumbers), which
+# building the command tree for --help must not (tests/cli/test_cli_small.py checks they agree).
+POLICIES = ("crm", "outlook", "newest", "skip")
 OnConflict = Enum("OnConflict", {name: name for name in POLICIES}, type=str)  # type: ignore[misc]
 
 ConflictOption = Annotated[
@@ -99,7 +101,7 @@ def sync(
     """Plan, print the plan, apply, print the report; returns the exit code."""
     from personsync.cli.sync_render import show_plan
     from personsync.stores.writable import check_writable
-    from personsync.sync import engine
+    from personsync.sync import engine, merge
 
     if not dry_run:
         # Found before anything is planned or written, not once per contact.
@@ -124,7 +126,7 @@ def sync(
             on_plan=on_plan,
             advance=bar,
             wait=wait,
-            on_conflict=policy(None if on_conflict is None else on_conflict.value),
+            on_conflict=merge.policy(None if on_conflict is None else on_conflict.value),
             recreate=recreate,
         )
     if outcome.report is None:
