@@ -162,3 +162,10 @@ def test_guard_message_for_more_writes_than_the_folder_holds() -> None:
         guard.check(plan, 0.5)
     said = caught.value.message
     assert "769 contacts in vcf:/x, which holds only 9 now" in said and "%," not in said
+
+
+def test_the_cli_offers_every_conflict_policy() -> None:
+    from personsync.cli.sync_run import POLICIES
+    from personsync.sync.merge import POLICIES as ENGINE_POLICIES
+
+    assert POLICIES == ENGINE_POLICIES

@@ -43,6 +43,8 @@ WaitOption = Annotated[
 ]
 
 
+# From sync.policies, not sync.merge: merge loads the model (phonenumbers), which building the
+# command tree for --help must not.
 OnConflict = Enum("OnConflict", {name: name for name in POLICIES}, type=str)  # type: ignore[misc]
 
 ConflictOption = Annotated[
