@@ -6,6 +6,8 @@ import logging
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,7 +149,23 @@ def create_app(
             hint="set one first: personsync serve --set-password",
         )
     web = WebState(db, host)
+    if schedule:
+        web.scheduler = Scheduler(web.db, tick=tick)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The scheduler runs while the server serves; the database closes with it.
+        if web.scheduler is not None:
+            web.scheduler.start()
+        try:
+            yield
+        finally:
+            if web.scheduler is not None:
+                web.scheduler.stop()
+            web.db.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="personsync",
         docs_url=None,
         redoc_url=None,
@@ -182,19 +200,5 @@ def create_app(
         if exc.status_code in (301, 302, 303, 307) and exc.headers:
             return Response(status_code=exc.status_code, headers=exc.headers)
         return render(request, "error.html", exc.status_code, message=str(exc.detail), hint="")
-
-    if schedule:
-        web.scheduler = Scheduler(web.db, tick=tick)
-
-        @app.on_event("startup")
-        def start_scheduler() -> None:
-            assert web.scheduler is not None
-            web.scheduler.start()
-
-    @app.on_event("shutdown")
-    def stop() -> None:
-        if web.scheduler is not None:
-            web.scheduler.stop()
-        web.db.close()
 
     return app
