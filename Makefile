@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser bench clean
+.PHONY: demo test lint typecheck unit browser screenshots bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ unit: $(STAMP) browser
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck unit
+
+# The web console's pages at 1280 and 390 px, into docs/screenshots/ (the README shows them).
+screenshots: $(STAMP) browser
+	$(BIN)/pytest -q tests/web/test_browser.py --screenshots docs/screenshots
 
 # Every benchmark in turn (about half an hour here; see docs/benchmarks.md for each one alone).
 bench: $(STAMP)

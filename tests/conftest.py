@@ -74,3 +74,13 @@ def persons_db(db_url: str) -> Iterator[PersonsDB]:
         yield db
     finally:
         db.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--screenshots",
+        default="",
+        metavar="DIR",
+        help="where the browser tests save their screenshots (`make screenshots` gives "
+        "docs/screenshots); by default a temporary folder, so a test run leaves the tree as it was",
+    )

@@ -19,6 +19,7 @@ import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
+# docs/screenshots with `make screenshots`; a temporary folder otherwise (tests/web/conftest.py).
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
@@ -85,7 +86,7 @@ def unlabelled(page: Page) -> list[str]:
 
 def shoot(page: Page, name: str) -> None:
     """What a person sees first at 1280 px (a laptop) and 390 px (a phone): the screen, not the
-    whole page, into docs/screenshots/NAME-WIDTH.png. Every field must have a label."""
+    whole page, into SHOTS/NAME-WIDTH.png. Every field must have a label."""
     assert unlabelled(page) == [], name
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((1280, 800), (390, 844)):

@@ -6,12 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import browser
 import pytest
 from web_client import Console
 
 from personsync.persons.repo import PersonsDB
 from personsync.persons.sample import generate
 from personsync.web.app import create_app
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _screenshots(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
+    given = request.config.getoption("screenshots")
+    browser.SHOTS = Path(given) if given else tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture
