@@ -209,3 +209,19 @@ def test_the_cli(sqlite_url: str, tmp_path: Path) -> None:
     assert got.exit_code == 0
     got = cli.invoke(app, ["profiles", "show", "P", *db])
     assert got.exit_code == 2 and "no sync profile named 'P'" in got.output
+
+
+def test_a_profile_whose_folder_is_busy_runs_at_its_next_time(
+    persons_db: PersonsDB, tmp_path: Path
+) -> None:
+    from personsync.sync.lease import held
+
+    persons_db.add_many(list(generate(3, seed=6)))
+    profile = store.save(persons_db, Profile("p", "export", f"vcf:{tmp_path}/out", every_minutes=5))
+    with held(persons_db.engine, profile.folder, "20261205-0000-beef"):  # another process's run
+        busy = runner.run_profile(persons_db, profile)
+    assert busy.status == "busy" and busy.exit_code == 5 and busy.run_id is None
+    assert "is busy" in (busy.error or "")
+    assert not list((tmp_path / "out").glob("*.vcf"))
+    again = runner.run_profile(persons_db, store.get(persons_db.engine, "p"))
+    assert again.status == "clean" and len(list((tmp_path / "out").glob("*.vcf"))) == 3

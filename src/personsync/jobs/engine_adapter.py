@@ -90,10 +90,10 @@ def run(
     return outcome.report
 
 
-def undo(db: Any, run_id: str) -> RunReport:
+def undo(db: Any, run_id: str, *, advance: Callable[..., None] | None = None) -> RunReport:
     info = journal.get_run(db.engine, run_id)
     with folder_lock(info.folder):
-        return undo_run(db, run_id)
+        return undo_run(db, run_id, advance=advance)
 
 
 def undo_preview(db: Any, run_id: str) -> list[dict[str, Any]]:
@@ -108,9 +108,8 @@ def undo_preview(db: Any, run_id: str) -> list[dict[str, Any]]:
 
 
 # --- one run at a time per folder in this process ------------------------------------------------
-# The engine's lease (the sync engine redesign) covers other processes; this lock keeps the web
-# console's own runs and its scheduler from racing each other before that lands, and says which
-# folder is busy instead of waiting.
+# The engine's lease covers every process (LeaseHeld); this lock refuses a second run of a folder
+# in this process (the console's own runs, its scheduler) before it opens the folder at all.
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 

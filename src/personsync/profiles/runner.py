@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from personsync.errors import ExitCode, MassChangeRefused, PersonsyncError
+from personsync.errors import ExitCode, LeaseHeld, MassChangeRefused, PersonsyncError
 from personsync.jobs import engine_adapter
 from personsync.profiles import store
 from personsync.profiles.store import Profile
@@ -24,13 +24,20 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ProfileRun:
     profile: str
-    status: str  # the run's (clean | done | failed), or guard: stopped, nothing written
+    # The run's status (clean | done | failed), or guard (stopped by the mass-change guard) or
+    # busy (another run held the folder): nothing written, tried again at the next time.
+    status: str
     run_id: str | None
     error: str | None
 
     @property
     def exit_code(self) -> int:
-        codes = {"clean": ExitCode.CLEAN, "done": ExitCode.SKIPPED, "guard": ExitCode.GUARD}
+        codes = {
+            "clean": ExitCode.CLEAN,
+            "done": ExitCode.SKIPPED,
+            "guard": ExitCode.GUARD,
+            "busy": ExitCode.LEASE,
+        }
         return int(codes.get(self.status, ExitCode.FAILED))
 
 
@@ -54,6 +61,8 @@ def run_profile(
             error = "; ".join(str(e.get("error", "")) for e in report.errors[:3])
     except MassChangeRefused as exc:
         status, error = "guard", exc.message
+    except LeaseHeld as exc:  # another run of the folder is on: this one waits for next time
+        status, error = "busy", exc.message
     except PersonsyncError as exc:
         status, error = "failed", exc.message + (f" ({exc.hint})" if exc.hint else "")
     except Exception as exc:  # a bug or a foreign error: recorded, and the others still run
