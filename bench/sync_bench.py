@@ -8,6 +8,11 @@ Scenarios (each run in a fresh child process, so its peak memory is its own):
   export-noop   a no-op re-export (nothing changed on either side)
   export-1pct   a re-export after 1 % of the Persons changed
   import-full   an import of N cards (without Customer IDs) into an empty Persons database
+  sync-noop     a no-op two-way sync of the exported state (nothing changed on either side)
+  sync-1pct     a two-way sync after 1 % of the Persons and another 1 % of the contacts changed,
+                a tenth of them the same Persons' contacts (conflicts: left as decisions)
+  sync-first    the first two-way sync of N Persons against a folder of N matching but
+                unlinked contacts (the import's cards: no Customer IDs, random names)
   disk-floor    no engine: N files of a card's size created (temp + rename) and synced, by a
                 bare loop; what this disk costs anyway, measured in the same session, for scale
   customer-id-floor
@@ -38,10 +43,19 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-TARGETS = {"export-full": 10.0, "export-noop": 1.5, "export-1pct": 3.0, "import-full": 15.0}
+TARGETS = {
+    "export-full": 10.0,
+    "export-noop": 1.5,
+    "export-1pct": 3.0,
+    "import-full": 15.0,
+    "sync-noop": 1.0,
+    "sync-1pct": 3.0,
+    "sync-first": 25.0,
+}
 FLOOR = "disk-floor"
 CUSTOMER_ID_FLOOR = "customer-id-floor"
 FLOORS = (FLOOR, CUSTOMER_ID_FLOOR)
@@ -114,25 +128,53 @@ def child(scenario: str, work: Path, run: int) -> dict[str, float]:
     if scenario == "export-full":
         shutil.copy(work / "persons.db", here / "p.db")
         url = f"vcf:{here / 'out'}"
-    elif scenario in {"export-noop", "export-1pct"}:
+    elif scenario in {"export-noop", "export-1pct", "sync-noop", "sync-1pct"}:
         # Links are per folder: the run must see the very folder the links were made with.
         shutil.copy(work / "exported.db", here / "p.db")
         url = f"vcf:{work / 'exported'}"
+    elif scenario == "sync-first":
+        shutil.copytree(work / "plain", here / "cards")
+        shutil.copy(work / "persons.db", here / "p.db")
+        url = f"vcf:{here / 'cards'}"
     else:
         shutil.copytree(work / "plain", here / "cards")
         shutil.copy(work / "empty.db", here / "p.db")
         url = f"vcf:{here / 'cards'}"
     db = _db(here / "p.db")
-    if scenario == "export-1pct":
+    if scenario in {"export-1pct", "sync-1pct"}:
         ids = sorted(db.versions())[::100]
         db.update_many([(pid, {"job_title": f"Changed {run}"}) for pid in ids])
-    direction = "import" if scenario == "import-full" else "export"
+    if scenario == "sync-1pct":
+        _change_contacts(url, run)
+    direction = scenario.split("-")[0]
     started = time.perf_counter()
     out = engine.run(db, url, direction, yes=True)
     seconds = time.perf_counter() - started
     db.close()
     assert out.report is not None and not out.report.errors, out.report.errors[:3]
     return {"seconds": seconds, "rss_mb": peak_rss_mb(), "changes": out.plan.changes()}
+
+
+def _change_contacts(url: str, run: int) -> None:
+    """1 % of the folder's contacts changed in "Outlook" (every 100th, offset by 50), and the
+    contacts of a tenth of the Persons changed in the CRM, in the same field (conflicts)."""
+    from personsync.model import Contact
+    from personsync.stores import open_folder
+
+    store = open_folder(url, create=False)
+    try:
+        # New cards are named in creation order, so the sorted names follow the Persons' ids.
+        ids = sorted(ref.item_id for ref in store.list_items())
+        edits = {i: {"department": f"Outlook {run}"} for i in ids[50::100]}
+        edits |= {i: {"job_title": f"Outlook {run}"} for i in ids[::1000]}
+        pairs = [
+            (c, replace(c, record=c.record.replace(edits[c.item_id])))
+            for c in store.get_many(list(edits))
+            if isinstance(c, Contact)
+        ]
+        store.update_many(pairs)
+    finally:
+        store.close()
 
 
 def disk_floor(work: Path, here: Path) -> dict[str, float]:

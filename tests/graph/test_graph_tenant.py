@@ -247,7 +247,7 @@ def test_gateway_timeout_after_retries() -> None:
 def test_throttled_inside_a_batch_to_the_end() -> None:
     faults = Faults()
     faults.add("POST /me/contactFolders", "429", times=200)  # inner requests of the batches
-    srv = make_server(faults=faults)
+    srv = make_server(ServerConfig(integer_retry_after=False), faults)  # short Retry-After
     with srv.serve():
         results = open_graph(srv, "Contacts/CRM").create_many([_person(i) for i in range(6)])
     assert all(isinstance(r, ThrottledError) for r in results)

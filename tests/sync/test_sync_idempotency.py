@@ -14,6 +14,7 @@ from sync_fakes import FakePersonsDB
 from personsync.model import Contact, Record, diff
 from personsync.stores.memory import MemoryStore
 from personsync.sync import engine
+from personsync.sync.merge import NEVER_BLANK_INTO_CRM
 
 NAMES = st.sampled_from(["Ann", "Bob", "Cy", "Dee", "Émile", ""])
 RECORDS = st.builds(
@@ -104,4 +105,7 @@ def test_second_run_plans_nothing(
         assert len(db.rows) == before_persons + created
         for c in store.items.values():
             if c.customer_id:
-                assert not diff(db.rows[int(c.customer_id)].record, c.record)
+                left = diff(db.rows[int(c.customer_id)].record, c.record)
+                # "Never blank out" (on by default into the CRM for company, e-mails and
+                # phones): an emptied value in Outlook does not erase the Person's.
+                assert all(f in NEVER_BLANK_INTO_CRM and new == "" for f, (_, new) in left.items())

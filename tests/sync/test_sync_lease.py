@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
+from folder_help import cli
 from sync_fakes import records
 
 from personsync.errors import ExitCode, LeaseHeld
@@ -99,33 +99,22 @@ def test_two_exports_at_once_never_duplicate(db_url: str, tmp_path: Path) -> Non
     assert refusals >= 10, f"only {refusals} of 20 attempts overlapped"
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "personsync", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
-
-
 def test_refused_run_names_the_holder_and_exits_5(db_url: str, tmp_path: Path) -> None:
     _seed(db_url, 5)
     folder = f"vcf:{tmp_path / 'out'}"
     db = PersonsDB(db_url)
     try:
         with held(db.engine, folder, "20261205-0300-beef"):
-            busy = _cli("export", "--to", folder, "--db", db_url)
+            busy = cli("export", "--to", folder, "--db", db_url)
             assert busy.returncode == ExitCode.LEASE == 5
             assert "20261205-0300-beef" in busy.stderr and "since 20" in busy.stderr
-            waited = _cli("export", "--to", folder, "--db", db_url, "--wait", "0.5")
+            waited = cli("export", "--to", folder, "--db", db_url, "--wait", "0.5")
             assert waited.returncode == ExitCode.LEASE and "after waiting 0.5 s" in waited.stderr
             # A dry run takes no lease: it plans while the folder is held.
-            assert _cli("export", "--to", folder, "--db", db_url, "--dry-run").returncode == 0
+            assert cli("export", "--to", folder, "--db", db_url, "--dry-run").returncode == 0
             assert not _customer_ids(folder)
         assert current_holder(db.engine, folder) is None
-        assert _cli("export", "--to", folder, "--db", db_url).returncode == 0
+        assert cli("export", "--to", folder, "--db", db_url).returncode == 0
         assert len(_customer_ids(folder)) == 5
     finally:
         db.close()
@@ -156,14 +145,15 @@ def test_killed_holder_is_taken_over(db_url: str, tmp_path: Path) -> None:
     _seed(db_url, 12)
     folder = f"vcf:{tmp_path / 'out'}"
     crash = {"PERSONSYNC_CRASH_AFTER": "3", "PERSONSYNC_CHUNK_SIZE": "3"}
-    killed = _cli("export", "--to", folder, "--db", db_url, env=crash)
+    killed = cli("export", "--to", folder, "--db", db_url, env=crash)
     assert killed.returncode == -signal.SIGKILL
     db = PersonsDB(db_url)
     try:
         # The dead run is still recorded as the holder, but its lock went with its process.
         dead = current_holder(db.engine, folder)
         assert dead is not None and dead.pid > 0
-        again = _cli("export", "--to", folder, "--db", db_url, "--json", "--yes")
+        # No --yes: the part the killed run had planned (and was let do) does not trip the guard.
+        again = cli("export", "--to", folder, "--db", db_url, "--json")
         assert again.returncode == 0, again.stderr
         ids = _customer_ids(folder)
         assert len(ids) == 12 and set(ids.values()) == {1}

@@ -9,6 +9,7 @@ from personsync.sync.links import LinkRow
 from personsync.sync.plan import (
     CreateContact,
     CreatePerson,
+    KeepDeleted,
     Link,
     NeedsDecision,
     Refresh,
@@ -246,11 +247,13 @@ def test_import_person_matched_by_two_contacts_is_not_guessed() -> None:
     assert [type(a) for a in plan.actions] == [NeedsDecision, NeedsDecision]
 
 
-def test_import_linked_person_deleted_needs_decision() -> None:
+def test_import_linked_person_deleted_is_kept() -> None:
+    # No standing decision (issue 12): the contact stays, the link becomes a tombstone.
     links = {5: LinkRow(5, "a", "c1", "v1")}
     plan = plan_import(snap([], [contact("a", ANN, "c2", cid="5")], links))
     (action,) = plan.actions
-    assert isinstance(action, NeedsDecision) and "no longer exists" in action.reason
+    assert isinstance(action, KeepDeleted) and action.side == "person"
+    assert action.item_version == "c2" and "was deleted in the CRM" in action.reason
 
 
 def test_import_recovers_person_created_by_interrupted_run() -> None:

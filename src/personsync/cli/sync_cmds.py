@@ -1,4 +1,4 @@
-"""CLI: export, import, link, unlink, runs, undo and demo."""
+"""CLI: export, import, sync, resolve, rules, link, unlink, runs, undo and demo."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import shlex
 import shutil
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,14 @@ from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
 from personsync.cli.output import console, interactive, print_json, progress
 from personsync.cli.root import app
-from personsync.cli.sync_run import MaxChangeOption, WaitOption, finish, sync
+from personsync.cli.sync_run import (
+    ConflictOption,
+    MaxChangeOption,
+    RecreateOption,
+    WaitOption,
+    finish,
+    sync,
+)
 from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
 from personsync.persons import ALL_PERSONS
 
@@ -38,6 +46,8 @@ def export_cmd(
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
     wait: WaitOption = 0.0,
+    on_conflict: ConflictOption = None,
+    recreate: RecreateOption = False,
 ) -> None:
     code = sync(
         "export",
@@ -49,6 +59,8 @@ def export_cmd(
         yes=yes,
         max_change=max_change,
         wait=wait,
+        on_conflict=on_conflict,
+        recreate=recreate,
     )
     raise typer.Exit(code)
 
@@ -70,6 +82,7 @@ def import_cmd(
     yes: YesOption = False,
     max_change: MaxChangeOption = 50.0,
     wait: WaitOption = 0.0,
+    on_conflict: ConflictOption = None,
 ) -> None:
     code = sync(
         "import",
@@ -81,11 +94,172 @@ def import_cmd(
         yes=yes,
         max_change=max_change,
         wait=wait,
+        on_conflict=on_conflict,
     )
     raise typer.Exit(code)
 
 
 FolderOption = Annotated[str, typer.Option("--folder", "-f", help="The contact folder.")]
+
+
+@app.command(
+    "sync",
+    help="Two-way sync of a view of Persons and a contact folder, field by field against the "
+    "values both sides last agreed on: a field changed on one side flows to the other; a field "
+    "changed on both sides is a conflict, left as it is and listed as a decision unless "
+    "--on-conflict says otherwise; e-mail addresses and categories merge as sets. New Persons "
+    "of the view get contacts, new contacts get Persons (matched first).\n\n"
+    "Examples:\n\n"
+    "  personsync sync --view Members --folder vcf:./contacts --dry-run\n\n"
+    "  personsync sync --view Members --folder graph:Contacts --on-conflict crm\n\n"
+    + EXIT_CODES_HELP,
+)
+def sync_cmd(
+    folder: FolderOption,
+    view: Annotated[str, typer.Option("--view", help="The Persons view.")] = ALL_PERSONS,
+    db: DbOption = None,
+    dry_run: DryRunOption = False,
+    json_out: JsonOption = False,
+    yes: YesOption = False,
+    max_change: MaxChangeOption = 50.0,
+    wait: WaitOption = 0.0,
+    on_conflict: ConflictOption = None,
+    recreate: RecreateOption = False,
+) -> None:
+    code = sync(
+        "sync",
+        folder,
+        db_url=db,
+        view=view,
+        dry_run=dry_run,
+        json_out=json_out,
+        yes=yes,
+        max_change=max_change,
+        wait=wait,
+        on_conflict=on_conflict,
+        recreate=recreate,
+    )
+    raise typer.Exit(code)
+
+
+TakeSide = Enum("TakeSide", {"crm": "crm", "outlook": "outlook"}, type=str)
+
+
+@app.command(
+    "resolve",
+    help="Settle conflicts left as decisions: TARGET is a run (its undecided conflicts) or a "
+    "Person's id (with --folder). The chosen side's value goes to the other side; only the "
+    "conflicted fields are written, journaled, and can be undone.\n\n"
+    "Examples:\n\n"
+    "  personsync resolve 20261205-0412-ab12 --take crm\n\n"
+    "  personsync resolve 590 --folder vcf:./contacts --take outlook --field company\n\n"
+    + EXIT_CODES_HELP,
+)
+def resolve_cmd(
+    target: Annotated[str, typer.Argument(help="A run id, or a Person's id.")],
+    take: Annotated[TakeSide, typer.Option("--take", help="Whose value wins: crm or outlook.")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", help="Only this field (repeatable); default: every conflict."),
+    ] = None,
+    folder: Annotated[
+        str | None, typer.Option("--folder", "-f", help="The folder (with a Person's id).")
+    ] = None,
+    db: DbOption = None,
+    dry_run: DryRunOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    from personsync.cli.sync_render import show_plan
+    from personsync.sync import engine, resolve
+
+    with open_persons(db) as pdb:
+        engine.ensure_tables(pdb.engine)
+        outcome = resolve.resolve(
+            pdb, target, take.value, fields=field or (), folder=folder, dry_run=dry_run
+        )
+    if outcome.report is None:
+        if json_out:
+            print_json({"plan": outcome.plan.to_dict()})
+        else:
+            show_plan(outcome.plan)
+        raise typer.Exit(ExitCode.CLEAN)
+    raise typer.Exit(finish(outcome.report, json_out, outcome.plan))
+
+
+rules_app = typer.Typer(
+    help="A contact folder's field rules and default conflict policy.", no_args_is_help=True
+)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("show", help="The folder's rules (fields not listed: both ways, defaults).")
+def rules_show(
+    folder: Annotated[str, typer.Argument(help="The contact folder, e.g. vcf:./contacts.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    from personsync.cli.sync_render import show_settings
+    from personsync.sync import engine, settings
+
+    with open_persons(db) as pdb:
+        engine.ensure_tables(pdb.engine)
+        found = settings.load_settings(pdb.engine, folder)
+    show_settings(folder, found, json_out)
+
+
+@rules_app.command(
+    "set",
+    help="Change the folder's rule for FIELD, or its default conflict policy.\n\n"
+    "Examples:\n\n"
+    "  personsync rules set vcf:./contacts notes --direction to-outlook\n\n"
+    "  personsync rules set vcf:./contacts company --allow-blank\n\n"
+    "  personsync rules set vcf:./contacts --on-conflict crm",
+)
+def rules_set(
+    folder: Annotated[str, typer.Argument(help="The contact folder.")],
+    field: Annotated[str | None, typer.Argument(help="The field (personsync fields).")] = None,
+    direction: Annotated[
+        str | None,
+        typer.Option("--direction", help="both, to-outlook (CRM → Outlook only), to-crm, or none."),
+    ] = None,
+    never_blank: Annotated[
+        bool | None,
+        typer.Option(
+            "--never-blank/--allow-blank",
+            help="Whether an emptied value may erase the other side's.",
+        ),
+    ] = None,
+    fill_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--fill-only-if-empty/--always-update",
+            help="Whether the field only fills an empty value on the other side.",
+        ),
+    ] = None,
+    on_conflict: ConflictOption = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    from personsync.cli.sync_render import show_settings
+    from personsync.sync import engine, settings
+
+    with open_persons(db) as pdb:
+        engine.ensure_tables(pdb.engine)
+        found = settings.load_settings(pdb.engine, folder)
+        if on_conflict is not None:
+            found = settings.set_policy(pdb.engine, folder, on_conflict.value)
+        if field is not None:
+            found = settings.set_rule(
+                pdb.engine,
+                folder,
+                field,
+                flow=direction,
+                never_blank=never_blank,
+                fill_only_if_empty=fill_only,
+            )
+        elif direction is not None or never_blank is not None or fill_only is not None:
+            raise UsageError("name the FIELD the rule is for")
+    show_settings(folder, found, json_out)
 
 
 @app.command(
@@ -245,6 +419,10 @@ def runs_show(
 def undo_cmd(
     run: Annotated[str, typer.Argument(metavar="RUN", help="The run id (personsync runs list).")],
     db: DbOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Say what would be undone and what not; change nothing."),
+    ] = False,
     json_out: JsonOption = False,
     wait: WaitOption = 0.0,
 ) -> None:
@@ -253,7 +431,7 @@ def undo_cmd(
 
     with open_persons(db) as pdb, progress(f"undoing {run}") as bar:
         engine.ensure_tables(pdb.engine)
-        report = undo_run(pdb, run, advance=bar, wait=wait)
+        report = undo_run(pdb, run, advance=bar, wait=wait, dry_run=dry_run)
     raise typer.Exit(finish(report, json_out))
 
 

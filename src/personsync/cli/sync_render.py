@@ -8,10 +8,11 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from personsync.cli.output import console
+from personsync.cli.output import console, print_json
 from personsync.sync.journal import RunInfo
-from personsync.sync.plan import Action, Plan, action_to_dict
+from personsync.sync.plan import Action, Plan, action_to_dict, conflicts_of
 from personsync.sync.report import RunReport
+from personsync.sync.settings import FolderSettings
 
 LABELS = {
     "create-contact": "create contact",
@@ -47,8 +48,23 @@ def _short(value: Any, width: int = 30) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def conflict_line(c: dict[str, Any]) -> str:
+    """One named field: `company: CRM 'ACME' · Outlook 'Umbrella' (changed on both sides) →
+    kept CRM`."""
+    kept = {"crm": "CRM", "outlook": "Outlook"}.get(c["kept"], c["kept"])
+    return (
+        f"{c['field']}: CRM {_short(c['crm']) or '∅'} · Outlook {_short(c['outlook']) or '∅'} "
+        f"({c['why']}) → kept {kept}"
+    )
+
+
 def _detail(a: Action) -> str:
     d = action_to_dict(a)
+    named = [f"conflict {conflict_line(c)}" for c in d.get("conflicts", ())]
+    return "\n".join([*named, _what(d)]) if named else _what(d)
+
+
+def _what(d: dict[str, Any]) -> str:
     if "changes" in d:
         parts = [
             f"{f}: {_short(o) or '∅'} → {_short(n) or '∅'}" for f, (o, n) in d["changes"].items()
@@ -70,8 +86,8 @@ def _detail(a: Action) -> str:
 
 
 def show_plan(plan: Plan, limit: int = 50) -> None:
-    arrow = "into" if plan.direction == "export" else "from"
-    what = f"view {plan.view!r}" if plan.direction == "export" else "Persons"
+    arrow = {"export": "into", "import": "from", "sync": "with"}[plan.direction]
+    what = f"view {plan.view!r}" if plan.direction != "import" else "Persons"
     console.print(
         f"[bold]Plan[/bold]: {plan.direction} {escape(what)} {arrow} {escape(plan.folder)}"
     )
@@ -79,7 +95,13 @@ def show_plan(plan: Plan, limit: int = 50) -> None:
     console.print(
         "  " + " · ".join(f"{n} {LABELS[k]}" for k, n in counts.items() if n) or "  nothing to do"
     )
-    shown = [a for a in plan.actions if a.kind != "refresh"]
+    shown = [a for a in plan.actions if a.kind != "refresh" or conflicts_of(a)]
+    named = len(plan.conflicts())
+    if named:
+        console.print(
+            f"  [yellow]{named} field(s) changed on the side this run writes to or on both "
+            "sides[/yellow]: named below with both values"
+        )
     if shown:
         table = Table(show_lines=False, pad_edge=False)
         table.add_column("action")
@@ -117,13 +139,16 @@ def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
         console.print(f"  [red]error[/red] {escape(str(who))}: {escape(str(e.get('error')))}")
     for s in report.skipped[:50]:
         _skipped(s)
+    for c in report.conflicts[:50]:
+        who = c.get("name") or c.get("item_id") or ""
+        console.print(f"  [yellow]conflict[/yellow] {escape(str(who))}: {escape(conflict_line(c))}")
     for w in [w for w in report.warnings if w not in shown][:20]:
         console.print(f"  [yellow]warning[/yellow]: {escape(w)}")
-    hidden = len(report.errors) + len(report.skipped) - 100
+    hidden = len(report.errors) + len(report.skipped) + len(report.conflicts) - 150
     if hidden > 0:
         console.print(f"  … and {hidden} more (`personsync runs show {report.run_id} --json`)")
     written = sum(n for k, n in report.counts.items() if k in WRITTEN)
-    if report.command in {"export", "import"} and written:
+    if report.command in {"export", "import", "sync"} and written:
         console.print(f"  undo with: personsync undo {report.run_id}", style="dim")
 
 
@@ -168,6 +193,7 @@ def run_to_dict(r: RunInfo) -> dict[str, Any]:
         "started_at": r.started_at,
         "finished_at": r.finished_at,
         "status": r.status,
+        "undone_by": r.undone_by or None,
         "counts": r.counts,
         "problems": r.problems,
     }
@@ -187,14 +213,20 @@ def show_runs(runs: list[RunInfo]) -> None:
     for r in runs:
         counts = ", ".join(f"{v} {SHORT.get(k, k)}" for k, v in r.counts.items() if v)
         table.add_row(
-            r.id, r.command, escape(r.folder), f"{r.started_at:%Y-%m-%d %H:%M}", r.status, counts
+            r.id,
+            r.command,
+            escape(r.folder),
+            f"{r.started_at:%Y-%m-%d %H:%M}",
+            f"{r.status}, undone by {r.undone_by}" if r.undone_by else r.status,
+            counts,
         )
     console.print(table)
 
 
 def show_run(r: RunInfo, entries: list[dict[str, Any]], limit: int = 100) -> None:
     console.print(f"[bold]Run {r.id}[/bold]: {r.command} {escape(r.folder)} {escape(r.view)}")
-    console.print(f"  started {r.started_at:%Y-%m-%d %H:%M:%S}, status {r.status}")
+    undone = f", undone by run {r.undone_by}" if r.undone_by else ""
+    console.print(f"  started {r.started_at:%Y-%m-%d %H:%M:%S}, status {r.status}{undone}")
     console.print("  " + ", ".join(f"{k} {v}" for k, v in r.counts.items() if v))
     for p in r.problems[:limit]:
         who = p.get("name") or p.get("item_id") or ""
@@ -217,3 +249,24 @@ def show_run(r: RunInfo, entries: list[dict[str, Any]], limit: int = 100) -> Non
     console.print(table)
     if len(entries) > limit:
         console.print(f"  … and {len(entries) - limit} more entries (--json lists them all)")
+
+
+def show_settings(folder: str, settings: FolderSettings, json_out: bool) -> None:
+    if json_out:
+        print_json({"folder": folder, **settings.to_dict()})
+        return
+    policy = settings.on_conflict or "the run's default (export: crm, import: outlook, sync: skip)"
+    console.print(f"[bold]Rules of {escape(folder)}[/bold]: on conflict {escape(policy)}")
+    if not settings.rules:
+        console.print(
+            "  every field both ways; never blank out company, e-mails and phones into the CRM"
+        )
+        return
+    table = Table(pad_edge=False)
+    for title in ("field", "direction", "never blank out", "fill only if empty"):
+        table.add_column(title)
+    for name, rule in sorted(settings.rules.items()):
+        blank = "default" if rule.never_blank is None else "yes" if rule.never_blank else "no"
+        table.add_row(name, rule.flow, blank, "yes" if rule.fill_only_if_empty else "no")
+    console.print(table)
+    console.print("  other fields: both ways, defaults", style="dim")

@@ -1,4 +1,4 @@
-"""One export or import from the shell: check, plan, print the plan, guard, apply, report.
+"""One export, import or sync from the shell: check, plan, print the plan, guard, apply, report.
 
 Shared by `export`, `import` and the `wizard`, so they behave the same: the mass-change question
 is asked only of a person at a terminal (with the progress bar stopped while it is asked); piped
@@ -8,6 +8,7 @@ or scheduled, the guard stops the run with exit code 3 and says why.
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -15,6 +16,7 @@ import typer
 from personsync.cli.db import open_persons
 from personsync.cli.output import Progress, interactive, print_json, progress
 from personsync.errors import ExitCode
+from personsync.sync.merge import POLICIES, policy
 
 if TYPE_CHECKING:
     from personsync.sync.plan import Plan
@@ -37,6 +39,31 @@ WaitOption = Annotated[
         help="When another run is working on the same contact folder, wait up to this many "
         "seconds for it to finish (default: do not wait; exit code 5).",
         min=0,
+    ),
+]
+
+
+OnConflict = Enum("OnConflict", {name: name for name in POLICIES}, type=str)  # type: ignore[misc]
+
+ConflictOption = Annotated[
+    OnConflict | None,
+    typer.Option(
+        "--on-conflict",
+        help="A field changed on the side this run writes to (or on both sides) since the last "
+        "sync: keep the CRM's value (crm), Outlook's (outlook), or leave both as they are for "
+        "you to decide (skip; newest does the same, as no folder records when a field changed). "
+        "Default: the folder's rule, else the run's source (export: crm, import: outlook; "
+        "sync: skip). Every such field is named in the plan and the report with both values; "
+        "the journal keeps the overwritten one.",
+    ),
+]
+
+RecreateOption = Annotated[
+    bool,
+    typer.Option(
+        "--recreate",
+        help="Create again the contacts that were deleted in the folder (by default they stay "
+        "deleted, and the report names their Persons).",
     ),
 ]
 
@@ -66,6 +93,8 @@ def sync(
     max_change: float,
     plan_rows: int | None = None,
     wait: float = 0.0,
+    on_conflict: OnConflict | None = None,
+    recreate: bool = False,
 ) -> int:
     """Plan, print the plan, apply, print the report; returns the exit code."""
     from personsync.cli.sync_render import show_plan
@@ -95,6 +124,8 @@ def sync(
             on_plan=on_plan,
             advance=bar,
             wait=wait,
+            on_conflict=policy(None if on_conflict is None else on_conflict.value),
+            recreate=recreate,
         )
     if outcome.report is None:
         if json_out:

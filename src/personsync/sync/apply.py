@@ -42,6 +42,7 @@ from personsync.sync.pipeline import WriteQueue
 from personsync.sync.plan import (
     CreateContact,
     CreatePerson,
+    KeepDeleted,
     Link,
     NeedsDecision,
     Plan,
@@ -49,8 +50,10 @@ from personsync.sync.plan import (
     Skip,
     UpdateContact,
     UpdatePerson,
+    item_of,
 )
 from personsync.sync.report import RunReport
+from personsync.sync.snapshot import GONE
 from personsync.sync.values import RawJson, dumps, record_to_dict, value_to_json
 
 T = TypeVar("T")
@@ -202,22 +205,37 @@ class Executor:
                         "candidates": list(getattr(a, "candidates", ())),
                     }
                 )
+        for a, conflict in plan.conflicts():
+            self.report.conflicts.append(
+                {
+                    "name": getattr(a, "name", ""),
+                    "person_id": getattr(a, "person_id", None),
+                    "item_id": item_of(a),
+                    "folder": self.folder,
+                    **conflict.to_dict(),
+                }
+            )
         self.report.warnings += list(plan.warnings)
         self.report.count("unchanged", plan.unchanged)
         self.report.count("decide", len(plan.of("decide")))
         self.report.count("skip", len(plan.of("skip")))
-        if plan.direction == "export":
+        if plan.direction != "export":
+            # Import, and the CRM's half of a two-way sync first: a pair written on both sides
+            # gets its link row from the contact's write, which comes second.
+            self._create_persons([a for a in plan.actions if isinstance(a, CreatePerson)])
+            self._update_persons([a for a in plan.actions if isinstance(a, UpdatePerson)])
+        if plan.direction == "import":
+            self._links([a for a in plan.actions if isinstance(a, Link)])
+        else:
             self._create_contacts([a for a in plan.actions if isinstance(a, CreateContact)])
             updates = [a for a in plan.actions if isinstance(a, UpdateContact)]
             links = [a for a in plan.actions if isinstance(a, Link)]
             rewrite = [a for a in links if a.contact.customer_id != str(a.person_id)]
             self._update_contacts(updates, rewrite)
             self._links([a for a in links if a.contact.customer_id == str(a.person_id)])
-        else:
-            self._create_persons([a for a in plan.actions if isinstance(a, CreatePerson)])
-            self._update_persons([a for a in plan.actions if isinstance(a, UpdatePerson)])
-            self._links([a for a in plan.actions if isinstance(a, Link)])
+        if plan.direction != "export":
             self._write_customer_ids(final=True)
+        self._keep_deleted([a for a in plan.actions if isinstance(a, KeepDeleted)])
         self._refresh([a for a in plan.actions if isinstance(a, Refresh)])
 
     # --- export ----------------------------------------------------------------------------------
@@ -253,8 +271,8 @@ class Executor:
                 u.new,
                 _ContactWrite(
                     u.person_id,
-                    u.person_version,
-                    u.new.record,
+                    u.person_version if u.settled else "",
+                    u.new.record if u.baseline is None else u.baseline,
                     mirror=bool(u.link),
                     counts=("link", "update-contact") if u.link else ("update-contact",),
                     name=u.name,
@@ -269,8 +287,8 @@ class Executor:
                 replace(lk.contact, customer_id=str(lk.person_id)),
                 _ContactWrite(
                     lk.person_id,
-                    lk.person_version,
-                    lk.record,
+                    lk.person_version if lk.settled else "",
+                    lk.record if lk.baseline is None else lk.baseline,
                     mirror=True,
                     counts=("link",),
                     name=lk.name,
@@ -408,8 +426,8 @@ class Executor:
                         a.person_id,
                         a.contact.item_id,
                         a.contact.version if cid_ok else "",
-                        person.version,
-                        a.record,
+                        person.version if a.settled else "",
+                        a.record if a.baseline is None else a.baseline,
                     )
                 )
                 outcomes.append(
@@ -442,8 +460,8 @@ class Executor:
                         a.person_id,
                         a.contact.item_id,
                         a.contact.version if cid_ok else "",
-                        a.person_version,
-                        a.record,
+                        a.person_version if a.settled else "",
+                        a.record if a.baseline is None else a.baseline,
                     )
                 )
                 outcomes.append((seq, "done", {"item_id": a.contact.item_id}, None))
@@ -520,11 +538,33 @@ class Executor:
             self.journal.settle(conn, outcomes)
         self.checkpoint()
 
+    def _keep_deleted(self, actions: list[KeepDeleted]) -> None:
+        """Tombstones: the link stays, with the deleted side's version `GONE` (no side is
+        written, so nothing is journaled; the next run of the pair finds it in step)."""
+        for part in chunks(actions, self.chunk):
+            rows = [
+                (
+                    a.person_id,
+                    GONE if a.side == "contact" else a.item_version,
+                    GONE if a.side == "person" else a.person_version,
+                )
+                for a in part
+            ]
+            with self.engine.begin() as conn:
+                Links.set_versions(conn, self.folder, rows)
+            for a in part:
+                self.report.warnings.append(f"{a.name or a.item_id}: {a.reason}")
+            self.report.count("keep-deleted", len(part))
+
     def _refresh(self, actions: list[Refresh]) -> None:
         for part in chunks(actions, self.chunk):
             rows = [
                 link_row(
-                    a.person_id, a.contact.item_id, a.contact.version, a.person_version, a.record
+                    a.person_id,
+                    a.contact.item_id,
+                    a.contact.version,
+                    a.person_version if a.settled else "",
+                    a.record if a.baseline is None else a.baseline,
                 )
                 for a in part
             ]

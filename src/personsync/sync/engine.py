@@ -8,7 +8,7 @@ link are read. The planner then decides from exactly what was read.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, inspect
 
 from personsync.errors import MassChangeRefused
+from personsync.fields import FIELD_NAMES
 from personsync.model import Contact, Person, diff
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem
@@ -25,13 +26,16 @@ from personsync.sync.journal import (
     Journal,
     PendingCreate,
     interrupted_customer_id_writes,
+    interrupted_plan,
     new_run_id,
     unfinished_person_creates,
 )
 from personsync.sync.lease import held
 from personsync.sync.links import LinkRow, Links, ignored, load_state, save_state
+from personsync.sync.merge import Choices, FieldRule, Policy
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
+from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step
 from personsync.sync.tables import metadata
 from personsync.sync.values import record_from_dict
@@ -95,24 +99,40 @@ def _recover(
     return out
 
 
-def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None) -> Snapshot:
+def take_snapshot(
+    db: Any, store: ContactStore, direction: str, view: str | None, recreate: bool = False
+) -> Snapshot:
     engine: Engine = db.engine
-    links = Links(engine, store.url).load()
+    link_table = Links(engine, store.url)
+    links = link_table.load()
     listing = {ref.item_id: ref.version for ref in store.list_items()}
     for item_id in ignored(engine, store.url):
         listing.pop(item_id, None)  # a person chose to leave it alone: no run sees it
     recovered: dict[str, int] = {}
-    if direction == "export":
+    if direction in ("export", "sync"):
         versions = db.versions(view)
-        total = len(versions)
-        need_persons = [p for p in versions if not in_step(links.get(p), listing, versions)]
+        total = len(versions) if direction == "export" else db.count()
+        need_persons = [
+            p for p in versions if not in_step(links.get(p), listing, versions, recreate)
+        ]
         linked = {link.item_id for link in links.values()}
         need_items = [i for i in listing if i not in linked]
+        unlinked = len(need_items)
         need_items += [
             links[p].item_id for p in need_persons if p in links and links[p].item_id in listing
         ]
         contacts, problems = _read_contacts(store, need_items)
         persons = _read_persons(db, need_persons, view, total)
+        # The baselines of the linked pairs that were read (none on a first export).
+        baselines = link_table.baselines(
+            p for p in need_persons if p in links and links[p].item_id in listing
+        )
+        if direction == "sync" and unlinked:
+            # Two-way: new contacts become Persons, matched first against every Person not
+            # linked here (the view's own were offered them already).
+            for pid, person in _read_persons(db, db.versions(None), None, 0).items():
+                persons.setdefault(pid, person)
+            recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
     else:
         versions = db.versions(None)
         total = len(versions)
@@ -130,6 +150,7 @@ def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None
                 total,
             )
         recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
+        baselines = link_table.baselines(by_item[i].person_id for i in need_items if i in by_item)
     folder = FolderSnapshot(
         store.url, listing, contacts, problems, store.capabilities.unsupported_fields
     )
@@ -138,6 +159,7 @@ def take_snapshot(db: Any, store: ContactStore, direction: str, view: str | None
         PersonsSnapshot(versions, persons, total, view or ""),
         links,
         recovered,
+        baselines,
     )
 
 
@@ -162,14 +184,24 @@ def run(
     advance: Callable[[int], None] | None = None,
     chunk: int | None = None,
     wait: float = 0.0,
+    on_conflict: Policy | None = None,
+    field_policies: Mapping[str, Policy] | None = None,
+    only_persons: Collection[int] | None = None,
+    only_fields: Collection[str] = (),
+    recreate: bool = False,
 ) -> Outcome:
-    """Plan an export or import; unless `dry_run`, guard and apply it. `confirm` is asked when
-    the mass-change guard trips (None: refuse). A run waits up to `wait` seconds for another
-    run on the same folder to finish (LeaseHeld if it does not)."""
+    """Plan an export, import or two-way sync; unless `dry_run`, guard and apply it. `confirm`
+    is asked when the mass-change guard trips (None: refuse). A run waits up to `wait` seconds
+    for another run on the same folder to finish (LeaseHeld if it does not). `on_conflict`
+    settles the fields named by the three-way plan (None: the folder's setting, else the
+    direction's source; for a two-way sync, skip); `field_policies` per field over it.
+    `only_persons`, `only_fields`: plan only the pairs of these Persons, and (when given) only
+    these fields of them (`personsync resolve`). `recreate`: contacts deleted in the folder are
+    created again (default: kept deleted, their Persons named)."""
     started = time.perf_counter()
     engine: Engine = db.engine
     ensure_tables(engine)
-    store = open_folder(folder, create=direction == "export")
+    store = open_folder(folder, create=direction != "import")
     run_id = new_run_id()
     # One run at a time per folder, from before the snapshot to the last outcome; a dry run
     # writes nothing and takes no lease.
@@ -184,7 +216,18 @@ def run(
                 if dry_run
                 else store.finish_interrupted(interrupted_customer_id_writes(engine, store.url))
             )
-            result = planner.plan(take_snapshot(db, store, direction, view), direction)
+            settings = load_settings(engine, store.url)
+            rules = dict(settings.rules)
+            if only_fields:
+                rules.update({f: FieldRule("none") for f in FIELD_NAMES if f not in only_fields})
+            choices = Choices(
+                on_conflict or settings.on_conflict, field_policies or {}, rules, recreate
+            )
+            result = planner.plan(
+                take_snapshot(db, store, direction, view, recreate), direction, choices
+            )
+            if only_persons is not None:
+                result = result.only(only_persons)
             # The snapshot is gone here: what the writes need, the plan holds (20 MB less for
             # an import of 100,000 cards: listing, versions, the contacts' index).
             if on_plan is not None:
@@ -192,11 +235,14 @@ def run(
             if dry_run:
                 return Outcome(result, None, time.perf_counter() - started)
             try:
-                guard.check(result, max_share)
+                already = interrupted_plan(engine, store.url, direction)
+                guard.check(result, max_share, already)
             except MassChangeRefused as exc:
                 if not yes and not (confirm is not None and confirm(exc.message)):
                     raise
-            journal = Journal(engine, direction, store.url, view or "", run_id=run_id)
+            journal = Journal(
+                engine, direction, store.url, view or "", run_id=run_id, planned=result.counts()
+            )
             report = RunReport(journal.run_id, direction, journal.folder, view or "")
             report.warnings += mended
             try:

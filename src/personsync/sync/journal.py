@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -50,6 +50,7 @@ class RunInfo:
     status: str
     counts: dict[str, int]
     problems: list[dict[str, Any]]
+    undone_by: str = ""  # the undo run that took this run back
 
 
 def new_run_id() -> str:
@@ -61,7 +62,14 @@ class Journal:
     """The journal of one run."""
 
     def __init__(
-        self, engine: Engine, command: str, folder: str, view: str = "", *, run_id: str = ""
+        self,
+        engine: Engine,
+        command: str,
+        folder: str,
+        view: str = "",
+        *,
+        run_id: str = "",
+        planned: dict[str, int] | None = None,
     ) -> None:
         self.engine = engine
         # `run_id`: the id the run took the folder's lease under (sync/lease.py).
@@ -84,6 +92,9 @@ class Journal:
                         view=view,
                         started_at=now(),
                         status="running",
+                        # The plan's counts until the run finishes: a run killed mid-way
+                        # leaves them, so its re-run is not stopped by the guard for them.
+                        counts=dumps(planned or {}),
                     )
                 )
         except SQLAlchemyError as exc:
@@ -236,10 +247,43 @@ def _info(row: Any) -> RunInfo:
     )
 
 
+def interrupted_plan(engine: Engine, folder: str, command: str) -> dict[str, int]:
+    """The planned counts of this folder's last run when it was killed mid-way (status still
+    running: its process died; interrupted: a later run saw it die) with the same command;
+    else nothing. The caller holds the folder's lease, so no such run is alive."""
+    t = sync_runs
+    query = (
+        select(t.c.command, t.c.status, t.c.counts)
+        .where(t.c.folder == normalise_folder(folder))
+        .order_by(t.c.started_at.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None or row.command != command or row.status not in ("running", "interrupted"):
+        return {}
+    return {k: int(v) for k, v in (loads(row.counts) or {}).items()}
+
+
+def undone_by(engine: Engine, run_ids: Sequence[str]) -> dict[str, str]:
+    """run id → the undo run that finished taking it back (an undo records its target as its
+    `view`), for those of `run_ids` that were undone."""
+    t = sync_runs
+    query = select(t.c.view, t.c.id).where(
+        t.c.command == "undo",
+        t.c.view.in_(list(run_ids)),
+        t.c.status.in_(("clean", "done", "skipped")),
+    )
+    with engine.connect() as conn:
+        return {view: rid for view, rid in conn.execute(query).all()}
+
+
 def list_runs(engine: Engine, limit: int = 50) -> list[RunInfo]:
     query = select(sync_runs).order_by(sync_runs.c.started_at.desc()).limit(limit)
     with engine.connect() as conn:
-        return [_info(row) for row in conn.execute(query)]
+        found = [_info(row) for row in conn.execute(query)]
+    undone = undone_by(engine, [r.id for r in found])
+    return [replace(r, undone_by=undone.get(r.id, "")) for r in found]
 
 
 def get_run(engine: Engine, run_id: str) -> RunInfo:
@@ -249,7 +293,7 @@ def get_run(engine: Engine, run_id: str) -> RunInfo:
         raise RunNotFound(
             f"no run {run_id!r} in the journal", hint="`personsync runs list` shows the runs"
         )
-    return _info(row)
+    return replace(_info(row), undone_by=undone_by(engine, [run_id]).get(run_id, ""))
 
 
 def entries(engine: Engine, run_id: str) -> list[dict[str, Any]]:

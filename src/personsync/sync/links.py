@@ -9,7 +9,7 @@ older tools read, while the link table is what the engine decides from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -17,8 +17,10 @@ from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError
+from personsync.model import Record
 from personsync.persons.bulk import executemany
 from personsync.sync.tables import sync_folder_state, sync_ignored, sync_links
+from personsync.sync.values import loads, record_from_dict
 
 CHUNK = 2000
 
@@ -66,6 +68,27 @@ class Links:
         except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot read the links of {self.folder}") from exc
 
+    def baselines(self, person_ids: Iterable[int]) -> dict[int, Record]:
+        """person id → its link's baseline, for these Persons (links without one are left out:
+        their pairs are planned as on a first sync)."""
+        t = sync_links
+        wanted = sorted(set(person_ids))
+        out: dict[int, Record] = {}
+        try:
+            with self.engine.connect() as conn:
+                for start in range(0, len(wanted), CHUNK):
+                    query = select(t.c.person_id, t.c.baseline).where(
+                        t.c.folder == self.folder,
+                        t.c.person_id.in_(wanted[start : start + CHUNK]),
+                    )
+                    for pid, text in conn.execute(query).all():
+                        data = loads(text)
+                        if data:
+                            out[pid] = record_from_dict(data)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot read the links of {self.folder}") from exc
+        return out
+
     def owner(self, item_id: str) -> int | None:
         """The Person the contact `item_id` is linked to in this folder, if any."""
         t = sync_links
@@ -108,6 +131,20 @@ class Links:
             .values(item_version=bindparam("v"))
         )
         executemany(conn, stmt, [{"f": folder, "i": i, "v": v} for i, v in versions])
+
+    @staticmethod
+    def set_versions(conn: Any, folder: str, rows: Sequence[tuple[int, str, str]]) -> None:
+        """(person id, item version, person version) of existing links, in the caller's
+        transaction."""
+        if not rows:
+            return
+        t = sync_links
+        stmt = (
+            update(t)
+            .where(t.c.folder == bindparam("f"), t.c.person_id == bindparam("p"))
+            .values(item_version=bindparam("iv"), person_version=bindparam("pv"))
+        )
+        executemany(conn, stmt, [{"f": folder, "p": p, "iv": iv, "pv": pv} for p, iv, pv in rows])
 
     @staticmethod
     def forget(conn: Any, folder: str, item_ids: Sequence[str]) -> None:

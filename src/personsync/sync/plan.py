@@ -8,13 +8,15 @@ needs to judge it (who, which fields, old → new).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from personsync.model import Contact, Record, Value
+from personsync.sync.merge import Conflict
 from personsync.sync.values import value_to_json
 
-Direction = Literal["export", "import"]
+Direction = Literal["export", "import", "sync"]
 Changes = tuple[tuple[str, Value, Value], ...]  # (field, old, new)
 
 
@@ -41,6 +43,12 @@ class UpdateContact:
     changes: Changes
     link: str = ""  # how the link was found when it is being made now ("" = already linked)
     name: str = ""
+    # Three-way (sync/merge.py): the fields named (overwritten edits, conflicts), the agreed
+    # values when they are not the written record, and False when a field was left different
+    # (the link is then stale, so the next run reads the pair again and decides the same).
+    conflicts: tuple[Conflict, ...] = ()
+    baseline: Record | None = None
+    settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,12 @@ class UpdatePerson:
     changes: Changes
     link: str = ""
     name: str = ""
+    # Three-way (sync/merge.py): the fields named (overwritten edits, conflicts), the agreed
+    # values when they are not the written record, and False when a field was left different
+    # (the link is then stale, so the next run reads the pair again and decides the same).
+    conflicts: tuple[Conflict, ...] = ()
+    baseline: Record | None = None
+    settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +97,12 @@ class Link:
     record: Record  # the agreed values: the baseline
     link: str
     name: str = ""
+    # Three-way (sync/merge.py): the fields named (overwritten edits, conflicts), the agreed
+    # values when they are not the written record, and False when a field was left different
+    # (the link is then stale, so the next run reads the pair again and decides the same).
+    conflicts: tuple[Conflict, ...] = ()
+    baseline: Record | None = None
+    settled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +114,36 @@ class Refresh:
     person_version: str
     contact: Contact
     record: Record
+    # Three-way (sync/merge.py): the fields named (overwritten edits, conflicts), the agreed
+    # values when they are not the written record, and False when a field was left different
+    # (the link is then stale, so the next run reads the pair again and decides the same).
+    conflicts: tuple[Conflict, ...] = ()
+    baseline: Record | None = None
+    settled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class KeepDeleted:
+    """One side of a link was deleted (`side`: the contact in the folder, or the Person in the
+    CRM); the other stays as it is. The link becomes a tombstone, so no later run re-creates
+    the deleted one (export `--recreate` does)."""
+
+    kind: ClassVar[str] = "keep-deleted"
+    side: str  # contact | person: the one that was deleted
+    person_id: int
+    person_version: str  # the Person's ("" when the Person is the one deleted)
+    item_id: str
+    item_version: str  # the contact's ("" when the contact is the one deleted)
+    name: str = ""
+
+    @property
+    def reason(self) -> str:
+        if self.side == "contact":
+            return (
+                "its contact was deleted in the folder: the Person stays "
+                "(--recreate brings it back)"
+            )
+        return f"its Person {self.person_id} was deleted in the CRM: the contact stays"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +177,7 @@ Action = (
     | UpdatePerson
     | Link
     | Refresh
+    | KeepDeleted
     | Skip
     | NeedsDecision
 )
@@ -142,12 +193,25 @@ class Plan:
     unchanged: int = 0  # pairs skipped without reading: versions equal to the link's
     folder_size: int = 0  # items in the folder before the run
     persons_size: int = 0  # Persons in the table before the run
+    links: int = 0  # links of this folder before the run (the emptied-side guard)
+    persons_seen: int = 0  # Persons the run looked at (the view's; import: every Person)
     warnings: tuple[str, ...] = field(default=())
 
     def counts(self) -> dict[str, int]:
         c = Counter(a.kind for a in self.actions)
         c["unchanged"] = self.unchanged + c.pop("refresh", 0)
-        return {k: c.get(k, 0) for k in (*WRITES, "skip", "decide", "unchanged")}
+        keys = (*WRITES, "keep-deleted", "skip", "decide", "unchanged")
+        return {k: c.get(k, 0) for k in keys}
+
+    def only(self, person_ids: Collection[int]) -> Plan:
+        """This plan, with only the actions about these Persons."""
+        wanted = set(person_ids)
+        kept = tuple(a for a in self.actions if getattr(a, "person_id", None) in wanted)
+        return replace(self, actions=kept, unchanged=0)
+
+    def conflicts(self) -> list[tuple[Action, Conflict]]:
+        """Every field named (overwritten edits and conflicts), with its pair's action."""
+        return [(a, c) for a in self.actions for c in conflicts_of(a)]
 
     def changes(self) -> int:
         """How many writes the plan makes (links count: they write Customer IDs)."""
@@ -162,9 +226,27 @@ class Plan:
             "folder": self.folder,
             "view": self.view,
             "counts": self.counts(),
-            "actions": [action_to_dict(a) for a in self.actions if a.kind != "refresh"],
+            "actions": [
+                action_to_dict(a) for a in self.actions if a.kind != "refresh" or conflicts_of(a)
+            ],
             "warnings": list(self.warnings),
         }
+
+
+def conflicts_of(a: Action) -> tuple[Conflict, ...]:
+    """The fields a pair's action names (none for creates, skips and decisions)."""
+    if isinstance(a, UpdateContact | UpdatePerson | Link | Refresh):
+        return a.conflicts
+    return ()
+
+
+def item_of(a: Action) -> str:
+    """The contact an action is about ("" for one not made yet)."""
+    if isinstance(a, UpdateContact):
+        return a.old.item_id
+    if isinstance(a, CreatePerson | UpdatePerson | Link | Refresh):
+        return a.contact.item_id
+    return a.item_id if isinstance(a, Skip | NeedsDecision | KeepDeleted) else ""
 
 
 def action_to_dict(a: Action) -> dict[str, Any]:
@@ -183,7 +265,7 @@ def action_to_dict(a: Action) -> dict[str, Any]:
         out |= {"person_id": a.person_id, "item_id": a.contact.item_id}
         if isinstance(a, Link):
             out |= {"name": a.name, "link": a.link}
-    elif isinstance(a, Skip):
+    elif isinstance(a, KeepDeleted | Skip):
         out |= {"reason": a.reason, "name": a.name, "item_id": a.item_id, "person_id": a.person_id}
     else:
         out |= {
@@ -194,4 +276,6 @@ def action_to_dict(a: Action) -> dict[str, Any]:
             "person_id": a.person_id,
             "candidates": list(a.candidates),
         }
+    if conflicts_of(a):
+        out["conflicts"] = [c.to_dict() for c in conflicts_of(a)]
     return out

@@ -7,15 +7,19 @@ ambiguous is guessed: it becomes a `NeedsDecision` the run skips and the report 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from personsync.model import Contact, Person, Record, diff
+from personsync.sync.links import LinkRow
 from personsync.sync.match import MatchIndex, resolve
+from personsync.sync.merge import NO_CHOICES, Choices, FieldPlan, Mode
 from personsync.sync.plan import (
     Action,
     CreateContact,
     CreatePerson,
+    KeepDeleted,
     Link,
     NeedsDecision,
     Plan,
@@ -23,6 +27,7 @@ from personsync.sync.plan import (
     Skip,
     UpdateContact,
     UpdatePerson,
+    item_of,
 )
 from personsync.sync.snapshot import Snapshot, in_step
 
@@ -51,50 +56,160 @@ def _problem_skip(problems: dict[str, str], item_id: str, person_id: int | None 
     return Skip(why, item_id=item_id, person_id=person_id)
 
 
-def _export_pair(person: Person, contact: Contact, how: str, snap: Snapshot) -> Action:
-    new_record = _keep(person.record, contact.record, snap.folder.unsupported)
+def _three_way(
+    snap: Snapshot, person: Person, contact: Contact, how: str, mode: Mode, choices: Choices
+) -> FieldPlan | None:
+    """The per-field plan of a pair linked before this run (None: no baseline to go by, as
+    for a link made now: the mode's source wins, as on a first sync)."""
+    base = None if how else snap.baselines.get(person.id)
+    if base is None and mode == "export" and not choices.rules:
+        return None  # a first pairing: the CRM's values, as they always were
+    return choices.three_way(person.record, contact.record, base, mode, snap.folder.unsupported)
+
+
+def _named(fp: FieldPlan | None) -> dict[str, Any]:
+    """The three-way part of a pair's action (the fields named, the baseline when a field is
+    left as it is)."""
+    if fp is None or (not fp.conflicts and fp.settled):
+        return {}
+    return {
+        "conflicts": fp.conflicts,
+        "baseline": None if fp.settled else fp.baseline,
+        "settled": fp.settled,
+    }
+
+
+def _left(fp: FieldPlan | None, record: Record, target: Record) -> Record:
+    """`record`, except the fields the three-way plan leaves as they are: `target`'s."""
+    if fp is None or fp.settled:
+        return record
+    return record.replace({f: getattr(target, f) for f in fp.left})
+
+
+def _export_pair(
+    person: Person, contact: Contact, how: str, snap: Snapshot, choices: Choices = NO_CHOICES
+) -> Action:
+    fp = _three_way(snap, person, contact, how, "export", choices)
+    kept = _keep(person.record, contact.record, snap.folder.unsupported)
+    new_record = _left(fp, kept, contact.record)
+    named = _named(fp)
     changes = tuple((f, o, n) for f, (o, n) in diff(contact.record, new_record).items())
     cid = str(person.id)
     if changes:
         new = replace(contact, record=new_record, customer_id=cid)
         return UpdateContact(
-            person.id, person.version, contact, new, changes, how, person.display_name
+            person.id, person.version, contact, new, changes, how, person.display_name, **named
         )
     if how or contact.customer_id != cid:
         return Link(
-            person.id, person.version, contact, new_record, how or "linked", person.display_name
+            person.id,
+            person.version,
+            contact,
+            new_record,
+            how or "linked",
+            person.display_name,
+            **named,
         )
-    return Refresh(person.id, person.version, contact, new_record)
+    return Refresh(person.id, person.version, contact, new_record, **named)
 
 
-def _import_pair(person: Person, contact: Contact, how: str, snap: Snapshot) -> Action:
-    new_record = _keep(contact.record, person.record, snap.folder.unsupported)
+def _import_pair(
+    person: Person, contact: Contact, how: str, snap: Snapshot, choices: Choices = NO_CHOICES
+) -> Action:
+    fp = _three_way(snap, person, contact, how, "import", choices)
+    kept = _keep(contact.record, person.record, snap.folder.unsupported)
+    new_record = _left(fp, kept, person.record)
+    named = _named(fp)
     changes = tuple((f, o, n) for f, (o, n) in diff(person.record, new_record).items())
     if changes:
         return UpdatePerson(
-            person.id, person.version, contact, new_record, changes, how, contact.display_name
+            person.id,
+            person.version,
+            contact,
+            new_record,
+            changes,
+            how,
+            contact.display_name,
+            **named,
         )
     if how or contact.customer_id != str(person.id):
         return Link(
-            person.id, person.version, contact, new_record, how or "linked", contact.display_name
+            person.id,
+            person.version,
+            contact,
+            new_record,
+            how or "linked",
+            contact.display_name,
+            **named,
         )
-    return Refresh(person.id, person.version, contact, new_record)
+    return Refresh(person.id, person.version, contact, new_record, **named)
 
 
-def plan_export(snap: Snapshot) -> Plan:
-    """Make the folder's contacts match the view's Persons."""
+def _sync_pair(
+    person: Person, contact: Contact, how: str, snap: Snapshot, choices: Choices
+) -> list[Action]:
+    """Two-way: the fields changed on one side flow to the other; conflicts by the policy
+    (default skip: both stay, a decision). A pair written on both sides is left unsettled (its
+    link's versions are those before the other side's write), so the next run re-reads it and
+    only refreshes the link."""
+    base = None if how else snap.baselines.get(person.id)
+    fp = choices.three_way(person.record, contact.record, base, "sync", snap.folder.unsupported)
+    both = bool(fp.to_crm) and bool(fp.to_outlook)
+    three: dict[str, Any] = {
+        "conflicts": fp.conflicts,
+        "baseline": fp.baseline,
+        "settled": fp.settled and not both,
+    }
+    name, cid = person.display_name, str(person.id)
+    out: list[Action] = []
+    if fp.to_crm:
+        record = person.record.replace(fp.to_crm)
+        changes = tuple((f, getattr(person.record, f), v) for f, v in fp.to_crm.items())
+        # When the contact is written too, that write sets its Customer ID.
+        seen = replace(contact, customer_id=cid) if fp.to_outlook else contact
+        out.append(
+            UpdatePerson(person.id, person.version, seen, record, changes, how, name, **three)
+        )
+        # The conflicts are named once, with the pair's first action.
+        three["conflicts"] = ()
+    if fp.to_outlook:
+        new = replace(contact, record=contact.record.replace(fp.to_outlook), customer_id=cid)
+        changes = tuple((f, getattr(contact.record, f), v) for f, v in fp.to_outlook.items())
+        link = "" if fp.to_crm else how
+        out.append(
+            UpdateContact(person.id, person.version, contact, new, changes, link, name, **three)
+        )
+    if out:
+        return out
+    if how or contact.customer_id != cid:
+        made = how or "linked"
+        return [Link(person.id, person.version, contact, fp.baseline, made, name, **three)]
+    return [Refresh(person.id, person.version, contact, fp.baseline, **three)]
+
+
+def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool = False) -> Plan:
+    """Make the folder's contacts match the view's Persons. `two_way`: the Persons'
+    half of a two-way sync (each pair both ways, `_sync_pair`)."""
     folder, persons, links = snap.folder, snap.persons, snap.links
     linked_items = {link.item_id: pid for pid, link in links.items()}
     problems = _problems(snap)
     actions: list[Action] = []
+
+    def pair(person: Person, contact: Contact, how: str) -> None:
+        if two_way:
+            actions.extend(_sync_pair(person, contact, how, snap, choices))
+        else:
+            actions.append(_export_pair(person, contact, how, snap, choices))
+
     unchanged = 0
     claimed: set[str] = set()
     pending: list[Person] = []
+    gone: list[Person] = []  # linked, but the contact is no longer in the folder
 
     for pid in sorted(persons.versions):
         link = links.get(pid)
         # Both sides as at the last sync: skipped without reading either.
-        if in_step(link, folder.listing, persons.versions):
+        if in_step(link, folder.listing, persons.versions, choices.recreate):
             unchanged += 1
             continue
         person = persons.persons[pid]
@@ -105,15 +220,31 @@ def plan_export(snap: Snapshot) -> Plan:
             if contact is None:
                 actions.append(_problem_skip(problems, link.item_id, pid))
             else:
-                actions.append(_export_pair(person, contact, "", snap))
+                pair(person, contact, "")
             continue
-        pending.append(person)
+        if link is not None and not choices.recreate:
+            gone.append(person)
+        else:
+            pending.append(person)
 
     free = {i: c for i, c in folder.contacts.items() if i not in linked_items}
     by_cid: dict[str, list[Contact]] = defaultdict(list)
     for contact in free.values():
         if contact.customer_id:
             by_cid[contact.customer_id].append(contact)
+    # Case 5: the linked contact was deleted in the folder. Found again by its Customer ID (a
+    # restored contact) → relinked; else kept so: the link becomes a tombstone, the Person
+    # stays, the report names it, and no later run re-creates it unless asked (--recreate).
+    for person in gone:
+        if str(person.id) in by_cid:
+            pending.append(person)
+        else:
+            link = links[person.id]
+            actions.append(
+                KeepDeleted(
+                    "contact", person.id, person.version, link.item_id, "", person.display_name
+                )
+            )
     # A copy of a linked contact (same Customer ID, another item): named, never touched.
     for pid, link in links.items():
         if pid in persons.versions and link.item_id in folder.listing:
@@ -137,11 +268,11 @@ def plan_export(snap: Snapshot) -> Plan:
             )
         elif cands:
             claimed.add(cands[0].item_id)
-            actions.append(_export_pair(person, cands[0], "Customer ID", snap))
+            pair(person, cands[0], "Customer ID")
         # The seed's hidden link names an unclaimed contact without a Customer ID.
         elif legacy is not None and not legacy.customer_id and legacy.item_id not in claimed:
             claimed.add(legacy.item_id)
-            actions.append(_export_pair(person, legacy, "contact_manager_id", snap))
+            pair(person, legacy, "contact_manager_id")
         else:
             to_match.append(person)
 
@@ -156,7 +287,7 @@ def plan_export(snap: Snapshot) -> Plan:
         pid = person.id
         if pid in found.matched:
             how, item_id = found.matched[pid]
-            actions.append(_export_pair(person, free[item_id], how, snap))
+            pair(person, free[item_id], how)
         elif pid in found.ambiguous:
             how, items = found.ambiguous[pid]
             actions.append(
@@ -193,6 +324,8 @@ def plan_export(snap: Snapshot) -> Plan:
         unchanged,
         folder_size=len(folder.listing),
         persons_size=persons.total,
+        links=len(links),
+        persons_seen=len(persons.versions),
     )
 
 
@@ -208,45 +341,25 @@ def _decide_copy(contact: Contact, pid: int, linked_item: str) -> NeedsDecision:
     )
 
 
-def plan_import(snap: Snapshot) -> Plan:
-    """Make the Persons match the folder's contacts."""
-    folder, persons, links = snap.folder, snap.persons, snap.links
-    linked_items = {link.item_id: link for link in links.values()}
-    live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
-    problems = _problems(snap)
+def _place_contacts(
+    pending: list[Contact],
+    snap: Snapshot,
+    known: Collection[int],
+    everyone: Mapping[int, Person],
+    live: Mapping[int, LinkRow],
+    claimed: set[int],
+    pair: Callable[[Person, Contact, str], Action | list[Action]],
+) -> list[Action]:
+    """Unlinked contacts: their Person by Customer ID, else by matching, else a new Person.
+    `known`: the ids a Customer ID may name; `everyone`: the Persons read (to match against
+    those not `claimed`); `live`: the links whose contact exists; `pair`: the pair's action."""
     actions: list[Action] = []
-    warnings: list[str] = []
-    unchanged = 0
-    claimed: set[int] = set(live)
-    pending: list[Contact] = []
 
-    for item_id in sorted(folder.listing):
-        link = linked_items.get(item_id)
-        # Both sides as at the last sync: skipped without reading either.
-        if in_step(link, folder.listing, persons.versions):
-            unchanged += 1
-            continue
-        contact = folder.contacts.get(item_id)
-        if contact is None:
-            actions.append(_problem_skip(problems, item_id))
-            continue
-        warnings += [f"{contact.display_name} ({item_id}): {m}" for m in contact.unmapped]
-        if link is None:
-            pending.append(contact)
-        # Case 1: linked by the link table → make the Person's mapped fields match.
-        elif link.person_id in persons.persons:
-            actions.append(_import_pair(persons.persons[link.person_id], contact, "", snap))
+    def add(made: Action | list[Action]) -> None:
+        if isinstance(made, list):
+            actions.extend(made)
         else:
-            # The linked Person was deleted in the CRM: re-creating it would be a guess.
-            actions.append(
-                NeedsDecision(
-                    f"its Person {link.person_id} no longer exists",
-                    contact.display_name,
-                    _email(contact.record),
-                    item_id=item_id,
-                    person_id=link.person_id,
-                )
-            )
+            actions.append(made)
 
     by_cid: Counter[str] = Counter(c.customer_id for c in pending if c.customer_id)
     to_match: list[Contact] = []
@@ -254,14 +367,14 @@ def plan_import(snap: Snapshot) -> Plan:
         cid = contact.customer_id
         recovered = snap.recovered.get(contact.item_id)
         # An interrupted run created this contact's Person but died before linking it.
-        if recovered is not None and recovered in persons.persons and recovered not in claimed:
+        if recovered is not None and recovered in everyone and recovered not in claimed:
             claimed.add(recovered)
-            actions.append(_import_pair(persons.persons[recovered], contact, "recovered", snap))
+            add(pair(everyone[recovered], contact, "recovered"))
         elif cid:
             # Case 2: the Customer ID names the Person; only when nothing contradicts it.
             pid = int(cid) if cid.isdigit() else None
             reason = ""
-            if pid is None or pid not in persons.versions:
+            if pid is None or pid not in known:
                 reason = f"its Customer ID {cid} names no Person"
             elif by_cid[cid] > 1:
                 reason = f"{by_cid[cid]} contacts carry Customer ID {cid} (copied contacts?)"
@@ -270,7 +383,7 @@ def plan_import(snap: Snapshot) -> Plan:
                     f"carries Customer ID {cid}, but Person {cid} is linked to contact "
                     f"{live[pid].item_id} (a copied contact?)"
                 )
-            elif pid not in persons.persons:
+            elif pid not in everyone:
                 reason = f"Person {cid} was not read"
             if reason:
                 actions.append(
@@ -285,7 +398,7 @@ def plan_import(snap: Snapshot) -> Plan:
             else:
                 assert pid is not None
                 claimed.add(pid)
-                actions.append(_import_pair(persons.persons[pid], contact, "Customer ID", snap))
+                add(pair(everyone[pid], contact, "Customer ID"))
         else:
             to_match.append(contact)
 
@@ -293,7 +406,7 @@ def plan_import(snap: Snapshot) -> Plan:
     # contact_manager_id, when it names the contact, first).
     index: MatchIndex[int] = MatchIndex()
     legacy: dict[str, int] = {}
-    for pid, person in persons.persons.items():
+    for pid, person in everyone.items():
         if pid not in claimed:
             index.add(pid, person.record)
             if person.contact_manager_id:
@@ -303,7 +416,7 @@ def plan_import(snap: Snapshot) -> Plan:
         pid = legacy.get(contact.item_id, 0)
         if pid and pid not in claimed:
             claimed.add(pid)
-            actions.append(_import_pair(persons.persons[pid], contact, "contact_manager_id", snap))
+            add(pair(everyone[pid], contact, "contact_manager_id"))
         else:
             hinted.append(contact)
     found = resolve(((c.item_id, c.record) for c in hinted), index, claimed)
@@ -311,7 +424,7 @@ def plan_import(snap: Snapshot) -> Plan:
         item_id = contact.item_id
         if item_id in found.matched:
             how, pid = found.matched[item_id]
-            actions.append(_import_pair(persons.persons[pid], contact, how, snap))
+            add(pair(everyone[pid], contact, how))
         elif item_id in found.ambiguous:
             how, pids = found.ambiguous[item_id]
             actions.append(
@@ -339,6 +452,64 @@ def plan_import(snap: Snapshot) -> Plan:
         else:
             # Case 4: nothing found → create the Person; its Customer ID is written back after.
             actions.append(CreatePerson(contact, contact.record))
+    return actions
+
+
+def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
+    """Make the Persons match the folder's contacts."""
+    folder, persons, links = snap.folder, snap.persons, snap.links
+    linked_items = {link.item_id: link for link in links.values()}
+    live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
+    problems = _problems(snap)
+    actions: list[Action] = []
+    warnings: list[str] = []
+    unchanged = 0
+    claimed: set[int] = set(live)
+    pending: list[Contact] = []
+
+    for item_id in sorted(folder.listing):
+        link = linked_items.get(item_id)
+        # Both sides as at the last sync: skipped without reading either.
+        if in_step(link, folder.listing, persons.versions):
+            unchanged += 1
+            continue
+        contact = folder.contacts.get(item_id)
+        if contact is None:
+            actions.append(_problem_skip(problems, item_id))
+            continue
+        warnings += [f"{contact.display_name} ({item_id}): {m}" for m in contact.unmapped]
+        if link is None:
+            pending.append(contact)
+        # Case 1: linked by the link table → make the Person's mapped fields match.
+        elif link.person_id in persons.persons:
+            actions.append(
+                _import_pair(persons.persons[link.person_id], contact, "", snap, choices)
+            )
+        elif link.person_id not in persons.versions:
+            # Case 5: the linked Person was deleted in the CRM. Kept so: the contact stays,
+            # the link becomes a tombstone (no later import re-creates the Person), named once.
+            actions.append(
+                KeepDeleted(
+                    "person",
+                    link.person_id,
+                    "",
+                    item_id,
+                    contact.version,
+                    contact.display_name,
+                )
+            )
+        else:
+            actions.append(_problem_skip(problems, item_id, link.person_id))
+
+    actions += _place_contacts(
+        pending,
+        snap,
+        persons.versions,
+        persons.persons,
+        live,
+        claimed,
+        lambda person, contact, how: _import_pair(person, contact, how, snap, choices),
+    )
     return Plan(
         "import",
         folder.url,
@@ -347,9 +518,56 @@ def plan_import(snap: Snapshot) -> Plan:
         unchanged,
         folder_size=len(folder.listing),
         persons_size=persons.total,
+        links=len(links),
+        persons_seen=len(persons.versions),
         warnings=tuple(warnings),
     )
 
 
-def plan(snap: Snapshot, direction: str) -> Plan:
-    return plan_export(snap) if direction == "export" else plan_import(snap)
+def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
+    """Two-way: the view's Persons as an export plans them, each linked pair both ways; then
+    the contacts no Person of the view took: their Person by Customer ID or matching among
+    the Persons not linked here, or a new Person."""
+    persons_half = plan_export(snap, choices, two_way=True)
+    folder, links = snap.folder, snap.links
+    taken = {link.item_id for link in links.values()}
+    for a in persons_half.actions:
+        taken.add(item_of(a))
+        if isinstance(a, NeedsDecision):
+            taken.update(a.candidates)
+    pending = [c for i, c in sorted(folder.contacts.items()) if i not in taken]
+    live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
+    # Persons of the view, and any linked Person, are not matched again.
+    claimed = set(links) | set(snap.persons.versions)
+    everyone = snap.persons.persons
+    contacts_half = _place_contacts(
+        pending,
+        snap,
+        everyone,
+        everyone,
+        live,
+        claimed,
+        lambda person, contact, how: _sync_pair(person, contact, how, snap, choices),
+    )
+    return Plan(
+        "sync",
+        folder.url,
+        snap.persons.view,
+        persons_half.actions + tuple(contacts_half),
+        persons_half.unchanged,
+        folder_size=len(folder.listing),
+        persons_size=snap.persons.total,
+        links=len(links),
+        persons_seen=len(snap.persons.versions),
+        warnings=persons_half.warnings,
+    )
+
+
+def plan(snap: Snapshot, direction: str, choices: Choices = NO_CHOICES) -> Plan:
+    """`choices`: how named fields of linked pairs are settled (policy None: the direction's source;
+    two-way: skip)."""
+    if direction == "export":
+        return plan_export(snap, choices)
+    if direction == "sync":
+        return plan_sync(snap, choices)
+    return plan_import(snap, choices)

@@ -7,6 +7,8 @@ from typing import Any
 
 from personsync.errors import ExitCode
 
+UNSETTLED = "both (a decision)"  # a conflict's `kept` when the run left both values
+
 
 @dataclass
 class RunReport:
@@ -17,8 +19,15 @@ class RunReport:
     counts: dict[str, int] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)  # a record's write failed
     skipped: list[dict[str, Any]] = field(default_factory=list)  # decisions needed, unreadable
+    # Fields named by the three-way plan (sync/merge.py): overwritten edits and conflicts, with
+    # both values and which one was kept ("both (a decision)": left as they are).
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     duration: float = 0.0
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """The conflicts left as they are, for a person to settle."""
+        return [c for c in self.conflicts if c["kept"] == UNSETTLED]
 
     @property
     def status(self) -> str:
@@ -26,7 +35,7 @@ class RunReport:
         with records skipped or left to decide) or "failed" (some records met errors)."""
         if self.errors:
             return "failed"
-        return "done" if self.skipped else "clean"
+        return "done" if self.skipped or self.decisions() else "clean"
 
     @property
     def summary(self) -> str:
@@ -34,21 +43,25 @@ class RunReport:
         parts = [f"{len(self.errors)} error{'s' * (len(self.errors) != 1)}"] if self.errors else []
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
+        if self.decisions():
+            parts.append(f"{len(self.decisions())} conflicts to decide")
         return ", ".join([self.status, *parts])
 
     @property
     def exit_code(self) -> int:
         if self.errors:
             return ExitCode.FAILED
-        return ExitCode.SKIPPED if self.skipped else ExitCode.CLEAN
+        return ExitCode.SKIPPED if self.skipped or self.decisions() else ExitCode.CLEAN
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
 
     def problems(self) -> list[dict[str, Any]]:
-        return [{"kind": "error", **e} for e in self.errors] + [
-            {"kind": "skipped", **s} for s in self.skipped
-        ]
+        return (
+            [{"kind": "error", **e} for e in self.errors]
+            + [{"kind": "skipped", **s} for s in self.skipped]
+            + [{"kind": "conflict", **c} for c in self.conflicts]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +75,7 @@ class RunReport:
             "counts": self.counts,
             "errors": self.errors,
             "skipped": self.skipped,
+            "conflicts": self.conflicts,
             "warnings": self.warnings,
             "duration_s": round(self.duration, 3),
         }

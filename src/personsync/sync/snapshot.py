@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from personsync.model import Contact, Person
+from personsync.model import Contact, Person, Record
 from personsync.stores.base import ReadProblem
 from personsync.sync.links import LinkRow
 
@@ -39,13 +39,36 @@ class Snapshot:
     links: Mapping[int, LinkRow]  # person id → its link in this folder
     # import: item id → the Person an interrupted run created for it (see journal.recover)
     recovered: Mapping[str, int] = field(default_factory=dict)
+    # person id → its link's baseline (the values both sides last agreed on), for the linked
+    # pairs that were read: the three-way field plan goes by it (sync/merge.py)
+    baselines: Mapping[int, Record] = field(default_factory=dict)
 
 
-def in_step(link: LinkRow | None, listing: Mapping[str, str], versions: Mapping[int, str]) -> bool:
+# A link's version of a side that was deleted and kept so (plan.KeepDeleted): a tombstone.
+GONE = "-deleted-"
+
+
+def in_step(
+    link: LinkRow | None,
+    listing: Mapping[str, str],
+    versions: Mapping[int, str],
+    recreate: bool = False,
+) -> bool:
     """Both sides are as they were when they last agreed: nothing to read, nothing to do."""
+    if link is None or link.item_version == "":
+        return False
+    if link.item_version == GONE:
+        # A tombstone of a deleted contact: in step while it stays gone and the Person as it
+        # was, unless the run re-creates deleted contacts.
+        return (
+            not recreate
+            and link.item_id not in listing
+            and versions.get(link.person_id) == link.person_version
+        )
+    if link.person_version == GONE:
+        # A tombstone of a deleted Person: in step while the contact is as it was.
+        return listing.get(link.item_id) == link.item_version and link.person_id not in versions
     return (
-        link is not None
-        and link.item_version != ""
-        and listing.get(link.item_id) == link.item_version
+        listing.get(link.item_id) == link.item_version
         and versions.get(link.person_id) == link.person_version
     )

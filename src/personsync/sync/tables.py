@@ -5,10 +5,12 @@
   compares versions only; a later two-way merge can diff each side against the baseline.
 - `sync_folder_state`: a store's opaque sync state (Graph delta link), saved after a run finishes.
 - `sync_runs` and `sync_journal`: every run, and every write it made, journaled before the write.
+- `sync_folder_settings`: a folder's field rules and default conflict policy (`sync/settings.py`,
+  migration 0007).
 - `sync_leases`: who holds a folder's lease (`sync/lease.py`): the lock itself is an OS or
   PostgreSQL lock; this row only names the holder to a run that is refused.
 
-Migrations `0002` and `0004` create them; keep the two in step.
+Migrations `0002`, `0004`, `0006` and `0007` create them; keep them in step.
 """
 
 from __future__ import annotations
@@ -115,4 +117,13 @@ sync_leases = Table(
     Column("pid", Integer, nullable=False),
     Column("host", String(255), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
+)
+
+# A folder's settings (`personsync rules`): its field rules and default conflict policy, JSON.
+sync_folder_settings = Table(
+    "sync_folder_settings",
+    metadata,
+    Column("folder", String(1000), primary_key=True),
+    Column("settings", Text, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
 )

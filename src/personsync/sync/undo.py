@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from personsync.errors import PersonNotFound, PersonsyncError, UsageError
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ItemRef, get_one
-from personsync.sync.journal import Entry, Journal, entries, get_run, new_run_id
+from personsync.sync.journal import Entry, Journal, entries, get_run, new_run_id, undone_by
 from personsync.sync.lease import held
 from personsync.sync.links import Links
 from personsync.sync.report import RunReport
@@ -25,17 +25,20 @@ from personsync.sync.values import record_from_dict
 
 
 class _Undo:
-    def __init__(self, db: Any, run_id: str, journal: Journal, report: RunReport) -> None:
+    def __init__(
+        self, db: Any, run_id: str, folder: str, journal: Journal | None, report: RunReport
+    ) -> None:
         self.db = db
         self.engine: Engine = db.engine
         self.run_id = run_id
-        self.journal = journal
+        self.folder = folder
+        self.journal = journal  # None: a dry run, which checks and counts but writes nothing
         self.report = report
         self._store: ContactStore | None = None
 
     def store(self) -> ContactStore:
         if self._store is None:
-            self._store = open_folder(self.journal.folder, create=False)
+            self._store = open_folder(self.folder, create=False)
         return self._store
 
     def close(self) -> None:
@@ -58,6 +61,9 @@ class _Undo:
         self, e: dict[str, Any], action: str, before: Any, do: Any, *, unlinks: bool = False
     ) -> None:
         """Journal, then make one undo write; its failure is reported, the others proceed."""
+        if self.journal is None:
+            self.report.count("would-undo")
+            return
         (seq,) = self.journal.intents(
             [Entry(e["side"], action, e["item_id"], e["person_id"], before)]
         )
@@ -154,11 +160,14 @@ def undo(
     db: Any,
     run_id: str,
     *,
-    advance: Callable[..., None] | None = None,
     wait: float = 0.0,
+    dry_run: bool = False,
+    advance: Callable[..., None] | None = None,
 ) -> RunReport:
-    """Restore what run `run_id` changed, where the items have not changed since. `advance`
-    hears the number of entries first (`advance(0, total=N)`), then each one undone."""
+    """Restore what run `run_id` changed, where the items have not changed since. `dry_run`:
+    check every entry and report what would be undone, writing nothing (and taking no lease).
+    `advance` hears the number of entries first (`advance(0, total=N)`), then each one done.
+    A run undone already is not undone again: the report names the undo run, no run is made."""
     started = time.perf_counter()
     info = get_run(db.engine, run_id)
     if info.command == "undo":
@@ -166,30 +175,42 @@ def undo(
             f"run {run_id} is an undo; it cannot be undone",
             hint="run the export or import again to redo its changes",
         )
+    earlier = undone_by(db.engine, [run_id]).get(run_id)
+    if earlier is not None:
+        report = RunReport(earlier, "undo", info.folder, run_id)
+        report.warnings.append(f"run {run_id} is already undone (by run {earlier})")
+        return report
+    todo = list(reversed(entries(db.engine, run_id)))
+    if dry_run:
+        report = RunReport("", "undo", info.folder, run_id)
+        _walk(_Undo(db, run_id, info.folder, None, report), todo, advance)
+        report.duration = time.perf_counter() - started
+        return report
     run = new_run_id()
     # An undo writes to the folder: it holds the folder's lease like any run (sync/lease.py).
     with held(db.engine, info.folder, run, wait=wait):
         journal = Journal(db.engine, "undo", info.folder, view=run_id, run_id=run)
         report = RunReport(journal.run_id, "undo", info.folder, run_id)
-        worker = _Undo(db, run_id, journal, report)
-        try:
-            todo = entries(db.engine, run_id)
-            if advance is not None:
-                advance(0, total=len(todo))
-            for e in reversed(todo):
-                if advance is not None:
-                    advance(1)
-                if e["state"] != "done" or e["action"] == "link":
-                    if e["action"] == "link" and e["state"] == "done":
-                        with db.engine.begin() as conn:
-                            Links.forget(conn, e["folder"], [e["item_id"]])
-                    continue
-                if e["side"] == "contact":
-                    worker.contact(e)
-                else:
-                    worker.person(e)
-        finally:
-            worker.close()
+        _walk(_Undo(db, run_id, info.folder, journal, report), todo, advance)
         report.duration = time.perf_counter() - started
         journal.finish(report.status, report.counts, report.problems())
         return report
+
+
+def _walk(worker: _Undo, todo: list[dict[str, Any]], advance: Callable[..., None] | None) -> None:
+    if advance is not None:
+        advance(0, total=len(todo))
+    try:
+        for e in todo:
+            if e["state"] != "done" or e["action"] == "link":
+                if e["action"] == "link" and e["state"] == "done" and worker.journal is not None:
+                    with worker.engine.begin() as conn:
+                        Links.forget(conn, e["folder"], [e["item_id"]])
+            elif e["side"] == "contact":
+                worker.contact(e)
+            else:
+                worker.person(e)
+            if advance is not None:
+                advance(1)
+    finally:
+        worker.close()

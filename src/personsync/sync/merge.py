@@ -1,0 +1,310 @@
+"""Three-way, per field: a linked pair's CRM values (c) and Outlook values (o) against the values
+both sides last agreed on (the link's baseline, b). Pure: the planner calls it per pair.
+
+The decision table (docs/sync.md, "Field level") in code, one branch per case:
+
+- c = o: in step, nothing to do;
+- o = b ≠ c: changed in the CRM → flows to Outlook (export, sync); an import would revert it;
+- c = b ≠ o: changed in Outlook → flows to the CRM (import, sync); an export would revert it;
+- c ≠ b, o ≠ b: changed on both sides → a **conflict** for this field only;
+- no baseline (first pairing): export takes c, import takes o; sync fills the empty side, and two
+  different non-empty values are a conflict.
+
+A revert (one-way mode against an edit on its target) and a conflict are both named as a
+`Conflict` with both values, settled by the policy: `crm`, `outlook`, or left as they are
+(`skip`; `newest` too, as no contact store here records when a field changed). The mode's default
+is its source (export: crm, import: outlook), or `skip` for two-way sync: never guessed.
+A one-way run cannot write its source, so "keep the target's value" leaves the field as it is.
+A field left as it is keeps its old baseline and the pair's link is marked unsettled, so the next
+run reads the pair again and decides the same.
+
+In two-way sync, e-mail addresses and categories merge as sets:
+`(c ∪ o) − ((b − c) ∪ (b − o))`, in Outlook's slot order first; more addresses than Outlook's
+three slots are not merged but handled field by field (and named).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from personsync.errors import UsageError
+from personsync.fields import FIELDS
+from personsync.model import Record, Value, diff, is_empty, same
+from personsync.sync.report import UNSETTLED
+from personsync.sync.values import value_to_json
+
+Mode = Literal["export", "import", "sync"]
+Flow = Literal["both", "to-outlook", "to-crm", "none"]
+FLOWS: tuple[Flow, ...] = ("both", "to-outlook", "to-crm", "none")
+Policy = Literal["crm", "outlook", "newest", "skip"]
+POLICIES: tuple[Policy, ...] = ("crm", "outlook", "newest", "skip")
+EMAILS = ("email1", "email2", "email3")
+DEFAULT_POLICY: dict[Mode, Policy] = {"export": "crm", "import": "outlook", "sync": "skip"}
+
+
+def policy(name: str | None) -> Policy | None:
+    """A policy by name (None stays None: the mode's default)."""
+    if name is None:
+        return None
+    for known in POLICIES:
+        if known == name:
+            return known
+    raise UsageError(f"unknown conflict policy {name!r}", hint=f"use one of {', '.join(POLICIES)}")
+
+
+# "Never blank out" is on by default for these fields on the way into the CRM (issue 12).
+NEVER_BLANK_INTO_CRM = frozenset(
+    {"company", *EMAILS, *(f.name for f in FIELDS if f.kind == "phone")}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """A folder's rule for one field (`personsync rules`): which way it flows; whether an
+    emptied value may erase the other side's ("never blank out"; None: the default, on for
+    company, e-mails and phones into the CRM); whether it only fills an empty value."""
+
+    flow: Flow = "both"
+    never_blank: bool | None = None
+    fill_only_if_empty: bool = False
+
+    def refuses(self, name: str, to_crm: bool, new: Value, old: Value) -> bool:
+        """Whether the arrow writing `new` over `old` (into the CRM or into Outlook) is barred."""
+        if self.flow == "none" or self.flow == ("to-outlook" if to_crm else "to-crm"):
+            return True
+        never_blank = self.never_blank
+        if never_blank is None:
+            never_blank = to_crm and name in NEVER_BLANK_INTO_CRM
+        if never_blank and is_empty(new) and not is_empty(old):
+            return True
+        return self.fill_only_if_empty and not is_empty(old)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "never_blank": self.never_blank,
+            "fill_only_if_empty": self.fill_only_if_empty,
+        }
+
+
+DEFAULT_RULE = FieldRule()
+Rules = dict[str, FieldRule]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A field whose value on one side a run overwrites or leaves unsettled, with both values."""
+
+    field: str
+    crm: Value
+    outlook: Value
+    baseline: Value | None  # None: the pair had no baseline (first pairing)
+    why: str  # changed on both sides | changed in the CRM only | changed in Outlook only | ...
+    kept: str  # crm | outlook: the value both sides get; "": left as it is (a decision)
+
+    @property
+    def settled(self) -> bool:
+        """Both sides get the kept value (a one-way run can only write its target)."""
+        return bool(self.kept)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "crm": value_to_json(self.crm),
+            "outlook": value_to_json(self.outlook),
+            "baseline": None if self.baseline is None else value_to_json(self.baseline),
+            "why": self.why,
+            "kept": self.kept or UNSETTLED,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPlan:
+    to_outlook: dict[str, Value]  # fields to write into the contact
+    to_crm: dict[str, Value]  # fields to write into the Person
+    baseline: Record  # the agreed values after the writes; open fields keep the old baseline
+    conflicts: tuple[Conflict, ...]
+    left: tuple[str, ...]  # fields that stay different (a decision, a policy, a rule)
+
+    @property
+    def settled(self) -> bool:
+        """False: a field stays different, so the next run reads the pair again."""
+        return not self.left
+
+
+def _winner(policy: Policy, mode: Mode) -> str:
+    """Which side's value a named field gets ("" = left as it is)."""
+    if policy in ("newest", "skip"):
+        return ""
+    # A one-way run writes only its target: keeping the target's value = leaving it.
+    if (mode == "export" and policy == "outlook") or (mode == "import" and policy == "crm"):
+        return ""
+    return policy
+
+
+def _decide(
+    name: str, c: Value, o: Value, b: Value | None, mode: Mode, policy: Policy
+) -> tuple[str, str]:
+    """(side whose value both get, or "" to leave it; why it is named, or "" when it is not)."""
+    if b is None:
+        # First pairing: nothing to tell an edit from the other side's value.
+        if mode == "export":
+            return "crm", ""
+        if mode == "import":
+            return "outlook", ""
+        if is_empty(o):
+            return "crm", ""
+        if is_empty(c):
+            return "outlook", ""
+        return _winner(policy, mode), "differ at the first sync"
+    if same(name, o, b):
+        # Changed in the CRM only.
+        if mode != "import":
+            return "crm", ""
+        return _winner(policy, mode), "changed in the CRM only"
+    if same(name, c, b):
+        # Changed in Outlook only.
+        if mode != "export":
+            return "outlook", ""
+        return _winner(policy, mode), "changed in Outlook only"
+    # Changed on both sides, to different values (equal values never reach here).
+    return _winner(policy, mode), "changed on both sides"
+
+
+def _as_set(values: Iterable[str]) -> dict[str, str]:
+    """casefolded → as written, in order, without empties."""
+    out: dict[str, str] = {}
+    for v in values:
+        if v and v.casefold() not in out:
+            out[v.casefold()] = v
+    return out
+
+
+def merge_set(c: Iterable[str], o: Iterable[str], b: Iterable[str]) -> list[str]:
+    """`(c ∪ o) − ((b − c) ∪ (b − o))`, Outlook's order first, then what the CRM added."""
+    cs, os_, bs = _as_set(c), _as_set(o), _as_set(b)
+    removed = {k for k in bs if k not in cs or k not in os_}
+    return [
+        v
+        for k, v in (os_ | {k: v for k, v in cs.items() if k not in os_}).items()
+        if k not in removed
+    ]
+
+
+def _sets(crm: Record, outlook: Record, base: Record, differing: set[str]) -> dict[str, Value]:
+    """Two-way: the merged e-mail slots and categories, for the groups that differ."""
+    out: dict[str, Value] = {}
+    if differing & set(EMAILS):
+        emails = merge_set(
+            (getattr(crm, f) for f in EMAILS),
+            (getattr(outlook, f) for f in EMAILS),
+            (getattr(base, f) for f in EMAILS),
+        )
+        if len(emails) <= len(EMAILS):
+            out.update(zip(EMAILS, [*emails, "", "", ""][: len(EMAILS)], strict=True))
+    if "categories" in differing:
+        out["categories"] = tuple(merge_set(crm.categories, outlook.categories, base.categories))
+    return out
+
+
+def three_way(
+    crm: Record,
+    outlook: Record,
+    baseline: Record | None,
+    mode: Mode,
+    policy: Policy | None = None,
+    unsupported: frozenset[str] = frozenset(),
+    rules: Mapping[str, FieldRule] | None = None,
+    policies: Mapping[str, Policy] | None = None,
+) -> FieldPlan:
+    """The per-field plan of one linked pair (see the module doc). `rules`: the folder's field
+    rules (a refused arrow leaves the field as it is); `policies`: a policy per field, over
+    `policy` (`personsync resolve --field`)."""
+    rules = rules or {}
+    barred = {f for f, r in rules.items() if r.flow == "none"}
+    differing = [f for f in diff(outlook, crm) if f not in unsupported]
+    # A field not synced stays as it is on each side, and keeps its baseline: the day it
+    # syncs again, it is decided from the values both sides last agreed on.
+    open_fields = [f for f in differing if f in barred]
+    differing = [f for f in differing if f not in barred]
+    to_outlook: dict[str, Value] = {}
+    to_crm: dict[str, Value] = {}
+    conflicts: list[Conflict] = []
+    merged: dict[str, Value] = {}
+    if mode == "sync" and baseline is not None and differing:
+        merged = _sets(crm, outlook, baseline, set(differing) - unsupported)
+        differing += [f for f in merged if f not in differing]
+    for name in differing:
+        c, o = getattr(crm, name), getattr(outlook, name)
+        if name in merged:
+            # Merged as a set: each side gets the union less what either side removed.
+            value = merged[name]
+            rule = rules.get(name, DEFAULT_RULE)
+            into_outlook = not same(name, value, o)
+            into_crm = not same(name, value, c)
+            if (into_outlook and rule.refuses(name, False, value, o)) or (
+                into_crm and rule.refuses(name, True, value, c)
+            ):
+                open_fields.append(name)
+                continue
+            if into_outlook:
+                to_outlook[name] = value
+            if into_crm:
+                to_crm[name] = value
+            continue
+        b = None if baseline is None else getattr(baseline, name)
+        rule = rules.get(name, DEFAULT_RULE)
+        # A field that flows one way only is owned by its source: for it, the run is that
+        # one-way mode, whatever the run's own.
+        owned: Mode = {"to-outlook": "export", "to-crm": "import"}.get(rule.flow, mode)  # type: ignore[assignment]
+        chosen = (policies or {}).get(name) or (
+            DEFAULT_POLICY[owned] if owned != mode else policy or DEFAULT_POLICY[mode]
+        )
+        side, why = _decide(name, c, o, b, owned, chosen)
+        if side and rule.refuses(
+            name, side == "outlook", o if side == "outlook" else c, c if side == "outlook" else o
+        ):
+            side = ""
+        if why:
+            conflicts.append(Conflict(name, c, o, b, why, side))
+        if side == "crm":
+            to_outlook[name] = c
+        elif side == "outlook":
+            to_crm[name] = o
+        else:
+            open_fields.append(name)
+    agreed = crm.replace(to_crm)
+    if open_fields:
+        old = baseline or Record()
+        agreed = agreed.replace({f: getattr(old, f) for f in open_fields})
+    if unsupported:
+        agreed = agreed.replace({f: getattr(outlook, f) for f in unsupported})
+    return FieldPlan(to_outlook, to_crm, agreed, tuple(conflicts), tuple(open_fields))
+
+
+@dataclass(frozen=True)
+class Choices:
+    """How a run settles named fields: `policy` (None: the mode's default), a policy per field
+    over it (`personsync resolve --field`), and the folder's field rules."""
+
+    policy: Policy | None = None
+    fields: Mapping[str, Policy] = field(default_factory=dict)
+    rules: Mapping[str, FieldRule] = field(default_factory=dict)
+    recreate: bool = False  # export: re-create contacts deleted in the folder
+
+    def three_way(
+        self,
+        crm: Record,
+        outlook: Record,
+        baseline: Record | None,
+        mode: Mode,
+        unsupported: frozenset[str] = frozenset(),
+    ) -> FieldPlan:
+        return three_way(
+            crm, outlook, baseline, mode, self.policy, unsupported, self.rules, self.fields
+        )
+
+
+NO_CHOICES = Choices()

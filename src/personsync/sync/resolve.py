@@ -1,0 +1,72 @@
+"""`personsync resolve`: settle the conflicts a run left as decisions.
+
+A conflict left as it is (policy `skip`) keeps both values and the old baseline, so every run
+names it again until it is settled. Resolving runs the pairs concerned two-way, only for the
+conflicted fields (every other field is left alone, whatever the folder's mode), with the chosen
+side's value: the other side gets it, journaled like any write, undoable, under the folder's
+lease. A Person's id without --field settles all of that pair's conflicts and syncs the pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from personsync.errors import UsageError
+from personsync.sync import engine
+from personsync.sync.journal import get_run
+from personsync.sync.merge import Policy, policy
+from personsync.sync.report import UNSETTLED
+
+
+def resolve(
+    db: Any,
+    target: str,
+    take: str,
+    *,
+    fields: Collection[str] = (),
+    folder: str | None = None,
+    dry_run: bool = False,
+    wait: float = 0.0,
+) -> engine.Outcome:
+    """Settle the undecided conflicts of run `target` (or of Person `target` in `folder`) with
+    `take`'s values (crm or outlook), only for `fields` when given."""
+    side = policy(take)
+    if side not in ("crm", "outlook"):
+        raise UsageError(f"--take {take}: take crm or outlook")
+    if target.isdigit():
+        if not folder:
+            raise UsageError("a Person's conflicts need --folder", hint="or give the run's id")
+        persons = {int(target)}
+        named = set(fields)
+    else:
+        info = get_run(db.engine, target)
+        folder = info.folder
+        open_ = [
+            p
+            for p in info.problems
+            if p.get("kind") == "conflict"
+            and p.get("kept") == UNSETTLED
+            and (not fields or p.get("field") in fields)
+        ]
+        if not open_:
+            raise UsageError(f"run {target} left no conflict to resolve" + _which(fields))
+        persons = {int(p["person_id"]) for p in open_}
+        named = {str(p["field"]) for p in open_}
+    chosen: dict[str, Policy] = dict.fromkeys(named, side)
+    return engine.run(
+        db,
+        folder,
+        "sync",
+        dry_run=dry_run,
+        yes=True,  # a few named pairs, chosen by a person
+        on_conflict=None if named else side,
+        field_policies=chosen,
+        only_persons=persons,
+        only_fields=named,
+        wait=wait,
+    )
+
+
+def _which(fields: Collection[str]) -> str:
+    return f" in {', '.join(sorted(fields))}" if fields else ""
