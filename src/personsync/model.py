@@ -235,15 +235,18 @@ field_values = operator.attrgetter(*FIELD_NAMES)
 _SETTERS = tuple(getattr(Record, name).__set__ for name in FIELD_NAMES)
 _DEFAULTS: tuple[Value, ...] = field_values(Record())
 _INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
-_FIELD_COUNT = len(FIELD_NAMES)
 _new = object.__new__
 
 
 def record_of(values: Sequence[Value]) -> Record:
-    """The Record of these values: every field's, in FIELD_NAMES order. A wrong count is an
-    error (map would stop at the shorter, silently dropping or leaving fields unset)."""
-    if len(values) != _FIELD_COUNT:
-        raise TypeError(f"a Record has {_FIELD_COUNT} fields, given {len(values)} values")
+    """The Record of these values: every field's, in FIELD_NAMES order (TypeError if there are
+    more or fewer, as Record(*values) would say)."""
+    if len(values) != len(_SETTERS):
+        raise TypeError(f"a Record has {len(_SETTERS)} values, not {len(values)}")
+    return _filled(values)
+
+
+def _filled(values: Iterable[Value]) -> Record:
     record: Record = _new(Record)
     deque(map(operator.call, _SETTERS, itertools.repeat(record), values), maxlen=0)
     return record
@@ -252,7 +255,7 @@ def record_of(values: Sequence[Value]) -> Record:
 def record_from(values: Mapping[str, Value]) -> Record:
     """The Record of these values by field name (typed already); the rest empty. Unlike
     Record(**values), a name that is no field is ignored: callers take names from the table."""
-    return record_of(tuple(map(values.get, FIELD_NAMES, _DEFAULTS)))
+    return _filled(map(values.get, FIELD_NAMES, _DEFAULTS))
 
 
 def _reduce_record(self: Record) -> tuple[Any, ...]:

@@ -112,7 +112,7 @@ def test_a_record_of_the_wrong_number_of_values_is_refused() -> None:
 
     values = field_values(Record(first_name="Ann"))
     assert record_of(values) == Record(first_name="Ann")
-    with pytest.raises(TypeError, match=f"{len(FIELD_NAMES)} fields"):
+    with pytest.raises(TypeError, match=f"{len(FIELD_NAMES)} values"):
         record_of((*values, "one too many"))
     with pytest.raises(TypeError):
         record_of(values[:-1])

@@ -116,12 +116,12 @@ def test_bad_urls_are_database_errors() -> None:
     assert "postgresql+psycopg://" in info.value.hint
 
 
-def test_0006_adds_outlooks_other_fields_to_a_database_that_lacks_them(db_url: str) -> None:
-    """A database made before 0006 (0005's schema, without the 27 fields) keeps its Persons and
-    gains the columns, empty; 0006's downgrade takes them away again."""
+def test_0007_adds_outlooks_other_fields_to_a_database_that_lacks_them(db_url: str) -> None:
+    """A database made before 0007 (0006's schema, without the 27 fields) keeps its Persons and
+    gains the columns, empty; 0007's downgrade takes them away again."""
     from importlib import import_module
 
-    added = import_module("personsync.migrations.versions.0006_outlook_fields").ADDED
+    added = import_module("personsync.migrations.versions.0007_outlook_fields").ADDED
     db = PersonsDB(db_url)
     pid = db.add(Record(first_name="Old", pager="555", children=("Kim",))).id
     db.close()
@@ -133,8 +133,8 @@ def test_0006_adds_outlooks_other_fields_to_a_database_that_lacks_them(db_url: s
     with engine.connect() as conn:
         conn.execution_options(**{IMMEDIATE: True})
         with conn.begin():
-            command.downgrade(migrate._config(conn), "0005_profiles")
-    assert migrate.current_revisions(engine) == {"0005_profiles"}
+            command.downgrade(migrate._config(conn), "0006_sync_ignored")
+    assert migrate.current_revisions(engine) == {"0006_sync_ignored"}
     assert not columns() & set(added)
     assert {"first_name", "email3", "other_phone"} <= columns()
     engine.dispose()
@@ -143,7 +143,7 @@ def test_0006_adds_outlooks_other_fields_to_a_database_that_lacks_them(db_url: s
     try:
         assert set(added) <= columns()
         person = db.get(pid)
-        assert person.record == Record(first_name="Old")  # its values from before 0006 stay
+        assert person.record == Record(first_name="Old")  # its values from before 0007 stay
         db.update(pid, {"pager": "555", "children": ("Kim", "Lou")})
         assert db.get(pid).record == Record(first_name="Old", pager="555", children=("Kim", "Lou"))
     finally:

@@ -71,3 +71,30 @@ def test_every_field_survives_import_a_crm_change_and_export(
         assert engine.run(db, url, "import", yes=True).plan.changes() == 0
     finally:
         db.close()
+
+
+def test_csv_values_no_person_holds_are_named_in_the_report_and_kept(
+    tmp_path: Path, db_url: str
+) -> None:
+    path = tmp_path / "outlook.csv"
+    header = '"First Name","Last Name","Pager","Hobby","User 1","Priority","Sensitivity"\r\n'
+    path.write_bytes(
+        (header + '"Ann","Lee","555-0199","Sailing","Member #7","Normal","Normal"\r\n').encode()
+    )
+    db = PersonsDB(db_url)
+    try:
+        imported = engine.run(db, f"csv:{path}", "import", yes=True)
+        assert imported.report is not None
+        warnings = imported.report.warnings
+        assert [w.split(": ", 1)[1] for w in warnings] == [
+            "Hobby 'Sailing': not synced (no Person field; kept in the file)",
+            "User 1 'Member #7': not synced (no Person field; kept in the file)",
+        ], warnings  # Outlook's "unset" Priority and Sensitivity are not worth a word
+        (person,) = db.iter_persons()
+        assert person.record == Record(first_name="Ann", last_name="Lee", pager="555-0199")
+        db.update(person.id, {"pager": "555-0100"})
+        engine.run(db, f"csv:{path}", "export", yes=True)
+        text = path.read_bytes().decode("utf-8-sig")
+        assert '"Sailing"' in text and '"Member #7"' in text and '"555-0100"' in text
+    finally:
+        db.close()

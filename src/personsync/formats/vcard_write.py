@@ -285,11 +285,10 @@ class _Writer:
     def more(self, grouped: bool) -> None:
         for (prop, spec), value in zip(_MORE, _MORE_VALUES(self.record), strict=True):
             if isinstance(value, tuple):
-                # One line a value (the reader joins them): to other programs these X-
-                # properties are text, and some keep only the first of a comma-separated list
-                # (vobject, and so Radicale, dropped the rest of the children).
+                # One line per item (children): servers that parse with vobject (Radicale) keep
+                # only the first part of an unknown property's comma-separated list.
                 for item in value:
-                    self.line(prop, escape(item, self.version))
+                    self.text(prop, item)
             elif value.strip():
                 self.text(self.head(prop, group=self.group(spec)) if grouped else prop, value)
 

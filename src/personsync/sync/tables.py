@@ -6,11 +6,11 @@
 - `sync_folder_state`: a store's opaque sync state (Graph delta link), saved after a run finishes.
 - `sync_runs` and `sync_journal`: every run, and every write it made, journaled before the write.
 - `sync_folder_settings`: a folder's field rules and default conflict policy (`sync/settings.py`,
-  migration 0007).
+  migration 0008).
 - `sync_leases`: who holds a folder's lease (`sync/lease.py`): the lock itself is an OS or
   PostgreSQL lock; this row only names the holder to a run that is refused.
 
-Migrations `0002`, `0004`, `0006` and `0007` create them; keep them in step.
+Migrations `0002`, `0004`, `0006` and `0008` create them; keep them in step.
 """
 
 from __future__ import annotations

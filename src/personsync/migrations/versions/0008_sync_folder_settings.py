@@ -1,9 +1,7 @@
 """Each contact folder's settings: field rules and default conflict policy (`sync/settings.py`).
 
-Also the one head after main's two 0006 revisions (Outlook fields, ignored contacts).
-
-Revision ID: 0007_sync_folder_settings
-Revises: 0006_outlook_fields, 0006_sync_ignored
+Revision ID: 0008_sync_folder_settings
+Revises: 0007_outlook_fields
 """
 
 from __future__ import annotations
@@ -11,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_sync_folder_settings"
-down_revision = ("0006_outlook_fields", "0006_sync_ignored")
+revision = "0008_sync_folder_settings"
+down_revision = "0007_outlook_fields"
 branch_labels = None
 depends_on = None
 

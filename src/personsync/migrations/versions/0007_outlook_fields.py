@@ -1,8 +1,8 @@
 """Outlook's other contact fields: file as, initials, yomi names, profession, office, manager,
 assistant, IM addresses, spouse, children and twelve more phones (issue 15 item 6).
 
-Revision ID: 0006_outlook_fields
-Revises: 0005_profiles
+Revision ID: 0007_outlook_fields
+Revises: 0006_sync_ignored
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 from personsync.fields import BY_NAME
 from personsync.persons.schema import field_column
 
-revision = "0006_outlook_fields"
-down_revision = "0005_profiles"
+revision = "0007_outlook_fields"
+down_revision = "0006_sync_ignored"
 branch_labels = None
 depends_on = None
 
