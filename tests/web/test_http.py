@@ -349,3 +349,37 @@ def test_a_views_pages_follow_every_change(console: Console, db: PersonsDB) -> N
     assert f"of {named}" in console.get("/views/By name").text
     db.create_view("By name", "company is not empty", "last_name", replace=True)
     assert f"of {db.count('By name')}" in console.get("/views/By name").text
+
+
+def test_both_ways_with_a_conflict_policy(
+    console: Console, db: PersonsDB, out: str, tmp_path: Path
+) -> None:
+    from personsync.stores import open_folder
+
+    run = finish_run(console, make_plan(console, plan_answers(out)))
+    assert journal.get_run(db.engine, run).counts["create-contact"] == 120
+    person = db.get(8)
+    db.update(8, {"company": "CRM Side Ltd"})
+    folder = open_folder(out)
+    try:
+        contact = next(
+            c for c in folder.get_many([person.contact_manager_id or ""]) if hasattr(c, "record")
+        )
+        folder.update(
+            contact,
+            contact.__class__(
+                contact.record.replace({"company": "Outlook Side Ltd"}),
+                contact.item_id,
+                contact.version,
+                contact.customer_id,
+            ),
+        )
+    finally:
+        folder.close()
+    page = console.get(f"/sync?step=options&direction=sync&folder={out}&view=All Persons").text
+    assert 'id="on_conflict"' in page and "Both ways" in console.get("/sync").text
+    plan = make_plan(console, plan_answers(out, direction="sync", on_conflict="outlook"))
+    shown = console.get(plan + "?kind=update-person").text
+    assert "CRM Side Ltd" in shown and "Outlook Side Ltd" in shown
+    finish_run(console, plan)
+    assert db.get(8).record.company == "Outlook Side Ltd"

@@ -16,22 +16,37 @@ from personsync.errors import MassChangeRefused, SyncError
 from personsync.persons.repo import ALL_PERSONS
 from personsync.sync import engine, guard, journal
 from personsync.sync.links import normalise_folder
+from personsync.sync.merge import policy
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
 from personsync.sync.undo import undo as undo_run
 
-# The directions the engine offers, in the CRM's words. "sync" (both ways) joins when the
-# engine has it (the sync engine redesign); until then it is not offered anywhere.
+# The directions the engine offers, in the CRM's words.
 MODES: dict[str, str] = {
     "export": "Into Outlook (export)",
     "import": "From Outlook (import)",
+    "sync": "Both ways (sync)",
 }
-if "sync" in getattr(engine, "MODES", ()):  # pragma: no cover - after the engine's merge
-    MODES["sync"] = "Both ways (sync)"
 
-# Engine options a person can set per run or profile: none until the engine takes conflict
-# policies, delete rules and field rules; then each becomes name → (label, choices).
-OPTIONS: dict[str, tuple[str, tuple[str, ...]]] = {}
+# Engine options a person can set per run or profile: name → (label, {value: what it means});
+# "" is the engine's default. Field rules are the folder's own (`personsync rules`).
+OPTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "on_conflict": (
+        "When both sides changed the same field",
+        {
+            "": "the default (into Outlook: the CRM wins; from Outlook: Outlook wins; "
+            "both ways: skip it and ask me)",
+            "crm": "the CRM's value wins",
+            "outlook": "Outlook's value wins",
+            "newest": "the newer change wins",
+            "skip": "skip it and ask me (Decisions)",
+        },
+    ),
+    "recreate": (
+        "Contacts deleted in Outlook",
+        {"": "keep them deleted (default)", "yes": "create them again"},
+    ),
+}
 
 
 def needs_view(direction: str) -> bool:
@@ -52,9 +67,18 @@ class SyncRequest:
         return self.view if needs_view(self.direction) else None
 
 
+def _options(req: SyncRequest) -> dict[str, Any]:
+    return {
+        "on_conflict": policy(req.options.get("on_conflict") or None),
+        "recreate": req.options.get("recreate") == "yes",
+    }
+
+
 def preview(db: Any, req: SyncRequest) -> Plan:
     """The plan, nothing written (the engine's dry run)."""
-    return engine.run(db, req.folder, req.direction, view=req.view_or_none, dry_run=True).plan
+    return engine.run(
+        db, req.folder, req.direction, view=req.view_or_none, dry_run=True, **_options(req)
+    ).plan
 
 
 def guard_problem(plan: Plan, max_change: float) -> str | None:
@@ -85,6 +109,7 @@ def run(
             max_share=req.max_change / 100,
             on_plan=on_plan,
             advance=advance,
+            **_options(req),
         )
     assert outcome.report is not None  # not a dry run
     return outcome.report

@@ -121,7 +121,7 @@ def validate(db: Any, profile: Profile) -> list[ProfileError]:
     if not 0 <= profile.max_change <= 100:
         problems.append(ProfileError("the share is a percentage, 0 to 100", field="max_change"))
     for key, value in profile.options.items():
-        if key not in OPTIONS or value not in OPTIONS[key][1]:
+        if key not in OPTIONS or value not in OPTIONS[key][1]:  # value → meaning
             problems.append(ProfileError(f"unknown option {key}={value}", field="options"))
     try:
         schedule.check(profile.every_minutes, profile.cron)

@@ -114,6 +114,7 @@ templates.env.globals["count_labels"] = {
     "update-person": "Person updates",
     "link": "Links",
     "skip": "Skipped",
+    "keep-deleted": "Kept deleted",
     "decide": "Decisions needed",
     "unchanged": "Unchanged",
     "undone": "Undone",

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from personsync.errors import FolderNotFound, PersonsyncError, ViewError
 from personsync.jobs import engine_adapter
-from personsync.jobs.engine_adapter import MODES, SyncRequest, needs_view
+from personsync.jobs.engine_adapter import MODES, OPTIONS, SyncRequest, needs_view
 from personsync.persons.repo import ALL_PERSONS
 from personsync.stores import list_folders, open_folder, split_url
 from personsync.sync.engine import ensure_tables
@@ -40,11 +40,13 @@ def _request(answers: dict[str, str]) -> SyncRequest:
         share = float(answers.get("max_change") or 50)
     except ValueError:
         share = -1.0
+    options = {k: answers[k] for k in OPTIONS if answers.get(k)}
     return SyncRequest(
         answers.get("direction", ""),
         answers.get("folder", "").strip(),
         answers.get("view") or ALL_PERSONS,
         share,
+        options,
     )
 
 
@@ -78,6 +80,10 @@ def _check(web: WebState, step: str, req: SyncRequest) -> str:
             web.db.get_view(req.view)
         if step == "options" and not 0 <= req.max_change <= 100:
             return "the share is a percentage, 0 to 100"
+        if step == "options":
+            for key, value in req.options.items():
+                if value not in OPTIONS[key][1]:
+                    return f"unknown choice {value!r} for {OPTIONS[key][0].lower()}"
     except PersonsyncError as exc:
         return exc.message + (f" ({exc.hint})" if exc.hint else "")
     return ""
@@ -143,9 +149,11 @@ def _wizard_page(
             "folder": answers.get("folder") or DEFAULT_FOLDER,
             "view": answers.get("view") or ALL_PERSONS,
             "max_change": answers.get("max_change") or "50",
+            **{k: answers.get(k, "") for k in OPTIONS},
         },
         errors=errors,
         modes=MODES,
+        options=OPTIONS,
         views=[v.name for v in web.db.views()],
         folders=_known_folders(web),
     )
