@@ -19,7 +19,7 @@ from personsync.errors import MassChangeRefused
 from personsync.fields import FIELD_NAMES
 from personsync.model import Contact, Person, diff
 from personsync.stores import open_folder
-from personsync.stores.base import ContactStore, ReadProblem
+from personsync.stores.base import ContactStore, ReadProblem, find_elsewhere
 from personsync.sync import collector, guard, planner
 from personsync.sync.apply import Executor
 from personsync.sync.journal import (
@@ -28,16 +28,24 @@ from personsync.sync.journal import (
     interrupted_customer_id_writes,
     interrupted_plan,
     new_run_id,
+    noted_items,
     unfinished_person_creates,
 )
 from personsync.sync.lease import held
 from personsync.sync.links import LinkRow, Links, ignored, load_state, save_state
 from personsync.sync.merge import Choices, FieldRule
 from personsync.sync.plan import Plan
-from personsync.sync.policies import Policy
+from personsync.sync.policies import ContactDeleted, PersonRemoved, Policy
 from personsync.sync.report import RunReport
 from personsync.sync.settings import load_settings
-from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step
+from personsync.sync.snapshot import (
+    FolderSnapshot,
+    PersonsSnapshot,
+    Snapshot,
+    dormant,
+    in_step,
+    settled_gone,
+)
 from personsync.sync.tables import metadata
 from personsync.sync.values import record_from_dict
 
@@ -100,8 +108,41 @@ def _recover(
     return out
 
 
+def _look_elsewhere(
+    engine: Engine,
+    store: ContactStore,
+    missing: list[LinkRow],
+    listing: Mapping[str, str],
+) -> tuple[dict[str, str], frozenset[str]]:
+    """Linked contacts missing from the folder's listing: those the store found in another
+    folder (item id → where), and those it did not search for (its bound per run). A contact
+    with the Person's Customer ID that is linked in another folder is that folder's own (the
+    Person exported there too), not a moved one. A folder listed empty is the guard's to stop:
+    nothing is searched for it."""
+    if not missing or not listing:
+        return {}, frozenset()
+    found, unsearched = find_elsewhere(store, [str(link.person_id) for link in missing])
+    if not found:
+        return {}, frozenset(link.item_id for link in missing if str(link.person_id) in unsearched)
+    others = Links(engine, store.url).linked_elsewhere(
+        [hit.item_id for hits in found.values() for hit in hits]
+    )
+    moved: dict[str, str] = {}
+    for link in missing:
+        hits = [h for h in found.get(str(link.person_id), ()) if h.item_id not in others]
+        if hits:
+            moved[link.item_id] = hits[0].folder
+    unknown = frozenset(link.item_id for link in missing if str(link.person_id) in unsearched)
+    return moved, unknown
+
+
 def take_snapshot(
-    db: Any, store: ContactStore, direction: str, view: str | None, recreate: bool = False
+    db: Any,
+    store: ContactStore,
+    direction: str,
+    view: str | None,
+    recreate: bool = False,
+    choices: Choices | None = None,
 ) -> Snapshot:
     engine: Engine = db.engine
     link_table = Links(engine, store.url)
@@ -110,6 +151,8 @@ def take_snapshot(
     for item_id in ignored(engine, store.url):
         listing.pop(item_id, None)  # a person chose to leave it alone: no run sees it
     recovered: dict[str, int] = {}
+    removed: dict[int, str] = {}
+    noted: frozenset[str] = frozenset()
     if direction in ("export", "sync"):
         versions = db.versions(view)
         total = len(versions) if direction == "export" else db.count()
@@ -122,12 +165,28 @@ def take_snapshot(
         need_items += [
             links[p].item_id for p in need_persons if p in links and links[p].item_id in listing
         ]
+        # Linked Persons gone from the view, not handled before: deleted, or left the view?
+        orphans = [p for p, link in links.items() if p not in versions and not settled_gone(link)]
+        if orphans:
+            everyone = db.versions(None)
+            removed = {p: "left the view" if p in everyone else "deleted" for p in orphans}
+            if choices is not None and choices.on_person_removed != "keep":
+                # Tagged or deleted: their contacts are read (once: the link ends after).
+                need_items += [links[p].item_id for p in orphans if links[p].item_id in listing]
+        missing = [
+            links[p]
+            for p in need_persons
+            if p in links and links[p].item_id not in listing and not settled_gone(links[p])
+        ]
         contacts, problems = _read_contacts(store, need_items)
         persons = _read_persons(db, need_persons, view, total)
         # The baselines of the linked pairs that were read (none on a first export).
         baselines = link_table.baselines(
-            p for p in need_persons if p in links and links[p].item_id in listing
+            [p for p in need_persons if p in links and links[p].item_id in listing]
+            + [p for p in orphans if choices is not None and choices.on_person_removed == "tag"]
         )
+        if direction == "sync" and choices is not None and choices.crm_alone_creates:
+            noted = frozenset(noted_items(engine, store.url))
         if direction == "sync" and unlinked:
             # Two-way: new contacts become Persons, matched first against every Person not
             # linked here (the view's own were offered them already).
@@ -138,7 +197,11 @@ def take_snapshot(
         versions = db.versions(None)
         total = len(versions)
         by_item = {link.item_id: link for link in links.values()}
-        need_items = [i for i in listing if not in_step(by_item.get(i), listing, versions)]
+        need_items = [
+            i
+            for i in listing
+            if not dormant(by_item.get(i)) and not in_step(by_item.get(i), listing, versions)
+        ]
         contacts, problems = _read_contacts(store, need_items)
         if any(i not in by_item for i in need_items):
             # Unlinked contacts are matched against every Person not linked here.
@@ -152,8 +215,21 @@ def take_snapshot(
             )
         recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
         baselines = link_table.baselines(by_item[i].person_id for i in need_items if i in by_item)
+        missing = [
+            link
+            for p, link in links.items()
+            if p in versions and link.item_id not in listing and not settled_gone(link)
+        ]
+    # Before a missing contact is taken for deleted, the store looks in its other folders.
+    moved, unsearched = _look_elsewhere(engine, store, missing, listing)
     folder = FolderSnapshot(
-        store.url, listing, contacts, problems, store.capabilities.unsupported_fields
+        store.url,
+        listing,
+        contacts,
+        problems,
+        store.capabilities.unsupported_fields,
+        moved,
+        unsearched,
     )
     return Snapshot(
         folder,
@@ -161,6 +237,8 @@ def take_snapshot(
         links,
         recovered,
         baselines,
+        removed,
+        noted,
     )
 
 
@@ -190,6 +268,9 @@ def run(
     only_persons: Collection[int] | None = None,
     only_fields: Collection[str] = (),
     recreate: bool = False,
+    on_person_removed: PersonRemoved | None = None,
+    on_contact_deleted: ContactDeleted | None = None,
+    crm_alone_creates: bool | None = None,
 ) -> Outcome:
     """Plan an export, import or two-way sync; unless `dry_run`, guard and apply it. `confirm`
     is asked when the mass-change guard trips (None: refuse). A run waits up to `wait` seconds
@@ -198,7 +279,10 @@ def run(
     direction's source; for a two-way sync, skip); `field_policies` per field over it.
     `only_persons`, `only_fields`: plan only the pairs of these Persons, and (when given) only
     these fields of them (`personsync resolve`). `recreate`: contacts deleted in the folder are
-    created again (default: kept deleted, their Persons named)."""
+    created again (default: kept deleted, their Persons named). `on_person_removed` (export,
+    sync: a linked Person deleted from the CRM or gone from the view), `on_contact_deleted` (a
+    linked contact deleted in the folder) and `crm_alone_creates` (sync: no Person for a new
+    contact) override the folder's settings (None: the folder's, else keep, keep, False)."""
     started = time.perf_counter()
     engine: Engine = db.engine
     ensure_tables(engine)
@@ -222,10 +306,18 @@ def run(
             if only_fields:
                 rules.update({f: FieldRule("none") for f in FIELD_NAMES if f not in only_fields})
             choices = Choices(
-                on_conflict or settings.on_conflict, field_policies or {}, rules, recreate
+                on_conflict or settings.on_conflict,
+                field_policies or {},
+                rules,
+                recreate,
+                on_person_removed or settings.on_person_removed or "keep",
+                on_contact_deleted or settings.on_contact_deleted or "keep",
+                bool(
+                    settings.crm_alone_creates if crm_alone_creates is None else crm_alone_creates
+                ),
             )
             result = planner.plan(
-                take_snapshot(db, store, direction, view, recreate), direction, choices
+                take_snapshot(db, store, direction, view, recreate, choices), direction, choices
             )
             if only_persons is not None:
                 result = result.only(only_persons)
