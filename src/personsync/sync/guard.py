@@ -28,7 +28,8 @@ def _sides(plan: Plan, already: Mapping[str, int]) -> list[tuple[int, int, str]]
     writes Persons only when it deletes them (propagate); an import, contacts only to link."""
 
     def less(*kinds: str) -> int:
-        n = len(plan.of(*kinds))
+        # A tombstone an earlier run made (its Person changed since) is no change of this run.
+        n = sum(1 for a in plan.of(*kinds) if not getattr(a, "again", False))
         return max(0, n - sum(already.get(k, 0) for k in kinds))
 
     contacts = (less(*CONTACT_CHANGES), plan.folder_size, f"contacts in {plan.folder}")

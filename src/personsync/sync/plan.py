@@ -136,6 +136,9 @@ class KeepDeleted:
     item_version: str  # the contact's ("" when the contact is the one deleted)
     name: str = ""
     mark: str = "-deleted-"  # the deleted side's version in the link (snapshot.GONE, MOVED)
+    # A tombstone of an earlier run whose other side changed: only its version moves (not
+    # named again, not counted by the guard, counted as unchanged).
+    again: bool = False
 
     @property
     def reason(self) -> str:
@@ -339,7 +342,7 @@ class Plan:
     warnings: tuple[str, ...] = field(default=())
 
     def counts(self) -> dict[str, int]:
-        c = Counter(a.kind for a in self.actions)
+        c = Counter(_counted(a) for a in self.actions)
         c["unchanged"] = self.unchanged + c.pop("refresh", 0)
         keys = (*WRITES, *NOTED, "skip", "decide", "unchanged")
         return {k: c.get(k, 0) for k in keys}
@@ -372,6 +375,10 @@ class Plan:
             ],
             "warnings": list(self.warnings),
         }
+
+
+def _counted(a: Action) -> str:
+    return "refresh" if isinstance(a, KeepDeleted) and a.again else a.kind
 
 
 def conflicts_of(a: Action) -> tuple[Conflict, ...]:

@@ -454,7 +454,9 @@ def _contact_gone(
     deleted), by the run's `on_contact_deleted`. A tombstone of an earlier run stays one."""
     pid, item_id = link.person_id, link.item_id
     if link.item_version in (GONE, MOVED):
-        return KeepDeleted("contact", pid, person_version, item_id, "", name, link.item_version)
+        return KeepDeleted(
+            "contact", pid, person_version, item_id, "", name, link.item_version, again=True
+        )
     where = snap.folder.moved.get(item_id)
     if where is not None:
         return Moved(pid, person_version, item_id, where, name)
