@@ -20,7 +20,13 @@ from personsync.stores.base import ItemRef
 from personsync.sync.apply import ContactWrite, Executor, Outcome, chunks, contact_before
 from personsync.sync.journal import Entry
 from personsync.sync.links import Links
-from personsync.sync.plan import DeleteContact, DeletePerson, NotCreated, TagContact
+from personsync.sync.plan import (
+    DeleteContact,
+    DeletePerson,
+    NotCreated,
+    TagContact,
+    without_tag,
+)
 from personsync.sync.snapshot import TAGGED
 from personsync.sync.values import record_to_dict
 
@@ -61,6 +67,22 @@ class Deletes:
             with ex.engine.begin() as conn:
                 Links.set_versions(
                     conn, ex.folder, [(a.person_id, a.old.version, TAGGED) for a in marked]
+                )
+                # Journaled as this run's tag (the contact without it before), so that `undo`
+                # takes off a tag that a killed run wrote but could not record.
+                ex.journal.done(
+                    conn,
+                    [
+                        Entry(
+                            "contact",
+                            "update",
+                            a.item_id,
+                            a.person_id,
+                            contact_before(without_tag(a.old)),
+                        )
+                        for a in marked
+                    ],
+                    [{"item_id": a.item_id, "version": a.old.version} for a in marked],
                 )
             for a in marked:
                 ex.report.warnings.append(self._named(a))

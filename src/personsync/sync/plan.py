@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from personsync.model import Contact, Record, Value, diff
 from personsync.sync.merge import Conflict
+from personsync.sync.policies import TAG
 from personsync.sync.values import value_to_json
 
 Direction = Literal["export", "import", "sync"]
@@ -150,6 +151,12 @@ class KeepDeleted:
                 "(--recreate brings it back)"
             )
         return f"its Person {self.person_id} was deleted in the CRM: the contact stays"
+
+
+def without_tag(contact: Contact) -> Contact:
+    """The contact as if it had never been tagged "Removed from CRM" (`policies.TAG`)."""
+    kept = tuple(c for c in contact.record.categories if c.casefold() != TAG.casefold())
+    return replace(contact, record=contact.record.replace({"categories": kept}))
 
 
 REMOVED_WHY = {

@@ -34,6 +34,7 @@ from personsync.sync.plan import (
     UpdateContact,
     UpdatePerson,
     item_of,
+    without_tag,
 )
 from personsync.sync.policies import TAG
 from personsync.sync.snapshot import (
@@ -211,7 +212,7 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
     actions: list[Action] = []
 
     def pair(person: Person, contact: Contact, how: str, tagged: bool = False) -> None:
-        seen = _without_tag(contact) if tagged else contact
+        seen = without_tag(contact) if tagged else contact
         if two_way:
             made = _sync_pair(person, seen, how, snap, choices)
         else:
@@ -353,12 +354,6 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
     )
 
 
-def _without_tag(contact: Contact) -> Contact:
-    """The contact as if it had never been tagged "Removed from CRM"."""
-    kept = tuple(c for c in contact.record.categories if c.casefold() != TAG.casefold())
-    return replace(contact, record=contact.record.replace({"categories": kept}))
-
-
 def _untag(made: list[Action], person: Person, contact: Contact, seen: Contact) -> list[Action]:
     """A tagged pair's actions, planned against `seen` (its contact without the tag), made to
     take the tag off `contact` in the same write: the update of the contact is from `contact`;
@@ -436,7 +431,7 @@ def _person_removed(
             new = replace(contact, record=contact.record.replace({"categories": (*cats, TAG)}))
         else:
             new = contact  # tagged already (an interrupted run): only the link is marked
-        base = snap.baselines.get(pid) or _without_tag(contact).record
+        base = snap.baselines.get(pid) or without_tag(contact).record
         return TagContact(pid, why, contact, new, base, contact.display_name)
     # Kept (or the contact is gone too): the contact stays, the link ends.
     name = contact.display_name if contact is not None else ""
