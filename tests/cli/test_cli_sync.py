@@ -217,7 +217,7 @@ def test_delete_options_in_rules_and_on_the_command_line(db: str, tmp_path: Path
             "--json",
             "--on-person-removed",
             "delete",
-        ],  # fmt: skip
+        ],
     )
     actions = json.loads(got.output)["plan"]["actions"]
     assert sorted((a["action"], a["person_id"], a["why"]) for a in actions) == [
