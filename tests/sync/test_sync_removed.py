@@ -7,28 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from folder_help import by_cid
+from folder_help import by_cid, delete
 from sync_fakes import records as generate
 
 from personsync.errors import MassChangeRefused
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
-from personsync.stores.base import ItemRef
 from personsync.sync import engine
 from personsync.sync.policies import TAG
 from personsync.sync.settings import load_settings, set_deletes
 from personsync.sync.undo import undo
 
 VIEW = "Members"
-
-
-def _delete(url: str, contact: Contact) -> None:
-    store = open_folder(url, create=False)
-    try:
-        store.delete(ItemRef(contact.item_id, contact.version))
-    finally:
-        store.close()
 
 
 def _members(db: PersonsDB, n: int = 5) -> list[int]:
@@ -187,7 +178,7 @@ def test_contact_deleted_in_outlook_propagated_then_undone(
         ids = db.add_many(list(generate(5, 9)))
         engine.run(db, url, "export")
         person = db.get(ids[2])
-        _delete(url, by_cid(url)[str(ids[2])])
+        delete(url, by_cid(url)[str(ids[2])])
         out = engine.run(db, url, mode, on_contact_deleted="propagate")
         assert out.report is not None and out.report.counts["delete-person"] == 1
         assert out.report.exit_code == 0
@@ -214,13 +205,13 @@ def test_propagate_only_a_link_that_just_broke(sqlite_url: str, tmp_path: Path) 
     try:
         ids = db.add_many(list(generate(4, 9)))
         engine.run(db, url, "export")
-        _delete(url, by_cid(url)[str(ids[0])])
+        delete(url, by_cid(url)[str(ids[0])])
         engine.run(db, url, "export")  # keep: a tombstone
         db.update(ids[0], {"job_title": "Edited"})
         later = engine.run(db, url, "export", on_contact_deleted="propagate")
         assert not later.plan.of("delete-person") and db.count() == 4
         restored = by_cid(url)[str(ids[1])]
-        _delete(url, restored)
+        delete(url, restored)
         store = open_folder(url, create=False)
         try:
             store.create(Contact(restored.record, customer_id=str(ids[1])))
@@ -269,7 +260,7 @@ def test_folder_settings_give_the_run_its_policies(sqlite_url: str, tmp_path: Pa
         engine.run(db, url, "export", view=VIEW)
         set_deletes(db.engine, url, on_person_removed="delete", on_contact_deleted="propagate")
         _leave(db, ids[0])
-        _delete(url, by_cid(url)[str(ids[1])])
+        delete(url, by_cid(url)[str(ids[1])])
         plan = engine.run(db, url, "export", view=VIEW, dry_run=True).plan
         assert sorted(a.kind for a in plan.actions if a.kind != "refresh") == [
             "delete-contact",
@@ -334,7 +325,7 @@ def test_guard_counts_deletes_and_tags(sqlite_url: str, tmp_path: Path) -> None:
         for pid in ids[:3]:
             db.update(pid, {"notes": ""})
         for pid in ids[:3]:
-            _delete(url, by_cid(url)[str(pid)])
+            delete(url, by_cid(url)[str(pid)])
         with pytest.raises(MassChangeRefused, match="3 of the 4 Persons"):
             engine.run(db, url, "import", on_contact_deleted="propagate")
         assert db.count() == 4

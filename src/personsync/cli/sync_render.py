@@ -10,7 +10,7 @@ from rich.table import Table
 
 from personsync.cli.output import console, print_json
 from personsync.sync.journal import RunInfo
-from personsync.sync.plan import Action, Plan, action_to_dict, conflicts_of
+from personsync.sync.plan import WRITES, Action, Plan, action_to_dict, conflicts_of
 from personsync.sync.report import RunReport
 from personsync.sync.settings import FolderSettings
 
@@ -49,16 +49,7 @@ SHORT = {
 
 
 # What a run counts when it wrote something that `undo` can take back.
-WRITTEN = {
-    "create-contact",
-    "update-contact",
-    "create-person",
-    "update-person",
-    "link",
-    "tag-contact",
-    "delete-contact",
-    "delete-person",
-}
+WRITTEN = frozenset(WRITES)
 
 
 def _short(value: Any, width: int = 30) -> str:

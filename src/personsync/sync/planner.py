@@ -357,56 +357,41 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
 def _untag(made: list[Action], person: Person, contact: Contact, seen: Contact) -> list[Action]:
     """A tagged pair's actions, planned against `seen` (its contact without the tag), made to
     take the tag off `contact` in the same write: the update of the contact is from `contact`;
-    when there is none, one is added that takes off the tag alone."""
+    when there is none, one is added that takes off the tag (with the Link's or Refresh's
+    agreed values, or beside the Person's update in a two-way run)."""
     if contact.record == seen.record:
         return made  # a person took the tag off already
     out: list[Action] = []
-    written: Action | None = None
+    rest: list[Link | Refresh] = []
     for a in made:
         if isinstance(a, UpdateContact):
             changes = tuple((f, o, n) for f, (o, n) in diff(contact.record, a.new.record).items())
-            written = replace(a, old=contact, changes=changes)
-            out.append(written)
+            out.append(replace(a, old=contact, changes=changes))
         elif isinstance(a, UpdatePerson):
             out.append(a)
-        else:
-            written = a  # a Link or Refresh: replaced by the update below
-    if isinstance(written, Link | Refresh):
-        both = any(isinstance(a, UpdatePerson) for a in out)
-        new = replace(seen, customer_id=str(person.id))
-        changes = tuple((f, o, n) for f, (o, n) in diff(contact.record, new.record).items())
-        out.append(
-            UpdateContact(
-                person.id,
-                person.version,
-                contact,
-                new,
-                changes,
-                written.link if isinstance(written, Link) else "",
-                person.display_name,
-                written.conflicts,
-                written.baseline if written.baseline is not None else written.record,
-                written.settled and not both,
-            )
+        elif isinstance(a, Link | Refresh):
+            rest.append(a)
+    if any(isinstance(a, UpdateContact) for a in out):
+        return out
+    new = replace(seen, customer_id=str(person.id))
+    changes = tuple((f, o, n) for f, (o, n) in diff(contact.record, new.record).items())
+    both = [a for a in out if isinstance(a, UpdatePerson)]
+    agreed: Link | Refresh | UpdatePerson = rest[0] if rest else both[0]
+    out.append(
+        UpdateContact(
+            person.id,
+            person.version,
+            contact,
+            new,
+            changes,
+            agreed.link if isinstance(agreed, Link) else "",
+            person.display_name,
+            agreed.conflicts if rest else (),
+            agreed.baseline if agreed.baseline is not None else agreed.record,
+            # Written on both sides: the next run reads the pair again (see _sync_pair).
+            agreed.settled and not both,
         )
-    elif written is None:
-        # Only the Person is written (two-way): the contact's tag comes off beside it.
-        new = replace(seen, customer_id=str(person.id))
-        changes = tuple((f, o, n) for f, (o, n) in diff(contact.record, new.record).items())
-        upd = next(a for a in out if isinstance(a, UpdatePerson))
-        out.append(
-            UpdateContact(
-                person.id,
-                person.version,
-                contact,
-                new,
-                changes,
-                "",
-                person.display_name,
-                baseline=upd.baseline if upd.baseline is not None else upd.record,
-                settled=False,
-            )
-        )
+    )
     return out
 
 

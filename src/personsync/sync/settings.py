@@ -11,7 +11,7 @@ them once; a run's own option overrides the folder's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Engine, delete, select
 
@@ -25,21 +25,10 @@ from personsync.sync.policies import (
     ContactDeleted,
     PersonRemoved,
     Policy,
+    named,
 )
 from personsync.sync.tables import sync_folder_settings
 from personsync.sync.values import dumps, loads
-
-N = TypeVar("N", bound=str)
-
-
-def named(name: str | None, known: tuple[N, ...], what: str) -> N | None:
-    """`name` as one of `known` (None stays None: the default)."""
-    if name is None:
-        return None
-    for k in known:
-        if k == name:
-            return k
-    raise UsageError(f"unknown {what} {name!r}", hint=f"use one of {', '.join(known)}")
 
 
 def person_removed(name: str | None) -> PersonRemoved | None:
