@@ -12,6 +12,7 @@ from personsync.model import Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores import graph as graph_store
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 FOLDER = "graph:Contacts/CRM"
 
@@ -51,7 +52,7 @@ def test_a_moved_contact_is_neither_recreated_nor_its_person_deleted(
     box.update_contact(where[str(ids[1])][0][0], {"parentFolderId": other.id})
     box.delete_contact(where[str(ids[2])][0][0])
 
-    out = engine.run(db, FOLDER, mode, on_contact_deleted="propagate", yes=True)
+    out = engine.run(db, FOLDER, mode, options=RunOptions(on_contact_deleted="propagate", yes=True))
     moved = {a.person_id: a.where for a in out.plan.of("moved")}  # type: ignore[union-attr]
     assert moved == {ids[0]: "graph:Contacts/Old members", ids[1]: "graph:Contacts/Old members"}
     assert [a.person_id for a in out.plan.of("delete-person")] == [ids[2]]  # type: ignore[union-attr]
@@ -65,10 +66,10 @@ def test_a_moved_contact_is_neither_recreated_nor_its_person_deleted(
     assert [f for _, f in now[str(ids[1])]] == ["Old members"]
     assert len(server.mailbox(USER).contacts) == 3
     # Named once; not re-created later, not even when asked to re-create deleted contacts.
-    again = engine.run(db, FOLDER, mode, on_contact_deleted="propagate")
+    again = engine.run(db, FOLDER, mode, options=RunOptions(on_contact_deleted="propagate"))
     assert again.plan.changes() == 0 and not again.plan.of("moved")
     db.update(ids[0], {"job_title": "Edited"})
-    later = engine.run(db, "graph:Contacts/CRM", "export", recreate=True)
+    later = engine.run(db, "graph:Contacts/CRM", "export", options=RunOptions(recreate=True))
     assert not later.plan.of("create-contact") and len(server.mailbox(USER).contacts) == 3
 
 
@@ -84,7 +85,7 @@ def test_the_same_person_in_another_synced_folder_is_no_move(
     [in_a] = [i for i, f in _by_cid(server)[str(ids[0])] if f == "A"]
     assert box.contacts[in_a].folder_id == folder_a
     box.delete_contact(in_a)
-    out = engine.run(db, "graph:Contacts/A", "export", yes=True)
+    out = engine.run(db, "graph:Contacts/A", "export", options=RunOptions(yes=True))
     # B's contact carries the same Customer ID but is B's own (linked there): A's was deleted.
     assert not out.plan.of("moved")
     assert [a.person_id for a in out.plan.of("keep-deleted")] == [ids[0]]  # type: ignore[union-attr]
@@ -103,13 +104,13 @@ def test_searches_for_moved_contacts_are_bounded(
     for pid in ids[:2]:
         box.move_contact(where[str(pid)][0][0], other.id, immutable=True)
     searches = len(server.api.log)
-    out = engine.run(db, FOLDER, "export", on_contact_deleted="propagate")
+    out = engine.run(db, FOLDER, "export", options=RunOptions(on_contact_deleted="propagate"))
     # One searched (and found moved); the other not searched: kept as it is, asked next run.
     assert len(out.plan.of("moved")) == 1 and len(out.plan.of("skip")) == 1
     assert not out.plan.of("delete-person") and db.count() == 6
     assert out.report is not None and out.report.exit_code == 4
     assert "not searched for in other folders" in str(out.report.skipped)
     assert len(server.api.log) - searches < 12  # a delta round, one batch, naming the folder
-    second = engine.run(db, FOLDER, "export", on_contact_deleted="propagate")
+    second = engine.run(db, FOLDER, "export", options=RunOptions(on_contact_deleted="propagate"))
     assert len(second.plan.of("moved")) == 1 and not second.plan.of("skip", "delete-person")
     assert db.count() == 6

@@ -379,16 +379,14 @@ def test_sync_with_deletes_and_tags_killed_then_rerun_then_undone(
     persons = PersonsDB(str(db))
     try:
         from personsync.sync import engine
+        from personsync.sync.options import RunOptions
 
-        again = engine.run(
-            persons,
-            url,
-            "sync",
-            view=VIEW,
+        options = RunOptions(
             dry_run=True,
             on_person_removed=removed,  # type: ignore[arg-type]
             on_contact_deleted="propagate",
         )
+        again = engine.run(persons, url, "sync", view=VIEW, options=options)
         assert again.plan.changes() == 0, again.plan.to_dict()  # finished: nothing left to do
     finally:
         persons.close()

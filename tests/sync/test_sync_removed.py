@@ -15,6 +15,7 @@ from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 from personsync.sync.policies import TAG
 from personsync.sync.settings import load_settings, set_deletes
 from personsync.sync.undo import undo
@@ -81,7 +82,7 @@ def test_tag_removed_persons_once_and_untag_when_back(
         before = by_cid(url)
         _leave(db, ids[0])
         db.delete(ids[1])
-        out = engine.run(db, url, mode, view=VIEW, on_person_removed="tag")
+        out = engine.run(db, url, mode, view=VIEW, options=RunOptions(on_person_removed="tag"))
         assert out.report is not None and out.report.counts["tag-contact"] == 2
         tagged = by_cid(url)
         assert tagged[str(ids[0])].record.categories == ("VIP", TAG)
@@ -94,14 +95,14 @@ def test_tag_removed_persons_once_and_untag_when_back(
         assert f"its Person {ids[0]} left the view: the contact is tagged" in text
         assert f"its Person {ids[1]} was deleted from the CRM: the contact is tagged" in text
         # Tagged once: the next run, with the same policy, writes nothing.
-        again = engine.run(db, url, mode, view=VIEW, on_person_removed="tag")
+        again = engine.run(db, url, mode, view=VIEW, options=RunOptions(on_person_removed="tag"))
         assert again.plan.changes() == 0
         # An import leaves the tagged pair alone: the tag never becomes the Person's.
         engine.run(db, url, "import")
         assert db.get(ids[0]).record.categories == ("VIP",)
         # Back in the view: the tag comes off, the CRM's values go in, in one run.
         db.update(ids[0], {"notes": "", "job_title": "Returned"})
-        back = engine.run(db, url, mode, view=VIEW, on_person_removed="tag")
+        back = engine.run(db, url, mode, view=VIEW, options=RunOptions(on_person_removed="tag"))
         assert back.report is not None and back.report.exit_code == 0
         contact = by_cid(url)[str(ids[0])]
         assert contact.record.categories == ("VIP",) and contact.record.job_title == "Returned"
@@ -119,7 +120,7 @@ def test_undo_takes_a_tag_off(sqlite_url: str, tmp_path: Path) -> None:
         engine.run(db, url, "export", view=VIEW)
         before = by_cid(url)[str(ids[0])]
         _leave(db, ids[0])
-        out = engine.run(db, url, "export", view=VIEW, on_person_removed="tag")
+        out = engine.run(db, url, "export", view=VIEW, options=RunOptions(on_person_removed="tag"))
         assert out.report is not None
         assert TAG in by_cid(url)[str(ids[0])].record.categories
         undone = undo(db, out.report.run_id)
@@ -142,15 +143,22 @@ def test_delete_contacts_of_removed_persons_then_undo(
         _leave(db, ids[0])
         db.delete(ids[1])
         # A dry run names each, and deletes nothing.
-        dry = engine.run(db, url, mode, view=VIEW, on_person_removed="delete", dry_run=True)
+        dry = engine.run(
+            db, url, mode, view=VIEW, options=RunOptions(on_person_removed="delete", dry_run=True)
+        )
         whys = {a.person_id: a.why for a in dry.plan.of("delete-contact")}  # type: ignore[union-attr]
         assert whys == {ids[0]: "left the view", ids[1]: "deleted"}
         assert len(by_cid(url)) == 5
-        out = engine.run(db, url, mode, view=VIEW, on_person_removed="delete")
+        out = engine.run(db, url, mode, view=VIEW, options=RunOptions(on_person_removed="delete"))
         assert out.report is not None and out.report.counts["delete-contact"] == 2
         assert sorted(by_cid(url)) == sorted(str(i) for i in ids[2:])
         assert "the contact is deleted" in "\n".join(out.report.warnings)
-        assert engine.run(db, url, mode, view=VIEW, on_person_removed="delete").plan.changes() == 0
+        assert (
+            engine.run(
+                db, url, mode, view=VIEW, options=RunOptions(on_person_removed="delete")
+            ).plan.changes()
+            == 0
+        )
         # Undo: both contacts back, with their Customer IDs and values; the next run, even
         # with `delete`, does not delete them again (kept, as `keep` leaves them).
         undone = undo(db, out.report.run_id)
@@ -158,7 +166,7 @@ def test_delete_contacts_of_removed_persons_then_undo(
         now = by_cid(url)
         for pid in ids[:2]:
             assert now[str(pid)].record == before[str(pid)].record
-        after = engine.run(db, url, mode, view=VIEW, on_person_removed="delete")
+        after = engine.run(db, url, mode, view=VIEW, options=RunOptions(on_person_removed="delete"))
         assert after.plan.changes() == 0 and len(by_cid(url)) == 5
         # The Person who only left comes back: linked to its re-created contact, no duplicate.
         db.update(ids[0], {"notes": ""})
@@ -179,19 +187,24 @@ def test_contact_deleted_in_outlook_propagated_then_undone(
         engine.run(db, url, "export")
         person = db.get(ids[2])
         delete(url, by_cid(url)[str(ids[2])])
-        out = engine.run(db, url, mode, on_contact_deleted="propagate")
+        out = engine.run(db, url, mode, options=RunOptions(on_contact_deleted="propagate"))
         assert out.report is not None and out.report.counts["delete-person"] == 1
         assert out.report.exit_code == 0
         assert db.count() == 4 and ids[2] not in db.get_many(ids)
         assert "the Person is deleted" in "\n".join(out.report.warnings)
-        assert engine.run(db, url, mode, on_contact_deleted="propagate").plan.changes() == 0
+        assert (
+            engine.run(
+                db, url, mode, options=RunOptions(on_contact_deleted="propagate")
+            ).plan.changes()
+            == 0
+        )
         # Undo: the Person back with the same id and values; the next run neither deletes it
         # again nor re-creates its contact.
         undone = undo(db, out.report.run_id)
         assert undone.counts.get("undone") == 1, undone.skipped
         back = db.get(ids[2])
         assert back.record == person.record
-        again = engine.run(db, url, mode, on_contact_deleted="propagate")
+        again = engine.run(db, url, mode, options=RunOptions(on_contact_deleted="propagate"))
         assert again.plan.changes() == 0 and db.count() == 5 and len(by_cid(url)) == 4
     finally:
         db.close()
@@ -208,7 +221,7 @@ def test_propagate_only_a_link_that_just_broke(sqlite_url: str, tmp_path: Path) 
         delete(url, by_cid(url)[str(ids[0])])
         engine.run(db, url, "export")  # keep: a tombstone
         db.update(ids[0], {"job_title": "Edited"})
-        later = engine.run(db, url, "export", on_contact_deleted="propagate")
+        later = engine.run(db, url, "export", options=RunOptions(on_contact_deleted="propagate"))
         assert not later.plan.of("delete-person") and db.count() == 4
         restored = by_cid(url)[str(ids[1])]
         delete(url, restored)
@@ -217,7 +230,7 @@ def test_propagate_only_a_link_that_just_broke(sqlite_url: str, tmp_path: Path) 
             store.create(Contact(restored.record, customer_id=str(ids[1])))
         finally:
             store.close()
-        out = engine.run(db, url, "import", on_contact_deleted="propagate")
+        out = engine.run(db, url, "import", options=RunOptions(on_contact_deleted="propagate"))
         assert not out.plan.of("delete-person") and db.count() == 4
     finally:
         db.close()
@@ -261,13 +274,15 @@ def test_folder_settings_give_the_run_its_policies(sqlite_url: str, tmp_path: Pa
         set_deletes(db.engine, url, on_person_removed="delete", on_contact_deleted="propagate")
         _leave(db, ids[0])
         delete(url, by_cid(url)[str(ids[1])])
-        plan = engine.run(db, url, "export", view=VIEW, dry_run=True).plan
+        plan = engine.run(db, url, "export", view=VIEW, options=RunOptions(dry_run=True)).plan
         assert sorted(a.kind for a in plan.actions if a.kind != "refresh") == [
             "delete-contact",
             "delete-person",
         ]
         # The run's own option wins over the folder's.
-        kept = engine.run(db, url, "export", view=VIEW, dry_run=True, on_person_removed="keep")
+        kept = engine.run(
+            db, url, "export", view=VIEW, options=RunOptions(dry_run=True, on_person_removed="keep")
+        )
         assert kept.plan.of("left-view") and not kept.plan.of("delete-contact")
     finally:
         db.close()
@@ -287,7 +302,7 @@ def test_propagate_from_an_emptied_folder_stops(sqlite_url: str, tmp_path: Path)
             card.unlink()
         for mode in ("export", "import", "sync"):
             with pytest.raises(MassChangeRefused, match="is empty") as exc:
-                engine.run(db, url, mode, on_contact_deleted="propagate")
+                engine.run(db, url, mode, options=RunOptions(on_contact_deleted="propagate"))
             assert exc.value.exit_code == 3
         assert db.count() == 6
     finally:
@@ -304,7 +319,7 @@ def test_delete_with_an_emptied_view_stops(sqlite_url: str, tmp_path: Path) -> N
             _leave(db, pid)
         for mode in ("export", "sync"):
             with pytest.raises(MassChangeRefused, match="has no Persons") as exc:
-                engine.run(db, url, mode, view=VIEW, on_person_removed="delete")
+                engine.run(db, url, mode, view=VIEW, options=RunOptions(on_person_removed="delete"))
             assert exc.value.exit_code == 3
         assert len(by_cid(url)) == 4
     finally:
@@ -321,13 +336,15 @@ def test_guard_counts_deletes_and_tags(sqlite_url: str, tmp_path: Path) -> None:
             _leave(db, pid)
         for policy in ("tag", "delete"):
             with pytest.raises(MassChangeRefused, match="3 of the 4 contacts"):
-                engine.run(db, url, "export", view=VIEW, on_person_removed=policy)  # type: ignore[arg-type]
+                engine.run(
+                    db, url, "export", view=VIEW, options=RunOptions(on_person_removed=policy)
+                )  # type: ignore[arg-type]
         for pid in ids[:3]:
             db.update(pid, {"notes": ""})
         for pid in ids[:3]:
             delete(url, by_cid(url)[str(pid)])
         with pytest.raises(MassChangeRefused, match="3 of the 4 Persons"):
-            engine.run(db, url, "import", on_contact_deleted="propagate")
+            engine.run(db, url, "import", options=RunOptions(on_contact_deleted="propagate"))
         assert db.count() == 4
     finally:
         db.close()
