@@ -40,10 +40,10 @@ from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
 from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import (
+    DORMANT,
     FolderSnapshot,
     PersonsSnapshot,
     Snapshot,
-    dormant,
     in_step,
     settled_gone,
 )
@@ -169,7 +169,8 @@ def take_snapshot(
             links[p].item_id for p in need_persons if p in links and links[p].item_id in listing
         ]
         # Linked Persons gone from the view, not handled before: deleted, or left the view?
-        orphans = [p for p, link in links.items() if p not in versions and not settled_gone(link)]
+        # (Set differences first: a no-op run over 100,000 links does no per-link call.)
+        orphans = [p for p in links.keys() - versions.keys() if not settled_gone(links[p])]
         if orphans:
             everyone = db.versions(None)
             removed = {p: "left the view" if p in everyone else "deleted" for p in orphans}
@@ -202,8 +203,9 @@ def take_snapshot(
         by_item = {link.item_id: link for link in links.values()}
         need_items = [
             i
-            for i in listing
-            if not dormant(by_item.get(i)) and not in_step(by_item.get(i), listing, versions)
+            for i, link in ((i, by_item.get(i)) for i in listing)
+            if link is None
+            or (link.person_version not in DORMANT and not in_step(link, listing, versions))
         ]
         contacts, problems = _read_contacts(store, need_items)
         if any(i not in by_item for i in need_items):
@@ -220,8 +222,8 @@ def take_snapshot(
         baselines = link_table.baselines(by_item[i].person_id for i in need_items if i in by_item)
         missing = [
             link
-            for p, link in links.items()
-            if p in versions and link.item_id not in listing and not settled_gone(link)
+            for link in (by_item[i] for i in by_item.keys() - listing.keys())
+            if link.person_id in versions and not settled_gone(link)
         ]
     # Before a missing contact is taken for deleted, the store looks in its other folders.
     moved, unsearched = _look_elsewhere(engine, store, missing, listing)

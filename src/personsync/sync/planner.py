@@ -595,7 +595,7 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         link = linked_items.get(item_id)
         # Both sides as at the last sync, or a pair an export left dormant (its Person left the
         # view): skipped without reading either.
-        if dormant(link) or in_step(link, folder.listing, persons.versions):
+        if in_step(link, folder.listing, persons.versions) or dormant(link):
             unchanged += 1
             continue
         contact = folder.contacts.get(item_id)
@@ -637,13 +637,10 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
     )
     # Case 6: a linked contact no longer in the folder, and no contact took its Person again
     # (by Customer ID or matching): moved, or deleted (kept, or propagated).
-    for pid, link in sorted(links.items()):
-        if (
-            link.item_id not in folder.listing
-            and not settled_gone(link)
-            and pid in persons.versions
-            and pid not in claimed
-        ):
+    for item_id in sorted(linked_items.keys() - folder.listing.keys()):
+        link = linked_items[item_id]
+        pid = link.person_id
+        if not settled_gone(link) and pid in persons.versions and pid not in claimed:
             actions.append(_contact_gone(link, persons.versions[pid], "", snap, choices))
     return Plan(
         "import",

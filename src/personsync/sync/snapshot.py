@@ -88,6 +88,11 @@ def in_step(
     """Both sides are as they were when they last agreed: nothing to read, nothing to do."""
     if link is None or link.item_version == "":
         return False
+    if (
+        listing.get(link.item_id) == link.item_version
+        and versions.get(link.person_id) == link.person_version
+    ):
+        return True  # the common case first (a marker never equals a listed version)
     if link.item_version in (GONE, MOVED):
         # A tombstone of a deleted (or moved) contact: in step while it stays gone and the
         # Person as it was, unless the run re-creates deleted contacts.
@@ -102,7 +107,4 @@ def in_step(
     if link.person_version == GONE:
         # A tombstone of a deleted Person: in step while the contact is as it was.
         return listing.get(link.item_id) == link.item_version and link.person_id not in versions
-    return (
-        listing.get(link.item_id) == link.item_version
-        and versions.get(link.person_id) == link.person_version
-    )
+    return False
