@@ -226,3 +226,12 @@ def test_delete_options_in_rules_and_on_the_command_line(db: str, tmp_path: Path
     ]
     bad = runner.invoke(app, ["export", "--to", url, "--db", db, "--on-person-removed", "burn"])
     assert bad.exit_code == 2
+
+
+def test_plan_with_a_contact_deleted_in_the_folder_prints(db: str, tmp_path: Path) -> None:
+    url = f"vcf:{tmp_path / 'out'}"
+    assert runner.invoke(app, ["export", "--to", url, "--db", db]).exit_code == 0
+    next((tmp_path / "out").iterdir()).unlink()  # deleted in Outlook
+    got = runner.invoke(app, ["export", "--to", url, "--db", db, "--dry-run"])
+    assert got.exit_code == 0, got.output  # was a KeyError in the plan's counts line
+    assert "1 kept deleted" in " ".join(got.output.split())
