@@ -383,3 +383,28 @@ def test_both_ways_with_a_conflict_policy(
     assert "CRM Side Ltd" in shown and "Outlook Side Ltd" in shown
     finish_run(console, plan)
     assert db.get(8).record.company == "Outlook Side Ltd"
+
+
+def test_a_profiles_conflict_policy_is_edited_in_its_form(
+    console: Console, db: PersonsDB, out: str
+) -> None:
+    form = {
+        "name": "Both",
+        "direction": "sync",
+        "folder": out,
+        "view": "All Persons",
+        "max_change": "100",
+        "schedule": "every",
+        "every_minutes": "15",
+        "on_conflict": "newest",
+    }
+    assert 'id="on_conflict"' in console.get("/profiles/new").text
+    assert console.submit("/profiles/new", form).status_code == 303
+    assert store.get(db.engine, "Both").options == {"on_conflict": "newest"}
+    assert "the newer change wins" in console.get("/profiles").text
+    page = console.get("/profiles/Both/edit").text
+    assert re.search(r'<option value="newest"\s+selected>', page)
+    got: Any = console.submit("/profiles/Both/edit", {**form, "on_conflict": "sideways"})
+    assert got.status_code == 422 and "unknown option on_conflict=sideways" in got.text
+    assert console.submit("/profiles/Both/edit", {**form, "on_conflict": "crm"}).status_code == 303
+    assert store.get(db.engine, "Both").request.options == {"on_conflict": "crm"}
