@@ -408,3 +408,84 @@ def test_a_profiles_conflict_policy_is_edited_in_its_form(
     assert got.status_code == 422 and "unknown option on_conflict=sideways" in got.text
     assert console.submit("/profiles/Both/edit", {**form, "on_conflict": "crm"}).status_code == 303
     assert store.get(db.engine, "Both").request.options == {"on_conflict": "crm"}
+
+
+def test_decisions_link_create_new_ignore_and_take_a_side_per_field(
+    console: Console, db: PersonsDB, out: str
+) -> None:
+    from decisions_data import CONFLICTED, folder_to_decide
+
+    from personsync.stores import open_folder
+    from personsync.stores.base import get_one
+    from personsync.sync.links import Links
+
+    first, second = folder_to_decide(db, out)
+    run = finish_run(console, make_plan(console, plan_answers(out, direction="sync")))
+    folder = journal.get_run(db.engine, run).folder
+    page = console.get("/decisions").text
+    assert page.count("Create a new Person from this contact") == 2
+    assert "CRM Side Ltd" in page and "Outlook Side Ltd" in page
+    assert "+1 617 555 0101" in page and "+1 617 555 0202" in page
+
+    def keys(pattern: str) -> str:
+        found = re.search(pattern, console.get("/decisions").text)
+        assert found, pattern
+        return found.group(1)
+
+    # Per field: Outlook's company, the CRM's phone.
+    company = keys(r'name="key" value="(\d+\|[^"]*\|conflict:company)"')
+    got: Any = console.submit(
+        "/decisions/resolve",
+        {
+            "folder": folder,
+            "person_id": str(CONFLICTED),
+            "field": "company",
+            "key": company,
+            "take": "outlook",
+        },
+    )
+    assert got.status_code == 303
+    person = db.get(CONFLICTED)
+    assert person.record.company == "Outlook Side Ltd"
+    assert person.record.business_phone != "+1 617 555 0202"  # not settled yet: still both
+    page = console.get("/decisions").text
+    assert "conflict:company" not in page and "conflict:business_phone" in page
+    phone = keys(r'name="key" value="(\d+\|[^"]*\|conflict:business_phone)"')
+    console.submit(
+        "/decisions/resolve",
+        {
+            "folder": folder,
+            "person_id": str(CONFLICTED),
+            "field": "business_phone",
+            "key": phone,
+            "take": "crm",
+        },
+    )
+    contacts = open_folder(out, create=False)
+    try:
+        contact = get_one(contacts, person.contact_manager_id or "")
+        assert contact is not None
+        assert (contact.record.company, contact.record.business_phone) == (
+            "Outlook Side Ltd",
+            db.get(CONFLICTED).record.business_phone,
+        )
+    finally:
+        contacts.close()
+    assert "conflict:" not in console.get("/decisions").text
+
+    # A copy becomes a Person of its own; the other is left alone by every later run.
+    before = db.count()
+    key = keys(rf'name="key" value="([^"]*\|{first}\|[^"]*)"')
+    got = console.submit("/decisions/create", {"folder": folder, "key": key, "item_id": first})
+    assert got.status_code == 303 and db.count() == before + 1
+    new = Links(db.engine, folder).owner(first)
+    assert new is not None and db.get(new).record.first_name == "Copy1"
+    assert db.get(new).contact_manager_id == first
+    key = keys(rf'name="key" value="([^"]*\|{second}\|[^"]*)"')
+    got = console.submit("/decisions/ignore", {"folder": folder, "key": key, "item_id": second})
+    assert got.status_code == 303
+    assert "Nothing to decide" in console.get("/decisions").text
+    again = finish_run(console, make_plan(console, plan_answers(out, direction="sync")))
+    info = journal.get_run(db.engine, again)
+    assert info.counts.get("decide", 0) == 0 and db.count() == before + 1
+    assert not [p for p in info.problems if p.get("item_id") == second]

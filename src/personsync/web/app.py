@@ -185,9 +185,17 @@ def create_app(
     app.add_middleware(security.SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from personsync.web import pages_persons, pages_profiles, pages_runs, pages_settings, pages_sync
+    from personsync.web import (
+        pages_decisions,
+        pages_persons,
+        pages_profiles,
+        pages_runs,
+        pages_settings,
+        pages_sync,
+    )
 
-    for module in (pages_persons, pages_sync, pages_runs, pages_profiles, pages_settings):
+    pages = (pages_persons, pages_sync, pages_runs, pages_decisions, pages_profiles, pages_settings)
+    for module in pages:
         app.include_router(module.router)
 
     @app.exception_handler(PersonsyncError)
