@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from browser import chromium, served, shoot, tab_to
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
@@ -20,7 +21,9 @@ from personsync.persons.sample import generate
 from personsync.profiles import store
 from personsync.profiles.tables import sync_profiles
 from personsync.stores import open_folder
+from personsync.stores.base import get_one
 from personsync.sync import journal
+from personsync.sync.tables import sync_ignored
 from personsync.web import security
 from personsync.web.app import create_app
 
@@ -166,12 +169,99 @@ def test_a_decision_settled_from_the_queue(
     page.get_by_role("link", name="Settle the decisions").click()
     decision = page.locator("section.decision", has_text=person.record.last_name)
     expect(decision).to_contain_text("matches 2 contacts")
-    shoot(page, "decisions")
     decision.get_by_role("button", name="Link this contact").first.click()
     expect(page.locator("dl.facts")).to_contain_text("link")
     assert db.get(4).contact_manager_id in twins
     page.goto(site + "/decisions")
     expect(page.locator("main")).not_to_contain_text("matches 2 contacts")
+
+
+def test_both_ways_through_the_wizard_then_its_decisions_settled_in_the_queue(
+    page: Page, site: str, db: PersonsDB, tmp_path: Path
+) -> None:
+    from decisions_data import CONFLICTED, folder_to_decide
+
+    out = f"vcf:{tmp_path}/both"
+    first, second = folder_to_decide(db, out)
+    db.update(20, {"job_title": "Treasurer"})  # flows into Outlook
+    contacts = open_folder(out, create=False)
+    try:  # and one from Outlook
+        theirs = get_one(contacts, db.get(30).contact_manager_id or "")
+        assert theirs is not None
+        contacts.update(
+            theirs, replace(theirs, record=theirs.record.replace({"job_title": "Chair"}))
+        )
+    finally:
+        contacts.close()
+
+    page.goto(site + "/sync")
+    page.get_by_label("Both ways (sync)").check()
+    page.get_by_role("button", name="Next →").click()
+    page.get_by_label("Contact folder").fill(out)
+    page.get_by_role("button", name="Next →").click()
+    expect(page.get_by_label("Persons view")).to_have_value("All Persons")
+    page.get_by_role("button", name="Next →").click()
+    expect(page.get_by_label("When both sides changed the same field")).to_have_value("")
+    page.get_by_role("button", name="Show the plan").click()
+    for row in ("Contact updates 1", "Person updates 1", "Conflicts left to decide 1"):
+        expect(page.get_by_role("row", name=row)).to_be_visible()
+    expect(page.get_by_role("row", name="Decisions needed 2")).to_be_visible()
+    page.get_by_role("link", name="Conflicts left to decide").first.click()
+    conflict = page.locator("#actions table.conflicts")
+    expect(conflict.get_by_role("row", name=re.compile("^Company"))).to_contain_text("CRM Side Ltd")
+    expect(conflict.get_by_role("row", name=re.compile("^Company"))).to_contain_text(
+        "Outlook Side Ltd"
+    )
+    shoot(page, "plan-both-ways")
+    page.get_by_role("button", name="Finish").click()
+    finish_and_open_report(page)
+    assert db.get(30).record.job_title == "Chair"
+    contacts = open_folder(out, create=False)
+    try:
+        ours = get_one(contacts, db.get(20).contact_manager_id or "")
+        assert ours is not None and ours.record.job_title == "Treasurer"
+    finally:
+        contacts.close()
+    assert db.get(CONFLICTED).record.company == "CRM Side Ltd"  # left as it is, both kept
+
+    # The queue: a side per field, a copy made a Person, the other copy left alone.
+    page.get_by_role("link", name="Settle the decisions").click()
+    expect(page.locator("section.decision")).to_have_count(3)
+    shoot(page, "decisions")
+    page.get_by_role("button", name="Keep Outlook's Company").click()
+    expect(page.locator("dl.facts")).to_contain_text("sync")
+    page.goto(site + "/decisions")
+    page.get_by_role("button", name="Keep the CRM's Business phone").click()
+    expect(page.locator("dl.facts")).to_contain_text("sync")
+    crm_phone = db.get(CONFLICTED).record.business_phone
+    page.goto(site + "/decisions")
+    expect(page.locator("section.conflict")).to_have_count(0)
+    before = db.count()
+    copy = page.locator("section.decision", has_text="Copy1")
+    copy.get_by_role("button", name="Create a new Person from this contact").click()
+    expect(page.locator("dl.facts")).to_contain_text("link")
+    page.goto(site + "/decisions")
+    page.locator("section.decision", has_text="Copy2").get_by_role(
+        "button", name="Ignore this contact"
+    ).click()
+    expect(page.locator("main")).to_contain_text("Nothing to decide")
+
+    assert db.count() == before + 1
+    made = db.get(max(p.id for p in db.iter_persons()))
+    assert (made.record.first_name, made.contact_manager_id) == ("Copy1", first)
+    assert db.get(CONFLICTED).record.company == "Outlook Side Ltd"
+    contacts = open_folder(out, create=False)
+    try:
+        pair = get_one(contacts, db.get(CONFLICTED).contact_manager_id or "")
+        copy1 = get_one(contacts, first)
+        assert pair is not None and copy1 is not None
+        assert (pair.record.company, pair.record.business_phone) == ("Outlook Side Ltd", crm_phone)
+        assert copy1.customer_id == str(made.id)
+    finally:
+        contacts.close()
+    with db.engine.connect() as conn:
+        ignored = {r.item_id for r in conn.execute(select(sync_ignored))}
+    assert ignored == {second}
 
 
 def test_a_profile_runs_on_its_schedule_and_shows_its_result(

@@ -61,8 +61,13 @@ class Plans:
     def add(self, request: SyncRequest, plan: Plan, guard: str | None) -> str:
         by_kind: dict[str, list[int]] = {}
         for i, action in enumerate(plan.actions):
-            if action.kind != "refresh":
-                by_kind.setdefault(action.kind, []).append(i)
+            kind = action.kind
+            if kind == "refresh":
+                # Only versions move, unless fields were left with both values: a conflict.
+                if not getattr(action, "conflicts", ()):
+                    continue
+                kind = "conflict"
+            by_kind.setdefault(kind, []).append(i)
         token = secrets.token_urlsafe(12)
         with self._lock:
             self._plans[token] = PlanEntry(request, plan, by_kind, guard)
@@ -116,6 +121,7 @@ templates.env.globals["count_labels"] = {
     "skip": "Skipped",
     "keep-deleted": "Kept deleted",
     "decide": "Decisions needed",
+    "conflict": "Conflicts left to decide",
     "unchanged": "Unchanged",
     "undone": "Undone",
     "not-undone": "Not undone",

@@ -185,7 +185,12 @@ def plan_page(request: Request, token: str, kind: str = "", page: int = 1) -> HT
         kind = ""
     indexes = entry.by_kind.get(kind, []) if kind else _all_shown(entry.by_kind)
     paging = Page(page, PLAN_PAGE, len(indexes))
-    actions = [action_to_dict(plan.actions[i]) for i in paging.slice(indexes)]
+    actions = []
+    for i in paging.slice(indexes):
+        shown = action_to_dict(plan.actions[i])
+        if shown["action"] == "refresh":  # listed only with fields left to decide
+            shown |= {"action": "conflict", "name": plan.actions[i].contact.display_name}  # type: ignore[union-attr]
+        actions.append(shown)
     template = "plan_actions.html" if request.headers.get("hx-request") else "plan.html"
     return render(
         request,
@@ -193,7 +198,7 @@ def plan_page(request: Request, token: str, kind: str = "", page: int = 1) -> HT
         token=token,
         entry=entry,
         plan=plan,
-        counts=plan.counts(),
+        counts={**plan.counts(), "conflict": len(entry.by_kind.get("conflict", ()))},
         kind=kind,
         actions=actions,
         paging=paging,
