@@ -399,3 +399,35 @@ def test_the_wizard_into_microsoft_365_with_sign_in_in_the_page(
             page.get_by_role("button", name="Show the plan").click()
             expect(page.get_by_role("row", name=f"Unchanged {few}")).to_be_visible()
             expect(page.get_by_role("button", name="Finish")).to_be_disabled()
+
+            # Both ways: a change on each side crosses over.
+            mover, other = [p.id for p in db.iter_persons("L")][:2]
+            db.update(mover, {"job_title": "Treasurer"})
+            contacts = open_folder("graph:Contacts", create=False)
+            try:
+                theirs = get_one(contacts, db.get(other).contact_manager_id or "")
+                assert theirs is not None
+                changed = replace(theirs, record=theirs.record.replace({"job_title": "Chair"}))
+                contacts.update(theirs, changed)
+            finally:
+                contacts.close()
+            page.goto(site + "/sync")
+            page.get_by_label("Both ways (sync)").check()
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_label("Contact folder").fill("graph:Contacts")
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_label("Persons view").select_option("L")
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_role("button", name="Show the plan").click()
+            expect(page.get_by_role("row", name="Contact updates 1")).to_be_visible()
+            expect(page.get_by_role("row", name="Person updates 1")).to_be_visible()
+            page.get_by_role("button", name="Finish").click()
+            finish_and_open_report(page)
+            expect(page.locator("dl.facts")).to_contain_text("sync")
+            assert db.get(other).record.job_title == "Chair"
+            contacts = open_folder("graph:Contacts", create=False)
+            try:
+                ours = get_one(contacts, db.get(mover).contact_manager_id or "")
+                assert ours is not None and ours.record.job_title == "Treasurer"
+            finally:
+                contacts.close()
