@@ -489,3 +489,48 @@ def test_decisions_link_create_new_ignore_and_take_a_side_per_field(
     info = journal.get_run(db.engine, again)
     assert info.counts.get("decide", 0) == 0 and db.count() == before + 1
     assert not [p for p in info.problems if p.get("item_id") == second]
+
+
+def test_field_rules_are_shown_and_changed_from_the_wizard(
+    console: Console, db: PersonsDB, out: str
+) -> None:
+    import json
+    from urllib.parse import quote
+
+    wizard = f"/sync?step=options&direction=sync&folder={quote(out)}&view=All+Persons"
+    page = console.get(wizard).text
+    link = re.search(r'href="(/rules\?[^"]+)">Change the field rules', page)
+    assert link and "Every field both ways" in page
+    rules_url = link.group(1).replace("&amp;", "&")
+    page = console.get(rules_url).text
+    assert 'name="flow-notes"' in page and 'name="fill-job_title"' in page
+    back = re.search(r'name="back" value="([^"]+)"', page)
+    assert back and back.group(1).replace("&amp;", "&").startswith("/sync?")
+    form = {
+        "folder": out,
+        "back": back.group(1).replace("&amp;", "&"),
+        "flow-notes": "to-outlook",
+        "blank-company": "no",
+        "fill-job_title": "on",
+        "on_conflict": "crm",
+    }
+    got: Any = console.submit("/rules", form)
+    assert got.status_code == 303 and got.headers["location"].startswith("/sync?")
+    shown = CliRunner().invoke(cli_app, ["rules", "show", out, "--json", "--db", db.url])
+    assert json.loads(shown.output) == {
+        "folder": out,
+        "on_conflict": "crm",
+        "rules": {
+            "company": {"flow": "both", "never_blank": False, "fill_only_if_empty": False},
+            "job_title": {"flow": "both", "never_blank": None, "fill_only_if_empty": True},
+            "notes": {"flow": "to-outlook", "never_blank": None, "fill_only_if_empty": False},
+        },
+    }
+    page = console.get(got.headers["location"]).text
+    assert "Notes: CRM → Outlook only" in page and "Company: both ways, may blank out" in page
+    # Back to the defaults for company; a link elsewhere is not followed.
+    got = console.submit("/rules", {**form, "blank-company": "", "back": "//example.org/x"})
+    assert got.headers["location"] == "/sync"
+    shown = CliRunner().invoke(cli_app, ["rules", "show", out, "--json", "--db", db.url])
+    assert set(json.loads(shown.output)["rules"]) == {"job_title", "notes"}
+    assert console.get("/rules?folder=ftp:x").status_code == 400

@@ -195,13 +195,14 @@ def create_app(
         pages_decisions,
         pages_persons,
         pages_profiles,
+        pages_rules,
         pages_runs,
         pages_settings,
         pages_sync,
     )
 
-    pages = (pages_persons, pages_sync, pages_runs, pages_decisions, pages_profiles, pages_settings)
-    for module in pages:
+    pages = (pages_persons, pages_sync, pages_runs, pages_decisions, pages_profiles, pages_rules)
+    for module in (*pages, pages_settings):
         app.include_router(module.router)
 
     @app.exception_handler(PersonsyncError)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
@@ -20,6 +22,7 @@ from personsync.stores import list_folders, open_folder, split_url
 from personsync.sync.engine import ensure_tables
 from personsync.sync.plan import action_to_dict
 from personsync.sync.tables import sync_links
+from personsync.web import pages_rules
 from personsync.web.app import WebState, render, state, templates
 from personsync.web.paging import Page
 from personsync.web.security import form_of
@@ -136,6 +139,11 @@ def _wizard_page(
     req = _request(answers)
     steps = _steps(req.direction)
     index = steps.index(step)
+    rules: list[str] = []
+    if step == "options":
+        with suppress(PersonsyncError):  # a wrong folder: the folder step names it
+            rules = pages_rules.summary(web.db.engine, req.folder)
+    back_here = "/sync?" + urlencode({**answers, "step": step})
     return render(
         request,
         "sync.html",
@@ -156,6 +164,8 @@ def _wizard_page(
         options=OPTIONS,
         views=[v.name for v in web.db.views()],
         folders=_known_folders(web),
+        rules=rules,
+        rules_url="/rules?" + urlencode({"folder": req.folder, "back": back_here}),
     )
 
 
