@@ -431,3 +431,75 @@ def test_the_wizard_into_microsoft_365_with_sign_in_in_the_page(
                 assert ours is not None and ours.record.job_title == "Treasurer"
             finally:
                 contacts.close()
+
+
+def test_carddav_credentials_in_settings_and_address_books_in_the_wizard(
+    page: Page, db: PersonsDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stat
+
+    from personsync.testing.carddav_servers import running
+
+    secret = "s3cret-Radicale-pw"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("PERSONSYNC_CARDDAV_PASSWORD", raising=False)
+    monkeypatch.delenv("PERSONSYNC_CARDDAV_USER", raising=False)
+    db.create_view("L", 'last_name startswith "L"')
+    few = db.count("L")
+    users = tmp_path / "users"
+    users.write_text(f"alice:{secret}\n")
+    seen: list[str] = []
+    with running("radicale", tmp_path / "dav", auth_file=users) as server:
+        book = server.book("team")
+        existing = open_folder(f"carddav:{book}", password=secret)  # made by MKCOL
+        try:
+            existing.create(Contact(next(iter(generate(1, seed=3)))))
+        finally:
+            existing.close()
+        with served(create_app(db.url, schedule=False)) as site:
+            page.goto(site + "/settings")
+            page.get_by_label("Server address").fill(server.base + "/")
+            page.get_by_label("User name").fill("alice")
+            page.get_by_label(re.compile("^Password")).fill(secret)
+            page.get_by_role("button", name="Save the CardDAV password").click()
+            expect(page.locator(".ok")).to_have_text("Saved.")
+            expect(page.get_by_role("row", name=re.compile("alice"))).to_contain_text(server.base)
+            seen.append(page.content())
+            shoot(page, "settings-carddav")
+            saved = tmp_path / "config" / "personsync" / "carddav.toml"
+            assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+            assert secret in saved.read_text()
+
+            page.goto(site + "/sync?view=L")
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_label("CardDAV server").fill(server.base + "/")
+            page.get_by_role("button", name="Find address books").click()
+            found = page.locator(".address-books a")
+            expect(found).to_have_count(1)
+            shoot(page, "wizard-folder-carddav")
+            seen.append(page.content())
+            found.first.click()
+            folder = page.get_by_label("Contact folder")
+            expect(folder).to_have_value(
+                re.compile(r"^carddav:http://127\.0\.0\.1:\d+/alice/team/$")
+            )
+            page.get_by_role("button", name="Next →").click()
+            expect(page.get_by_label("Persons view")).to_have_value("L")
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_role("button", name="Show the plan").click()
+            expect(page.get_by_role("row", name=f"New contacts {few}")).to_be_visible()
+            seen.append(page.content())
+            page.get_by_role("button", name="Finish").click()
+            page.get_by_role("button", name="Go ahead").click()  # 9 new in a book of 1
+            run = finish_and_open_report(page)
+            seen.append(page.content())
+            seen.append(page.url)
+        contacts = open_folder(f"carddav:{book}", password=secret)
+        try:
+            assert len(list(contacts.list_items())) == few + 1
+        finally:
+            contacts.close()
+    info = journal.get_run(db.engine, run)
+    assert info.counts["create-contact"] == few
+    assert not [text for text in seen if secret in text]
+    assert secret not in repr(info)

@@ -534,3 +534,32 @@ def test_field_rules_are_shown_and_changed_from_the_wizard(
     shown = CliRunner().invoke(cli_app, ["rules", "show", out, "--json", "--db", db.url])
     assert set(json.loads(shown.output)["rules"]) == {"job_title", "notes"}
     assert console.get("/rules?folder=ftp:x").status_code == 400
+
+
+def test_carddav_credentials_with_a_missing_field_are_named_and_never_echoed(
+    console: Console, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    got: Any = console.submit(
+        "/settings/carddav", {"server": "https://dav.example.org/", "user": "", "secret": "pw-1"}
+    )
+    assert got.status_code == 422 and "needs a user name" in errors(got.text)["user"]
+    assert 'value="https://dav.example.org/"' in got.text and "pw-1" not in got.text
+    got = console.submit(
+        "/settings/carddav", {"server": "ftp://dav.example.org/", "user": "bo", "secret": "pw-1"}
+    )
+    assert got.status_code == 422 and "not a CardDAV address" in errors(got.text)["server"]
+    got = console.submit(
+        "/settings/carddav", {"server": "https://dav.example.org/", "user": "bo", "secret": "pw-1"}
+    )
+    assert got.status_code == 303 and "pw-1" not in got.headers["location"]
+    from personsync.stores.carddav_auth import find_credentials
+
+    found = find_credentials("https://dav.example.org/", env={})
+    assert found is not None and (found.user, found.password) == ("bo", "pw-1")
+    page = console.get("/settings").text
+    assert "dav.example.org" in page and "bo" in page and "pw-1" not in page
+    assert (
+        console.submit("/settings/carddav/forget", {"host": "dav.example.org"}).status_code == 303
+    )
+    assert find_credentials("https://dav.example.org/", env={}) is None
