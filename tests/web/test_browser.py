@@ -264,6 +264,34 @@ def test_both_ways_through_the_wizard_then_its_decisions_settled_in_the_queue(
     assert ignored == {second}
 
 
+def test_field_rules_from_the_wizards_options_and_back(
+    page: Page, site: str, db: PersonsDB, tmp_path: Path
+) -> None:
+    from personsync.sync.settings import load_settings
+
+    out = f"vcf:{tmp_path}/rules"
+    page.goto(f"{site}/sync?step=options&direction=sync&folder={out}&view=All Persons")
+    page.get_by_label("When both sides changed the same field").select_option("crm")
+    page.get_by_role("button", name="Change the field rules…").click()
+    expect(page.get_by_role("heading", name="Field rules")).to_be_visible()
+    page.get_by_label("Notes: direction").select_option("to-outlook")
+    page.get_by_label("Company: emptied values").select_option("no")
+    page.get_by_label("Job title: fill only if empty").check()
+    shoot(page, "field-rules")
+    page.get_by_role("button", name="Save the rules").first.click()
+    # Back on the options step, the rules shown; the wizard's answers kept.
+    expect(page.locator(".rules-summary")).to_contain_text("Notes: CRM → Outlook only")
+    expect(page.locator(".rules-summary")).to_contain_text(
+        "Job title: both ways, fill only if empty"
+    )
+    expect(page.get_by_label("When both sides changed the same field")).to_have_value("crm")
+    rules = load_settings(db.engine, out).rules
+    assert (rules["notes"].flow, rules["company"].never_blank) == ("to-outlook", False)
+    assert rules["job_title"].fill_only_if_empty and set(rules) == {"notes", "company", "job_title"}
+    page.get_by_role("button", name="Show the plan").click()
+    expect(page.get_by_role("heading", name="The plan")).to_be_visible()
+
+
 def test_a_profile_runs_on_its_schedule_and_shows_its_result(
     page: Page, site: str, db: PersonsDB, tmp_path: Path
 ) -> None:

@@ -499,10 +499,11 @@ def test_field_rules_are_shown_and_changed_from_the_wizard(
 
     wizard = f"/sync?step=options&direction=sync&folder={quote(out)}&view=All+Persons"
     page = console.get(wizard).text
-    link = re.search(r'href="(/rules\?[^"]+)">Change the field rules', page)
-    assert link and "Every field both ways" in page
-    rules_url = link.group(1).replace("&amp;", "&")
-    page = console.get(rules_url).text
+    assert 'formaction="/sync/rules"' in page and "Every field both ways" in page
+    answers = plan_answers(out, direction="sync", on_conflict="crm")
+    got: Any = console.submit("/sync/rules", answers)
+    assert got.status_code == 303 and "csrf" not in got.headers["location"]
+    page = console.get(got.headers["location"]).text
     assert 'name="flow-notes"' in page and 'name="fill-job_title"' in page
     back = re.search(r'name="back" value="([^"]+)"', page)
     assert back and back.group(1).replace("&amp;", "&").startswith("/sync?")
@@ -514,8 +515,9 @@ def test_field_rules_are_shown_and_changed_from_the_wizard(
         "fill-job_title": "on",
         "on_conflict": "crm",
     }
-    got: Any = console.submit("/rules", form)
+    got = console.submit("/rules", form)
     assert got.status_code == 303 and got.headers["location"].startswith("/sync?")
+    assert "on_conflict=crm" in got.headers["location"]  # the wizard's answers kept
     shown = CliRunner().invoke(cli_app, ["rules", "show", out, "--json", "--db", db.url])
     assert json.loads(shown.output) == {
         "folder": out,

@@ -154,6 +154,12 @@ def decide_create(request: Request, form: FormData = Depends(form_of)) -> Redire
     web = state(request)
     folder, item, person = _text(form, "folder"), _text(form, "item_id"), _text(form, "person_id")
     if item:
+        owner = Links(web.db.engine, folder).owner(item)
+        if owner is not None:
+            raise UsageError(
+                f"contact {item} is linked to Person {owner}",
+                hint="link it to the right Person instead, or ignore it",
+            )
         report = manual.create_new(web.db, folder, item_id=item)
         set_ignored(web.db.engine, folder, item, False)
     elif person.isdigit():
@@ -176,6 +182,8 @@ def decide_ignore(request: Request, form: FormData = Depends(form_of)) -> Redire
     links = Links(web.db.engine, folder)
     for item in items:
         if links.owner(item) is not None:
+            if form.get("side") == "candidates":
+                continue  # another Person's contact: not this decision's to take away
             manual.unlink(web.db, folder, item_id=item)
         set_ignored(web.db.engine, folder, item, True)
     _dismiss(web, folder, [_text(form, "key")])

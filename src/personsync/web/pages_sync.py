@@ -169,7 +169,6 @@ def _wizard_page(
     if step == "options":
         with suppress(PersonsyncError):  # a wrong folder: the folder step names it
             rules = pages_rules.summary(web.db.engine, req.folder)
-    back_here = "/sync?" + urlencode({**answers, "step": step})
     return render(
         request,
         "sync.html",
@@ -197,8 +196,17 @@ def _wizard_page(
         ],
         carddav=answers.get("carddav", ""),
         carddav_servers=_carddav_servers(),
-        rules_url="/rules?" + urlencode({"folder": req.folder, "back": back_here}),
     )
+
+
+@router.post("/sync/rules")
+def to_rules(form: FormData = Depends(form_of)) -> RedirectResponse:
+    """From the options step to the folder's field rules, and back with every answer kept
+    (a POST: the form's CSRF token never goes into a URL)."""
+    answers = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    back = "/sync?" + urlencode({**answers, "step": "options"})
+    folder = answers.get("folder", "")
+    return RedirectResponse("/rules?" + urlencode({"folder": folder, "back": back}), 303)
 
 
 @router.post("/sync/plan", response_class=HTMLResponse)
