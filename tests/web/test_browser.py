@@ -274,9 +274,9 @@ def test_field_rules_from_the_wizards_options_and_back(
     page.get_by_label("When both sides changed the same field").select_option("crm")
     page.get_by_role("button", name="Change the field rules…").click()
     expect(page.get_by_role("heading", name="Field rules")).to_be_visible()
-    page.get_by_label("Notes: direction").select_option("to-outlook")
-    page.get_by_label("Company: emptied values").select_option("no")
-    page.get_by_label("Job title: fill only if empty").check()
+    page.get_by_label("Notes: direction", exact=True).select_option("to-outlook")
+    page.get_by_label("Company: emptied values", exact=True).select_option("no")
+    page.get_by_label("Job title: fill only if empty", exact=True).check()
     shoot(page, "field-rules")
     page.get_by_role("button", name="Save the rules").first.click()
     # Back on the options step, the rules shown; the wizard's answers kept.
@@ -493,6 +493,7 @@ def test_carddav_credentials_in_settings_and_address_books_in_the_wizard(
             expect(page.locator(".ok")).to_have_text("Saved.")
             expect(page.get_by_role("row", name=re.compile("alice"))).to_contain_text(server.base)
             seen.append(page.content())
+            page.get_by_role("heading", name="CardDAV servers").scroll_into_view_if_needed()
             shoot(page, "settings-carddav")
             saved = tmp_path / "config" / "personsync" / "carddav.toml"
             assert stat.S_IMODE(saved.stat().st_mode) == 0o600
