@@ -413,6 +413,8 @@ def test_a_profiles_conflict_policy_is_edited_in_its_form(
 def test_decisions_link_create_new_ignore_and_take_a_side_per_field(
     console: Console, db: PersonsDB, out: str
 ) -> None:
+    from dataclasses import replace
+
     from decisions_data import CONFLICTED, folder_to_decide
 
     from personsync.stores import open_folder
@@ -489,6 +491,19 @@ def test_decisions_link_create_new_ignore_and_take_a_side_per_field(
     info = journal.get_run(db.engine, again)
     assert info.counts.get("decide", 0) == 0 and db.count() == before + 1
     assert not [p for p in info.problems if p.get("item_id") == second]
+    # Settled once is not settled for ever: a new conflict on the same field shows again.
+    db.update(CONFLICTED, {"company": "CRM Once More"})
+    contacts = open_folder(out, create=False)
+    try:
+        contact = get_one(contacts, db.get(CONFLICTED).contact_manager_id or "")
+        assert contact is not None
+        edited = contact.record.replace({"company": "Outlook Once More"})
+        contacts.update(contact, replace(contact, record=edited))
+    finally:
+        contacts.close()
+    finish_run(console, make_plan(console, plan_answers(out, direction="sync")))
+    page = console.get("/decisions").text
+    assert "conflict:company" in page and "Outlook Once More" in page
 
 
 def test_field_rules_are_shown_and_changed_from_the_wizard(

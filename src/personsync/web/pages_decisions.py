@@ -9,12 +9,14 @@ the CLI uses.
   PERSON --folder F --take crm|outlook --field NAME`), or for all of the pair's fields.
 
 The queue is the latest export, import or sync of each folder. What was settled here is
-remembered (`decision_dismissals`) until a later run of the folder names it again; a resolve's
-own run (a sync of a few fields) is remembered as partial, so it does not hide the others.
+remembered (`decision_dismissals`, with when) and hidden from the runs that began before that;
+a later run that names it again shows it again. A resolve's own run (a sync of a few fields) is
+remembered as partial, so it does not hide the other decisions of the full run before it.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -52,19 +54,29 @@ def open_decisions(web: WebState) -> list[dict[str, Any]]:
     engine = web.db.engine
     ensure_tables(engine)
     with engine.connect() as conn:
-        dismissed = {(r.folder, r.key) for r in conn.execute(select(decision_dismissals))}
+        settled = {
+            (r.folder, r.key): _utc(r.dismissed_at)
+            for r in conn.execute(select(decision_dismissals))
+        }
+
+    def dismissed(folder: str, key: str, run_started: datetime) -> bool:
+        # Settled here after that run began; a later run that names it again shows it again.
+        at = settled.get((folder, key))
+        return at is not None and at >= run_started
+
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
     for run in journal.list_runs(engine, 500):
         if run.command not in {"export", "import", "sync"} or run.folder in seen:
             continue
-        if (run.folder, PARTIAL + run.id) in dismissed:
+        if (run.folder, PARTIAL + run.id) in settled:
             continue
         seen.add(run.folder)
+        started = _utc(run.started_at)
         pairs: dict[tuple[Any, Any], dict[str, Any]] = {}
         for problem in run.problems:
             key = decision_key(problem)
-            if (run.folder, key) in dismissed:
+            if dismissed(run.folder, key, started):
                 continue
             common = {"folder": run.folder, "run": run.id, "key": key}
             if problem.get("kind") == "decide":
@@ -76,6 +88,11 @@ def open_decisions(web: WebState) -> list[dict[str, Any]]:
                     out.append(pairs[pair])
                 pairs[pair]["fields"].append({**problem, "key": key})
     return out
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite gives back naive datetimes; every time here is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _person(web: WebState, pid: Any) -> dict[str, Any] | None:
