@@ -10,13 +10,14 @@ from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import get_one
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 COPIED, CONFLICTED = 5, 8
 
 
 def folder_to_decide(db: PersonsDB, folder: str) -> list[str]:
     """Export every Person into `folder`, then make the decisions; the copies' item ids."""
-    engine.run(db, folder, "export", yes=True)
+    engine.run(db, folder, "export", options=RunOptions(yes=True))
     db.update(CONFLICTED, {"company": "CRM Side Ltd", "business_phone": "+1 617 555 0101"})
     contacts = open_folder(folder, create=False)
     try:
