@@ -493,8 +493,7 @@ def test_carddav_credentials_in_settings_and_address_books_in_the_wizard(
             expect(page.locator(".ok")).to_have_text("Saved.")
             expect(page.get_by_role("row", name=re.compile("alice"))).to_contain_text(server.base)
             seen.append(page.content())
-            page.get_by_role("heading", name="CardDAV servers").scroll_into_view_if_needed()
-            shoot(page, "settings-carddav")
+            shoot(page, "settings-carddav", at=page.get_by_role("heading", name="CardDAV servers"))
             saved = tmp_path / "config" / "personsync" / "carddav.toml"
             assert stat.S_IMODE(saved.stat().st_mode) == 0o600
             assert secret in saved.read_text()
