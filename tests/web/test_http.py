@@ -580,3 +580,33 @@ def test_carddav_credentials_with_a_missing_field_are_named_and_never_echoed(
         console.submit("/settings/carddav/forget", {"host": "dav.example.org"}).status_code == 303
     )
     assert find_credentials("https://dav.example.org/", env={}) is None
+
+
+def test_create_new_from_the_queue_is_undone_by_undo(
+    console: Console, db: PersonsDB, out: str
+) -> None:
+    from decisions_data import COPIED, folder_to_decide
+
+    from personsync.jobs import engine_adapter
+    from personsync.stores import open_folder
+    from personsync.stores.base import get_one
+
+    first, _ = folder_to_decide(db, out)
+    run = finish_run(console, make_plan(console, plan_answers(out, direction="sync")))
+    folder = journal.get_run(db.engine, run).folder
+    key = re.search(rf'name="key" value="([^"]*\|{first}\|[^"]*)"', console.get("/decisions").text)
+    assert key
+    before = db.count()
+    got: Any = console.submit(
+        "/decisions/create", {"folder": folder, "key": key.group(1), "item_id": first}
+    )
+    made = got.headers["location"].rsplit("/", 1)[1]
+    assert db.count() == before + 1
+    report = engine_adapter.undo(db, made)
+    assert report.counts.get("undone") == 2 and db.count() == before
+    contacts = open_folder(out, create=False)
+    try:
+        copy = get_one(contacts, first)
+        assert copy is not None and copy.customer_id == str(COPIED)  # as it was
+    finally:
+        contacts.close()
