@@ -232,8 +232,11 @@ def three_way(
     to_crm: dict[str, Value] = {}
     conflicts: list[Conflict] = []
     merged: dict[str, Value] = {}
-    if mode == "sync" and baseline is not None and differing:
-        merged = _sets(crm, outlook, baseline, set(differing) - unsupported)
+    if mode == "sync" and differing:
+        # A first pairing merges against an empty baseline (a plain union): were its e-mails a
+        # "differ at the first sync" decision, the link's next run would merge them anyway,
+        # and an identical second run would not plan nothing.
+        merged = _sets(crm, outlook, baseline or Record(), set(differing) - unsupported)
         differing += [f for f in merged if f not in differing]
     for name in differing:
         c, o = getattr(crm, name), getattr(outlook, name)
