@@ -38,8 +38,16 @@ from personsync.errors import (
 from personsync.formats.vcard import VCardExtra, card_version, read_text, write_card
 from personsync.model import Contact
 from personsync.stores import carddav_xml as dav
-from personsync.stores.base import Capabilities, Finish, ItemRef, ReadProblem, StoreBase
+from personsync.stores.base import (
+    Capabilities,
+    Finish,
+    FoundElsewhere,
+    ItemRef,
+    ReadProblem,
+    StoreBase,
+)
 from personsync.stores.carddav_auth import find_credentials, split_user
+from personsync.stores.carddav_moves import MovedCards
 from personsync.stores.http import HttpClient, Reply, RetryPolicy
 
 MULTIGET = 100  # hrefs per addressbook-multiget
@@ -80,6 +88,8 @@ class CardDavStore(StoreBase):
         self._token = ""
         self._versions: dict[str, str] = {}
         self._sync_supported = True
+        self._moved = MovedCards(client, self.collection)
+        self._wrote = False  # written since the token was taken
 
     # --- listing --------------------------------------------------------------------------
 
@@ -183,6 +193,15 @@ class CardDavStore(StoreBase):
         return self._multistatus(reply, what)
 
     def export_state(self) -> str | None:
+        if self._wrote and self._token and self._sync_supported:
+            # A token taken before this run's own creates may hide their later deletion: a
+            # server need not report a member made and removed after a token (Xandikos does
+            # not), so the state kept is a listing taken after the writes (one request).
+            try:
+                self._sync(self._token)
+            except (_TokenRefused, StoreError):
+                return None  # the next run lists afresh
+            self._wrote = False
         if not self._token:
             return None
         return json.dumps(
@@ -251,6 +270,13 @@ class CardDavStore(StoreBase):
             raise got.error
         return got
 
+    def find_elsewhere(
+        self, customer_ids: Sequence[str]
+    ) -> tuple[dict[str, list[FoundElsewhere]], set[str]]:
+        """The cards in the user's other address books carrying each Customer ID (moved
+        there), and the Customer IDs not searched (`carddav_moves`)."""
+        return self._moved.find(customer_ids)
+
     # --- writing --------------------------------------------------------------------------
 
     def _card(self, contact: Contact, uid: str) -> bytes:
@@ -268,6 +294,7 @@ class CardDavStore(StoreBase):
             found = self._propfind(href, "0", what, (dav.DAV, "getetag")).responses
             etag = found[0].etag if found else ""
         self._versions[href] = etag
+        self._wrote = True
         return etag
 
     def create(self, contact: Contact) -> ItemRef:
@@ -328,6 +355,7 @@ class CardDavStore(StoreBase):
         found = self._propfind_etag(href, what)
         if found:
             self._versions[href] = found
+            self._wrote = True
             return ItemRef(href, found)
         return None
 
@@ -425,6 +453,7 @@ class CardDavStore(StoreBase):
                 raise self.client.error_for(reply, what)
             break
         self._versions.pop(ref.item_id, None)
+        self._wrote = True
 
     def close(self) -> None:
         self.client.close()
