@@ -17,7 +17,7 @@ from personsync.model import Contact, Record
 from personsync.stores import atomic, list_folders, open_folder
 from personsync.stores.base import ReadProblem, get_one
 from personsync.stores.card_files import file_version
-from personsync.stores.vcf_names import decode_stem, encode_uid
+from personsync.stores.vcf_names import decode_stem, encode_uid, suffix_of
 from realworld import real_vcards
 
 REAL = real_vcards()
@@ -72,7 +72,7 @@ def test_crud_versions_and_conflicts(tmp_path: Path) -> None:
     with pytest.raises(ConflictError):
         store.update(old, old)  # stale version
     # An edit by another program changes the version (same size, new mtime).
-    path = tmp_path / (ref.item_id + ".vcf")
+    path = tmp_path / f"Ann-{ref.item_id}.vcf"  # a new file's readable name (vcf_names)
     data = path.read_bytes().replace(b"NOTE:y", b"NOTE:z")
     path.write_bytes(data)
     os.utime(path, ns=(1, 1))
@@ -104,7 +104,7 @@ def test_atomic_write_failure_keeps_the_old_file(
 ) -> None:
     store = open_folder(f"vcf:{tmp_path}")
     ref = store.create(Contact(Record(first_name="Ann")))
-    before = (tmp_path / f"{ref.item_id}.vcf").read_bytes()
+    before = (tmp_path / f"Ann-{ref.item_id}.vcf").read_bytes()
     old = get_one(store, ref.item_id)
     assert old is not None
 
@@ -115,8 +115,8 @@ def test_atomic_write_failure_keeps_the_old_file(
     with pytest.raises(StoreError, match="No space left"):
         store.update(old, dataclasses.replace(old, record=Record(first_name="Bob")))
     monkeypatch.undo()
-    assert (tmp_path / f"{ref.item_id}.vcf").read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == [f"{ref.item_id}.vcf"]  # no temp file left
+    assert (tmp_path / f"Ann-{ref.item_id}.vcf").read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == [f"Ann-{ref.item_id}.vcf"]  # no temp file left
     assert get_one(store, ref.item_id) == old
 
 
@@ -193,7 +193,7 @@ def test_update_without_re_read_still_keeps_cards_added_since(tmp_path: Path) ->
     ref = store.create(Contact(Record(first_name="Ann")))
     old = get_one(store, ref.item_id)
     assert old is not None
-    path = tmp_path / f"{ref.item_id}.vcf"
+    path = tmp_path / f"Ann-{ref.item_id}.vcf"
     with path.open("ab") as handle:
         handle.write(
             b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Other;Olga;;;\r\nFN:Olga Other\r\nEND:VCARD\r\n"
@@ -212,11 +212,21 @@ def test_update_without_re_read_still_keeps_cards_added_since(tmp_path: Path) ->
     assert [c.record.first_name for c in cards] == ["Anna", "Olga"]
 
 
-def test_new_cards_get_uids_in_creation_order(tmp_path: Path) -> None:
+def test_new_cards_get_readable_names_and_ids_in_creation_order(tmp_path: Path) -> None:
+    # A new file is named after its person plus a suffix, the item id: in creation order (the
+    # database indexes it), the time-ordered start of the card's UUIDv7.
     store = open_folder(f"vcf:{tmp_path}")
-    refs = [store.create(Contact(Record(first_name=f"P{i}"))) for i in range(3)]
+    refs = [store.create(Contact(Record(first_name=f"P{i}", last_name="Lee"))) for i in range(3)]
     refs += store.create_many([Contact(Record(first_name=f"Q{i}")) for i in range(100)])
     ids = [r.item_id for r in refs if not isinstance(r, Exception)]
-    assert len(ids) == 103 and ids == sorted(ids)
-    assert all(uuid.UUID(i).version == 7 for i in ids)
-    assert sorted(os.listdir(tmp_path)) == [f"{i}.vcf" for i in ids]
+    assert len(ids) == 103 and ids == sorted(ids) and len(set(ids)) == 103
+    names = [f"Lee P{i}-{ids[i]}.vcf" for i in range(3)]
+    names += [f"Q{i}-{ids[3 + i]}.vcf" for i in range(100)]
+    assert sorted(os.listdir(tmp_path)) == sorted(names)
+    for name, item_id in zip(names, ids, strict=True):
+        (card,) = read_cards((tmp_path / name).read_bytes())
+        assert isinstance(card, Contact)
+        assert uuid.UUID(card.item_id).version == 7 and suffix_of(card.item_id) == item_id
+    # Listed again, by a new store (another run), each file has the id it was made with.
+    listed = {ref.item_id for ref in open_folder(f"vcf:{tmp_path}").list_items()}
+    assert listed == set(ids)
