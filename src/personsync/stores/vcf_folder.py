@@ -280,7 +280,7 @@ class VcfFolderStore(StoreBase):
             return self._in_process(lambda: super(VcfFolderStore, self).create_many(contacts))
         taken: set[str] = set()
 
-        def prepare(contact: Contact) -> tuple[Job, tuple[str, str]]:
+        def prepare(contact: Contact) -> tuple[Job, tuple[str, str, bool]]:
             uid, name, fresh = self._new_name(contact, taken)
             taken.add(uid)
             if contact.extra is None:  # nothing kept from an earlier card: the helper renders
