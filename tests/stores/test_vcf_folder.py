@@ -230,3 +230,61 @@ def test_new_cards_get_readable_names_and_ids_in_creation_order(tmp_path: Path) 
     # Listed again, by a new store (another run), each file has the id it was made with.
     listed = {ref.item_id for ref in open_folder(f"vcf:{tmp_path}").list_items()}
     assert listed == set(ids)
+
+
+def test_a_new_file_made_by_the_helper_is_found_by_its_id_in_the_same_run(tmp_path: Path) -> None:
+    # The helper's big batches are not remembered name by name (memory): the store finds a
+    # new file by its suffix when it is asked for, without a listing in between.
+    store = open_folder(f"vcf:{tmp_path}")
+    refs = store.create_many([Contact(Record(first_name=f"Q{i}")) for i in range(100)])
+    made = [r for r in refs if not isinstance(r, Exception)]
+    assert len(made) == 100
+    old = get_one(store, made[42].item_id)
+    assert old is not None and old.record.first_name == "Q42"
+    store.update(old, dataclasses.replace(old, record=Record(first_name="Changed")))
+    assert (tmp_path / f"Changed-{made[42].item_id}.vcf").exists() is False  # never renamed
+    (again,) = store.get_many([made[42].item_id])
+    assert isinstance(again, Contact) and again.record.first_name == "Changed"
+    store.close()
+
+
+def test_a_renamed_or_copied_new_file_keeps_or_gets_ids_that_do_not_move(tmp_path: Path) -> None:
+    store = open_folder(f"vcf:{tmp_path}")
+    ref = store.create(Contact(Record(first_name="Ann", last_name="Lee")))
+    original = tmp_path / f"Lee Ann-{ref.item_id}.vcf"
+    # Renamed by hand, the suffix kept: the same contact, the same id.
+    renamed = tmp_path / f"Ann Lee (work)-{ref.item_id}.vcf"
+    original.rename(renamed)
+    (listed,) = open_folder(f"vcf:{tmp_path}").list_items()
+    assert listed.item_id == ref.item_id
+    # Copied as "Copy of ...": the original keeps the id, whatever order the folder lists
+    # them in; the copy is a file of its own, named by its whole name.
+    shutil.copy(renamed, tmp_path / f"Copy of Ann Lee (work)-{ref.item_id}.vcf")
+    ids = {r.item_id for r in open_folder(f"vcf:{tmp_path}").list_items()}
+    assert ids == {ref.item_id, f"Copy of Ann Lee (work)-{ref.item_id}.vcf"}
+    got = {
+        c.item_id: c
+        for c in open_folder(f"vcf:{tmp_path}").get_many(sorted(ids))
+        if isinstance(c, Contact)
+    }
+    assert got[ref.item_id].record.first_name == "Ann" and len(got) == 2
+
+
+def test_an_edit_in_place_of_the_same_size_in_the_same_second_is_seen(tmp_path: Path) -> None:
+    # A version is the file's mtime in nanoseconds, size and inode: an edit in place by
+    # another program that keeps the size and lands in the same second still changes it.
+    store = open_folder(f"vcf:{tmp_path}")
+    ref = store.create(Contact(Record(first_name="Ann", notes="abc")))
+    path = tmp_path / f"Ann-{ref.item_id}.vcf"
+    before = path.stat()
+    with path.open("r+b") as handle:  # in place: same inode, same size
+        data = handle.read()
+        handle.seek(0)
+        handle.write(data.replace(b"NOTE:abc", b"NOTE:abd"))
+    second = before.st_mtime_ns // 1_000_000_000 * 1_000_000_000
+    os.utime(path, ns=(second + 1, second + (before.st_mtime_ns + 1) % 1_000_000_000))
+    after = path.stat()
+    assert (after.st_size, after.st_ino) == (before.st_size, before.st_ino)
+    assert after.st_mtime_ns // 10**9 == before.st_mtime_ns // 10**9
+    (listed,) = open_folder(f"vcf:{tmp_path}").list_items()
+    assert listed.version != ref.version

@@ -206,9 +206,10 @@ class VcfFolderStore(StoreBase):
                 continue
             other = readable.setdefault(suffix, (name, version))
             if other[0] != name:
-                # Two files with one suffix (a copy named "Copy of ..."): the smaller name keeps
-                # the id whatever order the directory lists them in; the other is foreign.
-                keep, drop = sorted((other, (name, version)))
+                # Two files with one suffix (a copy named "Copy of ..."): the shorter name (the
+                # original: copies add words), then the smaller, keeps the id, whatever order
+                # the directory lists them in; the other is a foreign file.
+                keep, drop = sorted((other, (name, version)), key=lambda f: (len(f[0]), f[0]))
                 readable[suffix] = keep
                 foreign.append(drop)
         for suffix, (name, version) in readable.items():
