@@ -14,7 +14,7 @@ import pytest
 from personsync.errors import ConflictError, FolderNotFound, StoreError
 from personsync.formats.vcard import read_cards
 from personsync.model import Contact, Record
-from personsync.stores import atomic, list_folders, open_folder
+from personsync.stores import atomic, list_folders, open_folder, vcf_folder
 from personsync.stores.base import ReadProblem, get_one
 from personsync.stores.card_files import file_version
 from personsync.stores.vcf_names import decode_stem, encode_uid, suffix_of
@@ -248,26 +248,51 @@ def test_a_new_file_made_by_the_helper_is_found_by_its_id_in_the_same_run(tmp_pa
     store.close()
 
 
-def test_a_renamed_or_copied_new_file_keeps_or_gets_ids_that_do_not_move(tmp_path: Path) -> None:
+class _Listed:
+    """os.scandir's entries in a chosen order (a directory lists in an order of its own)."""
+
+    def __init__(self, entries: list[os.DirEntry[str]]) -> None:
+        self.entries = entries
+
+    def __enter__(self) -> list[os.DirEntry[str]]:
+        return self.entries
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_a_renamed_or_copied_new_file_keeps_or_gets_ids_that_do_not_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backwards: bool
+) -> None:
+    scandir = os.scandir
+
+    def ordered(path: str) -> _Listed:
+        with scandir(path) as entries:
+            return _Listed(sorted(entries, key=lambda e: e.name, reverse=backwards))
+
+    monkeypatch.setattr(vcf_folder.os, "scandir", ordered)
     store = open_folder(f"vcf:{tmp_path}")
     ref = store.create(Contact(Record(first_name="Ann", last_name="Lee")))
     original = tmp_path / f"Lee Ann-{ref.item_id}.vcf"
+    # Copied as "Copy of ..." (and changed): the original keeps the id, whatever order the
+    # folder lists them in (the copy's name sorts first); the copy is a file of its own.
+    copy = tmp_path / f"Copy of Lee Ann-{ref.item_id}.vcf"
+    copy.write_bytes(original.read_bytes().replace(b"Ann", b"Anne"))
+    listed = open_folder(f"vcf:{tmp_path}")
+    ids = {r.item_id for r in listed.list_items()}
+    assert ids == {ref.item_id, copy.name}
+    # Read after a listing, and by a store that has not listed the folder (a file is then
+    # looked for by its suffix): the same answer.
+    for reader in (listed, open_folder(f"vcf:{tmp_path}")):
+        got = {c.item_id: c for c in reader.get_many(sorted(ids)) if isinstance(c, Contact)}
+        assert got[ref.item_id].record.first_name == "Ann"
+        assert got[copy.name].record.first_name == "Anne"
     # Renamed by hand, the suffix kept: the same contact, the same id.
-    renamed = tmp_path / f"Ann Lee (work)-{ref.item_id}.vcf"
-    original.rename(renamed)
+    copy.unlink()
+    original.rename(tmp_path / f"Ann Lee (work)-{ref.item_id}.vcf")
     (listed,) = open_folder(f"vcf:{tmp_path}").list_items()
     assert listed.item_id == ref.item_id
-    # Copied as "Copy of ...": the original keeps the id, whatever order the folder lists
-    # them in; the copy is a file of its own, named by its whole name.
-    shutil.copy(renamed, tmp_path / f"Copy of Ann Lee (work)-{ref.item_id}.vcf")
-    ids = {r.item_id for r in open_folder(f"vcf:{tmp_path}").list_items()}
-    assert ids == {ref.item_id, f"Copy of Ann Lee (work)-{ref.item_id}.vcf"}
-    got = {
-        c.item_id: c
-        for c in open_folder(f"vcf:{tmp_path}").get_many(sorted(ids))
-        if isinstance(c, Contact)
-    }
-    assert got[ref.item_id].record.first_name == "Ann" and len(got) == 2
 
 
 def test_an_edit_in_place_of_the_same_size_in_the_same_second_is_seen(tmp_path: Path) -> None:

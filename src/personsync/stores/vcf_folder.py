@@ -80,6 +80,13 @@ def _item_ref(item_id: str, version: str) -> ItemRef:
     return ref
 
 
+def _first(name: str, other: str) -> bool:
+    """Of two files with one suffix, whether `name` keeps the id: the shorter name (the
+    original: "Copy of ..." adds words), then the smaller, whatever order the folder lists
+    them in. The other is a foreign file, named by its whole name."""
+    return (len(name), name) < (len(other), other)
+
+
 class VcfFolderStore(StoreBase):
     def __init__(
         self,
@@ -159,8 +166,9 @@ class VcfFolderStore(StoreBase):
             self._late = {}
             for entry in self._scan():
                 found = suffix_id(entry.name[:-4])
-                if found is not None:
-                    self._late.setdefault(found, entry.name)
+                other = self._late.get(found or "")
+                if found is not None and (other is None or _first(entry.name, other)):
+                    self._late[found] = entry.name
         return self._late.get(suffix)
 
     def _scan(self) -> Iterator[os.DirEntry[str]]:
@@ -206,10 +214,10 @@ class VcfFolderStore(StoreBase):
                 continue
             other = readable.setdefault(suffix, (name, version))
             if other[0] != name:
-                # Two files with one suffix (a copy named "Copy of ..."): the shorter name (the
-                # original: copies add words), then the smaller, keeps the id, whatever order
-                # the directory lists them in; the other is a foreign file.
-                keep, drop = sorted((other, (name, version)), key=lambda f: (len(f[0]), f[0]))
+                # Two files with one suffix (a copy named "Copy of ..."): see `_first`.
+                keep, drop = (name, version), other
+                if _first(other[0], name):
+                    keep, drop = drop, keep
                 readable[suffix] = keep
                 foreign.append(drop)
         for suffix, (name, version) in readable.items():
