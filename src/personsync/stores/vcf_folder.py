@@ -5,7 +5,10 @@ card's UID, encoded, as the name; listing never opens a file).
 
 Versions. `{mtime_ns}-{size}-{inode}` from the directory listing: personsync's writes either
 make a new file renamed into place (a new inode) or put a Customer ID line into the card in
-place (the file grows), and edits by other programs change the mtime.
+place (the file grows), and edits by other programs change the mtime, compared to the
+nanosecond. The limit (docs/sync.md, "Versions of a file"): an edit in place of the same size
+within the same tick of the filesystem's clock as the version recorded (1-10 ms on Linux, 2 s
+on FAT) is not seen.
 
 A card whose file is a symbolic link is read, never written: an update or delete of it fails,
 naming it (the link may lead out of the folder; writes stay inside).
