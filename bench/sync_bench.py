@@ -93,7 +93,6 @@ def prepare(work: Path, n: int) -> None:
     """Template databases and folders the child runs start from."""
     from personsync.persons.sample import generate
     from personsync.sync import engine
-    from personsync.sync.options import RunOptions
 
     db = _db(work / "persons.db")
     db.add_many(list(generate(n, 42)))
@@ -102,7 +101,7 @@ def prepare(work: Path, n: int) -> None:
     # The exported state: a linked folder and its database, for the no-op and 1 % runs.
     shutil.copy(work / "persons.db", work / "exported.db")
     db = _db(work / "exported.db")
-    engine.run(db, f"vcf:{work / 'exported'}", "export", options=RunOptions(yes=True))
+    _run(db, f"vcf:{work / 'exported'}", "export")
     db.close()
     # Cards as Outlook would hand them over: no Customer IDs, for the import; and random names
     # (uuid4), as Outlook's are not in any order the import could profit from (personsync's
@@ -124,9 +123,19 @@ def prepare(work: Path, n: int) -> None:
     os.sync()
 
 
-def child(scenario: str, work: Path, run: int) -> dict[str, float]:
+def _run(db: Any, url: str, direction: str) -> Any:
+    """engine.run with yes=True, in this tree's API or an older tree's (`--old-src`: before
+    RunOptions, the options were keyword arguments)."""
     from personsync.sync import engine
-    from personsync.sync.options import RunOptions
+
+    try:
+        from personsync.sync.options import RunOptions
+    except ImportError:
+        return engine.run(db, url, direction, yes=True)
+    return engine.run(db, url, direction, options=RunOptions(yes=True))
+
+
+def child(scenario: str, work: Path, run: int) -> dict[str, float]:
 
     here = work / f"run-{scenario}-{run}"
     shutil.rmtree(here, ignore_errors=True)  # a kept work folder's earlier run
@@ -158,7 +167,7 @@ def child(scenario: str, work: Path, run: int) -> dict[str, float]:
         _change_contacts(url, run)
     direction = scenario.split("-")[0]
     started = time.perf_counter()
-    out = engine.run(db, url, direction, options=RunOptions(yes=True))
+    out = _run(db, url, direction)
     seconds = time.perf_counter() - started
     db.close()
     assert out.report is not None and not out.report.errors, out.report.errors[:3]
