@@ -38,7 +38,13 @@ from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
 from personsync.sync.settings import load_settings
-from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step
+from personsync.sync.snapshot import (
+    FolderSnapshot,
+    PersonsSnapshot,
+    Snapshot,
+    in_step,
+    persons_out_of_step,
+)
 from personsync.sync.tables import metadata
 from personsync.sync.values import record_from_dict
 
@@ -116,9 +122,7 @@ def take_snapshot(
     if direction in ("export", "sync"):
         versions = db.versions(view)
         total = len(versions) if direction == "export" else db.count()
-        need_persons = [
-            p for p in versions if not in_step(links.get(p), listing, versions, recreate)
-        ]
+        need_persons = persons_out_of_step(links, listing, versions, recreate)
         linked = {link.item_id for link in links.values()}
         need_items = [i for i in listing if i not in linked]
         unlinked = len(need_items)
