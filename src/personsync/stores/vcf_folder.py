@@ -193,10 +193,10 @@ class VcfFolderStore(StoreBase):
         # A no-op run's listing of 100,000 files: the stat of each file is the floor (about
         # 3.5 µs here, in the kernel); the Python around it is kept to a few operations a file.
         refs: list[ItemRef] = []
-        names: dict[str, str] = {}
+        names: dict[str, str] = {}  # item id → file name, where that is not `encode_uid`'s
         ours: set[str] = set()
-        readable: dict[str, tuple[str, str]] = {}
         foreign: list[tuple[str, str]] = []
+        again: list[tuple[str, str, str]] = []  # a second file with a suffix already listed
         links: list[str] = []
         ref = _item_ref
         for entry in self._scan():
@@ -214,18 +214,20 @@ class VcfFolderStore(StoreBase):
             suffix = suffix_id(stem)
             if suffix is None:
                 foreign.append((name, version))
-                continue
-            other = readable.setdefault(suffix, (name, version))
-            if other[0] != name:
-                # Two files with one suffix (a copy named "Copy of ..."): see `_first`.
-                keep, drop = (name, version), other
-                if _first(other[0], name):
-                    keep, drop = drop, keep
-                readable[suffix] = keep
-                foreign.append(drop)
-        for suffix, (name, version) in readable.items():
-            names[suffix] = name
-            refs.append(ref(suffix, version))
+            elif suffix in names:
+                again.append((suffix, name, version))
+            else:
+                names[suffix] = name
+                refs.append(ref(suffix, version))
+        for suffix, name, version in again:
+            # Two files with one suffix (a copy named "Copy of ..."): see `_first`. Rare, so
+            # the ref already listed is looked for in the list.
+            if _first(name, names[suffix]):
+                at = next(i for i, r in enumerate(refs) if r.item_id == suffix)
+                foreign.append((names[suffix], refs[at].version))
+                names[suffix], refs[at] = name, ref(suffix, version)
+            else:
+                foreign.append((name, version))
         # Names personsync made first, so that a foreign `Foo.vcf` never takes the id of the
         # file `%46oo.vcf` (UID Foo), whatever order the directory lists them in.
         taken = Taken(ours, names)
