@@ -166,7 +166,7 @@ def child(scenario: str, work: Path, run: int) -> dict[str, float]:
     if scenario == "sync-1pct":
         _change_contacts(url, run)
     direction = scenario.split("-")[0]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     out = _run(db, url, direction)
     seconds = time.perf_counter() - started
     db.close()
@@ -176,20 +176,29 @@ def child(scenario: str, work: Path, run: int) -> dict[str, float]:
         "rss_mb": peak_rss_mb(),
         "changes": out.plan.changes(),
         **own_writes(),
+        "cpu_s": cpu_seconds() - cpu,  # the run's own, with its helpers (ended by then)
     }
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its helpers that have ended."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
 def own_writes() -> dict[str, float]:
-    """This process's write system calls and bytes (`/proc/self/io`): the database's page
+    """This process's CPU time since the start (`cpu_seconds`), and its write system
+    calls and bytes (`/proc/self/io`): the database's page
     writes (the vCard folder's files are written by the helper, a process of its own).
     Unlike the time, they do not depend on what else the machine is doing: the cost of ids
     that are not in creation order shows here first (each one touches another index page)."""
+    cpu = {"cpu_s": cpu_seconds()}
     try:
         with open("/proc/self/io", encoding="ascii") as io:
             got = dict(line.split(": ") for line in io.read().splitlines())
     except OSError:
-        return {}
-    return {"write_calls": int(got["syscw"]), "written_mb": int(got["wchar"]) / 2**20}
+        return cpu
+    return {**cpu, "write_calls": int(got["syscw"]), "written_mb": int(got["wchar"]) / 2**20}
 
 
 def _change_contacts(url: str, run: int) -> None:
