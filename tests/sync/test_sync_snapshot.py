@@ -6,9 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from personsync.sync.links import LinkRow
-from personsync.sync.snapshot import GONE, in_step, persons_out_of_step
+from personsync.sync.snapshot import GONE, LEFT, MOVED, TAGGED, in_step, persons_out_of_step
 
-VERSIONS = st.sampled_from(["", GONE, "1", "2", "3-4-5", "3-4-6"])
+# Every marker a link's versions can hold (tombstones, moved, dormant), and real versions.
+VERSIONS = st.sampled_from(["", GONE, MOVED, LEFT, TAGGED, "1", "2", "3-4-5", "3-4-6"])
 
 
 @st.composite
