@@ -25,9 +25,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[1] / "src"
 
 
+def _env(src: Path) -> dict[str, str]:
+    """The child's environment: `src` first on the path, and bytecode written and used. An
+    installed copy has its `.pyc` files (pip compiles them); a shell with
+    PYTHONDONTWRITEBYTECODE set would otherwise compile every module of ours at each start
+    (0.3 s of a no-op export here), which no user pays."""
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def timed(src: Path, args: list[str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds: user + system) of one child process."""
-    env = {**os.environ, "PYTHONPATH": str(src)}
+    env = _env(src)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
@@ -44,13 +54,15 @@ def timed(src: Path, args: list[str], cwd: Path) -> tuple[float, float]:
     return wall, cpu
 
 
-def prepare(work: Path, persons: int) -> list[str]:
-    """A database of `persons` sample Persons, exported once to a vCard folder: the no-op
-    export's arguments."""
+def prepare(work: Path, persons: int, src: Path) -> list[str]:
+    """A database of `persons` sample Persons, exported once to a vCard folder by the code in
+    `src` (each tree its own: the names of new files, and so the item ids, may differ between
+    trees): the no-op export's arguments."""
     db, folder = work / "p.db", work / "contacts"
     noop = ["export", "--to", f"vcf:{folder}", "--db", str(db), "--json"]
     if db.exists() and folder.exists():
         return noop  # prepared by an earlier run with --work
+    work.mkdir(parents=True, exist_ok=True)
     for args in (
         ["persons", "sample", str(persons), "--seed", "7", "--db", str(db)],
         ["export", "--to", f"vcf:{folder}", "--db", str(db), "--yes", "--json"],
@@ -58,7 +70,7 @@ def prepare(work: Path, persons: int) -> list[str]:
         subprocess.run(
             [sys.executable, "-m", "personsync", *args],
             cwd=work,
-            env={**os.environ, "PYTHONPATH": str(HERE)},
+            env=_env(src),
             stdout=subprocess.DEVNULL,
             check=True,
         )
@@ -75,20 +87,21 @@ def main() -> None:
     work = opts.work or Path(tempfile.mkdtemp(prefix="personsync-startup-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        noop = prepare(work, opts.persons)
+        noop = prepare(work / "new", opts.persons, HERE)
+        old_noop = prepare(work / "old", opts.persons, opts.old_src)
         cases = {
-            "--help": ["--help"],
-            "--version": ["--version"],
-            f"no-op export of {opts.persons:,}": noop,
+            "--help": (["--help"], ["--help"]),
+            "--version": (["--version"], ["--version"]),
+            f"no-op export of {opts.persons:,}": (noop, old_noop),
         }
-        for label, args in cases.items():
-            timed(HERE, args, work)  # warm the file cache and the bytecode of both
-            timed(opts.old_src, args, work)
+        for label, (args, old_args) in cases.items():
+            timed(HERE, args, work / "new")  # warm the file cache and the bytecode of both
+            timed(opts.old_src, old_args, work / "old")
             new: list[tuple[float, float]] = []
             old: list[tuple[float, float]] = []
             for _ in range(opts.runs):
-                new.append(timed(HERE, args, work))
-                old.append(timed(opts.old_src, args, work))
+                new.append(timed(HERE, args, work / "new"))
+                old.append(timed(opts.old_src, old_args, work / "old"))
             for kind, i in (("wall", 0), ("CPU", 1)):
                 n = statistics.median(t[i] for t in new)
                 o = statistics.median(t[i] for t in old)

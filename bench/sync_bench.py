@@ -1,7 +1,7 @@
 """The sync engine at scale: N Persons (SQLite) and a vCard folder (`vcf:`).
 
 Run: .venv/bin/python -m bench.sync_bench [--persons N] [--runs R] [--no-fsync] [--only S,...]
-                                          [--dir DIR]
+                                          [--dir DIR] [--keep DIR] [--old-src SRC]
 
 Scenarios (each run in a fresh child process, so its peak memory is its own):
   export-full   full export into an empty folder
@@ -24,6 +24,13 @@ Prints the median wall time of R runs and the largest peak RSS (VmHWM) per scena
 
 `--dir DIR` puts the databases and folders there instead of the system's temp folder: with
 `--dir /dev/shm` (memory) the figures are the engine's own, without this machine's disk.
+
+`--keep DIR` prepares the starting states in DIR once and reuses them on later calls (and
+leaves DIR in place): preparing 100,000 Persons takes minutes.
+
+`--old-src SRC` runs each scenario's children alternately with this tree's code and an older
+tree's (`SRC`: its `src/` folder, e.g. from `git archive`), and prints both medians and their
+ratio: on a shared machine only an interleaved comparison says anything.
 
 `--no-fsync` turns the per-file fsync of single writes into no-ops in the benchmark's own
 processes. Batches never fsync per file (one sync per batch, made by the vCard folder's helper
@@ -86,7 +93,6 @@ def prepare(work: Path, n: int) -> None:
     """Template databases and folders the child runs start from."""
     from personsync.persons.sample import generate
     from personsync.sync import engine
-    from personsync.sync.options import RunOptions
 
     db = _db(work / "persons.db")
     db.add_many(list(generate(n, 42)))
@@ -95,7 +101,7 @@ def prepare(work: Path, n: int) -> None:
     # The exported state: a linked folder and its database, for the no-op and 1 % runs.
     shutil.copy(work / "persons.db", work / "exported.db")
     db = _db(work / "exported.db")
-    engine.run(db, f"vcf:{work / 'exported'}", "export", options=RunOptions(yes=True))
+    _run(db, f"vcf:{work / 'exported'}", "export")
     db.close()
     # Cards as Outlook would hand them over: no Customer IDs, for the import; and random names
     # (uuid4), as Outlook's are not in any order the import could profit from (personsync's
@@ -117,11 +123,22 @@ def prepare(work: Path, n: int) -> None:
     os.sync()
 
 
-def child(scenario: str, work: Path, run: int) -> dict[str, float]:
+def _run(db: Any, url: str, direction: str) -> Any:
+    """engine.run with yes=True, in this tree's API or an older tree's (`--old-src`: before
+    RunOptions, the options were keyword arguments)."""
     from personsync.sync import engine
-    from personsync.sync.options import RunOptions
+
+    try:
+        from personsync.sync.options import RunOptions
+    except ImportError:
+        return engine.run(db, url, direction, yes=True)
+    return engine.run(db, url, direction, options=RunOptions(yes=True))
+
+
+def child(scenario: str, work: Path, run: int) -> dict[str, float]:
 
     here = work / f"run-{scenario}-{run}"
+    shutil.rmtree(here, ignore_errors=True)  # a kept work folder's earlier run
     here.mkdir()
     if scenario == FLOOR:
         return disk_floor(work, here)
@@ -149,12 +166,39 @@ def child(scenario: str, work: Path, run: int) -> dict[str, float]:
     if scenario == "sync-1pct":
         _change_contacts(url, run)
     direction = scenario.split("-")[0]
-    started = time.perf_counter()
-    out = engine.run(db, url, direction, options=RunOptions(yes=True))
+    started, cpu = time.perf_counter(), cpu_seconds()
+    out = _run(db, url, direction)
     seconds = time.perf_counter() - started
     db.close()
     assert out.report is not None and not out.report.errors, out.report.errors[:3]
-    return {"seconds": seconds, "rss_mb": peak_rss_mb(), "changes": out.plan.changes()}
+    return {
+        "seconds": seconds,
+        "rss_mb": peak_rss_mb(),
+        "changes": out.plan.changes(),
+        **own_writes(),
+        "cpu_s": cpu_seconds() - cpu,  # the run's own, with its helpers (ended by then)
+    }
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its helpers that have ended."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def own_writes() -> dict[str, float]:
+    """This process's CPU time since the start (`cpu_seconds`), and its write system
+    calls and bytes (`/proc/self/io`): the database's page
+    writes (the vCard folder's files are written by the helper, a process of its own).
+    Unlike the time, they do not depend on what else the machine is doing: the cost of ids
+    that are not in creation order shows here first (each one touches another index page)."""
+    cpu = {"cpu_s": cpu_seconds()}
+    try:
+        with open("/proc/self/io", encoding="ascii") as io:
+            got = dict(line.split(": ") for line in io.read().splitlines())
+    except OSError:
+        return cpu
+    return {**cpu, "write_calls": int(got["syscw"]), "written_mb": int(got["wchar"]) / 2**20}
 
 
 def _change_contacts(url: str, run: int) -> None:
@@ -220,6 +264,34 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _run_child(scenario: str, work: Path, run: int, fsync: bool, src: str) -> dict[str, float]:
+    command = [sys.executable, "-m", "bench.sync_bench", "--child", scenario]
+    command += ["--work", str(work), "--run", str(run)]
+    command += [] if fsync else ["--no-fsync"]
+    env = {**os.environ, "PYTHONPATH": src} if src else None
+    got = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    return dict(json.loads(got.stdout.strip().splitlines()[-1]))
+
+
+def _line(label: str, results: list[dict[str, float]]) -> str:
+    median = statistics.median(r["seconds"] for r in results)
+    peak = max(r["rss_mb"] for r in results)
+    return (
+        f"{label:17} median {median:6.2f} s "
+        + (f"(target ≤ {TARGETS[label]:4.1f} s)  " if label in TARGETS else " " * 20)
+        + "  "
+        f"peak RSS {peak:5.0f} MB  runs: "
+        + ", ".join(f"{r['seconds']:.2f}" for r in results)
+        + f"  writes: {int(results[0]['changes'])}"
+        + (
+            f"  engine's write calls {statistics.median(r['write_calls'] for r in results):,.0f}"
+            f" ({statistics.median(r['written_mb'] for r in results):,.0f} MB)"
+            if "write_calls" in results[0]
+            else ""
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--persons", type=int, default=100_000)
@@ -230,6 +302,8 @@ def main() -> None:
     parser.add_argument("--work", default="")
     parser.add_argument("--run", type=int, default=0)
     parser.add_argument("--dir", default="", help="where the work folder goes (e.g. /dev/shm)")
+    parser.add_argument("--keep", default="", help="prepare here once, reuse, keep")
+    parser.add_argument("--old-src", default="", help="an older tree's src/, run interleaved")
     args = parser.parse_args()
     if args.no_fsync or not args.child:
         # The parent only prepares the starting states: how durable that is does not matter.
@@ -237,35 +311,38 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, Path(args.work), args.run)))
         return
-    work = Path(tempfile.mkdtemp(prefix="sync-bench-", dir=args.dir or None))
+    if args.keep:
+        work = Path(args.keep)
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="sync-bench-", dir=args.dir or None))
     try:
         t0 = time.perf_counter()
-        prepare(work, args.persons)
+        if not (work / "empty.db").exists():
+            prepare(work, args.persons)
         mode = "off (engine only)" if args.no_fsync else "on, as shipped"
         print(f"prepared {args.persons} Persons in {time.perf_counter() - t0:.1f} s")
         print(f"runs with the vCard store's fsync {mode}, in {work}")
         scenarios = [s for s in [*TARGETS, *FLOORS] if not args.only or s in args.only.split(",")]
+        fsync = not args.no_fsync
         for scenario in scenarios:
-            results = []
+            new: list[dict[str, float]] = []
+            old: list[dict[str, float]] = []
             for run in range(args.runs):
-                command = [sys.executable, "-m", "bench.sync_bench", "--child", scenario]
-                command += ["--work", str(work), "--run", str(run)]
-                command += ["--no-fsync"] if args.no_fsync else []
-                got = subprocess.run(command, check=True, capture_output=True, text=True)
-                results.append(json.loads(got.stdout.strip().splitlines()[-1]))
-            median = statistics.median(r["seconds"] for r in results)
-            peak = max(r["rss_mb"] for r in results)
-            print(
-                f"{scenario:17} median {median:6.2f} s "
-                + (f"(target ≤ {TARGETS[scenario]:4.1f} s)  " if scenario in TARGETS else " " * 20)
-                + "  "
-                f"peak RSS {peak:5.0f} MB  runs: "
-                + ", ".join(f"{r['seconds']:.2f}" for r in results)
-                + f"  writes: {int(results[0]['changes'])}",
-                flush=True,
-            )
+                new.append(_run_child(scenario, work, run, fsync, ""))
+                if args.old_src:
+                    old.append(_run_child(scenario, work, run, fsync, args.old_src))
+            print(("new " if old else "") + _line(scenario, new), flush=True)
+            if old:
+                print("old " + _line(scenario, old), flush=True)
+                ratio = statistics.median(r["seconds"] for r in new) / statistics.median(
+                    r["seconds"] for r in old
+                )
+                peaks = max(r["rss_mb"] for r in new) / max(r["rss_mb"] for r in old)
+                print(f"    new/old: time {ratio:.2f}, peak RSS {peaks:.2f}", flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

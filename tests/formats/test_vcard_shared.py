@@ -45,3 +45,26 @@ def test_a_folder_shares_values_across_its_files(tmp_path):
     assert a.record.home_city is b.record.home_city
     assert (a.record.last_name, b.record.last_name) == ("Smith", "Jones")
     store.close()
+
+
+def test_an_fn_that_is_the_display_name_is_not_kept_twice_and_is_written_the_same():
+    from personsync.formats.vcard import write_card
+
+    same = _read(CARD.format(uid="a1", last="Smith"), None)
+    assert same.extra.fn == ""  # "Mary Smith": what the record's display name gives anyway
+    other = _read(CARD.format(uid="a1", last="Smith").replace("FN:Mary Smith", "FN:Dr M."), None)
+    assert other.extra.fn == "Dr M."
+    for contact, fn in ((same, b"FN:Mary Smith\r\n"), (other, b"FN:Dr M.\r\n")):
+        assert fn in write_card(contact, "3.0")  # written back as it was read
+
+
+def test_a_file_named_after_its_uid_keeps_one_string_for_both(tmp_path):
+    # The UID in the card and the item id the file name gives: one string, not two equal ones.
+    for uid in ("0193a1b2-7c3d-7e4f-8a5b-0123456789ab", "other"):
+        (tmp_path / f"{uid}.vcf").write_text(CARD.format(uid=uid, last="Lee"))
+    store = VcfFolderStore(tmp_path, f"vcf:{tmp_path}")
+    ids = [ref.item_id for ref in store.list_items()]
+    got = {c.item_id: c for c in store.get_many(ids)}
+    assert len(got) == 2
+    for contact in got.values():
+        assert contact.extra.uid == contact.item_id and contact.extra.uid is contact.item_id

@@ -272,3 +272,17 @@ def test_a_rewrite_keeps_repeated_columns(tmp_path: Path) -> None:
     table = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"))))
     assert table[0][:3] == ["First Name", "Notes", "Notes"]
     assert table[1][:3] == ["Ann", "one", "two"]
+
+
+def test_new_rows_get_ids_in_creation_order(tmp_path: Path) -> None:
+    # New ids go into the link and contact_manager_id indexes: in creation order they are
+    # inserted at those indexes' end (random ones scattered a big export's inserts).
+    store = open_folder(f"csv:{tmp_path / 'c.csv'}")
+    refs = [store.create(Contact(Record(first_name=f"P{i}"))) for i in range(3)]
+    refs += store.create_many([Contact(Record(first_name=f"Q{i}")) for i in range(500)])
+    ids = [r.item_id for r in refs if not isinstance(r, Exception)]
+    assert len(ids) == 503 and len(set(ids)) == 503 and ids == sorted(ids)
+    assert all(len(i) == 17 and i[0] == "p" and int(i[1:], 16) >= 0 for i in ids)
+    store.close()
+    again = open_folder(f"csv:{tmp_path / 'c.csv'}")
+    assert {r.item_id for r in again.list_items()} == set(ids)  # stored, as before

@@ -14,10 +14,10 @@ import pytest
 from personsync.errors import ConflictError, FolderNotFound, StoreError
 from personsync.formats.vcard import read_cards
 from personsync.model import Contact, Record
-from personsync.stores import atomic, list_folders, open_folder
+from personsync.stores import atomic, list_folders, open_folder, vcf_folder
 from personsync.stores.base import ReadProblem, get_one
 from personsync.stores.card_files import file_version
-from personsync.stores.vcf_names import decode_stem, encode_uid
+from personsync.stores.vcf_names import decode_stem, encode_uid, suffix_of
 from realworld import real_vcards
 
 REAL = real_vcards()
@@ -72,7 +72,7 @@ def test_crud_versions_and_conflicts(tmp_path: Path) -> None:
     with pytest.raises(ConflictError):
         store.update(old, old)  # stale version
     # An edit by another program changes the version (same size, new mtime).
-    path = tmp_path / (ref.item_id + ".vcf")
+    path = tmp_path / f"Ann-{ref.item_id}.vcf"  # a new file's readable name (vcf_names)
     data = path.read_bytes().replace(b"NOTE:y", b"NOTE:z")
     path.write_bytes(data)
     os.utime(path, ns=(1, 1))
@@ -104,7 +104,7 @@ def test_atomic_write_failure_keeps_the_old_file(
 ) -> None:
     store = open_folder(f"vcf:{tmp_path}")
     ref = store.create(Contact(Record(first_name="Ann")))
-    before = (tmp_path / f"{ref.item_id}.vcf").read_bytes()
+    before = (tmp_path / f"Ann-{ref.item_id}.vcf").read_bytes()
     old = get_one(store, ref.item_id)
     assert old is not None
 
@@ -115,8 +115,8 @@ def test_atomic_write_failure_keeps_the_old_file(
     with pytest.raises(StoreError, match="No space left"):
         store.update(old, dataclasses.replace(old, record=Record(first_name="Bob")))
     monkeypatch.undo()
-    assert (tmp_path / f"{ref.item_id}.vcf").read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == [f"{ref.item_id}.vcf"]  # no temp file left
+    assert (tmp_path / f"Ann-{ref.item_id}.vcf").read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == [f"Ann-{ref.item_id}.vcf"]  # no temp file left
     assert get_one(store, ref.item_id) == old
 
 
@@ -193,7 +193,7 @@ def test_update_without_re_read_still_keeps_cards_added_since(tmp_path: Path) ->
     ref = store.create(Contact(Record(first_name="Ann")))
     old = get_one(store, ref.item_id)
     assert old is not None
-    path = tmp_path / f"{ref.item_id}.vcf"
+    path = tmp_path / f"Ann-{ref.item_id}.vcf"
     with path.open("ab") as handle:
         handle.write(
             b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Other;Olga;;;\r\nFN:Olga Other\r\nEND:VCARD\r\n"
@@ -212,11 +212,104 @@ def test_update_without_re_read_still_keeps_cards_added_since(tmp_path: Path) ->
     assert [c.record.first_name for c in cards] == ["Anna", "Olga"]
 
 
-def test_new_cards_get_uids_in_creation_order(tmp_path: Path) -> None:
+def test_new_cards_get_readable_names_and_ids_in_creation_order(tmp_path: Path) -> None:
+    # A new file is named after its person plus a suffix, the item id: in creation order (the
+    # database indexes it), the time-ordered start of the card's UUIDv7.
     store = open_folder(f"vcf:{tmp_path}")
-    refs = [store.create(Contact(Record(first_name=f"P{i}"))) for i in range(3)]
+    refs = [store.create(Contact(Record(first_name=f"P{i}", last_name="Lee"))) for i in range(3)]
     refs += store.create_many([Contact(Record(first_name=f"Q{i}")) for i in range(100)])
     ids = [r.item_id for r in refs if not isinstance(r, Exception)]
-    assert len(ids) == 103 and ids == sorted(ids)
-    assert all(uuid.UUID(i).version == 7 for i in ids)
-    assert sorted(os.listdir(tmp_path)) == [f"{i}.vcf" for i in ids]
+    assert len(ids) == 103 and ids == sorted(ids) and len(set(ids)) == 103
+    names = [f"Lee P{i}-{ids[i]}.vcf" for i in range(3)]
+    names += [f"Q{i}-{ids[3 + i]}.vcf" for i in range(100)]
+    assert sorted(os.listdir(tmp_path)) == sorted(names)
+    for name, item_id in zip(names, ids, strict=True):
+        (card,) = read_cards((tmp_path / name).read_bytes())
+        assert isinstance(card, Contact)
+        assert uuid.UUID(card.item_id).version == 7 and suffix_of(card.item_id) == item_id
+    # Listed again, by a new store (another run), each file has the id it was made with.
+    listed = {ref.item_id for ref in open_folder(f"vcf:{tmp_path}").list_items()}
+    assert listed == set(ids)
+
+
+def test_a_new_file_made_by_the_helper_is_found_by_its_id_in_the_same_run(tmp_path: Path) -> None:
+    # The helper's big batches are not remembered name by name (memory): the store finds a
+    # new file by its suffix when it is asked for, without a listing in between.
+    store = open_folder(f"vcf:{tmp_path}")
+    refs = store.create_many([Contact(Record(first_name=f"Q{i}")) for i in range(100)])
+    made = [r for r in refs if not isinstance(r, Exception)]
+    assert len(made) == 100
+    old = get_one(store, made[42].item_id)
+    assert old is not None and old.record.first_name == "Q42"
+    store.update(old, dataclasses.replace(old, record=Record(first_name="Changed")))
+    assert (tmp_path / f"Changed-{made[42].item_id}.vcf").exists() is False  # never renamed
+    (again,) = store.get_many([made[42].item_id])
+    assert isinstance(again, Contact) and again.record.first_name == "Changed"
+    store.close()
+
+
+class _Listed:
+    """os.scandir's entries in a chosen order (a directory lists in an order of its own)."""
+
+    def __init__(self, entries: list[os.DirEntry[str]]) -> None:
+        self.entries = entries
+
+    def __enter__(self) -> list[os.DirEntry[str]]:
+        return self.entries
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_a_renamed_or_copied_new_file_keeps_or_gets_ids_that_do_not_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backwards: bool
+) -> None:
+    scandir = os.scandir
+
+    def ordered(path: str) -> _Listed:
+        with scandir(path) as entries:
+            return _Listed(sorted(entries, key=lambda e: e.name, reverse=backwards))
+
+    monkeypatch.setattr(vcf_folder.os, "scandir", ordered)
+    store = open_folder(f"vcf:{tmp_path}")
+    ref = store.create(Contact(Record(first_name="Ann", last_name="Lee")))
+    original = tmp_path / f"Lee Ann-{ref.item_id}.vcf"
+    # Copied as "Copy of ..." (and changed): the original keeps the id, whatever order the
+    # folder lists them in (the copy's name sorts first); the copy is a file of its own.
+    copy = tmp_path / f"Copy of Lee Ann-{ref.item_id}.vcf"
+    copy.write_bytes(original.read_bytes().replace(b"Ann", b"Anne"))
+    listed = open_folder(f"vcf:{tmp_path}")
+    ids = {r.item_id for r in listed.list_items()}
+    assert ids == {ref.item_id, copy.name}
+    # Read after a listing, and by a store that has not listed the folder (a file is then
+    # looked for by its suffix): the same answer.
+    for reader in (listed, open_folder(f"vcf:{tmp_path}")):
+        got = {c.item_id: c for c in reader.get_many(sorted(ids)) if isinstance(c, Contact)}
+        assert got[ref.item_id].record.first_name == "Ann"
+        assert got[copy.name].record.first_name == "Anne"
+    # Renamed by hand, the suffix kept: the same contact, the same id.
+    copy.unlink()
+    original.rename(tmp_path / f"Ann Lee (work)-{ref.item_id}.vcf")
+    (listed,) = open_folder(f"vcf:{tmp_path}").list_items()
+    assert listed.item_id == ref.item_id
+
+
+def test_an_edit_in_place_of_the_same_size_in_the_same_second_is_seen(tmp_path: Path) -> None:
+    # A version is the file's mtime in nanoseconds, size and inode: an edit in place by
+    # another program that keeps the size and lands in the same second still changes it.
+    store = open_folder(f"vcf:{tmp_path}")
+    ref = store.create(Contact(Record(first_name="Ann", notes="abc")))
+    path = tmp_path / f"Ann-{ref.item_id}.vcf"
+    before = path.stat()
+    with path.open("r+b") as handle:  # in place: same inode, same size
+        data = handle.read()
+        handle.seek(0)
+        handle.write(data.replace(b"NOTE:abc", b"NOTE:abd"))
+    second = before.st_mtime_ns // 1_000_000_000 * 1_000_000_000
+    os.utime(path, ns=(second + 1, second + (before.st_mtime_ns + 1) % 1_000_000_000))
+    after = path.stat()
+    assert (after.st_size, after.st_ino) == (before.st_size, before.st_ino)
+    assert after.st_mtime_ns // 10**9 == before.st_mtime_ns // 10**9
+    (listed,) = open_folder(f"vcf:{tmp_path}").list_items()
+    assert listed.version != ref.version

@@ -1,16 +1,26 @@
 """New card UIDs (`vcf_names.NewUids`): UUIDv7, unique and in creation order, so that the
-database indexes they go into grow at their end."""
+database indexes they go into grow at their end; new files' readable names, whose suffix (the
+item id) keeps that order."""
 
 from __future__ import annotations
 
 import copy
 import time
+import unicodedata
 import uuid
 
 import pytest
 
+from personsync.model import Record
 from personsync.stores import vcf_names
-from personsync.stores.vcf_names import NewUids, decode_stem
+from personsync.stores.vcf_names import (
+    SUFFIX,
+    NewUids,
+    decode_stem,
+    readable_stem,
+    suffix_id,
+    suffix_of,
+)
 
 
 def test_new_uids_are_version_7_unique_in_order_and_their_own_file_names() -> None:
@@ -59,3 +69,62 @@ def test_a_forked_child_draws_its_own_random_bits(monkeypatch: pytest.MonkeyPatc
     monkeypatch.undo()
     monkeypatch.setattr(vcf_names.time, "time_ns", lambda: 1_700_000_000_000 * 1_000_000)
     assert parent() != in_child  # same millisecond and counter: only the random bits differ
+
+
+# --- readable names of new files ------------------------------------------------------------
+
+WINDOWS_FORBIDDEN = set('<>:"/\\|?*') | {chr(c) for c in range(32)}
+
+
+@pytest.mark.parametrize(
+    ("record", "readable"),
+    [
+        (Record(first_name="James", last_name="Martinez"), "Martinez James"),
+        (Record(first_name="Ann", middle_name="B.", last_name="Lee"), "Lee Ann B"),  # no end dot
+        (Record(file_as="Martinez, James", first_name="James"), "Martinez, James"),
+        (Record(company="ACME <Inc>: a/b\\c|d?*"), "ACME Inc a b c d"),
+        (Record(email1="ann@example.org"), "ann@example.org"),
+        (Record(), "Contact"),
+        (Record(last_name=" .. .hidden. . "), "hidden"),  # no hidden file, no trailing dot
+        (Record(last_name="CON"), "_CON"),  # Windows device names
+        (Record(last_name="com1.backup"), "_com1.backup"),
+        (Record(last_name="LPT\u00b9"), "_LPT\u00b9"),
+        (Record(last_name="Cone"), "Cone"),
+        (Record(last_name="Ze\u0301lie\ttab\nline"), "Z\u00e9lie tab line"),  # NFC, one space
+        (Record(last_name="\ud800x"), "x"),  # a lone surrogate cannot be in a name
+    ],
+)
+def test_readable_names_are_safe_everywhere(record: Record, readable: str) -> None:
+    uid = NewUids()()
+    stem = readable_stem(record, uid)
+    assert stem == f"{readable}-{suffix_of(uid)}"
+    assert not set(stem) & WINDOWS_FORBIDDEN
+    assert unicodedata.normalize("NFC", stem) == stem
+    assert suffix_id(stem) == suffix_of(uid)  # the name gives back its item id
+    assert decode_stem(stem) is None  # never taken for an older UID-named file
+
+
+def test_readable_names_are_bounded() -> None:
+    uid = NewUids()()
+    for name in ("x" * 500, "ü" * 500, "😀" * 500, "a " * 300):
+        stem = readable_stem(Record(last_name=name), uid)
+        assert len(stem) <= 60 + 13 and len(stem.encode()) + len(".vcf") <= 255
+        assert not stem[:-13].endswith((" ", "."))
+
+
+def test_suffixes_sort_in_creation_order_and_differ_without_regard_to_case() -> None:
+    new = NewUids()
+    suffixes = [suffix_of(new()) for _ in range(20_000)]
+    assert suffixes == sorted(suffixes)
+    assert len({s.casefold() for s in suffixes}) == len(suffixes)
+    assert all(SUFFIX.fullmatch(s) for s in suffixes[::997])
+
+
+def test_names_of_other_programs_and_older_files_keep_their_ids() -> None:
+    # An older file named after its UUID is never read as a readable name, even when its last
+    # group looks like a suffix (digits only); names written by others have no suffix.
+    assert suffix_id("Martinez James-06H4GK833800") == "06H4GK833800"
+    old = "0193a1b2-7c3d-7e4f-8a5b-061234567890"
+    assert decode_stem(old) == old
+    for stem in ("John Doe", "John Doe-ABCDEFGHJKMN", "Report-2024", "x-06h4gk833800"):
+        assert suffix_id(stem) is None, stem

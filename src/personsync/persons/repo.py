@@ -35,7 +35,7 @@ from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Person, Record, Value
 from personsync.persons import ALL_PERSONS as ALL_PERSONS  # the name callers know
 from personsync.persons import migrate as _migrate
-from personsync.persons.bulk import executemany, insert_records
+from personsync.persons.bulk import executemany, insert_records, plain_rows
 from personsync.persons.connect import IMMEDIATE, make_engine, resolve_url
 from personsync.persons.filters import compile_filter, compile_sort
 from personsync.persons.rows import change_row, record_row, row_person
@@ -180,8 +180,9 @@ class PersonsDB:
         """id → change marker for a view's Persons, from one indexed query without full rows."""
         query = self._view_query(select(persons.c.id, persons.c.row_version), view)
         with self.engine.connect() as conn:
-            # .all() fetches in one driver call; iterating a Result fetches row by row.
-            return {pid: str(version) for pid, version in conn.execute(query).all()}
+            # The driver's tuples in one call (`plain_rows`); iterating a Result fetches row by
+            # row.
+            return {pid: str(version) for pid, version in plain_rows(conn, query)}
 
     def count(self, view: str | None = None, *, where: str = "") -> int:
         query = self._view_query(select(func.count()).select_from(persons), view, where=where)

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -57,6 +56,7 @@ from personsync.formats.outlook_csv_layout import ITEM_ID_COLUMN, WRITE_HEADER, 
 from personsync.model import Contact
 from personsync.stores.atomic import write_atomic
 from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase, each_item
+from personsync.stores.vcf_names import NewUids
 
 EMPTY_ROW = "an empty row (no value in any column): skipped"
 _IDENTITY = ("first_name", "middle_name", "last_name", "suffix", "company", "email1")
@@ -95,6 +95,7 @@ class CsvFileStore(StoreBase):
         self._write_encoding = write_encoding
         self._date_order = date_order
         self._lines = codec.LineWriter()
+        self._new_uid = NewUids()
         self._layout = Layout.of(WRITE_HEADER)
         self._items: dict[str, _Item] = {}
         self._by_customer: dict[str, dict[str, None]] = {}
@@ -334,9 +335,18 @@ class CsvFileStore(StoreBase):
                 item.text = item.text[:-2] + more + "\r\n"
 
     def _new_id(self, wish: str) -> str:
+        """The wished-for id if it is free; else `p` and 16 hex digits in creation order: the
+        millisecond and counter of a UUIDv7 (`vcf_names.NewUids`). Random ids (as before)
+        scatter a big export's inserts over the link and `contact_manager_id` indexes, which
+        costs a third of a full export of 100,000 (see `vcf_names`). Unique in the file: one
+        taken (by another process's row of the same millisecond) is passed over."""
         if wish and wish not in self._items:
             return wish
-        return "p" + os.urandom(8).hex()
+        while True:
+            uid = self._new_uid()
+            item_id = f"p{uid[:8]}{uid[9:13]}{uid[14:18]}"
+            if item_id not in self._items:
+                return item_id
 
     def _put_new(self, contact: Contact) -> ItemRef:
         self._writable()

@@ -1,11 +1,14 @@
 """`vcf:PATH` — a folder of .vcf files, one contact per file.
 
-Item ids: see `vcf_names` (a file's name is its card's UID, encoded; listing never opens a
-file).
+Item ids: see `vcf_names` (new files: a readable name whose suffix is the id; older ones: the
+card's UID, encoded, as the name; listing never opens a file).
 
 Versions. `{mtime_ns}-{size}-{inode}` from the directory listing: personsync's writes either
 make a new file renamed into place (a new inode) or put a Customer ID line into the card in
-place (the file grows), and edits by other programs change the mtime.
+place (the file grows), and edits by other programs change the mtime, compared to the
+nanosecond. The limit (docs/sync.md, "Versions of a file"): an edit in place of the same size
+within the same tick of the filesystem's clock as the version recorded (1-10 ms on Linux, 2 s
+on FAT) is not seen.
 
 A card whose file is a symbolic link is read, never written: an update or delete of it fails,
 naming it (the link may lead out of the folder; writes stay inside).
@@ -57,7 +60,34 @@ from personsync.stores.card_files import (
 )
 from personsync.stores.card_reader import parse_file, read_file, read_many
 from personsync.stores.file_writer import FileWriter, Job, Written, min_batch
-from personsync.stores.vcf_names import NewUids, Taken, decode_stem, encode_uid
+from personsync.stores.vcf_names import (
+    SUFFIX,
+    NewUids,
+    Taken,
+    decode_stem,
+    encode_uid,
+    readable_stem,
+    suffix_id,
+)
+
+_set_id = vars(ItemRef)["item_id"].__set__  # the slots' descriptors
+_set_version = vars(ItemRef)["version"].__set__
+
+
+def _item_ref(item_id: str, version: str) -> ItemRef:
+    """ItemRef(item_id, version) through its slots, without the frozen dataclass's __init__
+    (two Python-level setattr calls): a third of the listing's own Python time."""
+    ref: ItemRef = object.__new__(ItemRef)
+    _set_id(ref, item_id)
+    _set_version(ref, version)
+    return ref
+
+
+def _first(name: str, other: str) -> bool:
+    """Of two files with one suffix, whether `name` keeps the id: the shorter name (the
+    original: "Copy of ..." adds words), then the smaller, whatever order the folder lists
+    them in. The other is a foreign file, named by its whole name."""
+    return (len(name), name) < (len(other), other)
 
 
 class VcfFolderStore(StoreBase):
@@ -85,6 +115,9 @@ class VcfFolderStore(StoreBase):
         self._single: dict[str, str] = {}
         # Item ids listed whose file is a symbolic link: read, never written (`_not_a_link`).
         self._links: set[str] = set()
+        # Readable names of new files written by the helper in this run, looked up by suffix when
+        # first asked for (`_made` does not remember 100,000 of them: 17 MB): suffix → name.
+        self._late: dict[str, str] | None = None
         self._durable = True
         self._file_writer: FileWriter | None = None
         # Repeated values of the cards read (cities, first names…) as one object each: a third
@@ -95,9 +128,7 @@ class VcfFolderStore(StoreBase):
 
     def _item_id(self, name: str, taken: Container[str]) -> str:
         stem = name[:-4]
-        item_id = decode_stem(stem)
-        if item_id is None:
-            item_id = stem
+        item_id = decode_stem(stem) or suffix_id(stem) or stem
         if item_id in taken:  # `Foo.vcf` beside `%46oo.vcf`: the foreign one is named in full
             item_id = name
         return item_id
@@ -114,6 +145,10 @@ class VcfFolderStore(StoreBase):
             return os.path.join(self._dir, name)
         if item_id in self._ours:  # gone since the listing? Reading or writing it says so.
             return os.path.join(self._dir, encode_uid(item_id) + ".vcf")
+        if SUFFIX.fullmatch(item_id):
+            name = self._made_here(item_id)
+            if name is not None:
+                return os.path.join(self._dir, name)
         candidates = [encode_uid(item_id) + ".vcf"]
         plain = not any(c in item_id for c in "/\\\0")
         if item_id and plain and not item_id.startswith("."):
@@ -126,6 +161,18 @@ class VcfFolderStore(StoreBase):
             except (OSError, ValueError):  # a name too long or otherwise impossible: none
                 continue
         return None
+
+    def _made_here(self, suffix: str) -> str | None:
+        """The name of a file with this suffix made since the listing: looked for in the folder
+        once for all of them, and again only for one made since that look."""
+        if self._late is None or suffix not in self._late:
+            self._late = {}
+            for entry in self._scan():
+                found = suffix_id(entry.name[:-4])
+                other = self._late.get(found or "")
+                if found is not None and (other is None or _first(entry.name, other)):
+                    self._late[found] = entry.name
+        return self._late.get(suffix)
 
     def _scan(self) -> Iterator[os.DirEntry[str]]:
         try:
@@ -143,31 +190,56 @@ class VcfFolderStore(StoreBase):
     # --- reading -------------------------------------------------------------------------------
 
     def list_items(self) -> Iterator[ItemRef]:
+        # A no-op run's listing of 100,000 files: the stat of each file is the floor (about
+        # 3.5 µs here, in the kernel); the Python around it is kept to a few operations a file.
         refs: list[ItemRef] = []
-        names: dict[str, str] = {}
+        names: dict[str, str] = {}  # item id → file name, where that is not `encode_uid`'s
         ours: set[str] = set()
         foreign: list[tuple[str, str]] = []
+        again: list[tuple[str, str, str]] = []  # a second file with a suffix already listed
         links: list[str] = []
+        ref = _item_ref
         for entry in self._scan():
             name = entry.name
             if entry.is_symlink():  # known from the listing, no system call
                 links.append(name)
-            uid = decode_stem(name[:-4])
-            if uid is None:
-                foreign.append((name, file_version(entry.stat())))
-            else:
+            stem = name[:-4]
+            stat = entry.stat()
+            version = f"{stat.st_mtime_ns}-{stat.st_size}-{stat.st_ino}"  # `file_version`
+            uid = decode_stem(stem)
+            if uid is not None:
                 ours.add(uid)
-                refs.append(ItemRef(uid, file_version(entry.stat())))
+                refs.append(ref(uid, version))
+                continue
+            suffix = suffix_id(stem)
+            if suffix is None:
+                foreign.append((name, version))
+            elif suffix in names:
+                again.append((suffix, name, version))
+            else:
+                names[suffix] = name
+                refs.append(ref(suffix, version))
+        for suffix, name, version in again:
+            # Two files with one suffix (a copy named "Copy of ..."): see `_first`. Rare, so
+            # the ref already listed is looked for in the list.
+            if _first(name, names[suffix]):
+                at = next(i for i, r in enumerate(refs) if r.item_id == suffix)
+                foreign.append((names[suffix], refs[at].version))
+                names[suffix], refs[at] = name, ref(suffix, version)
+            else:
+                foreign.append((name, version))
         # Names personsync made first, so that a foreign `Foo.vcf` never takes the id of the
         # file `%46oo.vcf` (UID Foo), whatever order the directory lists them in.
         taken = Taken(ours, names)
         for name, version in foreign:
             item_id = self._item_id(name, taken)
             names[item_id] = name
-            refs.append(ItemRef(item_id, version))
-        self._names, self._ours = names, ours
-        by_name = {name: item_id for item_id, name in names.items()}
-        self._links = {by_name.get(name) or decode_stem(name[:-4]) or name for name in links}
+            refs.append(ref(item_id, version))
+        self._names, self._ours, self._late = names, ours, None
+        self._links = set()
+        if links:
+            by_name = {name: item_id for item_id, name in names.items()}
+            self._links = {by_name.get(name) or decode_stem(name[:-4]) or name for name in links}
         return iter(refs)
 
     def _read(self, path: Path) -> tuple[bytes, str] | None:
@@ -240,7 +312,7 @@ class VcfFolderStore(StoreBase):
             return self._in_process(lambda: super(VcfFolderStore, self).create_many(contacts))
         taken: set[str] = set()
 
-        def prepare(contact: Contact) -> tuple[Job, tuple[str, str]]:
+        def prepare(contact: Contact) -> tuple[Job, tuple[str, str, bool]]:
             uid, name, fresh = self._new_name(contact, taken)
             taken.add(uid)
             if contact.extra is None:  # nothing kept from an earlier card: the helper renders
@@ -253,12 +325,13 @@ class VcfFolderStore(StoreBase):
             else:
                 card = self._card(contact, uid)
             job = (os.path.join(self.path, name), card, fresh)
-            return job, (uid if fresh else self._item_id(name, ()), name)
+            return job, (self._item_id(name, ()), name, fresh)
 
-        def done(made: tuple[str, str], written: Written) -> ItemRef:
-            item_id, name = made
+        def done(made: tuple[str, str, bool], written: Written) -> ItemRef:
+            item_id, name, fresh = made
             version = version_of(*written)
-            self._made(item_id, name, version)
+            if not fresh:  # a new file is found by its suffix when asked for (`_made_here`)
+                self._made(item_id, name, version)
             return ItemRef(item_id, version)
 
         return writer.begin(contacts, prepare, done)
@@ -311,8 +384,10 @@ class VcfFolderStore(StoreBase):
             self._file_writer = None
 
     def _new_name(self, contact: Contact, taken: Container[str] = ()) -> tuple[str, str, bool]:
-        """(UID, file name, fresh): a wished-for id may be taken; a fresh UUID (`NewUids`)
-        cannot be, so it needs no look-up."""
+        """(UID, file name, fresh): a wished-for id may be taken; a fresh UID (`NewUids`) gives
+        a readable name (`vcf_names.readable_stem`) whose suffix no file has, so it needs no
+        look-up (and the file is made as a new one: were the name taken after all, say by
+        another program in the same millisecond, that file would be replaced atomically)."""
         uid = contact.item_id
         fresh = (
             not uid
@@ -323,7 +398,7 @@ class VcfFolderStore(StoreBase):
         )
         if fresh:
             uid = self._new_uid()
-            return uid, uid + ".vcf", True  # hex digits and dashes: its own encoding
+            return uid, readable_stem(contact.record, uid) + ".vcf", True
         return uid, encode_uid(uid) + ".vcf", False
 
     def create(self, contact: Contact) -> ItemRef:
@@ -334,14 +409,15 @@ class VcfFolderStore(StoreBase):
             durable=self._durable,
             new=fresh,
         )
-        item_id = uid if fresh else self._item_id(name, ())  # a fresh UUID is its own plain name
+        item_id = self._item_id(name, ())  # a fresh file's suffix
         version = file_version(stat)
         self._made(item_id, name, version)
         return ItemRef(item_id, version)
 
     def _made(self, item_id: str, name: str, version: str) -> None:
-        # A fresh UUID is found again by its name (`_file`): remembering 100,000 of them in a
-        # big export cost 20 MB. A later update of it in this run reads the file once instead.
+        # Called for the files made in this process (small batches) and for wished-for UIDs; the
+        # helper's big batches of new files are found by their suffix when asked for
+        # (`_made_here`): remembering 100,000 names cost about 20 MB in a big export.
         if name != encode_uid(item_id) + ".vcf":
             self._names[item_id] = name
             self._single[item_id] = version

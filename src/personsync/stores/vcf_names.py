@@ -1,6 +1,27 @@
-"""File names of a `vcf:` folder: a card's UID as a file name and back.
+"""File names of a `vcf:` folder, and the item ids they give.
 
-A file personsync writes is named after the card's UID, percent-encoded so that any UID
+**New cards** get a readable name: the person's name, then a dash and a 12-character suffix
+(`Martinez James-06KXA1B2C3D4.vcf`), so that a person finds a contact's file by its name. The
+suffix is the item id. It is the time-ordered start of the card's UID (`NewUids`: a millisecond
+timestamp and a counter, in Crockford's base32, upper case), for two reasons:
+- Database locality. A new contact's item id goes into two indexes (its link's and its Person's
+  `contact_manager_id`). Ids in creation order are inserted at the end of those indexes; ids
+  in name order (the whole readable stem as id) land all over them, and each chunk's commit
+  writes hundreds of pages again: a full export of 100,000 took about a third longer that way
+  (docs/benchmarks.md). The suffix keeps the readable name and the ordered key.
+- Stability. The name's readable part may be changed by hand, or by a filesystem that stores
+  names in another Unicode form (macOS's HFS+ decomposes them): the id, in plain ASCII, stays.
+A suffix never appears in a name `encode_uid` makes (those have no upper-case letter outside a
+`%XX`), and its first two characters pin the timestamp to 2020-2099, so a name written by
+another program is taken for one of ours only if it ends in such a dash and 12 characters.
+
+The readable part (`readable_stem`) is safe on Windows, macOS and Linux: NFC, no control
+characters or `<>:"/\\|?*`, no leading dot (a hidden file) or trailing dot or space, no Windows
+device name (`CON`, `COM1.x`...), at most 60 characters and 150 bytes. Uniqueness comes from
+the suffix alone, which has one case only: a case-insensitive disk cannot fold two into one.
+
+**Older files** personsync wrote are named after the card's UID and keep that item id (files
+are never renamed). Such a name is the UID percent-encoded so that any UID
 (`../../x`, `a/b`, NUL, upper case on a case-insensitive disk, a Windows device name) gives a
 name inside the folder that decodes back to the UID: listing never opens a file. Lower-case
 letters, digits and `-_.@+` stay readable (a UUID is its own file name). A UID too long for a
@@ -15,7 +36,12 @@ import hashlib
 import os
 import re
 import time
+import unicodedata
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from personsync.model import Record
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.@+")
 _MAX_NAME = 180  # bytes of an encoded name before the hashed form is used (limit is 255)
@@ -63,6 +89,66 @@ def decode_stem(stem: str) -> str | None:
     except UnicodeDecodeError:
         return None
     return uid if encode_uid(uid) == stem else None
+
+
+# Crockford's base32 (no I, L, O, U), in ASCII order, so that suffixes sort as their values.
+_BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+SUFFIX_LENGTH = 12
+# Two leading characters for timestamps from 2020 to 2099 (the value's top bits are the
+# millisecond time): a 12-character tail of another program's name rarely starts so.
+SUFFIX = re.compile(r"0[5-9A-E][0-9A-HJKMNP-TV-Z]{10}")
+
+
+def suffix_of(uid: str) -> str:
+    """The item id of a new card with the UID `uid` (from `NewUids`): the UID's 48-bit
+    millisecond time and 12-bit counter (60 bits) in base32."""
+    digits = uid.replace("-", "")
+    value = int(digits[:12], 16) << 12 | int(digits[13:16], 16)
+    return "".join(_BASE32[value >> shift & 31] for shift in range(55, -1, -5))
+
+
+def suffix_id(stem: str) -> str | None:
+    """The item id a readable file name stem gives (its suffix), or None when it has none."""
+    if len(stem) <= SUFFIX_LENGTH or stem[-SUFFIX_LENGTH - 1] != "-":
+        return None
+    tail = stem[-SUFFIX_LENGTH:]
+    return tail if SUFFIX.fullmatch(tail) else None
+
+
+_NAME_LIMIT = 60  # characters of the readable part
+_NAME_BYTES = 150  # and UTF-8 bytes (a name may take 255; the suffix and `.vcf` take 17)
+_NOT_IN_NAMES = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')  # Windows' list, and control characters
+_RESERVED = (
+    _WINDOWS_DEVICES
+    | {"conin$", "conout$", "clock$"}
+    | {f"{p}{n}" for p in ("com", "lpt") for n in ("0", "\u00b9", "\u00b2", "\u00b3")}
+)
+
+
+def readable_stem(record: Record, uid: str) -> str:
+    """A new card's file name without `.vcf`: the person's name ("Last First Middle", or
+    File As, else the nickname, company or e-mail), then `-` and the suffix of `uid`."""
+    name = record.file_as or " ".join(
+        filter(None, (record.last_name, record.first_name, record.middle_name))
+    )
+    name = name or record.nickname or record.company or record.email1
+    return f"{safe_name(name)}-{suffix_of(uid)}"
+
+
+def safe_name(text: str) -> str:
+    """`text` as the readable part of a file name on any common system ("Contact" if nothing
+    of it is left)."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cs")
+    text = " ".join(_NOT_IN_NAMES.sub(" ", text).split())
+    text = text[:_NAME_LIMIT]
+    while len(text.encode("utf-8")) > _NAME_BYTES:
+        text = text[:-1]
+    # Leading dots hide a file on Unix; trailing dots and spaces are dropped by Windows.
+    text = text.strip(" .")
+    if text.split(".")[0].rstrip(" ").casefold() in _RESERVED:
+        text = "_" + text  # `CON`, `com1.x`: device names on Windows, whatever follows a dot
+    return text or "Contact"
 
 
 class Taken:

@@ -45,6 +45,7 @@ from personsync.sync.snapshot import (
     PersonsSnapshot,
     Snapshot,
     in_step,
+    persons_out_of_step,
     settled_gone,
 )
 from personsync.sync.tables import metadata
@@ -159,9 +160,7 @@ def take_snapshot(
     if direction in ("export", "sync"):
         versions = db.versions(view)
         total = len(versions) if direction == "export" else db.count()
-        need_persons = [
-            p for p in versions if not in_step(links.get(p), listing, versions, recreate)
-        ]
+        need_persons = persons_out_of_step(links, listing, versions, recreate)
         linked = {link.item_id for link in links.values()}
         need_items = [i for i in listing if i not in linked]
         unlinked = len(need_items)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError
 from personsync.model import Record
-from personsync.persons.bulk import executemany
+from personsync.persons.bulk import executemany, plain_rows
 from personsync.sync.tables import sync_folder_state, sync_ignored, sync_links
 from personsync.sync.values import loads, record_from_dict
 
@@ -63,8 +63,9 @@ class Links:
         )
         try:
             with self.engine.connect() as conn:
-                # .all(): one driver call; iterating the Result fetched 100,000 rows one by one.
-                return {row[0]: LinkRow(*row) for row in conn.execute(query).all()}
+                # The driver's tuples in one call: iterating the Result fetched 100,000 rows one
+                # by one, and .all() made a Row of each.
+                return {row[0]: LinkRow._make(row) for row in plain_rows(conn, query)}
         except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot read the links of {self.folder}") from exc
 

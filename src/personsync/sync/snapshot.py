@@ -108,3 +108,29 @@ def in_step(
         # A tombstone of a deleted Person: in step while the contact is as it was.
         return listing.get(link.item_id) == link.item_version and link.person_id not in versions
     return False
+
+
+def persons_out_of_step(
+    links: Mapping[int, LinkRow],
+    listing: Mapping[str, str],
+    versions: Mapping[int, str],
+    recreate: bool = False,
+) -> list[int]:
+    """The Persons of `versions` whose pair is not `in_step`: what an export or sync must read.
+    The common case of a no-op run (a link with both versions as they are) is answered here
+    without a call per Person (a tenth of a no-op export of 100,000); every other case goes to
+    `in_step` itself, so the answer is the same."""
+    out = []
+    for pid, version in versions.items():
+        link = links.get(pid)
+        if (
+            link is not None
+            and link.person_version == version
+            and listing.get(link.item_id, GONE) == link.item_version
+            and link.item_version != ""
+            and link.item_version != GONE
+        ):
+            continue  # in step: both sides as the link recorded them (in_step's first case)
+        if not in_step(link, listing, versions, recreate):
+            out.append(pid)
+    return out
