@@ -537,6 +537,10 @@ def test_field_rules_are_shown_and_changed_from_the_wizard(
     assert json.loads(shown.output) == {
         "folder": out,
         "on_conflict": "crm",
+        # The delete settings, untouched by the wizard: the defaults.
+        "on_person_removed": None,
+        "on_contact_deleted": None,
+        "crm_alone_creates": None,
         "rules": {
             "company": {"flow": "both", "never_blank": False, "fill_only_if_empty": False},
             "job_title": {"flow": "both", "never_blank": None, "fill_only_if_empty": True},
