@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from folder_help import by_cid, edit
+from folder_help import by_cid, contacts, edit
 from sync_fakes import records as generate
 
-from personsync.model import Record
+from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
+from personsync.stores import open_folder
 from personsync.sync import engine
 from personsync.sync.journal import entries
 from personsync.sync.merge import merge_set, three_way
@@ -188,5 +189,40 @@ def test_skip_leaves_both_and_the_next_run_decides_the_same(db_url: str, tmp_pat
         assert by_cid(url)[str(pid)].record.company == "ACME"
         again = engine.run(db, url, "export")
         assert again.plan.changes() == 0 and not again.plan.conflicts()
+    finally:
+        db.close()
+
+
+def test_first_two_way_sync_merges_emails_as_the_next_one_would(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Found by the state machine: a first two-way sync named differing addresses a conflict
+    (no baseline), then the next sync, with the baseline it had recorded, merged them as sets:
+    the second identical run planned writes. The first pairing merges them too (an empty
+    baseline: the union), so both runs decide alike."""
+    crm = Record(first_name="Ann", last_name="Lee", email1="a@x.org", email2="w@x.org")
+    outlook = replace(crm, email1="c@x.org")
+    fp = three_way(crm, outlook, None, "sync")
+    assert not fp.conflicts and fp.settled
+    assert fp.to_crm == {"email1": "c@x.org", "email3": "a@x.org"}
+    assert fp.to_outlook == {"email3": "a@x.org"}
+    url = f"vcf:{tmp_path / 'contacts'}"
+    store = open_folder(url, create=True)
+    store.create(Contact(outlook))
+    store.close()
+    db = PersonsDB(db_url)
+    try:
+        pid = db.add(crm).id
+        first = engine.run(db, url, "sync", yes=True)
+        assert first.report is not None and first.report.exit_code == 0, first.report.to_dict()
+        emails = ("c@x.org", "w@x.org", "a@x.org")
+        assert (
+            db.get(pid).record.email1,
+            db.get(pid).record.email2,
+            db.get(pid).record.email3,
+        ) == emails
+        (contact,) = contacts(url)
+        assert (contact.record.email1, contact.record.email2, contact.record.email3) == emails
+        assert engine.run(db, url, "sync", dry_run=True).plan.changes() == 0
     finally:
         db.close()

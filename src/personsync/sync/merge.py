@@ -8,7 +8,7 @@ The decision table (docs/sync.md, "Field level") in code, one branch per case:
 - c = b ≠ o: changed in Outlook → flows to the CRM (import, sync); an export would revert it;
 - c ≠ b, o ≠ b: changed on both sides → a **conflict** for this field only;
 - no baseline (first pairing): export takes c, import takes o; sync fills the empty side, and two
-  different non-empty values are a conflict.
+  different non-empty values are a conflict (e-mail addresses and categories: their union).
 
 A revert (one-way mode against an edit on its target) and a conflict are both named as a
 `Conflict` with both values, settled by the policy: `crm`, `outlook`, or left as they are
@@ -232,8 +232,11 @@ def three_way(
     to_crm: dict[str, Value] = {}
     conflicts: list[Conflict] = []
     merged: dict[str, Value] = {}
-    if mode == "sync" and baseline is not None and differing:
-        merged = _sets(crm, outlook, baseline, set(differing) - unsupported)
+    if mode == "sync" and differing:
+        # A first pairing merges against an empty baseline (the union): named field by field
+        # instead, its addresses would be a conflict now and merged by the next run, against
+        # the baseline this one records.
+        merged = _sets(crm, outlook, baseline or Record(), set(differing) - unsupported)
         differing += [f for f in merged if f not in differing]
     for name in differing:
         c, o = getattr(crm, name), getattr(outlook, name)
