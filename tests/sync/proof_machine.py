@@ -48,8 +48,10 @@ from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ItemRef, read_all
 from personsync.sync import apply, engine
+from personsync.sync.events import OnEvent, Planned
 from personsync.sync.links import Links, normalise_folder
 from personsync.sync.merge import DEFAULT_RULE, EMAILS, FieldRule
+from personsync.sync.options import RunOptions
 from personsync.sync.report import UNSETTLED
 from personsync.sync.settings import load_settings, set_rule
 from personsync.sync.tables import sync_journal, sync_links, sync_runs
@@ -98,13 +100,17 @@ class Run:
     view: str | None = None
     recreate: bool = False
 
-    def options(self) -> dict[str, Any]:
-        return {"on_conflict": self.policy, "view": self.view, "recreate": self.recreate}
+    def options(self, **more: Any) -> RunOptions:
+        return RunOptions(on_conflict=self.policy, recreate=self.recreate, **more)  # type: ignore[arg-type]
 
 
-def run_engine(db: PersonsDB, folder: str, run: Run, **more: Any) -> engine.Outcome:
+def run_engine(
+    db: PersonsDB, folder: str, run: Run, on_event: OnEvent | None = None, **more: Any
+) -> engine.Outcome:
     """The engine's library call with these options (the one place the tests spell it)."""
-    return engine.run(db, folder, run.mode, **run.options(), **more)
+    return engine.run(
+        db, folder, run.mode, view=run.view, options=run.options(**more), on_event=on_event
+    )
 
 
 # --- the killed run: a forked child that sends itself SIGKILL -----------------------------------
@@ -132,9 +138,9 @@ def _killed_child(db_url: str, folder: str, run: Run, point: int, out: Connectio
             db,
             folder,
             run,
+            (lambda event: kill() if isinstance(event, Planned) else None) if point == 0 else None,
             yes=True,
             chunk=CHUNK,
-            on_plan=(lambda plan: kill()) if point == 0 else None,
         )
         assert outcome.report is not None
         out.send(("finished", outcome.report.run_id))

@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from folder_help import by_cid, contacts, edit
+from folder_help import by_cid, edit
 from sync_fakes import records as generate
 
-from personsync.model import Contact, Record
+from personsync.model import Record
 from personsync.persons.repo import PersonsDB
-from personsync.stores import open_folder
 from personsync.sync import engine
 from personsync.sync.journal import entries
 from personsync.sync.merge import merge_set, three_way
+from personsync.sync.options import RunOptions
 from personsync.sync.undo import undo
 
 B = Record(first_name="Ada", company="Base Ltd", mobile_phone="+44 7700 900001")
@@ -100,6 +100,21 @@ def test_emails_and_categories_merge_as_sets_in_two_way() -> None:
     assert merge_set(["a", "b"], ["b", "c"], ["a", "b"]) == ["b", "c"]
 
 
+def test_first_two_way_pairing_merges_emails_as_the_next_run_would() -> None:
+    """Found by the state machine: a first pairing named differing e-mails a decision, then the
+    next run (with a baseline) merged them, so a second identical run planned writes."""
+    crm = replace(B, email1="a@x.org", email2="w@x.org")
+    outlook = replace(B, email1="c@x.org", email2="w@x.org")
+    first = three_way(crm, outlook, None, "sync")
+    assert not first.conflicts and first.settled
+    assert first.to_crm == {"email1": "c@x.org", "email3": "a@x.org"}
+    assert first.to_outlook == {"email3": "a@x.org"}
+    # Both sides now agree, and the agreed baseline plans nothing more.
+    crm2, outlook2 = crm.replace(first.to_crm), outlook.replace(first.to_outlook)
+    again = three_way(crm2, outlook2, first.baseline, "sync")
+    assert not again.to_crm and not again.to_outlook and not again.conflicts
+
+
 def test_import_names_the_conflict_journals_the_loser_and_undo_restores(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -112,7 +127,7 @@ def test_import_names_the_conflict_journals_the_loser_and_undo_restores(
         db.update(pid, {"company": "ACME"})
         edit(url, str(pid), company="Umbrella Ltd")
 
-        dry = engine.run(db, url, "import", dry_run=True)
+        dry = engine.run(db, url, "import", options=RunOptions(dry_run=True))
         (named,) = dry.plan.conflicts()
         assert named[1].to_dict() | {"baseline": None} == {
             "field": "company",
@@ -174,7 +189,7 @@ def test_skip_leaves_both_and_the_next_run_decides_the_same(db_url: str, tmp_pat
         db.update(pid, {"company": "ACME", "job_title": "CEO"})
         edit(url, str(pid), company="Umbrella Ltd")
         for _ in range(2):
-            out = engine.run(db, url, "export", on_conflict="skip")
+            out = engine.run(db, url, "export", options=RunOptions(on_conflict="skip"))
             assert out.report is not None and out.report.exit_code == 4
             assert [(c["field"], c["kept"]) for c in out.report.decisions()] == [
                 ("company", "both (a decision)")
@@ -184,45 +199,10 @@ def test_skip_leaves_both_and_the_next_run_decides_the_same(db_url: str, tmp_pat
             assert contact.record.job_title == "CEO"
             assert contact.record.company == "Umbrella Ltd"
             assert db.get(pid).record.company == "ACME"
-        settled = engine.run(db, url, "export", on_conflict="crm")
+        settled = engine.run(db, url, "export", options=RunOptions(on_conflict="crm"))
         assert settled.report is not None and settled.report.exit_code == 0
         assert by_cid(url)[str(pid)].record.company == "ACME"
         again = engine.run(db, url, "export")
         assert again.plan.changes() == 0 and not again.plan.conflicts()
-    finally:
-        db.close()
-
-
-def test_first_two_way_sync_merges_emails_as_the_next_one_would(
-    db_url: str, tmp_path: Path
-) -> None:
-    """Found by the state machine: a first two-way sync named differing addresses a conflict
-    (no baseline), then the next sync, with the baseline it had recorded, merged them as sets:
-    the second identical run planned writes. The first pairing merges them too (an empty
-    baseline: the union), so both runs decide alike."""
-    crm = Record(first_name="Ann", last_name="Lee", email1="a@x.org", email2="w@x.org")
-    outlook = replace(crm, email1="c@x.org")
-    fp = three_way(crm, outlook, None, "sync")
-    assert not fp.conflicts and fp.settled
-    assert fp.to_crm == {"email1": "c@x.org", "email3": "a@x.org"}
-    assert fp.to_outlook == {"email3": "a@x.org"}
-    url = f"vcf:{tmp_path / 'contacts'}"
-    store = open_folder(url, create=True)
-    store.create(Contact(outlook))
-    store.close()
-    db = PersonsDB(db_url)
-    try:
-        pid = db.add(crm).id
-        first = engine.run(db, url, "sync", yes=True)
-        assert first.report is not None and first.report.exit_code == 0, first.report.to_dict()
-        emails = ("c@x.org", "w@x.org", "a@x.org")
-        assert (
-            db.get(pid).record.email1,
-            db.get(pid).record.email2,
-            db.get(pid).record.email3,
-        ) == emails
-        (contact,) = contacts(url)
-        assert (contact.record.email1, contact.record.email2, contact.record.email3) == emails
-        assert engine.run(db, url, "sync", dry_run=True).plan.changes() == 0
     finally:
         db.close()

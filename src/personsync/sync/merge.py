@@ -8,7 +8,7 @@ The decision table (docs/sync.md, "Field level") in code, one branch per case:
 - c = b ≠ o: changed in Outlook → flows to the CRM (import, sync); an export would revert it;
 - c ≠ b, o ≠ b: changed on both sides → a **conflict** for this field only;
 - no baseline (first pairing): export takes c, import takes o; sync fills the empty side, and two
-  different non-empty values are a conflict (e-mail addresses and categories: their union).
+  different non-empty values are a conflict.
 
 A revert (one-way mode against an edit on its target) and a conflict are both named as a
 `Conflict` with both values, settled by the policy: `crm`, `outlook`, or left as they are
@@ -233,9 +233,9 @@ def three_way(
     conflicts: list[Conflict] = []
     merged: dict[str, Value] = {}
     if mode == "sync" and differing:
-        # A first pairing merges against an empty baseline (the union): named field by field
-        # instead, its addresses would be a conflict now and merged by the next run, against
-        # the baseline this one records.
+        # A first pairing merges against an empty baseline (a plain union): were its e-mails a
+        # "differ at the first sync" decision, the link's next run would merge them anyway,
+        # and an identical second run would not plan nothing.
         merged = _sets(crm, outlook, baseline or Record(), set(differing) - unsupported)
         differing += [f for f in merged if f not in differing]
     for name in differing:
