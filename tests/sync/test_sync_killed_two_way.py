@@ -12,6 +12,7 @@ from proof_machine import Run, run_engine, run_killed
 from sync_fakes import records as generate
 
 from personsync.persons.repo import PersonsDB
+from personsync.sync.journal import list_runs
 
 
 # A pair changed on both sides, in different fields, is written in two halves: the Person
@@ -36,5 +37,34 @@ def test_sync_killed_between_its_halves_finishes_both(
         assert (person.record.job_title, person.record.notes) == ("Treasurer", "called on Monday")
         assert len(by_cid(url)) == 3 and db.count() == 3
         assert run_engine(db, url, Run("sync"), dry_run=True).plan.changes() == 0
+    finally:
+        db.close()
+
+
+# An export reverts an Outlook edit (named "changed in Outlook only", kept from the CRM) and is
+# killed after writing that contact (point 2) or after recording it (3): the re-run finds the
+# pair in step and names nothing, so only the killed run can name what it overwrote.
+@pytest.mark.parametrize("point", [2, 3])
+def test_a_killed_run_still_names_the_edit_it_overwrote(
+    sqlite_url: str, tmp_path: Path, point: int
+) -> None:
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(sqlite_url)
+    try:
+        (pid,) = db.add_many(list(generate(1, 8)))
+        assert run_engine(db, url, Run("export"), yes=True).report is not None
+        edit(url, str(pid), job_title="Typed in Outlook")
+        assert run_killed(db, sqlite_url, url, Run("export"), point)
+        assert by_cid(url)[str(pid)].record.job_title != "Typed in Outlook"
+        killed = next(r for r in list_runs(db.engine) if r.status == "running")
+        named = [p for p in killed.problems if p["kind"] == "conflict"]
+        assert [(p["person_id"], p["field"], p["outlook"], p["kept"]) for p in named] == [
+            (pid, "job_title", "Typed in Outlook", "crm")
+        ]
+        again = run_engine(db, url, Run("export"))
+        assert again.report is not None and not again.report.conflicts
+        # The run that finished the work has marked the killed one interrupted: still named.
+        (interrupted,) = [r for r in list_runs(db.engine) if r.id == killed.id]
+        assert interrupted.status == "interrupted" and interrupted.problems == killed.problems
     finally:
         db.close()

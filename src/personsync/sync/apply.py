@@ -75,6 +75,20 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def conflict_entries(plan: Plan, folder: str) -> list[dict[str, Any]]:
+    """The report's entry of every field the plan names, with its pair."""
+    return [
+        {
+            "name": getattr(a, "name", ""),
+            "person_id": getattr(a, "person_id", None),
+            "item_id": item_of(a),
+            "folder": folder,
+            **conflict.to_dict(),
+        }
+        for a, conflict in plan.conflicts()
+    ]
+
+
 def contact_before(contact: Contact) -> dict[str, Any]:
     return {
         "record": record_to_dict(contact.record),
@@ -205,16 +219,7 @@ class Executor:
                         "candidates": list(getattr(a, "candidates", ())),
                     }
                 )
-        for a, conflict in plan.conflicts():
-            self.report.conflicts.append(
-                {
-                    "name": getattr(a, "name", ""),
-                    "person_id": getattr(a, "person_id", None),
-                    "item_id": item_of(a),
-                    "folder": self.folder,
-                    **conflict.to_dict(),
-                }
-            )
+        self.report.conflicts += conflict_entries(plan, self.folder)
         self.report.warnings += list(plan.warnings)
         self.report.count("unchanged", plan.unchanged)
         self.report.count("decide", len(plan.of("decide")))
