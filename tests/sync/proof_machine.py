@@ -26,15 +26,11 @@ After every run (a killed run together with the run that finished its work):
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +38,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import MetaData, delete, func, select
 
+import killed_run
 from personsync.errors import MassChangeRefused
 from personsync.model import Contact, Person, Record, Value, same
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ItemRef, read_all
-from personsync.sync import apply, engine
-from personsync.sync.events import OnEvent, Planned
+from personsync.sync import engine
+from personsync.sync.events import OnEvent
 from personsync.sync.links import Links, normalise_folder
 from personsync.sync.merge import DEFAULT_RULE, EMAILS, FieldRule
 from personsync.sync.options import RunOptions
@@ -57,7 +54,6 @@ from personsync.sync.settings import load_settings, set_rule
 from personsync.sync.tables import sync_journal, sync_links, sync_runs
 from personsync.sync.values import loads, record_from_dict, value_to_json
 
-FORK = multiprocessing.get_context("fork")
 VIEW = "Members"
 AWAY = "Away"  # business_city of a Person outside the view
 VIEW_FILTER = f'not business_city = "{AWAY}"'
@@ -113,59 +109,10 @@ def run_engine(
     )
 
 
-# --- the killed run: a forked child that sends itself SIGKILL -----------------------------------
-def _killed_child(db_url: str, folder: str, run: Run, point: int, out: Connection) -> None:
-    """Run `run` in this (forked) process and kill it with SIGKILL at checkpoint `point` of the
-    executor (0: right after planning, before anything is written). The kill point is handed
-    in here, in the child: no environment variable, nothing the library reads."""
-
-    def kill() -> None:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    class Killer:
-        def __init__(self) -> None:
-            self.passed = 0
-
-        def __call__(self) -> None:
-            self.passed += 1
-            if self.passed >= point:
-                kill()
-
-    apply.Checkpoints = Killer  # type: ignore[misc,assignment]  # this child only
-    db = PersonsDB(db_url, migrate=False)
-    try:
-        outcome = run_engine(
-            db,
-            folder,
-            run,
-            (lambda event: kill() if isinstance(event, Planned) else None) if point == 0 else None,
-            yes=True,
-            chunk=CHUNK,
-        )
-        assert outcome.report is not None
-        out.send(("finished", outcome.report.run_id))
-    except BaseException as exc:
-        out.send(("failed", repr(exc)))
-    finally:
-        db.close()
-
-
 def run_killed(db: PersonsDB, db_url: str, folder: str, run: Run, point: int) -> bool:
-    """Run in a child killed at `point`; True if it was killed (False: it ended first)."""
-    db.engine.dispose()  # the child opens its own connections; none shared over the fork
-    here, there = FORK.Pipe(duplex=False)
-    child = FORK.Process(target=_killed_child, args=(db_url, folder, run, point, there))
-    child.start()
-    there.close()
-    child.join(timeout=120)
-    assert child.exitcode is not None, "the run did not end"
-    if child.exitcode == -signal.SIGKILL:
-        here.close()
-        return True
-    message = here.recv() if here.poll() else None
-    here.close()
-    assert child.exitcode == 0 and message is not None and message[0] == "finished", message
-    return False
+    """`run` in a child process killed at `point` (see killed_run); True if it was killed."""
+    options = run.options(yes=True, chunk=CHUNK)
+    return killed_run.run_killed(db, db_url, folder, run.mode, options, point, run.view)
 
 
 # --- the two sides as they are --------------------------------------------------------------------
