@@ -446,18 +446,33 @@ class Proof(RuleBasedStateMachine):
                 continue  # a tombstone, or a Person the run did not cover
             if pid in skipped or item in skipped:
                 continue
+            base = after.baselines.get(pid, Record())
             for name in self._changed(person.record, contact.record):
                 c, o = getattr(person.record, name), getattr(contact.record, name)
                 rule = rules.get(name, DEFAULT_RULE)
-                if rule.refuses(name, True, o, c) and rule.refuses(name, False, c, o):
-                    continue  # neither arrow is let through
                 group = EMAILS if name in EMAILS else (name,)
                 if any((pid, f) in left for f in group):
+                    continue  # a conflict listed as a decision
+                if self._barred(name, c, o, getattr(base, name), rule):
                     continue
                 raise AssertionError(
                     f"after a sync, Person {pid} and {item} differ in {name}: {c!r} / {o!r} "
                     f"(rule {rule}); report {report}"
                 )
+
+    @staticmethod
+    def _barred(name: str, c: Value, o: Value, b: Value, rule: FieldRule) -> bool:
+        """Whether the folder's rule bars the arrow the run had to follow (one side changed
+        since the baseline, the one left as it is kept: "never blank out", "fill only if
+        empty", a direction). E-mails and categories merge as a group: barred if either arrow
+        is (a refused slot leaves the group as it is)."""
+        if name in EMAILS or name == "categories":
+            return rule.refuses(name, True, o, c) or rule.refuses(name, False, c, o)
+        if same(name, c, b):
+            return rule.refuses(name, True, o, c)  # changed in Outlook: o → CRM
+        if same(name, o, b):
+            return rule.refuses(name, False, c, o)  # changed in the CRM: c → Outlook
+        return False  # changed on both sides: only a listed conflict may stay
 
 
 def machine(db: PersonsDB, db_url: str, folder: Callable[[], str]) -> Callable[[], Proof]:
