@@ -29,10 +29,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from personsync.errors import UsageError
 from personsync.fields import FIELDS
 from personsync.model import Record, Value, diff, is_empty, same
-from personsync.sync.policies import POLICIES, Policy
+from personsync.sync.policies import POLICIES, ContactDeleted, PersonRemoved, Policy, named
 from personsync.sync.report import UNSETTLED
 from personsync.sync.values import value_to_json
 
@@ -45,12 +44,7 @@ DEFAULT_POLICY: dict[Mode, Policy] = {"export": "crm", "import": "outlook", "syn
 
 def policy(name: str | None) -> Policy | None:
     """A policy by name (None stays None: the mode's default)."""
-    if name is None:
-        return None
-    for known in POLICIES:
-        if known == name:
-            return known
-    raise UsageError(f"unknown conflict policy {name!r}", hint=f"use one of {', '.join(POLICIES)}")
+    return named(name, POLICIES, "conflict policy")
 
 
 # "Never blank out" is on by default for these fields on the way into the CRM (issue 12).
@@ -298,6 +292,12 @@ class Choices:
     fields: Mapping[str, Policy] = field(default_factory=dict)
     rules: Mapping[str, FieldRule] = field(default_factory=dict)
     recreate: bool = False  # export: re-create contacts deleted in the folder
+    # Deletes and view membership (docs/sync.md, "Deletes"): a linked Person deleted from the
+    # CRM or gone from the view; a linked contact deleted in the folder; whether only the CRM
+    # makes new records (a two-way sync then makes no Person for a new contact).
+    on_person_removed: PersonRemoved = "keep"
+    on_contact_deleted: ContactDeleted = "keep"
+    crm_alone_creates: bool = False
 
     def three_way(
         self,

@@ -120,6 +120,13 @@ templates.env.globals["count_labels"] = {
     "link": "Links",
     "skip": "Skipped",
     "keep-deleted": "Kept deleted",
+    # Deletes and view membership (docs/sync.md): a plan page must show every one of them.
+    "left-view": "Left the view (kept)",
+    "tag-contact": "Tagged “Removed from CRM”",
+    "delete-contact": "Contacts deleted",
+    "delete-person": "Persons deleted",
+    "moved": "Moved to another folder",
+    "not-created": "Not made into Persons",
     "decide": "Decisions needed",
     "conflict": "Conflicts left to decide",
     "unchanged": "Unchanged",
