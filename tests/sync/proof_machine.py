@@ -5,7 +5,8 @@ bench/state_machine_long.py).
 
 Steps: a person's edits on both sides (new, edited, deleted and copied records; Persons moving in
 and out of the view "Members"), a folder's field rules, and export / import / sync runs with
-random conflict policies, view and `--recreate`. A run on a file folder may be killed with
+random conflict policies, view, `--recreate`, delete policies (a Person removed: keep, tag,
+delete; a contact deleted: keep, propagate) and "the CRM alone creates". A run on a file folder may be killed with
 SIGKILL (as `kill -9`) at a random point: it runs in a forked child process that kills itself at
 its N-th executor checkpoint (after a chunk's intents, after its write, after its outcomes), or
 right after planning; the same command is then run again, as a person or cron would.
@@ -14,8 +15,8 @@ After every step:
 - **nothing duplicated**: a Customer ID is on one contact, plus the copies the user made of it;
   no contact ever had two Persons created for it (the journal), no contact has two links;
 After every run (a killed run together with the run that finished its work):
-- **no value lost silently**: every value a run changed on either side is in the journal (the
-  `before` of its entry); a value a run overwrote that was not the one both sides last agreed on
+- **no value lost silently**: every value a run changed on either side, and every record it
+  deleted, is in the journal (the `before` of its entry); a value a run overwrote that was not the one both sides last agreed on
   (an edit since the last sync; on a two-way sync's first pairing, any non-empty value) is
   named in a conflict entry of the run's record (`runs show`), kept from the other side;
 - **a second identical run plans nothing**;
@@ -96,9 +97,19 @@ class Run:
     policy: str | None = None
     view: str | None = None
     recreate: bool = False
+    removed: str | None = None  # a Person deleted or gone from the view: keep, tag, delete
+    deleted: str | None = None  # a contact deleted in the folder: keep, propagate
+    crm_alone_creates: bool | None = None
 
     def options(self, **more: Any) -> RunOptions:
-        return RunOptions(on_conflict=self.policy, recreate=self.recreate, **more)  # type: ignore[arg-type]
+        return RunOptions(
+            on_conflict=self.policy,  # type: ignore[arg-type]
+            recreate=self.recreate,
+            on_person_removed=self.removed,  # type: ignore[arg-type]
+            on_contact_deleted=self.deleted,  # type: ignore[arg-type]
+            crm_alone_creates=self.crm_alone_creates,
+            **more,
+        )
 
 
 def run_engine(
@@ -261,12 +272,24 @@ class Proof(RuleBasedStateMachine):
         in_view=st.booleans(),
         recreate=st.booleans(),
         kill=st.none() | st.integers(0, 6),
+        removed=st.sampled_from([None, "keep", "tag", "delete"]),
+        deleted=st.sampled_from([None, "keep", "propagate"]),
+        crm_alone=st.sampled_from([None, False, True]),
     )
     def run(
-        self, mode: str, policy: str | None, in_view: bool, recreate: bool, kill: int | None
+        self,
+        mode: str,
+        policy: str | None,
+        in_view: bool,
+        recreate: bool,
+        kill: int | None,
+        removed: str | None,
+        deleted: str | None,
+        crm_alone: bool | None,
     ) -> None:
         """A run, killed at checkpoint `kill` (on a file folder) and then run again."""
-        run = Run(mode, policy, VIEW if in_view else None, recreate)
+        view = VIEW if in_view else None
+        run = Run(mode, policy, view, recreate, removed, deleted, crm_alone)
         self._runs(run, kill_at=kill if self.killable else None)
 
     @rule(kill=st.none() | st.integers(0, 6))
@@ -315,11 +338,18 @@ class Proof(RuleBasedStateMachine):
                 .group_by(links.c.item_id)
                 .having(func.count() > 1)
             ).all()
-        # A Person the engine made comes from a contact of this folder, linked to it in the
-        # transaction that made it: one contact, one Person (links are unique per contact).
-        with_link = set(Links(self.db.engine, self.url).load())
-        unlinked = set(self.db.versions(None)) - self.added - with_link
-        assert not unlinked, f"Persons made by no link: {sorted(unlinked)}"
+            made = {
+                pid
+                for (pid,) in conn.execute(
+                    select(j.c.person_id).where(
+                        j.c.side == "person", j.c.action == "create", j.c.state == "done"
+                    )
+                ).all()
+            }
+        # A Person the engine made comes from a contact of this folder, journaled in the
+        # transaction that made it: one contact, one Person.
+        unknown = set(self.db.versions(None)) - self.added - made
+        assert not unknown, f"Persons made by no journaled run: {sorted(unknown)}"
         assert not persons_made, f"a contact became two Persons: {persons_made}"
         assert not linked_twice, f"a contact linked to two Persons: {linked_twice}"
 
@@ -359,6 +389,16 @@ class Proof(RuleBasedStateMachine):
     ) -> None:
         conflicts = [c for r in runs.values() for c in r["conflicts"]]
         journal = [e for r in runs.values() for e in r["journal"]]
+        # A record the run deleted (a policy: delete, propagate) is journaled whole.
+        deleted = {
+            (e.side, e.item_id if e.side == "contact" else e.person_id)
+            for e in journal
+            if e.action == "delete"
+        }
+        for item in set(before.contacts) - set(after.contacts):
+            assert ("contact", item) in deleted, f"contact {item} gone, not journaled"
+        for pid in set(before.persons) - set(after.persons):
+            assert ("person", pid) in deleted, f"Person {pid} gone, not journaled"
         for pid, item in after.links.items():
             person0, contact0 = before.persons.get(pid), before.contacts.get(item)
             person1, contact1 = after.persons.get(pid), after.contacts.get(item)
