@@ -6,19 +6,21 @@ bench/state_machine_long.py).
 Steps: a person's edits on both sides (new, edited, deleted and copied records; Persons moving in
 and out of the view "Members"), a folder's field rules, and export / import / sync runs with
 random conflict policies, view, `--recreate`, delete policies (a Person removed: keep, tag,
-delete; a contact deleted: keep, propagate) and "the CRM alone creates". A run on a file folder may be killed with
-SIGKILL (as `kill -9`) at a random point: it runs in a forked child process that kills itself at
-its N-th executor checkpoint (after a chunk's intents, after its write, after its outcomes), or
-right after planning; the same command is then run again, as a person or cron would.
+delete; a contact deleted: keep, propagate) and "the CRM alone creates". A run on a file folder
+may be killed with SIGKILL (as `kill -9`) at a random point: it runs in a forked child process
+that kills itself at its N-th executor checkpoint (after a chunk's intents, after its write,
+after its outcomes), or right after planning; the same command is then run again, as a person
+or cron would.
 
 After every step:
 - **nothing duplicated**: a Customer ID is on one contact, plus the copies the user made of it;
   no contact ever had two Persons created for it (the journal), no contact has two links;
 After every run (a killed run together with the run that finished its work):
 - **no value lost silently**: every value a run changed on either side, and every record it
-  deleted, is in the journal (the `before` of its entry); a value a run overwrote that was not the one both sides last agreed on
-  (an edit since the last sync; on a two-way sync's first pairing, any non-empty value) is
-  named in a conflict entry of the run's record (`runs show`), kept from the other side;
+  deleted, is in the journal (the `before` of its entry); a value a run overwrote that was not
+  the one both sides last agreed on (an edit since the last sync; on a two-way sync's first
+  pairing, any non-empty value) is named in a conflict entry of the run's record (`runs show`),
+  kept from the other side;
 - **a second identical run plans nothing**;
 - **both sides agree** after a run on every field of every pair it covered (a two-way sync and an
   export: the view's; an import: every contact's), except the fields its rules keep apart (not
