@@ -5,14 +5,11 @@ tests/sync/test_sync_lease.py."""
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import Counter
-from multiprocessing.synchronize import Barrier
 
 from graph_support import USER
 
-from killed_run import FORK, run_killed
-from personsync.errors import LeaseHeld
+from killed_run import race_two_exports, run_killed
 from personsync.graph.testserver import GraphTestServer
 from personsync.model import Record
 from personsync.persons.repo import PersonsDB
@@ -21,7 +18,6 @@ from personsync.sync.lease import current_holder
 from personsync.sync.options import RunOptions
 
 N = 40
-GO = RunOptions(yes=True)
 
 
 def _customer_ids(server: GraphTestServer, folder_name: str) -> Counter[str]:
@@ -30,24 +26,6 @@ def _customer_ids(server: GraphTestServer, folder_name: str) -> Counter[str]:
     return Counter(
         c.ext["string 0x3a4a"]["value"] for c in box.contacts.values() if c.folder_id == folder
     )
-
-
-def _export_in_child(url: str, folder: str, start: Barrier, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    db = PersonsDB(url, migrate=False)
-    try:
-        start.wait(timeout=30)
-        try:
-            outcome = engine.run(db, folder, "export", options=GO)
-        except LeaseHeld as exc:
-            out.put(("refused", exc.message))
-            return
-        except BaseException as exc:
-            out.put(("failed", repr(exc)))
-            raise
-        assert outcome.report is not None
-        out.put(("ran", outcome.report.run_id, outcome.plan.counts()["create-contact"]))
-    finally:
-        db.close()
 
 
 def _seed(db: PersonsDB, n: int) -> list[int]:
@@ -67,32 +45,10 @@ def test_two_exports_at_once_to_graph_never_duplicate(
     refusals = 0
     for attempt in range(20):
         name = f"Race{attempt}"
-        start = FORK.Barrier(2)
-        out: multiprocessing.Queue = FORK.Queue()  # type: ignore[type-arg]
-        children = [
-            FORK.Process(
-                target=_export_in_child, args=(sqlite_url, f"graph:Contacts/{name}", start, out)
-            )
-            for _ in range(2)
-        ]
-        for child in children:
-            child.start()
-        results = [out.get(timeout=120) for _ in children]
-        for child in children:
-            child.join(timeout=60)
-            assert child.exitcode == 0, results
+        refusals += race_two_exports(sqlite_url, f"graph:Contacts/{name}", N)
         cids = _customer_ids(server, name)
-        assert sorted(cids) == sorted(str(i) for i in ids), f"attempt {attempt}: {results}"
+        assert sorted(cids) == sorted(str(i) for i in ids), f"attempt {attempt}"
         assert set(cids.values()) == {1}, f"attempt {attempt}: duplicates"
-        ran = [r for r in results if r[0] == "ran"]
-        refused = [r for r in results if r[0] == "refused"]
-        if refused:
-            # One ran, and the other was told which run holds the folder.
-            assert len(ran) == 1 and ran[0][1] in refused[0][1], results
-            refusals += 1
-        else:
-            # The second started after the first had finished: it found nothing to create.
-            assert sorted(r[2] for r in ran) == [0, N], results
     assert refusals >= 10, f"only {refusals} of 20 attempts overlapped"
 
 
