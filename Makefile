@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser screenshots bench clean
+.PHONY: demo test lint typecheck unit browser screenshots bench proof clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ screenshots: $(STAMP) browser
 bench: $(STAMP)
 	for b in persons_bench vcard_bench csv_bench sync_bench graph_bench; do \
 		$(BIN)/python -m bench.$$b || exit 1; done
+
+# The engine's state machine with a long profile (CI runs a few short examples of it): every
+# store on SQLite and PostgreSQL, runs killed at random points. EXAMPLES and STEPS per pair.
+EXAMPLES ?= 100
+STEPS    ?= 25
+proof: $(STAMP)
+	$(BIN)/python -m bench.state_machine_long $(EXAMPLES) $(STEPS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -10,29 +10,25 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import subprocess
 import sys
 from collections import Counter
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
 from folder_help import cli
 from sync_fakes import records
 
-from personsync.errors import ExitCode, LeaseHeld
+from killed_run import race_two_exports
+from personsync.errors import ExitCode
 from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
-from personsync.sync import engine
 from personsync.sync.lease import current_holder, held
-from personsync.sync.options import RunOptions
 
 N = 150
-FORK = multiprocessing.get_context("fork")
 
 
 def _seed(url: str, n: int = N) -> None:
@@ -51,52 +47,14 @@ def _customer_ids(folder: str) -> Counter[str]:
         store.close()
 
 
-def _export_in_child(url: str, folder: str, start: Barrier, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    db = PersonsDB(url)
-    try:
-        start.wait(timeout=30)
-        try:
-            outcome = engine.run(db, folder, "export", options=RunOptions(yes=True))
-        except LeaseHeld as exc:
-            out.put(("refused", exc.message))
-            return
-        except BaseException as exc:
-            out.put(("failed", repr(exc)))
-            raise
-        assert outcome.report is not None
-        out.put(("ran", outcome.report.run_id, outcome.plan.counts()["create-contact"]))
-    finally:
-        db.close()
-
-
 def test_two_exports_at_once_never_duplicate(db_url: str, tmp_path: Path) -> None:
     _seed(db_url)
     refusals = 0
     for attempt in range(20):
         folder = f"vcf:{tmp_path / f'out{attempt}'}"
-        start = FORK.Barrier(2)
-        out: multiprocessing.Queue = FORK.Queue()  # type: ignore[type-arg]
-        children = [
-            FORK.Process(target=_export_in_child, args=(db_url, folder, start, out))
-            for _ in range(2)
-        ]
-        for child in children:
-            child.start()
-        results = [out.get(timeout=120) for _ in children]
-        for child in children:
-            child.join(timeout=60)
-            assert child.exitcode == 0
+        refusals += race_two_exports(db_url, folder, N)
         ids = _customer_ids(folder)
         assert len(ids) == N and set(ids.values()) == {1}, f"attempt {attempt}: duplicates"
-        ran = [r for r in results if r[0] == "ran"]
-        refused = [r for r in results if r[0] == "refused"]
-        if refused:
-            # One ran, and the other was told which run holds the folder.
-            assert len(ran) == 1 and ran[0][1] in refused[0][1], results
-            refusals += 1
-        else:
-            # The second started after the first had finished: it found nothing to create.
-            assert sorted(r[2] for r in ran) == [0, N], results
     assert refusals >= 10, f"only {refusals} of 20 attempts overlapped"
 
 

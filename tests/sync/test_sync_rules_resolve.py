@@ -97,3 +97,38 @@ def test_resolve_settles_a_runs_decisions(db_url: str, tmp_path: Path) -> None:
         assert done.plan.changes() == 0 and not done.plan.conflicts()
     finally:
         db.close()
+
+
+def test_a_one_way_run_leaves_a_field_that_flows_the_other_way_only(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Found by the state machine: with notes "to Outlook only", an import wrote the contact's
+    old notes over the CRM's new ones, silently (the three-way kept the CRM's value, and the
+    import took the contact's record whole); an export did the same to a "to the CRM only"
+    field in the contact. A one-way run now leaves such a field on both sides."""
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        (pid,) = db.add_many([ADA])
+        engine.run(db, url, "sync", options=RunOptions(yes=True))
+        for field, way in (("notes", "to-outlook"), ("company", "to-crm")):
+            assert (
+                cli("rules", "set", url, field, "--direction", way, "--db", db_url).returncode == 0
+            )
+        db.update(pid, {"notes": "from the CRM"})
+        edit(url, str(pid), company="Typed in Outlook")
+        imported = engine.run(db, url, "import", options=RunOptions(yes=True))
+        assert imported.report is not None and imported.report.exit_code == 0
+        assert db.get(pid).record.notes == "from the CRM"
+        assert db.get(pid).record.company == "Typed in Outlook"
+        db.update(pid, {"company": "Edited in the CRM"})
+        exported = engine.run(db, url, "export", options=RunOptions(yes=True))
+        assert exported.report is not None and exported.report.exit_code == 0
+        assert _only(url).record.notes == "from the CRM"
+        assert _only(url).record.company == "Typed in Outlook"
+        # A two-way sync puts the owners' values on both sides.
+        engine.run(db, url, "sync", options=RunOptions(yes=True))
+        assert db.get(pid).record.company == "Typed in Outlook"
+        assert _only(url).record.notes == "from the CRM"
+    finally:
+        db.close()

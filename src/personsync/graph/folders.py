@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from personsync.errors import FolderNotFound
+from personsync.errors import ConflictError, FolderNotFound
 from personsync.graph.client import GraphClient
 
 ROOT = "Contacts"
@@ -60,6 +60,10 @@ def default_folder_id(client: GraphClient) -> str:
     return ""
 
 
+def _named(children: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [f for f in children if str(f.get("displayName", "")).casefold() == name.casefold()]
+
+
 def resolve_folder(client: GraphClient, path: str, *, create: bool) -> Folder:
     """The folder at `path` under the default Contacts folder; made when `create`."""
     parts = _split(path)
@@ -69,7 +73,7 @@ def resolve_folder(client: GraphClient, path: str, *, create: bool) -> Folder:
     walked = [ROOT]
     for level, name in enumerate(parts):
         children = _children(client, None if level == 0 else current)
-        match = [f for f in children if str(f.get("displayName", "")).casefold() == name.casefold()]
+        match = _named(children, name)
         if match:
             current = match[0]["id"]
         elif create:
@@ -78,10 +82,21 @@ def resolve_folder(client: GraphClient, path: str, *, create: bool) -> Folder:
                 if level == 0
                 else f"{client.mailbox_path}/contactFolders/{current}/childFolders"
             )
-            made = client.json(
-                "POST", parent, json={"displayName": name}, what=f"creating folder {name}"
-            )
-            current = made["id"]
+            try:
+                made = client.json(
+                    "POST", parent, json={"displayName": name}, what=f"creating folder {name}"
+                )
+                current = made["id"]
+            except ConflictError:
+                # Made meanwhile (ErrorFolderExists): two runs started on a new folder at once
+                # both open it before either takes the folder's lease. Take the one made.
+                again = _children(client, None if level == 0 else current)
+                same = [
+                    f for f in again if str(f.get("displayName", "")).casefold() == name.casefold()
+                ]
+                if not same:
+                    raise
+                current = same[0]["id"]
         else:
             existing = ", ".join(f"graph:{'/'.join([*walked, f['displayName']])}" for f in children)
             # Named as the person wrote it: `graph:Nope`, not an expanded `graph:Contacts/Nope`.

@@ -81,6 +81,20 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def conflict_entries(plan: Plan, folder: str) -> list[dict[str, Any]]:
+    """The report's entry of every field the plan names, with its pair."""
+    return [
+        {
+            "name": getattr(a, "name", ""),
+            "person_id": getattr(a, "person_id", None),
+            "item_id": item_of(a),
+            "folder": folder,
+            **conflict.to_dict(),
+        }
+        for a, conflict in plan.conflicts()
+    ]
+
+
 def contact_before(contact: Contact) -> dict[str, Any]:
     return {
         "record": record_to_dict(contact.record),
@@ -211,16 +225,7 @@ class Executor:
                         "candidates": list(getattr(a, "candidates", ())),
                     }
                 )
-        for a, conflict in plan.conflicts():
-            self.report.conflicts.append(
-                {
-                    "name": getattr(a, "name", ""),
-                    "person_id": getattr(a, "person_id", None),
-                    "item_id": item_of(a),
-                    "folder": self.folder,
-                    **conflict.to_dict(),
-                }
-            )
+        self.report.conflicts += conflict_entries(plan, self.folder)
         self.report.warnings += list(plan.warnings)
         self.report.count("unchanged", plan.unchanged)
         self.report.count("decide", len(plan.of("decide")))
@@ -229,7 +234,10 @@ class Executor:
             # Import, and the CRM's half of a two-way sync first: a pair written on both sides
             # gets its link row from the contact's write, which comes second.
             self._create_persons([a for a in plan.actions if isinstance(a, CreatePerson)])
-            self._update_persons([a for a in plan.actions if isinstance(a, UpdatePerson)])
+            self._update_persons(
+                [a for a in plan.actions if isinstance(a, UpdatePerson)],
+                {a.person_id for a in plan.actions if isinstance(a, UpdateContact)},
+            )
         if plan.direction == "import":
             self._links([a for a in plan.actions if isinstance(a, Link)])
         else:
@@ -411,7 +419,11 @@ class Executor:
             self._begin_customer_ids(due)
             self.advance(len(part))
 
-    def _update_persons(self, actions: list[UpdatePerson]) -> None:
+    def _update_persons(self, actions: list[UpdatePerson], contact_too: set[int]) -> None:
+        """`contact_too`: Persons whose contact this run writes as well (two-way). Their link
+        row waits for that write: written now, it would hold the new baseline and the
+        contact's old version, so a run killed in between would find the pair in step and
+        never carry the CRM's half into the contact."""
         for part in chunks(actions, self.chunk):
             seqs = self.journal.intents(
                 [
@@ -444,15 +456,16 @@ class Executor:
                     self.error(a.name, str(exc), a.contact.item_id, a.person_id)
                     continue
                 cid_ok = a.contact.customer_id == str(a.person_id)
-                rows.append(
-                    link_row(
-                        a.person_id,
-                        a.contact.item_id,
-                        a.contact.version if cid_ok else "",
-                        person.version if a.settled else "",
-                        a.record if a.baseline is None else a.baseline,
+                if a.person_id not in contact_too:
+                    rows.append(
+                        link_row(
+                            a.person_id,
+                            a.contact.item_id,
+                            a.contact.version if cid_ok else "",
+                            person.version if a.settled else "",
+                            a.record if a.baseline is None else a.baseline,
+                        )
                     )
-                )
                 outcomes.append(
                     (seq, "done", {"person_id": a.person_id, "version": person.version}, None)
                 )

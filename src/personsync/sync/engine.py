@@ -21,7 +21,7 @@ from personsync.model import Contact, Person, diff
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem, find_elsewhere
 from personsync.sync import collector, guard, planner
-from personsync.sync.apply import Executor
+from personsync.sync.apply import Executor, conflict_entries
 from personsync.sync.events import Finished, GuardQuestion, OnEvent, Planned, Progress, ignore
 from personsync.sync.journal import (
     Journal,
@@ -33,7 +33,14 @@ from personsync.sync.journal import (
     unfinished_person_creates,
 )
 from personsync.sync.lease import held
-from personsync.sync.links import LinkRow, Links, ignored, load_state, save_state
+from personsync.sync.links import (
+    LinkRow,
+    Links,
+    ignored,
+    load_state,
+    normalise_folder,
+    save_state,
+)
 from personsync.sync.merge import Choices, FieldRule
 from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
@@ -337,7 +344,13 @@ def run(
                 if not options.yes and tell(GuardQuestion(exc.message)) is not True:
                     raise
             journal = Journal(
-                engine, direction, store.url, view or "", run_id=run_id, planned=result.counts()
+                engine,
+                direction,
+                store.url,
+                view or "",
+                run_id=run_id,
+                planned=result.counts(),
+                named=conflict_entries(result, normalise_folder(store.url)),
             )
             report = RunReport(journal.run_id, direction, journal.folder, view or "")
             report.warnings += mended

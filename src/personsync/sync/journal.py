@@ -72,6 +72,7 @@ class Journal:
         *,
         run_id: str = "",
         planned: dict[str, int] | None = None,
+        named: list[dict[str, Any]] | None = None,
     ) -> None:
         self.engine = engine
         # `run_id`: the id the run took the folder's lease under (sync/lease.py).
@@ -97,6 +98,10 @@ class Journal:
                         # The plan's counts until the run finishes: a run killed mid-way
                         # leaves them, so its re-run is not stopped by the guard for them.
                         counts=dumps(planned or {}),
+                        # The fields the plan names (conflicts, overwritten edits) until the run
+                        # finishes, as `problems`: a run killed after overwriting an edit is the
+                        # only one that can name it (its re-run finds the pair in step).
+                        problems=dumps([{"kind": "conflict", **c} for c in named or []]),
                     )
                 )
         except SQLAlchemyError as exc:

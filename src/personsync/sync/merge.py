@@ -216,7 +216,10 @@ def three_way(
     rules (a refused arrow leaves the field as it is); `policies`: a policy per field, over
     `policy` (`personsync resolve --field`)."""
     rules = rules or {}
-    barred = {f for f, r in rules.items() if r.flow == "none"}
+    # Not synced, and, in a one-way run, a field that flows the other way only: the run cannot
+    # write its owner's value (an import keeps a "to Outlook only" field out of the CRM).
+    against = {"import": "to-outlook", "export": "to-crm"}.get(mode)
+    barred = {f for f, r in rules.items() if r.flow in ("none", against)}
     differing = [f for f in diff(outlook, crm) if f not in unsupported]
     # A field not synced stays as it is on each side, and keeps its baseline: the day it
     # syncs again, it is decided from the values both sides last agreed on.

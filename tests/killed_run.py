@@ -1,0 +1,139 @@
+"""Sync runs in child processes, for the crash and lease tests on any store.
+
+- `race_two_exports`: two processes start the same export at one instant.
+- `run_killed`: a run killed with SIGKILL (as `kill -9`) at a chosen point. It goes in a forked
+  child that kills itself at the executor's `point`-th checkpoint (after a chunk's intents, after
+  its write, after its outcomes), or right after planning (point 0). The point is handed to the
+  child in-process: no environment variable, nothing the library reads.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from multiprocessing.connection import Connection
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+
+from personsync.errors import LeaseHeld
+from personsync.persons.repo import PersonsDB
+from personsync.sync import apply, engine
+from personsync.sync.events import Planned, RunEvent
+from personsync.sync.options import RunOptions
+
+FORK = multiprocessing.get_context("fork")
+
+
+def _kill() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _Killer:
+    """Stands in for the executor's checkpoints (sync/crash.py), in the child only."""
+
+    point = 0
+
+    def __init__(self) -> None:
+        self.passed = 0
+
+    def __call__(self) -> None:
+        self.passed += 1
+        if self.passed >= self.point:
+            _kill()
+
+
+def _child(
+    db_url: str,
+    folder: str,
+    mode: str,
+    view: str | None,
+    options: RunOptions,
+    point: int,
+    out: Connection,
+) -> None:
+    _Killer.point = point
+    apply.Checkpoints = _Killer  # type: ignore[misc,assignment]  # this forked child only
+
+    def planned(event: RunEvent) -> None:
+        if point == 0 and isinstance(event, Planned):
+            _kill()
+
+    db = PersonsDB(db_url, migrate=False)
+    try:
+        outcome = engine.run(db, folder, mode, view=view, options=options, on_event=planned)
+        assert outcome.report is not None
+        out.send(("finished", outcome.report.run_id))
+    except BaseException as exc:
+        out.send(("failed", repr(exc)))
+    finally:
+        db.close()
+
+
+def run_killed(
+    db: PersonsDB,
+    db_url: str,
+    folder: str,
+    mode: str,
+    options: RunOptions,
+    point: int,
+    view: str | None = None,
+) -> bool:
+    """Run in a child killed at `point`; True if it was killed (False: it ended first)."""
+    db.engine.dispose()  # the child opens its own connections: none shared over the fork
+    here, there = FORK.Pipe(duplex=False)
+    child = FORK.Process(target=_child, args=(db_url, folder, mode, view, options, point, there))
+    child.start()
+    there.close()
+    child.join(timeout=120)
+    assert child.exitcode is not None, "the run did not end"
+    if child.exitcode == -signal.SIGKILL:
+        here.close()
+        return True
+    message = here.recv() if here.poll() else None
+    here.close()
+    assert child.exitcode == 0 and message is not None and message[0] == "finished", message
+    return False
+
+
+def _export_in_child(url: str, folder: str, start: Barrier, out: Queue) -> None:  # type: ignore[type-arg]
+    db = PersonsDB(url, migrate=False)
+    try:
+        start.wait(timeout=30)
+        try:
+            outcome = engine.run(db, folder, "export", options=RunOptions(yes=True))
+        except LeaseHeld as exc:
+            out.put(("refused", exc.message))
+            return
+        except BaseException as exc:
+            out.put(("failed", repr(exc)))
+            raise
+        assert outcome.report is not None
+        out.put(("ran", outcome.report.run_id, outcome.plan.counts()["create-contact"]))
+    finally:
+        db.close()
+
+
+def race_two_exports(db_url: str, folder: str, persons: int) -> bool:
+    """Two processes start the same export into `folder` at the same instant (released by one
+    barrier). Checks what each said; True if one was refused the lease (they overlapped)."""
+    start = FORK.Barrier(2)
+    out: Queue = FORK.Queue()  # type: ignore[type-arg]
+    children = [
+        FORK.Process(target=_export_in_child, args=(db_url, folder, start, out)) for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    results = [out.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+        assert child.exitcode == 0, results
+    ran = [r for r in results if r[0] == "ran"]
+    refused = [r for r in results if r[0] == "refused"]
+    if refused:
+        # One ran, and the other was told which run holds the folder.
+        assert len(ran) == 1 and ran[0][1] in refused[0][1], results
+        return True
+    # The second started after the first had finished: it found nothing to create.
+    assert sorted(r[2] for r in ran) == [0, persons], results
+    return False
