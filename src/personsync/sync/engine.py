@@ -35,6 +35,7 @@ from personsync.sync.links import LinkRow, Links, ignored, load_state, save_stat
 from personsync.sync.merge import Choices, FieldRule
 from personsync.sync.plan import Plan
 from personsync.sync.policies import Policy
+from personsync.sync.replan import replan_stale
 from personsync.sync.report import RunReport
 from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step
@@ -247,7 +248,10 @@ def run(
             report = RunReport(journal.run_id, direction, journal.folder, view or "")
             report.warnings += mended
             try:
-                Executor(db, store, journal, report, chunk=chunk, advance=advance).apply(result)
+                executor = Executor(db, store, journal, report, chunk=chunk, advance=advance)
+                executor.apply(result)
+                # Pairs that changed since the snapshot: read again and planned anew now.
+                replan_stale(db, store, executor, direction, choices, view or "")
             # Not Ctrl-C (KeyboardInterrupt is no Exception): it can land inside a database
             # call, whose connection then keeps its transaction, and the lock, until the
             # process ends; recording "failed" would wait for that lock, then fail in its place.
