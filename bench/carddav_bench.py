@@ -42,6 +42,7 @@ from personsync.stores import http as shared_http
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 from personsync.testing.carddav_servers import Server, running
 
 
@@ -120,7 +121,7 @@ def counted_export(db_path: Path, url: str) -> tuple[float, int, dict[str, int]]
     db = PersonsDB(str(db_path))
     try:
         start = time.perf_counter()
-        out = engine.run(db, url, "export", yes=True)
+        out = engine.run(db, url, "export", options=RunOptions(yes=True))
         took = time.perf_counter() - start
     finally:
         shared_http.HttpClient.send = original  # type: ignore[method-assign]

@@ -86,6 +86,7 @@ def prepare(work: Path, n: int) -> None:
     """Template databases and folders the child runs start from."""
     from personsync.persons.sample import generate
     from personsync.sync import engine
+    from personsync.sync.options import RunOptions
 
     db = _db(work / "persons.db")
     db.add_many(list(generate(n, 42)))
@@ -94,7 +95,7 @@ def prepare(work: Path, n: int) -> None:
     # The exported state: a linked folder and its database, for the no-op and 1 % runs.
     shutil.copy(work / "persons.db", work / "exported.db")
     db = _db(work / "exported.db")
-    engine.run(db, f"vcf:{work / 'exported'}", "export", yes=True)
+    engine.run(db, f"vcf:{work / 'exported'}", "export", options=RunOptions(yes=True))
     db.close()
     # Cards as Outlook would hand them over: no Customer IDs, for the import; and random names
     # (uuid4), as Outlook's are not in any order the import could profit from (personsync's
@@ -118,6 +119,7 @@ def prepare(work: Path, n: int) -> None:
 
 def child(scenario: str, work: Path, run: int) -> dict[str, float]:
     from personsync.sync import engine
+    from personsync.sync.options import RunOptions
 
     here = work / f"run-{scenario}-{run}"
     here.mkdir()
@@ -148,7 +150,7 @@ def child(scenario: str, work: Path, run: int) -> dict[str, float]:
         _change_contacts(url, run)
     direction = scenario.split("-")[0]
     started = time.perf_counter()
-    out = engine.run(db, url, direction, yes=True)
+    out = engine.run(db, url, direction, options=RunOptions(yes=True))
     seconds = time.perf_counter() - started
     db.close()
     assert out.report is not None and not out.report.errors, out.report.errors[:3]

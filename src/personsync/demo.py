@@ -21,6 +21,7 @@ from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 from personsync.sync.report import RunReport
 
 DEMO_VIEW = "Demo: Persons with a company"
@@ -100,7 +101,7 @@ def run_demo(
         say("4. Change some contacts in the vCard folder, as one would in Outlook")
         _edit_contacts(vcf, say)
         say("5. Preview the import (--dry-run): nothing is written yet")
-        preview = engine.run(db, vcf, "import", dry_run=True).plan
+        preview = engine.run(db, vcf, "import", options=RunOptions(dry_run=True)).plan
         planned = ", ".join(f"{n} {kind}" for kind, n in preview.counts().items() if n)
         say(f"  plan: {planned}")
         say("6. Import the vCard folder back into the Persons")

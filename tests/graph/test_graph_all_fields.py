@@ -19,6 +19,7 @@ from personsync.graph.testserver import GraphTestServer
 from personsync.model import Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 FOLDER = "graph:Contacts"
 USER_FIELD_1 = "String {00062004-0000-0000-C000-000000000046} Id 0x804F"
@@ -195,7 +196,7 @@ def test_every_outlook_field_survives_import_a_crm_change_and_export(
         item_id = r.json()["id"]
         typed = _read(c, item_id)
 
-    imported = engine.run(db, FOLDER, "import", yes=True)
+    imported = engine.run(db, FOLDER, "import", options=RunOptions(yes=True))
     (person,) = db.iter_persons()
     assert person.record == EXPECTED
     assert imported.report is not None
@@ -206,7 +207,7 @@ def test_every_outlook_field_survives_import_a_crm_change_and_export(
 
     # A change in the CRM: two fields Outlook has beyond the old table, one of them cleared.
     db.update(person.id, {"pager": "+1 646 555 0199", "manager": "", "children": ("Eve",)})
-    exported = engine.run(db, FOLDER, "export", yes=True)
+    exported = engine.run(db, FOLDER, "export", options=RunOptions(yes=True))
     assert exported.plan.counts().get("update-contact") == 1
 
     with _client(server) as c:
@@ -224,7 +225,7 @@ def test_every_outlook_field_survives_import_a_crm_change_and_export(
     assert ext_after == ext_before  # the other phones, the anniversary, hobbies, user field 1
 
     # And back: a second import finds nothing to change, so nothing was lost on the way.
-    again = engine.run(db, FOLDER, "import", yes=True)
+    again = engine.run(db, FOLDER, "import", options=RunOptions(yes=True))
     assert again.plan.changes() == 0
     assert db.get(person.id).record == EXPECTED.replace(
         {"pager": "+1 646 555 0199", "manager": "", "children": ("Eve",)}

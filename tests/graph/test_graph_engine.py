@@ -17,6 +17,7 @@ from personsync.graph.testserver.limits import Faults
 from personsync.model import Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 N = 2000
 
@@ -38,7 +39,7 @@ def test_engine_export_of_2000_then_no_op_runs(
         ]
     )
     before = graph_requests(server)
-    first = engine.run(db, "graph:Contacts/CRM", "export", yes=True)
+    first = engine.run(db, "graph:Contacts/CRM", "export", options=RunOptions(yes=True))
     assert first.report is not None and first.report.counts["create-contact"] == N
     writes = graph_requests(server) - before
     batches = sum(1 for _, path, inner, _ in server.api.log if path == "/$batch")
@@ -85,7 +86,9 @@ def test_engine_runs_converge_through_faults(
         ids = db.add_many(
             [Record(first_name=f"F{i}", last_name="L", notes=f"n{i}") for i in range(300)]
         )
-        export = partial(engine.run, db, "graph:Contacts/CRM", "export", yes=True)
+        export = partial(
+            engine.run, db, "graph:Contacts/CRM", "export", options=RunOptions(yes=True)
+        )
         assert export_until_converged(export, 6), "the runs did not converge"
         box = srv.mailbox(USER)
         cids = Counter(c.ext["string 0x3a4a"]["value"] for c in box.contacts.values())

@@ -30,6 +30,7 @@ from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores.base import read_all
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 FOLDER = "graph:Contacts/CRM Members"
 
@@ -52,7 +53,7 @@ def test_import_brings_outlook_edits_and_new_contacts_into_persons(
             for i in range(40)
         ]
     )
-    engine.run(db, FOLDER, "export", yes=True)
+    engine.run(db, FOLDER, "export", options=RunOptions(yes=True))
 
     # In Outlook: one contact's job title changed, and a new contact typed in (no Customer ID).
     outlook = open_graph(server, "Contacts/CRM Members")
@@ -61,7 +62,7 @@ def test_import_brings_outlook_edits_and_new_contacts_into_persons(
     outlook.update(edited, Contact(edited.record.replace({"job_title": "Treasurer"})))
     outlook.create(Contact(Record(first_name="Zoë", last_name="Neu", email1="zoe@example.org")))
 
-    result = engine.run(db, FOLDER, "import", yes=True)
+    result = engine.run(db, FOLDER, "import", options=RunOptions(yes=True))
     counts = result.plan.counts()
     assert counts["update-person"] == 1 and counts["create-person"] == 1
     assert db.get(ids[3]).record.job_title == "Treasurer"
@@ -71,7 +72,7 @@ def test_import_brings_outlook_edits_and_new_contacts_into_persons(
     assert _customer_ids(server)[str(zoe.id)] == 1
     assert db.count() == 41
 
-    again = engine.run(db, FOLDER, "import", yes=True)
+    again = engine.run(db, FOLDER, "import", options=RunOptions(yes=True))
     assert again.plan.changes() == 0
     assert db.count() == 41
 
@@ -118,7 +119,7 @@ def test_export_of_2000_converges_through_faults_and_delta_resets(
         ids = db.add_many(
             [Record(first_name=f"F{i}", last_name="L", notes=f"n{i}") for i in range(2000)]
         )
-        export = partial(engine.run, db, FOLDER, "export", yes=True)
+        export = partial(engine.run, db, FOLDER, "export", options=RunOptions(yes=True))
         assert export_until_converged(export, 8), "the runs did not converge"
         # Change some Persons, then keep syncing while delta links keep being reset.
         for i in ids[:50]:

@@ -4,7 +4,7 @@ real servers: the run does not fail and the server's new edit is kept."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,7 +21,21 @@ from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
 from personsync.persons.sample import generate
 from personsync.sync import engine
+from personsync.sync.events import Planned, RunEvent
+from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
+
+YES = RunOptions(yes=True)
+
+
+def planned(then: Callable[[Plan], None]) -> Callable[[RunEvent], None]:
+    """An `on_event` that calls `then` once the run has planned, before it writes."""
+
+    def hear(event: RunEvent) -> None:
+        if isinstance(event, Planned):
+            then(event.plan)
+
+    return hear
 
 
 @pytest.fixture
@@ -30,7 +44,7 @@ def linked(server: Server, tmp_path: Path) -> Iterator[tuple[PersonsDB, str, lis
     db = PersonsDB(str(tmp_path / "persons.db"))
     ids = db.add_many(list(generate(4, 5)))
     url = f"carddav:{server.book()}"
-    first = engine.run(db, url, "sync", yes=True)
+    first = engine.run(db, url, "sync", options=YES)
     assert first.report is not None and first.report.exit_code == 0
     try:
         yield db, url, ids
@@ -68,7 +82,7 @@ def test_a_card_edited_on_the_server_during_the_run_keeps_both_edits(
     def meanwhile(plan: Plan) -> None:
         _edit_on_server(server, href, "TITLE:Changed on the server")
 
-    out = engine.run(db, url, "sync", on_plan=meanwhile)
+    out = engine.run(db, url, "sync", on_event=planned(meanwhile))
     report = out.report
     assert report is not None
     assert report.exit_code == ExitCode.CLEAN, report.to_dict()
@@ -77,7 +91,7 @@ def test_a_card_edited_on_the_server_during_the_run_keeps_both_edits(
     person = db.get(pid).record
     for got in (card.record, person):
         assert (got.company, got.job_title) == ("Changed in the CRM", "Changed on the server")
-    again = engine.run(db, url, "sync", dry_run=True)
+    again = engine.run(db, url, "sync", options=RunOptions(dry_run=True))
     assert again.plan.changes() == 0
 
 
@@ -97,7 +111,7 @@ def test_a_412_from_the_server_is_read_again_and_written(
     db, url, ids = linked
     proxy, host = proxied
     through = f"carddav:http://{server.user}@{host}{urlsplit(url.removeprefix('carddav:')).path}"
-    relinked = engine.run(db, through, "export", yes=True)  # the same book, by the proxy
+    relinked = engine.run(db, through, "export", options=YES)  # the same book, by the proxy
     assert relinked.report is not None and relinked.report.counts.get("link") == 4
     for pid in ids[:2]:
         db.update(pid, {"company": f"Firm {pid}"})

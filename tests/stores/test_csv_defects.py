@@ -9,6 +9,7 @@ from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import ReadProblem, read_all
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 HEADER = "First Name,Last Name,E-mail Address,Business Phone,personsync Item ID\r\n"
 
@@ -23,7 +24,7 @@ def test_an_all_empty_row_is_skipped_and_counted_not_a_blank_person(
     url = f"csv:{path}"
     db = PersonsDB(sqlite_url)
     try:
-        out = engine.run(db, url, "import", yes=True)
+        out = engine.run(db, url, "import", options=RunOptions(yes=True))
         assert sorted(p.record.first_name for p in db.iter_persons()) == ["Anna", "Bob"]
         assert out.report is not None and out.report.counts.get("skip") == 2
         lines = sorted(s["reason"] for s in out.report.skipped)

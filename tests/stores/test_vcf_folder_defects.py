@@ -18,6 +18,7 @@ from personsync.stores.base import read_all
 from personsync.stores.card_files import file_version, insert_line
 from personsync.stores.file_writer import MIN_BATCH_ENV
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 CARD = (
     b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Lena Voss\r\nN:Voss;Lena;;;\r\n"
@@ -51,7 +52,7 @@ def test_a_symlinked_card_is_read_but_never_written_through(
         # The replace path: an export that changes the card.
         (person,) = db.iter_persons()
         db.update(person.id, {"job_title": "Archivist"})
-        out = engine.run(db, url, "export", yes=True)
+        out = engine.run(db, url, "export", options=RunOptions(yes=True))
         assert target.read_bytes() == CARD and (folder / "link.vcf").is_symlink()
         assert out.report is not None and out.report.exit_code != 0
     finally:

@@ -14,6 +14,7 @@ from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 
 def every_field() -> Record:
@@ -54,21 +55,21 @@ def test_every_field_survives_import_a_crm_change_and_export(
 
     db = PersonsDB(db_url)
     try:
-        imported = engine.run(db, url, "import", yes=True)
+        imported = engine.run(db, url, "import", options=RunOptions(yes=True))
         assert imported.report is not None and imported.report.warnings == []
         (person,) = db.iter_persons()
         assert person.record == record
 
         changes = {"pager": "+1 646 555 0199", "manager": "", "children": ("Kim",)}
         db.update(person.id, changes)
-        engine.run(db, url, "export", yes=True)
+        engine.run(db, url, "export", options=RunOptions(yes=True))
         store = open_folder(url, create=False)
         try:
             (contact,) = [c for c in read_all(store) if isinstance(c, Contact)]
         finally:
             store.close()
         assert contact.record == record.replace(changes)
-        assert engine.run(db, url, "import", yes=True).plan.changes() == 0
+        assert engine.run(db, url, "import", options=RunOptions(yes=True)).plan.changes() == 0
     finally:
         db.close()
 
@@ -83,7 +84,7 @@ def test_csv_values_no_person_holds_are_named_in_the_report_and_kept(
     )
     db = PersonsDB(db_url)
     try:
-        imported = engine.run(db, f"csv:{path}", "import", yes=True)
+        imported = engine.run(db, f"csv:{path}", "import", options=RunOptions(yes=True))
         assert imported.report is not None
         warnings = imported.report.warnings
         assert [w.split(": ", 1)[1] for w in warnings] == [
@@ -93,7 +94,7 @@ def test_csv_values_no_person_holds_are_named_in_the_report_and_kept(
         (person,) = db.iter_persons()
         assert person.record == Record(first_name="Ann", last_name="Lee", pager="555-0199")
         db.update(person.id, {"pager": "555-0100"})
-        engine.run(db, f"csv:{path}", "export", yes=True)
+        engine.run(db, f"csv:{path}", "export", options=RunOptions(yes=True))
         text = path.read_bytes().decode("utf-8-sig")
         assert '"Sailing"' in text and '"Member #7"' in text and '"555-0100"' in text
     finally:

@@ -3,6 +3,7 @@ import gc
 import pytest
 
 from personsync.sync import collector
+from personsync.sync.options import RunOptions
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_a_run_holds_the_collector_back_and_gives_it_back(gc_state, tmp_path, mo
     gc.enable()
     db = PersonsDB(str(tmp_path / "p.db"))
     db.add_many(list(generate(5, 1)))
-    out = engine.run(db, f"vcf:{tmp_path / 'out'}", "export", yes=True)
+    out = engine.run(db, f"vcf:{tmp_path / 'out'}", "export", options=RunOptions(yes=True))
     db.close()
     assert out.report is not None and out.report.counts["create-contact"] == 5
     assert seen == [False]

@@ -15,6 +15,7 @@ from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import ItemRef
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 
 def _delete(url: str, contact: Contact) -> None:
@@ -36,7 +37,7 @@ def test_contact_deleted_in_the_folder_stays_deleted(
         engine.run(db, url, mode)
         _delete(url, by_cid(url)[str(ids[2])])
 
-        out = engine.run(db, url, mode, yes=True)
+        out = engine.run(db, url, mode, options=RunOptions(yes=True))
         assert out.report is not None and out.report.exit_code == 0
         assert out.report.counts["keep-deleted"] == 1 and out.plan.changes() == 0
         assert any("its contact was deleted in the folder" in w for w in out.report.warnings)
@@ -48,7 +49,7 @@ def test_contact_deleted_in_the_folder_stays_deleted(
         assert again.plan.changes() == 0 and again.plan.counts()["keep-deleted"] == 0
         assert again.plan.unchanged == 4
 
-        back = engine.run(db, url, mode, recreate=True, yes=True)
+        back = engine.run(db, url, mode, options=RunOptions(recreate=True, yes=True))
         assert back.report is not None and back.report.counts["create-contact"] == 1
         assert sorted(by_cid(url)) == sorted(str(i) for i in ids)
     finally:
@@ -62,7 +63,7 @@ def test_person_deleted_in_the_crm_leaves_its_contact(db_url: str, tmp_path: Pat
         ids = db.add_many(list(generate(4, 9)))
         engine.run(db, url, "export")
         db.delete(ids[1])
-        out = engine.run(db, url, "import", yes=True)
+        out = engine.run(db, url, "import", options=RunOptions(yes=True))
         # No standing decision: named once, exit 0, the contact stays, no Person re-created.
         assert out.report is not None and out.report.exit_code == 0
         assert out.report.counts["keep-deleted"] == 1

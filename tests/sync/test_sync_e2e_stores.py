@@ -17,6 +17,7 @@ from personsync.stores import open_folder
 from personsync.stores.base import read_all
 from personsync.sync import engine
 from personsync.sync.links import Links
+from personsync.sync.options import RunOptions
 from realworld import real_vcards
 
 
@@ -56,7 +57,10 @@ def test_export_change_import_roundtrip(db_url: str, folder_url: str) -> None:
             assert set(diff(person.record, c.record)) <= unsupported
 
         # A no-op export plans nothing, and reads nothing it need not.
-        assert engine.run(db, folder_url, "export", dry_run=True).plan.changes() == 0
+        assert (
+            engine.run(db, folder_url, "export", options=RunOptions(dry_run=True)).plan.changes()
+            == 0
+        )
 
         # Edit two contacts as Outlook would, then import them back.
         store = open_folder(folder_url, create=False)
@@ -72,8 +76,14 @@ def test_export_change_import_roundtrip(db_url: str, folder_url: str) -> None:
         for c in contacts[:2]:
             assert db.get(int(c.customer_id)).record.job_title == "Head of Sales"
         # Both directions are now in step.
-        assert engine.run(db, folder_url, "import", dry_run=True).plan.changes() == 0
-        assert engine.run(db, folder_url, "export", dry_run=True).plan.changes() == 0
+        assert (
+            engine.run(db, folder_url, "import", options=RunOptions(dry_run=True)).plan.changes()
+            == 0
+        )
+        assert (
+            engine.run(db, folder_url, "export", options=RunOptions(dry_run=True)).plan.changes()
+            == 0
+        )
         assert db.count() == 12 and len(_contacts(folder_url)) == 12
     finally:
         db.close()
@@ -102,9 +112,9 @@ def test_import_real_outlook_vcards(db_url: str, tmp_path: Path) -> None:
         # finds every pair in step without reading it.
         links = Links(db.engine, url).load()
         assert {pid: link.person_version for pid, link in links.items()} == db.versions()
-        again = engine.run(db, url, "import", dry_run=True).plan
+        again = engine.run(db, url, "import", options=RunOptions(dry_run=True)).plan
         assert again.changes() == 0 and again.unchanged == created
-        assert engine.run(db, url, "export", dry_run=True).plan.changes() == 0
+        assert engine.run(db, url, "export", options=RunOptions(dry_run=True)).plan.changes() == 0
         text = (folder / "outlook-2007.vcf").read_text(encoding="utf-8", errors="replace")
         assert "X-MS-" in text or "PHOTO" in text  # Outlook's own lines are kept
     finally:
@@ -121,7 +131,7 @@ def test_export_view_leaves_other_contacts_alone(db_url: str, tmp_path: Path) ->
         db.create_view("first five", f"id <= {sorted(ids)[4]}")
         for pid in ids:
             db.update(pid, {"notes": "changed"})
-        out = engine.run(db, url, "export", view="first five", yes=True)
+        out = engine.run(db, url, "export", view="first five", options=RunOptions(yes=True))
         assert out.plan.counts()["update-contact"] == 5
         notes = {int(c.customer_id): c.record.notes for c in _contacts(url)}
         assert sorted(p for p, n in notes.items() if n == "changed") == sorted(ids)[:5]

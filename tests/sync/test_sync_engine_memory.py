@@ -13,7 +13,9 @@ from personsync.errors import MassChangeRefused
 from personsync.model import Contact, Record
 from personsync.stores.memory import MemoryStore
 from personsync.sync import engine
+from personsync.sync.events import GuardQuestion
 from personsync.sync.journal import entries, get_run, list_runs
+from personsync.sync.options import RunOptions
 from personsync.sync.undo import undo
 
 ANN = Record(first_name="Ann", last_name="Lee", email1="ann@example.org")
@@ -40,7 +42,7 @@ def test_export_then_noop_then_change(folder: tuple[str, MemoryStore]) -> None:
     # Both halves of the link.
     assert all(db.get(i).contact_manager_id == by_cid[str(i)].item_id for i in ids)
 
-    again = engine.run(db, url, "export", dry_run=True)
+    again = engine.run(db, url, "export", options=RunOptions(dry_run=True))
     assert again.plan.changes() == 0 and again.plan.unchanged == 3
 
     db.update(ids[1], {"job_title": "Boss"})
@@ -55,7 +57,7 @@ def test_export_dry_run_writes_nothing(folder: tuple[str, MemoryStore]) -> None:
     url, store = folder
     db = FakePersonsDB()
     db.add_many([ANN, BOB])
-    out = engine.run(db, url, "export", dry_run=True)
+    out = engine.run(db, url, "export", options=RunOptions(dry_run=True))
     assert out.report is None and out.plan.counts()["create-contact"] == 2
     assert store.items == {} and list_runs(db.engine) == []
 
@@ -69,7 +71,7 @@ def test_import_creates_links_and_writes_customer_ids(folder: tuple[str, MemoryS
     assert out.report is not None and out.report.counts["create-person"] == 2
     persons = {p.record.first_name: p for p in db.rows.values()}
     assert {c.customer_id for c in store.items.values()} == {str(p.id) for p in persons.values()}
-    assert engine.run(db, url, "import", dry_run=True).plan.changes() == 0
+    assert engine.run(db, url, "import", options=RunOptions(dry_run=True)).plan.changes() == 0
     # An edit in the folder flows to the Person.
     item = next(c for c in store.items.values() if c.record.first_name == "Ann")
     store.update(item, replace(item, record=item.record.replace({"job_title": "CTO"})))
@@ -93,7 +95,10 @@ def test_mass_change_guard_stops_unless_yes(folder: tuple[str, MemoryStore]) -> 
         engine.run(db, url, "export")
     assert "3 contacts in" in info.value.message and "holds only 1 now" in info.value.message
     assert len(store.items) == 1  # nothing written
-    assert engine.run(db, url, "export", confirm=lambda _: True).report is not None
+    assert (
+        engine.run(db, url, "export", on_event=lambda e: isinstance(e, GuardQuestion)).report
+        is not None
+    )
     assert len(store.items) == 4
 
 
@@ -104,7 +109,7 @@ def test_undo_restores_contacts_and_reports_changed_ones(folder: tuple[str, Memo
     engine.run(db, url, "export")
     db.update(ids[0], {"job_title": "CEO"})
     db.update(ids[1], {"job_title": "CFO"})
-    run = engine.run(db, url, "export", yes=True).report
+    run = engine.run(db, url, "export", options=RunOptions(yes=True)).report
     assert run is not None
     # Someone edits Bob's contact after the run: undo must leave it alone.
     bob = next(c for c in store.items.values() if c.customer_id == str(ids[1]))
@@ -116,7 +121,10 @@ def test_undo_restores_contacts_and_reports_changed_ones(folder: tuple[str, Memo
     assert store.items[bob.item_id].record.notes == "mine"
     assert get_run(db.engine, report.run_id).status == "done"
     # The next export re-applies the Person's values.
-    assert engine.run(db, url, "export", yes=True).plan.counts()["update-contact"] == 2
+    assert (
+        engine.run(db, url, "export", options=RunOptions(yes=True)).plan.counts()["update-contact"]
+        == 2
+    )
 
 
 def test_undo_of_export_deletes_created_contacts(folder: tuple[str, MemoryStore]) -> None:
@@ -129,7 +137,12 @@ def test_undo_of_export_deletes_created_contacts(folder: tuple[str, MemoryStore]
     report = undo(db, run.run_id)
     assert report.counts == {"undone": 2} and store.items == {}
     assert db.get(ids[0]).contact_manager_id is None
-    assert engine.run(db, url, "export", dry_run=True).plan.counts()["create-contact"] == 2
+    assert (
+        engine.run(db, url, "export", options=RunOptions(dry_run=True)).plan.counts()[
+            "create-contact"
+        ]
+        == 2
+    )
 
 
 def test_undo_of_import_deletes_created_persons(folder: tuple[str, MemoryStore]) -> None:
@@ -161,13 +174,18 @@ def test_one_bad_record_does_not_stop_the_run(folder: tuple[str, MemoryStore]) -
         return real_update(old, new)
 
     store.update = flaky  # type: ignore[method-assign]
-    report = engine.run(db, url, "export", yes=True).report
+    report = engine.run(db, url, "export", options=RunOptions(yes=True)).report
     assert report is not None and report.exit_code == 1
     assert report.counts["update-contact"] == 1
     assert report.errors[0]["name"] == "Ann Lee" and "disk full" in report.errors[0]["error"]
     del store.update
     # The failed record is planned again next time; the other is done.
-    assert engine.run(db, url, "export", dry_run=True).plan.counts()["update-contact"] == 1
+    assert (
+        engine.run(db, url, "export", options=RunOptions(dry_run=True)).plan.counts()[
+            "update-contact"
+        ]
+        == 1
+    )
 
 
 def test_ambiguous_import_is_reported_with_name_and_email(folder: tuple[str, MemoryStore]) -> None:
@@ -175,7 +193,7 @@ def test_ambiguous_import_is_reported_with_name_and_email(folder: tuple[str, Mem
     db = FakePersonsDB()
     db.add_many([ANN, ANN.replace({"first_name": "Anne"})])
     store.create(replace_contact(ANN))
-    report = engine.run(db, url, "import", yes=True).report
+    report = engine.run(db, url, "import", options=RunOptions(yes=True)).report
     assert report is not None and report.exit_code == 4
     (skipped,) = report.skipped
     assert skipped["name"] == "Ann Lee" and skipped["email"] == "ann@example.org"
@@ -199,13 +217,13 @@ def test_link_decides_an_ambiguous_match_and_undo_takes_it_back(
     (pid,) = db.add_many([ANN])
     a = store.create(replace_contact(ANN.replace({"job_title": "old"})))
     store.create(replace_contact(Record(first_name="Other", email2="ann@example.org")))
-    plan = engine.run(db, url, "export", dry_run=True).plan
+    plan = engine.run(db, url, "export", options=RunOptions(dry_run=True)).plan
     assert plan.counts()["decide"] == 1 and plan.changes() == 0
 
     decided = link(db, pid, url, a.item_id)
     assert store.items[a.item_id].customer_id == str(pid)
     assert db.get(pid).contact_manager_id == a.item_id
-    plan = engine.run(db, url, "export", dry_run=True).plan
+    plan = engine.run(db, url, "export", options=RunOptions(dry_run=True)).plan
     assert plan.counts()["decide"] == 0
     assert [(x.kind, x.old.item_id) for x in plan.of("update-contact")] == [  # type: ignore[union-attr]
         ("update-contact", a.item_id)
@@ -213,7 +231,9 @@ def test_link_decides_an_ambiguous_match_and_undo_takes_it_back(
 
     undo(db, decided.run_id)
     assert store.items[a.item_id].customer_id == ""
-    assert engine.run(db, url, "export", dry_run=True).plan.counts()["decide"] == 1
+    assert (
+        engine.run(db, url, "export", options=RunOptions(dry_run=True)).plan.counts()["decide"] == 1
+    )
 
 
 def test_import_chunk_whose_persons_fail_leaves_nothing_half_done(
@@ -241,7 +261,7 @@ def test_import_chunk_whose_persons_fail_leaves_nothing_half_done(
         return real(conn, folder, rows)
 
     monkeypatch.setattr(Links, "save", staticmethod(failing_second_chunk))
-    out = engine.run(db, url, "import", chunk=3)
+    out = engine.run(db, url, "import", options=RunOptions(chunk=3))
     assert out.report is not None and out.report.exit_code != 0
     assert out.report.counts["create-person"] == 4
     failed = {e["item_id"] for e in out.report.errors}
@@ -254,7 +274,9 @@ def test_import_chunk_whose_persons_fail_leaves_nothing_half_done(
     assert all(not c.customer_id for c in store.items.values() if c.item_id in failed)
 
     monkeypatch.setattr(Links, "save", staticmethod(real))
-    again = engine.run(db, url, "import", yes=True)  # 3 new of 4: the guard would ask
+    again = engine.run(
+        db, url, "import", options=RunOptions(yes=True)
+    )  # 3 new of 4: the guard would ask
     assert again.report is not None and again.report.exit_code == 0
     assert again.report.counts["create-person"] == 3
     assert db.count() == 7

@@ -13,6 +13,7 @@ from personsync.errors import MassChangeRefused
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 
 def _count(url: str) -> int:
@@ -40,7 +41,7 @@ def test_emptied_folder_stops_the_run(db_url: str, tmp_path: Path, mode: str) ->
         assert exc.value.exit_code == 3
         assert _count(url) == 0  # nothing written
         # Meant: --yes goes ahead; --recreate brings the deleted contacts back.
-        again = engine.run(db, url, mode, yes=True, recreate=True)
+        again = engine.run(db, url, mode, options=RunOptions(yes=True, recreate=True))
         assert again.report is not None and _count(url) == 8
     finally:
         db.close()

@@ -15,6 +15,7 @@ from personsync.model import Contact, Record, diff
 from personsync.stores.memory import MemoryStore
 from personsync.sync import engine
 from personsync.sync.merge import NEVER_BLANK_INTO_CRM
+from personsync.sync.options import RunOptions
 
 NAMES = st.sampled_from(["Ann", "Bob", "Cy", "Dee", "Émile", ""])
 RECORDS = st.builds(
@@ -76,13 +77,13 @@ def test_second_run_plans_nothing(
     db.add_many(persons)
     for r in contacts:
         store.create(Contact(r))
-    engine.run(db, url, direction, view=view, yes=True)
-    again = engine.run(db, url, direction, view=view, dry_run=True).plan
+    engine.run(db, url, direction, view=view, options=RunOptions(yes=True))
+    again = engine.run(db, url, direction, view=view, options=RunOptions(dry_run=True)).plan
     assert again.changes() == 0, again.to_dict()
     _edit(db, store, edits)
     before_persons, before_items = len(db.rows), len(store.items)
-    first = engine.run(db, url, direction, view=view, yes=True)
-    second = engine.run(db, url, direction, view=view, yes=True)
+    first = engine.run(db, url, direction, view=view, options=RunOptions(yes=True))
+    second = engine.run(db, url, direction, view=view, options=RunOptions(yes=True))
     assert second.plan.changes() == 0, second.plan.to_dict()
     assert second.report is not None and not second.report.errors
 

@@ -29,6 +29,7 @@ from personsync.stores import open_folder
 from personsync.stores.base import read_all
 from personsync.sync import engine
 from personsync.sync.lease import current_holder, held
+from personsync.sync.options import RunOptions
 
 N = 150
 FORK = multiprocessing.get_context("fork")
@@ -55,7 +56,7 @@ def _export_in_child(url: str, folder: str, start: Barrier, out: multiprocessing
     try:
         start.wait(timeout=30)
         try:
-            outcome = engine.run(db, folder, "export", yes=True)
+            outcome = engine.run(db, folder, "export", options=RunOptions(yes=True))
         except LeaseHeld as exc:
             out.put(("refused", exc.message))
             return

@@ -6,7 +6,7 @@ servers in tests/stores/test_carddav_replan.py."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -17,12 +17,26 @@ from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores.memory import MemoryStore
 from personsync.sync import engine
+from personsync.sync.events import Planned, RunEvent
 from personsync.sync.journal import entries
+from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
 from personsync.sync.replan import MAX_ROUNDS
 
 ANN = Record(first_name="Ann", last_name="Lee", email1="ann@example.org", company="Old Co")
 BOB = Record(first_name="Bob", last_name="Ray", company="Acme")
+
+YES = RunOptions(yes=True)
+
+
+def planned(then: Callable[[Plan], None]) -> Callable[[RunEvent], None]:
+    """An `on_event` that calls `then` once the run has planned, before it writes."""
+
+    def hear(event: RunEvent) -> None:
+        if isinstance(event, Planned):
+            then(event.plan)
+
+    return hear
 
 
 @pytest.fixture
@@ -31,7 +45,7 @@ def setup(sqlite_url: str) -> Iterator[tuple[PersonsDB, str, MemoryStore, list[i
     db = PersonsDB(sqlite_url)
     ids = db.add_many([ANN, BOB])
     url = f"memory:{name}"
-    first = engine.run(db, url, "sync", yes=True)
+    first = engine.run(db, url, "sync", options=YES)
     assert first.report is not None and first.report.exit_code == 0
     try:
         yield db, url, MemoryStore.named(name), ids
@@ -65,7 +79,7 @@ def test_a_contact_edited_during_the_run_is_planned_again_and_keeps_its_edit(
     db, url, store, (ann, _) = setup
     db.update(ann, {"company": "New Co"})
     edit = _meanwhile((store, ann, {"job_title": "Chief"}))
-    out = engine.run(db, url, "sync", on_plan=edit)
+    out = engine.run(db, url, "sync", on_event=planned(edit))
     report = out.report
     assert report is not None
     assert report.exit_code == ExitCode.CLEAN, report.to_dict()
@@ -80,7 +94,7 @@ def test_a_contact_edited_during_the_run_is_planned_again_and_keeps_its_edit(
     # The refused write is journaled as stale, the second plan's writes as done.
     states = [(e["action"], e["state"]) for e in entries(db.engine, report.run_id)]
     assert ("update", "stale") in states and states.count(("update", "done")) == 2
-    again = engine.run(db, url, "sync", dry_run=True)
+    again = engine.run(db, url, "sync", options=RunOptions(dry_run=True))
     assert again.plan.changes() == 0
 
 
@@ -95,7 +109,7 @@ def test_the_person_half_of_a_pair_written_first_keeps_the_crm_edit(
     db.update(ann, {"company": "New Co"})
     _edit(store, ann, department="Sales")
     edit = _meanwhile((store, ann, {"job_title": "Chief"}))
-    out = engine.run(db, url, "sync", on_plan=edit)
+    out = engine.run(db, url, "sync", on_event=planned(edit))
     assert out.report is not None and out.report.exit_code == ExitCode.CLEAN, out.report.to_dict()
     want = ("New Co", "Sales", "Chief")
     now = _contact(store, ann).record
@@ -116,7 +130,7 @@ def test_a_person_edited_during_the_run_is_planned_again(
     def edit(plan: Plan) -> None:
         db.update(ann, {"job_title": "Chief"})  # the CRM side moves on meanwhile
 
-    out = engine.run(db, url, "sync", on_plan=edit)
+    out = engine.run(db, url, "sync", on_event=planned(edit))
     assert out.report is not None and out.report.exit_code == ExitCode.CLEAN, out.report.to_dict()
     assert out.report.counts["replanned"] == 1
     want = ("New Co", "Sales", "Chief")
@@ -133,7 +147,9 @@ def test_an_export_replans_and_names_what_it_overwrites(
     # any export, and named as a conflict with both values; the CRM's edit goes out.
     db, url, store, (ann, _) = setup
     db.update(ann, {"company": "New Co"})
-    out = engine.run(db, url, "export", on_plan=_meanwhile((store, ann, {"company": "Theirs"})))
+    out = engine.run(
+        db, url, "export", on_event=planned(_meanwhile((store, ann, {"company": "Theirs"})))
+    )
     report = out.report
     assert report is not None and report.errors == [] and report.counts["replanned"] == 1
     assert _contact(store, ann).record.company == "New Co"
@@ -160,7 +176,7 @@ def test_a_card_edited_again_and_again_is_left_to_the_next_run(
         return original(self, old, new)
 
     monkeypatch.setattr(MemoryStore, "update", busy)
-    out = engine.run(db, url, "sync", yes=True)
+    out = engine.run(db, url, "sync", options=YES)
     report = out.report
     assert report is not None
     assert len(refused) == MAX_ROUNDS + 1  # the first write and one per round
@@ -169,7 +185,7 @@ def test_a_card_edited_again_and_again_is_left_to_the_next_run(
     assert "the next run reads it again" in report.skipped[0]["reason"]
     assert _contact(store, bob).record.company == "Bob Co"  # the others proceed
     monkeypatch.undo()
-    settled = engine.run(db, url, "sync", yes=True)
+    settled = engine.run(db, url, "sync", options=YES)
     assert settled.report is not None and settled.report.exit_code == ExitCode.CLEAN
     assert _contact(store, ann).record.company == "New Co"
     assert db.get(ann).record.notes == "x" * len(refused)

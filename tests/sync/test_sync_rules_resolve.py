@@ -11,6 +11,7 @@ from folder_help import cli, contacts, edit
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 
 
 def _only(url: str) -> Contact:
@@ -26,7 +27,7 @@ def test_direction_rule_and_never_blank(db_url: str, tmp_path: Path) -> None:
     db = PersonsDB(db_url)
     try:
         (pid,) = db.add_many([ADA])
-        engine.run(db, url, "sync", yes=True)
+        engine.run(db, url, "sync", options=RunOptions(yes=True))
         set_rule = cli("rules", "set", url, "notes", "--direction", "to-outlook", "--db", db_url)
         assert set_rule.returncode == 0, set_rule.stderr
         shown = json.loads(cli("rules", "show", url, "--db", db_url, "--json").stdout)
@@ -35,7 +36,7 @@ def test_direction_rule_and_never_blank(db_url: str, tmp_path: Path) -> None:
         # notes: CRM → Outlook only (the CRM owns it). An Outlook edit is not taken, and is
         # put back, named; a CRM edit flows.
         edit(url, str(pid), notes="typed in Outlook")
-        out = engine.run(db, url, "sync", yes=True)
+        out = engine.run(db, url, "sync", options=RunOptions(yes=True))
         assert db.get(pid).record.notes == "first"
         assert out.report is not None
         assert [(c["field"], c["why"], c["kept"]) for c in out.report.conflicts] == [
@@ -43,16 +44,16 @@ def test_direction_rule_and_never_blank(db_url: str, tmp_path: Path) -> None:
         ]
         assert _only(url).record.notes == "first"
         db.update(pid, {"notes": "from the CRM"})
-        engine.run(db, url, "sync", yes=True)
+        engine.run(db, url, "sync", options=RunOptions(yes=True))
         assert _only(url).record.notes == "from the CRM"
 
         # Never blank out: on by default for company into the CRM, even for an import.
         edit(url, str(pid), company="")
-        out = engine.run(db, url, "import", yes=True)
+        out = engine.run(db, url, "import", options=RunOptions(yes=True))
         assert db.get(pid).record.company == "Analytical"
         assert out.report is not None and out.report.exit_code == 0
         assert cli("rules", "set", url, "company", "--allow-blank", "--db", db_url).returncode == 0
-        engine.run(db, url, "import", yes=True)
+        engine.run(db, url, "import", options=RunOptions(yes=True))
         assert db.get(pid).record.company == ""
     finally:
         db.close()
@@ -63,10 +64,10 @@ def test_resolve_settles_a_runs_decisions(db_url: str, tmp_path: Path) -> None:
     db = PersonsDB(db_url)
     try:
         (pid,) = db.add_many([ADA])
-        engine.run(db, url, "sync", yes=True)
+        engine.run(db, url, "sync", options=RunOptions(yes=True))
         db.update(pid, {"company": "ACME", "notes": "crm notes"})
         edit(url, str(pid), company="Umbrella Ltd", notes="outlook notes")
-        out = engine.run(db, url, "sync", yes=True)
+        out = engine.run(db, url, "sync", options=RunOptions(yes=True))
         assert out.report is not None and out.report.exit_code == 4
         run = out.report.run_id
     finally:
@@ -81,7 +82,7 @@ def test_resolve_settles_a_runs_decisions(db_url: str, tmp_path: Path) -> None:
         assert _only(url).record.company == "Umbrella Ltd"
         assert db.get(pid).record.notes == "crm notes"
         assert _only(url).record.notes == "outlook notes"
-        left = engine.run(db, url, "sync", dry_run=True)
+        left = engine.run(db, url, "sync", options=RunOptions(dry_run=True))
         assert [c.field for _, c in left.plan.conflicts()] == ["notes"]
     finally:
         db.close()
@@ -92,7 +93,7 @@ def test_resolve_settles_a_runs_decisions(db_url: str, tmp_path: Path) -> None:
     assert again.returncode == 2 and "no conflict to resolve" in again.stderr
     db = PersonsDB(db_url)
     try:
-        done = engine.run(db, url, "sync", dry_run=True)
+        done = engine.run(db, url, "sync", options=RunOptions(dry_run=True))
         assert done.plan.changes() == 0 and not done.plan.conflicts()
     finally:
         db.close()

@@ -30,6 +30,7 @@ from personsync.stores.memory import MemoryStore
 from personsync.sync import engine
 from personsync.sync.links import Links
 from personsync.sync.merge import NEVER_BLANK_INTO_CRM
+from personsync.sync.options import RunOptions
 
 FIELDS = st.sampled_from(["job_title", "company", "notes", "email2"])
 VALUES = st.sampled_from(["", "X", "Y z", "w@x.org"])
@@ -110,16 +111,16 @@ class Engine(RuleBasedStateMachine):
                 self.db,
                 self.url,
                 mode,
-                yes=True,
-                on_conflict=policy,  # type: ignore[arg-type]
-                recreate=recreate,
+                options=RunOptions(yes=True, on_conflict=policy, recreate=recreate),
             )
         except MassChangeRefused:
             return  # an emptied side: nothing propagated, nothing to check
         assert out.report is not None and not out.report.errors, out.report.errors
         if mode == "sync" and out.report.exit_code == 0:
             self._agree()
-        again = engine.run(self.db, self.url, mode, dry_run=True, on_conflict=policy)  # type: ignore[arg-type]
+        again = engine.run(
+            self.db, self.url, mode, options=RunOptions(dry_run=True, on_conflict=policy)
+        )  # type: ignore[arg-type]
         assert again.plan.changes() == 0, again.plan.to_dict()
 
     @rule()

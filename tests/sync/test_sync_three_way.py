@@ -20,6 +20,7 @@ from personsync.persons.repo import PersonsDB
 from personsync.sync import engine
 from personsync.sync.journal import entries
 from personsync.sync.merge import merge_set, three_way
+from personsync.sync.options import RunOptions
 from personsync.sync.undo import undo
 
 B = Record(first_name="Ada", company="Base Ltd", mobile_phone="+44 7700 900001")
@@ -111,7 +112,7 @@ def test_import_names_the_conflict_journals_the_loser_and_undo_restores(
         db.update(pid, {"company": "ACME"})
         edit(url, str(pid), company="Umbrella Ltd")
 
-        dry = engine.run(db, url, "import", dry_run=True)
+        dry = engine.run(db, url, "import", options=RunOptions(dry_run=True))
         (named,) = dry.plan.conflicts()
         assert named[1].to_dict() | {"baseline": None} == {
             "field": "company",
@@ -173,7 +174,7 @@ def test_skip_leaves_both_and_the_next_run_decides_the_same(db_url: str, tmp_pat
         db.update(pid, {"company": "ACME", "job_title": "CEO"})
         edit(url, str(pid), company="Umbrella Ltd")
         for _ in range(2):
-            out = engine.run(db, url, "export", on_conflict="skip")
+            out = engine.run(db, url, "export", options=RunOptions(on_conflict="skip"))
             assert out.report is not None and out.report.exit_code == 4
             assert [(c["field"], c["kept"]) for c in out.report.decisions()] == [
                 ("company", "both (a decision)")
@@ -183,7 +184,7 @@ def test_skip_leaves_both_and_the_next_run_decides_the_same(db_url: str, tmp_pat
             assert contact.record.job_title == "CEO"
             assert contact.record.company == "Umbrella Ltd"
             assert db.get(pid).record.company == "ACME"
-        settled = engine.run(db, url, "export", on_conflict="crm")
+        settled = engine.run(db, url, "export", options=RunOptions(on_conflict="crm"))
         assert settled.report is not None and settled.report.exit_code == 0
         assert by_cid(url)[str(pid)].record.company == "ACME"
         again = engine.run(db, url, "export")

@@ -17,6 +17,7 @@ from personsync.model import Contact, Record, diff
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.sync import engine
+from personsync.sync.options import RunOptions
 from personsync.sync.undo import undo
 
 
@@ -41,7 +42,7 @@ def test_two_way_sync(db_url: str, folder_url: str) -> None:
         store.create(Contact(records[5]))
         store.close()
 
-        first = engine.run(db, folder_url, "sync", yes=True)
+        first = engine.run(db, folder_url, "sync", options=RunOptions(yes=True))
         assert first.report is not None and first.report.exit_code == 0, first.report.to_dict()
         assert first.report.counts["create-contact"] == 4
         assert first.report.counts["create-person"] == 1
@@ -88,7 +89,7 @@ def test_two_way_sync(db_url: str, folder_url: str) -> None:
         assert third.plan.changes() == 0 and len(third.plan.conflicts()) == 1
 
         # Settled: the CRM's value goes to Outlook; then nothing is left.
-        settled = engine.run(db, folder_url, "sync", on_conflict="crm")
+        settled = engine.run(db, folder_url, "sync", options=RunOptions(on_conflict="crm"))
         assert settled.report is not None and settled.report.exit_code == 0
         assert by_cid(folder_url)[c].record.company == "ACME"
         assert engine.run(db, folder_url, "sync").plan.changes() == 0

@@ -19,6 +19,7 @@ from personsync.errors import ExitCode
 from personsync.sync.policies import POLICIES
 
 if TYPE_CHECKING:
+    from personsync.sync.events import RunEvent
     from personsync.sync.plan import Plan
     from personsync.sync.report import RunReport
 
@@ -83,6 +84,32 @@ def guard_question(bar: Progress, json_out: bool) -> Callable[[str], bool] | Non
     return ask
 
 
+def listener(
+    bar: Progress,
+    json_out: bool,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> Callable[[RunEvent], bool | None]:
+    """A run's events in a terminal: the plan (`on_plan`, then the bar's total), the guard's
+    question (asked only of a person at a terminal), the bar moving with the writes."""
+    from personsync.sync.events import GuardQuestion, Planned
+    from personsync.sync.events import Progress as Moved
+
+    ask = guard_question(bar, json_out)
+
+    def hear(event: RunEvent) -> bool | None:
+        if isinstance(event, Planned):
+            if on_plan is not None:
+                on_plan(event.plan)
+            bar(0, total=event.plan.changes())
+        elif isinstance(event, GuardQuestion):
+            return ask is not None and ask(event.message)
+        elif isinstance(event, Moved):
+            bar(event.step)
+        return None
+
+    return hear
+
+
 def sync(
     direction: str,
     folder: str,
@@ -103,6 +130,7 @@ def sync(
     from personsync.stores.writable import check_writable
     from personsync.sync import engine
     from personsync.sync.merge import policy
+    from personsync.sync.options import RunOptions
 
     if not dry_run:
         # Found before anything is planned or written, not once per contact.
@@ -113,22 +141,22 @@ def sync(
             if not json_out:
                 with bar.paused():
                     show_plan(plan, limit=plan_rows or (50 if dry_run else 20))
-            bar(0, total=plan.changes())
 
+        options = RunOptions(
+            dry_run=dry_run,
+            yes=yes,
+            max_share=max_change / 100,
+            wait=wait,
+            on_conflict=policy(None if on_conflict is None else on_conflict.value),
+            recreate=recreate,
+        )
         outcome = engine.run(
             db,
             folder,
             direction,
             view=view,
-            dry_run=dry_run,
-            yes=yes,
-            max_share=max_change / 100,
-            confirm=guard_question(bar, json_out),
-            on_plan=on_plan,
-            advance=bar,
-            wait=wait,
-            on_conflict=policy(None if on_conflict is None else on_conflict.value),
-            recreate=recreate,
+            options=options,
+            on_event=listener(bar, json_out, on_plan),
         )
     if outcome.report is None:
         if json_out:

@@ -15,7 +15,7 @@ from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, YesOption
 from personsync.cli.output import console, err, progress
 from personsync.cli.root import app
-from personsync.cli.sync_run import MaxChangeOption, finish, sync
+from personsync.cli.sync_run import MaxChangeOption, finish, listener, sync
 from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
 from personsync.persons import ALL_PERSONS
 
@@ -121,6 +121,7 @@ def _interactive(
     from personsync.cli.sync_render import show_plan
     from personsync.stores.writable import check_writable
     from personsync.sync import engine
+    from personsync.sync.options import RunOptions
 
     with open_persons(db) as pdb:
         if direction == "export" and view is None:
@@ -132,7 +133,7 @@ def _interactive(
                     default=ALL_PERSONS if ALL_PERSONS in names else names[0],
                 )
             )
-        preview = engine.run(pdb, folder, direction, view=view, dry_run=True)
+        preview = engine.run(pdb, folder, direction, view=view, options=RunOptions(dry_run=True))
         show_plan(preview.plan, limit=10)
         if preview.plan.changes() == 0:
             console.print("Nothing to change.")
@@ -141,14 +142,15 @@ def _interactive(
             raise typer.Exit(ExitCode.CLEAN)
         check_writable(folder)
         with progress("Synchronising", total=preview.plan.changes()) as bar:
+            # yes: the person saw the plan and chose Finish
+            options = RunOptions(yes=True, max_share=max_change / 100)
             outcome = engine.run(
                 pdb,
                 folder,
                 direction,
                 view=view,
-                yes=True,  # the person saw the plan and chose Finish
-                max_share=max_change / 100,
-                advance=bar,
+                options=options,
+                on_event=listener(bar, json_out=True),
             )
     assert outcome.report is not None
     raise typer.Exit(finish(outcome.report, False, outcome.plan))

@@ -15,8 +15,10 @@ from typing import Any
 from personsync.errors import MassChangeRefused, SyncError
 from personsync.persons.repo import ALL_PERSONS
 from personsync.sync import engine, guard, journal
+from personsync.sync.events import OnEvent
 from personsync.sync.links import normalise_folder
 from personsync.sync.merge import policy
+from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
 from personsync.sync.undo import undo as undo_run
@@ -67,18 +69,21 @@ class SyncRequest:
         return self.view if needs_view(self.direction) else None
 
 
-def _options(req: SyncRequest) -> dict[str, Any]:
-    return {
-        "on_conflict": policy(req.options.get("on_conflict") or None),
-        "recreate": req.options.get("recreate") == "yes",
-    }
+def run_options(req: SyncRequest, *, dry_run: bool = False, confirmed: bool = False) -> RunOptions:
+    """The engine's options for a request: its guard share and the options a person set."""
+    return RunOptions(
+        dry_run=dry_run,
+        yes=confirmed,
+        max_share=req.max_change / 100,
+        on_conflict=policy(req.options.get("on_conflict") or None),
+        recreate=req.options.get("recreate") == "yes",
+    )
 
 
 def preview(db: Any, req: SyncRequest) -> Plan:
     """The plan, nothing written (the engine's dry run)."""
-    return engine.run(
-        db, req.folder, req.direction, view=req.view_or_none, dry_run=True, **_options(req)
-    ).plan
+    options = run_options(req, dry_run=True)
+    return engine.run(db, req.folder, req.direction, view=req.view_or_none, options=options).plan
 
 
 def guard_problem(plan: Plan, max_change: float) -> str | None:
@@ -95,8 +100,7 @@ def run(
     req: SyncRequest,
     *,
     confirmed: bool = False,
-    advance: Callable[[int], None] | None = None,
-    on_plan: Callable[[Plan], None] | None = None,
+    on_event: OnEvent | None = None,
 ) -> RunReport:
     """Plan and apply; MassChangeRefused unless `confirmed` (a person saw the numbers)."""
     with folder_lock(req.folder):
@@ -105,11 +109,8 @@ def run(
             req.folder,
             req.direction,
             view=req.view_or_none,
-            yes=confirmed,
-            max_share=req.max_change / 100,
-            on_plan=on_plan,
-            advance=advance,
-            **_options(req),
+            options=run_options(req, confirmed=confirmed),
+            on_event=on_event,
         )
     assert outcome.report is not None  # not a dry run
     return outcome.report

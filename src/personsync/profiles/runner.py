@@ -9,7 +9,6 @@ with its error and is retried at its next time; the other profiles run all the s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from personsync.errors import ExitCode, LeaseHeld, MassChangeRefused, Personsync
 from personsync.jobs import engine_adapter
 from personsync.profiles import store
 from personsync.profiles.store import Profile
+from personsync.sync.events import OnEvent
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def run_profile(
     profile: Profile,
     *,
     confirmed: bool = False,
-    advance: Callable[[int], None] | None = None,
+    on_event: OnEvent | None = None,
 ) -> ProfileRun:
     """Run one profile now and record how it went; never raises for a failed run."""
     started = store.now()
@@ -55,7 +55,7 @@ def run_profile(
         problems = store.validate(db, profile)
         if problems:
             raise problems[0]
-        report = engine_adapter.run(db, profile.request, confirmed=confirmed, advance=advance)
+        report = engine_adapter.run(db, profile.request, confirmed=confirmed, on_event=on_event)
         run_id, status, error = report.run_id, report.status, None
         if report.errors:
             error = "; ".join(str(e.get("error", "")) for e in report.errors[:3])

@@ -8,7 +8,7 @@ link are read. The planner then decides from exactly what was read.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +22,7 @@ from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem
 from personsync.sync import collector, guard, planner
 from personsync.sync.apply import Executor
+from personsync.sync.events import Finished, GuardQuestion, OnEvent, Planned, Progress, ignore
 from personsync.sync.journal import (
     Journal,
     PendingCreate,
@@ -33,14 +34,16 @@ from personsync.sync.journal import (
 from personsync.sync.lease import held
 from personsync.sync.links import LinkRow, Links, ignored, load_state, save_state
 from personsync.sync.merge import Choices, FieldRule
+from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
-from personsync.sync.policies import Policy
 from personsync.sync.replan import replan_stale
 from personsync.sync.report import RunReport
 from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step
 from personsync.sync.tables import metadata
 from personsync.sync.values import record_from_dict
+
+DEFAULT_OPTIONS = RunOptions()
 
 
 def ensure_tables(engine: Engine) -> None:
@@ -165,6 +168,19 @@ def take_snapshot(
     )
 
 
+class _Counter:
+    """The executor's `advance(n)` as `Progress` events."""
+
+    def __init__(self, total: int, tell: OnEvent) -> None:
+        self.total = total
+        self.done = 0
+        self.tell = tell
+
+    def __call__(self, step: int) -> None:
+        self.done += step
+        self.tell(Progress(step, self.done, max(self.total, self.done)))
+
+
 @dataclass
 class Outcome:
     plan: Plan
@@ -178,36 +194,23 @@ def run(
     direction: str,
     *,
     view: str | None = None,
-    dry_run: bool = False,
-    yes: bool = False,
-    max_share: float = guard.DEFAULT_SHARE,
-    confirm: Callable[[str], bool] | None = None,
-    on_plan: Callable[[Plan], None] | None = None,
-    advance: Callable[[int], None] | None = None,
-    chunk: int | None = None,
-    wait: float = 0.0,
-    on_conflict: Policy | None = None,
-    field_policies: Mapping[str, Policy] | None = None,
-    only_persons: Collection[int] | None = None,
-    only_fields: Collection[str] = (),
-    recreate: bool = False,
+    options: RunOptions = DEFAULT_OPTIONS,
+    on_event: OnEvent | None = None,
 ) -> Outcome:
-    """Plan an export, import or two-way sync; unless `dry_run`, guard and apply it. `confirm`
-    is asked when the mass-change guard trips (None: refuse). A run waits up to `wait` seconds
-    for another run on the same folder to finish (LeaseHeld if it does not). `on_conflict`
-    settles the fields named by the three-way plan (None: the folder's setting, else the
-    direction's source; for a two-way sync, skip); `field_policies` per field over it.
-    `only_persons`, `only_fields`: plan only the pairs of these Persons, and (when given) only
-    these fields of them (`personsync resolve`). `recreate`: contacts deleted in the folder are
-    created again (default: kept deleted, their Persons named)."""
+    """Plan an export, import or two-way sync of `view`'s Persons (import: all of them) with the
+    contact `folder`; unless `options.dry_run`, guard and apply it. How the run goes is
+    `options` (see `RunOptions`); what it does meanwhile goes to `on_event` (see `events`).
+    Raises LeaseHeld when another run holds the folder past `options.wait`, MassChangeRefused
+    when the guard trips and nobody said yes."""
     started = time.perf_counter()
+    tell = on_event or ignore
     engine: Engine = db.engine
     ensure_tables(engine)
     store = open_folder(folder, create=direction != "import")
     run_id = new_run_id()
     # One run at a time per folder, from before the snapshot to the last outcome; a dry run
     # writes nothing and takes no lease.
-    lease = nullcontext() if dry_run else held(engine, store.url, run_id, wait=wait)
+    lease = nullcontext() if options.dry_run else held(engine, store.url, run_id, wait=options.wait)
     try:
         with lease, collector.paused():
             store.import_state(load_state(engine, store.url))
@@ -215,32 +218,36 @@ def run(
             # is read; a dry run writes nothing, and reports such a card as unreadable.
             mended = (
                 []
-                if dry_run
+                if options.dry_run
                 else store.finish_interrupted(interrupted_customer_id_writes(engine, store.url))
             )
             settings = load_settings(engine, store.url)
             rules = dict(settings.rules)
-            if only_fields:
-                rules.update({f: FieldRule("none") for f in FIELD_NAMES if f not in only_fields})
+            if options.only_fields:
+                rules.update(
+                    {f: FieldRule("none") for f in FIELD_NAMES if f not in options.only_fields}
+                )
             choices = Choices(
-                on_conflict or settings.on_conflict, field_policies or {}, rules, recreate
+                options.on_conflict or settings.on_conflict,
+                options.field_policies,
+                rules,
+                options.recreate,
             )
             result = planner.plan(
-                take_snapshot(db, store, direction, view, recreate), direction, choices
+                take_snapshot(db, store, direction, view, options.recreate), direction, choices
             )
-            if only_persons is not None:
-                result = result.only(only_persons)
+            if options.only_persons is not None:
+                result = result.only(options.only_persons)
             # The snapshot is gone here: what the writes need, the plan holds (20 MB less for
             # an import of 100,000 cards: listing, versions, the contacts' index).
-            if on_plan is not None:
-                on_plan(result)
-            if dry_run:
+            tell(Planned(result))
+            if options.dry_run:
                 return Outcome(result, None, time.perf_counter() - started)
             try:
                 already = interrupted_plan(engine, store.url, direction)
-                guard.check(result, max_share, already)
+                guard.check(result, options.max_share, already)
             except MassChangeRefused as exc:
-                if not yes and not (confirm is not None and confirm(exc.message)):
+                if not options.yes and tell(GuardQuestion(exc.message)) is not True:
                     raise
             journal = Journal(
                 engine, direction, store.url, view or "", run_id=run_id, planned=result.counts()
@@ -248,7 +255,10 @@ def run(
             report = RunReport(journal.run_id, direction, journal.folder, view or "")
             report.warnings += mended
             try:
-                executor = Executor(db, store, journal, report, chunk=chunk, advance=advance)
+                progress = _Counter(result.changes(), tell)
+                executor = Executor(
+                    db, store, journal, report, chunk=options.chunk, advance=progress
+                )
                 executor.apply(result)
                 # Pairs that changed since the snapshot: read again and planned anew now.
                 replan_stale(db, store, executor, direction, choices, view or "")
@@ -265,6 +275,7 @@ def run(
             report.duration = time.perf_counter() - started
             journal.finish(report.status, report.counts, report.problems())
             save_state(engine, store.url, store.export_state())
+            tell(Finished(report, report.duration))
             return Outcome(result, report, report.duration)
     finally:
         store.close()

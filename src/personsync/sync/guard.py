@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from personsync.errors import MassChangeRefused
+from personsync.sync.options import DEFAULT_SHARE
 from personsync.sync.plan import Plan
 
-DEFAULT_SHARE = 0.5
+__all__ = ["DEFAULT_SHARE", "check", "share_changed"]
 
 
 def share_changed(plan: Plan) -> tuple[int, int, str]:

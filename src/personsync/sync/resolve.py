@@ -16,6 +16,7 @@ from personsync.errors import UsageError
 from personsync.sync import engine
 from personsync.sync.journal import get_run
 from personsync.sync.merge import policy
+from personsync.sync.options import RunOptions
 from personsync.sync.policies import Policy
 from personsync.sync.report import UNSETTLED
 
@@ -55,18 +56,16 @@ def resolve(
         persons = {int(p["person_id"]) for p in open_}
         named = {str(p["field"]) for p in open_}
     chosen: dict[str, Policy] = dict.fromkeys(named, side)
-    return engine.run(
-        db,
-        folder,
-        "sync",
+    options = RunOptions(
         dry_run=dry_run,
         yes=True,  # a few named pairs, chosen by a person
         on_conflict=None if named else side,
         field_policies=chosen,
-        only_persons=persons,
-        only_fields=named,
+        only_persons=frozenset(persons),
+        only_fields=frozenset(named),
         wait=wait,
     )
+    return engine.run(db, folder, "sync", options=options)
 
 
 def _which(fields: Collection[str]) -> str:

@@ -157,7 +157,7 @@ def run_now(request: Request, name: str) -> RedirectResponse:
     profile = store.get(web.db.engine, name)
 
     def work(task: Task) -> str | None:
-        done = runner.run_profile(web.db, profile, advance=task.advance)
+        done = runner.run_profile(web.db, profile, on_event=task.hear)
         if done.status in {"failed", "guard"}:
             task.message = done.error or done.status
         return done.run_id

@@ -221,8 +221,7 @@ def finish(request: Request, token: str, form: FormData = Depends(form_of)) -> A
             web.db,
             req,
             confirmed=confirmed,
-            on_plan=lambda plan: task.advance(0, total=plan.changes()),
-            advance=task.advance,
+            on_event=task.hear,
         )
         return report.run_id
 

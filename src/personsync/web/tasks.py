@@ -1,8 +1,8 @@
 """Runs started from the console, each in its own thread, with progress a page can follow.
 
-A task's progress is plain counters the run's `advance` callback moves; the page's server-sent
-events read them every half second, so a person sees the run move at least once a second however
-the engine batches its writes.
+A task's progress is plain counters a run's events (`hear`) or undo's `advance` move; the page's
+server-sent events read them every half second, so a person sees the run move at least once a
+second however the engine batches its writes.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from personsync.errors import MassChangeRefused, PersonsyncError
+from personsync.sync.events import Planned, Progress, RunEvent
 
 log = logging.getLogger(__name__)
 KEEP = 50  # finished tasks kept for their pages
@@ -41,6 +42,16 @@ class Task:
             self.total = total
         self.done += n
         self.phase = "writing"
+
+    def hear(self, event: RunEvent) -> None:
+        """A sync run's events: the plan's size, then its progress. The console asks about the
+        mass-change guard before it starts a run, so a GuardQuestion is refused here."""
+        if isinstance(event, Planned):
+            self.advance(0, total=event.plan.changes())
+        elif isinstance(event, Progress):
+            self.total = event.total
+            self.done = event.done
+            self.phase = "writing"
 
     @property
     def over(self) -> bool:

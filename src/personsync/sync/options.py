@@ -1,0 +1,65 @@
+"""How one run goes: the options of `engine.run`, in one typed, frozen value.
+
+What a run syncs (the Persons database, the contact folder, the direction, the view) are the
+arguments of `engine.run`; how it goes is this. Frozen, so one `RunOptions` can be shared by many
+runs in one process (the web console, the profile scheduler) without one run changing another's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from personsync.sync.policies import Policy
+
+DEFAULT_SHARE = 0.5  # the mass-change guard's share: half of a non-empty side
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Every default is the safe one: write, but stop at the mass-change guard; wait for nobody;
+    settle conflicts by the folder's setting; keep contacts deleted in the folder deleted."""
+
+    dry_run: bool = False
+    """Plan only: nothing is written, no lease is taken; the outcome has no report."""
+
+    yes: bool = False
+    """Go past the mass-change guard without asking."""
+
+    max_share: float = DEFAULT_SHARE
+    """The mass-change guard: a run writing more than this share of a non-empty side asks first
+    (a `GuardQuestion` event) and, unanswered, stops with MassChangeRefused."""
+
+    wait: float = 0.0
+    """Seconds to wait for another run of the same folder to end (else LeaseHeld at once)."""
+
+    on_conflict: Policy | None = None
+    """Who wins a field changed on both sides: None is the folder's setting, else the run's
+    source (export: crm, import: outlook), and skip for a two-way sync."""
+
+    field_policies: Mapping[str, Policy] = field(default_factory=lambda: MappingProxyType({}))
+    """Per field over `on_conflict` (`personsync resolve`)."""
+
+    only_persons: frozenset[int] | None = None
+    """Plan only the pairs of these Persons (None: all of them)."""
+
+    only_fields: frozenset[str] = frozenset()
+    """With `only_persons`: only these fields of them (empty: every field)."""
+
+    recreate: bool = False
+    """Create again the contacts deleted in the folder (default: they stay deleted and the
+    report names their Persons)."""
+
+    chunk: int | None = None
+    """Writes per journaled chunk (None: 500); small ones give the crash tests more points to
+    stop at."""
+
+    def __post_init__(self) -> None:
+        # Frozen all the way down: a caller's dict or set cannot change the options afterwards.
+        object.__setattr__(self, "field_policies", MappingProxyType(dict(self.field_policies)))
+        if self.only_persons is not None:
+            object.__setattr__(self, "only_persons", frozenset(self.only_persons))
+        object.__setattr__(self, "only_fields", frozenset(self.only_fields))
+        if self.chunk is not None and self.chunk < 1:
+            raise ValueError(f"chunk must be at least 1, not {self.chunk}")
