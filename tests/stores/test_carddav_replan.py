@@ -4,7 +4,7 @@ real servers: the run does not fail and the server's new edit is kept."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,21 +21,9 @@ from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
 from personsync.persons.sample import generate
 from personsync.sync import engine
-from personsync.sync.events import Planned, RunEvent
 from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
-
-YES = RunOptions(yes=True)
-
-
-def planned(then: Callable[[Plan], None]) -> Callable[[RunEvent], None]:
-    """An `on_event` that calls `then` once the run has planned, before it writes."""
-
-    def hear(event: RunEvent) -> None:
-        if isinstance(event, Planned):
-            then(event.plan)
-
-    return hear
+from run_events import YES, planned
 
 
 @pytest.fixture

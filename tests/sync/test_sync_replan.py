@@ -6,7 +6,7 @@ servers in tests/stores/test_carddav_replan.py."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -17,26 +17,14 @@ from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores.memory import MemoryStore
 from personsync.sync import engine
-from personsync.sync.events import Planned, RunEvent
 from personsync.sync.journal import entries
 from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
 from personsync.sync.replan import MAX_ROUNDS
+from run_events import YES, planned
 
 ANN = Record(first_name="Ann", last_name="Lee", email1="ann@example.org", company="Old Co")
 BOB = Record(first_name="Bob", last_name="Ray", company="Acme")
-
-YES = RunOptions(yes=True)
-
-
-def planned(then: Callable[[Plan], None]) -> Callable[[RunEvent], None]:
-    """An `on_event` that calls `then` once the run has planned, before it writes."""
-
-    def hear(event: RunEvent) -> None:
-        if isinstance(event, Planned):
-            then(event.plan)
-
-    return hear
 
 
 @pytest.fixture
