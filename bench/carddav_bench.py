@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from personsync.errors import FolderNotFound
 from personsync.formats.vcard import write_card
 from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
@@ -54,7 +55,11 @@ def seed(path: Path, n: int) -> None:
 def floor(server: Server, db_path: Path, concurrency: int) -> float:
     """The same cards PUT by a bare loop: one fresh book, `concurrency` threads."""
     book = server.book()
-    open_folder(f"carddav:{book}").close()  # made by the store, as for the export
+    made = open_folder(f"carddav:{book}")  # made by the store, as for the export
+    try:
+        list(made.list_items())  # the store makes a missing book when first used
+    finally:
+        made.close()
     url = server.plain(book)
     db = PersonsDB(str(db_path))
     cards = [write_card(Contact(p.record, customer_id=str(p.id)), "3.0") for p in db.iter_persons()]
@@ -130,6 +135,8 @@ def check_book(url: str, n: int) -> str:
     store = open_folder(url, create=False)
     try:
         cids = Counter(c.customer_id for c in read_all(store) if isinstance(c, Contact))
+    except FolderNotFound:
+        return "no address book yet"  # cut before it made one
     finally:
         store.close()
     doubled = sum(1 for v in cids.values() if v > 1)
@@ -137,7 +144,14 @@ def check_book(url: str, n: int) -> str:
 
 
 def bench(
-    server: Server, n: int, runs: int, concurrency: int, cut: bool, tmp: Path, with_floor: bool
+    server: Server,
+    n: int,
+    runs: int,
+    concurrency: int,
+    cut: bool,
+    tmp: Path,
+    with_floor: bool,
+    cut_after: float | None = None,
 ) -> None:
     template = tmp / f"persons-{n}.db"
     if not template.exists():
@@ -147,6 +161,7 @@ def bench(
     rss: list[int] = []
     last_db, last_url = template, ""
     for run in range(runs):
+        print(f"  run {run + 1} starts, load {os.getloadavg()[0]:.1f}", flush=True)
         floors.append(floor(server, template, concurrency) if with_floor else float("nan"))
         last_db = tmp / f"run-{server.kind}-{n}-{run}.db"
         shutil.copy(template, last_db)
@@ -184,7 +199,7 @@ def bench(
         url = f"carddav:{server.book()}"
         start = time.perf_counter()
         for _ in range(3):
-            took, _, code = export_process(cut_db, url, kill_after=e * 0.3)
+            took, _, code = export_process(cut_db, url, kill_after=cut_after or e * 0.3)
             print(f"  cut at {took:6.2f} s (exit {code}): [{check_book(url, n)}]", flush=True)
         took, _, code = export_process(cut_db, url)
         total = time.perf_counter() - start
@@ -195,6 +210,31 @@ def bench(
         )
 
 
+def cut_only(server: Server, n: int, tmp: Path, cut_after: float) -> None:
+    """A first export of `n` killed with SIGKILL three times, `cut_after` seconds into each
+    run, then run to its end: what each run found and left, and the book at the end."""
+    template = tmp / f"persons-{n}.db"
+    if not template.exists():
+        seed(template, n)
+    cut_db = tmp / f"cut-{server.kind}-{n}.db"
+    shutil.copy(template, cut_db)
+    url = f"carddav:{server.book()}"
+    start = time.perf_counter()
+    for _ in range(3):
+        took, peak, code = export_process(cut_db, url, kill_after=cut_after)
+        print(
+            f"  cut at {took:6.1f} s (exit {code}, {peak} MiB, load {os.getloadavg()[0]:.1f}): "
+            f"[{check_book(url, n)}]",
+            flush=True,
+        )
+    took, peak, code = export_process(cut_db, url)
+    print(
+        f"  resumed: last run {took:.1f} s (exit {code}, {peak} MiB), all runs "
+        f"{time.perf_counter() - start:.1f} s: [{check_book(url, n)}]",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000")
@@ -203,16 +243,39 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--cut", action="store_true", help="also the cut-and-resume export")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare PUT loop")
+    parser.add_argument("--no-export", action="store_true", help="only the cut export (--cut)")
+    parser.add_argument(
+        "--cut-after", type=float, help="seconds into each cut run (default: 30 %% of the export)"
+    )
+    parser.add_argument(
+        "--storage",
+        help="where the servers keep their books (default: a temporary folder; a tmpfs such "
+        "as /dev/shm spares Radicale its fsyncs)",
+    )
     args = parser.parse_args()
     if args.concurrency != 4:
         print("note: the export uses the store's default concurrency (4)")
-    with tempfile.TemporaryDirectory(prefix="carddav-bench-") as raw:
+    print(json.dumps({"load at start": os.getloadavg()}), flush=True)
+    with tempfile.TemporaryDirectory(prefix="carddav-bench-", dir=args.storage) as raw:
         tmp = Path(raw)
         for kind in args.servers.split(","):
-            with running(kind, tmp / kind) as server:
+            # The servers run with the benchmarks' settings (`RADICALE_BENCH`).
+            with running(kind, tmp / kind, bench=True) as server:
                 for n in (int(s) for s in args.sizes.split(",")):
-                    bench(server, n, args.runs, args.concurrency, args.cut, tmp, not args.no_floor)
-    print(json.dumps({"load": os.getloadavg()}))
+                    if args.no_export:
+                        cut_only(server, n, tmp, args.cut_after or 600.0)
+                        continue
+                    bench(
+                        server,
+                        n,
+                        args.runs,
+                        args.concurrency,
+                        args.cut,
+                        tmp,
+                        not args.no_floor,
+                        args.cut_after,
+                    )
+    print(json.dumps({"load at end": os.getloadavg()}))
 
 
 if __name__ == "__main__":

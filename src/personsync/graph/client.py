@@ -1,21 +1,23 @@
-"""HTTP to Microsoft Graph: paging, `$batch`, throttling, retries, a request budget, counters.
+"""HTTP to Microsoft Graph: paging, `$batch`, JSON bodies, the sign-in token, a request budget.
 
-One `GraphClient` per folder; the limits are per mailbox and shared by every client of that
-mailbox in the process (`MailboxLimiter`): at most 4 requests in flight, and a sliding-window
-budget that stays under Outlook's 10,000 requests per 10 minutes (each request inside a `$batch`
-counts). `429`/`503`/`504` are retried after `Retry-After`, or an exponential backoff with full
-jitter, a bounded number of times; then `ThrottledError`.
+The request itself (retries with backoff or `Retry-After`, timeouts, pooled connections, the
+lost answer of a write as `errors.UncertainOutcome`, failures below HTTP as errors a person can
+act on) is the shared HTTP layer's, `stores.http.HttpClient`, which the CardDAV store uses too.
+What is Graph's stays here: one `GraphClient` per folder; the limits are per mailbox and shared
+by every client of that mailbox in the process (`MailboxLimiter`, the layer's `Gate`): at most 4
+requests in flight, and a sliding-window budget that stays under Outlook's 10,000 requests per
+10 minutes (each request inside a `$batch` counts). `429`/`503`/`504` are retried a bounded
+number of times; a `429` to the end is a `ThrottledError` with Outlook's limits in its hint.
 
 A dropped connection or a timeout is retried when the request is idempotent. A `POST` that
-timed out may have happened: the client raises `UncertainOutcome` and the caller decides (the
-Graph store looks the contact up by Customer ID before creating it again).
+timed out may have happened: `UncertainOutcome`, and the caller decides (the Graph store looks
+the contact up by Customer ID before creating it again).
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import threading
-import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
-from personsync.errors import StoreError
+from personsync.errors import StoreError, UncertainOutcome
 from personsync.graph import links, service_errors
 from personsync.graph.limits import (
     Limits,
@@ -31,27 +33,23 @@ from personsync.graph.limits import (
     WaitCallback,
     limiter_for,
 )
+from personsync.stores import http as shared
+
+__all__ = ["Counters", "GraphClient", "Reply", "UncertainOutcome", "error_for"]
 
 BATCH_MAX = 20
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
-RETRY_STATUSES = frozenset({429, 503, 504})
-
-
-class UncertainOutcome(StoreError):
-    """A write whose answer was lost (timeout, dropped connection): it may have happened."""
+SERVICE = "Microsoft Graph"
+UNREACHABLE = "check the network connection (and PERSONSYNC_GRAPH_BASE_URL, if set) and run again"
 
 
 @dataclass
-class Counters:
-    """What the client sent: tests assert request bounds with these."""
+class Counters(shared.Counters):
+    """The layer's counters, and the `$batch`es: tests assert request bounds with these."""
 
-    requests: int = 0  # HTTP requests sent, retries included
-    batches: int = 0  # of which $batch
+    batches: int = 0  # of `requests`, the $batch ones
     inner: int = 0  # requests inside those batches
-    retries: int = 0
-    throttled: int = 0  # 429 answers, outer or inner
-    waited: float = 0.0  # seconds slept for the service's limits
-    kinds: Counter[str] = field(default_factory=Counter)  # "GET", "$batch", "inner PATCH", ...
+    # `throttled` counts 429 answers, outer or inner; `kinds` "GET", "$batch", "inner PATCH"...
 
     @property
     def graph_requests(self) -> int:
@@ -59,15 +57,7 @@ class Counters:
         return self.requests - self.batches + self.inner
 
     def snapshot(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "batches": self.batches,
-            "inner": self.inner,
-            "retries": self.retries,
-            "throttled": self.throttled,
-            "waited": round(self.waited, 3),
-            "kinds": dict(self.kinds),
-        }
+        return {**super().snapshot(), "batches": self.batches, "inner": self.inner}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +77,6 @@ class Reply:
     @property
     def error_message(self) -> str:
         return service_errors.error_message(self.body)
-
-
-def _retry_after(headers: Any) -> float | None:
-    raw = None
-    if headers is not None:
-        raw = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except ValueError:
-        return None
 
 
 def error_for(reply: Reply, what: str, *, mailbox: str = "") -> StoreError:
@@ -129,19 +109,38 @@ class GraphClient:
         # Gets a new token when the service refuses one mid-run (401); None: no way to.
         self._refresh = refresh
         self.mailbox = mailbox
-        self._own_http = http is None
-        self.http = http or httpx.Client(timeout=timeout)
         self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self.limiter = limiter_for(self.base_url, mailbox or "/me", limits or Limits())
-        self.on_wait = on_wait
+        limits = limits or Limits()
+        self.limiter = limiter_for(self.base_url, mailbox or "/me", limits)
         self.counters = Counters()
-        self._lock = threading.Lock()
+        self.transport = shared.HttpClient(
+            self.base_url,
+            service=SERVICE,
+            headers=lambda: {"Authorization": f"Bearer {self._token()}"},
+            timeout=timeout,
+            retry=retry,
+            max_connections=limits.max_concurrent,
+            gate=self.limiter,
+            on_wait=on_wait,
+            http=http,
+            where=self.base_url,
+            unreachable_hint=UNREACHABLE,
+            # Until the service has answered once, a refused connection is a wrong address or
+            # a server that is down, not a passing fault: the run fails fast.
+            first_contact_retries=FIRST_CONTACT_RETRIES,
+            throttle_statuses=frozenset({429}),
+            counters=self.counters,
+        )
+        self.http = self.transport.http
+        self.retry = self.transport.retry
+        self.on_wait = on_wait
         self._renew_lock = threading.Lock()
         self._generation = 0  # tokens renewed so far
-        # Until the service has answered once, a refused connection is a wrong address or a
-        # server that is down, not a passing fault: the run fails fast instead of waiting.
-        self.answered = False
+
+    @property
+    def answered(self) -> bool:
+        """The service has answered once (a refused connection then is a passing fault)."""
+        return self.transport.answered
 
     @property
     def mailbox_path(self) -> str:
@@ -149,28 +148,15 @@ class GraphClient:
         return f"/users/{quote(self.mailbox, safe='@.')}" if self.mailbox else "/me"
 
     def close(self) -> None:
-        if self._own_http:
-            self.http.close()
+        self.transport.close()
 
     # --- one request ----------------------------------------------------------------------
 
-    def _count(self, **changes: int | float | str) -> None:
-        with self._lock:
-            for key, value in changes.items():
-                if key == "kind":
-                    self.counters.kinds[str(value)] += 1
-                else:
-                    setattr(self.counters, key, getattr(self.counters, key) + value)
-
-    def _wait(self, seconds: float, reason: str) -> None:
-        if self.on_wait is not None:
-            self.on_wait(seconds, reason)
-        self._count(waited=seconds)
-        time.sleep(seconds)
-
-    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+    @staticmethod
+    def _prefer(extra: dict[str, str] | None) -> dict[str, str]:
+        """The request's own headers, with immutable ids in its `Prefer`."""
         prefer = [IMMUTABLE_IDS]
-        headers = {"Authorization": f"Bearer {self._token()}"}
+        headers: dict[str, str] = {}
         for key, value in (extra or {}).items():
             if key.lower() == "prefer":
                 prefer.append(value)
@@ -217,59 +203,39 @@ class GraphClient:
         idempotent: bool | None = None,
         what: str = "",
     ) -> Reply:
-        """Send one request with retries; answers every status the caller should see."""
-        full = url if url.startswith("http") else self.base_url + url
+        """Send one request through the shared layer; answers every status the caller should
+        see, with its JSON body; a 429 to the end of the retries raises `ThrottledError`."""
         idempotent = method != "POST" if idempotent is None else idempotent
         what = what or f"{method} {url.split('?')[0]}"
-        attempt = 0
-        while True:
-            waited, entry = self.limiter.acquire(slots, cost, self.on_wait)
-            self._count(
-                waited=waited,
-                requests=1,
-                kind="$batch" if url == "/$batch" else method,
-            )
-            try:
-                resp = self.http.request(
-                    method, full, params=params, json=json, headers=self._headers(headers)
-                )
-                body = resp.json() if resp.content else None
-            except (httpx.TimeoutException, httpx.TransportError, ValueError) as exc:
-                if not idempotent:
-                    raise UncertainOutcome(
-                        f"{what}: the connection to Microsoft Graph failed before the answer "
-                        f"came ({type(exc).__name__}); the change may or may not have happened",
-                        hint="run again: contacts are matched by Customer ID, so none is doubled",
-                    ) from exc
-                refused = isinstance(exc, httpx.ConnectError) and not self.answered
-                if attempt >= (FIRST_CONTACT_RETRIES if refused else self.retry.max_retries):
-                    raise StoreError(
-                        f"{what}: cannot reach Microsoft Graph at {self.base_url} "
-                        f"({type(exc).__name__}: {exc})",
-                        hint="check the network connection (and PERSONSYNC_GRAPH_BASE_URL, if "
-                        "set) and run again",
-                    ) from exc
-                self._count(retries=1)
-                self._wait(self.retry.delay(attempt, None), "the connection failed; retrying")
-                attempt += 1
-                continue
-            finally:
-                self.limiter.release(slots, entry)
-            reply = Reply(resp.status_code, body, dict(resp.headers))
-            self.answered = True
-            if reply.status == 429:
-                self._count(throttled=1)
-            if reply.status in RETRY_STATUSES and (idempotent or reply.status != 504):
-                if attempt >= self.retry.max_retries:
-                    if reply.status == 429:
-                        raise self.error(reply, what)
-                    return reply
-                pause = self.retry.delay(attempt, _retry_after(resp.headers))
-                self._count(retries=1)
-                self._wait(pause, f"Microsoft Graph asked us to wait (HTTP {reply.status})")
-                attempt += 1
-                continue
-            return reply
+        raw = self.transport.send(
+            method,
+            url,
+            json=json,
+            params=params,
+            headers=self._prefer(headers),
+            idempotent=idempotent,
+            slots=slots,
+            cost=cost,
+            what=what,
+            kind="$batch" if url == "/$batch" else method,
+        )
+        try:
+            body = jsonlib.loads(raw.content) if raw.content else None
+        except ValueError as exc:
+            if not idempotent:
+                raise UncertainOutcome(
+                    f"{what}: {SERVICE}'s answer was cut or garbled (HTTP {raw.status}); the "
+                    "change may or may not have happened",
+                    hint="run again: contacts are matched by Customer ID, so none is doubled",
+                ) from exc
+            raise StoreError(
+                f"{what}: {SERVICE} answered with something that is not JSON (HTTP {raw.status})",
+                hint="a proxy may stand between here and Microsoft; try again later",
+            ) from exc
+        reply = Reply(raw.status, body, dict(raw.headers))
+        if reply.status == 429:  # the layer's retries ran out
+            raise self.error(reply, what)
+        return reply
 
     def json(self, method: str, url: str, *, what: str = "", **kwargs: Any) -> Any:
         """Send and return the body of a successful answer; raise the translated error."""
@@ -323,9 +289,9 @@ class GraphClient:
         attempt = 0
         while pending:
             safe = all(r["method"] != "POST" for r in pending)
-            self._count(batches=1, inner=len(pending))
+            self.transport.count(batches=1, inner=len(pending))
             for r in pending:
-                self._count(kind=f"inner {r['method']}")
+                self.transport.count(kind=f"inner {r['method']}")
             outer = self.send(
                 "POST",
                 "/$batch",
@@ -353,13 +319,13 @@ class GraphClient:
                     int(answer["status"]), answer.get("body"), answer.get("headers") or {}
                 )
                 if reply.status == 429:
-                    self._count(throttled=1)
+                    self.transport.count(throttled=1)
                 retryable = reply.status in (429, 503) or (
                     reply.status == 504 and request["method"] != "POST"
                 )
                 if retryable and attempt < self.retry.max_retries:
                     again.append(request)
-                    asked = _retry_after(reply.headers)
+                    asked = shared.retry_after(reply.headers)
                     if asked is not None:
                         pause = max(pause or 0.0, asked)
                 else:
@@ -374,8 +340,8 @@ class GraphClient:
                         504, {"error": {"code": "noAnswer", "message": "no answer in $batch"}}
                     )
             if again:
-                self._count(retries=len(again))
-                self._wait(
+                self.transport.count(retries=len(again))
+                self.transport.wait(
                     self.retry.delay(attempt, pause),
                     "Microsoft Graph asked us to wait (throttled inside a batch)",
                 )

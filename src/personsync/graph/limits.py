@@ -1,17 +1,17 @@
-"""The client's side of Outlook's limits: retry policy, concurrency slots and a sliding-window
-request budget per mailbox, shared by every client of that mailbox in the process."""
+"""The client's side of Outlook's limits: concurrency slots and a sliding-window request budget
+per mailbox, shared by every client of that mailbox in the process (the retry policy is the
+shared HTTP layer's, `stores.http.RetryPolicy`, named here too)."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
-WaitCallback = Callable[[float, str], None]
-"""Called with (seconds, reason) before the client sleeps because of the service's limits."""
+from personsync.stores.http import RetryPolicy, WaitCallback
+
+__all__ = ["Limits", "MailboxLimiter", "RetryPolicy", "WaitCallback", "limiter_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,18 +21,6 @@ class Limits:
     window: float = 600.0
     # Stay a little under the published limit: other apps may use the same mailbox.
     headroom: float = 0.95
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_retries: int = 6
-    backoff: float = 1.0  # the first backoff; doubles each attempt, full jitter
-    max_backoff: float = 60.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return retry_after
-        return random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
 
 
 class MailboxLimiter:

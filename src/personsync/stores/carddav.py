@@ -10,7 +10,8 @@ carddav:https://host/` finds the user's address books (`carddav_discovery`). Cre
   error. Servers without it are listed by PROPFIND `getetag`.
 - Reading: `addressbook-multiget` in batches, several in flight.
 - Writing: `PUT` with `If-None-Match: *` (create) or `If-Match` (update), `DELETE` with
-  `If-Match`: a changed card is a `ConflictError` for that card only. Several requests in flight
+  `If-Match`: a changed card is a `ConflictError` for that card only, which the engine reads
+  again and plans anew in the same run (`sync.replan`). Several requests in flight
   (`concurrency`, default 4): the store has pipelined writes (`begin_create_many`).
 - A lost answer (`UncertainOutcome`) is settled by looking at the card's href before sending
   again: a create's href is chosen here, so the card is found by it, never doubled.
@@ -425,7 +426,7 @@ class CardDavStore(StoreBase):
     def _conflict(self, href: str, what: str) -> ConflictError:
         return ConflictError(
             f"{what}: the card changed on {SERVICE} since it was read",
-            hint="run again: the new version is read first",
+            hint="a sync run reads it again and plans it anew",
         )
 
     def delete(self, ref: ItemRef) -> None:

@@ -1,4 +1,4 @@
-"""The HTTP layer shared by the stores that talk to a server (CardDAV; Graph is to move onto it).
+"""The HTTP layer shared by the stores that talk to a server: CardDAV and Microsoft Graph.
 
 One `HttpClient` per folder: a pooled `httpx.Client`, timeouts, retries with exponential
 backoff and full jitter or the server's `Retry-After`, counters that tests and benchmarks read,
@@ -14,10 +14,14 @@ What is retried, and why:
   idempotent. Otherwise the write may have happened and `UncertainOutcome` is raised: the store
   settles it by looking (CardDAV: the card's href; Graph: the Customer ID) before sending again.
 
-For Graph (to move here from `graph/client.py`): its `MailboxLimiter` is a `Gate` (`slots` and
-`cost` pass through `send`), the sign-in token comes from `headers`, `RetryPolicy`,
-`WaitCallback` and `errors.UncertainOutcome` are the ones here; `$batch`, paging and Graph's own
-error hints stay in the Graph client on top of `send` (it parses `Reply.content` as JSON).
+Until a server has answered once (`answered`), a refused connection is a wrong address or a
+server that is down rather than a passing fault: with `first_contact_retries` set (Graph) the
+run fails in seconds instead of spending every retry.
+
+Graph (`graph/client.py`) sits on top of `send`: its `MailboxLimiter` is a `Gate` (`slots` and
+`cost` pass through), the sign-in token comes from `headers`, its `Counters` add the `$batch`
+figures; `$batch`, paging, JSON bodies, the token's renewal and Graph's own error hints stay
+there.
 """
 
 from __future__ import annotations
@@ -82,7 +86,7 @@ class Counters:
 
     requests: int = 0  # HTTP requests sent, retries included
     retries: int = 0
-    throttled: int = 0  # 423/429/503 answers
+    throttled: int = 0  # answers asking to wait (the client's `throttle_statuses`)
     waited: float = 0.0  # seconds slept for the server's limits or backoff
     kinds: Counter[str] = field(default_factory=Counter)  # "PUT", "REPORT", ...
 
@@ -178,9 +182,13 @@ def _is_tls(exc: BaseException) -> bool:
     return False
 
 
-def transport_error(exc: httpx.HTTPError, what: str, service: str) -> StoreError:
-    """A failure below HTTP (DNS, refused, TLS, timeout) as the error a person can act on."""
+def transport_error(
+    exc: httpx.HTTPError, what: str, service: str, where: str = "", hint: str = ""
+) -> StoreError:
+    """A failure below HTTP (DNS, refused, TLS, timeout) as the error a person can act on;
+    `where`: the address, when `service` does not name it."""
     name = type(exc).__name__
+    at = f" at {where}" if where else ""
     if _is_tls(exc):
         return StoreError(
             f"{what}: the secure connection to {service} failed ({exc})",
@@ -189,12 +197,12 @@ def transport_error(exc: httpx.HTTPError, what: str, service: str) -> StoreError
         )
     if isinstance(exc, httpx.TimeoutException):
         return StoreError(
-            f"{what}: {service} did not answer in time ({name})",
-            hint="the server is slow or unreachable; try again later",
+            f"{what}: cannot reach {service}{at}: no answer in time ({name})",
+            hint=hint or "the server is slow or unreachable; try again later",
         )
     return StoreError(
-        f"{what}: cannot reach {service} ({name}: {exc})",
-        hint="check the address and the network connection, then run again",
+        f"{what}: cannot reach {service}{at} ({name}: {exc})",
+        hint=hint or "check the address and the network connection, then run again",
     )
 
 
@@ -208,7 +216,10 @@ class HttpClient:
 
     `headers` (a function, so that a sign-in token can be fresh) are added to every request;
     `gate` admits each request (Graph's per-mailbox budget); `transport` is httpx's (tests put a
-    fault injector there)."""
+    fault injector there), or `http` a whole httpx client of the caller's (not closed here).
+    `where` and `unreachable_hint` name the address and the fix when it cannot be reached;
+    `throttle_statuses` are the answers counted as `throttled`; `counters` may be a subclass
+    with more figures (Graph's)."""
 
     def __init__(
         self,
@@ -224,18 +235,30 @@ class HttpClient:
         gate: Gate | None = None,
         on_wait: WaitCallback | None = None,
         verify: bool | str = True,
+        http: httpx.Client | None = None,
+        where: str = "",
+        unreachable_hint: str = "",
+        first_contact_retries: int | None = None,
+        throttle_statuses: frozenset[int] = RETRY_ALWAYS,
+        counters: Counters | None = None,
     ) -> None:
         self.base_url = base_url
         self.service = service
+        self.where = where
+        self.unreachable_hint = unreachable_hint
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.gate = gate
         self.on_wait = on_wait
-        self.counters = Counters()
+        self.counters = counters or Counters()
+        self.first_contact_retries = first_contact_retries
+        self.throttle_statuses = throttle_statuses
+        self.answered = False  # the server has answered once (see the module's doc)
         self._headers = headers
         self._lock = threading.Lock()
         self.max_connections = max(1, max_connections)
-        self.http = httpx.Client(
+        self._own_http = http is None
+        self.http = http or httpx.Client(
             auth=auth,
             timeout=timeout,
             transport=transport,
@@ -251,9 +274,11 @@ class HttpClient:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        self.http.close()
+        if self._own_http:
+            self.http.close()
 
-    def _count(self, **changes: int | float | str) -> None:
+    def count(self, **changes: int | float | str) -> None:
+        """Add to the counters (`kind`: one more request of that kind), thread-safely."""
         with self._lock:
             for key, value in changes.items():
                 if key == "kind":
@@ -265,7 +290,7 @@ class HttpClient:
         """Sleep because the server asked for it (counted, and told to `on_wait`)."""
         if self.on_wait is not None:
             self.on_wait(seconds, reason)
-        self._count(waited=seconds)
+        self.count(waited=seconds)
         time.sleep(seconds)
 
     def send(
@@ -275,16 +300,19 @@ class HttpClient:
         *,
         content: bytes | str | None = None,
         json: Any = None,
+        params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         slots: int = 1,
         cost: int = 1,
         what: str = "",
+        kind: str = "",
     ) -> Reply:
         """Send one request with retries; answers every status the caller should see (error
-        answers included: the caller knows what 404 or 412 means for it). Raises
-        `UncertainOutcome` when a non-idempotent request may have run, `StoreError` when the
-        server cannot be reached."""
+        answers included: the caller knows what 404 or 412 means for it), the last one when
+        the retries for a "wait" answer ran out. Raises `UncertainOutcome` when a
+        non-idempotent request may have run, `StoreError` when the server cannot be reached.
+        `kind`: what the counters call this request (default: its method)."""
         full = url if url.startswith(("http://", "https://")) else self.base_url + url
         idempotent = (
             method not in ("POST", "PUT", "PATCH", "DELETE") if idempotent is None else idempotent
@@ -296,11 +324,11 @@ class HttpClient:
             entry: Any = None
             if self.gate is not None:
                 waited, entry = self.gate.acquire(slots, cost, self.on_wait)
-                self._count(waited=waited)
-            self._count(requests=1, kind=method)
+                self.count(waited=waited)
+            self.count(requests=1, kind=kind or method)
             try:
                 resp = self.http.request(
-                    method, full, content=content, json=json, headers=sent_headers
+                    method, full, content=content, json=json, params=params, headers=sent_headers
                 )
             except httpx.HTTPError as exc:
                 if not idempotent and not _never_sent(exc):
@@ -310,9 +338,15 @@ class HttpClient:
                         hint="run again: personsync looks before it writes again, so nothing "
                         "is doubled",
                     ) from exc
-                if _is_tls(exc) or attempt >= self.retry.max_retries:
-                    raise transport_error(exc, what, self.service) from exc
-                self._count(retries=1)
+                limit = self.retry.max_retries
+                first = self.first_contact_retries
+                if first is not None and not self.answered and isinstance(exc, httpx.ConnectError):
+                    limit = min(limit, first)  # refused before any answer: see the module's doc
+                if _is_tls(exc) or attempt >= limit:
+                    raise transport_error(
+                        exc, what, self.service, self.where, self.unreachable_hint
+                    ) from exc
+                self.count(retries=1)
                 self.wait(self.retry.delay(attempt, None), "the connection failed; retrying")
                 attempt += 1
                 continue
@@ -320,12 +354,13 @@ class HttpClient:
                 if self.gate is not None:
                     self.gate.release(slots, entry)
             reply = Reply(resp.status_code, resp.content, dict(resp.headers))
-            if reply.status in RETRY_ALWAYS:
-                self._count(throttled=1)
+            self.answered = True
+            if reply.status in self.throttle_statuses:
+                self.count(throttled=1)
             if reply.status in RETRY_ALWAYS or (idempotent and reply.status in RETRY_IF_IDEMPOTENT):
                 if attempt >= self.retry.max_retries:
                     return reply
-                self._count(retries=1)
+                self.count(retries=1)
                 self.wait(
                     self.retry.delay(attempt, retry_after(reply.headers)),
                     f"{self.service} asked us to wait (HTTP {reply.status})",

@@ -14,6 +14,12 @@ after which the Customer IDs are written as in 2 and 3.
 A record whose write fails is reported; the others proceed. A crash anywhere leaves intents
 without outcomes for at most two chunks of contact writes; the next run relinks their contacts
 by Customer ID (export) or writes their Customer IDs again (import).
+
+A write refused because its side changed since the snapshot (`ConflictError`: a CardDAV 412, a
+Graph changeKey, a Person edited meanwhile) is no error: its journal entry is marked `stale`
+and the pair is collected in `stale`, for the engine to read again and plan anew in the same
+run (`sync.replan`). In a two-way pair whose Person write was refused, the contact's write is
+held back too, so that the pair is planned again whole.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from personsync.errors import PersonsyncError, StoreError
+from personsync.errors import ConflictError, PersonsyncError, StoreError
 from personsync.model import Contact, Record
 from personsync.stores.base import (
     ContactStore,
@@ -145,6 +151,8 @@ class Executor:
         self.writes = WriteQueue()
         # Contacts whose Customer ID must still be written (import), with their Person's id.
         self.customer_ids: CustomerIds = []
+        # Person id → contact id of the pairs whose write was refused as stale (see above).
+        self.stale: dict[int, str] = {}
 
     # --- bookkeeping -----------------------------------------------------------------------------
     def error(
@@ -238,6 +246,12 @@ class Executor:
                 [a for a in plan.actions if isinstance(a, UpdatePerson)],
                 {a.person_id for a in plan.actions if isinstance(a, UpdateContact)},
             )
+            if self.stale:
+                # A pair whose Person was refused: its contact's write waits for the pair to
+                # be planned again (written alone, its link would claim values the CRM lacks).
+                held = self.stale
+                kept = tuple(a for a in plan.actions if getattr(a, "person_id", 0) not in held)
+                plan = replace(plan, actions=kept)
         if plan.direction == "import":
             self._links([a for a in plan.actions if isinstance(a, Link)])
         else:
@@ -362,6 +376,9 @@ class Executor:
                     self.report.count(key)
                 if w.note:
                     self.report.warnings.append(w.note)
+            elif isinstance(res, ConflictError) and w.item_id:
+                outcomes.append((seq, "stale", None, str(res)))
+                self.stale[w.person_id] = w.item_id
             else:
                 outcomes.append((seq, "failed", None, str(res)))
                 self.error(w.name, str(res), w.item_id, w.person_id)
@@ -451,6 +468,10 @@ class Executor:
                         {f: n for f, _, n in a.changes},
                         expected_version=a.person_version,
                     )
+                except ConflictError as exc:
+                    outcomes.append((seq, "stale", None, str(exc)))
+                    self.stale[a.person_id] = a.contact.item_id
+                    continue
                 except PersonsyncError as exc:
                     outcomes.append((seq, "failed", None, str(exc)))
                     self.error(a.name, str(exc), a.contact.item_id, a.person_id)
@@ -566,6 +587,9 @@ class Executor:
                 outcomes.append(
                     (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
                 )
+            elif isinstance(res, ConflictError):
+                outcomes.append((seq, "stale", None, str(res)))
+                self.stale[pid] = c.item_id
             else:
                 outcomes.append((seq, "failed", None, str(res)))
                 self.error(c.display_name, str(res), c.item_id, pid)

@@ -44,6 +44,7 @@ from personsync.sync.links import (
 from personsync.sync.merge import Choices, FieldRule
 from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
+from personsync.sync.replan import replan_stale
 from personsync.sync.report import RunReport
 from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import (
@@ -356,9 +357,12 @@ def run(
             report.warnings += mended
             try:
                 progress = _Counter(result.changes(), tell)
-                Executor(db, store, journal, report, chunk=options.chunk, advance=progress).apply(
-                    result
+                executor = Executor(
+                    db, store, journal, report, chunk=options.chunk, advance=progress
                 )
+                executor.apply(result)
+                # Pairs that changed since the snapshot: read again and planned anew now.
+                replan_stale(db, store, executor, direction, choices, view or "")
             # Not Ctrl-C (KeyboardInterrupt is no Exception): it can land inside a database
             # call, whose connection then keeps its transaction, and the lock, until the
             # process ends; recording "failed" would wait for that lock, then fail in its place.

@@ -183,8 +183,17 @@ def _sync_pair(
         changes = tuple((f, getattr(person.record, f), v) for f, v in fp.to_crm.items())
         # When the contact is written too, that write sets its Customer ID.
         seen = replace(contact, customer_id=cid) if fp.to_outlook else contact
+        half = three
+        if fp.to_outlook:
+            # The Person is written first and records the pair's link. Should the contact's
+            # write then fail (changed meanwhile, the server down), that link must not claim
+            # the contact holds what it was to get: those fields keep the values agreed
+            # before, so the pair, read again, still sends them out.
+            before = base if base is not None else contact.record
+            agreed = {f: getattr(before, f) for f in fp.to_outlook}
+            half = {**three, "baseline": fp.baseline.replace(agreed)}
         out.append(
-            UpdatePerson(person.id, person.version, seen, record, changes, how, name, **three)
+            UpdatePerson(person.id, person.version, seen, record, changes, how, name, **half)
         )
         # The conflicts are named once, with the pair's first action.
         three["conflicts"] = ()

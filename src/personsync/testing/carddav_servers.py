@@ -63,7 +63,15 @@ def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"the server at {base} did not start")
 
 
-def command(kind: str, storage: Path, port: int, auth_file: Path | None = None) -> list[str]:
+# Radicale's item cache keyed by each file's mtime and size instead of a SHA-256 of its
+# content: every PUT of a new card checks its UID against every card of the address book
+# (`has_uid` reads them all), so without it each create reads and hashes the whole book.
+RADICALE_BENCH = ["--storage-use-mtime-and-size-for-item-cache", "True"]
+
+
+def command(
+    kind: str, storage: Path, port: int, auth_file: Path | None = None, *, bench: bool = False
+) -> list[str]:
     if kind == "radicale":
         auth = ["--auth-type", "none"]
         if auth_file:
@@ -82,16 +90,20 @@ def command(kind: str, storage: Path, port: int, auth_file: Path | None = None) 
             f"127.0.0.1:{port}",
             "--logging-level",
             "warning",
+            *(RADICALE_BENCH if bench else []),
         ]
     bin_dir = Path(sys.executable).parent
     return [str(bin_dir / "xandikos"), "serve", "-d", str(storage), "--defaults"]  # port below
 
 
 @contextmanager
-def running(kind: str, storage: Path, auth_file: Path | None = None) -> Iterator[Server]:
-    """`kind` serving `storage` on a free port; `auth_file` (Radicale): plain htpasswd users."""
+def running(
+    kind: str, storage: Path, auth_file: Path | None = None, *, bench: bool = False
+) -> Iterator[Server]:
+    """`kind` serving `storage` on a free port; `auth_file` (Radicale): plain htpasswd users;
+    `bench`: the settings of the benchmarks (`RADICALE_BENCH`; see docs/benchmarks.md)."""
     port = free_port()
-    argv = command(kind, storage, port, auth_file)
+    argv = command(kind, storage, port, auth_file, bench=bench)
     if kind == "xandikos":
         argv += ["-l", "127.0.0.1", "-p", str(port)]
         home, user = "/user/contacts/", "user"
