@@ -438,9 +438,9 @@ class Executor:
 
     def _update_persons(self, actions: list[UpdatePerson], contact_too: set[int]) -> None:
         """`contact_too`: Persons whose contact this run writes as well (two-way). Their link
-        row waits for that write: written now, it would hold the new baseline and the
-        contact's old version, so a run killed in between would find the pair in step and
-        never carry the CRM's half into the contact."""
+        row is written without the Person's version: with it, a run killed before the
+        contact's write would find the pair in step and never carry the CRM's half into the
+        contact."""
         for part in chunks(actions, self.chunk):
             seqs = self.journal.intents(
                 [
@@ -477,16 +477,22 @@ class Executor:
                     self.error(a.name, str(exc), a.contact.item_id, a.person_id)
                     continue
                 cid_ok = a.contact.customer_id == str(a.person_id)
-                if a.person_id not in contact_too:
-                    rows.append(
-                        link_row(
-                            a.person_id,
-                            a.contact.item_id,
-                            a.contact.version if cid_ok else "",
-                            person.version if a.settled else "",
-                            a.record if a.baseline is None else a.baseline,
-                        )
+                # A pair whose contact this run writes too: its link is recorded now with the
+                # planner's half baseline (the CRM's outgoing fields keep their old agreed
+                # values) and no Person version, so that if the contact's write is refused or
+                # the run is killed before it, the next run reads the pair again and still
+                # sends the CRM's half out, while what the Person took from Outlook stays
+                # agreed. The contact's write then records the whole link.
+                settled = a.settled and a.person_id not in contact_too
+                rows.append(
+                    link_row(
+                        a.person_id,
+                        a.contact.item_id,
+                        a.contact.version if cid_ok else "",
+                        person.version if settled else "",
+                        a.record if a.baseline is None else a.baseline,
                     )
+                )
                 outcomes.append(
                     (seq, "done", {"person_id": a.person_id, "version": person.version}, None)
                 )
