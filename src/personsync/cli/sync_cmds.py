@@ -20,6 +20,7 @@ from personsync.cli.sync_run import (
     ConflictOption,
     MaxChangeOption,
     RecreateOption,
+    TestHooksOption,
     WaitOption,
     finish,
     sync,
@@ -48,6 +49,7 @@ def export_cmd(
     wait: WaitOption = 0.0,
     on_conflict: ConflictOption = None,
     recreate: RecreateOption = False,
+    test_hooks: TestHooksOption = "",
 ) -> None:
     code = sync(
         "export",
@@ -61,6 +63,7 @@ def export_cmd(
         wait=wait,
         on_conflict=on_conflict,
         recreate=recreate,
+        test_hooks=test_hooks,
     )
     raise typer.Exit(code)
 
@@ -83,6 +86,7 @@ def import_cmd(
     max_change: MaxChangeOption = 50.0,
     wait: WaitOption = 0.0,
     on_conflict: ConflictOption = None,
+    test_hooks: TestHooksOption = "",
 ) -> None:
     code = sync(
         "import",
@@ -95,6 +99,7 @@ def import_cmd(
         max_change=max_change,
         wait=wait,
         on_conflict=on_conflict,
+        test_hooks=test_hooks,
     )
     raise typer.Exit(code)
 
@@ -125,6 +130,7 @@ def sync_cmd(
     wait: WaitOption = 0.0,
     on_conflict: ConflictOption = None,
     recreate: RecreateOption = False,
+    test_hooks: TestHooksOption = "",
 ) -> None:
     code = sync(
         "sync",
@@ -138,6 +144,7 @@ def sync_cmd(
         wait=wait,
         on_conflict=on_conflict,
         recreate=recreate,
+        test_hooks=test_hooks,
     )
     raise typer.Exit(code)
 

@@ -61,6 +61,10 @@ ConflictOption = Annotated[
     ),
 ]
 
+# Hidden: the crash tests' hooks for a real process (`sync.options.with_test_hooks`), as options
+# of this one run rather than environment variables every run of a process would see.
+TestHooksOption = Annotated[str, typer.Option("--test-hooks", hidden=True)]
+
 RecreateOption = Annotated[
     bool,
     typer.Option(
@@ -124,13 +128,14 @@ def sync(
     wait: float = 0.0,
     on_conflict: OnConflict | None = None,
     recreate: bool = False,
+    test_hooks: str = "",
 ) -> int:
     """Plan, print the plan, apply, print the report; returns the exit code."""
     from personsync.cli.sync_render import show_plan
     from personsync.stores.writable import check_writable
     from personsync.sync import engine
     from personsync.sync.merge import policy
-    from personsync.sync.options import RunOptions
+    from personsync.sync.options import RunOptions, with_test_hooks
 
     if not dry_run:
         # Found before anything is planned or written, not once per contact.
@@ -150,6 +155,7 @@ def sync(
             on_conflict=policy(None if on_conflict is None else on_conflict.value),
             recreate=recreate,
         )
+        options = with_test_hooks(options, test_hooks)
         outcome = engine.run(
             db,
             folder,

@@ -205,7 +205,7 @@ def run(
     tell = on_event or ignore
     engine: Engine = db.engine
     ensure_tables(engine)
-    store = open_folder(folder, create=direction != "import")
+    store = open_folder(folder, create=direction != "import", **options.folder_options)
     run_id = new_run_id()
     # One run at a time per folder, from before the snapshot to the last outcome; a dry run
     # writes nothing and takes no lease.
@@ -255,9 +255,16 @@ def run(
             report.warnings += mended
             try:
                 progress = _Counter(result.changes(), tell)
-                Executor(db, store, journal, report, chunk=options.chunk, advance=progress).apply(
-                    result
+                executor = Executor(
+                    db,
+                    store,
+                    journal,
+                    report,
+                    chunk=options.chunk,
+                    advance=progress,
+                    crash_after=options.crash_after,
                 )
+                executor.apply(result)
             # Not Ctrl-C (KeyboardInterrupt is no Exception): it can land inside a database
             # call, whose connection then keeps its transaction, and the lock, until the
             # process ends; recording "failed" would wait for that lock, then fail in its place.
