@@ -20,7 +20,7 @@ from personsync.fields import FIELD_NAMES
 from personsync.model import Contact, Person, diff
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem
-from personsync.sync import collector, guard, planner
+from personsync.sync import guard, planner
 from personsync.sync.apply import Executor
 from personsync.sync.events import Finished, GuardQuestion, OnEvent, Planned, Progress, ignore
 from personsync.sync.journal import (
@@ -211,7 +211,7 @@ def run(
     # writes nothing and takes no lease.
     lease = nullcontext() if options.dry_run else held(engine, store.url, run_id, wait=options.wait)
     try:
-        with lease, collector.paused():
+        with lease:
             store.import_state(load_state(engine, store.url))
             # A write an earlier run left half-made (a power cut) is made whole before anything
             # is read; a dry run writes nothing, and reports such a card as unreadable.
