@@ -23,6 +23,7 @@ from personsync.cli.sync_run import (
     TestHooksOption,
     WaitOption,
     finish,
+    listener,
     sync,
 )
 from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
@@ -434,13 +435,17 @@ def undo_cmd(
     ] = False,
     json_out: JsonOption = False,
     wait: WaitOption = 0.0,
+    yes: YesOption = False,
+    max_change: MaxChangeOption = 50.0,
 ) -> None:
     from personsync.sync import engine
+    from personsync.sync.options import RunOptions
     from personsync.sync.undo import undo as undo_run
 
+    options = RunOptions(dry_run=dry_run, yes=yes, max_share=max_change / 100, wait=wait)
     with open_persons(db) as pdb, progress(f"undoing {run}") as bar:
         engine.ensure_tables(pdb.engine)
-        report = undo_run(pdb, run, advance=bar, wait=wait, dry_run=dry_run)
+        report = undo_run(pdb, run, options=options, on_event=listener(bar, json_out))
     raise typer.Exit(finish(report, json_out))
 
 

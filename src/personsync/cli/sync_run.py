@@ -108,7 +108,7 @@ def listener(
         elif isinstance(event, GuardQuestion):
             return ask is not None and ask(event.message)
         elif isinstance(event, Moved):
-            bar(event.step)
+            bar(event.step, total=event.total)
         return None
 
     return hear
