@@ -371,7 +371,7 @@ def one_run(work: Path, scenario: str, tree: str, no_fsync: bool) -> dict[str, f
         for path in (here, copy):
             if path is not None:
                 shutil.rmtree(path, ignore_errors=True)
-        for end in (".db", ".db-wal", ".db-shm"):
+        for end in (".db", ".db-wal", ".db-shm", ".db.locks"):
             Path(f"{here}{end}").unlink(missing_ok=True)
         if (work / PG_MARK).exists():
             prefix = (work / PG_MARK).read_text().strip()
