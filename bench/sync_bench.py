@@ -371,8 +371,9 @@ def one_run(work: Path, scenario: str, tree: str, no_fsync: bool) -> dict[str, f
         for path in (here, copy):
             if path is not None:
                 shutil.rmtree(path, ignore_errors=True)
-        for end in (".db", ".db-wal", ".db-shm", ".db.locks"):
+        for end in (".db", ".db-wal", ".db-shm"):
             Path(f"{here}{end}").unlink(missing_ok=True)
+        shutil.rmtree(f"{here}.db.locks", ignore_errors=True)  # the leases' lock files
         if (work / PG_MARK).exists():
             prefix = (work / PG_MARK).read_text().strip()
             _pg(f'DROP DATABASE IF EXISTS "{prefix}_{here.name}"'.replace("-", "_"))
