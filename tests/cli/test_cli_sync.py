@@ -166,3 +166,72 @@ def test_demo_runs_the_main_job(tmp_path: Path) -> None:
         assert step in out
     assert "copied contact" in out  # the demo's copied contact is named, not guessed
     assert (tmp_path / "demo" / "contacts.csv").exists()
+
+
+def test_delete_options_in_rules_and_on_the_command_line(db: str, tmp_path: Path) -> None:
+    url = f"vcf:{tmp_path / 'out'}"
+    pdb = PersonsDB(db)
+    pdb.create_view("Engineers", "job_title = 'Engineer'")
+    pdb.close()
+    assert (
+        runner.invoke(app, ["export", "--to", url, "--view", "Engineers", "--db", db]).exit_code
+        == 0
+    )
+    got = runner.invoke(
+        app,
+        ["rules", "set", url, "--on-person-removed", "tag", "--crm-alone-creates", "--db", db],
+    )
+    assert got.exit_code == 0, got.output
+    shown = runner.invoke(app, ["rules", "show", url, "--db", db])
+    assert "a Person removed (deleted, or left the view): tag" in " ".join(shown.output.split())
+    assert "new records: the CRM alone create" in " ".join(shown.output.split())
+    data = json.loads(runner.invoke(app, ["rules", "show", url, "--db", db, "--json"]).output)
+    assert (data["on_person_removed"], data["on_contact_deleted"], data["crm_alone_creates"]) == (
+        "tag",
+        None,
+        True,
+    )
+    pdb = PersonsDB(db)
+    pdb.update(1, {"job_title": "Retired"})  # leaves the view
+    pdb.delete(2)
+    pdb.close()
+    # The folder's rule (tag), named per Person with why, in the plan people read.
+    plan = runner.invoke(
+        app, ["export", "--to", url, "--view", "Engineers", "--db", db, "--dry-run"]
+    )
+    text = " ".join(plan.output.split())
+    assert "tag contact" in text and "Person 1 left the view" in text
+    assert "Person 2 was deleted from the CRM" in text
+    # The run's own option over the folder's, in the plan's JSON.
+    got = runner.invoke(
+        app,
+        [
+            "export",
+            "--to",
+            url,
+            "--view",
+            "Engineers",
+            "--db",
+            db,
+            "--dry-run",
+            "--json",
+            "--on-person-removed",
+            "delete",
+        ],
+    )
+    actions = json.loads(got.output)["plan"]["actions"]
+    assert sorted((a["action"], a["person_id"], a["why"]) for a in actions) == [
+        ("delete-contact", 1, "left the view"),
+        ("delete-contact", 2, "deleted"),
+    ]
+    bad = runner.invoke(app, ["export", "--to", url, "--db", db, "--on-person-removed", "burn"])
+    assert bad.exit_code == 2
+
+
+def test_plan_with_a_contact_deleted_in_the_folder_prints(db: str, tmp_path: Path) -> None:
+    url = f"vcf:{tmp_path / 'out'}"
+    assert runner.invoke(app, ["export", "--to", url, "--db", db]).exit_code == 0
+    next((tmp_path / "out").iterdir()).unlink()  # deleted in Outlook
+    got = runner.invoke(app, ["export", "--to", url, "--db", db, "--dry-run"])
+    assert got.exit_code == 0, got.output  # was a KeyError in the plan's counts line
+    assert "1 kept deleted" in " ".join(got.output.split())

@@ -225,3 +225,55 @@ def test_a_profile_whose_folder_is_busy_runs_at_its_next_time(
     assert not list((tmp_path / "out").glob("*.vcf"))
     again = runner.run_profile(persons_db, store.get(persons_db.engine, "p"))
     assert again.status == "clean" and len(list((tmp_path / "out").glob("*.vcf"))) == 3
+
+
+def _edit_both_sides(db: PersonsDB, folder: str, person_id: int, crm: str, outlook: str) -> None:
+    """The same field changed in the CRM and in Outlook since the last run: a conflict."""
+    from personsync.stores import open_folder
+    from personsync.stores.base import get_one
+
+    db.update(person_id, {"company": crm})
+    item = db.get(person_id).contact_manager_id
+    assert item
+    contacts = open_folder(folder, create=False)
+    try:
+        contact = get_one(contacts, item)
+        assert contact is not None
+        contacts.update(
+            contact, replace(contact, record=contact.record.replace({"company": outlook}))
+        )
+    finally:
+        contacts.close()
+
+
+def test_a_profiles_conflict_policy_is_set_by_the_cli_and_used_by_its_runs(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    db = ["--db", sqlite_url]
+    folder = f"vcf:{tmp_path}/both"
+    with PersonsDB(sqlite_url) as pdb:
+        pdb.add_many(list(generate(5, seed=5)))
+    create = ["profiles", "create", "Both", "--direction", "sync", "--folder", folder]
+    got = cli.invoke(app, [*create, "--on-conflict", "outlook", "--every", "5", *db])
+    assert got.exit_code == 0, got.output
+    assert "conflicts: outlook" in got.output
+    got = cli.invoke(app, ["profiles", "run", "Both", *db])
+    assert got.exit_code == 0, got.output
+    with PersonsDB(sqlite_url) as pdb:
+        _edit_both_sides(pdb, folder, 2, "CRM Side Ltd", "Outlook Side Ltd")
+    assert cli.invoke(app, ["profiles", "run", "Both", *db]).exit_code == 0
+    with PersonsDB(sqlite_url) as pdb:
+        assert pdb.get(2).record.company == "Outlook Side Ltd"
+        got = cli.invoke(app, ["profiles", "edit", "Both", "--on-conflict", "crm", *db])
+        assert got.exit_code == 0 and "conflicts: crm" in got.output
+        _edit_both_sides(pdb, folder, 3, "CRM Again Ltd", "Outlook Again Ltd")
+        assert cli.invoke(app, ["profiles", "run", "Both", *db]).exit_code == 0
+        assert pdb.get(3).record.company == "CRM Again Ltd"
+        [run] = journal.list_runs(pdb.engine, 1)
+        assert run.counts.get("update-contact") == 1 and not run.counts.get("update-person")
+    got = cli.invoke(app, ["profiles", "edit", "Both", "--on-conflict", "sideways", *db])
+    assert got.exit_code == 2 and "unknown policy" in got.output
+    got = cli.invoke(app, ["profiles", "edit", "Both", "--on-conflict", "default", *db])
+    assert got.exit_code == 0 and "conflicts: default" in got.output
+    got = cli.invoke(app, ["profiles", "show", "Both", "--json", *db])
+    assert json.loads(got.output)["options"] == {}

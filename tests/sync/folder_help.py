@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from personsync.model import Contact
 from personsync.stores import open_folder
-from personsync.stores.base import read_all
+from personsync.stores.base import ItemRef, read_all
 
 
 def contacts(url: str) -> list[Contact]:
@@ -24,6 +24,15 @@ def contacts(url: str) -> list[Contact]:
 def by_cid(url: str) -> dict[str, Contact]:
     """The folder's contacts by Customer ID."""
     return {c.customer_id: c for c in contacts(url)}
+
+
+def delete(url: str, contact: Contact) -> None:
+    """Delete a contact from its folder, as a person in Outlook would."""
+    store = open_folder(url, create=False)
+    try:
+        store.delete(ItemRef(contact.item_id, contact.version))
+    finally:
+        store.close()
 
 
 def edit(url: str, cid: str, **values: object) -> None:

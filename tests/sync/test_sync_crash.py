@@ -1,5 +1,7 @@
-"""Crash safety: real `python -m personsync export/import` processes killed with SIGKILL at many
-points, then run again: no duplicate contacts or Persons, no lost field values.
+"""Crash safety: real `python -m personsync export/import/sync` processes killed with SIGKILL at
+many points, then run again: no duplicate contacts or Persons, no lost field values. The two-way
+runs carry every delete case at once (Persons gone from the view or the CRM: tagged, or their
+contacts deleted; contacts deleted in the folder: their Persons deleted) and are undone after.
 
 Kill points are deterministic through the executor's documented test hook
 (`--test-hooks crash_after=N`, see sync/crash.py), with small chunks (`chunk=3`) so a small
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,8 +27,9 @@ from sync_fakes import records as generate
 from personsync.model import Contact, diff
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
-from personsync.stores.base import read_all
+from personsync.stores.base import ItemRef, read_all
 from personsync.sync.journal import list_runs
+from personsync.sync.policies import TAG
 from personsync.sync.tables import sync_links
 
 N = 10
@@ -259,3 +263,138 @@ def test_ctrl_c_stops_the_run_and_its_helpers_quietly_then_rerun(tmp_path: Path)
     finally:
         persons.close()
     assert (stopped.status, done.status) == ("interrupted", "clean")
+
+
+# --- sync, with deletes and tags ------------------------------------------------------------
+VIEW = "Members"
+
+
+def _two_way_scene(tmp: Path) -> tuple[Path, str, list[int], dict[str, Contact]]:
+    """10 Persons of a view, synced; then each case at once: 3 Persons leave the view, 1 is
+    deleted from the CRM, 2 contacts are deleted in Outlook, one field is edited on each side."""
+    path = tmp / "p.db"
+    url = f"vcf:{tmp / 'cards'}"
+    db = PersonsDB(str(path))
+    try:
+        db.create_view(VIEW, "notes is empty")
+        ids = db.add_many([r.replace({"notes": ""}) for r in generate(N, 11)])
+        from personsync.sync import engine
+
+        engine.run(db, url, "sync", view=VIEW)
+        before = {c.customer_id: c for c in _contacts(url)}
+        for pid in ids[:3]:
+            db.update(pid, {"notes": "former member"})
+        db.delete(ids[3])
+        store = open_folder(url, create=False)
+        try:
+            for pid in ids[4:6]:
+                c = before[str(pid)]
+                store.delete(ItemRef(c.item_id, c.version))
+            c = before[str(ids[7])]
+            store.update(c, replace(c, record=c.record.replace({"company": "Edited in Outlook"})))
+        finally:
+            store.close()
+        db.update(ids[6], {"job_title": "Edited in the CRM"})
+    finally:
+        db.close()
+    return path, url, ids, before
+
+
+def _sync_args(url: str, removed: str) -> list[str]:
+    return [
+        "sync",
+        "--folder",
+        url,
+        "--view",
+        VIEW,
+        "--on-person-removed",
+        removed,
+        "--on-contact-deleted",
+        "propagate",
+    ]
+
+
+def _check_two_way(
+    db_path: Path, url: str, ids: list[int], before: dict[str, Contact], removed: str
+) -> None:
+    db = PersonsDB(str(db_path))
+    try:
+        found = {c.customer_id: c for c in _contacts(url)}
+        cids = Counter(c.customer_id for c in _contacts(url))
+        assert all(n == 1 for n in cids.values()), "a contact was duplicated"
+        # Propagated: the Persons of the deleted contacts are gone; no other Person is.
+        assert sorted(db.get_many(ids)) == sorted(ids[:3] + ids[6:])
+        for pid in ids[:4]:
+            if removed == "tag":
+                cats = found[str(pid)].record.categories
+                assert cats == (*before[str(pid)].record.categories, TAG), "tagged wrong"
+            else:
+                assert str(pid) not in found, "a removed Person's contact is left"
+        for pid in ids[6:]:
+            person, contact = db.get(pid), found[str(pid)]
+            assert not diff(person.record, contact.record), "a value was lost"
+        assert db.get(ids[6]).record.job_title == "Edited in the CRM"
+        assert db.get(ids[7]).record.company == "Edited in Outlook"
+    finally:
+        db.close()
+
+
+def _undo_all(db_path: Path) -> None:
+    """Undo every sync run but the first (which linked the pairs), newest first."""
+    from personsync.sync.options import RunOptions
+    from personsync.sync.undo import undo
+
+    db = PersonsDB(str(db_path))
+    try:
+        runs = sorted(list_runs(db.engine), key=lambda r: r.started_at, reverse=True)
+        for r in [r for r in runs if r.command == "sync"][:-1]:
+            undo(db, r.id, options=RunOptions(yes=True))  # past the guard
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+# The two-way run has 14 checkpoints here (chunks of 3): its Person updates, the contact updates
+# and tags (intents, write, links), the contact deletes (intents, write, links), the Person
+# deletes (in their one transaction, and after). The odd ones with tags, the even ones with
+# deletes: every point once, in half the time.
+@pytest.mark.parametrize(
+    ("removed", "point"),
+    [("tag", p) for p in range(1, 15, 2)] + [("delete", p) for p in range(2, 15, 2)],
+)
+def test_sync_with_deletes_and_tags_killed_then_rerun_then_undone(
+    tmp_path: Path, removed: str, point: int
+) -> None:
+    db, url, ids, before = _two_way_scene(tmp_path)
+    args = _sync_args(url, removed)
+    assert _run(args, db, crash_after=point) == -signal.SIGKILL
+    done = _process(args, db)
+    assert done.returncode == 0, done.stdout.decode()[-2000:]
+    _check_two_way(db, url, ids, before, removed)
+    persons = PersonsDB(str(db))
+    try:
+        from personsync.sync import engine
+        from personsync.sync.options import RunOptions
+
+        options = RunOptions(
+            dry_run=True,
+            on_person_removed=removed,  # type: ignore[arg-type]
+            on_contact_deleted="propagate",
+        )
+        again = engine.run(persons, url, "sync", view=VIEW, options=options)
+        assert again.plan.changes() == 0, again.plan.to_dict()  # finished: nothing left to do
+    finally:
+        persons.close()
+    # Undo the killed run and the one that finished it: every deleted Person back with its id
+    # and values, every tag off, every deleted contact back with its Customer ID.
+    _undo_all(db)
+    persons = PersonsDB(str(db))
+    try:
+        assert sorted(persons.get_many(ids)) == sorted(i for i in ids if i != ids[3])
+        for pid in ids[4:6]:
+            assert not diff(persons.get(pid).record, before[str(pid)].record)
+    finally:
+        persons.close()
+    found = {c.customer_id: c for c in _contacts(url)}
+    for pid in ids[:4]:
+        assert found[str(pid)].record.categories == before[str(pid)].record.categories

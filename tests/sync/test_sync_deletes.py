@@ -7,23 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from folder_help import by_cid
+from folder_help import by_cid, delete
 from sync_fakes import records as generate
 
-from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
-from personsync.stores import open_folder
-from personsync.stores.base import ItemRef
 from personsync.sync import engine
 from personsync.sync.options import RunOptions
-
-
-def _delete(url: str, contact: Contact) -> None:
-    store = open_folder(url, create=False)
-    try:
-        store.delete(ItemRef(contact.item_id, contact.version))
-    finally:
-        store.close()
 
 
 @pytest.mark.parametrize("mode", ["export", "sync"])
@@ -35,7 +24,7 @@ def test_contact_deleted_in_the_folder_stays_deleted(
     try:
         ids = db.add_many(list(generate(4, 9)))
         engine.run(db, url, mode)
-        _delete(url, by_cid(url)[str(ids[2])])
+        delete(url, by_cid(url)[str(ids[2])])
 
         out = engine.run(db, url, mode, options=RunOptions(yes=True))
         assert out.report is not None and out.report.exit_code == 0

@@ -100,6 +100,21 @@ def test_emails_and_categories_merge_as_sets_in_two_way() -> None:
     assert merge_set(["a", "b"], ["b", "c"], ["a", "b"]) == ["b", "c"]
 
 
+def test_first_two_way_pairing_merges_emails_as_the_next_run_would() -> None:
+    """Found by the state machine: a first pairing named differing e-mails a decision, then the
+    next run (with a baseline) merged them, so a second identical run planned writes."""
+    crm = replace(B, email1="a@x.org", email2="w@x.org")
+    outlook = replace(B, email1="c@x.org", email2="w@x.org")
+    first = three_way(crm, outlook, None, "sync")
+    assert not first.conflicts and first.settled
+    assert first.to_crm == {"email1": "c@x.org", "email3": "a@x.org"}
+    assert first.to_outlook == {"email3": "a@x.org"}
+    # Both sides now agree, and the agreed baseline plans nothing more.
+    crm2, outlook2 = crm.replace(first.to_crm), outlook.replace(first.to_outlook)
+    again = three_way(crm2, outlook2, first.baseline, "sync")
+    assert not again.to_crm and not again.to_outlook and not again.conflicts
+
+
 def test_import_names_the_conflict_journals_the_loser_and_undo_restores(
     db_url: str, tmp_path: Path
 ) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 # docs/screenshots with `make screenshots`; a temporary folder otherwise (tests/web/conftest.py).
@@ -84,12 +84,15 @@ def unlabelled(page: Page) -> list[str]:
     return found
 
 
-def shoot(page: Page, name: str) -> None:
+def shoot(page: Page, name: str, at: Locator | None = None) -> None:
     """What a person sees first at 1280 px (a laptop) and 390 px (a phone): the screen, not the
-    whole page, into SHOTS/NAME-WIDTH.png. Every field must have a label."""
+    whole page (scrolled to `at` when given), into SHOTS/NAME-WIDTH.png. Every field must have
+    a label."""
     assert unlabelled(page) == [], name
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width, height in ((1280, 800), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
+        if at is not None:
+            at.evaluate("e => e.scrollIntoView()")
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"))
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from browser import chromium, served, shoot, tab_to
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
@@ -20,7 +21,9 @@ from personsync.persons.sample import generate
 from personsync.profiles import store
 from personsync.profiles.tables import sync_profiles
 from personsync.stores import open_folder
+from personsync.stores.base import get_one
 from personsync.sync import journal
+from personsync.sync.tables import sync_ignored
 from personsync.web import security
 from personsync.web.app import create_app
 
@@ -166,12 +169,127 @@ def test_a_decision_settled_from_the_queue(
     page.get_by_role("link", name="Settle the decisions").click()
     decision = page.locator("section.decision", has_text=person.record.last_name)
     expect(decision).to_contain_text("matches 2 contacts")
-    shoot(page, "decisions")
     decision.get_by_role("button", name="Link this contact").first.click()
     expect(page.locator("dl.facts")).to_contain_text("link")
     assert db.get(4).contact_manager_id in twins
     page.goto(site + "/decisions")
     expect(page.locator("main")).not_to_contain_text("matches 2 contacts")
+
+
+def test_both_ways_through_the_wizard_then_its_decisions_settled_in_the_queue(
+    page: Page, site: str, db: PersonsDB, tmp_path: Path
+) -> None:
+    from decisions_data import CONFLICTED, folder_to_decide
+
+    out = f"vcf:{tmp_path}/both"
+    first, second = folder_to_decide(db, out)
+    db.update(20, {"job_title": "Treasurer"})  # flows into Outlook
+    contacts = open_folder(out, create=False)
+    try:  # and one from Outlook
+        theirs = get_one(contacts, db.get(30).contact_manager_id or "")
+        assert theirs is not None
+        contacts.update(
+            theirs, replace(theirs, record=theirs.record.replace({"job_title": "Chair"}))
+        )
+    finally:
+        contacts.close()
+
+    page.goto(site + "/sync")
+    page.get_by_label("Both ways (sync)").check()
+    page.get_by_role("button", name="Next →").click()
+    page.get_by_label("Contact folder").fill(out)
+    page.get_by_role("button", name="Next →").click()
+    expect(page.get_by_label("Persons view")).to_have_value("All Persons")
+    page.get_by_role("button", name="Next →").click()
+    expect(page.get_by_label("When both sides changed the same field")).to_have_value("")
+    page.get_by_role("button", name="Show the plan").click()
+    for row in ("Contact updates 1", "Person updates 1", "Conflicts left to decide 1"):
+        expect(page.get_by_role("row", name=row)).to_be_visible()
+    expect(page.get_by_role("row", name="Decisions needed 2")).to_be_visible()
+    page.get_by_role("link", name="Conflicts left to decide").first.click()
+    conflict = page.locator("#actions table.conflicts")
+    expect(conflict.get_by_role("row", name=re.compile("^Company"))).to_contain_text("CRM Side Ltd")
+    expect(conflict.get_by_role("row", name=re.compile("^Company"))).to_contain_text(
+        "Outlook Side Ltd"
+    )
+    shoot(page, "plan-both-ways")
+    page.get_by_role("button", name="Finish").click()
+    finish_and_open_report(page)
+    assert db.get(30).record.job_title == "Chair"
+    contacts = open_folder(out, create=False)
+    try:
+        ours = get_one(contacts, db.get(20).contact_manager_id or "")
+        assert ours is not None and ours.record.job_title == "Treasurer"
+    finally:
+        contacts.close()
+    assert db.get(CONFLICTED).record.company == "CRM Side Ltd"  # left as it is, both kept
+
+    # The queue: a side per field, a copy made a Person, the other copy left alone.
+    page.get_by_role("link", name="Settle the decisions").click()
+    expect(page.locator("section.decision")).to_have_count(3)
+    shoot(page, "decisions")
+    page.get_by_role("button", name="Keep Outlook's Company").click()
+    expect(page.locator("dl.facts")).to_contain_text("sync")
+    page.goto(site + "/decisions")
+    page.get_by_role("button", name="Keep the CRM's Business phone").click()
+    expect(page.locator("dl.facts")).to_contain_text("sync")
+    crm_phone = db.get(CONFLICTED).record.business_phone
+    page.goto(site + "/decisions")
+    expect(page.locator("section.conflict")).to_have_count(0)
+    before = db.count()
+    copy = page.locator("section.decision", has_text="Copy1")
+    copy.get_by_role("button", name="Create a new Person from this contact").click()
+    expect(page.locator("dl.facts")).to_contain_text("link")
+    page.goto(site + "/decisions")
+    page.locator("section.decision", has_text="Copy2").get_by_role(
+        "button", name="Ignore this contact"
+    ).click()
+    expect(page.locator("main")).to_contain_text("Nothing to decide")
+
+    assert db.count() == before + 1
+    made = db.get(max(p.id for p in db.iter_persons()))
+    assert (made.record.first_name, made.contact_manager_id) == ("Copy1", first)
+    assert db.get(CONFLICTED).record.company == "Outlook Side Ltd"
+    contacts = open_folder(out, create=False)
+    try:
+        pair = get_one(contacts, db.get(CONFLICTED).contact_manager_id or "")
+        copy1 = get_one(contacts, first)
+        assert pair is not None and copy1 is not None
+        assert (pair.record.company, pair.record.business_phone) == ("Outlook Side Ltd", crm_phone)
+        assert copy1.customer_id == str(made.id)
+    finally:
+        contacts.close()
+    with db.engine.connect() as conn:
+        ignored = {r.item_id for r in conn.execute(select(sync_ignored))}
+    assert ignored == {second}
+
+
+def test_field_rules_from_the_wizards_options_and_back(
+    page: Page, site: str, db: PersonsDB, tmp_path: Path
+) -> None:
+    from personsync.sync.settings import load_settings
+
+    out = f"vcf:{tmp_path}/rules"
+    page.goto(f"{site}/sync?step=options&direction=sync&folder={out}&view=All Persons")
+    page.get_by_label("When both sides changed the same field").select_option("crm")
+    page.get_by_role("button", name="Change the field rules…").click()
+    expect(page.get_by_role("heading", name="Field rules")).to_be_visible()
+    page.get_by_label("Notes: direction", exact=True).select_option("to-outlook")
+    page.get_by_label("Company: emptied values", exact=True).select_option("no")
+    page.get_by_label("Job title: fill only if empty", exact=True).check()
+    shoot(page, "field-rules")
+    page.get_by_role("button", name="Save the rules").first.click()
+    # Back on the options step, the rules shown; the wizard's answers kept.
+    expect(page.locator(".rules-summary")).to_contain_text("Notes: CRM → Outlook only")
+    expect(page.locator(".rules-summary")).to_contain_text(
+        "Job title: both ways, fill only if empty"
+    )
+    expect(page.get_by_label("When both sides changed the same field")).to_have_value("crm")
+    rules = load_settings(db.engine, out).rules
+    assert (rules["notes"].flow, rules["company"].never_blank) == ("to-outlook", False)
+    assert rules["job_title"].fill_only_if_empty and set(rules) == {"notes", "company", "job_title"}
+    page.get_by_role("button", name="Show the plan").click()
+    expect(page.get_by_role("heading", name="The plan")).to_be_visible()
 
 
 def test_a_profile_runs_on_its_schedule_and_shows_its_result(
@@ -309,3 +427,107 @@ def test_the_wizard_into_microsoft_365_with_sign_in_in_the_page(
             page.get_by_role("button", name="Show the plan").click()
             expect(page.get_by_role("row", name=f"Unchanged {few}")).to_be_visible()
             expect(page.get_by_role("button", name="Finish")).to_be_disabled()
+
+            # Both ways: a change on each side crosses over.
+            mover, other = [p.id for p in db.iter_persons("L")][:2]
+            db.update(mover, {"job_title": "Treasurer"})
+            contacts = open_folder("graph:Contacts", create=False)
+            try:
+                theirs = get_one(contacts, db.get(other).contact_manager_id or "")
+                assert theirs is not None
+                changed = replace(theirs, record=theirs.record.replace({"job_title": "Chair"}))
+                contacts.update(theirs, changed)
+            finally:
+                contacts.close()
+            page.goto(site + "/sync")
+            page.get_by_label("Both ways (sync)").check()
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_label("Contact folder").fill("graph:Contacts")
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_label("Persons view").select_option("L")
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_role("button", name="Show the plan").click()
+            expect(page.get_by_role("row", name="Contact updates 1")).to_be_visible()
+            expect(page.get_by_role("row", name="Person updates 1")).to_be_visible()
+            page.get_by_role("button", name="Finish").click()
+            finish_and_open_report(page)
+            expect(page.locator("dl.facts")).to_contain_text("sync")
+            assert db.get(other).record.job_title == "Chair"
+            contacts = open_folder("graph:Contacts", create=False)
+            try:
+                ours = get_one(contacts, db.get(mover).contact_manager_id or "")
+                assert ours is not None and ours.record.job_title == "Treasurer"
+            finally:
+                contacts.close()
+
+
+def test_carddav_credentials_in_settings_and_address_books_in_the_wizard(
+    page: Page, db: PersonsDB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stat
+
+    from personsync.testing.carddav_servers import running
+
+    secret = "s3cret-Radicale-pw"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("PERSONSYNC_CARDDAV_PASSWORD", raising=False)
+    monkeypatch.delenv("PERSONSYNC_CARDDAV_USER", raising=False)
+    db.create_view("L", 'last_name startswith "L"')
+    few = db.count("L")
+    users = tmp_path / "users"
+    users.write_text(f"alice:{secret}\n")
+    seen: list[str] = []
+    with running("radicale", tmp_path / "dav", auth_file=users) as server:
+        book = server.book("team")
+        existing = open_folder(f"carddav:{book}", password=secret)  # made by MKCOL
+        try:
+            existing.create(Contact(next(iter(generate(1, seed=3)))))
+        finally:
+            existing.close()
+        with served(create_app(db.url, schedule=False)) as site:
+            page.goto(site + "/settings")
+            page.get_by_label("Server address").fill(server.base + "/")
+            page.get_by_label("User name").fill("alice")
+            page.get_by_label(re.compile("^Password")).fill(secret)
+            page.get_by_role("button", name="Save the CardDAV password").click()
+            expect(page.locator(".ok")).to_have_text("Saved.")
+            expect(page.get_by_role("row", name=re.compile("alice"))).to_contain_text(server.base)
+            seen.append(page.content())
+            shoot(page, "settings-carddav", at=page.get_by_role("heading", name="CardDAV servers"))
+            saved = tmp_path / "config" / "personsync" / "carddav.toml"
+            assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+            assert secret in saved.read_text()
+
+            page.goto(site + "/sync?view=L")
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_label("CardDAV server").fill(server.base + "/")
+            page.get_by_role("button", name="Find address books").click()
+            found = page.locator(".address-books a")
+            expect(found).to_have_count(1)
+            shoot(page, "wizard-folder-carddav")
+            seen.append(page.content())
+            found.first.click()
+            folder = page.get_by_label("Contact folder")
+            expect(folder).to_have_value(
+                re.compile(r"^carddav:http://127\.0\.0\.1:\d+/alice/team/$")
+            )
+            page.get_by_role("button", name="Next →").click()
+            expect(page.get_by_label("Persons view")).to_have_value("L")
+            page.get_by_role("button", name="Next →").click()
+            page.get_by_role("button", name="Show the plan").click()
+            expect(page.get_by_role("row", name=f"New contacts {few}")).to_be_visible()
+            seen.append(page.content())
+            page.get_by_role("button", name="Finish").click()
+            page.get_by_role("button", name="Go ahead").click()  # 9 new in a book of 1
+            run = finish_and_open_report(page)
+            seen.append(page.content())
+            seen.append(page.url)
+        contacts = open_folder(f"carddav:{book}", password=secret)
+        try:
+            assert len(list(contacts.list_items())) == few + 1
+        finally:
+            contacts.close()
+    info = journal.get_run(db.engine, run)
+    assert info.counts["create-contact"] == few
+    assert not [text for text in seen if secret in text]
+    assert secret not in repr(info)

@@ -383,3 +383,230 @@ def test_both_ways_with_a_conflict_policy(
     assert "CRM Side Ltd" in shown and "Outlook Side Ltd" in shown
     finish_run(console, plan)
     assert db.get(8).record.company == "Outlook Side Ltd"
+
+
+def test_a_profiles_conflict_policy_is_edited_in_its_form(
+    console: Console, db: PersonsDB, out: str
+) -> None:
+    form = {
+        "name": "Both",
+        "direction": "sync",
+        "folder": out,
+        "view": "All Persons",
+        "max_change": "100",
+        "schedule": "every",
+        "every_minutes": "15",
+        "on_conflict": "newest",
+    }
+    assert 'id="on_conflict"' in console.get("/profiles/new").text
+    assert console.submit("/profiles/new", form).status_code == 303
+    assert store.get(db.engine, "Both").options == {"on_conflict": "newest"}
+    assert "the newer change wins" in console.get("/profiles").text
+    page = console.get("/profiles/Both/edit").text
+    assert re.search(r'<option value="newest"\s+selected>', page)
+    got: Any = console.submit("/profiles/Both/edit", {**form, "on_conflict": "sideways"})
+    assert got.status_code == 422 and "unknown option on_conflict=sideways" in got.text
+    assert console.submit("/profiles/Both/edit", {**form, "on_conflict": "crm"}).status_code == 303
+    assert store.get(db.engine, "Both").request.options == {"on_conflict": "crm"}
+
+
+def test_decisions_link_create_new_ignore_and_take_a_side_per_field(
+    console: Console, db: PersonsDB, out: str
+) -> None:
+    from dataclasses import replace
+
+    from decisions_data import CONFLICTED, folder_to_decide
+
+    from personsync.stores import open_folder
+    from personsync.stores.base import get_one
+    from personsync.sync.links import Links
+
+    first, second = folder_to_decide(db, out)
+    run = finish_run(console, make_plan(console, plan_answers(out, direction="sync")))
+    folder = journal.get_run(db.engine, run).folder
+    page = console.get("/decisions").text
+    assert page.count("Create a new Person from this contact") == 2
+    assert "CRM Side Ltd" in page and "Outlook Side Ltd" in page
+    assert "+1 617 555 0101" in page and "+1 617 555 0202" in page
+
+    def keys(pattern: str) -> str:
+        found = re.search(pattern, console.get("/decisions").text)
+        assert found, pattern
+        return found.group(1)
+
+    # Per field: Outlook's company, the CRM's phone.
+    company = keys(r'name="key" value="(\d+\|[^"]*\|conflict:company)"')
+    got: Any = console.submit(
+        "/decisions/resolve",
+        {
+            "folder": folder,
+            "person_id": str(CONFLICTED),
+            "field": "company",
+            "key": company,
+            "take": "outlook",
+        },
+    )
+    assert got.status_code == 303
+    person = db.get(CONFLICTED)
+    assert person.record.company == "Outlook Side Ltd"
+    assert person.record.business_phone != "+1 617 555 0202"  # not settled yet: still both
+    page = console.get("/decisions").text
+    assert "conflict:company" not in page and "conflict:business_phone" in page
+    phone = keys(r'name="key" value="(\d+\|[^"]*\|conflict:business_phone)"')
+    console.submit(
+        "/decisions/resolve",
+        {
+            "folder": folder,
+            "person_id": str(CONFLICTED),
+            "field": "business_phone",
+            "key": phone,
+            "take": "crm",
+        },
+    )
+    contacts = open_folder(out, create=False)
+    try:
+        contact = get_one(contacts, person.contact_manager_id or "")
+        assert contact is not None
+        assert (contact.record.company, contact.record.business_phone) == (
+            "Outlook Side Ltd",
+            db.get(CONFLICTED).record.business_phone,
+        )
+    finally:
+        contacts.close()
+    assert "conflict:" not in console.get("/decisions").text
+
+    # A copy becomes a Person of its own; the other is left alone by every later run.
+    before = db.count()
+    key = keys(rf'name="key" value="([^"]*\|{first}\|[^"]*)"')
+    got = console.submit("/decisions/create", {"folder": folder, "key": key, "item_id": first})
+    assert got.status_code == 303 and db.count() == before + 1
+    new = Links(db.engine, folder).owner(first)
+    assert new is not None and db.get(new).record.first_name == "Copy1"
+    assert db.get(new).contact_manager_id == first
+    key = keys(rf'name="key" value="([^"]*\|{second}\|[^"]*)"')
+    got = console.submit("/decisions/ignore", {"folder": folder, "key": key, "item_id": second})
+    assert got.status_code == 303
+    assert "Nothing to decide" in console.get("/decisions").text
+    again = finish_run(console, make_plan(console, plan_answers(out, direction="sync")))
+    info = journal.get_run(db.engine, again)
+    assert info.counts.get("decide", 0) == 0 and db.count() == before + 1
+    assert not [p for p in info.problems if p.get("item_id") == second]
+    # Settled once is not settled for ever: a new conflict on the same field shows again.
+    db.update(CONFLICTED, {"company": "CRM Once More"})
+    contacts = open_folder(out, create=False)
+    try:
+        contact = get_one(contacts, db.get(CONFLICTED).contact_manager_id or "")
+        assert contact is not None
+        edited = contact.record.replace({"company": "Outlook Once More"})
+        contacts.update(contact, replace(contact, record=edited))
+    finally:
+        contacts.close()
+    finish_run(console, make_plan(console, plan_answers(out, direction="sync")))
+    page = console.get("/decisions").text
+    assert "conflict:company" in page and "Outlook Once More" in page
+
+
+def test_field_rules_are_shown_and_changed_from_the_wizard(
+    console: Console, db: PersonsDB, out: str
+) -> None:
+    import json
+    from urllib.parse import quote
+
+    wizard = f"/sync?step=options&direction=sync&folder={quote(out)}&view=All+Persons"
+    page = console.get(wizard).text
+    assert 'formaction="/sync/rules"' in page and "Every field both ways" in page
+    answers = plan_answers(out, direction="sync", on_conflict="crm")
+    got: Any = console.submit("/sync/rules", answers)
+    assert got.status_code == 303 and "csrf" not in got.headers["location"]
+    page = console.get(got.headers["location"]).text
+    assert 'name="flow-notes"' in page and 'name="fill-job_title"' in page
+    back = re.search(r'name="back" value="([^"]+)"', page)
+    assert back and back.group(1).replace("&amp;", "&").startswith("/sync?")
+    form = {
+        "folder": out,
+        "back": back.group(1).replace("&amp;", "&"),
+        "flow-notes": "to-outlook",
+        "blank-company": "no",
+        "fill-job_title": "on",
+        "on_conflict": "crm",
+    }
+    got = console.submit("/rules", form)
+    assert got.status_code == 303 and got.headers["location"].startswith("/sync?")
+    assert "on_conflict=crm" in got.headers["location"]  # the wizard's answers kept
+    shown = CliRunner().invoke(cli_app, ["rules", "show", out, "--json", "--db", db.url])
+    assert json.loads(shown.output) == {
+        "folder": out,
+        "on_conflict": "crm",
+        "rules": {
+            "company": {"flow": "both", "never_blank": False, "fill_only_if_empty": False},
+            "job_title": {"flow": "both", "never_blank": None, "fill_only_if_empty": True},
+            "notes": {"flow": "to-outlook", "never_blank": None, "fill_only_if_empty": False},
+        },
+    }
+    page = console.get(got.headers["location"]).text
+    assert "Notes: CRM → Outlook only" in page and "Company: both ways, may blank out" in page
+    # Back to the defaults for company; a link elsewhere is not followed.
+    got = console.submit("/rules", {**form, "blank-company": "", "back": "//example.org/x"})
+    assert got.headers["location"] == "/sync"
+    shown = CliRunner().invoke(cli_app, ["rules", "show", out, "--json", "--db", db.url])
+    assert set(json.loads(shown.output)["rules"]) == {"job_title", "notes"}
+    assert console.get("/rules?folder=ftp:x").status_code == 400
+
+
+def test_carddav_credentials_with_a_missing_field_are_named_and_never_echoed(
+    console: Console, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    got: Any = console.submit(
+        "/settings/carddav", {"server": "https://dav.example.org/", "user": "", "secret": "pw-1"}
+    )
+    assert got.status_code == 422 and "needs a user name" in errors(got.text)["user"]
+    assert 'value="https://dav.example.org/"' in got.text and "pw-1" not in got.text
+    got = console.submit(
+        "/settings/carddav", {"server": "ftp://dav.example.org/", "user": "bo", "secret": "pw-1"}
+    )
+    assert got.status_code == 422 and "not a CardDAV address" in errors(got.text)["server"]
+    got = console.submit(
+        "/settings/carddav", {"server": "https://dav.example.org/", "user": "bo", "secret": "pw-1"}
+    )
+    assert got.status_code == 303 and "pw-1" not in got.headers["location"]
+    from personsync.stores.carddav_auth import find_credentials
+
+    found = find_credentials("https://dav.example.org/", env={})
+    assert found is not None and (found.user, found.password) == ("bo", "pw-1")
+    page = console.get("/settings").text
+    assert "dav.example.org" in page and "bo" in page and "pw-1" not in page
+    assert (
+        console.submit("/settings/carddav/forget", {"host": "dav.example.org"}).status_code == 303
+    )
+    assert find_credentials("https://dav.example.org/", env={}) is None
+
+
+def test_create_new_from_the_queue_is_undone_by_undo(
+    console: Console, db: PersonsDB, out: str
+) -> None:
+    from decisions_data import COPIED, folder_to_decide
+
+    from personsync.jobs import engine_adapter
+    from personsync.stores import open_folder
+    from personsync.stores.base import get_one
+
+    first, _ = folder_to_decide(db, out)
+    run = finish_run(console, make_plan(console, plan_answers(out, direction="sync")))
+    folder = journal.get_run(db.engine, run).folder
+    key = re.search(rf'name="key" value="([^"]*\|{first}\|[^"]*)"', console.get("/decisions").text)
+    assert key
+    before = db.count()
+    got: Any = console.submit(
+        "/decisions/create", {"folder": folder, "key": key.group(1), "item_id": first}
+    )
+    made = got.headers["location"].rsplit("/", 1)[1]
+    assert db.count() == before + 1
+    report = engine_adapter.undo(db, made)
+    assert report.counts.get("undone") == 2 and db.count() == before
+    contacts = open_folder(out, create=False)
+    try:
+        copy = get_one(contacts, first)
+        assert copy is not None and copy.customer_id == str(COPIED)  # as it was
+    finally:
+        contacts.close()

@@ -33,7 +33,8 @@ app.add_typer(profiles_app, name="profiles")
 
 NameArg = Annotated[str, typer.Argument(help="The profile's name.")]
 DirectionOpt = Annotated[
-    str | None, typer.Option("--direction", help="export (into Outlook) or import.")
+    str | None,
+    typer.Option("--direction", help="export (into Outlook), import or sync (both ways)."),
 ]
 FolderOpt = Annotated[str | None, typer.Option("--folder", help="The contact folder.")]
 ViewOpt = Annotated[str | None, typer.Option("--view", help="The Persons view (export).")]
@@ -50,6 +51,17 @@ MaxChangeOpt = Annotated[
     float | None,
     typer.Option("--max-change", help="Mass-change guard share in percent (default 50).", min=0),
 ]
+# From sync.policies, not sync.merge: building the command tree must not load the model.
+ConflictOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--on-conflict",
+        help="When both sides changed the same field: crm, outlook, newest or skip (leave both "
+        "and ask, in Decisions); default: the folder's rule, else the run's source (export: crm, "
+        "import: outlook, both ways: skip). `--on-conflict default` goes back to that.",
+        show_default=False,
+    ),
+]
 EnabledOpt = Annotated[
     bool | None,
     typer.Option("--enabled/--disabled", help="Whether the schedule runs it.", show_default=False),
@@ -64,6 +76,7 @@ def _show(p: Profile) -> None:
         console.print(f"  view:      {p.view}")
     console.print(f"  schedule:  {p.schedule}{'' if p.enabled else ' (disabled)'}")
     console.print(f"  guard:     {p.max_change:g} %")
+    console.print(f"  conflicts: {p.options.get('on_conflict') or 'default'}")
     nxt = p.next_run_at.strftime("%Y-%m-%d %H:%M UTC") if p.next_run_at else "-"
     console.print(f"  next run:  {nxt}")
     if p.last_run_at is not None:
@@ -100,10 +113,23 @@ def show_cmd(name: NameArg, db: DbOption = None, json_out: JsonOption = False) -
         _show(p)
 
 
-def _changed(base: Profile, **given: Any) -> Profile:
+def _changed(base: Profile, on_conflict: str | None = None, **given: Any) -> Profile:
     from dataclasses import replace
 
+    from personsync.errors import UsageError
+    from personsync.sync.policies import POLICIES
+
     changes = {k: v for k, v in given.items() if v is not None}
+    if on_conflict is not None:
+        if on_conflict not in (*POLICIES, "default"):
+            raise UsageError(
+                f"--on-conflict {on_conflict}: unknown policy",
+                hint=f"use one of: {', '.join(POLICIES)}, default",
+            )
+        options = {k: v for k, v in base.options.items() if k != "on_conflict"}
+        if on_conflict != "default":
+            options["on_conflict"] = on_conflict
+        changes["options"] = options
     if "every_minutes" in changes:
         changes["cron"] = None
     elif "cron" in changes:
@@ -120,6 +146,7 @@ def create_cmd(
     every: EveryOpt = None,
     cron: CronOpt = None,
     max_change: MaxChangeOpt = None,
+    on_conflict: ConflictOpt = None,
     enabled: EnabledOpt = None,
     db: DbOption = None,
 ) -> None:
@@ -127,7 +154,14 @@ def create_cmd(
     from personsync.profiles.store import Profile, save
 
     base = Profile(name, direction, folder, view or ALL_PERSONS)
-    profile = _changed(base, every_minutes=every, cron=cron, max_change=max_change, enabled=enabled)
+    profile = _changed(
+        base,
+        on_conflict,
+        every_minutes=every,
+        cron=cron,
+        max_change=max_change,
+        enabled=enabled,
+    )
     with open_persons(db) as pdb:
         _show(save(pdb, profile))
 
@@ -142,6 +176,7 @@ def edit_cmd(
     every: EveryOpt = None,
     cron: CronOpt = None,
     max_change: MaxChangeOpt = None,
+    on_conflict: ConflictOpt = None,
     enabled: EnabledOpt = None,
     db: DbOption = None,
 ) -> None:
@@ -151,6 +186,7 @@ def edit_cmd(
         base = get(pdb.engine, name)
         profile = _changed(
             base,
+            on_conflict,
             name=rename,
             direction=direction,
             folder=folder,

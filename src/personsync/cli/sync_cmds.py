@@ -18,7 +18,9 @@ from personsync.cli.output import console, interactive, print_json, progress
 from personsync.cli.root import app
 from personsync.cli.sync_run import (
     ConflictOption,
+    ContactDeletedOption,
     MaxChangeOption,
+    PersonRemovedOption,
     RecreateOption,
     TestHooksOption,
     WaitOption,
@@ -50,6 +52,8 @@ def export_cmd(
     wait: WaitOption = 0.0,
     on_conflict: ConflictOption = None,
     recreate: RecreateOption = False,
+    on_person_removed: PersonRemovedOption = None,
+    on_contact_deleted: ContactDeletedOption = None,
     test_hooks: TestHooksOption = "",
 ) -> None:
     code = sync(
@@ -64,6 +68,8 @@ def export_cmd(
         wait=wait,
         on_conflict=on_conflict,
         recreate=recreate,
+        on_person_removed=on_person_removed,
+        on_contact_deleted=on_contact_deleted,
         test_hooks=test_hooks,
     )
     raise typer.Exit(code)
@@ -87,6 +93,7 @@ def import_cmd(
     max_change: MaxChangeOption = 50.0,
     wait: WaitOption = 0.0,
     on_conflict: ConflictOption = None,
+    on_contact_deleted: ContactDeletedOption = None,
     test_hooks: TestHooksOption = "",
 ) -> None:
     code = sync(
@@ -100,6 +107,7 @@ def import_cmd(
         max_change=max_change,
         wait=wait,
         on_conflict=on_conflict,
+        on_contact_deleted=on_contact_deleted,
         test_hooks=test_hooks,
     )
     raise typer.Exit(code)
@@ -131,6 +139,8 @@ def sync_cmd(
     wait: WaitOption = 0.0,
     on_conflict: ConflictOption = None,
     recreate: RecreateOption = False,
+    on_person_removed: PersonRemovedOption = None,
+    on_contact_deleted: ContactDeletedOption = None,
     test_hooks: TestHooksOption = "",
 ) -> None:
     code = sync(
@@ -145,6 +155,8 @@ def sync_cmd(
         wait=wait,
         on_conflict=on_conflict,
         recreate=recreate,
+        on_person_removed=on_person_removed,
+        on_contact_deleted=on_contact_deleted,
         test_hooks=test_hooks,
     )
     raise typer.Exit(code)
@@ -217,11 +229,13 @@ def rules_show(
 
 @rules_app.command(
     "set",
-    help="Change the folder's rule for FIELD, or its default conflict policy.\n\n"
+    help="Change the folder's rule for FIELD, its default conflict policy, or what deletes "
+    "do.\n\n"
     "Examples:\n\n"
     "  personsync rules set vcf:./contacts notes --direction to-outlook\n\n"
     "  personsync rules set vcf:./contacts company --allow-blank\n\n"
-    "  personsync rules set vcf:./contacts --on-conflict crm",
+    "  personsync rules set vcf:./contacts --on-conflict crm\n\n"
+    "  personsync rules set graph:Contacts --on-person-removed tag --crm-alone-creates",
 )
 def rules_set(
     folder: Annotated[str, typer.Argument(help="The contact folder.")],
@@ -245,6 +259,17 @@ def rules_set(
         ),
     ] = None,
     on_conflict: ConflictOption = None,
+    on_person_removed: PersonRemovedOption = None,
+    on_contact_deleted: ContactDeletedOption = None,
+    crm_alone_creates: Annotated[
+        bool | None,
+        typer.Option(
+            "--crm-alone-creates/--both-create",
+            help="Whether only the CRM makes new records: a contact created in Outlook then "
+            "makes no Person in a two-way sync (it is named once in the report). Default: both "
+            "create.",
+        ),
+    ] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -256,6 +281,16 @@ def rules_set(
         found = settings.load_settings(pdb.engine, folder)
         if on_conflict is not None:
             found = settings.set_policy(pdb.engine, folder, on_conflict.value)
+        if (on_person_removed, on_contact_deleted, crm_alone_creates) != (None, None, None):
+            found = settings.set_deletes(
+                pdb.engine,
+                folder,
+                on_person_removed=None if on_person_removed is None else on_person_removed.value,
+                on_contact_deleted=(
+                    None if on_contact_deleted is None else on_contact_deleted.value
+                ),
+                crm_alone_creates=crm_alone_creates,
+            )
         if field is not None:
             found = settings.set_rule(
                 pdb.engine,

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from personsync.cli.output import console, print_json
 from personsync.sync.journal import RunInfo
-from personsync.sync.plan import Action, Plan, action_to_dict, conflicts_of
+from personsync.sync.plan import WRITES, Action, Plan, action_to_dict, conflicts_of
 from personsync.sync.report import RunReport
 from personsync.sync.settings import FolderSettings
 
@@ -20,6 +20,13 @@ LABELS = {
     "create-person": "create Person",
     "update-person": "update Person",
     "link": "link",
+    "tag-contact": "tag contact",
+    "delete-contact": "delete contact",
+    "delete-person": "delete Person",
+    "keep-deleted": "kept deleted",
+    "left-view": "left the view",
+    "moved": "moved away",
+    "not-created": "not created",
     "skip": "skip",
     "decide": "needs decision",
     "unchanged": "unchanged",
@@ -32,6 +39,9 @@ SHORT = {
     "create-person": "created",
     "update-person": "updated",
     "link": "linked",
+    "tag-contact": "tagged",
+    "delete-contact": "deleted",
+    "delete-person": "deleted",
     "decide": "to decide",
     "skip": "skipped",
     "unchanged": "unchanged",
@@ -39,7 +49,7 @@ SHORT = {
 
 
 # What a run counts when it wrote something that `undo` can take back.
-WRITTEN = {"create-contact", "update-contact", "create-person", "update-person", "link"}
+WRITTEN = frozenset(WRITES)
 
 
 def _short(value: Any, width: int = 30) -> str:
@@ -257,6 +267,12 @@ def show_settings(folder: str, settings: FolderSettings, json_out: bool) -> None
         return
     policy = settings.on_conflict or "the run's default (export: crm, import: outlook, sync: skip)"
     console.print(f"[bold]Rules of {escape(folder)}[/bold]: on conflict {escape(policy)}")
+    alone = "the CRM alone" if settings.crm_alone_creates else "both sides"
+    console.print(
+        f"  a Person removed (deleted, or left the view): {settings.on_person_removed or 'keep'}"
+        f" · a contact deleted in the folder: {settings.on_contact_deleted or 'keep'}"
+        f" · new records: {alone} create"
+    )
     if not settings.rules:
         console.print(
             "  every field both ways; never blank out company, e-mails and phones into the CRM"

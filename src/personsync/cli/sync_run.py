@@ -16,7 +16,7 @@ import typer
 from personsync.cli.db import open_persons
 from personsync.cli.output import Progress, interactive, print_json, progress
 from personsync.errors import ExitCode
-from personsync.sync.policies import POLICIES
+from personsync.sync.policies import CONTACT_DELETED, PERSON_REMOVED, POLICIES, TAG
 
 if TYPE_CHECKING:
     from personsync.sync.events import RunEvent
@@ -75,6 +75,36 @@ RecreateOption = Annotated[
 ]
 
 
+OnPersonRemoved = Enum(  # type: ignore[misc]
+    "OnPersonRemoved", {name: name for name in PERSON_REMOVED}, type=str
+)
+OnContactDeleted = Enum(  # type: ignore[misc]
+    "OnContactDeleted", {name: name for name in CONTACT_DELETED}, type=str
+)
+
+PersonRemovedOption = Annotated[
+    OnPersonRemoved | None,
+    typer.Option(
+        "--on-person-removed",
+        help="A linked Person was deleted from the CRM or left the view (the report says "
+        "which): keep its contact and end the link (keep, the default), give the contact the "
+        f'Outlook category "{TAG}" (tag; taken off if the Person comes back), or delete the '
+        "contact (delete; journaled, `undo` re-creates it). Default: the folder's rule.",
+    ),
+]
+
+ContactDeletedOption = Annotated[
+    OnContactDeleted | None,
+    typer.Option(
+        "--on-contact-deleted",
+        help="A linked contact was deleted in the folder (not moved to another folder): keep "
+        "the Person (keep, the default; the contact is not re-created unless --recreate) or "
+        "delete it too (propagate; journaled, `undo` restores it with the same id). Default: "
+        "the folder's rule.",
+    ),
+]
+
+
 def guard_question(bar: Progress, json_out: bool) -> Callable[[str], bool] | None:
     """How to ask a person whether to go past the mass-change guard; None when nobody can answer
     (JSON for a program, input or output not a terminal): then the guard refuses."""
@@ -128,6 +158,8 @@ def sync(
     wait: float = 0.0,
     on_conflict: OnConflict | None = None,
     recreate: bool = False,
+    on_person_removed: OnPersonRemoved | None = None,
+    on_contact_deleted: OnContactDeleted | None = None,
     test_hooks: str = "",
 ) -> int:
     """Plan, print the plan, apply, print the report; returns the exit code."""
@@ -136,6 +168,7 @@ def sync(
     from personsync.sync import engine
     from personsync.sync.merge import policy
     from personsync.sync.options import RunOptions, with_test_hooks
+    from personsync.sync.settings import contact_deleted, person_removed
 
     if not dry_run:
         # Found before anything is planned or written, not once per contact.
@@ -154,6 +187,12 @@ def sync(
             wait=wait,
             on_conflict=policy(None if on_conflict is None else on_conflict.value),
             recreate=recreate,
+            on_person_removed=person_removed(
+                None if on_person_removed is None else on_person_removed.value
+            ),
+            on_contact_deleted=contact_deleted(
+                None if on_contact_deleted is None else on_contact_deleted.value
+            ),
         )
         options = with_test_hooks(options, test_hooks)
         outcome = engine.run(

@@ -298,6 +298,29 @@ class PersonsDB:
         if not gone:
             raise PersonNotFound(f"no Person with ID {person_id}")
 
+    def delete_unchanged(
+        self, wanted: Sequence[tuple[int, str]], *, conn: Connection | None = None
+    ) -> list[Person]:
+        """Delete each (id, version) Person that still has that version, inside `conn`'s
+        transaction when given (the sync engine journals the deletes in it); returns the Persons
+        deleted, as they were. The others (changed or gone since) are left alone."""
+        with self._write(conn) as write:
+            current = self._get_many(write, (pid for pid, _ in wanted))
+            gone: list[Person] = []
+            for pid, version in wanted:
+                found = current.get(pid)
+                if found is None or found.version != version or not version.isdigit():
+                    continue
+                # The version in the condition too: a write between the read and here wins.
+                done = write.execute(
+                    delete(persons).where(
+                        persons.c.id == pid, persons.c.row_version == int(version)
+                    )
+                ).rowcount
+                if done:
+                    gone.append(found)
+        return gone
+
     def restore(self, person: Person) -> Person:
         """Put a Person back exactly as given (same id, fields, contact_manager_id), re-creating
         it if it was deleted: what undo needs. Bumps the version."""

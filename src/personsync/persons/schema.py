@@ -43,7 +43,8 @@ def person_columns() -> list[Column[object]]:
         # The hidden link to a contact; never part of a Record, never shown in ordinary listings.
         Column("contact_manager_id", String(1000), nullable=True, index=True),
         Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("updated_at", DateTime(timezone=True), nullable=False),
+        # Indexed: the console asks which Persons were written since a moment (migration 0009).
+        Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
         # The change marker: FIRST_VERSION for a new Person, +1 on every write that changes a
         # mapped field. Indexed so that `versions()` is one index-only scan.
         Column(

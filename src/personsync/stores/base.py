@@ -11,7 +11,9 @@ functions below (`begin_create_many`, `finish_interrupted`), which fall back to 
   one batch while the store writes the next (the `vcf:` folder's helper process, CardDAV's
   requests in flight);
 - `RecoverableWrites`: the store writes in place and can mend a write a power cut left
-  half-made (the `vcf:` folder).
+  half-made (the `vcf:` folder);
+- `SearchesBeyondFolder`: the store can find a contact by Customer ID outside its folder, so
+  the engine can tell a contact moved to another folder from one deleted (`graph:`).
 
 An item's *version* is an opaque string that changes whenever the item changes (a file's mtime and
 size, a CardDAV ETag, a Graph changeKey). `update` and `delete` take the version the caller read;
@@ -139,6 +141,35 @@ class RecoverableWrites(Protocol):
         """Make whole any of `writes` that a power cut left half-made. One message per item
         mended."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class FoundElsewhere:
+    """A contact carrying a Customer ID, outside the store's own folder."""
+
+    item_id: str
+    folder: str  # where it is, as a person would name it ("graph:Contacts/Old members")
+
+
+@runtime_checkable
+class SearchesBeyondFolder(Protocol):
+    """Optional: a store that can look for contacts outside its folder (a mailbox)."""
+
+    def find_elsewhere(
+        self, customer_ids: Sequence[str]
+    ) -> tuple[dict[str, list[FoundElsewhere]], set[str]]:
+        """The contacts outside this folder that carry each Customer ID, and the Customer IDs
+        not searched for (the store bounds how many searches one run sends)."""
+        ...
+
+
+def find_elsewhere(
+    store: ContactStore, customer_ids: Sequence[str]
+) -> tuple[dict[str, list[FoundElsewhere]], set[str]]:
+    """`find_elsewhere` where the store has it; a store that sees only its folder finds none."""
+    if not customer_ids or not isinstance(store, SearchesBeyondFolder):
+        return {}, set()
+    return store.find_elsewhere(customer_ids)
 
 
 def begin_create_many(store: ContactStore, contacts: Sequence[Contact]) -> Finish:

@@ -28,7 +28,13 @@ from personsync.graph.emptying import resend_without_emptied
 from personsync.graph.folders import ROOT, Folder, default_folder_id, query, resolve_folder, walk
 from personsync.graph.service_errors import is_gone
 from personsync.model import Contact
-from personsync.stores.base import Capabilities, ItemRef, ReadProblem, StoreBase
+from personsync.stores.base import (
+    Capabilities,
+    FoundElsewhere,
+    ItemRef,
+    ReadProblem,
+    StoreBase,
+)
 
 DELTA_PAGE = 200  # Prefer: odata.maxpagesize; the service caps near 200
 CREATE_ATTEMPTS = 4
@@ -37,6 +43,10 @@ READ_CHUNK = 500  # contacts read per get_many step: their replies are held toge
 # they are the slowest reads the service has, and a run needing more is looking for many lost
 # contacts at once, which a person should see before it goes on.
 CUSTOMER_ID_LOOKUPS = 1_000
+# Of those, the searches one run may spend on linked contacts missing from the folder (moved to
+# another folder, or deleted?): past it, the rest are "not searched" and the engine keeps them
+# as they are until a later run (a folder emptied by the thousand is the guard's business).
+ELSEWHERE_LOOKUPS = 200
 
 
 def _read_query() -> str:
@@ -56,6 +66,9 @@ class GraphStore(StoreBase):
         self._versions: dict[str, str] = {}
         self.mbox = client.mailbox_path
         self.lookups = 0  # Customer ID searches sent (bounded by CUSTOMER_ID_LOOKUPS)
+        self.elsewhere = 0  # of those, for contacts missing from the folder (find_elsewhere)
+        self._root_id: str | None = None  # the default Contacts folder's id, once asked
+        self._folder_names: dict[str, str] = {}
 
     @property
     def _contacts_url(self) -> str:
@@ -178,6 +191,61 @@ class GraphStore(StoreBase):
         """Every contact of the mailbox with this Customer ID (any folder: a person may have
         moved it), the folder's own first."""
         return self._find_many([customer_id]).get(customer_id, [])
+
+    def find_elsewhere(
+        self, customer_ids: Sequence[str]
+    ) -> tuple[dict[str, list[FoundElsewhere]], set[str]]:
+        """The contacts outside this folder carrying each Customer ID (a person moved them), by
+        the mailbox-wide search alone; at most ELSEWHERE_LOOKUPS Customer IDs a run (and within
+        CUSTOMER_ID_LOOKUPS), the rest are returned as not searched."""
+        wanted = [c for c in dict.fromkeys(customer_ids) if c]
+        room = max(0, min(ELSEWHERE_LOOKUPS - self.elsewhere, CUSTOMER_ID_LOOKUPS - self.lookups))
+        asked, rest = wanted[:room], set(wanted[room:])
+        self.elsewhere += len(asked)
+        self.lookups += len(asked)
+        found: dict[str, list[FoundElsewhere]] = {}
+        requests = [
+            {"id": str(n), "method": "GET", "url": self._customer_id_urls(cid)[0]}
+            for n, cid in enumerate(asked)
+        ]
+        replies = self.client.batch(requests, what=f"{self.url}: finding moved contacts")
+        for n, cid in enumerate(asked):
+            reply = replies[str(n)]
+            if not reply.ok:
+                raise self.client.error(reply, f"{self.url}: finding Customer ID {cid}")
+            for item in reply.body.get("value", []):
+                where = str(item.get("parentFolderId") or "")
+                got = self._found(item)
+                # The service compares values case-insensitively: the exact one is ours.
+                if got is not None and got.customer_id == cid and where != self.folder.id:
+                    found.setdefault(cid, []).append(
+                        FoundElsewhere(got.item_id, self._folder_name(where))
+                    )
+        return found, rest
+
+    def _folder_name(self, folder_id: str) -> str:
+        """`graph:Contacts/…` for a folder of the mailbox, by walking up its parents."""
+        if folder_id not in self._folder_names:
+            if self._root_id is None:
+                self._root_id = default_folder_id(self.client)
+            names: list[str] = []
+            current = folder_id
+            for _ in range(16):  # folders nest a few levels; a loop is no path
+                if not current or current == self._root_id:
+                    break
+                what = f"{self.url}: naming folder {current}"
+                reply = self.client.send(
+                    "GET",
+                    f"{self.mbox}/contactFolders/{quote(current)}?"
+                    + query({"$select": "displayName,parentFolderId"}),
+                    what=what,
+                )
+                if not reply.ok:
+                    break
+                names.insert(0, str(reply.body.get("displayName") or current))
+                current = str(reply.body.get("parentFolderId") or "")
+            self._folder_names[folder_id] = "graph:" + "/".join([ROOT, *names])
+        return self._folder_names[folder_id]
 
     def _customer_id_urls(self, customer_id: str) -> list[str]:
         """The mailbox-wide search ("the filter is applied to all instances of the resource in

@@ -42,18 +42,24 @@ from personsync.sync.pipeline import WriteQueue
 from personsync.sync.plan import (
     CreateContact,
     CreatePerson,
+    DeleteContact,
+    DeletePerson,
     KeepDeleted,
+    LeftView,
     Link,
+    Moved,
     NeedsDecision,
+    NotCreated,
     Plan,
     Refresh,
     Skip,
+    TagContact,
     UpdateContact,
     UpdatePerson,
     item_of,
 )
 from personsync.sync.report import RunReport
-from personsync.sync.snapshot import GONE
+from personsync.sync.snapshot import GONE, LEFT, MOVED
 from personsync.sync.values import RawJson, dumps, record_to_dict, value_to_json
 
 T = TypeVar("T")
@@ -122,7 +128,7 @@ class Executor:
         self.customer_ids: CustomerIds = []
 
     # --- bookkeeping -----------------------------------------------------------------------------
-    def _error(
+    def error(
         self, name: str, message: str, item_id: str = "", person_id: int | None = None
     ) -> None:
         self.report.errors.append(
@@ -230,7 +236,18 @@ class Executor:
             self._links([a for a in links if a.contact.customer_id == str(a.person_id)])
         if plan.direction != "export":
             self._write_customer_ids(final=True)
-        self._keep_deleted([a for a in plan.actions if isinstance(a, KeepDeleted)])
+        # Deletes and view membership: tags, deleted contacts and Persons, ended links. (Imported
+        # here: deletes.py builds on this module.)
+        from personsync.sync.deletes import Deletes
+
+        deletes = Deletes(self)
+        deletes.tag([a for a in plan.actions if isinstance(a, TagContact)])
+        deletes.delete_contacts([a for a in plan.actions if isinstance(a, DeleteContact)])
+        deletes.delete_persons([a for a in plan.actions if isinstance(a, DeletePerson)])
+        deletes.note([a for a in plan.actions if isinstance(a, NotCreated)])
+        self._keep_deleted(
+            [a for a in plan.actions if isinstance(a, KeepDeleted | LeftView | Moved)]
+        )
         self._refresh([a for a in plan.actions if isinstance(a, Refresh)])
 
     # --- export ----------------------------------------------------------------------------------
@@ -241,7 +258,7 @@ class Executor:
             )
             self.checkpoint()
             written = [
-                _ContactWrite(
+                ContactWrite(
                     a.person_id,
                     a.person_version,
                     a.contact.record,
@@ -260,11 +277,11 @@ class Executor:
     def _update_contacts(self, updates: list[UpdateContact], links: list[Link]) -> None:
         # (contact as read, contact to write, what to record): field updates, and links that
         # write the Person's id as Customer ID (an update that makes a link counts as both).
-        work: list[tuple[Contact, Contact, _ContactWrite]] = [
+        work: list[tuple[Contact, Contact, ContactWrite]] = [
             (
                 u.old,
                 u.new,
-                _ContactWrite(
+                ContactWrite(
                     u.person_id,
                     u.person_version if u.settled else "",
                     u.new.record if u.baseline is None else u.baseline,
@@ -280,7 +297,7 @@ class Executor:
             (
                 lk.contact,
                 replace(lk.contact, customer_id=str(lk.person_id)),
-                _ContactWrite(
+                ContactWrite(
                     lk.person_id,
                     lk.person_version if lk.settled else "",
                     lk.record if lk.baseline is None else lk.baseline,
@@ -292,6 +309,10 @@ class Executor:
             )
             for lk in links
         ]
+        self.update_contacts(work)
+
+    def update_contacts(self, work: Sequence[tuple[Contact, Contact, ContactWrite]]) -> None:
+        """Journal, write and record contact updates: (contact as read, to write, to record)."""
         for part in chunks(work, self.chunk):
             seqs = self.journal.intents(
                 [
@@ -307,7 +328,7 @@ class Executor:
             )
 
     def _contacts_written(
-        self, part: Sequence[_ContactWrite], seqs: list[int], results: Results
+        self, part: Sequence[ContactWrite], seqs: list[int], results: Results
     ) -> None:
         """Record a chunk of contact writes (created or updated) once the store finished it."""
         self.checkpoint()
@@ -326,9 +347,11 @@ class Executor:
                     mirror.append((w.person_id, res.item_id))
                 for key in w.counts:
                     self.report.count(key)
+                if w.note:
+                    self.report.warnings.append(w.note)
             else:
                 outcomes.append((seq, "failed", None, str(res)))
-                self._error(w.name, str(res), w.item_id, w.person_id)
+                self.error(w.name, str(res), w.item_id, w.person_id)
         self._commit(rows, outcomes, mirror)
         self.advance(len(part))
 
@@ -375,7 +398,7 @@ class Executor:
                     self.checkpoint()  # a kill here rolls the whole chunk back
             except PersonsyncError as exc:
                 for a in part:
-                    self._error(a.name, str(exc), a.contact.item_id)
+                    self.error(a.name, str(exc), a.contact.item_id)
                 continue
             self.customer_ids = pending
             self.report.count("create-person", len(part))
@@ -413,7 +436,7 @@ class Executor:
                     )
                 except PersonsyncError as exc:
                     outcomes.append((seq, "failed", None, str(exc)))
-                    self._error(a.name, str(exc), a.contact.item_id, a.person_id)
+                    self.error(a.name, str(exc), a.contact.item_id, a.person_id)
                     continue
                 cid_ok = a.contact.customer_id == str(a.person_id)
                 rows.append(
@@ -527,29 +550,26 @@ class Executor:
                 )
             else:
                 outcomes.append((seq, "failed", None, str(res)))
-                self._error(c.display_name, str(res), c.item_id, pid)
+                self.error(c.display_name, str(res), c.item_id, pid)
         with self.engine.begin() as conn:
             Links.set_item_versions(conn, self.folder, versions)
             self.journal.settle(conn, outcomes)
         self.checkpoint()
 
-    def _keep_deleted(self, actions: list[KeepDeleted]) -> None:
-        """Tombstones: the link stays, with the deleted side's version `GONE` (no side is
-        written, so nothing is journaled; the next run of the pair finds it in step)."""
+    def _keep_deleted(self, actions: Sequence[KeepDeleted | LeftView | Moved]) -> None:
+        """Ended links: a tombstone keeps the deleted side's version `GONE` (or `MOVED`), a
+        Person who left the view makes the link dormant (`LEFT`). No side is written, so nothing
+        is journaled; the next run of the pair finds it in step."""
         for part in chunks(actions, self.chunk):
-            rows = [
-                (
-                    a.person_id,
-                    GONE if a.side == "contact" else a.item_version,
-                    GONE if a.side == "person" else a.person_version,
-                )
-                for a in part
-            ]
+            rows = [_ended(a) for a in part]
             with self.engine.begin() as conn:
                 Links.set_versions(conn, self.folder, rows)
             for a in part:
+                if isinstance(a, KeepDeleted) and a.again:
+                    self.report.count("unchanged")  # named by the run that made it
+                    continue
                 self.report.warnings.append(f"{a.name or a.item_id}: {a.reason}")
-            self.report.count("keep-deleted", len(part))
+                self.report.count(a.kind)
 
     def _refresh(self, actions: list[Refresh]) -> None:
         for part in chunks(actions, self.chunk):
@@ -566,8 +586,19 @@ class Executor:
             self._commit(rows, [])
 
 
+def _ended(a: KeepDeleted | LeftView | Moved) -> tuple[int, str, str]:
+    """(person id, item version, person version) of a link ended without a write."""
+    if isinstance(a, LeftView):
+        return a.person_id, a.item_version, LEFT
+    if isinstance(a, Moved):
+        return a.person_id, MOVED, a.person_version
+    if a.side == "contact":
+        return a.person_id, a.mark, a.person_version
+    return a.person_id, a.item_version, GONE
+
+
 @dataclass(frozen=True, slots=True)
-class _ContactWrite:
+class ContactWrite:
     """What to record of one export write of a contact (a create, a field update, or a link
     that writes the Customer ID) once the store wrote it."""
 
@@ -578,3 +609,4 @@ class _ContactWrite:
     counts: tuple[str, ...]  # the report's counters this write adds to
     name: str
     item_id: str = ""  # the contact written ("" for one being created), for the report
+    note: str = ""  # said in the report's warnings once written (a tag: why)

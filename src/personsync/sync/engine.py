@@ -19,7 +19,7 @@ from personsync.errors import MassChangeRefused
 from personsync.fields import FIELD_NAMES
 from personsync.model import Contact, Person, diff
 from personsync.stores import open_folder
-from personsync.stores.base import ContactStore, ReadProblem
+from personsync.stores.base import ContactStore, ReadProblem, find_elsewhere
 from personsync.sync import guard, planner
 from personsync.sync.apply import Executor
 from personsync.sync.events import Finished, GuardQuestion, OnEvent, Planned, Progress, ignore
@@ -29,6 +29,7 @@ from personsync.sync.journal import (
     interrupted_customer_id_writes,
     interrupted_plan,
     new_run_id,
+    noted_items,
     unfinished_person_creates,
 )
 from personsync.sync.lease import held
@@ -38,7 +39,14 @@ from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
 from personsync.sync.settings import load_settings
-from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot, in_step
+from personsync.sync.snapshot import (
+    DORMANT,
+    FolderSnapshot,
+    PersonsSnapshot,
+    Snapshot,
+    in_step,
+    settled_gone,
+)
 from personsync.sync.tables import metadata
 from personsync.sync.values import record_from_dict
 
@@ -103,8 +111,41 @@ def _recover(
     return out
 
 
+def _look_elsewhere(
+    engine: Engine,
+    store: ContactStore,
+    missing: list[LinkRow],
+    listing: Mapping[str, str],
+) -> tuple[dict[str, str], frozenset[str]]:
+    """Linked contacts missing from the folder's listing: those the store found in another
+    folder (item id → where), and those it did not search for (its bound per run). A contact
+    with the Person's Customer ID that is linked in another folder is that folder's own (the
+    Person exported there too), not a moved one. A folder listed empty is the guard's to stop:
+    nothing is searched for it."""
+    if not missing or not listing:
+        return {}, frozenset()
+    found, unsearched = find_elsewhere(store, [str(link.person_id) for link in missing])
+    if not found:
+        return {}, frozenset(link.item_id for link in missing if str(link.person_id) in unsearched)
+    others = Links(engine, store.url).linked_elsewhere(
+        [hit.item_id for hits in found.values() for hit in hits]
+    )
+    moved: dict[str, str] = {}
+    for link in missing:
+        hits = [h for h in found.get(str(link.person_id), ()) if h.item_id not in others]
+        if hits:
+            moved[link.item_id] = hits[0].folder
+    unknown = frozenset(link.item_id for link in missing if str(link.person_id) in unsearched)
+    return moved, unknown
+
+
 def take_snapshot(
-    db: Any, store: ContactStore, direction: str, view: str | None, recreate: bool = False
+    db: Any,
+    store: ContactStore,
+    direction: str,
+    view: str | None,
+    recreate: bool = False,
+    choices: Choices | None = None,
 ) -> Snapshot:
     engine: Engine = db.engine
     link_table = Links(engine, store.url)
@@ -113,6 +154,8 @@ def take_snapshot(
     for item_id in ignored(engine, store.url):
         listing.pop(item_id, None)  # a person chose to leave it alone: no run sees it
     recovered: dict[str, int] = {}
+    removed: dict[int, str] = {}
+    noted: frozenset[str] = frozenset()
     if direction in ("export", "sync"):
         versions = db.versions(view)
         total = len(versions) if direction == "export" else db.count()
@@ -125,12 +168,29 @@ def take_snapshot(
         need_items += [
             links[p].item_id for p in need_persons if p in links and links[p].item_id in listing
         ]
+        # Linked Persons gone from the view, not handled before: deleted, or left the view?
+        # (Set differences first: a no-op run over 100,000 links does no per-link call.)
+        orphans = [p for p in links.keys() - versions.keys() if not settled_gone(links[p])]
+        if orphans:
+            everyone = db.versions(None)
+            removed = {p: "left the view" if p in everyone else "deleted" for p in orphans}
+            if choices is not None and choices.on_person_removed != "keep":
+                # Tagged or deleted: their contacts are read (once: the link ends after).
+                need_items += [links[p].item_id for p in orphans if links[p].item_id in listing]
+        missing = [
+            links[p]
+            for p in need_persons
+            if p in links and links[p].item_id not in listing and not settled_gone(links[p])
+        ]
         contacts, problems = _read_contacts(store, need_items)
         persons = _read_persons(db, need_persons, view, total)
         # The baselines of the linked pairs that were read (none on a first export).
         baselines = link_table.baselines(
-            p for p in need_persons if p in links and links[p].item_id in listing
+            [p for p in need_persons if p in links and links[p].item_id in listing]
+            + [p for p in orphans if choices is not None and choices.on_person_removed == "tag"]
         )
+        if direction == "sync" and choices is not None and choices.crm_alone_creates:
+            noted = frozenset(noted_items(engine, store.url))
         if direction == "sync" and unlinked:
             # Two-way: new contacts become Persons, matched first against every Person not
             # linked here (the view's own were offered them already).
@@ -141,7 +201,12 @@ def take_snapshot(
         versions = db.versions(None)
         total = len(versions)
         by_item = {link.item_id: link for link in links.values()}
-        need_items = [i for i in listing if not in_step(by_item.get(i), listing, versions)]
+        need_items = [
+            i
+            for i, link in ((i, by_item.get(i)) for i in listing)
+            if link is None
+            or (link.person_version not in DORMANT and not in_step(link, listing, versions))
+        ]
         contacts, problems = _read_contacts(store, need_items)
         if any(i not in by_item for i in need_items):
             # Unlinked contacts are matched against every Person not linked here.
@@ -155,8 +220,21 @@ def take_snapshot(
             )
         recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
         baselines = link_table.baselines(by_item[i].person_id for i in need_items if i in by_item)
+        missing = [
+            link
+            for link in (by_item[i] for i in by_item.keys() - listing.keys())
+            if link.person_id in versions and not settled_gone(link)
+        ]
+    # Before a missing contact is taken for deleted, the store looks in its other folders.
+    moved, unsearched = _look_elsewhere(engine, store, missing, listing)
     folder = FolderSnapshot(
-        store.url, listing, contacts, problems, store.capabilities.unsupported_fields
+        store.url,
+        listing,
+        contacts,
+        problems,
+        store.capabilities.unsupported_fields,
+        moved,
+        unsearched,
     )
     return Snapshot(
         folder,
@@ -164,6 +242,8 @@ def take_snapshot(
         links,
         recovered,
         baselines,
+        removed,
+        noted,
     )
 
 
@@ -231,9 +311,18 @@ def run(
                 options.field_policies,
                 rules,
                 options.recreate,
+                options.on_person_removed or settings.on_person_removed or "keep",
+                options.on_contact_deleted or settings.on_contact_deleted or "keep",
+                bool(
+                    settings.crm_alone_creates
+                    if options.crm_alone_creates is None
+                    else options.crm_alone_creates
+                ),
             )
             result = planner.plan(
-                take_snapshot(db, store, direction, view, options.recreate), direction, choices
+                take_snapshot(db, store, direction, view, options.recreate, choices),
+                direction,
+                choices,
             )
             if options.only_persons is not None:
                 result = result.only(options.only_persons)

@@ -8,35 +8,36 @@ from personsync.errors import MassChangeRefused
 from personsync.sync.options import DEFAULT_SHARE
 from personsync.sync.plan import Plan
 
-__all__ = ["DEFAULT_SHARE", "check", "check_share", "share_changed"]
+__all__ = ["DEFAULT_SHARE", "check", "check_share"]
 
 
-def share_changed(plan: Plan) -> tuple[int, int, str]:
-    """(writes, size of the side written to, what that side is)."""
-    if plan.direction == "export":
-        # Contacts deleted in the folder count too: a folder emptied by half stops the run.
-        n = len(plan.of("create-contact", "update-contact", "keep-deleted"))
-        return n, plan.folder_size, f"contacts in {plan.folder}"
-    n = len(plan.of("create-person", "update-person"))
-    return n, plan.persons_size, "Persons"
+# What a run changes on each side: contacts in the folder (deleted in the folder and kept or
+# moved out count too, so a folder emptied by half stops an export), and Persons.
+CONTACT_CHANGES = (
+    "create-contact",
+    "update-contact",
+    "tag-contact",
+    "delete-contact",
+    "keep-deleted",
+    "moved",
+)
+PERSON_CHANGES = ("create-person", "update-person", "delete-person")
 
 
 def _sides(plan: Plan, already: Mapping[str, int]) -> list[tuple[int, int, str]]:
-    def less(n: int, *kinds: str) -> int:
+    """Each side a run writes to: (changes not counted before, its size, what it is). An export
+    writes Persons only when it deletes them (propagate); an import, contacts only to link."""
+
+    def less(*kinds: str) -> int:
+        # A tombstone an earlier run made (its Person changed since) is no change of this run.
+        n = sum(1 for a in plan.of(*kinds) if not getattr(a, "again", False))
         return max(0, n - sum(already.get(k, 0) for k in kinds))
 
-    if plan.direction != "sync":
-        n, size, what = share_changed(plan)
-        kinds = ("create-contact", "update-contact", "create-person", "update-person")
-        return [(less(n, *kinds), size, what)]
-    contacts = less(
-        len(plan.of("create-contact", "update-contact")), "create-contact", "update-contact"
-    )
-    persons = less(len(plan.of("create-person", "update-person")), "create-person", "update-person")
-    return [
-        (contacts, plan.folder_size, f"contacts in {plan.folder}"),
-        (persons, plan.persons_size, "Persons"),
-    ]
+    contacts = (less(*CONTACT_CHANGES), plan.folder_size, f"contacts in {plan.folder}")
+    persons = (less(*PERSON_CHANGES), plan.persons_size, "Persons")
+    if plan.direction == "import":
+        return [persons]
+    return [contacts, persons]
 
 
 def check(

@@ -112,7 +112,19 @@ class Journal:
         journal's), as done at once: they and their entries are committed together or not."""
         return self._add(entries, afters, conn)
 
-    def _add(self, entries: Sequence[Entry], afters: Sequence[Any] | None, conn: Any) -> list[int]:
+    def noted(self, entries: Sequence[Entry]) -> list[int]:
+        """Record what a run decided without writing either side (state `noted`: a new contact
+        that makes no Person, see `noted_items`); never undone, nothing to undo."""
+        return self._add(entries, None, None, state="noted")
+
+    def _add(
+        self,
+        entries: Sequence[Entry],
+        afters: Sequence[Any] | None,
+        conn: Any,
+        *,
+        state: str = "",
+    ) -> list[int]:
         seqs = list(range(self.seq + 1, self.seq + 1 + len(entries)))
         self.seq += len(entries)
         if not entries:
@@ -127,7 +139,7 @@ class Journal:
                 "item_id": e.item_id,
                 "person_id": e.person_id,
                 "before": None if e.before is None else dumps(e.before),
-                "state": "intent" if afters is None else "done",
+                "state": state or ("intent" if afters is None else "done"),
                 "after": None if afters is None else dumps(afters[i]),
             }
             for i, (seq, e) in enumerate(zip(seqs, entries, strict=True))
@@ -214,6 +226,15 @@ def unfinished_person_creates(engine: Engine, folder: str) -> list[PendingCreate
             data = loads(before) or {}
             out.append(PendingCreate(item_id, data.get("record", {}), int(data.get("floor", 0))))
         return out
+
+
+def noted_items(engine: Engine, folder: str) -> set[str]:
+    """Contacts of this folder a run named as made into no Person (the CRM alone creates:
+    journal entries in state `noted`), so that later runs do not name them again."""
+    t = sync_journal
+    query = select(t.c.item_id).where(t.c.state == "noted", t.c.folder == normalise_folder(folder))
+    with engine.connect() as conn:
+        return {row[0] for row in conn.execute(query).all() if row[0]}
 
 
 def interrupted_customer_id_writes(engine: Engine, folder: str) -> list[InterruptedWrite]:

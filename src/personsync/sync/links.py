@@ -106,6 +106,19 @@ class Links:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar()
 
+    def linked_elsewhere(self, item_ids: Sequence[str]) -> set[str]:
+        """Of these items, those linked in another folder (the Person's contact there)."""
+        t = sync_links
+        wanted = sorted(set(item_ids))
+        out: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), CHUNK):
+                query = select(t.c.item_id).where(
+                    t.c.folder != self.folder, t.c.item_id.in_(wanted[start : start + CHUNK])
+                )
+                out.update(row[0] for row in conn.execute(query).all())
+        return out
+
     @staticmethod
     def save(conn: Any, folder: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Upsert links (keys: person_id, item_id, item_version, person_version, baseline,

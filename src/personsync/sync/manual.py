@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from personsync.errors import ItemNotFound, PersonsyncError, UsageError
+from personsync.model import Contact
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, get_one
 from personsync.sync.apply import contact_before, link_row
@@ -22,6 +23,7 @@ from personsync.sync.lease import held
 from personsync.sync.links import Links, normalise_folder
 from personsync.sync.report import RunReport
 from personsync.sync.tables import sync_links
+from personsync.sync.values import record_to_dict
 
 
 @contextmanager
@@ -61,6 +63,64 @@ def link(db: Any, person_id: int, folder: str, item_id: str) -> RunReport:
                 conn, [(seq, "done", {"item_id": ref.item_id, "version": ref.version}, None)]
             )
         db.set_contact_manager_id(person.id, item_id)
+        report.count("link")
+        journal.finish(report.status, report.counts, report.problems())
+        return report
+
+
+def create_new(
+    db: Any, folder: str, *, item_id: str | None = None, person_id: int | None = None
+) -> RunReport:
+    """A decision's "create new": a new Person made from contact `item_id` (a copied contact, or
+    one that matched several Persons), or else a new contact made from Person `person_id` (one
+    that matched several contacts); either way linked to its origin. One journaled run, so
+    `undo` deletes what it made."""
+    if item_id is None and person_id is None:
+        raise UsageError("give the contact (to make a Person of) or the Person (to make a contact)")
+    ensure_tables(db.engine)
+    with _leased(db, folder) as (store, run):
+        journal = Journal(db.engine, "link", store.url, run_id=run)
+        report = RunReport(journal.run_id, "link", journal.folder)
+        if item_id is not None:
+            contact = get_one(store, item_id)
+            if contact is None:
+                raise ItemNotFound(f"no contact {item_id!r} in {folder}")
+            with db.engine.begin() as conn:
+                (pid,) = db.add_many([contact.record], contact_manager_ids=[item_id], conn=conn)
+                journal.done(
+                    conn,
+                    [
+                        Entry(
+                            "person",
+                            "create",
+                            item_id,
+                            pid,
+                            {"record": record_to_dict(contact.record)},
+                        )
+                    ],
+                    [{"person_id": pid, "version": db.new_version}],
+                )
+            # Its own Customer ID from now on (a copy carried another Person's).
+            (seq,) = journal.intents(
+                [Entry("contact", "update", item_id, pid, contact_before(contact))]
+            )
+            ref = store.update(contact, replace(contact, customer_id=str(pid)))
+            record = contact.record
+            report.count("create-person")
+        else:
+            assert person_id is not None
+            person = db.get(person_id)
+            pid, record = person.id, person.record
+            (seq,) = journal.intents([Entry("contact", "create", None, pid)])
+            ref = store.create(Contact(record, customer_id=str(pid)))
+            report.count("create-contact")
+        with db.engine.begin() as conn:
+            # The link is left stale: the next run reads both sides and records the baseline.
+            Links.save(conn, journal.folder, [link_row(pid, ref.item_id, "", "", record)])
+            journal.settle(
+                conn, [(seq, "done", {"item_id": ref.item_id, "version": ref.version}, None)]
+            )
+        db.set_contact_manager_id(pid, ref.item_id)
         report.count("link")
         journal.finish(report.status, report.counts, report.problems())
         return report

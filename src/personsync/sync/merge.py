@@ -29,10 +29,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from personsync.errors import UsageError
 from personsync.fields import FIELDS
 from personsync.model import Record, Value, diff, is_empty, same
-from personsync.sync.policies import POLICIES, Policy
+from personsync.sync.policies import POLICIES, ContactDeleted, PersonRemoved, Policy, named
 from personsync.sync.report import UNSETTLED
 from personsync.sync.values import value_to_json
 
@@ -45,12 +44,7 @@ DEFAULT_POLICY: dict[Mode, Policy] = {"export": "crm", "import": "outlook", "syn
 
 def policy(name: str | None) -> Policy | None:
     """A policy by name (None stays None: the mode's default)."""
-    if name is None:
-        return None
-    for known in POLICIES:
-        if known == name:
-            return known
-    raise UsageError(f"unknown conflict policy {name!r}", hint=f"use one of {', '.join(POLICIES)}")
+    return named(name, POLICIES, "conflict policy")
 
 
 # "Never blank out" is on by default for these fields on the way into the CRM (issue 12).
@@ -232,8 +226,11 @@ def three_way(
     to_crm: dict[str, Value] = {}
     conflicts: list[Conflict] = []
     merged: dict[str, Value] = {}
-    if mode == "sync" and baseline is not None and differing:
-        merged = _sets(crm, outlook, baseline, set(differing) - unsupported)
+    if mode == "sync" and differing:
+        # A first pairing merges against an empty baseline (a plain union): were its e-mails a
+        # "differ at the first sync" decision, the link's next run would merge them anyway,
+        # and an identical second run would not plan nothing.
+        merged = _sets(crm, outlook, baseline or Record(), set(differing) - unsupported)
         differing += [f for f in merged if f not in differing]
     for name in differing:
         c, o = getattr(crm, name), getattr(outlook, name)
@@ -292,6 +289,12 @@ class Choices:
     fields: Mapping[str, Policy] = field(default_factory=dict)
     rules: Mapping[str, FieldRule] = field(default_factory=dict)
     recreate: bool = False  # export: re-create contacts deleted in the folder
+    # Deletes and view membership (docs/sync.md, "Deletes"): a linked Person deleted from the
+    # CRM or gone from the view; a linked contact deleted in the folder; whether only the CRM
+    # makes new records (a two-way sync then makes no Person for a new contact).
+    on_person_removed: PersonRemoved = "keep"
+    on_contact_deleted: ContactDeleted = "keep"
+    crm_alone_creates: bool = False
 
     def three_way(
         self,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from personsync.errors import UsageError
-from personsync.sync.policies import Policy
+from personsync.sync.policies import ContactDeleted, PersonRemoved, Policy
 
 DEFAULT_SHARE = 0.5  # the mass-change guard's share: half of a non-empty side
 DEFAULT_CHUNK = 500  # writes per journaled chunk
@@ -52,6 +52,19 @@ class RunOptions:
     recreate: bool = False
     """Create again the contacts deleted in the folder (default: they stay deleted and the
     report names their Persons)."""
+
+    on_person_removed: PersonRemoved | None = None
+    """A linked Person deleted from the CRM or gone from the view (export, sync): keep its
+    contact (the link ends), tag it "Removed from CRM", or delete it. None: the folder's
+    setting, else keep."""
+
+    on_contact_deleted: ContactDeleted | None = None
+    """A linked contact deleted in the folder (not moved out of it): keep the Person, or
+    propagate (delete it too). None: the folder's setting, else keep."""
+
+    crm_alone_creates: bool | None = None
+    """Two-way: a new contact makes no Person (named once). None: the folder's setting, else
+    False (both sides create)."""
 
     chunk: int = DEFAULT_CHUNK
     """Writes per journaled chunk; small ones give the crash tests more points to stop at."""

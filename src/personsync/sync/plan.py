@@ -12,8 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
-from personsync.model import Contact, Record, Value
+from personsync.model import Contact, Record, Value, diff
 from personsync.sync.merge import Conflict
+from personsync.sync.policies import TAG
 from personsync.sync.values import value_to_json
 
 Direction = Literal["export", "import", "sync"]
@@ -135,15 +136,148 @@ class KeepDeleted:
     item_id: str
     item_version: str  # the contact's ("" when the contact is the one deleted)
     name: str = ""
+    mark: str = "-deleted-"  # the deleted side's version in the link (snapshot.GONE, MOVED)
+    # A tombstone of an earlier run whose other side changed: only its version moves (not
+    # named again, not counted by the guard, counted as unchanged).
+    again: bool = False
 
     @property
     def reason(self) -> str:
+        if self.side == "contact" and self.mark != "-deleted-":
+            return "its contact was moved to another folder: the Person stays"
         if self.side == "contact":
             return (
                 "its contact was deleted in the folder: the Person stays "
                 "(--recreate brings it back)"
             )
         return f"its Person {self.person_id} was deleted in the CRM: the contact stays"
+
+
+def without_tag(contact: Contact) -> Contact:
+    """The contact as if it had never been tagged "Removed from CRM" (`policies.TAG`)."""
+    kept = tuple(c for c in contact.record.categories if c.casefold() != TAG.casefold())
+    return replace(contact, record=contact.record.replace({"categories": kept}))
+
+
+REMOVED_WHY = {
+    "deleted": "was deleted from the CRM",
+    "left the view": "left the view",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LeftView:
+    """Export, sync (`--on-person-removed keep`): a linked Person left the view; the contact stays
+    as it is and the link goes dormant (`snapshot.LEFT`): no run touches the pair until the
+    Person is in a run's view again."""
+
+    kind: ClassVar[str] = "left-view"
+    person_id: int
+    item_id: str
+    item_version: str
+    name: str = ""
+
+    @property
+    def reason(self) -> str:
+        return f"its Person {self.person_id} left the view: the contact stays, unlinked"
+
+
+@dataclass(frozen=True, slots=True)
+class TagContact:
+    """Export, sync (`--on-person-removed tag`): a linked Person was deleted from the CRM or left
+    the view; its contact gets the Outlook category `policies.TAG` (`new`; equal to `old` when
+    it has it already) and the link goes dormant (`snapshot.TAGGED`), so it is tagged once. A
+    Person back in the view has the tag taken off by its pair's update."""
+
+    kind: ClassVar[str] = "tag-contact"
+    person_id: int
+    why: str  # deleted | left the view
+    old: Contact
+    new: Contact
+    baseline: Record  # the link's, kept for the day the Person comes back
+    name: str = ""
+
+    @property
+    def item_id(self) -> str:
+        return self.old.item_id
+
+    @property
+    def reason(self) -> str:
+        return f"its Person {self.person_id} {REMOVED_WHY[self.why]}: the contact is tagged"
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteContact:
+    """Export, sync (`--on-person-removed delete`): a linked Person was deleted from the CRM or
+    left the view; its contact is deleted (journaled whole: undo re-creates it, with the same
+    Customer ID) and the link ends."""
+
+    kind: ClassVar[str] = "delete-contact"
+    person_id: int
+    why: str  # deleted | left the view
+    contact: Contact  # as read: deleted only if it still has this version
+    name: str = ""
+
+    @property
+    def item_id(self) -> str:
+        return self.contact.item_id
+
+    @property
+    def reason(self) -> str:
+        return f"its Person {self.person_id} {REMOVED_WHY[self.why]}: the contact is deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePerson:
+    """`--on-contact-deleted propagate`: a linked contact was deleted in the folder, so its
+    Person is deleted (only if it still has `person_version`; journaled whole: undo restores it
+    with the same id, and its link)."""
+
+    kind: ClassVar[str] = "delete-person"
+    person_id: int
+    person_version: str
+    item_id: str
+    name: str = ""
+
+    @property
+    def reason(self) -> str:
+        return "its contact was deleted in the folder: the Person is deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A linked contact is no longer in the folder but the store found it in another one (a
+    person moved it): nothing is deleted or created, and the link ends as a tombstone
+    (`snapshot.MOVED`), so no later run re-creates it here."""
+
+    kind: ClassVar[str] = "moved"
+    person_id: int
+    person_version: str
+    item_id: str
+    where: str  # the folder it is in now
+    name: str = ""
+
+    @property
+    def reason(self) -> str:
+        return f"its contact was moved to the folder {self.where}: the link ends, nothing deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class NotCreated:
+    """Sync, when the folder's rules say the CRM alone creates: a new contact with no Person is
+    named (once: the journal remembers it), and no Person is made for it."""
+
+    kind: ClassVar[str] = "not-created"
+    item_id: str
+    item_version: str
+    name: str = ""
+
+    @property
+    def reason(self) -> str:
+        return (
+            "a new contact in the folder; the CRM alone creates here, so no Person was made "
+            "(`personsync link` pairs it with one)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +312,27 @@ Action = (
     | Link
     | Refresh
     | KeepDeleted
+    | LeftView
+    | TagContact
+    | DeleteContact
+    | DeletePerson
+    | Moved
+    | NotCreated
     | Skip
     | NeedsDecision
 )
-WRITES = ("create-contact", "update-contact", "create-person", "update-person", "link")
+WRITES = (
+    "create-contact",
+    "update-contact",
+    "create-person",
+    "update-person",
+    "link",
+    "tag-contact",
+    "delete-contact",
+    "delete-person",
+)
+# What a run notes without writing either side (the link ends, or a contact is named once).
+NOTED = ("keep-deleted", "left-view", "moved", "not-created")
 
 
 @dataclass(frozen=True)
@@ -198,9 +349,9 @@ class Plan:
     warnings: tuple[str, ...] = field(default=())
 
     def counts(self) -> dict[str, int]:
-        c = Counter(a.kind for a in self.actions)
+        c = Counter(_counted(a) for a in self.actions)
         c["unchanged"] = self.unchanged + c.pop("refresh", 0)
-        keys = (*WRITES, "keep-deleted", "skip", "decide", "unchanged")
+        keys = (*WRITES, *NOTED, "skip", "decide", "unchanged")
         return {k: c.get(k, 0) for k in keys}
 
     def only(self, person_ids: Collection[int]) -> Plan:
@@ -233,6 +384,10 @@ class Plan:
         }
 
 
+def _counted(a: Action) -> str:
+    return "refresh" if isinstance(a, KeepDeleted) and a.again else a.kind
+
+
 def conflicts_of(a: Action) -> tuple[Conflict, ...]:
     """The fields a pair's action names (none for creates, skips and decisions)."""
     if isinstance(a, UpdateContact | UpdatePerson | Link | Refresh):
@@ -246,7 +401,9 @@ def item_of(a: Action) -> str:
         return a.old.item_id
     if isinstance(a, CreatePerson | UpdatePerson | Link | Refresh):
         return a.contact.item_id
-    return a.item_id if isinstance(a, Skip | NeedsDecision | KeepDeleted) else ""
+    if isinstance(a, CreateContact):
+        return ""
+    return a.item_id
 
 
 def action_to_dict(a: Action) -> dict[str, Any]:
@@ -265,8 +422,17 @@ def action_to_dict(a: Action) -> dict[str, Any]:
         out |= {"person_id": a.person_id, "item_id": a.contact.item_id}
         if isinstance(a, Link):
             out |= {"name": a.name, "link": a.link}
-    elif isinstance(a, KeepDeleted | Skip):
+    elif isinstance(a, KeepDeleted | Skip | LeftView | DeleteContact | DeletePerson | Moved):
         out |= {"reason": a.reason, "name": a.name, "item_id": a.item_id, "person_id": a.person_id}
+        if isinstance(a, DeleteContact):
+            out["why"] = a.why
+        if isinstance(a, Moved):
+            out["moved_to"] = a.where
+    elif isinstance(a, TagContact):
+        out |= {"reason": a.reason, "name": a.name, "item_id": a.item_id, "person_id": a.person_id}
+        out |= {"why": a.why, "tag": "categories" in diff(a.old.record, a.new.record)}
+    elif isinstance(a, NotCreated):
+        out |= {"reason": a.reason, "name": a.name, "item_id": a.item_id}
     else:
         out |= {
             "reason": a.reason,

@@ -19,17 +19,33 @@ from personsync.sync.plan import (
     Action,
     CreateContact,
     CreatePerson,
+    DeleteContact,
+    DeletePerson,
     KeepDeleted,
+    LeftView,
     Link,
+    Moved,
     NeedsDecision,
+    NotCreated,
     Plan,
     Refresh,
     Skip,
+    TagContact,
     UpdateContact,
     UpdatePerson,
     item_of,
+    without_tag,
 )
-from personsync.sync.snapshot import Snapshot, in_step
+from personsync.sync.policies import TAG
+from personsync.sync.snapshot import (
+    GONE,
+    MOVED,
+    TAGGED,
+    Snapshot,
+    dormant,
+    in_step,
+    settled_gone,
+)
 
 
 def _keep(base: Record, other: Record, fields: Iterable[str]) -> Record:
@@ -195,11 +211,13 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
     problems = _problems(snap)
     actions: list[Action] = []
 
-    def pair(person: Person, contact: Contact, how: str) -> None:
+    def pair(person: Person, contact: Contact, how: str, tagged: bool = False) -> None:
+        seen = without_tag(contact) if tagged else contact
         if two_way:
-            actions.extend(_sync_pair(person, contact, how, snap, choices))
+            made = _sync_pair(person, seen, how, snap, choices)
         else:
-            actions.append(_export_pair(person, contact, how, snap, choices))
+            made = [_export_pair(person, seen, how, snap, choices)]
+        actions.extend(_untag(made, person, contact, seen) if tagged else made)
 
     unchanged = 0
     claimed: set[str] = set()
@@ -213,38 +231,45 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
             unchanged += 1
             continue
         person = persons.persons[pid]
-        # Case 1: linked and the link resolves → make the contact's mapped fields match.
+        if dormant(link) and link is not None and link.item_id not in folder.listing:
+            # Back in the view, but its contact went while it was out: as if never linked.
+            link = None
+        # Case 1: linked and the link resolves → make the contact's mapped fields match (a
+        # Person back in the view: its contact's "Removed from CRM" tag taken off, too).
         if link is not None and link.item_id in folder.listing:
             claimed.add(link.item_id)
             contact = folder.contacts.get(link.item_id)
             if contact is None:
                 actions.append(_problem_skip(problems, link.item_id, pid))
             else:
-                pair(person, contact, "")
+                pair(person, contact, "", link.person_version == TAGGED)
             continue
-        if link is not None and not choices.recreate:
+        if link is not None and (
+            not choices.recreate or link.item_version == MOVED or link.item_id in folder.moved
+        ):
             gone.append(person)
         else:
             pending.append(person)
+    # Case 6: a linked Person no longer in the view: deleted from the CRM, or left the view.
+    for pid, why in sorted(snap.removed.items()):
+        link = links.get(pid)
+        if link is not None and pid not in persons.versions and not settled_gone(link):
+            actions.append(_person_removed(link, why, snap, choices, problems))
 
     free = {i: c for i, c in folder.contacts.items() if i not in linked_items}
     by_cid: dict[str, list[Contact]] = defaultdict(list)
     for contact in free.values():
         if contact.customer_id:
             by_cid[contact.customer_id].append(contact)
-    # Case 5: the linked contact was deleted in the folder. Found again by its Customer ID (a
-    # restored contact) → relinked; else kept so: the link becomes a tombstone, the Person
-    # stays, the report names it, and no later run re-creates it unless asked (--recreate).
+    # Case 5: the linked contact is no longer in the folder. Found again by its Customer ID (a
+    # restored contact) → relinked; else as `_contact_gone` says (moved, deleted: kept or
+    # propagated).
     for person in gone:
         if str(person.id) in by_cid:
             pending.append(person)
         else:
             link = links[person.id]
-            actions.append(
-                KeepDeleted(
-                    "contact", person.id, person.version, link.item_id, "", person.display_name
-                )
-            )
+            actions.append(_contact_gone(link, person.version, person.display_name, snap, choices))
     # A copy of a linked contact (same Customer ID, another item): named, never touched.
     for pid, link in links.items():
         if pid in persons.versions and link.item_id in folder.listing:
@@ -327,6 +352,105 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
         links=len(links),
         persons_seen=len(persons.versions),
     )
+
+
+def _untag(made: list[Action], person: Person, contact: Contact, seen: Contact) -> list[Action]:
+    """A tagged pair's actions, planned against `seen` (its contact without the tag), made to
+    take the tag off `contact` in the same write: the update of the contact is from `contact`;
+    when there is none, one is added that takes off the tag (with the Link's or Refresh's
+    agreed values, or beside the Person's update in a two-way run)."""
+    if contact.record == seen.record:
+        return made  # a person took the tag off already
+    out: list[Action] = []
+    rest: list[Link | Refresh] = []
+    for a in made:
+        if isinstance(a, UpdateContact):
+            changes = tuple((f, o, n) for f, (o, n) in diff(contact.record, a.new.record).items())
+            out.append(replace(a, old=contact, changes=changes))
+        elif isinstance(a, UpdatePerson):
+            out.append(a)
+        elif isinstance(a, Link | Refresh):
+            rest.append(a)
+    if any(isinstance(a, UpdateContact) for a in out):
+        return out
+    new = replace(seen, customer_id=str(person.id))
+    changes = tuple((f, o, n) for f, (o, n) in diff(contact.record, new.record).items())
+    both = [a for a in out if isinstance(a, UpdatePerson)]
+    agreed: Link | Refresh | UpdatePerson = rest[0] if rest else both[0]
+    out.append(
+        UpdateContact(
+            person.id,
+            person.version,
+            contact,
+            new,
+            changes,
+            agreed.link if isinstance(agreed, Link) else "",
+            person.display_name,
+            agreed.conflicts if rest else (),
+            agreed.baseline if agreed.baseline is not None else agreed.record,
+            # Written on both sides: the next run reads the pair again (see _sync_pair).
+            agreed.settled and not both,
+        )
+    )
+    return out
+
+
+def _person_removed(
+    link: LinkRow, why: str, snap: Snapshot, choices: Choices, problems: dict[str, str]
+) -> Action:
+    """A linked Person no longer in the view (`why`: deleted, or left the view), by the run's
+    `on_person_removed`: keep (the contact stays, the link ends), tag, or delete the contact."""
+    pid, item_id = link.person_id, link.item_id
+    version = snap.folder.listing.get(item_id)
+    contact = snap.folder.contacts.get(item_id)
+    policy = choices.on_person_removed
+    if policy == "tag" and "categories" in snap.folder.unsupported:
+        policy = "keep"  # a folder that holds no categories cannot be tagged
+    if version is not None and policy != "keep":
+        if contact is None:
+            return _problem_skip(problems, item_id, pid)
+        if policy == "delete":
+            return DeleteContact(pid, why, contact, contact.display_name)
+        cats = contact.record.categories
+        if not any(c.casefold() == TAG.casefold() for c in cats):
+            new = replace(contact, record=contact.record.replace({"categories": (*cats, TAG)}))
+        else:
+            new = contact  # tagged already (an interrupted run): only the link is marked
+        base = snap.baselines.get(pid) or without_tag(contact).record
+        return TagContact(pid, why, contact, new, base, contact.display_name)
+    # Kept (or the contact is gone too): the contact stays, the link ends.
+    name = contact.display_name if contact is not None else ""
+    if why == "deleted":
+        return KeepDeleted("person", pid, "", item_id, version or GONE, name)
+    return LeftView(pid, item_id, version or GONE, name)
+
+
+def _contact_gone(
+    link: LinkRow, person_version: str, name: str, snap: Snapshot, choices: Choices
+) -> Action:
+    """A linked contact no longer in the folder: moved to another folder (the store found it
+    there: the link ends, nothing deleted or created), not searched for (the store's bound:
+    left as it is for a later run), or deleted: kept (a tombstone) or propagated (the Person is
+    deleted), by the run's `on_contact_deleted`. A tombstone of an earlier run stays one."""
+    pid, item_id = link.person_id, link.item_id
+    if link.item_version in (GONE, MOVED):
+        return KeepDeleted(
+            "contact", pid, person_version, item_id, "", name, link.item_version, again=True
+        )
+    where = snap.folder.moved.get(item_id)
+    if where is not None:
+        return Moved(pid, person_version, item_id, where, name)
+    if item_id in snap.folder.unsearched:
+        return Skip(
+            "its contact is missing from the folder and was not searched for in other folders "
+            "(the limit of searches per run): left as it is, the next run looks again",
+            name,
+            item_id,
+            pid,
+        )
+    if choices.on_contact_deleted == "propagate":
+        return DeletePerson(pid, person_version, item_id, name)
+    return KeepDeleted("contact", pid, person_version, item_id, "", name)
 
 
 def _decide_copy(contact: Contact, pid: int, linked_item: str) -> NeedsDecision:
@@ -469,8 +593,9 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
 
     for item_id in sorted(folder.listing):
         link = linked_items.get(item_id)
-        # Both sides as at the last sync: skipped without reading either.
-        if in_step(link, folder.listing, persons.versions):
+        # Both sides as at the last sync, or a pair an export left dormant (its Person left the
+        # view): skipped without reading either.
+        if in_step(link, folder.listing, persons.versions) or dormant(link):
             unchanged += 1
             continue
         contact = folder.contacts.get(item_id)
@@ -510,6 +635,13 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         claimed,
         lambda person, contact, how: _import_pair(person, contact, how, snap, choices),
     )
+    # Case 6: a linked contact no longer in the folder, and no contact took its Person again
+    # (by Customer ID or matching): moved, or deleted (kept, or propagated).
+    for item_id in sorted(linked_items.keys() - folder.listing.keys()):
+        link = linked_items[item_id]
+        pid = link.person_id
+        if not settled_gone(link) and pid in persons.versions and pid not in claimed:
+            actions.append(_contact_gone(link, persons.versions[pid], "", snap, choices))
     return Plan(
         "import",
         folder.url,
@@ -549,6 +681,16 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         claimed,
         lambda person, contact, how: _sync_pair(person, contact, how, snap, choices),
     )
+    if choices.crm_alone_creates:
+        # The folder's rules say the CRM alone creates: a new contact no Person took is named
+        # once (an earlier run's note is remembered: `snap.noted`), and makes no Person.
+        contacts_half = [
+            NotCreated(a.contact.item_id, a.contact.version, a.name)
+            if isinstance(a, CreatePerson)
+            else a
+            for a in contacts_half
+            if not (isinstance(a, CreatePerson) and a.contact.item_id in snap.noted)
+        ]
     return Plan(
         "sync",
         folder.url,

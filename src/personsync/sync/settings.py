@@ -1,7 +1,11 @@
-"""A contact folder's settings, kept with its links: field rules and the default conflict policy.
+"""A contact folder's settings, kept with its links: field rules, the default conflict policy,
+and what deletes do (a Person removed from the CRM or the view, a contact deleted in the
+folder, whether only the CRM creates).
 
 `personsync rules show F` prints them; `personsync rules set F FIELD ...` changes one field's
-rule, `personsync rules set F --on-conflict P` the folder's policy. A run loads them once.
+rule, `personsync rules set F --on-conflict P` the folder's policy, `--on-person-removed`,
+`--on-contact-deleted` and `--crm-alone-creates/--both-create` the delete settings. A run loads
+them once; a run's own option overrides the folder's.
 """
 
 from __future__ import annotations
@@ -15,19 +19,41 @@ from personsync.errors import UsageError
 from personsync.fields import FIELD_NAMES
 from personsync.sync.links import normalise_folder, now
 from personsync.sync.merge import DEFAULT_RULE, FLOWS, FieldRule, Flow, policy
-from personsync.sync.policies import Policy
+from personsync.sync.policies import (
+    CONTACT_DELETED,
+    PERSON_REMOVED,
+    ContactDeleted,
+    PersonRemoved,
+    Policy,
+    named,
+)
 from personsync.sync.tables import sync_folder_settings
 from personsync.sync.values import dumps, loads
+
+
+def person_removed(name: str | None) -> PersonRemoved | None:
+    return named(name, PERSON_REMOVED, "--on-person-removed")
+
+
+def contact_deleted(name: str | None) -> ContactDeleted | None:
+    return named(name, CONTACT_DELETED, "--on-contact-deleted")
 
 
 @dataclass(frozen=True)
 class FolderSettings:
     rules: dict[str, FieldRule] = field(default_factory=dict)
     on_conflict: Policy | None = None
+    # None: the default (keep, keep, both sides create).
+    on_person_removed: PersonRemoved | None = None
+    on_contact_deleted: ContactDeleted | None = None
+    crm_alone_creates: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "on_conflict": self.on_conflict,
+            "on_person_removed": self.on_person_removed,
+            "on_contact_deleted": self.on_contact_deleted,
+            "crm_alone_creates": self.crm_alone_creates,
             "rules": {name: rule.to_dict() for name, rule in sorted(self.rules.items())},
         }
 
@@ -46,7 +72,14 @@ def _from_dict(data: dict[str, Any]) -> FolderSettings:
         )
         for name, r in data.get("rules", {}).items()
     }
-    return FolderSettings(rules, policy(data.get("on_conflict")))
+    alone = data.get("crm_alone_creates")
+    return FolderSettings(
+        rules,
+        policy(data.get("on_conflict")),
+        person_removed(data.get("on_person_removed")),
+        contact_deleted(data.get("on_contact_deleted")),
+        None if alone is None else bool(alone),
+    )
 
 
 def load_settings(engine: Engine, folder: str) -> FolderSettings:
@@ -98,5 +131,25 @@ def set_rule(
 
 def set_policy(engine: Engine, folder: str, name: str | None) -> FolderSettings:
     settings = replace(load_settings(engine, folder), on_conflict=policy(name))
+    save_settings(engine, folder, settings)
+    return settings
+
+
+def set_deletes(
+    engine: Engine,
+    folder: str,
+    *,
+    on_person_removed: str | None = None,
+    on_contact_deleted: str | None = None,
+    crm_alone_creates: bool | None = None,
+) -> FolderSettings:
+    """Change the folder's delete settings (what is not given stays)."""
+    settings = load_settings(engine, folder)
+    if on_person_removed is not None:
+        settings = replace(settings, on_person_removed=person_removed(on_person_removed))
+    if on_contact_deleted is not None:
+        settings = replace(settings, on_contact_deleted=contact_deleted(on_contact_deleted))
+    if crm_alone_creates is not None:
+        settings = replace(settings, crm_alone_creates=crm_alone_creates)
     save_settings(engine, folder, settings)
     return settings

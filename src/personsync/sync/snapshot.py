@@ -22,6 +22,10 @@ class FolderSnapshot:
     contacts: Mapping[str, Contact]  # the items that were read
     problems: Sequence[ReadProblem] = ()
     unsupported: frozenset[str] = frozenset()  # fields the store cannot hold
+    # Linked contacts missing from the listing that the store found in another folder (item
+    # id → where, "graph:Contacts/Old"), and those it did not search for (its bound per run).
+    moved: Mapping[str, str] = field(default_factory=dict)
+    unsearched: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -42,10 +46,37 @@ class Snapshot:
     # person id → its link's baseline (the values both sides last agreed on), for the linked
     # pairs that were read: the three-way field plan goes by it (sync/merge.py)
     baselines: Mapping[int, Record] = field(default_factory=dict)
+    # export, sync: linked Persons not among the view's → why ("deleted" from the CRM, or
+    # "left the view"); only for links not handled before (see `settled_gone`)
+    removed: Mapping[int, str] = field(default_factory=dict)
+    # sync: contacts an earlier run named as not made into Persons (the CRM alone creates)
+    noted: frozenset[str] = frozenset()
 
 
 # A link's version of a side that was deleted and kept so (plan.KeepDeleted): a tombstone.
 GONE = "-deleted-"
+# The item version of a link whose contact was moved to another folder (plan.Moved): kept so,
+# like a deleted one, but never re-created here (not even with --recreate).
+MOVED = "-moved-"
+# The Person version of a link whose Person left the view and was kept (plan.LeftView), or whose
+# contact was tagged (plan.TagContact): *dormant*, left alone by every run until the Person is in
+# a run's view again.
+LEFT = "-left-view-"
+TAGGED = "-tagged-"
+DORMANT = (LEFT, TAGGED)
+
+
+def dormant(link: LinkRow | None) -> bool:
+    return link is not None and link.person_version in DORMANT
+
+
+def settled_gone(link: LinkRow) -> bool:
+    """A link whose deleted, moved or removed side an earlier run handled already."""
+    return (
+        link.item_version in (GONE, MOVED)
+        or link.person_version == GONE
+        or link.person_version in DORMANT
+    )
 
 
 def in_step(
@@ -57,18 +88,23 @@ def in_step(
     """Both sides are as they were when they last agreed: nothing to read, nothing to do."""
     if link is None or link.item_version == "":
         return False
-    if link.item_version == GONE:
-        # A tombstone of a deleted contact: in step while it stays gone and the Person as it
-        # was, unless the run re-creates deleted contacts.
+    if (
+        listing.get(link.item_id) == link.item_version
+        and versions.get(link.person_id) == link.person_version
+    ):
+        return True  # the common case first (a marker never equals a listed version)
+    if link.item_version in (GONE, MOVED):
+        # A tombstone of a deleted (or moved) contact: in step while it stays gone and the
+        # Person as it was, unless the run re-creates deleted contacts.
         return (
-            not recreate
+            (not recreate or link.item_version == MOVED)
             and link.item_id not in listing
             and versions.get(link.person_id) == link.person_version
         )
+    if link.person_version in DORMANT:
+        # The Person left the view (export, sync): left alone while it stays out of it.
+        return link.person_id not in versions
     if link.person_version == GONE:
         # A tombstone of a deleted Person: in step while the contact is as it was.
         return listing.get(link.item_id) == link.item_version and link.person_id not in versions
-    return (
-        listing.get(link.item_id) == link.item_version
-        and versions.get(link.person_id) == link.person_version
-    )
+    return False

@@ -8,14 +8,17 @@ alone and reported: undo never overwrites a later edit. Undo is itself a journal
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Engine
 
 from personsync.errors import MassChangeRefused, PersonNotFound, PersonsyncError, UsageError
+from personsync.model import Contact, Person
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ItemRef, get_one
+from personsync.sync.apply import link_row
 from personsync.sync.events import Finished, GuardQuestion, OnEvent, Progress, ignore
 from personsync.sync.guard import check_share
 from personsync.sync.journal import Entry, Journal, entries, get_run, new_run_id, undone_by
@@ -23,6 +26,7 @@ from personsync.sync.lease import held
 from personsync.sync.links import Links
 from personsync.sync.options import RunOptions
 from personsync.sync.report import RunReport
+from personsync.sync.snapshot import GONE, LEFT
 from personsync.sync.values import record_from_dict
 
 DEFAULT_OPTIONS = RunOptions()
@@ -62,7 +66,14 @@ class _Undo:
         self.report.count("not-undone")
 
     def write(
-        self, e: dict[str, Any], action: str, before: Any, do: Any, *, unlinks: bool = False
+        self,
+        e: dict[str, Any],
+        action: str,
+        before: Any,
+        do: Any,
+        *,
+        unlinks: bool = False,
+        link: Callable[[Any, Any], None] | None = None,
     ) -> None:
         """Journal, then make one undo write; its failure is reported, the others proceed."""
         if self.journal is None:
@@ -80,12 +91,45 @@ class _Undo:
             return
         with self.engine.begin() as conn:
             self.journal.settle(conn, [(seq, "done", after, None)])
-            if e["item_id"]:
+            if link is not None:
+                link(conn, after)  # the link the re-created side had, as `keep` leaves it
+            elif e["item_id"]:
                 if action == "delete" or unlinks:
                     Links.forget(conn, e["folder"], [e["item_id"]])
                 else:
                     Links.mark_stale(conn, e["folder"], [e["item_id"]])
         self.report.count("undone")
+
+    def recreate_contact(self, e: dict[str, Any]) -> None:
+        """A contact the run deleted (its Person was removed): made again from the journal, with
+        the same Customer ID; its link as `keep` would have left it (dormant if its Person is in
+        the CRM, a tombstone if not), so the next run does not delete it again."""
+        before = e["before"] or {}
+        if get_one(self.store(), e["item_id"]) is not None:
+            self.cannot(e, "the contact was not deleted")
+            return
+        again = [c for c in self.store().find_by_customer_id(str(before.get("customer_id") or ""))]
+        if again:
+            self.cannot(e, f"a contact with Customer ID {before.get('customer_id')} is back")
+            return
+        record = record_from_dict(before.get("record") or {})
+        contact = Contact(record, customer_id=str(before.get("customer_id") or ""))
+        pid = e["person_id"]
+
+        def create() -> dict[str, str]:
+            ref = self.store().create(contact)
+            return {"item_id": ref.item_id, "version": ref.version}
+
+        def relink(conn: Any, after: Any) -> None:
+            if pid is None:
+                return
+            exists = self.db.get_many([pid], times=False)
+            row = link_row(
+                pid, after["item_id"], after["version"], LEFT if exists else GONE, record
+            )
+            Links.save(conn, e["folder"], [row])
+
+        self.write(e, "create", None, create, link=relink)
 
     def contact(self, e: dict[str, Any]) -> None:
         after, before = e["after"] or {}, e["before"] or {}
@@ -130,6 +174,30 @@ class _Undo:
                 self.db.set_contact_manager_id(person_id, None)
         except PersonNotFound:
             pass
+
+    def restore_person(self, e: dict[str, Any]) -> None:
+        """A Person the run deleted (its contact was deleted in the folder): put back with the
+        same id, and its link as a tombstone of the deleted contact, so the next run neither
+        deletes it again nor re-creates the contact (unless --recreate)."""
+        before, pid = e["before"] or {}, e["person_id"]
+        if self.db.get_many([pid], times=False):
+            self.cannot(e, "the Person exists")
+            return
+        person = Person(
+            pid,
+            record_from_dict(before.get("record") or {}),
+            str(before.get("version") or ""),
+            before.get("contact_manager_id"),
+        )
+
+        def restore() -> dict[str, Any]:
+            return {"person_id": pid, "version": self.db.restore(person).version}
+
+        def relink(conn: Any, after: Any) -> None:
+            row = link_row(pid, e["item_id"], GONE, after["version"], person.record)
+            Links.save(conn, e["folder"], [row])
+
+        self.write(e, "restore", None, restore, link=relink)
 
     def person(self, e: dict[str, Any]) -> None:
         after, before = e["after"] or {}, e["before"] or {}
@@ -238,7 +306,13 @@ def _walk(worker: _Undo, todo: list[dict[str, Any]], tell: OnEvent) -> None:
     done = 0
     try:
         for e in todo:
-            if e["state"] != "done" or e["action"] == "link":
+            if e["action"] == "delete" and e["side"] == "contact" and e["state"] != "failed":
+                # Also a delete the run journaled but did not record (killed between the two):
+                # a contact that is gone is made again; one still there was never deleted.
+                worker.recreate_contact(e)
+            elif e["action"] == "delete" and e["state"] == "done":
+                worker.restore_person(e)
+            elif e["state"] != "done" or e["action"] == "link":
                 if e["action"] == "link" and e["state"] == "done" and worker.journal is not None:
                     with worker.engine.begin() as conn:
                         Links.forget(conn, e["folder"], [e["item_id"]])

@@ -61,8 +61,13 @@ class Plans:
     def add(self, request: SyncRequest, plan: Plan, guard: str | None) -> str:
         by_kind: dict[str, list[int]] = {}
         for i, action in enumerate(plan.actions):
-            if action.kind != "refresh":
-                by_kind.setdefault(action.kind, []).append(i)
+            kind = action.kind
+            if kind == "refresh":
+                # Only versions move, unless fields were left with both values: a conflict.
+                if not getattr(action, "conflicts", ()):
+                    continue
+                kind = "conflict"
+            by_kind.setdefault(kind, []).append(i)
         token = secrets.token_urlsafe(12)
         with self._lock:
             self._plans[token] = PlanEntry(request, plan, by_kind, guard)
@@ -115,7 +120,15 @@ templates.env.globals["count_labels"] = {
     "link": "Links",
     "skip": "Skipped",
     "keep-deleted": "Kept deleted",
+    # Deletes and view membership (docs/sync.md): a plan page must show every one of them.
+    "left-view": "Left the view (kept)",
+    "tag-contact": "Tagged “Removed from CRM”",
+    "delete-contact": "Contacts deleted",
+    "delete-person": "Persons deleted",
+    "moved": "Moved to another folder",
+    "not-created": "Not made into Persons",
     "decide": "Decisions needed",
+    "conflict": "Conflicts left to decide",
     "unchanged": "Unchanged",
     "undone": "Undone",
     "not-undone": "Not undone",
@@ -185,9 +198,18 @@ def create_app(
     app.add_middleware(security.SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from personsync.web import pages_persons, pages_profiles, pages_runs, pages_settings, pages_sync
+    from personsync.web import (
+        pages_decisions,
+        pages_persons,
+        pages_profiles,
+        pages_rules,
+        pages_runs,
+        pages_settings,
+        pages_sync,
+    )
 
-    for module in (pages_persons, pages_sync, pages_runs, pages_profiles, pages_settings):
+    pages = (pages_persons, pages_sync, pages_runs, pages_decisions, pages_profiles, pages_rules)
+    for module in (*pages, pages_settings):
         app.include_router(module.router)
 
     @app.exception_handler(PersonsyncError)

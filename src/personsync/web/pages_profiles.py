@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from personsync.errors import ProfileError
-from personsync.jobs.engine_adapter import MODES
+from personsync.jobs.engine_adapter import MODES, OPTIONS
 from personsync.persons.repo import ALL_PERSONS
 from personsync.profiles import runner, store
 from personsync.profiles.store import Profile
@@ -24,7 +24,9 @@ router = APIRouter()
 @router.get("/profiles", response_class=HTMLResponse)
 def profiles_page(request: Request) -> HTMLResponse:
     db = state(request).db
-    return render(request, "profiles.html", profiles=store.list_profiles(db.engine))
+    return render(
+        request, "profiles.html", profiles=store.list_profiles(db.engine), options=OPTIONS
+    )
 
 
 def _form_page(
@@ -43,6 +45,7 @@ def _form_page(
         errors=errors,
         original=original,
         modes=MODES,
+        options=OPTIONS,
         views=[v.name for v in web.db.views()],
     )
 
@@ -58,6 +61,7 @@ def _values(p: Profile) -> dict[str, Any]:
         "every_minutes": "" if p.every_minutes is None else str(p.every_minutes),
         "cron": p.cron or "",
         "enabled": p.enabled,
+        **{k: p.options.get(k, "") for k in OPTIONS},
     }
 
 
@@ -101,6 +105,7 @@ def _from_form(form: FormData) -> tuple[Profile, dict[str, str]]:
         every_minutes=every,
         cron=cron,
         enabled=text.get("enabled") == "on",
+        options={k: text[k] for k in OPTIONS if text.get(k)},
     )
     return profile, errors
 
@@ -115,8 +120,10 @@ def _save(request: Request, form: FormData, original: str | None) -> Any:
     web = state(request)
     profile, errors = _from_form(form)
     if original is not None:
+        # Options this form does not show (set with the CLI) are kept.
         old = store.get(web.db.engine, original)
-        profile = replace(profile, options=old.options)
+        kept = {k: v for k, v in old.options.items() if k not in OPTIONS}
+        profile = replace(profile, options={**kept, **profile.options})
     for problem in store.validate(web.db, profile):
         field = "every_minutes" if problem.field == "schedule" else problem.field
         errors.setdefault(field, problem.message + (f" ({problem.hint})" if problem.hint else ""))

@@ -1,4 +1,5 @@
-"""Settings (the database in use, the administrator password, Microsoft 365) and sign-in."""
+"""Settings (the database in use, the administrator password, Microsoft 365, CardDAV servers)
+and sign-in."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from personsync.errors import PersonsyncError
-from personsync.web import security
+from personsync.web import carddav_credentials, security
 from personsync.web.app import render, state
 from personsync.web.security import form_of
 from personsync.web.tasks import Task
@@ -65,19 +66,65 @@ def graph_logout(request: Request) -> RedirectResponse:
     return RedirectResponse("/settings?saved=signed-out", status_code=303)
 
 
-@router.get("/settings", response_class=HTMLResponse)
-def settings_page(request: Request, saved: str = "") -> HTMLResponse:
+def _page(
+    request: Request,
+    *,
+    errors: dict[str, str] | None = None,
+    saved: str = "",
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     web = state(request)
+    try:
+        servers, problem = carddav_credentials.servers(), ""
+    except PersonsyncError as exc:
+        servers, problem = [], exc.message
     return render(
         request,
         "settings.html",
+        status,
         database=web.database,
         has_password=security.has_password(web.db.engine),
         needs_signin=web.needs_signin(),
         graph=_graph_status(),
-        errors={},
+        carddav=servers,
+        carddav_problem=problem,
+        errors=errors or {},
         saved=saved,
+        typed=typed or {},
     )
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(request: Request, saved: str = "") -> HTMLResponse:
+    return _page(request, saved=saved)
+
+
+@router.post("/settings/carddav", response_class=HTMLResponse)
+def save_carddav(request: Request, form: FormData = Depends(form_of)) -> Any:
+    """A CardDAV server's user and password, kept where runs look for them."""
+    server, user = str(form.get("server", "")).strip(), str(form.get("user", "")).strip()
+    errors: dict[str, str] = {}
+    if not server:
+        errors["server"] = "name the server, e.g. https://cloud.example.org/"
+    else:
+        try:
+            carddav_credentials.save(server, user, str(form.get("secret", "")))
+        except PersonsyncError as exc:
+            field = "user" if "user" in exc.message else "secret"
+            if "address" in exc.message or "URL" in exc.message:
+                field = "server"
+            errors[field] = exc.message + (f" ({exc.hint})" if exc.hint else "")
+    if errors:  # what was typed is kept, except the password
+        typed = {"server": server, "user": user}
+        return _page(request, errors=errors, typed=typed, status=422)
+    return RedirectResponse("/settings?saved=carddav", status_code=303)
+
+
+@router.post("/settings/carddav/forget")
+def forget_carddav(request: Request, form: FormData = Depends(form_of)) -> RedirectResponse:
+    carddav_credentials.forget(str(form.get("host", "")))
+    return RedirectResponse("/settings?saved=carddav-forgotten", status_code=303)
 
 
 @router.post("/settings/password", response_class=HTMLResponse)
@@ -93,17 +140,7 @@ def change_password(request: Request, form: FormData = Depends(form_of)) -> Any:
         except PersonsyncError as exc:
             errors["password"] = f"{exc.message} ({exc.hint})"
     if errors:
-        return render(
-            request,
-            "settings.html",
-            422,
-            database=web.database,
-            has_password=security.has_password(web.db.engine),
-            needs_signin=web.needs_signin(),
-            graph=_graph_status(),
-            errors=errors,
-            saved="",
-        )
+        return _page(request, errors=errors, status=422)
     request.session["signed_in"] = True
     return RedirectResponse("/settings?saved=password", status_code=303)
 

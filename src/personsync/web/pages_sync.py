@@ -4,8 +4,10 @@ live progress (server-sent events) and the way to the run's report."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import suppress
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
@@ -16,10 +18,11 @@ from personsync.errors import FolderNotFound, PersonsyncError, ViewError
 from personsync.jobs import engine_adapter
 from personsync.jobs.engine_adapter import MODES, OPTIONS, SyncRequest, needs_view
 from personsync.persons.repo import ALL_PERSONS
-from personsync.stores import list_folders, open_folder, split_url
+from personsync.stores import describe_folders, list_folders, open_folder, split_url
 from personsync.sync.engine import ensure_tables
 from personsync.sync.plan import action_to_dict
 from personsync.sync.tables import sync_links
+from personsync.web import carddav_credentials, pages_rules
 from personsync.web.app import WebState, render, state, templates
 from personsync.web.paging import Page
 from personsync.web.security import form_of
@@ -98,6 +101,13 @@ def _known_folders(web: WebState) -> list[str]:
     return sorted({DEFAULT_FOLDER, *used, *_graph_folders()})
 
 
+def _carddav_servers() -> list[str]:
+    try:
+        return [address for _, _, address in carddav_credentials.servers()]
+    except PersonsyncError:  # an unreadable credentials file: Settings says why
+        return []
+
+
 def _graph_folders() -> list[str]:
     from personsync.graph.config import GraphConfig
 
@@ -113,16 +123,33 @@ def _graph_folders() -> list[str]:
 def wizard(request: Request) -> HTMLResponse:
     web = state(request)
     answers = dict(request.query_params)
+    find = answers.pop("find", "")  # "Find address books": stay on the folder step
     req = _request(answers)
     steps = _steps(req.direction)
-    step = answers.get("step", "direction")
+    step = "folder" if find else answers.get("step", "direction")
     if step not in steps:
         step = "direction"
     errors: dict[str, str] = {}
     problem = check_answers(web, answers, step)
     if problem is not None:
         step, errors[problem[0]] = problem[0], problem[1]
-    return _wizard_page(request, web, answers, step, errors)
+    books: list[tuple[str, str]] = []
+    if find and step == "folder":
+        books, errors["carddav"] = address_books(answers.get("carddav", ""))
+    return _wizard_page(request, web, answers, step, errors, books=books)
+
+
+def address_books(server: str) -> tuple[list[tuple[str, str]], str]:
+    """The address books a CardDAV server offers (discovery, as `personsync folders list
+    carddav:https://host/` does), with the credentials saved in Settings; or why none."""
+    server = server.strip().removeprefix("carddav:")
+    if not server:
+        return [], "name the CardDAV server, e.g. https://cloud.example.org/"
+    try:
+        found = describe_folders("carddav:" + server)
+    except PersonsyncError as exc:
+        return [], exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return found, "" if found else "the server offers no address book to this user"
 
 
 def _wizard_page(
@@ -132,10 +159,16 @@ def _wizard_page(
     step: str,
     errors: dict[str, str],
     status: int = 200,
+    *,
+    books: Sequence[tuple[str, str]] = (),
 ) -> HTMLResponse:
     req = _request(answers)
     steps = _steps(req.direction)
     index = steps.index(step)
+    rules: list[str] = []
+    if step == "options":
+        with suppress(PersonsyncError):  # a wrong folder: the folder step names it
+            rules = pages_rules.summary(web.db.engine, req.folder)
     return render(
         request,
         "sync.html",
@@ -156,7 +189,24 @@ def _wizard_page(
         options=OPTIONS,
         views=[v.name for v in web.db.views()],
         folders=_known_folders(web),
+        rules=rules,
+        books=[
+            (url, name, "/sync?" + urlencode({**answers, "folder": url, "step": "folder"}))
+            for url, name in books
+        ],
+        carddav=answers.get("carddav", ""),
+        carddav_servers=_carddav_servers(),
     )
+
+
+@router.post("/sync/rules")
+def to_rules(form: FormData = Depends(form_of)) -> RedirectResponse:
+    """From the options step to the folder's field rules, and back with every answer kept
+    (a POST: the form's CSRF token never goes into a URL)."""
+    answers = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    back = "/sync?" + urlencode({**answers, "step": "options"})
+    folder = answers.get("folder", "")
+    return RedirectResponse("/rules?" + urlencode({"folder": folder, "back": back}), 303)
 
 
 @router.post("/sync/plan", response_class=HTMLResponse)
@@ -185,7 +235,12 @@ def plan_page(request: Request, token: str, kind: str = "", page: int = 1) -> HT
         kind = ""
     indexes = entry.by_kind.get(kind, []) if kind else _all_shown(entry.by_kind)
     paging = Page(page, PLAN_PAGE, len(indexes))
-    actions = [action_to_dict(plan.actions[i]) for i in paging.slice(indexes)]
+    actions = []
+    for i in paging.slice(indexes):
+        shown = action_to_dict(plan.actions[i])
+        if shown["action"] == "refresh":  # listed only with fields left to decide
+            shown |= {"action": "conflict", "name": plan.actions[i].contact.display_name}  # type: ignore[union-attr]
+        actions.append(shown)
     template = "plan_actions.html" if request.headers.get("hx-request") else "plan.html"
     return render(
         request,
@@ -193,7 +248,7 @@ def plan_page(request: Request, token: str, kind: str = "", page: int = 1) -> HT
         token=token,
         entry=entry,
         plan=plan,
-        counts=plan.counts(),
+        counts={**plan.counts(), "conflict": len(entry.by_kind.get("conflict", ()))},
         kind=kind,
         actions=actions,
         paging=paging,
