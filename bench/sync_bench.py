@@ -1,7 +1,8 @@
 """The sync engine at scale: N Persons (SQLite) and a vCard folder (`vcf:`).
 
 Run: .venv/bin/python -m bench.sync_bench [--persons N] [--runs R] [--no-fsync] [--only S,...]
-                                          [--dir DIR] [--keep DIR] [--old-src SRC]
+                                          [--dir DIR] [--keep DIR] [--trees NAME=PATH,...]
+                                          [--postgresql]
 
 Scenarios (each run in a fresh child process, so its peak memory is its own):
   export-full   full export into an empty folder
@@ -25,12 +26,18 @@ Prints the median wall time of R runs and the largest peak RSS (VmHWM) per scena
 `--dir DIR` puts the databases and folders there instead of the system's temp folder: with
 `--dir /dev/shm` (memory) the figures are the engine's own, without this machine's disk.
 
-`--keep DIR` prepares the starting states in DIR once and reuses them on later calls (and
-leaves DIR in place): preparing 100,000 Persons takes minutes.
+`--keep DIR` prepares the starting states in DIR once and keeps them (a second call with the same
+DIR starts at once): one prepared folder for several sessions, or for the trees of `--trees`.
 
-`--old-src SRC` runs each scenario's children alternately with this tree's code and an older
-tree's (`SRC`: its `src/` folder, e.g. from `git archive`), and prints both medians and their
-ratio: on a shared machine only an interleaved comparison says anything.
+`--trees old=../old,new=.` compares code: each run of each scenario is made by each tree's code in
+turn (a child process started in that tree, its `src` first on the path), interleaved, so a busy
+machine slows both alike; prints each tree's median and the ratio to the first tree's. A tree
+needs this file's `--child` (any commit since the bench had it).
+
+`--postgresql` keeps the Persons (and the sync tables) in PostgreSQL (`PG_SERVER`) instead of
+SQLite: the starting states are template databases, and each run gets a fresh copy
+(`CREATE DATABASE ... TEMPLATE`), never analysed, as on a database the run filled itself. Only
+for trees whose child knows it (this one and later).
 
 `--no-fsync` turns the per-file fsync of single writes into no-ops in the benchmark's own
 processes. Batches never fsync per file (one sync per batch, made by the vCard folder's helper
@@ -83,25 +90,88 @@ class _NoFsyncOs:
         return None
 
 
+EXPORTED = "exported-state"
+SHARED_FOLDER = {"export-noop", "export-1pct", "sync-noop", "sync-1pct"}
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_MARK = "postgresql"  # a file in the work folder naming its PostgreSQL databases' prefix
+
+
 def _db(path: Path) -> Any:
     from personsync.persons.repo import PersonsDB
 
     return PersonsDB(str(path))
 
 
+def _pg(*statements: str) -> list[str]:
+    """Run statements on the server (outside a transaction, as CREATE DATABASE must be); the
+    last one's first column."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            rows: list[str] = []
+            for sql in statements:
+                result = conn.execute(text(sql))
+                rows = list(result.scalars()) if result.returns_rows else []
+            return rows
+    finally:
+        admin.dispose()
+
+
+def _open(work: Path, name: str, template: str | None = None) -> Any:
+    """The database `name` of this work folder, new (a copy of `template` when given), opened:
+    a SQLite file, or a PostgreSQL database when the folder is PostgreSQL's."""
+    from personsync.persons.repo import PersonsDB
+
+    if not (work / PG_MARK).exists():
+        path = work / f"{name}.db"
+        if template is not None:
+            shutil.copy(work / f"{template}.db", path)
+        return _db(path)
+    prefix = (work / PG_MARK).read_text().strip()
+    full = f"{prefix}_{name}".replace("-", "_")
+    like = f' TEMPLATE "{prefix}_{template}"' if template is not None else ""
+    _pg(f'DROP DATABASE IF EXISTS "{full}"', f'CREATE DATABASE "{full}"{like}')
+    return PersonsDB(PG_SERVER.rsplit("/", 1)[0] + "/" + full)
+
+
+def fresh_exported(work: Path, run: str) -> Path:
+    """Point `exported` at a new copy of the exported folder (hard links: a run replaces the
+    files it changes, and writes a hard-linked file anew, never in place), untimed."""
+    copy = work / f"exported-{run}"
+    copy.mkdir()
+    for entry in os.scandir(work / EXPORTED):
+        os.link(entry.path, copy / entry.name)
+    (work / "exported").unlink()
+    (work / "exported").symlink_to(copy.name)
+    return copy
+
+
+def drop_pg(work: Path) -> None:
+    """Drop a PostgreSQL work folder's databases (templates and runs)."""
+    prefix = (work / PG_MARK).read_text().strip()
+    names = _pg(f"SELECT datname FROM pg_database WHERE datname LIKE '{prefix}\\_%'")
+    _pg(*(f'DROP DATABASE IF EXISTS "{name}"' for name in names))
+
+
 def prepare(work: Path, n: int) -> None:
     """Template databases and folders the child runs start from."""
     from personsync.persons.sample import generate
     from personsync.sync import engine
+    from personsync.sync.options import RunOptions
 
-    db = _db(work / "persons.db")
+    db = _open(work, "persons")
     db.add_many(list(generate(n, 42)))
     engine.ensure_tables(db.engine)
     db.close()
-    # The exported state: a linked folder and its database, for the no-op and 1 % runs.
-    shutil.copy(work / "persons.db", work / "exported.db")
-    db = _db(work / "exported.db")
-    _run(db, f"vcf:{work / 'exported'}", "export")
+    # The exported state: a linked folder and its database, for the no-op and 1 % runs. The
+    # runs see the folder as `exported`, a symbolic link to a fresh copy for each run
+    # (`fresh_exported`): links are per folder, and a run must not see an earlier run's edits.
+    (work / EXPORTED).mkdir()
+    (work / "exported").symlink_to(EXPORTED)
+    db = _open(work, "exported", "persons")
+    engine.run(db, f"vcf:{work / 'exported'}", "export", options=RunOptions(yes=True))
     db.close()
     # Cards as Outlook would hand them over: no Customer IDs, for the import; and random names
     # (uuid4), as Outlook's are not in any order the import could profit from (personsync's
@@ -116,89 +186,47 @@ def prepare(work: Path, n: int) -> None:
             if not ln.startswith("X-PERSONSYNC-")
         ]
         (work / "plain" / f"{uid}.vcf").write_text("".join(lines), encoding="utf-8")
-    db = _db(work / "empty.db")
+    db = _open(work, "empty")
     engine.ensure_tables(db.engine)
     db.close()
     # The starting states' 200,000 files on the disk now, not in the first run's syncs.
     os.sync()
 
 
-def _run(db: Any, url: str, direction: str) -> Any:
-    """engine.run with yes=True, in this tree's API or an older tree's (`--old-src`: before
-    RunOptions, the options were keyword arguments)."""
-    from personsync.sync import engine
-
-    try:
-        from personsync.sync.options import RunOptions
-    except ImportError:
-        return engine.run(db, url, direction, yes=True)
-    return engine.run(db, url, direction, options=RunOptions(yes=True))
-
-
 def child(scenario: str, work: Path, run: int) -> dict[str, float]:
+    from personsync.sync import engine
+    from personsync.sync.options import RunOptions
 
     here = work / f"run-{scenario}-{run}"
-    shutil.rmtree(here, ignore_errors=True)  # a kept work folder's earlier run
     here.mkdir()
     if scenario == FLOOR:
         return disk_floor(work, here)
     if scenario == CUSTOMER_ID_FLOOR:
         return customer_id_floor(work, here)
     if scenario == "export-full":
-        shutil.copy(work / "persons.db", here / "p.db")
-        url = f"vcf:{here / 'out'}"
+        template, url = "persons", f"vcf:{here / 'out'}"
     elif scenario in {"export-noop", "export-1pct", "sync-noop", "sync-1pct"}:
         # Links are per folder: the run must see the very folder the links were made with.
-        shutil.copy(work / "exported.db", here / "p.db")
-        url = f"vcf:{work / 'exported'}"
+        template, url = "exported", f"vcf:{work / 'exported'}"
     elif scenario == "sync-first":
         shutil.copytree(work / "plain", here / "cards")
-        shutil.copy(work / "persons.db", here / "p.db")
-        url = f"vcf:{here / 'cards'}"
+        template, url = "persons", f"vcf:{here / 'cards'}"
     else:
         shutil.copytree(work / "plain", here / "cards")
-        shutil.copy(work / "empty.db", here / "p.db")
-        url = f"vcf:{here / 'cards'}"
-    db = _db(here / "p.db")
+        template, url = "empty", f"vcf:{here / 'cards'}"
+    db = _open(work, here.name, template)
     if scenario in {"export-1pct", "sync-1pct"}:
         ids = sorted(db.versions())[::100]
         db.update_many([(pid, {"job_title": f"Changed {run}"}) for pid in ids])
     if scenario == "sync-1pct":
         _change_contacts(url, run)
     direction = scenario.split("-")[0]
-    started, cpu = time.perf_counter(), cpu_seconds()
-    out = _run(db, url, direction)
+    started = time.perf_counter()
+    out = engine.run(db, url, direction, options=RunOptions(yes=True))
     seconds = time.perf_counter() - started
     db.close()
     assert out.report is not None and not out.report.errors, out.report.errors[:3]
-    return {
-        "seconds": seconds,
-        "rss_mb": peak_rss_mb(),
-        "changes": out.plan.changes(),
-        **own_writes(),
-        "cpu_s": cpu_seconds() - cpu,  # the run's own, with its helpers (ended by then)
-    }
-
-
-def cpu_seconds() -> float:
-    """CPU time (user + system) of this process and of its helpers that have ended."""
-    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return sum(u.ru_utime + u.ru_stime for u in usage)
-
-
-def own_writes() -> dict[str, float]:
-    """This process's CPU time since the start (`cpu_seconds`), and its write system
-    calls and bytes (`/proc/self/io`): the database's page
-    writes (the vCard folder's files are written by the helper, a process of its own).
-    Unlike the time, they do not depend on what else the machine is doing: the cost of ids
-    that are not in creation order shows here first (each one touches another index page)."""
-    cpu = {"cpu_s": cpu_seconds()}
-    try:
-        with open("/proc/self/io", encoding="ascii") as io:
-            got = dict(line.split(": ") for line in io.read().splitlines())
-    except OSError:
-        return cpu
-    return {**cpu, "write_calls": int(got["syscw"]), "written_mb": int(got["wchar"]) / 2**20}
+    return {"seconds": seconds, "rss_mb": peak_rss_mb(), "changes": out.plan.changes()}
 
 
 def _change_contacts(url: str, run: int) -> None:
@@ -264,34 +292,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _run_child(scenario: str, work: Path, run: int, fsync: bool, src: str) -> dict[str, float]:
-    command = [sys.executable, "-m", "bench.sync_bench", "--child", scenario]
-    command += ["--work", str(work), "--run", str(run)]
-    command += [] if fsync else ["--no-fsync"]
-    env = {**os.environ, "PYTHONPATH": src} if src else None
-    got = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
-    return dict(json.loads(got.stdout.strip().splitlines()[-1]))
-
-
-def _line(label: str, results: list[dict[str, float]]) -> str:
-    median = statistics.median(r["seconds"] for r in results)
-    peak = max(r["rss_mb"] for r in results)
-    return (
-        f"{label:17} median {median:6.2f} s "
-        + (f"(target ≤ {TARGETS[label]:4.1f} s)  " if label in TARGETS else " " * 20)
-        + "  "
-        f"peak RSS {peak:5.0f} MB  runs: "
-        + ", ".join(f"{r['seconds']:.2f}" for r in results)
-        + f"  writes: {int(results[0]['changes'])}"
-        + (
-            f"  engine's write calls {statistics.median(r['write_calls'] for r in results):,.0f}"
-            f" ({statistics.median(r['written_mb'] for r in results):,.0f} MB)"
-            if "write_calls" in results[0]
-            else ""
-        )
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--persons", type=int, default=100_000)
@@ -302,8 +302,9 @@ def main() -> None:
     parser.add_argument("--work", default="")
     parser.add_argument("--run", type=int, default=0)
     parser.add_argument("--dir", default="", help="where the work folder goes (e.g. /dev/shm)")
-    parser.add_argument("--keep", default="", help="prepare here once, reuse, keep")
-    parser.add_argument("--old-src", default="", help="an older tree's src/, run interleaved")
+    parser.add_argument("--keep", default="", help="prepare into this folder once, and keep it")
+    parser.add_argument("--trees", default="", help="NAME=PATH,...: code to compare, interleaved")
+    parser.add_argument("--postgresql", action="store_true")
     args = parser.parse_args()
     if args.no_fsync or not args.child:
         # The parent only prepares the starting states: how durable that is does not matter.
@@ -311,38 +312,87 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, Path(args.work), args.run)))
         return
+    trees = [tuple(t.split("=", 1)) for t in args.trees.split(",") if t] or [("", ".")]
     if args.keep:
-        work = Path(args.keep)
+        work = Path(args.keep).resolve()
         work.mkdir(parents=True, exist_ok=True)
     else:
         work = Path(tempfile.mkdtemp(prefix="sync-bench-", dir=args.dir or None))
     try:
         t0 = time.perf_counter()
-        if not (work / "empty.db").exists():
+        if not (work / "prepared").exists():
+            if args.postgresql:
+                (work / PG_MARK).write_text(f"syncbench_{uuid.uuid4().hex[:8]}")
             prepare(work, args.persons)
+            (work / "prepared").write_text(str(args.persons))
+        elif args.postgresql != (work / PG_MARK).exists():
+            raise SystemExit(f"{work} was prepared for the other database")
         mode = "off (engine only)" if args.no_fsync else "on, as shipped"
-        print(f"prepared {args.persons} Persons in {time.perf_counter() - t0:.1f} s")
-        print(f"runs with the vCard store's fsync {mode}, in {work}")
+        took = time.perf_counter() - t0
+        print(f"prepared {(work / 'prepared').read_text()} Persons in {took:.1f} s")
+        db = "PostgreSQL" if args.postgresql else "SQLite"
+        print(f"{db}; runs with the vCard store's fsync {mode}, in {work}")
         scenarios = [s for s in [*TARGETS, *FLOORS] if not args.only or s in args.only.split(",")]
-        fsync = not args.no_fsync
         for scenario in scenarios:
-            new: list[dict[str, float]] = []
-            old: list[dict[str, float]] = []
+            results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
             for run in range(args.runs):
-                new.append(_run_child(scenario, work, run, fsync, ""))
-                if args.old_src:
-                    old.append(_run_child(scenario, work, run, fsync, args.old_src))
-            print(("new " if old else "") + _line(scenario, new), flush=True)
-            if old:
-                print("old " + _line(scenario, old), flush=True)
-                ratio = statistics.median(r["seconds"] for r in new) / statistics.median(
-                    r["seconds"] for r in old
-                )
-                peaks = max(r["rss_mb"] for r in new) / max(r["rss_mb"] for r in old)
-                print(f"    new/old: time {ratio:.2f}, peak RSS {peaks:.2f}", flush=True)
+                for name, tree in trees:
+                    results[name].append(one_run(work, scenario, tree, args.no_fsync))
+            first = statistics.median(r["seconds"] for r in results[trees[0][0]])
+            for name, _ in trees:
+                report(scenario, name, results[name], first)
     finally:
         if not args.keep:
+            if (work / PG_MARK).exists():
+                drop_pg(work)
             shutil.rmtree(work, ignore_errors=True)
+
+
+def one_run(work: Path, scenario: str, tree: str, no_fsync: bool) -> dict[str, float]:
+    """One child process of `tree`'s code; its work folders and database removed after."""
+    run = time.monotonic_ns() % 10**12  # unique in the work folder, whatever the tree
+    here = work / f"run-{scenario}-{run}"
+    copy = fresh_exported(work, str(run)) if scenario in SHARED_FOLDER else None
+    command = [sys.executable, "-m", "bench.sync_bench", "--child", scenario]
+    command += ["--work", str(work), "--run", str(run)]
+    command += ["--no-fsync"] if no_fsync else []
+    root = Path(tree).resolve()
+    env = {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
+    try:
+        got = subprocess.run(command, capture_output=True, text=True, cwd=root, env=env)
+        if got.returncode:
+            raise SystemExit(f"{scenario} of {tree} failed:\n{got.stderr[-3000:]}")
+        result: dict[str, float] = json.loads(got.stdout.strip().splitlines()[-1])
+        return result
+    finally:
+        if copy is not None:
+            (work / "exported").unlink()
+            (work / "exported").symlink_to(EXPORTED)
+        for path in (here, copy):
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
+        for end in (".db", ".db-wal", ".db-shm"):
+            Path(f"{here}{end}").unlink(missing_ok=True)
+        shutil.rmtree(f"{here}.db.locks", ignore_errors=True)  # the leases' lock files
+        if (work / PG_MARK).exists():
+            prefix = (work / PG_MARK).read_text().strip()
+            _pg(f'DROP DATABASE IF EXISTS "{prefix}_{here.name}"'.replace("-", "_"))
+
+
+def report(scenario: str, tree: str, results: list[dict[str, float]], first: float) -> None:
+    median = statistics.median(r["seconds"] for r in results)
+    peak = max(r["rss_mb"] for r in results)
+    label = f"{scenario} {tree}".strip()
+    ratio = f"  ×{median / first:.2f}" if tree else ""
+    print(
+        f"{label:21} median {median:6.2f} s{ratio} "
+        + (f"(target ≤ {TARGETS[scenario]:4.1f} s)  " if scenario in TARGETS else " " * 20)
+        + "  "
+        f"peak RSS {peak:5.0f} MB  runs: "
+        + ", ".join(f"{r['seconds']:.2f}" for r in results)
+        + f"  writes: {int(results[0]['changes'])}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -345,16 +345,21 @@ def test_read_only_folder_is_one_error_before_the_run(db: str, tmp_path: Path) -
 
 
 def test_undo_reports_progress(db: str, tmp_path: Path) -> None:
+    from personsync.sync.events import Finished, Progress, RunEvent
+    from personsync.sync.options import RunOptions
     from personsync.sync.undo import undo
 
     url = f"vcf:{tmp_path / 'out'}"
     got = runner.invoke(app, ["export", "--to", url, "--db", db, "--json"])
     run_id = json.loads(got.stdout)["report"]["run"]
-    heard: list[tuple[int, int | None]] = []
+    heard: list[RunEvent] = []
     pdb = PersonsDB(db)
     try:
-        undo(pdb, run_id, advance=lambda n=1, *, total=None: heard.append((n, total)))
+        # Every contact of the folder: more than the guard's share, so yes.
+        undo(pdb, run_id, options=RunOptions(yes=True), on_event=heard.append)
     finally:
         pdb.close()
-    assert heard[0] == (0, 8) and sum(n for n, _ in heard) == 8
+    moves = [e for e in heard if isinstance(e, Progress)]
+    assert (moves[0].done, moves[0].total) == (0, 8) and sum(m.step for m in moves) == 8
+    assert moves[-1].done == 8 and isinstance(heard[-1], Finished)
     assert cards(url) == []

@@ -74,7 +74,7 @@ def test_export_dry_run_json_then_run_then_runs_and_undo(db: str, tmp_path: Path
     shown = json.loads(runner.invoke(app, ["runs", "show", run_id, "--db", db, "--json"]).stdout)
     assert len(shown["journal"]) == 8 and {e["state"] for e in shown["journal"]} == {"done"}
 
-    got = runner.invoke(app, ["undo", run_id, "--db", db])
+    got = runner.invoke(app, ["undo", run_id, "--db", db, "--yes"])
     assert got.exit_code == 0, got.output
     assert _cards(url) == []
 

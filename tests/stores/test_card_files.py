@@ -15,7 +15,6 @@ from personsync.model import Contact
 from personsync.stores import open_folder
 from personsync.stores.base import ItemRef
 from personsync.stores.card_files import customer_id_line, file_version, insert_line
-from personsync.stores.file_writer import MIN_BATCH_ENV
 
 CARD = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\nEND:VCARD\r\n"
 
@@ -88,14 +87,13 @@ def test_only_plain_ids_are_put_in_as_they_are():
 def test_the_folder_writes_links_back_in_place_and_renders_other_changes(
     tmp_path, monkeypatch, helper
 ):
-    if helper:
-        monkeypatch.setenv(MIN_BATCH_ENV, "1")
+    helper_from = {"write_helper_from": 1} if helper else {}
     originals = {}
     for n in range(3):
         data = CARD.replace("Ann", f"Ann{n}").replace("VERSION:3.0\r\n", "VERSION:3.0\r\nX-A:1\r\n")
         originals[f"c{n}"] = data.encode()
         (tmp_path / f"c{n}.vcf").write_bytes(data.encode())
-    store = open_folder(f"vcf:{tmp_path}")
+    store = open_folder(f"vcf:{tmp_path}", **helper_from)
     old = {c.item_id: c for c in store.get_many(sorted(r.item_id for r in store.list_items()))}
     (tmp_path / "c2.vcf").write_bytes(originals["c2"] + b"\r\n")  # changed after it was read
     pairs = [
@@ -126,10 +124,14 @@ def test_new_cards_rendered_by_the_helper_are_the_bytes_this_process_renders(
     assert any(r.birthday for r in records) and any(r.categories for r in records)
     contacts = [Contact(r, item_id=f"c{n}", customer_id=str(n)) for n, r in enumerate(records)]
     files = {}
-    for where, min_batch in (("here", "100000"), ("helper", "1")):
-        monkeypatch.setenv(MIN_BATCH_ENV, min_batch)
+    for where, min_batch in (("here", 100000), ("helper", 1)):
         (tmp_path / where).mkdir()
-        store = VcfFolderStore(tmp_path / where, f"vcf:{tmp_path / where}", version=version)
+        store = VcfFolderStore(
+            tmp_path / where,
+            f"vcf:{tmp_path / where}",
+            version=version,
+            write_helper_from=min_batch,
+        )
         refs = store.create_many(contacts)
         store.close()
         assert all(isinstance(r, ItemRef) for r in refs)

@@ -42,11 +42,11 @@ def _same(got: dict[str, Contact | ReadProblem]) -> dict[str, object]:
 
 def test_the_helper_reads_what_this_process_reads(tmp_path, monkeypatch):
     store, ids = _folder(tmp_path, 1200)
-    monkeypatch.setenv(card_reader.MIN_ENV, "100000")
+    store.read_helper_from = 100000
     alone = _read(store, ids)
     single_alone = dict(store._single)
     store._single.clear()
-    monkeypatch.setenv(card_reader.MIN_ENV, "1")
+    store.read_helper_from = 1
     helped = _read(store, ids)
     assert len(alone) == len(ids) - 1 and "p0900" not in alone
     assert _same(helped) == _same(alone)
@@ -68,9 +68,9 @@ def test_the_helper_reads_what_this_process_reads(tmp_path, monkeypatch):
 
 def test_a_helper_that_fails_leaves_its_chunks_to_this_process(tmp_path, monkeypatch):
     store, ids = _folder(tmp_path, 1600)
-    monkeypatch.setenv(card_reader.MIN_ENV, "100000")
+    store.read_helper_from = 100000
     alone = _read(store, ids)
-    monkeypatch.setenv(card_reader.MIN_ENV, "1")
+    store.read_helper_from = 1
     answered = []
     receive = card_reader._Helper.receive
 
@@ -90,7 +90,7 @@ def test_a_file_that_cannot_be_read_stops_the_read_with_its_name(tmp_path, monke
     store, ids = _folder(tmp_path, 1200)
     os.unlink(tmp_path / "p1100.vcf")
     os.mkdir(tmp_path / "p1100.vcf")  # listed as a file, now a folder: reading it fails
-    monkeypatch.setenv(card_reader.MIN_ENV, "1")
+    store.read_helper_from = 1
     with pytest.raises(Exception, match=r"cannot read p1100\.vcf"):
         _read(store, ids)
 

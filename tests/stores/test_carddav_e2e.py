@@ -34,10 +34,10 @@ SECRET = "s3cret-not-to-be-written"
 def _cli(
     args: list[str], db: Path | None, crash_after: int | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PERSONSYNC_CHUNK_SIZE": "3", "PERSONSYNC_CARDDAV_PASSWORD": SECRET}
-    env.pop("PERSONSYNC_CRASH_AFTER", None)
-    if crash_after is not None:
-        env["PERSONSYNC_CRASH_AFTER"] = str(crash_after)
+    env = {**os.environ, "PERSONSYNC_CARDDAV_PASSWORD": SECRET}
+    if args[0] in ("export", "import", "sync"):
+        hooks = "chunk=3" + (f",crash_after={crash_after}" if crash_after else "")
+        args = [*args, "--test-hooks", hooks]
     return subprocess.run(
         [sys.executable, "-m", "personsync", *args, *(["--db", str(db)] if db else [])],
         env=env,

@@ -16,7 +16,7 @@ from personsync.model import Contact, Record, field_values
 from personsync.stores import open_folder
 from personsync.stores.base import ItemRef, read_all
 from personsync.stores.card_files import NewCard
-from personsync.stores.file_writer import MIN_BATCH_ENV, FileWriter, Job, serve
+from personsync.stores.file_writer import FileWriter, Job, serve
 
 
 def test_writes_each_file_and_answers_with_its_stat(tmp_path: Path) -> None:
@@ -54,8 +54,7 @@ def test_batches_are_answered_to_their_own_ticket(tmp_path: Path) -> None:
 def test_a_dead_helper_fails_its_batch_and_the_store_carries_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(MIN_BATCH_ENV, "1")
-    store = open_folder(f"vcf:{tmp_path / 'f'}", create=True)
+    store = open_folder(f"vcf:{tmp_path / 'f'}", create=True, write_helper_from=1)
     try:
         assert all(isinstance(r, ItemRef) for r in store.create_many([Contact(Record("Mr"))]))
         helper = store.inner._file_writer._proc  # type: ignore[attr-defined]

@@ -49,12 +49,9 @@ def vcf_folder(tmp_path: Path) -> Folder:
 
 
 @pytest.fixture
-def vcf_helper_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Folder:
+def vcf_helper_folder(tmp_path: Path) -> Folder:
     # The same store with every batch, however small, written by its helper process.
-    from personsync.stores.file_writer import MIN_BATCH_ENV
-
-    monkeypatch.setenv(MIN_BATCH_ENV, "1")
-    return Folder(f"vcf:{tmp_path / 'folder'}")
+    return Folder(f"vcf:{tmp_path / 'folder'}", {"write_helper_from": 1})
 
 
 @pytest.fixture

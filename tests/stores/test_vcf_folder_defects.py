@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
 from personsync.stores.card_files import file_version, insert_line
-from personsync.stores.file_writer import MIN_BATCH_ENV
 from personsync.sync import engine
 from personsync.sync.options import RunOptions
 
@@ -28,10 +28,10 @@ CARD = (
 
 @pytest.mark.parametrize("helper", [False, True])
 def test_a_symlinked_card_is_read_but_never_written_through(
-    tmp_path: Path, sqlite_url: str, helper: bool, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, sqlite_url: str, helper: bool
 ) -> None:
-    if helper:  # the batch goes to the file-writing helper process
-        monkeypatch.setenv(MIN_BATCH_ENV, "1")
+    # With the helper, the batch goes to the file-writing helper process.
+    hooks = RunOptions(folder_options={"write_helper_from": 1} if helper else {})
     outside = tmp_path / "outside"
     outside.mkdir()
     target = outside / "target.vcf"
@@ -43,7 +43,7 @@ def test_a_symlinked_card_is_read_but_never_written_through(
     db = PersonsDB(sqlite_url)
     try:
         for _ in range(2):  # the in-place path (a Customer ID), then again: no second Person
-            out = engine.run(db, url, "import")
+            out = engine.run(db, url, "import", options=hooks)
             assert target.read_bytes() == CARD
             assert (folder / "link.vcf").is_symlink()
             assert db.count() == 1
@@ -52,7 +52,7 @@ def test_a_symlinked_card_is_read_but_never_written_through(
         # The replace path: an export that changes the card.
         (person,) = db.iter_persons()
         db.update(person.id, {"job_title": "Archivist"})
-        out = engine.run(db, url, "export", options=RunOptions(yes=True))
+        out = engine.run(db, url, "export", options=replace(hooks, yes=True))
         assert target.read_bytes() == CARD and (folder / "link.vcf").is_symlink()
         assert out.report is not None and out.report.exit_code != 0
     finally:

@@ -1,57 +1,44 @@
+"""No process-wide state: a run leaves Python's garbage collector as it found it, even while it
+runs (many runs share one web console or worker process, and so its collector)."""
+
 import gc
 
 import pytest
 
-from personsync.sync import collector
+from personsync.sync.events import RunEvent
 from personsync.sync.options import RunOptions
 
 
 @pytest.fixture
 def gc_state():
-    was = gc.isenabled()
+    was, thresholds = gc.isenabled(), gc.get_threshold()
     yield
     (gc.enable if was else gc.disable)()
+    gc.set_threshold(*thresholds)
 
 
-def test_paused_switches_the_collector_off_and_back_on(gc_state):
-    gc.enable()
-    with collector.paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-
-
-def test_paused_restores_the_collector_after_an_error(gc_state):
-    gc.enable()
-    with pytest.raises(RuntimeError), collector.paused():
-        raise RuntimeError("the run stopped")
-    assert gc.isenabled()
-
-
-def test_paused_leaves_a_collector_switched_off_by_the_caller_off(gc_state):
-    gc.disable()
-    with collector.paused():
-        pass
-    assert not gc.isenabled()
-
-
-def test_a_run_holds_the_collector_back_and_gives_it_back(gc_state, tmp_path, monkeypatch):
+@pytest.mark.parametrize("direction", ["export", "import", "sync"])
+def test_a_run_leaves_the_collector_on_and_its_thresholds_alone(gc_state, tmp_path, direction):
     from personsync.persons.repo import PersonsDB
     from personsync.persons.sample import generate
-    from personsync.sync import engine, planner
+    from personsync.sync import engine
 
-    seen: list[bool] = []
-    real_plan = planner.plan
-
-    def spying_plan(*args, **kwargs):
-        seen.append(gc.isenabled())
-        return real_plan(*args, **kwargs)
-
-    monkeypatch.setattr(planner, "plan", spying_plan)
     gc.enable()
+    gc.set_threshold(700, 10, 10)
     db = PersonsDB(str(tmp_path / "p.db"))
-    db.add_many(list(generate(5, 1)))
-    out = engine.run(db, f"vcf:{tmp_path / 'out'}", "export", options=RunOptions(yes=True))
+    db.add_many(list(generate(6, 1)))
+    url = f"vcf:{tmp_path / 'out'}"
+    engine.run(db, url, "export", options=RunOptions(yes=True))
+    db.update_many([(p.id, {"job_title": "Changed"}) for p in db.iter_persons()])
+    seen: list[tuple[str, bool, tuple[int, ...]]] = []
+
+    def hear(event: RunEvent) -> None:
+        seen.append((type(event).__name__, gc.isenabled(), gc.get_threshold()))
+
+    out = engine.run(db, url, direction, options=RunOptions(yes=True, chunk=2), on_event=hear)
     db.close()
-    assert out.report is not None and out.report.counts["create-contact"] == 5
-    assert seen == [False]
-    assert gc.isenabled()
+    assert out.report is not None and out.plan.changes() == 6
+    # Heard while the run held its snapshot and plan, and while it wrote: the collector on.
+    assert {name for name, _, _ in seen} == {"Planned", "Progress", "Finished"}
+    assert all(on and thresholds == (700, 10, 10) for _, on, thresholds in seen), seen
+    assert gc.isenabled() and gc.get_threshold() == (700, 10, 10)

@@ -4,8 +4,8 @@ runs carry every delete case at once (Persons gone from the view or the CRM: tag
 contacts deleted; contacts deleted in the folder: their Persons deleted) and are undone after.
 
 Kill points are deterministic through the executor's documented test hook
-(`PERSONSYNC_CRASH_AFTER=N`, see sync/crash.py), with small chunks (`PERSONSYNC_CHUNK_SIZE`) so a
-small folder has many points; two more runs are killed at random times.
+(`--test-hooks crash_after=N`, see sync/crash.py), with small chunks (`chunk=3`) so a small
+folder has many points; two more runs are killed at random times.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ CHUNK = "3"
 
 # Every batch goes through the vCard folder's helper process, as 100,000-contact runs do, so a
 # kill also lands while it is writing (see stores/file_writer.py).
-HELPER = {"PERSONSYNC_WRITER_MIN_BATCH": "1"}
+HELPER = "write_helper_from=1"
+PERSONSYNC = [sys.executable, "-m", "personsync"]
 
 
 def _run(args: list[str], db: Path, crash_after: int | None = None, chunk: str = CHUNK) -> int:
@@ -53,14 +54,11 @@ def _process(
     *,
     json: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "PERSONSYNC_CHUNK_SIZE": chunk, **HELPER}
-    env.pop("PERSONSYNC_CRASH_AFTER", None)
-    if crash_after is not None:
-        env["PERSONSYNC_CRASH_AFTER"] = str(crash_after)
+    hooks = f"chunk={chunk},{HELPER}" + (f",crash_after={crash_after}" if crash_after else "")
     return subprocess.run(
         [sys.executable, "-m", "personsync", *args, "--db", str(db), "--yes"]
+        + ["--test-hooks", hooks]
         + (["--json"] if json else []),
-        env=env,
         capture_output=True,
         timeout=120,
         check=False,
@@ -166,11 +164,9 @@ def test_killed_at_a_random_time_then_rerun(tmp_path: Path, direction: str) -> N
         db = _no_persons(tmp_path)
         url = _seed_cards(tmp_path, n)
         args = ["import", "--from", url]
-    env = {**os.environ, "PERSONSYNC_CHUNK_SIZE": "10", **HELPER}
-    env.pop("PERSONSYNC_CRASH_AFTER", None)
+    hooks = f"chunk=10,{HELPER}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "personsync", *args, "--db", str(db), "--yes", "--json"],
-        env=env,
+        [*PERSONSYNC, *args, "--db", str(db), "--yes", "--json", "--test-hooks", hooks],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -238,11 +234,9 @@ def test_ctrl_c_stops_the_run_and_its_helpers_quietly_then_rerun(tmp_path: Path)
     n = 3000  # enough Persons that the run is still writing well after its helper starts
     db = _no_persons(tmp_path)
     url = _seed_cards(tmp_path, n)
-    env = {**os.environ, "PERSONSYNC_CHUNK_SIZE": "50", "PERSONSYNC_READER_MIN": "1", **HELPER}
-    env.pop("PERSONSYNC_CRASH_AFTER", None)
+    hooks = f"chunk=50,read_helper_from=1,{HELPER}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "personsync", "import", "--from", url, "--db", str(db), "--yes"],
-        env=env,
+        [*PERSONSYNC, "import", "--from", url, "--db", str(db), "--yes", "--test-hooks", hooks],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -347,13 +341,14 @@ def _check_two_way(
 
 def _undo_all(db_path: Path) -> None:
     """Undo every sync run but the first (which linked the pairs), newest first."""
+    from personsync.sync.options import RunOptions
     from personsync.sync.undo import undo
 
     db = PersonsDB(str(db_path))
     try:
         runs = sorted(list_runs(db.engine), key=lambda r: r.started_at, reverse=True)
         for r in [r for r in runs if r.command == "sync"][:-1]:
-            undo(db, r.id)
+            undo(db, r.id, options=RunOptions(yes=True))  # past the guard
     finally:
         db.close()
 

@@ -114,7 +114,7 @@ def test_undo_restores_contacts_and_reports_changed_ones(folder: tuple[str, Memo
     # Someone edits Bob's contact after the run: undo must leave it alone.
     bob = next(c for c in store.items.values() if c.customer_id == str(ids[1]))
     store.update(bob, replace(bob, record=bob.record.replace({"notes": "mine"})))
-    report = undo(db, run.run_id)
+    report = undo(db, run.run_id, options=RunOptions(yes=True))  # all of the folder
     assert report.counts == {"undone": 1, "not-undone": 1}
     ann = next(c for c in store.items.values() if c.customer_id == str(ids[0]))
     assert ann.record.job_title == ""
@@ -134,7 +134,7 @@ def test_undo_of_export_deletes_created_contacts(folder: tuple[str, MemoryStore]
     run = engine.run(db, url, "export").report
     assert run is not None
     assert [e["state"] for e in entries(db.engine, run.run_id)] == ["done", "done"]
-    report = undo(db, run.run_id)
+    report = undo(db, run.run_id, options=RunOptions(yes=True))  # all of the folder
     assert report.counts == {"undone": 2} and store.items == {}
     assert db.get(ids[0]).contact_manager_id is None
     assert (
@@ -151,7 +151,7 @@ def test_undo_of_import_deletes_created_persons(folder: tuple[str, MemoryStore])
     db = FakePersonsDB()
     run = engine.run(db, url, "import").report
     assert run is not None and len(db.rows) == 1
-    report = undo(db, run.run_id)
+    report = undo(db, run.run_id, options=RunOptions(yes=True))  # all of the folder
     assert report.counts == {"undone": 2}
     assert db.rows == {}
     assert next(iter(store.items.values())).customer_id == ""

@@ -103,8 +103,8 @@ def test_wait_gets_the_lease_when_the_holder_finishes(db_url: str, tmp_path: Pat
 def test_killed_holder_is_taken_over(db_url: str, tmp_path: Path) -> None:
     _seed(db_url, 12)
     folder = f"vcf:{tmp_path / 'out'}"
-    crash = {"PERSONSYNC_CRASH_AFTER": "3", "PERSONSYNC_CHUNK_SIZE": "3"}
-    killed = cli("export", "--to", folder, "--db", db_url, env=crash)
+    crash = "crash_after=3,chunk=3"
+    killed = cli("export", "--to", folder, "--db", db_url, "--test-hooks", crash)
     assert killed.returncode == -signal.SIGKILL
     db = PersonsDB(db_url)
     try:

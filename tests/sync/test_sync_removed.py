@@ -123,7 +123,7 @@ def test_undo_takes_a_tag_off(sqlite_url: str, tmp_path: Path) -> None:
         out = engine.run(db, url, "export", view=VIEW, options=RunOptions(on_person_removed="tag"))
         assert out.report is not None
         assert TAG in by_cid(url)[str(ids[0])].record.categories
-        undone = undo(db, out.report.run_id)
+        undone = undo(db, out.report.run_id, options=RunOptions(yes=True))  # past the guard
         assert undone.counts.get("undone") == 1
         assert by_cid(url)[str(ids[0])].record == before.record
     finally:
@@ -161,7 +161,7 @@ def test_delete_contacts_of_removed_persons_then_undo(
         )
         # Undo: both contacts back, with their Customer IDs and values; the next run, even
         # with `delete`, does not delete them again (kept, as `keep` leaves them).
-        undone = undo(db, out.report.run_id)
+        undone = undo(db, out.report.run_id, options=RunOptions(yes=True))  # past the guard
         assert undone.counts.get("undone") == 2, undone.skipped
         now = by_cid(url)
         for pid in ids[:2]:
@@ -200,7 +200,7 @@ def test_contact_deleted_in_outlook_propagated_then_undone(
         )
         # Undo: the Person back with the same id and values; the next run neither deletes it
         # again nor re-creates its contact.
-        undone = undo(db, out.report.run_id)
+        undone = undo(db, out.report.run_id, options=RunOptions(yes=True))  # past the guard
         assert undone.counts.get("undone") == 1, undone.skipped
         back = db.get(ids[2])
         assert back.record == person.record

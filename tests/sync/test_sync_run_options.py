@@ -89,3 +89,29 @@ def test_the_guard_asks_by_an_event_and_the_answer_decides(
     asked.clear()
     engine.run(db, url, "export", options=RunOptions(yes=True, max_share=0.01), on_event=refuse)
     assert asked == [] and len(store.items) == 8
+
+
+def test_undo_asks_the_guard_question_by_an_event(folder: tuple[str, MemoryStore]) -> None:
+    from personsync.sync.undo import undo
+
+    url, store = folder
+    db = FakePersonsDB()
+    db.add_many(PEOPLE[:4])
+    run = engine.run(db, url, "export").report
+    assert run is not None and len(store.items) == 4
+    asked: list[RunEvent] = []
+
+    def refuse(event: RunEvent) -> None:
+        asked.append(event)
+
+    # A dry run asks nothing and writes nothing.
+    dry = undo(db, run.run_id, options=RunOptions(dry_run=True), on_event=refuse)
+    assert dry.counts == {"would-undo": 4} and not any(isinstance(e, GuardQuestion) for e in asked)
+    with pytest.raises(MassChangeRefused, match="would change 4 of the 4 contacts"):
+        undo(db, run.run_id, on_event=refuse)
+    assert [e.message for e in asked if isinstance(e, GuardQuestion)] == [
+        f"undoing run {run.run_id} would change 4 of the 4 contacts in {url} (100%, more than 50%)"
+    ]
+    assert len(store.items) == 4
+    done = undo(db, run.run_id, on_event=lambda e: isinstance(e, GuardQuestion))
+    assert done.counts == {"undone": 4} and store.items == {}

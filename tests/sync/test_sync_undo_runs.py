@@ -35,7 +35,16 @@ def test_undo_dry_run_already_undone_and_runs_list(db_url: str, tmp_path: Path) 
     runs = json.loads(cli("runs", "list", "--db", db_url, "--json").stdout)
     assert [r["command"] for r in runs] == ["export"]  # the dry run made no run
 
-    done = json.loads(cli("undo", run, "--db", db_url, "--json").stdout)["report"]
+    # The run's 5 writes to the folder's 5 contacts (one of them will be left alone, but undo
+    # tries it): more than the guard's half. Not at a terminal, so no question: exit 3, as a run
+    # would, and nothing undone.
+    stopped = cli("undo", run, "--db", db_url, "--json")
+    assert stopped.returncode == 3, stopped.stderr
+    assert f"undoing run {run} would change 5 of the 5 contacts" in " ".join(stopped.stderr.split())
+    assert len(contacts(url)) == 5
+    # 100 % is not more than --max-change 100: it goes ahead (as --yes would).
+    done = json.loads(cli("undo", run, "--max-change", "100", "--db", db_url, "--json").stdout)
+    done = done["report"]
     assert done["counts"]["undone"] == 4 and len(contacts(url)) == 1
     runs = {r["id"]: r for r in json.loads(cli("runs", "list", "--db", db_url, "--json").stdout)}
     assert runs[run]["undone_by"] == done["run"]

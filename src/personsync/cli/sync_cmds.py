@@ -22,8 +22,10 @@ from personsync.cli.sync_run import (
     MaxChangeOption,
     PersonRemovedOption,
     RecreateOption,
+    TestHooksOption,
     WaitOption,
     finish,
+    listener,
     sync,
 )
 from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
@@ -52,6 +54,7 @@ def export_cmd(
     recreate: RecreateOption = False,
     on_person_removed: PersonRemovedOption = None,
     on_contact_deleted: ContactDeletedOption = None,
+    test_hooks: TestHooksOption = "",
 ) -> None:
     code = sync(
         "export",
@@ -67,6 +70,7 @@ def export_cmd(
         recreate=recreate,
         on_person_removed=on_person_removed,
         on_contact_deleted=on_contact_deleted,
+        test_hooks=test_hooks,
     )
     raise typer.Exit(code)
 
@@ -90,6 +94,7 @@ def import_cmd(
     wait: WaitOption = 0.0,
     on_conflict: ConflictOption = None,
     on_contact_deleted: ContactDeletedOption = None,
+    test_hooks: TestHooksOption = "",
 ) -> None:
     code = sync(
         "import",
@@ -103,6 +108,7 @@ def import_cmd(
         wait=wait,
         on_conflict=on_conflict,
         on_contact_deleted=on_contact_deleted,
+        test_hooks=test_hooks,
     )
     raise typer.Exit(code)
 
@@ -135,6 +141,7 @@ def sync_cmd(
     recreate: RecreateOption = False,
     on_person_removed: PersonRemovedOption = None,
     on_contact_deleted: ContactDeletedOption = None,
+    test_hooks: TestHooksOption = "",
 ) -> None:
     code = sync(
         "sync",
@@ -150,6 +157,7 @@ def sync_cmd(
         recreate=recreate,
         on_person_removed=on_person_removed,
         on_contact_deleted=on_contact_deleted,
+        test_hooks=test_hooks,
     )
     raise typer.Exit(code)
 
@@ -462,13 +470,17 @@ def undo_cmd(
     ] = False,
     json_out: JsonOption = False,
     wait: WaitOption = 0.0,
+    yes: YesOption = False,
+    max_change: MaxChangeOption = 50.0,
 ) -> None:
     from personsync.sync import engine
+    from personsync.sync.options import RunOptions
     from personsync.sync.undo import undo as undo_run
 
+    options = RunOptions(dry_run=dry_run, yes=yes, max_share=max_change / 100, wait=wait)
     with open_persons(db) as pdb, progress(f"undoing {run}") as bar:
         engine.ensure_tables(pdb.engine)
-        report = undo_run(pdb, run, advance=bar, wait=wait, dry_run=dry_run)
+        report = undo_run(pdb, run, options=options, on_event=listener(bar, json_out))
     raise typer.Exit(finish(report, json_out))
 
 

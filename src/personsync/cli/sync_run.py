@@ -61,6 +61,10 @@ ConflictOption = Annotated[
     ),
 ]
 
+# Hidden: the crash tests' hooks for a real process (`sync.options.with_test_hooks`), as options
+# of this one run rather than environment variables every run of a process would see.
+TestHooksOption = Annotated[str, typer.Option("--test-hooks", hidden=True)]
+
 RecreateOption = Annotated[
     bool,
     typer.Option(
@@ -134,7 +138,7 @@ def listener(
         elif isinstance(event, GuardQuestion):
             return ask is not None and ask(event.message)
         elif isinstance(event, Moved):
-            bar(event.step)
+            bar(event.step, total=event.total)
         return None
 
     return hear
@@ -156,13 +160,14 @@ def sync(
     recreate: bool = False,
     on_person_removed: OnPersonRemoved | None = None,
     on_contact_deleted: OnContactDeleted | None = None,
+    test_hooks: str = "",
 ) -> int:
     """Plan, print the plan, apply, print the report; returns the exit code."""
     from personsync.cli.sync_render import show_plan
     from personsync.stores.writable import check_writable
     from personsync.sync import engine
     from personsync.sync.merge import policy
-    from personsync.sync.options import RunOptions
+    from personsync.sync.options import RunOptions, with_test_hooks
     from personsync.sync.settings import contact_deleted, person_removed
 
     if not dry_run:
@@ -189,6 +194,7 @@ def sync(
                 None if on_contact_deleted is None else on_contact_deleted.value
             ),
         )
+        options = with_test_hooks(options, test_hooks)
         outcome = engine.run(
             db,
             folder,

@@ -7,7 +7,7 @@ two-way mode and its conflict options plug in here (`MODES`, `OPTIONS`) and nowh
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,10 +116,12 @@ def run(
     return outcome.report
 
 
-def undo(db: Any, run_id: str, *, advance: Callable[..., None] | None = None) -> RunReport:
+def undo(db: Any, run_id: str, *, on_event: OnEvent | None = None) -> RunReport:
+    """Undo a run a person chose after seeing what undo would put back (`undo_preview`): the
+    mass-change guard does not ask again."""
     info = journal.get_run(db.engine, run_id)
     with folder_lock(info.folder):
-        return undo_run(db, run_id, advance=advance)
+        return undo_run(db, run_id, options=RunOptions(yes=True), on_event=on_event)
 
 
 def undo_preview(db: Any, run_id: str) -> list[dict[str, Any]]:

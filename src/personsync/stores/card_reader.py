@@ -36,7 +36,6 @@ from personsync.stores.file_writer import end_helper, helper_main, widen_pipe
 
 CHUNK = 500  # files per chunk, alternately read here and by the helper
 IN_FLIGHT = 2  # chunks the helper holds: it starts the next while this process reads one
-MIN_ENV = "PERSONSYNC_READER_MIN"  # a test hook: use the helper for small reads
 DEFAULT_MIN = 4 * CHUNK  # below this, starting the helper (about 0.2 s) costs more than it saves
 
 # A file's outcome: the contact (or why it cannot be read), its version, and whether the file
@@ -114,22 +113,19 @@ def read_one(item_id: str, path: str, fallback: str, shared: dict[Any, Any]) -> 
     return result, version, single
 
 
-def min_read() -> int:
-    raw = os.environ.get(MIN_ENV, "")
-    return int(raw) if raw.isdigit() else DEFAULT_MIN
-
-
 def read_many(
     item_ids: Sequence[str],
     path_of: Callable[[str], str | None],
     fallback: str,
     shared: dict[Any, Any],
+    helper_from: int = DEFAULT_MIN,
 ) -> Iterator[tuple[str, Got]]:
     """(item_id, what was read) for every item whose file `path_of` finds, a chunk at a time;
-    for a big read every other chunk is parsed by the helper process. In chunk order, not
-    item order. Paths are made a chunk at a time: 100,000 of them at once held 20 MB."""
+    for a read of `helper_from` items or more every other chunk is parsed by the helper process.
+    In chunk order, not item order. Paths are made a chunk at a time: 100,000 of them at once
+    held 20 MB."""
     chunks = [item_ids[i : i + CHUNK] for i in range(0, len(item_ids), CHUNK)]
-    if len(item_ids) < min_read() or len(chunks) < 2:
+    if len(item_ids) < helper_from or len(chunks) < 2:
         for chunk in chunks:
             yield from _here(_jobs(chunk, path_of), fallback, shared)
         return

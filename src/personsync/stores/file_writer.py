@@ -60,13 +60,7 @@ _PENDING = StoreError("not written")  # a placeholder, replaced before a batch i
 Written = tuple[int, int, int]  # mtime_ns, size, inode
 _BEHIND_SECONDS = 0.002  # a wait longer than this for a batch: the helper is behind
 _BALANCE_STEP = 0.1  # how far the share rendered here moves per batch
-MIN_BATCH_ENV = "PERSONSYNC_WRITER_MIN_BATCH"  # a test hook: use the helper for small batches
 DEFAULT_MIN_BATCH = 64  # below this, starting the helper (about 60 ms) costs more than it saves
-
-
-def min_batch() -> int:
-    raw = os.environ.get(MIN_BATCH_ENV, "")
-    return int(raw) if raw.isdigit() else DEFAULT_MIN_BATCH
 
 
 class FileWriter:

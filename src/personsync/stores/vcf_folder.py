@@ -58,8 +58,9 @@ from personsync.stores.card_files import (
     size_of,
     version_of,
 )
+from personsync.stores.card_reader import DEFAULT_MIN as DEFAULT_MIN_READ
 from personsync.stores.card_reader import parse_file, read_file, read_many
-from personsync.stores.file_writer import FileWriter, Job, Written, min_batch
+from personsync.stores.file_writer import DEFAULT_MIN_BATCH, FileWriter, Job, Written
 from personsync.stores.vcf_names import (
     SUFFIX,
     NewUids,
@@ -98,8 +99,15 @@ class VcfFolderStore(StoreBase):
         *,
         version: str | None = None,
         fallback_encoding: str = "cp1252",
+        write_helper_from: int = DEFAULT_MIN_BATCH,
+        read_helper_from: int = DEFAULT_MIN_READ,
     ) -> None:
+        """`write_helper_from`, `read_helper_from`: the batch sizes from which the helper
+        processes write and read (below them, starting one costs more than it saves; the tests
+        lower them to put small folders through the helpers)."""
         self.path = path
+        self.write_helper_from = write_helper_from
+        self.read_helper_from = read_helper_from
         self._dir = str(path)
         self._new_uid = NewUids()
         self.url = url
@@ -265,7 +273,7 @@ class VcfFolderStore(StoreBase):
         """A big read (an import's) is parsed half here, half by a helper process
         (`card_reader`); the items come in chunk order then."""
         for item_id, got in read_many(
-            item_ids, self._file_name, self.fallback_encoding, self._shared
+            item_ids, self._file_name, self.fallback_encoding, self._shared, self.read_helper_from
         ):
             if got is None:
                 continue  # gone since it was listed
@@ -371,7 +379,7 @@ class VcfFolderStore(StoreBase):
     def _writer(self, size: int) -> FileWriter | None:
         """The helper for a batch of `size`, or None to write in-process (a small batch, or
         the helper stopped earlier in this run)."""
-        if size < min_batch():
+        if size < self.write_helper_from:
             return None
         if self._file_writer is None:
             self._file_writer = FileWriter(self.url)
@@ -557,6 +565,8 @@ def open_store(
     create: bool = True,
     version: str | None = None,
     fallback_encoding: str = "cp1252",
+    write_helper_from: int = DEFAULT_MIN_BATCH,
+    read_helper_from: int = DEFAULT_MIN_READ,
     **options: Any,
 ) -> VcfFolderStore:
     path = Path(rest).expanduser()
@@ -571,7 +581,14 @@ def open_store(
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder {path}: {exc.strerror}") from exc
-    return VcfFolderStore(path, f"vcf:{rest}", version=version, fallback_encoding=fallback_encoding)
+    return VcfFolderStore(
+        path,
+        f"vcf:{rest}",
+        version=version,
+        fallback_encoding=fallback_encoding,
+        write_helper_from=write_helper_from,
+        read_helper_from=read_helper_from,
+    )
 
 
 def list_folders(rest: str, **options: Any) -> list[str]:

@@ -24,7 +24,6 @@ held back too, so that the pair is planned again whole.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -44,6 +43,7 @@ from personsync.stores.base import (
 from personsync.sync.crash import Checkpoints
 from personsync.sync.journal import Entry, Journal
 from personsync.sync.links import Links, now
+from personsync.sync.options import DEFAULT_CHUNK
 from personsync.sync.pipeline import WriteQueue
 from personsync.sync.plan import (
     CreateContact,
@@ -74,12 +74,6 @@ Results = list[ItemRef | StoreError]
 Mirror = Sequence[tuple[int, str | None]]  # (Person, item id) for contact_manager_id
 CustomerIds = list[tuple[Contact, int]]  # contacts whose Customer ID is to be their Person's id
 Journaled = list[tuple[CustomerIds, list[int]]]  # chunks of them with their journal seqs
-DEFAULT_CHUNK = 500
-
-
-def chunk_size() -> int:
-    raw = os.environ.get("PERSONSYNC_CHUNK_SIZE", "")  # test hook: more crash points
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_CHUNK
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -136,8 +130,9 @@ class Executor:
         journal: Journal,
         report: RunReport,
         *,
-        chunk: int | None = None,
+        chunk: int = DEFAULT_CHUNK,
         advance: Callable[[int], None] | None = None,
+        crash_after: int = 0,
     ) -> None:
         self.db = db
         self.store = store
@@ -145,9 +140,9 @@ class Executor:
         self.journal = journal
         self.folder = journal.folder
         self.report = report
-        self.chunk = chunk or chunk_size()
+        self.chunk = chunk
         self.advance = advance or (lambda n: None)
-        self.checkpoint = Checkpoints()
+        self.checkpoint = Checkpoints(crash_after)
         self.writes = WriteQueue()
         # Contacts whose Customer ID must still be written (import), with their Person's id.
         self.customer_ids: CustomerIds = []

@@ -1,8 +1,9 @@
 """A TEST HOOK for the crash-safety tests, documented as such.
 
-With `PERSONSYNC_CRASH_AFTER=N` in the environment, the executor kills its own process with
-SIGKILL (as `kill -9` would) at the N-th checkpoint: after journaling a chunk, after writing it to
-the folder or the Persons, after recording its links. Unset (the normal case) it does nothing.
+With `RunOptions(crash_after=N)`, the executor kills its own process with SIGKILL (as `kill -9`
+would) at the N-th checkpoint: after journaling a chunk, after writing it to the folder or the
+Persons, after recording its links. 0 (the normal case) does nothing. An option of the run, not
+an environment variable: one run's hook never reaches another run of the same process.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import signal
 
 
 class Checkpoints:
-    def __init__(self) -> None:
-        raw = os.environ.get("PERSONSYNC_CRASH_AFTER", "")
-        self.crash_after = int(raw) if raw.isdigit() else 0
+    def __init__(self, crash_after: int = 0) -> None:
+        self.crash_after = crash_after
         self.passed = 0
 
     def __call__(self) -> None:

@@ -20,7 +20,7 @@ from personsync.fields import FIELD_NAMES
 from personsync.model import Contact, Person, diff
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem, find_elsewhere
-from personsync.sync import collector, guard, planner
+from personsync.sync import guard, planner
 from personsync.sync.apply import Executor, conflict_entries
 from personsync.sync.events import Finished, GuardQuestion, OnEvent, Planned, Progress, ignore
 from personsync.sync.journal import (
@@ -292,13 +292,13 @@ def run(
     tell = on_event or ignore
     engine: Engine = db.engine
     ensure_tables(engine)
-    store = open_folder(folder, create=direction != "import")
+    store = open_folder(folder, create=direction != "import", **options.folder_options)
     run_id = new_run_id()
     # One run at a time per folder, from before the snapshot to the last outcome; a dry run
     # writes nothing and takes no lease.
     lease = nullcontext() if options.dry_run else held(engine, store.url, run_id, wait=options.wait)
     try:
-        with lease, collector.paused():
+        with lease:
             store.import_state(load_state(engine, store.url))
             # A write an earlier run left half-made (a power cut) is made whole before anything
             # is read; a dry run writes nothing, and reports such a card as unreadable.
@@ -358,7 +358,13 @@ def run(
             try:
                 progress = _Counter(result.changes(), tell)
                 executor = Executor(
-                    db, store, journal, report, chunk=options.chunk, advance=progress
+                    db,
+                    store,
+                    journal,
+                    report,
+                    chunk=options.chunk,
+                    advance=progress,
+                    crash_after=options.crash_after,
                 )
                 executor.apply(result)
                 # Pairs that changed since the snapshot: read again and planned anew now.

@@ -8,7 +8,7 @@ from personsync.errors import MassChangeRefused
 from personsync.sync.options import DEFAULT_SHARE
 from personsync.sync.plan import Plan
 
-__all__ = ["DEFAULT_SHARE", "check"]
+__all__ = ["DEFAULT_SHARE", "check", "check_share"]
 
 
 # What a run changes on each side: contacts in the folder (deleted in the folder and kept or
@@ -49,7 +49,7 @@ def check(
     when it was killed: what it was let do is not counted again."""
     _check_empty(plan)
     for n, size, what in _sides(plan, already or {}):
-        _check_side(n, size, what, max_share)
+        check_share(n, size, what, max_share)
 
 
 def _check_empty(plan: Plan) -> None:
@@ -70,7 +70,10 @@ def _check_empty(plan: Plan) -> None:
         )
 
 
-def _check_side(n: int, size: int, what: str, max_share: float) -> None:
+def check_share(
+    n: int, size: int, what: str, max_share: float, doing: str = "this run would create or change"
+) -> None:
+    """MassChangeRefused when `n` writes are more than `max_share` of a side of `size` `what`."""
     if size and n / size > max_share:
         # More writes than the side holds (creates into a small folder) is no share of it.
         amount = (
@@ -79,6 +82,6 @@ def _check_side(n: int, size: int, what: str, max_share: float) -> None:
             else f"{n} {what}, which holds only {size} now (more than {max_share:.0%} of it)"
         )
         raise MassChangeRefused(
-            f"this run would create or change {amount}",
+            f"{doing} {amount}",
             hint="check the plan with --dry-run, then run again with --yes (or raise --max-change)",
         )

@@ -8,12 +8,14 @@ runs in one process (the web console, the profile scheduler) without one run cha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
+from personsync.errors import UsageError
 from personsync.sync.policies import ContactDeleted, PersonRemoved, Policy
 
 DEFAULT_SHARE = 0.5  # the mass-change guard's share: half of a non-empty side
+DEFAULT_CHUNK = 500  # writes per journaled chunk
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,17 @@ class RunOptions:
     """Two-way: a new contact makes no Person (named once). None: the folder's setting, else
     False (both sides create)."""
 
-    chunk: int | None = None
-    """Writes per journaled chunk (None: 500); small ones give the crash tests more points to
-    stop at."""
+    chunk: int = DEFAULT_CHUNK
+    """Writes per journaled chunk; small ones give the crash tests more points to stop at."""
+
+    folder_options: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    """Options of the contact folder's store, as `stores.open_folder` takes them: for `vcf:`,
+    `write_helper_from` and `read_helper_from` (the batch sizes from which its helper processes
+    write and read; the tests lower them so small folders go through the helpers)."""
+
+    crash_after: int = 0
+    """A TEST HOOK (`sync/crash.py`): the run kills its own process with SIGKILL at this
+    checkpoint of the executor (0: never)."""
 
     def __post_init__(self) -> None:
         # Frozen all the way down: a caller's dict or set cannot change the options afterwards.
@@ -74,5 +84,25 @@ class RunOptions:
         if self.only_persons is not None:
             object.__setattr__(self, "only_persons", frozenset(self.only_persons))
         object.__setattr__(self, "only_fields", frozenset(self.only_fields))
-        if self.chunk is not None and self.chunk < 1:
+        object.__setattr__(self, "folder_options", MappingProxyType(dict(self.folder_options)))
+        if self.chunk < 1:
             raise ValueError(f"chunk must be at least 1, not {self.chunk}")
+
+
+# The test hooks a command line may set (`--test-hooks`, hidden): a run's own options, so that a
+# test can put a real `personsync export` process through small chunks, the helpers and a kill.
+_FOLDER_HOOKS = ("write_helper_from", "read_helper_from")
+
+
+def with_test_hooks(options: RunOptions, hooks: str) -> RunOptions:
+    """`options` with the hooks of `hooks` ("chunk=3,crash_after=5,write_helper_from=1")."""
+    own = {"chunk": options.chunk, "crash_after": options.crash_after}
+    folder = dict(options.folder_options)
+    for item in filter(None, hooks.split(",")):
+        name, _, value = item.partition("=")
+        if not value.isdigit() or name not in (*own, *_FOLDER_HOOKS):
+            raise UsageError(f"--test-hooks: unknown test hook {item!r}")
+        (own if name in own else folder)[name] = int(value)
+    return replace(
+        options, folder_options=folder, chunk=own["chunk"], crash_after=own["crash_after"]
+    )

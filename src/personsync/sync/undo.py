@@ -14,17 +14,22 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from personsync.errors import PersonNotFound, PersonsyncError, UsageError
+from personsync.errors import MassChangeRefused, PersonNotFound, PersonsyncError, UsageError
 from personsync.model import Contact, Person
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ItemRef, get_one
 from personsync.sync.apply import link_row
+from personsync.sync.events import Finished, GuardQuestion, OnEvent, Progress, ignore
+from personsync.sync.guard import check_share
 from personsync.sync.journal import Entry, Journal, entries, get_run, new_run_id, undone_by
 from personsync.sync.lease import held
 from personsync.sync.links import Links
+from personsync.sync.options import RunOptions
 from personsync.sync.report import RunReport
 from personsync.sync.snapshot import GONE, LEFT
 from personsync.sync.values import record_from_dict
+
+DEFAULT_OPTIONS = RunOptions()
 
 
 class _Undo:
@@ -227,14 +232,18 @@ def undo(
     db: Any,
     run_id: str,
     *,
-    wait: float = 0.0,
-    dry_run: bool = False,
-    advance: Callable[..., None] | None = None,
+    options: RunOptions = DEFAULT_OPTIONS,
+    on_event: OnEvent | None = None,
 ) -> RunReport:
-    """Restore what run `run_id` changed, where the items have not changed since. `dry_run`:
-    check every entry and report what would be undone, writing nothing (and taking no lease).
-    `advance` hears the number of entries first (`advance(0, total=N)`), then each one done.
-    A run undone already is not undone again: the report names the undo run, no run is made."""
+    """Restore what run `run_id` changed, where the items have not changed since. Of `options`,
+    undo heeds `dry_run` (check every entry and report what would be undone, writing nothing
+    and taking no lease), `wait` (for the folder's lease), and the mass-change guard (`yes`,
+    `max_share`: undoing more than that share of the contacts in the folder or of the Persons
+    asks first, a `GuardQuestion` to `on_event`, and unanswered raises MassChangeRefused).
+    `on_event` hears `Progress` (first `done` 0 of the entries' `total`, then each entry) and
+    `Finished`. A run undone already is not undone again: the report names the undo run, no run
+    is made."""
+    tell = on_event or ignore
     started = time.perf_counter()
     info = get_run(db.engine, run_id)
     if info.command == "undo":
@@ -248,25 +257,53 @@ def undo(
         report.warnings.append(f"run {run_id} is already undone (by run {earlier})")
         return report
     todo = list(reversed(entries(db.engine, run_id)))
-    if dry_run:
+    if options.dry_run:
         report = RunReport("", "undo", info.folder, run_id)
-        _walk(_Undo(db, run_id, info.folder, None, report), todo, advance)
+        _walk(_Undo(db, run_id, info.folder, None, report), todo, tell)
         report.duration = time.perf_counter() - started
         return report
     run = new_run_id()
     # An undo writes to the folder: it holds the folder's lease like any run (sync/lease.py).
-    with held(db.engine, info.folder, run, wait=wait):
+    with held(db.engine, info.folder, run, wait=options.wait):
+        worker = _Undo(db, run_id, info.folder, None, RunReport("", "undo", info.folder, run_id))
+        try:
+            _guard(worker, todo, options, tell)
+        finally:
+            worker.close()
         journal = Journal(db.engine, "undo", info.folder, view=run_id, run_id=run)
         report = RunReport(journal.run_id, "undo", info.folder, run_id)
-        _walk(_Undo(db, run_id, info.folder, journal, report), todo, advance)
+        _walk(_Undo(db, run_id, info.folder, journal, report), todo, tell)
         report.duration = time.perf_counter() - started
         journal.finish(report.status, report.counts, report.problems())
+        tell(Finished(report, report.duration))
         return report
 
 
-def _walk(worker: _Undo, todo: list[dict[str, Any]], advance: Callable[..., None] | None) -> None:
-    if advance is not None:
-        advance(0, total=len(todo))
+def _writes(todo: list[dict[str, Any]], side: str) -> int:
+    return sum(
+        1 for e in todo if e["state"] == "done" and e["action"] != "link" and e["side"] == side
+    )
+
+
+def _guard(worker: _Undo, todo: list[dict[str, Any]], options: RunOptions, tell: OnEvent) -> None:
+    """The mass-change guard, for an undo: its writes against the sides as they are now."""
+    contacts, persons = _writes(todo, "contact"), _writes(todo, "person")
+    doing = f"undoing run {worker.run_id} would change"
+    try:
+        if contacts:
+            size = sum(1 for _ in worker.store().list_items())
+            check_share(contacts, size, f"contacts in {worker.folder}", options.max_share, doing)
+        if persons:
+            check_share(persons, worker.db.count(), "Persons", options.max_share, doing)
+    except MassChangeRefused as exc:
+        if not options.yes and tell(GuardQuestion(exc.message)) is not True:
+            raise
+
+
+def _walk(worker: _Undo, todo: list[dict[str, Any]], tell: OnEvent) -> None:
+    total = len(todo)
+    tell(Progress(0, 0, total))
+    done = 0
     try:
         for e in todo:
             if e["action"] == "delete" and e["side"] == "contact" and e["state"] != "failed":
@@ -283,7 +320,7 @@ def _walk(worker: _Undo, todo: list[dict[str, Any]], advance: Callable[..., None
                 worker.contact(e)
             else:
                 worker.person(e)
-            if advance is not None:
-                advance(1)
+            done += 1
+            tell(Progress(1, done, total))
     finally:
         worker.close()

@@ -50,7 +50,7 @@ def undo(request: Request, run_id: str) -> RedirectResponse:
     journal.get_run(web.db.engine, run_id)
 
     def work(task: Task) -> str:
-        return engine_adapter.undo(web.db, run_id, advance=task.advance).run_id
+        return engine_adapter.undo(web.db, run_id, on_event=task.hear).run_id
 
     task = web.tasks.start(f"Undo run {run_id}", work)
     return RedirectResponse(f"/tasks/{task.id}", status_code=303)

@@ -1,8 +1,8 @@
 """Runs started from the console, each in its own thread, with progress a page can follow.
 
-A task's progress is plain counters a run's events (`hear`) or undo's `advance` move; the page's
-server-sent events read them every half second, so a person sees the run move at least once a
-second however the engine batches its writes.
+A task's progress is plain counters a run's events move (`hear`); the page's server-sent events
+read them every half second, so a person sees the run move at least once a second however the
+engine batches its writes.
 """
 
 from __future__ import annotations
@@ -37,17 +37,11 @@ class Task:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
-    def advance(self, n: int = 1, total: int | None = None) -> None:
-        if total is not None:
-            self.total = total
-        self.done += n
-        self.phase = "writing"
-
     def hear(self, event: RunEvent) -> None:
-        """A sync run's events: the plan's size, then its progress. The console asks about the
-        mass-change guard before it starts a run, so a GuardQuestion is refused here."""
+        """A run's (or an undo's) events: the plan's size, then its progress. The console asks
+        about the mass-change guard before it starts a run, so a GuardQuestion is refused here."""
         if isinstance(event, Planned):
-            self.advance(0, total=event.plan.changes())
+            self.total, self.phase = event.plan.changes(), "writing"
         elif isinstance(event, Progress):
             self.total = event.total
             self.done = event.done
