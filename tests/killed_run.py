@@ -12,13 +12,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 
 from personsync.errors import LeaseHeld
 from personsync.persons.repo import PersonsDB
-from personsync.sync import apply, engine
+from personsync.sync import engine
 from personsync.sync.events import Planned, RunEvent
 from personsync.sync.options import RunOptions
 
@@ -27,20 +28,6 @@ FORK = multiprocessing.get_context("fork")
 
 def _kill() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
-
-
-class _Killer:
-    """Stands in for the executor's checkpoints (sync/crash.py), in the child only."""
-
-    point = 0
-
-    def __init__(self) -> None:
-        self.passed = 0
-
-    def __call__(self) -> None:
-        self.passed += 1
-        if self.passed >= self.point:
-            _kill()
 
 
 def _child(
@@ -52,8 +39,9 @@ def _child(
     point: int,
     out: Connection,
 ) -> None:
-    _Killer.point = point
-    apply.Checkpoints = _Killer  # type: ignore[misc,assignment]  # this forked child only
+    if point:
+        # The executor's own kill point (a run option, handed in here in-process).
+        options = replace(options, crash_after=point)
 
     def planned(event: RunEvent) -> None:
         if point == 0 and isinstance(event, Planned):
