@@ -535,7 +535,8 @@ def test_field_rules_are_shown_and_changed_from_the_wizard(
     assert "on_conflict=crm" in got.headers["location"]  # the wizard's answers kept
     shown = CliRunner().invoke(cli_app, ["rules", "show", out, "--json", "--db", db.url])
     found = json.loads(shown.output)
-    assert {k: found[k] for k in ("folder", "on_conflict", "rules")} == {
+    keys = ("folder", "on_conflict", "on_person_removed", "on_contact_deleted", "crm_alone_creates")
+    assert {k: found[k] for k in (*keys, "rules")} == {
         "folder": out,
         "on_conflict": "crm",
         # The delete settings, untouched by the wizard: the defaults.
