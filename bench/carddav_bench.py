@@ -20,10 +20,12 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -44,6 +46,45 @@ from personsync.stores.base import read_all
 from personsync.sync import engine
 from personsync.sync.options import RunOptions
 from personsync.testing.carddav_servers import Server, running
+
+EVERY = 500  # cards between two progress lines
+
+
+class Rate:
+    """Prints cards/s every `EVERY` cards (the band's rate and the overall one), so that a run
+    that cannot finish still leaves its rate curve in the log."""
+
+    def __init__(self, label: str, start_count: int = 0) -> None:
+        self.label = label
+        self.start = self.mark = time.perf_counter()
+        self.first = self.count = self.last = start_count
+        self.lock = threading.Lock()
+
+    def add(self, n: int = 1) -> None:
+        with self.lock:
+            self.seen(self.count + n)
+
+    def seen(self, count: int) -> None:
+        self.count = count
+        if count // EVERY > self.last // EVERY:
+            now = time.perf_counter()
+            band = (count - self.last) / max(now - self.mark, 1e-9)
+            print(
+                f"    {self.label}: {count:>6,} cards at {now - self.start:8.1f} s, "
+                f"{band:6.2f} cards/s since {self.last:,} "
+                f"(load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+            self.mark, self.last = now, count
+
+
+def linked(db: Path) -> int:
+    """How many Persons the export has linked so far (its link rows, read-only)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("select count(*) from sync_links").fetchone()[0])
+    except sqlite3.Error:
+        return -1  # not made yet, or busy: the next look
 
 
 def seed(path: Path, n: int) -> None:
@@ -84,19 +125,32 @@ def floor(server: Server, db_path: Path, concurrency: int) -> float:
                 time.sleep(backoff.delay(attempt, None))
             assert reply.status_code in (201, 204), (reply.status_code, reply.text)
 
+        rate = Rate("floor")
         start = time.perf_counter()
+
+        def put_counted(card: bytes) -> None:
+            put(card)
+            rate.add()
+
         with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(put, cards))
+            list(pool.map(put_counted, cards))
         return time.perf_counter() - start
 
 
 def export_process(db: Path, url: str, kill_after: float | None = None) -> tuple[float, int, int]:
     """(seconds, peak RSS in MiB, exit status) of `personsync export` as its own process."""
     argv = [sys.executable, "-m", "personsync", "export", "--to", url, "--db", str(db), "--yes"]
+    rate = Rate("export", max(linked(db), 0))
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = None if kill_after is None else start + kill_after
+    looked = start
     while True:
+        if time.perf_counter() - looked >= 2:
+            looked = time.perf_counter()
+            count = linked(db)
+            if count >= 0:
+                rate.seen(count)
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
@@ -244,6 +298,7 @@ def main() -> None:
     parser.add_argument("--cut", action="store_true", help="also the cut-and-resume export")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare PUT loop")
     parser.add_argument("--no-export", action="store_true", help="only the cut export (--cut)")
+    parser.add_argument("--floor-only", action="store_true", help="only the bare PUT loop")
     parser.add_argument(
         "--cut-after", type=float, help="seconds into each cut run (default: 30 %% of the export)"
     )
@@ -251,6 +306,12 @@ def main() -> None:
         "--storage",
         help="where the servers keep their books (default: a temporary folder; a tmpfs such "
         "as /dev/shm spares Radicale its fsyncs)",
+    )
+    parser.add_argument(
+        "--radicale-uid-index",
+        action="store_true",
+        help="Radicale's UID check from an index (personsync.testing.radicale_uid_index), "
+        "not a walk over every card: a bench-only storage plugin, for 10,000 cards",
     )
     args = parser.parse_args()
     if args.concurrency != 4:
@@ -260,8 +321,15 @@ def main() -> None:
         tmp = Path(raw)
         for kind in args.servers.split(","):
             # The servers run with the benchmarks' settings (`RADICALE_BENCH`).
-            with running(kind, tmp / kind, bench=True) as server:
+            uid_index = args.radicale_uid_index and kind == "radicale"
+            with running(kind, tmp / kind, bench=True, uid_index=uid_index) as server:
                 for n in (int(s) for s in args.sizes.split(",")):
+                    if args.floor_only:
+                        template = tmp / f"persons-{n}.db"
+                        seed(template, n)
+                        took = floor(server, template, args.concurrency)
+                        print(f"{kind} {n:>6,}: floor {took:.1f} s ({n / took:,.1f} cards/s)")
+                        continue
                     if args.no_export:
                         cut_only(server, n, tmp, args.cut_after or 600.0)
                         continue
