@@ -87,6 +87,30 @@ def linked(db: Path) -> int:
         return -1  # not made yet, or busy: the next look
 
 
+def run_counts(db: Path) -> dict[str, int]:
+    """The counts of the database's last run (planned ones when it was killed)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        row = conn.execute("select counts from sync_runs order by started_at desc").fetchone()
+    return {k: v for k, v in json.loads(row[0] if row else "{}").items() if v}
+
+
+def cards_of(db_path: Path) -> list[bytes]:
+    """The Persons as the store writes them (vCard 3.0 with the Customer ID), each with a new
+    UID: the bodies of the floor's PUTs and of a seeded book."""
+    db = PersonsDB(str(db_path))
+    try:
+        cards = [
+            write_card(Contact(p.record, customer_id=str(p.id)), "3.0") for p in db.iter_persons()
+        ]
+    finally:
+        db.close()
+    out = []
+    for card in cards:
+        uid = str(uuid.uuid4())
+        out.append(card.replace(b"\r\nEND:VCARD", f"\r\nUID:{uid}\r\nEND:VCARD".encode(), 1))
+    return out
+
+
 def seed(path: Path, n: int) -> None:
     db = PersonsDB(str(path))
     db.add_many(list(generate(n, 7)))
@@ -95,23 +119,14 @@ def seed(path: Path, n: int) -> None:
 
 def floor(server: Server, db_path: Path, concurrency: int) -> float:
     """The same cards PUT by a bare loop: one fresh book, `concurrency` threads."""
-    book = server.book()
-    made = open_folder(f"carddav:{book}")  # made by the store, as for the export
-    try:
-        list(made.list_items())  # the store makes a missing book when first used
-    finally:
-        made.close()
-    url = server.plain(book)
-    db = PersonsDB(str(db_path))
-    cards = [write_card(Contact(p.record, customer_id=str(p.id)), "3.0") for p in db.iter_persons()]
-    db.close()
+    url = server.plain(make_book(server))
+    cards = cards_of(db_path)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     backoff = shared_http.RetryPolicy()
     with httpx.Client(limits=limits, auth=(server.user, "x"), timeout=60) as client:
 
-        def put(card: bytes) -> None:
-            uid = str(uuid.uuid4())
-            body = card.replace(b"\r\nEND:VCARD", f"\r\nUID:{uid}\r\nEND:VCARD".encode(), 1)
+        def put(body: bytes) -> None:
+            uid = body.rpartition(b"\r\nUID:")[2].partition(b"\r\n")[0].decode()
             # Xandikos answers 423 (and now and then 409) while its repository is busy: wait
             # as the store does (jittered, doubling), so that the floor is not a retry storm.
             for attempt in range(12):
@@ -236,17 +251,7 @@ def bench(
         f"{statistics.median(rss):.0f} MiB   [{check_book(last_url, n)}]",
         flush=True,
     )
-    took, requests, counts = counted_export(last_db, last_url)
-    print(f"  no-op re-run: {took:.2f} s, {requests} HTTP requests, {counts}", flush=True)
-    db = PersonsDB(str(last_db))
-    try:
-        ids = [p.id for p in db.iter_persons()][::100]
-        for pid in ids:
-            db.update(pid, {"company": f"Changed {pid}"})
-    finally:
-        db.close()
-    took, requests, counts = counted_export(last_db, last_url)
-    print(f"  1 % changed ({len(ids)}): {took:.2f} s, {requests} HTTP requests, {counts}")
+    after(last_db, last_url)
     if cut:
         cut_db = tmp / f"cut-{server.kind}-{n}.db"
         shutil.copy(template, cut_db)
@@ -254,14 +259,79 @@ def bench(
         start = time.perf_counter()
         for _ in range(3):
             took, _, code = export_process(cut_db, url, kill_after=cut_after or e * 0.3)
-            print(f"  cut at {took:6.2f} s (exit {code}): [{check_book(url, n)}]", flush=True)
+            print(
+                f"  cut at {took:6.2f} s (exit {code}): [{check_book(url, n)}], "
+                f"planned {run_counts(cut_db)}",
+                flush=True,
+            )
         took, _, code = export_process(cut_db, url)
         total = time.perf_counter() - start
         print(
             f"  resumed: last run {took:.2f} s (exit {code}), all runs {total:.2f} s "
-            f"(uncut median {e:.2f} s): [{check_book(url, n)}]",
+            f"(uncut median {e:.2f} s): [{check_book(url, n)}], counts {run_counts(cut_db)}",
             flush=True,
         )
+
+
+def make_book(server: Server) -> str:
+    """A fresh address book, made by the store as for an export; its URL."""
+    book = server.book()
+    made = open_folder(f"carddav:{book}")
+    try:
+        list(made.list_items())
+    finally:
+        made.close()
+    return book
+
+
+def seeded(server: Server, n: int, tmp: Path) -> None:
+    """An address book that holds the Persons' cards already (written into the server's own
+    storage, as an export cut just before its end leaves them, but unlinked), then: the export
+    that finds and links them (it must send none again), a no-op re-run and 1 % changed. What
+    the client costs at `n` cards, without the server's cost of creating them one by one."""
+    template = tmp / f"persons-{n}.db"
+    if not template.exists():
+        seed(template, n)
+    db_path = tmp / f"seeded-{server.kind}-{n}.db"
+    shutil.copy(template, db_path)
+    book = make_book(server)
+    name = book.rstrip("/").rpartition("/")[2]
+    if server.kind == "radicale":
+        folder = server.storage / "collection-root" / server.user / name
+    else:
+        folder = server.storage / server.home.strip("/") / name
+    start = time.perf_counter()
+    for body in cards_of(db_path):
+        uid = body.rpartition(b"\r\nUID:")[2].partition(b"\r\n")[0].decode()
+        (folder / f"{uid}.vcf").write_bytes(body)
+    if server.kind == "xandikos":  # its book is a git repository: one commit of them all
+        git = ["git", "-C", str(folder), "-c", "user.name=bench", "-c", "user.email=bench@bench"]
+        subprocess.run([*git, "add", "--", "*.vcf"], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", f"{n} cards"], check=True)
+    print(f"  seeded {n:,} cards in {time.perf_counter() - start:.1f} s", flush=True)
+    url = f"carddav:{book}"
+    took, peak, code = export_process(db_path, url)
+    print(
+        f"  export finding them: {took:.1f} s (exit {code}, {peak} MiB peak RSS, load "
+        f"{os.getloadavg()[0]:.1f}), counts {run_counts(db_path)}: [{check_book(url, n)}]",
+        flush=True,
+    )
+    after(db_path, url)
+
+
+def after(db_path: Path, url: str) -> None:
+    """A no-op re-run and one with 1 % of the Persons changed, in-process, requests counted."""
+    took, requests, counts = counted_export(db_path, url)
+    print(f"  no-op re-run: {took:.2f} s, {requests} HTTP requests, {counts}", flush=True)
+    db = PersonsDB(str(db_path))
+    try:
+        ids = [p.id for p in db.iter_persons()][::100]
+        for pid in ids:
+            db.update(pid, {"company": f"Changed {pid}"})
+    finally:
+        db.close()
+    took, requests, counts = counted_export(db_path, url)
+    print(f"  1 % changed ({len(ids)}): {took:.2f} s, {requests} HTTP requests, {counts}")
 
 
 def cut_only(server: Server, n: int, tmp: Path, cut_after: float) -> None:
@@ -278,13 +348,14 @@ def cut_only(server: Server, n: int, tmp: Path, cut_after: float) -> None:
         took, peak, code = export_process(cut_db, url, kill_after=cut_after)
         print(
             f"  cut at {took:6.1f} s (exit {code}, {peak} MiB, load {os.getloadavg()[0]:.1f}): "
-            f"[{check_book(url, n)}]",
+            f"[{check_book(url, n)}], planned {run_counts(cut_db)}",
             flush=True,
         )
     took, peak, code = export_process(cut_db, url)
     print(
         f"  resumed: last run {took:.1f} s (exit {code}, {peak} MiB), all runs "
-        f"{time.perf_counter() - start:.1f} s: [{check_book(url, n)}]",
+        f"{time.perf_counter() - start:.1f} s: [{check_book(url, n)}], counts "
+        f"{run_counts(cut_db)}",
         flush=True,
     )
 
@@ -299,6 +370,11 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true", help="skip the bare PUT loop")
     parser.add_argument("--no-export", action="store_true", help="only the cut export (--cut)")
     parser.add_argument("--floor-only", action="store_true", help="only the bare PUT loop")
+    parser.add_argument(
+        "--seeded",
+        action="store_true",
+        help="only an export into a book that holds the cards already, a no-op and 1 %%",
+    )
     parser.add_argument(
         "--cut-after", type=float, help="seconds into each cut run (default: 30 %% of the export)"
     )
@@ -324,6 +400,9 @@ def main() -> None:
             uid_index = args.radicale_uid_index and kind == "radicale"
             with running(kind, tmp / kind, bench=True, uid_index=uid_index) as server:
                 for n in (int(s) for s in args.sizes.split(",")):
+                    if args.seeded:
+                        seeded(server, n, tmp)
+                        continue
                     if args.floor_only:
                         template = tmp / f"persons-{n}.db"
                         seed(template, n)
