@@ -11,6 +11,16 @@ Then, on the last exported book: a **no-op** re-run and a run with **1 %** of th
 (time and HTTP requests), and with `--cut`, a first export killed with SIGKILL three times, each
 run 30 % of the median export time after it started, then finished: the book must hold every
 Person once.
+
+Every floor and export prints its rate every 500 cards, so that a run too long for the session
+still leaves its curve. Other modes: `--floor-only`; `--no-export --cut` (the cut export alone,
+`--cut-after` seconds into each run); `--seeded` (a book holding the Persons' cards already,
+written into the server's storage: the export must link them and send none, then a no-op and
+1 %). `--radicale-uid-index` runs Radicale with `personsync.testing.radicale_uid_index`, a
+bench-only storage without its per-card walks (docs/benchmarks.md, 2026-12-06).
+
+    .venv/bin/python -m bench.carddav_bench --sizes 10000 --servers radicale \
+        --radicale-uid-index --runs 3 --cut --storage /dev/shm
 """
 
 from __future__ import annotations
@@ -197,6 +207,8 @@ def counted_export(db_path: Path, url: str) -> tuple[float, int, dict[str, int]]
         db.close()
     counts = {k: v for k, v in (out.report.counts if out.report else {}).items() if v}
     print(f"      requests: {dict(sent)}", flush=True)
+    for problem in (out.report.errors if out.report else [])[:5]:
+        print(f"      error: {problem}", flush=True)
     return took, sum(sent.values()), counts
 
 
