@@ -82,14 +82,17 @@ def _plain(param: Any) -> bool:
     return isinstance(kind, type) and issubclass(kind, Enum)
 
 
-def plain_options(command: Any, help_names: Sequence[str]) -> None:
-    """Give every option of the plain kinds in `command` and its subcommands its own converter
-    (options of other kinds keep Typer's), the help option (`help_names`) included: Typer makes
-    that one when it is first asked for, and keeps it."""
+def plain_options(command: Any, help_names: Sequence[str], args: Sequence[str]) -> None:
+    """Give every option of the plain kinds of `command` and of the subcommands `args` name its
+    own converter (options of other kinds keep Typer's), the help option (`help_names`)
+    included: Typer makes that one when it is first asked for, and keeps it."""
     helper = command.get_help_option(SimpleNamespace(help_option_names=list(help_names)))
     for param in [*getattr(command, "params", ()), *([helper] if helper else [])]:
         if _plain(param) and getattr(param, "_runtime_param", None) is None:
             descriptor = param.type_descriptor
             param._runtime_param = PlainParam(descriptor.parameter_info, descriptor.annotation)
-    for sub in getattr(command, "commands", {}).values():
-        plain_options(sub, help_names)
+    commands = getattr(command, "commands", {})
+    for n, arg in enumerate(args):
+        if arg in commands:
+            plain_options(commands[arg], help_names, args[n + 1 :])
+            return

@@ -23,7 +23,7 @@ class GuardedGroup(TyperGroup):
     def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:
         given = list(sys.argv[1:] if args is None else args)
         # No pydantic for plain options (cli/coerce.py).
-        plain_options(self, self.context_settings.get("help_option_names", ["--help"]))
+        plain_options(self, self.context_settings.get("help_option_names", ["--help"]), given)
         return super().main(verbose_first(self, given), *a, **kw)
 
     def invoke(self, ctx: ClickContext) -> Any:
