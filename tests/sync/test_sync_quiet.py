@@ -17,6 +17,7 @@ from personsync.model import Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.sync import engine
+from personsync.sync.events import Planned
 from personsync.sync.links import Links, set_ignored
 from personsync.sync.options import RunOptions
 from personsync.sync.settings import set_rule
@@ -208,3 +209,23 @@ def test_a_run_with_something_to_report_is_not_recorded(
     for _ in range(2):
         outcome = _run(persons_db, url, "import")
         assert _kinds(outcome) == ["skip"]
+
+
+def test_a_link_written_while_a_quiet_run_reads_leaves_no_record(
+    persons_db: PersonsDB, tmp_path: Path
+) -> None:
+    # `unlink --ignore` takes no lease: a contact left alone while a run plans (here, as its
+    # plan is told) was read by that run as not left alone; its quiet record would hide that.
+    url = quiet(persons_db, tmp_path)
+    persons_db.update(min(persons_db.versions()), {"notes": "x"})
+    _run(persons_db, url)  # the contact written: the next run reads all again
+    _settle()
+    item = next(iter(Links(persons_db.engine, url).load().values())).item_id
+
+    def ignore_meanwhile(event: object) -> None:
+        if isinstance(event, Planned):
+            set_ignored(persons_db.engine, url, item, True)
+
+    quiet_run = engine.run(persons_db, url, "export", options=OPTIONS, on_event=ignore_meanwhile)
+    assert quiet_run.plan.actions == () and quiet_run.plan.unread == ""
+    assert _kinds(_run(persons_db, url, yes=True)) == ["keep-deleted"]

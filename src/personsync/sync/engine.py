@@ -337,7 +337,7 @@ def run(
             )
             if result is None:
                 if not options.dry_run:
-                    quiet.forget(engine, store.url)
+                    quiet.claim(engine, store.url, run_id)
                 result = planner.plan(
                     take_snapshot(db, store, direction, view, options.recreate, choices),
                     direction,
@@ -397,7 +397,7 @@ def run(
             if marks and not (
                 result.actions or result.unread or report.problems() or report.warnings
             ):
-                quiet.remember(engine, store.url, marks, result, journal.run_id)
+                quiet.remember(engine, store.url, marks, result, run_id)
             tell(Finished(report, report.duration))
             return Outcome(result, report, report.duration)
     finally:

@@ -16,8 +16,10 @@ marks after the ones recorded, so the next run sees marks that differ and reads 
 What ends a record (the next run then takes the whole way, and records again if quiet):
 - any write to the folder's links or to its contacts left alone (`sync/links.py`, in the same
   transaction: runs, `link`, `unlink`, `undo`, `resolve`, the web console's decisions);
-- the start of every run of the folder that is not answered here, before it writes anything
-  (so a run that crashes or fails leaves none);
+- the start of every run of the folder that is not answered here, before it reads or writes
+  anything: it leaves a claim in the record's place, which it turns into its own record at its
+  end if quiet, unless a write to the links deleted the claim meanwhile (`unlink --ignore` and
+  the web console's decisions take no lease);
 - a different key (another view, view definition, rule, policy, option or personsync version).
 A store without a change mark (Graph, CardDAV, CSV for now), a run of some Persons only
 (`only_persons`), a store that mended a half-made write, or a folder with a file written within
@@ -31,7 +33,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from personsync import __version__
 from personsync.fields import FIELD_NAMES
@@ -124,26 +126,40 @@ def unchanged_plan(
     )
 
 
-def forget(engine: Engine, url: str) -> None:
-    """End the folder's record: a run that is not answered here does so before it writes."""
+def claim(engine: Engine, url: str, run_id: str) -> None:
+    """End the folder's record and put a claim of this run in its place (matching no key):
+    a run that is not answered here does so before it reads or writes anything. Any write to
+    the folder's links after this deletes the claim (`links.end_quiet`), and `remember` then
+    records nothing: the run's reading may predate that write."""
     with engine.begin() as conn:
         end_quiet(conn, normalise_folder(url))
+        conn.execute(
+            sync_quiet.insert().values(
+                folder=normalise_folder(url),
+                run_key="",
+                persons_mark="",
+                folder_mark="",
+                plan="{}",
+                run_id=run_id,
+                saved_at=now(),
+            )
+        )
 
 
 def remember(engine: Engine, url: str, marks: Marks, plan: Plan, run_id: str) -> None:
-    """Record a quiet run: its key, the marks it started from, its plan's sizes."""
-    folder = normalise_folder(url)
+    """Record a quiet run in place of its claim, if the claim is still there: its key, the
+    marks it started from, its plan's sizes."""
+    t = sync_quiet
     sizes = json.dumps({name: getattr(plan, name) for name in _SIZES})
     with engine.begin() as conn:
-        end_quiet(conn, folder)
         conn.execute(
-            sync_quiet.insert().values(
-                folder=folder,
+            update(t)
+            .where(t.c.folder == normalise_folder(url), t.c.run_id == run_id, t.c.run_key == "")
+            .values(
                 run_key=marks.key,
                 persons_mark=marks.persons,
                 folder_mark=marks.folder,
                 plan=sizes,
-                run_id=run_id,
                 saved_at=now(),
             )
         )
