@@ -221,12 +221,26 @@ def child(scenario: str, work: Path, run: int) -> dict[str, float]:
     if scenario == "sync-1pct":
         _change_contacts(url, run)
     direction = scenario.split("-")[0]
-    started = time.perf_counter()
+    if scenario in {"export-noop", "sync-noop"}:
+        # A no-op run is one after which nothing changed: the run before it (untimed) reads
+        # both sides and, finding nothing to do, records their marks (sync/quiet.py), once the
+        # fresh copy's files are older than the folder's racy margin.
+        from personsync.stores.vcf_folder import RACY_MS
+
+        time.sleep(RACY_MS / 1000 + 0.2)
+        engine.run(db, url, direction, options=RunOptions(yes=True))
+    started, cpu = time.perf_counter(), time.process_time()
     out = engine.run(db, url, direction, options=RunOptions(yes=True))
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     db.close()
     assert out.report is not None and not out.report.errors, out.report.errors[:3]
-    return {"seconds": seconds, "rss_mb": peak_rss_mb(), "changes": out.plan.changes()}
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "rss_mb": peak_rss_mb(),
+        "changes": out.plan.changes(),
+        "unread": float(bool(out.plan.unread)),
+    }
 
 
 def _change_contacts(url: str, run: int) -> None:
@@ -390,7 +404,15 @@ def report(scenario: str, tree: str, results: list[dict[str, float]], first: flo
         + "  "
         f"peak RSS {peak:5.0f} MB  runs: "
         + ", ".join(f"{r['seconds']:.2f}" for r in results)
-        + f"  writes: {int(results[0]['changes'])}",
+        + f"  writes: {int(results[0]['changes'])}"
+        # CPU time of the run's own process (this tree's child prints it since sync/quiet.py),
+        # and how many runs were answered without reading (a no-op after a quiet run).
+        + (
+            f"  CPU median {statistics.median(r['cpu'] for r in results):.2f} s"
+            f", unread {sum(int(r['unread']) for r in results)}/{len(results)}"
+            if all("cpu" in r for r in results)
+            else ""
+        ),
         flush=True,
     )
 

@@ -218,6 +218,8 @@ def finish(report: RunReport, json_out: bool, plan: Plan | None = None) -> int:
         data: dict[str, Any] = {"report": report.to_dict()}
         if plan is not None:
             data["plan"] = {"counts": plan.counts()}
+            if plan.unread:
+                data["plan"]["unread"] = plan.unread
         print_json(data)
     else:
         show_report(report, plan.warnings if plan is not None else ())

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Engine,
     Select,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -175,6 +177,25 @@ class PersonsDB:
         with self.engine.connect() as conn:
             count, top, versions = conn.execute(query).one()
         return int(count), int(top), int(versions)
+
+    def change_mark(self) -> str:
+        """A mark of the whole table for a run that reads nothing when nothing changed
+        (`sync/quiet.py`): how many Persons, the largest id, the sum of versions and of id ×
+        version (from the version index, which holds the id), and the latest `updated_at` (its
+        own index). Any write of a Person changes it: an insert the count and largest id (ids
+        are never reused), a delete the count, a change of a field its version (+1) and both
+        sums, and every write the latest `updated_at` too."""
+        by_version = select(
+            func.count(),
+            func.coalesce(func.max(persons.c.id), 0),
+            func.coalesce(func.sum(persons.c.row_version), 0),
+            func.coalesce(func.sum(cast(persons.c.id, BigInteger) * persons.c.row_version), 0),
+        )
+        latest = select(func.max(persons.c.updated_at))
+        with self.engine.connect() as conn:
+            counted = conn.execute(by_version).one()
+            when = conn.execute(latest).scalar()
+        return "-".join(str(int(n)) for n in counted) + f"-{when}"
 
     def versions(self, view: str | None = None) -> dict[int, str]:
         """id → change marker for a view's Persons, from one indexed query without full rows."""

@@ -20,7 +20,7 @@ from personsync.fields import FIELD_NAMES
 from personsync.model import Contact, Person, diff, field_values
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem, find_elsewhere
-from personsync.sync import guard, planner
+from personsync.sync import guard, planner, quiet
 from personsync.sync.apply import Executor, conflict_entries
 from personsync.sync.events import Finished, GuardQuestion, OnEvent, Planned, Progress, ignore
 from personsync.sync.journal import (
@@ -357,11 +357,23 @@ def run(
                     else options.crm_alone_creates
                 ),
             )
-            result = planner.plan(
-                take_snapshot(db, store, direction, view, options.recreate, choices),
-                direction,
-                choices,
+            # Neither side changed since the folder's last quiet run: nothing to read or plan.
+            marks = (
+                None if mended else quiet.take_marks(db, store, direction, view, choices, options)
             )
+            result = (
+                None
+                if marks is None
+                else quiet.unchanged_plan(engine, store.url, direction, view, marks)
+            )
+            if result is None:
+                if not options.dry_run:
+                    quiet.claim(engine, store.url, run_id)
+                result = planner.plan(
+                    take_snapshot(db, store, direction, view, options.recreate, choices),
+                    direction,
+                    choices,
+                )
             if options.only_persons is not None:
                 result = result.only(options.only_persons)
             # The snapshot is gone here: what the writes need, the plan holds (20 MB less for
@@ -413,6 +425,10 @@ def run(
             report.duration = time.perf_counter() - started
             journal.finish(report.status, report.counts, report.problems())
             save_state(engine, store.url, store.export_state())
+            if marks and not (
+                result.actions or result.unread or report.problems() or report.warnings
+            ):
+                quiet.remember(engine, store.url, marks, result, run_id)
             tell(Finished(report, report.duration))
             return Outcome(result, report, report.duration)
     finally:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from personsync.errors import DatabaseError
 from personsync.model import Record
 from personsync.persons.bulk import executemany, plain_rows
-from personsync.sync.tables import sync_folder_state, sync_ignored, sync_links
+from personsync.sync.tables import sync_folder_state, sync_ignored, sync_links, sync_quiet
 from personsync.sync.values import loads, record_from_dict
 
 CHUNK = 2000
@@ -56,6 +56,13 @@ def normalise_folder(url: str) -> str:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def end_quiet(conn: Any, folder: str) -> None:
+    """End the folder's record of a quiet run (`sync/quiet.py`), in the caller's transaction:
+    every write to the folder's links or to its contacts left alone calls it, so that the next
+    run reads both sides again."""
+    conn.execute(delete(sync_quiet).where(sync_quiet.c.folder == folder))
 
 
 class Links:
@@ -127,6 +134,7 @@ class Links:
         Person or the same item in this folder: both are unique per folder."""
         if not rows:
             return
+        end_quiet(conn, folder)
         t = sync_links
         # One statement per row: two unique look-ups, OR-ed (a bitmap OR on PostgreSQL, SQLite's
         # multi-index OR): a third less time than two statements per row. Each side of the OR
@@ -145,6 +153,7 @@ class Links:
         contact's Customer ID), inside the caller's transaction."""
         if not versions:
             return
+        end_quiet(conn, folder)
         stmt = update(sync_links).where(_BY_ITEM).values(item_version=bindparam("v"))
         executemany(conn, stmt, [{"f": folder, "i": i, "v": v} for i, v in versions])
 
@@ -154,6 +163,7 @@ class Links:
         transaction."""
         if not rows:
             return
+        end_quiet(conn, folder)
         stmt = (
             update(sync_links)
             .where(_BY_PERSON)
@@ -163,6 +173,7 @@ class Links:
 
     @staticmethod
     def forget(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
+        end_quiet(conn, folder)
         executemany(
             conn, delete(sync_links).where(_BY_ITEM), [{"f": folder, "i": i} for i in item_ids]
         )
@@ -170,6 +181,7 @@ class Links:
     @staticmethod
     def mark_stale(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
         """Make the next run re-read these pairs instead of trusting their versions."""
+        end_quiet(conn, folder)
         stmt = (
             update(sync_links)
             .where(_BY_ITEM)
@@ -190,6 +202,7 @@ def set_ignored(engine: Engine, folder: str, item_id: str, ignore: bool) -> bool
     """Mark (or unmark) one contact as left alone; True when that changed anything."""
     t, key = sync_ignored, normalise_folder(folder)
     with engine.begin() as conn:
+        end_quiet(conn, key)
         gone = conn.execute(delete(t).where(t.c.folder == key, t.c.item_id == item_id))
         if ignore:
             conn.execute(t.insert().values(folder=key, item_id=item_id, decided_at=now()))

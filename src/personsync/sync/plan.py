@@ -347,6 +347,9 @@ class Plan:
     links: int = 0  # links of this folder before the run (the emptied-side guard)
     persons_seen: int = 0  # Persons the run looked at (the view's; import: every Person)
     warnings: tuple[str, ...] = field(default=())
+    # Why nothing was read, when the run found neither side changed since the folder's last
+    # quiet run (sync/quiet.py); "" when the run read both sides.
+    unread: str = ""
 
     def counts(self) -> dict[str, int]:
         c = Counter(_counted(a) for a in self.actions)
@@ -381,6 +384,7 @@ class Plan:
                 action_to_dict(a) for a in self.actions if a.kind != "refresh" or conflicts_of(a)
             ],
             "warnings": list(self.warnings),
+            **({"unread": self.unread} if self.unread else {}),
         }
 
 
