@@ -1,26 +1,34 @@
-"""The link writes do not depend on the table's statistics (issue 12: a full export of 100,000 on
-a fresh PostgreSQL database took 9.5 times as long as on SQLite, each chunk's
-`DELETE ... item_id IN (...)` scanning every link of the folder).
+"""The engine's per-chunk reads and writes on PostgreSQL do not depend on the tables' statistics
+(issue 12: a full export of 100,000 on a fresh PostgreSQL database took 9.5 times as long as on
+SQLite, each chunk's `DELETE ... item_id IN (...)` scanning every link of the folder).
 
-Every statement `Links` sends is EXPLAINed on a PostgreSQL table of 20,000 links that was never
-analysed (`reltuples` -1, as after a run that filled it with autovacuum off): each must be one
-look-up in a unique index naming the whole key, never a scan of the folder's links."""
+Every statement of a chunk (link reads and writes, baselines, Persons read and written by id,
+the journal, `contact_manager_id`) is EXPLAINed on tables that were never analysed (`reltuples`
+-1, as after a run that filled them with autovacuum off): its custom plan and its generic plan
+(what a prepared statement runs; see `pg_plans`) on tables of 20,000 rows, and its generic plan
+on the empty tables too (a plan cached at a run's first chunk is kept while the tables grow).
+Each must be look-ups in unique indexes naming the whole key, never a scan of a table."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from pg_plans import assert_keyed, assert_unanalysed, plans, sent_to
+from sqlalchemy import Connection, create_engine, text
 
+from personsync.persons.repo import PersonsDB
+from personsync.sync.journal import Journal
 from personsync.sync.links import Links
 from personsync.sync.tables import metadata, sync_links
 
 FOLDER = "vcf:/links"
 N = 20_000
-MANY = range(5000, 5600)  # a chunk's worth of links
+MANY = range(5000, 5600)  # a chunk's worth of rows
+TABLES = ("persons", "sync_links", "sync_journal")
+RUN = "20261206-0100-plans000"
 
 
 def _row(pid: int, item: str) -> dict[str, Any]:
@@ -29,78 +37,127 @@ def _row(pid: int, item: str) -> dict[str, Any]:
         "item_id": item,
         "item_version": "v",
         "person_version": "p",
-        "baseline": "{}",
+        "baseline": '{"company": "ACME"}',
         "synced_at": datetime.now(UTC),
     }
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize(
-    "write",
-    [
-        pytest.param(
-            lambda c: Links.save(c, FOLDER, [_row(p, f"new{p}") for p in MANY]), id="save"
+_JOURNALS: dict[int, Journal] = {}
+
+
+def _journal(db: PersonsDB) -> Journal:
+    """The test's run (one per database), as after the N entries `_fill` makes."""
+    if id(db) not in _JOURNALS:
+        _JOURNALS[id(db)] = Journal(db.engine, "sync", FOLDER, run_id=RUN)
+    journal = _JOURNALS[id(db)]
+    journal.seq = N
+    return journal
+
+
+Operation = Callable[[PersonsDB, Connection], Any]
+OPERATIONS: dict[str, Operation] = {
+    "save links": lambda db, c: Links.save(c, FOLDER, [_row(p, f"new{p}") for p in MANY]),
+    "forget links": lambda db, c: Links.forget(c, FOLDER, [f"item{p}" for p in MANY]),
+    "mark links stale": lambda db, c: Links.mark_stale(c, FOLDER, [f"item{p}" for p in MANY]),
+    "item versions": lambda db, c: Links.set_item_versions(
+        c, FOLDER, [(f"item{p}", "w") for p in MANY]
+    ),
+    "link versions": lambda db, c: Links.set_versions(c, FOLDER, [(p, "w", "q") for p in MANY]),
+    "baselines": lambda db, c: Links(db.engine, FOLDER).baselines(MANY),
+    "read Persons": lambda db, c: db.get_many(MANY, times=False),
+    "update Persons": lambda db, c: db.update_checked(
+        [(p, {"company": "Umbrella"}, "1") for p in MANY], conn=c
+    ),
+    "contact_manager_id": lambda db, c: db.set_contact_manager_ids(
+        [(p, f"item{p}") for p in MANY], conn=c
+    ),
+    "journal outcomes": lambda db, c: _journal(db).settle(
+        c, [(seq, "done", {"version": "w"}, None) for seq in MANY]
+    ),
+}
+
+
+def _fill(conn: Connection) -> None:
+    """N Persons, their links and a run's N journal entries, by SQL (nothing analyses)."""
+    conn.execute(
+        text(
+            "INSERT INTO persons (id, first_name, last_name, created_at, updated_at, row_version)"
+            " SELECT g, 'Ann', 'Lee' || g, now(), now(), 1 FROM generate_series(1, :n) g"
         ),
-        pytest.param(lambda c: Links.forget(c, FOLDER, [f"item{p}" for p in MANY]), id="forget"),
-        pytest.param(lambda c: Links.mark_stale(c, FOLDER, [f"item{p}" for p in MANY]), id="stale"),
-        pytest.param(
-            lambda c: Links.set_item_versions(c, FOLDER, [(f"item{p}", "w") for p in MANY]),
-            id="item versions",
+        {"n": N},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO sync_links (person_id, folder, item_id, item_version, person_version,"
+            " baseline, synced_at) SELECT g, :f, 'item' || g, 'v', 'p', '{}', now()"
+            " FROM generate_series(1, :n) g"
         ),
-        pytest.param(
-            lambda c: Links.set_versions(c, FOLDER, [(p, "w", "q") for p in MANY]), id="versions"
+        {"f": FOLDER, "n": N},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO sync_journal (run_id, seq, side, action, folder, item_id, person_id,"
+            " state) SELECT :r, g, 'contact', 'update', :f, 'item' || g, g, 'intent'"
+            " FROM generate_series(1, :n) g"
         ),
-    ],
-)
-def test_link_writes_are_unique_key_lookups_without_statistics(
-    pg_url: str, write: Callable[[Any], None]
-) -> None:
-    engine = create_engine(pg_url)
+        {"r": RUN, "f": FOLDER, "n": N},
+    )
+
+
+@pytest.fixture
+def db(pg_url: str) -> Iterator[PersonsDB]:
+    persons = PersonsDB(pg_url)
     try:
-        metadata.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO sync_links (person_id, folder, item_id, item_version,"
-                    " person_version, baseline, synced_at) SELECT g, :f, 'item' || g, 'v', 'p',"
-                    " '{}', now() FROM generate_series(1, :n) g"
-                ),
-                {"f": FOLDER, "n": N},
-            )
-        with engine.connect() as conn:
-            never = conn.execute(
-                text("SELECT reltuples FROM pg_class WHERE relname = 'sync_links'")
-            ).scalar()
-        assert never == -1, "the table must not have statistics for this test"
-
-        sent: list[tuple[str, Any]] = []
-
-        def record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
-            if "sync_links" in sql:
-                sent.append((sql, params[0] if many else params))
-
-        event.listen(engine, "before_cursor_execute", record)
-        with engine.begin() as conn:
-            write(conn)
-        event.remove(engine, "before_cursor_execute", record)
-        writes = [(sql, p) for sql, p in sent if not sql.lstrip().upper().startswith("INSERT")]
-        assert writes, "the write sent no statement to sync_links"
-        with engine.begin() as conn:
-            for sql, params in writes:
-                raw = conn.connection.driver_connection
-                assert raw is not None
-                plan = "\n".join(r[0] for r in raw.execute("EXPLAIN " + sql, params).fetchall())
-                # Index look-ups only (a bitmap OR of two is one too), no rows filtered: each
-                # index condition names a whole unique key, so finds one row at most.
-                assert "Seq Scan" not in plan and "Filter" not in plan, plan
-                conditions = [ln for ln in plan.splitlines() if "Index Cond" in ln]
-                assert conditions, plan
-                for cond in conditions:
-                    assert "folder" in cond and ("item_id" in cond or "person_id" in cond), plan
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM sync_links")).scalar() >= N - len(MANY)
+        metadata.create_all(persons.engine)
+        yield persons
     finally:
-        engine.dispose()
+        persons.close()
+
+
+def _sent(db: PersonsDB, operation: Operation) -> list[tuple[str, Any]]:
+    """What `operation` sends to the tables, made in a transaction that is rolled back."""
+    with sent_to(db.engine, TABLES) as sent, db.engine.connect() as conn, conn.begin() as tx:
+        operation(db, conn)
+        tx.rollback()
+    reads = [(sql, p) for sql, p in sent if not sql.lstrip().upper().startswith("INSERT")]
+    return reads
+
+
+def _check(db: PersonsDB, statements: list[tuple[str, Any]], which: tuple[str, ...]) -> None:
+    with db.engine.connect() as conn, conn.begin() as transaction:
+        for sql, params in statements:
+            found = plans(conn, sql, params)
+            for kind in which:
+                assert_keyed(conn, found[kind], TABLES)
+        transaction.rollback()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("operation", list(OPERATIONS.values()), ids=list(OPERATIONS))
+def test_chunk_statements_are_unique_key_lookups_without_statistics(
+    db: PersonsDB, operation: Operation
+) -> None:
+    _journal(db)  # the run's row
+    assert_unanalysed(db.engine, *TABLES)
+    # Empty tables: the generic plan a run's first chunk would cache.
+    statements = _sent(db, operation)
+    assert statements, "the operation read or changed no table"
+    _check(db, statements, ("generic",))
+    with db.engine.begin() as conn:
+        _fill(conn)
+    assert_unanalysed(db.engine, *TABLES)
+    statements = _sent(db, operation)
+    _check(db, statements, ("custom", "generic"))
+
+
+@pytest.mark.postgres
+def test_baselines_are_read_for_the_persons_asked(db: PersonsDB) -> None:
+    with db.engine.begin() as conn:
+        Links.save(conn, FOLDER, [_row(1, "a"), {**_row(2, "b"), "baseline": "{}"}, _row(3, "c")])
+        Links.save(conn, "vcf:/elsewhere", [{**_row(4, "d"), "baseline": '{"company": "X"}'}])
+    got = Links(db.engine, FOLDER).baselines([3, 1, 1, 2, 4, 99])
+    # 2 has no baseline, 4 is linked in another folder, 99 not at all.
+    assert {pid: r.company for pid, r in got.items()} == {1: "ACME", 3: "ACME"}
 
 
 def test_save_replaces_a_persons_and_an_items_older_link(sqlite_url: str) -> None:
