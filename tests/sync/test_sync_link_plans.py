@@ -12,6 +12,7 @@ Each must be look-ups in unique indexes naming the whole key, never a scan of a 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from pg_plans import assert_keyed, assert_unanalysed, plans, sent_to
 from sqlalchemy import Connection, create_engine, text
 
+from personsync.model import Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync.journal import Journal
 from personsync.sync.links import Links
@@ -176,3 +178,40 @@ def test_save_replaces_a_persons_and_an_items_older_link(sqlite_url: str) -> Non
         assert sorted(tuple(r) for r in rows) == [(1, "c"), (3, "b")]
     finally:
         engine.dispose()
+
+
+def test_person_updates_of_a_chunk_are_one_commit(db_url: str) -> None:
+    """A run's commits do not grow with the Persons it updates: each chunk's Person writes go
+    in one transaction with their outcomes (a commit per Person is a disk flush per Person on
+    PostgreSQL; it was most of a two-way sync of 100,000 with 1 % changed there)."""
+    from sqlalchemy import event
+
+    from personsync.stores.memory import MemoryStore
+    from personsync.sync import engine
+    from personsync.sync.options import RunOptions
+
+    db = PersonsDB(db_url)
+    name = f"commits-{id(db)}"
+    store = MemoryStore.named(name)
+    try:
+        db.add_many([Record(first_name=f"P{i}", last_name="Lee") for i in range(40)])
+        engine.run(db, f"memory:{name}", "export", options=RunOptions(yes=True))
+        commits: list[int] = []
+
+        def count(conn: Any) -> None:
+            commits.append(1)
+
+        event.listen(db.engine, "commit", count)
+        made = []
+        for edits in (3, 30):
+            for item in sorted(store.items)[:edits]:
+                old = store.items[item]
+                new = old.record.replace({"department": f"D{edits}"})
+                store.update(old, replace(old, record=new))
+            commits.clear()
+            out = engine.run(db, f"memory:{name}", "sync", options=RunOptions(yes=True))
+            assert out.report is not None and out.report.counts["update-person"] == edits
+            made.append(len(commits))
+        assert made[0] == made[1], made
+    finally:
+        db.close()
