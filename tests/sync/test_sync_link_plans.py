@@ -215,3 +215,26 @@ def test_person_updates_of_a_chunk_are_one_commit(db_url: str) -> None:
         assert made[0] == made[1], made
     finally:
         db.close()
+
+
+def test_a_run_checks_its_tables_in_one_query(db_url: str) -> None:
+    """Every run starts by making sure the sync tables exist: one catalogue query (it was one
+    per table, each a round trip on PostgreSQL), and a missing table is still created."""
+    from sqlalchemy import event
+
+    from personsync.sync.engine import ensure_tables
+
+    db = PersonsDB(db_url)
+    try:
+        sent: list[str] = []
+        event.listen(db.engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+        ensure_tables(db.engine)
+        queries = [sql for sql in sent if sql != "BEGIN"]  # SQLite's own BEGIN (connect.py)
+        assert len(queries) == 1, sent
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE sync_ignored"))
+        ensure_tables(db.engine)
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sync_ignored")).scalar() == 0
+    finally:
+        db.close()
