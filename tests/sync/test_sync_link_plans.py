@@ -238,3 +238,27 @@ def test_a_run_checks_its_tables_in_one_query(db_url: str) -> None:
             assert conn.execute(text("SELECT count(*) FROM sync_ignored")).scalar() == 0
     finally:
         db.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_plans_every_execution_for_the_table_as_it_is(pg_url: str) -> None:
+    """No statement runs a generic plan cached while the links were few: psycopg prepares
+    `executemany` statements, and a generic plan made at a run's first chunk (an empty table,
+    where the folder's index costs the same as the unique (Person, folder) one) was kept while
+    the table grew, each delete reading every link of the folder (persons/connect.py)."""
+    db = PersonsDB(pg_url)
+    try:
+        with db.engine.connect() as conn:
+            for chunk in range(3):
+                with conn.begin():
+                    rows = [_row(p, f"item{p}") for p in range(chunk * 50, chunk * 50 + 50)]
+                    Links.save(conn, FOLDER, rows)
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            generic, custom = raw.execute(
+                "SELECT sum(generic_plans), sum(custom_plans) FROM pg_prepared_statements"
+            ).fetchone() or (None, None)
+        assert custom, "psycopg prepared nothing: the test no longer sees what it checks"
+        assert generic == 0
+    finally:
+        db.close()
