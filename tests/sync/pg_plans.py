@@ -13,9 +13,9 @@ A table filled during a run (autovacuum off, or not yet run) has never been anal
 The engine's own connections no longer run generic plans at all (persons/connect.py: PostgreSQL
 plans each execution; a generic plan made on the empty table, where two indexes cost the same,
 was what scanned the folder per row); the generic plans are checked still, for any connection
-that does run them. `plans(conn, sql, params)` returns both. A statement passes `assert_keyed` when each plan reads
-the tables named only by index look-ups whose condition names a whole unique key, with no rows
-filtered out after the look-up."""
+that does run them. `plans(conn, sql, params)` returns both. A statement passes `assert_keyed`
+when each plan reads the tables named only by index look-ups whose condition names a whole
+unique key, with no rows filtered out after the look-up."""
 
 from __future__ import annotations
 
