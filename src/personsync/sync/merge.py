@@ -274,7 +274,9 @@ def three_way(
             to_crm[name] = o
         else:
             open_fields.append(name)
-    agreed = crm.replace(to_crm)
+    # The CRM's own Record when nothing flows into it (every pair of a first sync that agrees):
+    # a copy per pair was a third Record per pair held by the plan.
+    agreed = crm.replace(to_crm) if to_crm else crm
     if open_fields:
         old = baseline or Record()
         agreed = agreed.replace({f: getattr(old, f) for f in open_fields})
