@@ -293,3 +293,39 @@ def test_a_saved_links_older_rows_are_found_by_unique_keys_on_sqlite(sqlite_url:
                 ], plan
     finally:
         engine.dispose()
+
+
+SQLITE_WRITES = {
+    name: OPERATIONS[name]
+    for name in ("save links", "forget links", "mark links stale", "item versions", "link versions")
+}
+
+
+@pytest.mark.parametrize("write", list(SQLITE_WRITES.values()), ids=list(SQLITE_WRITES))
+def test_link_writes_on_sqlite_search_a_whole_unique_key(sqlite_url: str, write: Operation) -> None:
+    # SQLite's planner, with the covering index of migration 0003 on (folder, ...): each
+    # statement must search by a whole unique key, never by `folder` alone (all its links).
+    # (From the carddav branch; the link operations as this file names them.)
+    db = PersonsDB(sqlite_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                sync_links.insert(),
+                [{**_row(p, f"item{p}"), "folder": FOLDER} for p in range(1, N + 1)],
+            )
+        writes = _sent(db, write)
+        assert writes, "the write sent no statement to sync_links"
+        with db.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            for sql, params in writes:
+                plan = [r[3] for r in raw.execute("EXPLAIN QUERY PLAN " + sql, params)]
+                searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+                assert searches, plan
+                for step in searches:
+                    assert step.startswith("SEARCH sync_links USING"), plan
+                    assert "folder=?" in step and ("item_id=?" in step or "person_id=?" in step), (
+                        plan
+                    )
+    finally:
+        db.close()
