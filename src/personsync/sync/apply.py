@@ -148,6 +148,10 @@ class Executor:
         self.customer_ids: CustomerIds = []
         # Person id → contact id of the pairs whose write was refused as stale (see above).
         self.stale: dict[int, str] = {}
+        # Two-way pairs whose Person write the CRM refused outright (a constraint, not a stale
+        # version), with how the pair was being linked: their contact's half still goes, with
+        # the baseline the planner gave for it (`UpdateContact.alone`).
+        self.refused: dict[int, str] = {}
 
     # --- bookkeeping -----------------------------------------------------------------------------
     def error(
@@ -300,20 +304,7 @@ class Executor:
         # (contact as read, contact to write, what to record): field updates, and links that
         # write the Person's id as Customer ID (an update that makes a link counts as both).
         work: list[tuple[Contact, Contact, ContactWrite]] = [
-            (
-                u.old,
-                u.new,
-                ContactWrite(
-                    u.person_id,
-                    u.person_version if u.settled else "",
-                    u.new.record if u.baseline is None else u.baseline,
-                    mirror=bool(u.link),
-                    counts=("link", "update-contact") if u.link else ("update-contact",),
-                    name=u.name,
-                    item_id=u.old.item_id,
-                ),
-            )
-            for u in updates
+            (u.old, u.new, self._contact_write(u)) for u in updates
         ]
         work += [
             (
@@ -332,6 +323,26 @@ class Executor:
             for lk in links
         ]
         self.update_contacts(work)
+
+    def _contact_write(self, u: UpdateContact) -> ContactWrite:
+        """What to record of a contact update once written. A two-way pair whose Person's half
+        the CRM refused records the planner's `alone` baseline and no Person version (the pair
+        is read again next run), and makes the link its Person's half was to make."""
+        link = u.link
+        baseline = u.new.record if u.baseline is None else u.baseline
+        version = u.person_version if u.settled else ""
+        if u.person_id in self.refused and u.alone is not None:
+            link = link or self.refused[u.person_id]
+            baseline, version = u.alone, ""
+        return ContactWrite(
+            u.person_id,
+            version,
+            baseline,
+            mirror=bool(link),
+            counts=("link", "update-contact") if link else ("update-contact",),
+            name=u.name,
+            item_id=u.old.item_id,
+        )
 
     def update_contacts(self, work: Sequence[tuple[Contact, Contact, ContactWrite]]) -> None:
         """Journal, write and record contact updates: (contact as read, to write, to record)."""
@@ -470,6 +481,8 @@ class Executor:
                 except PersonsyncError as exc:
                     outcomes.append((seq, "failed", None, str(exc)))
                     self.error(a.name, str(exc), a.contact.item_id, a.person_id)
+                    if a.person_id in contact_too:
+                        self.refused[a.person_id] = a.link
                     continue
                 cid_ok = a.contact.customer_id == str(a.person_id)
                 # A pair whose contact this run writes too: its link is recorded now with the
