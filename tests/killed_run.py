@@ -1,6 +1,7 @@
 """Sync runs in child processes, for the crash and lease tests on any store.
 
 - `race_two_exports`: two processes start the same export at one instant.
+- `create_new_killed`, `race_two_decisions`: a decision's "create new" killed, or sent twice.
 - `run_killed`: a run killed with SIGKILL (as `kill -9`) at a chosen point. It goes in a forked
   child that kills itself at the executor's `point`-th checkpoint (after a chunk's intents, after
   its write, after its outcomes), or right after planning (point 0). The point is handed to the
@@ -16,10 +17,11 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
+from typing import Any
 
-from personsync.errors import LeaseHeld
+from personsync.errors import LeaseHeld, UsageError
 from personsync.persons.repo import PersonsDB
-from personsync.sync import engine
+from personsync.sync import engine, manual
 from personsync.sync.events import Planned, RunEvent
 from personsync.sync.options import RunOptions
 
@@ -125,3 +127,74 @@ def race_two_exports(db_url: str, folder: str, persons: int) -> bool:
     # The second started after the first had finished: it found nothing to create.
     assert sorted(r[2] for r in ran) == [0, persons], results
     return False
+
+
+# --- a decision's "create new" (sync/manual.py), killed or sent twice at once ------------------
+def _create_new_child(
+    db_url: str, folder: str, target: dict[str, Any], point: int, out: Connection
+) -> None:
+    db = PersonsDB(db_url, migrate=False)
+    try:
+        report = manual.create_new(db, folder, crash_after=point, **target)
+        out.send(("finished", report.run_id))
+    except BaseException as exc:
+        out.send(("failed", repr(exc)))
+    finally:
+        db.close()
+
+
+def create_new_killed(db: PersonsDB, db_url: str, folder: str, point: int, **target: Any) -> bool:
+    """`manual.create_new(**target)` in a child killed at the executor's `point`-th checkpoint;
+    True if it was killed (False: it ended first)."""
+    db.engine.dispose()
+    here, there = FORK.Pipe(duplex=False)
+    child = FORK.Process(target=_create_new_child, args=(db_url, folder, target, point, there))
+    child.start()
+    there.close()
+    child.join(timeout=120)
+    assert child.exitcode is not None, "the decision did not end"
+    if child.exitcode == -signal.SIGKILL:
+        here.close()
+        return True
+    message = here.recv() if here.poll() else None
+    here.close()
+    assert child.exitcode == 0 and message is not None and message[0] == "finished", message
+    return False
+
+
+def _decide_in_child(
+    url: str,
+    folder: str,
+    target: dict[str, Any],
+    start: Barrier,
+    out: Queue,  # type: ignore[type-arg]
+) -> None:
+    db = PersonsDB(url, migrate=False)
+    try:
+        start.wait(timeout=30)
+        try:
+            out.put(("made", manual.create_new(db, folder, **target).run_id))
+        except (LeaseHeld, UsageError) as exc:
+            out.put(("refused", exc.message))
+        except BaseException as exc:
+            out.put(("failed", repr(exc)))
+            raise
+    finally:
+        db.close()
+
+
+def race_two_decisions(db_url: str, folder: str, **target: Any) -> list[tuple[str, str]]:
+    """Two processes send the same "create new" decision at the same instant; what each said."""
+    start = FORK.Barrier(2)
+    out: Queue = FORK.Queue()  # type: ignore[type-arg]
+    children = [
+        FORK.Process(target=_decide_in_child, args=(db_url, folder, target, start, out))
+        for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    results = [out.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+        assert child.exitcode == 0, results
+    return results
