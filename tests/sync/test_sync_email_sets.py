@@ -135,3 +135,29 @@ def test_a_second_run_on_what_the_first_left_writes_no_addresses(
     again = three_way(crm2, outlook2, fp.baseline, "sync", rules=rules)
     written = {f: v for f, v in {**again.to_crm, **again.to_outlook}.items() if f in EMAILS}
     assert written == {}, (again, fp)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    crm=slots(),
+    outlook=slots(),
+    base=slots(),
+    rules=RULES,
+    mode=st.sampled_from(["import", "export"]),
+)
+def test_one_way_runs_never_leave_an_address_twice_either(
+    crm: Record, outlook: Record, base: Record, rules: dict[str, FieldRule], mode: str
+) -> None:
+    # Field by field: Outlook deleted its first address and moved the second up; an import
+    # wrote slot 1 and "never blank out" kept slot 2: the CRM held the address twice.
+    fp = three_way(crm, outlook, base, mode, rules=rules)  # type: ignore[arg-type]
+    after_crm, after_outlook = _both(crm, outlook, fp)
+    assert _twice(after_crm) == [] and _twice(after_outlook) == [], (after_crm, after_outlook)
+
+
+def test_an_import_of_an_address_moved_up_a_slot_does_not_double_it() -> None:
+    base = _emails("old@x.org", "ada@home.net")
+    crm, outlook = base, _emails("ada@home.net")
+    fp = three_way(crm, outlook, base, "import")
+    after_crm, _ = _both(crm, outlook, fp)
+    assert _twice(after_crm) == [] and "ada@home.net" in after_crm

@@ -213,6 +213,8 @@ def _never_twice(record: Record, writes: dict[str, Value], open_fields: list[str
     slot takes the same address moved there on the other side; and past three addresses the
     merge goes field by field, which can fill an empty slot with an address held in another.
     Leaving the slot keeps its old baseline, so the next run decides the same."""
+    if not any(f in writes for f in EMAILS):
+        return  # the common case: no address written, nothing to check
     for _ in EMAILS:  # each pass takes back one slot; a taken-back slot may show another copy
         slots = [(f, writes.get(f, getattr(record, f))) for f in EMAILS]
         keys = [normalise(f, v) for f, v in slots]
@@ -325,9 +327,10 @@ def three_way(
         # lost an address, which then looked newly added and went back to the side that had
         # removed it.
         open_fields += [f for f in EMAILS if f not in open_fields]
-    if mode == "sync":
-        _never_twice(crm, to_crm, open_fields)
-        _never_twice(outlook, to_outlook, open_fields)
+    # Any mode: a one-way run goes field by field too (an import wrote slot 1 with the address
+    # Outlook moved up from slot 2, and "never blank out" kept slot 2's copy).
+    _never_twice(crm, to_crm, open_fields)
+    _never_twice(outlook, to_outlook, open_fields)
     agreed = crm.replace(to_crm)
     if open_fields:
         old = baseline or Record()
