@@ -70,9 +70,14 @@ def run_killed(
     view: str | None = None,
 ) -> bool:
     """Run in a child killed at `point`; True if it was killed (False: it ended first)."""
+    return _killed(db, _child, (db_url, folder, mode, view, options, point))
+
+
+def _killed(db: PersonsDB, target: Any, args: tuple[Any, ...]) -> bool:
+    """`target(*args, pipe)` in a forked child that may kill itself; True if it was killed."""
     db.engine.dispose()  # the child opens its own connections: none shared over the fork
     here, there = FORK.Pipe(duplex=False)
-    child = FORK.Process(target=_child, args=(db_url, folder, mode, view, options, point, there))
+    child = FORK.Process(target=target, args=(*args, there))
     child.start()
     there.close()
     child.join(timeout=120)
@@ -107,17 +112,7 @@ def _export_in_child(url: str, folder: str, start: Barrier, out: Queue) -> None:
 def race_two_exports(db_url: str, folder: str, persons: int) -> bool:
     """Two processes start the same export into `folder` at the same instant (released by one
     barrier). Checks what each said; True if one was refused the lease (they overlapped)."""
-    start = FORK.Barrier(2)
-    out: Queue = FORK.Queue()  # type: ignore[type-arg]
-    children = [
-        FORK.Process(target=_export_in_child, args=(db_url, folder, start, out)) for _ in range(2)
-    ]
-    for child in children:
-        child.start()
-    results = [out.get(timeout=120) for _ in children]
-    for child in children:
-        child.join(timeout=60)
-        assert child.exitcode == 0, results
+    results = _two_at_once(_export_in_child, (db_url, folder))
     ran = [r for r in results if r[0] == "ran"]
     refused = [r for r in results if r[0] == "refused"]
     if refused:
@@ -146,20 +141,7 @@ def _create_new_child(
 def create_new_killed(db: PersonsDB, db_url: str, folder: str, point: int, **target: Any) -> bool:
     """`manual.create_new(**target)` in a child killed at the executor's `point`-th checkpoint;
     True if it was killed (False: it ended first)."""
-    db.engine.dispose()
-    here, there = FORK.Pipe(duplex=False)
-    child = FORK.Process(target=_create_new_child, args=(db_url, folder, target, point, there))
-    child.start()
-    there.close()
-    child.join(timeout=120)
-    assert child.exitcode is not None, "the decision did not end"
-    if child.exitcode == -signal.SIGKILL:
-        here.close()
-        return True
-    message = here.recv() if here.poll() else None
-    here.close()
-    assert child.exitcode == 0 and message is not None and message[0] == "finished", message
-    return False
+    return _killed(db, _create_new_child, (db_url, folder, target, point))
 
 
 def _decide_in_child(
@@ -185,12 +167,15 @@ def _decide_in_child(
 
 def race_two_decisions(db_url: str, folder: str, **target: Any) -> list[tuple[str, str]]:
     """Two processes send the same "create new" decision at the same instant; what each said."""
+    return _two_at_once(_decide_in_child, (db_url, folder, target))
+
+
+def _two_at_once(target: Any, args: tuple[Any, ...]) -> list[Any]:
+    """`target(*args, barrier, queue)` in two forked processes released by one barrier; what
+    each put on the queue."""
     start = FORK.Barrier(2)
     out: Queue = FORK.Queue()  # type: ignore[type-arg]
-    children = [
-        FORK.Process(target=_decide_in_child, args=(db_url, folder, target, start, out))
-        for _ in range(2)
-    ]
+    children = [FORK.Process(target=target, args=(*args, start, out)) for _ in range(2)]
     for child in children:
         child.start()
     results = [out.get(timeout=120) for _ in children]

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from sync_fakes import records as generate
 from personsync.persons.repo import PersonsDB
 from personsync.sync import engine
 from personsync.sync.options import RunOptions
+from terminal import read_until
 
 
 def _conflicts(tmp_path: Path) -> tuple[str, str, list[int]]:
@@ -45,18 +44,6 @@ def _companies(path: str, url: str, pid: int) -> tuple[str, str]:
         db.close()
 
 
-def _read_until(fd: int, marker: bytes, seconds: float) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + seconds
-    while marker not in seen and time.monotonic() < deadline:
-        if select.select([fd], [], [], 0.2)[0]:
-            try:
-                seen += os.read(fd, 65536)
-            except OSError:
-                break
-    return seen
-
-
 def test_sync_in_a_terminal_asks_per_conflict(tmp_path: Path) -> None:
     path, url, (first, second) = _conflicts(tmp_path)
     primary, secondary = pty.openpty()
@@ -69,13 +56,13 @@ def test_sync_in_a_terminal_asks_per_conflict(tmp_path: Path) -> None:
     )
     os.close(secondary)
     try:
-        asked = _read_until(primary, b"[s]kip", 120)
+        asked = read_until(primary, b"[s]kip", 120)
         assert f"CRM 'CRM {first}'".encode() in asked, asked.decode(errors="replace")
         os.write(primary, b"c\n")  # the first: the CRM's value
-        asked = _read_until(primary, b"[s]kip", 60)
+        asked = read_until(primary, b"[s]kip", 60)
         assert f"Outlook 'Outlook {second}'".encode() in asked, asked.decode(errors="replace")
         os.write(primary, b"s\n")  # the second: left as a decision
-        rest = _read_until(primary, b"took crm", 120)
+        rest = read_until(primary, b"took crm", 120)
         assert b"took crm for company" in rest, rest.decode(errors="replace")
         assert child.wait(120) == 4  # one conflict still left
     finally:
@@ -102,7 +89,7 @@ def test_sync_never_asks_when_piped_or_told_a_policy(tmp_path: Path, how: str) -
                 stderr=secondary,
             )
             code = child.wait(120)
-            said = _read_until(primary, b"never printed", 1).decode(errors="replace")
+            said = read_until(primary, b"never printed", 1).decode(errors="replace")
     finally:
         os.close(primary)
         os.close(secondary)
