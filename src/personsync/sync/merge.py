@@ -206,6 +206,17 @@ def _sets(crm: Record, outlook: Record, base: Record, differing: set[str]) -> di
     return out
 
 
+def _slot_refuses(
+    rule: FieldRule, name: str, into_crm: bool, new: Value, old: Value, kept: set[Any]
+) -> bool:
+    """`FieldRule.refuses` for one slot of the merged e-mails, where "never blank out" means
+    no address of this side is lost: a slot emptied because its address moved to another slot
+    (`kept`: the merged addresses) blanks nothing out."""
+    if is_empty(new) and not is_empty(old) and normalise(name, old) in kept:
+        return rule.refuses(name, into_crm, old, old)  # the direction and fill-only rules
+    return rule.refuses(name, into_crm, new, old)
+
+
 def _never_twice(record: Record, writes: dict[str, Value], open_fields: list[str]) -> None:
     """Take back (leave as they are, open) the e-mail slots whose write would put an address
     next to a copy of itself on this side. Slots are written one by one, so a slot a rule
@@ -265,12 +276,15 @@ def three_way(
     # empty) while the others were written doubled an address (kept in the refused slot and
     # moved into another) or lost one (moved into the refused slot, blanked out of its own).
     slots = [f for f in EMAILS if f in merged]
+    kept = {normalise(f, merged[f]) for f in slots} - {""}
     barred_into = {
         into_crm
         for f in slots
         for into_crm, here in ((True, crm), (False, outlook))
         if not same(f, merged[f], getattr(here, f))
-        and rules.get(f, DEFAULT_RULE).refuses(f, into_crm, merged[f], getattr(here, f))
+        and _slot_refuses(
+            rules.get(f, DEFAULT_RULE), f, into_crm, merged[f], getattr(here, f), kept
+        )
     }
     for name in differing:
         c, o = getattr(crm, name), getattr(outlook, name)
