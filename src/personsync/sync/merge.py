@@ -211,9 +211,12 @@ def _slot_refuses(
 ) -> bool:
     """`FieldRule.refuses` for one slot of the merged e-mails, where "never blank out" means
     no address of this side is lost: a slot emptied because its address moved to another slot
-    (`kept`: the merged addresses) blanks nothing out."""
-    if is_empty(new) and not is_empty(old) and normalise(name, old) in kept:
-        return rule.refuses(name, into_crm, old, old)  # the direction and fill-only rules
+    (`kept`: the merged addresses) blanks nothing out, and a slot whose address the merge
+    drops blanks it out even when another address takes the slot."""
+    if not is_empty(old) and normalise(name, old) not in kept:
+        return rule.refuses(name, into_crm, "", old)  # this address is lost: a blank-out
+    if not is_empty(old):
+        return rule.refuses(name, into_crm, old, old)  # moved: the direction and fill-only rules
     return rule.refuses(name, into_crm, new, old)
 
 
