@@ -103,6 +103,11 @@ def contact_before(contact: Contact) -> dict[str, Any]:
     }
 
 
+def customer_id_before(contact: Contact) -> dict[str, Any]:
+    """The journal's "before" of a write that changes only the Customer ID."""
+    return {"version": contact.version, "customer_id": contact.customer_id}
+
+
 def link_row(
     pid: int,
     item_id: str,
@@ -303,26 +308,34 @@ class Executor:
     def _update_contacts(self, updates: list[UpdateContact], links: list[Link]) -> None:
         # (contact as read, contact to write, what to record): field updates, and links that
         # write the Person's id as Customer ID (an update that makes a link counts as both).
-        work: list[tuple[Contact, Contact, ContactWrite]] = [
-            (u.old, u.new, self._contact_write(u)) for u in updates
-        ]
-        work += [
-            (
-                lk.contact,
-                replace(lk.contact, customer_id=str(lk.person_id)),
-                ContactWrite(
-                    lk.person_id,
-                    lk.person_version if lk.settled else "",
-                    lk.record if lk.baseline is None else lk.baseline,
-                    mirror=True,
-                    counts=("link",),
-                    name=lk.name,
-                    item_id=lk.contact.item_id,
-                ),
+        # Made one chunk at a time: for a first sync's 100,000 links, the whole list was a new
+        # Contact, a ContactWrite and a tuple per pair, alive until the last write.
+        for part in chunks(updates, self.chunk):
+            self.update_contacts(
+                [
+                    (u.old, u.new, self._contact_write(u))  # (a refused Person half: its own)
+                    for u in part
+                ]
             )
-            for lk in links
-        ]
-        self.update_contacts(work)
+        for links_part in chunks(links, self.chunk):
+            self.update_contacts(
+                [
+                    (
+                        lk.contact,
+                        replace(lk.contact, customer_id=str(lk.person_id)),
+                        ContactWrite(
+                            lk.person_id,
+                            lk.person_version if lk.settled else "",
+                            lk.record if lk.baseline is None else lk.baseline,
+                            mirror=True,
+                            counts=("link",),
+                            name=lk.name,
+                            item_id=lk.contact.item_id,
+                        ),
+                    )
+                    for lk in links_part
+                ]
+            )
 
     def _contact_write(self, u: UpdateContact) -> ContactWrite:
         """What to record of a contact update once written. A two-way pair whose Person's half
@@ -345,12 +358,22 @@ class Executor:
         )
 
     def update_contacts(self, work: Sequence[tuple[Contact, Contact, ContactWrite]]) -> None:
-        """Journal, write and record contact updates: (contact as read, to write, to record)."""
+        """Journal, write and record contact updates: (contact as read, to write, to record).
+        A write that keeps the record (`new.record is old.record`: a link writing the Customer
+        ID) journals only the Customer ID, as an import's do; undo keeps the record as it is."""
         for part in chunks(work, self.chunk):
             seqs = self.journal.intents(
                 [
-                    Entry("contact", "update", old.item_id, w.person_id, contact_before(old))
-                    for old, _, w in part
+                    Entry(
+                        "contact",
+                        "update",
+                        old.item_id,
+                        w.person_id,
+                        contact_before(old)
+                        if new.record is not old.record
+                        else customer_id_before(old),
+                    )
+                    for old, new, w in part
                 ]
             )
             self.checkpoint()
@@ -566,13 +589,7 @@ class Executor:
             # Only the Customer ID changes: the journal keeps that, not the whole record.
             seqs = self.journal.intents(
                 [
-                    Entry(
-                        "contact",
-                        "update",
-                        c.item_id,
-                        pid,
-                        {"version": c.version, "customer_id": c.customer_id},
-                    )
+                    Entry("contact", "update", c.item_id, pid, customer_id_before(c))
                     for c, pid in part
                 ],
                 conn=conn,

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, inspect
 
 from personsync.errors import MassChangeRefused
 from personsync.fields import FIELD_NAMES
-from personsync.model import Contact, Person, diff
+from personsync.model import Contact, Person, diff, field_values
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem, find_elsewhere
 from personsync.sync import guard, planner
@@ -85,19 +85,48 @@ def _read_contacts(
 
 
 def _read_persons(
-    db: Any, ids: Iterable[int], view: str | None, everyone: int
+    db: Any,
+    ids: Iterable[int],
+    view: str | None,
+    everyone: int,
+    contacts: Mapping[str, Contact] | None = None,
 ) -> dict[int, Person]:
+    """The Persons of `ids`; each holding the Record of one of `contacts` whose values are the
+    very same, where there is one (`_SameRecords`)."""
     wanted = set(ids)
     if not wanted:
         return {}
+    same = _SameRecords(contacts or {})
     if len(wanted) * 2 > everyone:
         # Most of them: one streamed scan beats many keyed look-ups.
-        return {p.id: p for p in db.iter_persons(view, times=False) if p.id in wanted}
+        return {p.id: same(p) for p in db.iter_persons(view, times=False) if p.id in wanted}
     out: dict[int, Person] = {}
     ordered = sorted(wanted)
     for start in range(0, len(ordered), 2000):
-        out.update(db.get_many(ordered[start : start + 2000], times=False))
+        got = db.get_many(ordered[start : start + 2000], times=False)
+        out.update((pid, same(p)) for pid, p in got.items())
     return out
+
+
+class _SameRecords:
+    """A Person read, with the Record of a contact read whose values are the very same in its
+    place (its own Record is dropped as it is read). Why: a first sync against contacts that
+    match their Persons field for field (exported before, by this tool or another) held two
+    equal Records per pair, 110 MB at 100,000. Records are immutable and compared by value,
+    so two Persons or a Person and a contact sharing one is invisible."""
+
+    def __init__(self, contacts: Mapping[str, Contact]) -> None:
+        self.pool = {hash(field_values(c.record)): c.record for c in contacts.values()}
+
+    def __call__(self, person: Person) -> Person:
+        if not self.pool:
+            return person
+        values = field_values(person.record)
+        record = self.pool.get(hash(values))
+        if record is None or record is person.record or field_values(record) != values:
+            return person
+        p = person
+        return Person(p.id, record, p.version, p.contact_manager_id, p.created_at, p.updated_at)
 
 
 def _recover(
@@ -192,7 +221,7 @@ def take_snapshot(
             if p in links and links[p].item_id not in listing and not settled_gone(links[p])
         ]
         contacts, problems = _read_contacts(store, need_items)
-        persons = _read_persons(db, need_persons, view, total)
+        persons = _read_persons(db, need_persons, view, total, contacts)
         # The baselines of the linked pairs that were read (none on a first export).
         baselines = link_table.baselines(
             [p for p in need_persons if p in links and links[p].item_id in listing]
@@ -202,9 +231,11 @@ def take_snapshot(
             noted = frozenset(noted_items(engine, store.url))
         if direction == "sync" and unlinked:
             # Two-way: new contacts become Persons, matched first against every Person not
-            # linked here (the view's own were offered them already).
-            for pid, person in _read_persons(db, db.versions(None), None, 0).items():
-                persons.setdefault(pid, person)
+            # linked here (the view's own were offered them already). Only those not read yet:
+            # on a first sync of every Person, reading them all again doubled the read and,
+            # while both copies lived, its memory.
+            rest = db.versions(None).keys() - persons.keys()
+            persons.update(_read_persons(db, rest, None, total, contacts))
             recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
     else:
         versions = db.versions(None)
@@ -219,7 +250,7 @@ def take_snapshot(
         contacts, problems = _read_contacts(store, need_items)
         if any(i not in by_item for i in need_items):
             # Unlinked contacts are matched against every Person not linked here.
-            persons = _read_persons(db, versions, None, 0)
+            persons = _read_persons(db, versions, None, 0, contacts)
         else:
             persons = _read_persons(
                 db,

@@ -129,11 +129,11 @@ class Links:
             return
         t = sync_links
         # One statement per row: two unique look-ups, OR-ed (a bitmap OR on PostgreSQL, SQLite's
-        # multi-index OR): a third less time than two statements per row.
-        older = delete(t).where(
-            (t.c.folder == bindparam("f"))
-            & ((t.c.person_id == bindparam("p")) | (t.c.item_id == bindparam("i")))
-        )
+        # multi-index OR): a third less time than two statements per row. Each side of the OR
+        # names its whole key: with `folder = ? AND (person_id = ? OR item_id = ?)` SQLite
+        # scanned the folder's links for every row (a first sync of 20,000 spent 90 % of its
+        # time there).
+        older = delete(t).where(_BY_PERSON | _BY_ITEM)
         executemany(
             conn, older, [{"f": folder, "p": r["person_id"], "i": r["item_id"]} for r in rows]
         )

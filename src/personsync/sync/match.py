@@ -52,12 +52,14 @@ class _Entry(Generic[K]):
     def __init__(self, key: K, record: Record) -> None:
         self.key = key
         self.record = record
-        self._phones: set[str] | None = None
+        self._phones: tuple[str, ...] | None = None
 
     @property
-    def phones(self) -> set[str]:
+    def phones(self) -> tuple[str, ...]:
+        # Kept as a tuple: a set is 216 bytes even when empty, 15 MB for a first sync's 100,000
+        # contacts whose names matched.
         if self._phones is None:
-            self._phones = phone_keys(self.record)
+            self._phones = tuple(phone_keys(self.record))
         return self._phones
 
     @property
@@ -102,7 +104,7 @@ class MatchIndex(Generic[K]):
         for entry in entries:
             if entry.key in taken:
                 continue
-            if phones & entry.phones:
+            if not phones.isdisjoint(entry.phones):
                 found[entry.key] = None
                 how = how or "name and phone"
             elif company and company == entry.company:

@@ -348,7 +348,9 @@ def three_way(
     # Outlook moved up from slot 2, and "never blank out" kept slot 2's copy).
     _never_twice(crm, to_crm, open_fields)
     _never_twice(outlook, to_outlook, open_fields)
-    agreed = crm.replace(to_crm)
+    # The CRM's own Record when nothing flows into it (every pair of a first sync that agrees):
+    # a copy per pair was a third Record per pair held by the plan.
+    agreed = crm.replace(to_crm) if to_crm else crm
     if open_fields:
         old = baseline or Record()
         agreed = agreed.replace({f: getattr(old, f) for f in open_fields})

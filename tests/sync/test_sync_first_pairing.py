@@ -1,0 +1,137 @@
+"""A first two-way sync against contacts that match their Persons but are not linked yet: what it
+reads, what it holds, and what it journals (the work `bench/sync_bench.py sync-first` measures at
+100,000). Real SQLite database, real vCard folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from folder_help import by_cid, contacts
+from sync_fakes import records as generate
+
+from personsync.model import Contact, Person, Record
+from personsync.persons.repo import PersonsDB
+from personsync.stores import open_folder
+from personsync.sync import engine, planner
+from personsync.sync.journal import entries
+from personsync.sync.merge import three_way
+from personsync.sync.options import RunOptions
+from personsync.sync.plan import Link
+from personsync.sync.undo import undo
+
+
+class CountingDB(PersonsDB):
+    """A Persons database that counts the Persons it hands out, by id."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.handed: list[int] = []
+
+    def iter_persons(self, view: str | None = None, *, times: bool = True) -> Iterator[Person]:
+        for p in super().iter_persons(view, times=times):
+            self.handed.append(p.id)
+            yield p
+
+    def get_many(self, ids: Iterable[int], *, times: bool = True) -> dict[int, Person]:
+        got = super().get_many(ids, times=times)
+        self.handed += list(got)
+        return got
+
+
+def _folder(tmp_path: Path, records: list[Record]) -> str:
+    """A vCard folder holding an unlinked copy of each record (no Customer IDs)."""
+    url = f"vcf:{tmp_path / 'contacts'}"
+    store = open_folder(url, create=True)
+    try:
+        for r in records:
+            store.create(Contact(r))
+    finally:
+        store.close()
+    return url
+
+
+def test_first_sync_reads_each_person_once(sqlite_url: str, tmp_path: Path) -> None:
+    records = list(generate(6, 3))
+    db = CountingDB(sqlite_url)
+    try:
+        ids = db.add_many(records)
+        url = _folder(tmp_path, records)
+        out = engine.run(db, url, "sync", options=RunOptions(yes=True))
+        assert out.report is not None
+        assert out.report.exit_code == 0, out.report.to_dict()
+        assert out.report.counts["link"] == len(ids)
+        # Every Person of the view was read for the view's half; matching the new contacts
+        # against "every Person not linked here" must not read them all again.
+        assert sorted(db.handed) == sorted(ids)
+    finally:
+        db.close()
+
+
+def test_equal_records_are_shared_and_different_ones_kept(sqlite_url: str, tmp_path: Path) -> None:
+    records = list(generate(4, 5))
+    db = PersonsDB(sqlite_url)
+    try:
+        ids = db.add_many(records)
+        # The last contact differs from its Person in one field: it keeps its own Record.
+        changed = records[3].replace({"department": "Elsewhere"})
+        url = _folder(tmp_path, [*records[:3], changed])
+        store = open_folder(url, create=False)
+        try:
+            snap = engine.take_snapshot(db, store, "sync", None)
+        finally:
+            store.close()
+        read = {c.record.email1: c.record for c in snap.folder.contacts.values()}
+        persons = snap.persons.persons
+        for pid, r in zip(ids[:3], records[:3], strict=True):
+            assert persons[pid].record == r
+            assert persons[pid].record is read[r.email1]  # one Record for the pair
+        assert persons[ids[3]].record == records[3]
+        assert persons[ids[3]].record is not read[records[3].email1]
+        assert read[records[3].email1] == changed
+        # The plan's agreed values of an equal pair are that same Record, not a copy.
+        result = planner.plan(snap, "sync")
+        links = [a for a in result.actions if isinstance(a, Link)]
+        assert {a.person_id for a in links} == set(ids[:3])
+        for a in links:
+            assert a.record is a.contact.record
+    finally:
+        db.close()
+
+
+def test_three_way_agrees_on_the_crm_record_itself_when_nothing_flows_in() -> None:
+    crm = next(iter(generate(1, 8)))
+    outlook = crm.replace({"department": "Only in Outlook"})
+    assert three_way(crm, crm.replace({}), None, "sync").baseline is crm
+    # Something flows into the CRM: the agreed values are a new Record with it.
+    both = three_way(crm.replace({"department": ""}), outlook, None, "sync")
+    assert both.to_crm == {"department": "Only in Outlook"}
+    assert both.baseline.department == "Only in Outlook"
+
+
+def test_a_link_journals_only_the_customer_id_and_undo_takes_it_back(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    records = list(generate(3, 9))
+    db = PersonsDB(sqlite_url)
+    try:
+        ids = db.add_many(records)
+        url = _folder(tmp_path, records)
+        before = {c.record.email1: c.record for c in contacts(url)}
+        out = engine.run(db, url, "sync", options=RunOptions(yes=True))
+        assert out.report is not None and out.report.counts["link"] == 3
+        journal = [e for e in entries(db.engine, out.report.run_id) if e["side"] == "contact"]
+        assert len(journal) == 3
+        for e in journal:
+            # The record is not changed by the write: only what it changes is kept.
+            assert set(e["before"]) == {"version", "customer_id"}
+            assert e["before"]["customer_id"] == ""
+        assert set(by_cid(url)) == {str(i) for i in ids}
+        report = undo(db, out.report.run_id, options=RunOptions(yes=True))
+        assert not report.errors and not report.skipped, report.to_dict()
+        after: dict[str, Any] = {c.record.email1: c for c in contacts(url)}
+        assert {c.customer_id for c in after.values()} == {""}
+        assert {k: c.record for k, c in after.items()} == before
+    finally:
+        db.close()
