@@ -236,3 +236,27 @@ def test_a_create_answered_409_by_a_busy_server_is_sent_again(
     assert busy.hits == 2
     assert all(isinstance(r, ItemRef) for r in refs)
     assert len(_cards_on_server(direct)) == 2
+
+
+def test_an_update_locked_longer_than_the_other_retries_is_waited_for(
+    proxied: tuple[FaultProxy, str, str],
+) -> None:
+    # Xandikos at 10,000 cards: a commit takes seconds and the other requests in flight are
+    # answered 423 Locked meanwhile, more times than a server that is down is waited for.
+    proxy, url, direct = proxied
+    policy = RetryPolicy(backoff=0.001)
+    store = open_folder(url, retry=policy)
+    try:
+        ref = store.create(Contact(Record(first_name="Ann")))
+        old = get_one(store, ref.item_id)
+        assert old is not None
+        locked = proxy.add(
+            Rule("PUT", "status", times=policy.max_retries + 2, status=423, when=_updates)
+        )
+        store.update(old, dataclasses.replace(old, record=Record(first_name="Anna")))
+        got = get_one(store, ref.item_id)
+    finally:
+        store.close()
+    assert locked.hits == policy.max_retries + 2
+    assert got is not None and got.record.first_name == "Anna"
+    assert _cards_on_server(direct) == [ref.item_id]

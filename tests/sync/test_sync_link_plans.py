@@ -34,8 +34,7 @@ def _row(pid: int, item: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize(
+WRITES = pytest.mark.parametrize(
     "write",
     [
         pytest.param(
@@ -52,6 +51,58 @@ def _row(pid: int, item: str) -> dict[str, Any]:
         ),
     ],
 )
+
+
+def _sent(engine: Any, write: Callable[[Any], None]) -> list[tuple[str, Any]]:
+    """The statements (but inserts) `write` sends to sync_links, with their first parameters."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        if "sync_links" in sql:
+            sent.append((sql, params[0] if many else params))
+
+    event.listen(engine, "before_cursor_execute", record)
+    with engine.begin() as conn:
+        write(conn)
+    event.remove(engine, "before_cursor_execute", record)
+    writes = [(sql, p) for sql, p in sent if not sql.lstrip().upper().startswith("INSERT")]
+    assert writes, "the write sent no statement to sync_links"
+    return writes
+
+
+@WRITES
+def test_link_writes_on_sqlite_search_a_whole_unique_key(
+    sqlite_url: str, write: Callable[[Any], None]
+) -> None:
+    # SQLite's planner, with the covering index of migration 0003 on (folder, ...): each
+    # statement must search by a whole unique key, never by `folder` alone (all its links).
+    engine = create_engine(sqlite_url)
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                sync_links.insert(),
+                [{**_row(p, f"item{p}"), "folder": FOLDER} for p in range(1, N + 1)],
+            )
+        writes = _sent(engine, write)
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            for sql, params in writes:
+                plan = [r[3] for r in raw.execute("EXPLAIN QUERY PLAN " + sql, params)]
+                searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+                assert searches, plan
+                for step in searches:
+                    assert step.startswith("SEARCH sync_links USING"), plan
+                    assert "folder=?" in step and ("item_id=?" in step or "person_id=?" in step), (
+                        plan
+                    )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+@WRITES
 def test_link_writes_are_unique_key_lookups_without_statistics(
     pg_url: str, write: Callable[[Any], None]
 ) -> None:
@@ -73,18 +124,7 @@ def test_link_writes_are_unique_key_lookups_without_statistics(
             ).scalar()
         assert never == -1, "the table must not have statistics for this test"
 
-        sent: list[tuple[str, Any]] = []
-
-        def record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
-            if "sync_links" in sql:
-                sent.append((sql, params[0] if many else params))
-
-        event.listen(engine, "before_cursor_execute", record)
-        with engine.begin() as conn:
-            write(conn)
-        event.remove(engine, "before_cursor_execute", record)
-        writes = [(sql, p) for sql, p in sent if not sql.lstrip().upper().startswith("INSERT")]
-        assert writes, "the write sent no statement to sync_links"
+        writes = _sent(engine, write)
         with engine.begin() as conn:
             for sql, params in writes:
                 raw = conn.connection.driver_connection

@@ -61,6 +61,11 @@ RETRY_IF_IDEMPOTENT = frozenset({502, 504})  # a gateway gave up: the request ma
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_retries: int = 6
+    # 423 Locked: the server is busy with another request and did nothing. Xandikos commits one
+    # card at a time and answers 423 to the other requests in flight meanwhile; at 10,000 cards
+    # a commit takes seconds, and 6 waits left one update in ten failed (docs/benchmarks.md).
+    # Our own other writes end it, so it gets a longer budget than a server that is down.
+    max_locked_retries: int = 12
     backoff: float = 1.0  # the first backoff; doubles each attempt, full jitter
     max_backoff: float = 60.0
 
@@ -358,7 +363,8 @@ class HttpClient:
             if reply.status in self.throttle_statuses:
                 self.count(throttled=1)
             if reply.status in RETRY_ALWAYS or (idempotent and reply.status in RETRY_IF_IDEMPOTENT):
-                if attempt >= self.retry.max_retries:
+                locked = reply.status == 423
+                if attempt >= (self.retry.max_locked_retries if locked else self.retry.max_retries):
                     return reply
                 self.count(retries=1)
                 self.wait(

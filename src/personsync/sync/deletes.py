@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from personsync.errors import StoreError
+from personsync.errors import ConflictError, StoreError
 from personsync.stores.base import ItemRef
 from personsync.sync.apply import ContactWrite, Executor, Outcome, chunks, contact_before
 from personsync.sync.journal import Entry
@@ -112,6 +112,12 @@ class Deletes:
             for a, seq in zip(part, seqs, strict=True):
                 try:
                     ex.store.delete(ItemRef(a.contact.item_id, a.contact.version))
+                except ConflictError as exc:
+                    # Changed since it was read: read again and planned anew in this run
+                    # (`sync.replan`), like a refused update; not an error.
+                    outcomes.append((seq, "stale", None, str(exc)))
+                    ex.stale[a.person_id] = a.item_id
+                    continue
                 except StoreError as exc:
                     outcomes.append((seq, "failed", None, str(exc)))
                     ex.error(a.name, str(exc), a.item_id, a.person_id)

@@ -33,8 +33,12 @@ from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot
 MAX_ROUNDS = 3
 
 
-def stale_snapshot(db: Any, store: ContactStore, stale: Mapping[int, str], view: str) -> Snapshot:
-    """Both sides of these pairs (Person id → contact id), read now, with their links."""
+def stale_snapshot(
+    db: Any, store: ContactStore, stale: Mapping[int, str], view: str, direction: str = "export"
+) -> Snapshot:
+    """Both sides of these pairs (Person id → contact id), read now, with their links. A
+    linked Person no longer in the view (deleted, or left it: a refused delete or tag of its
+    contact) is named removed, as the run's own snapshot names it."""
     link_table = Links(db.engine, store.url)
     links = {pid: row for pid, row in link_table.load().items() if pid in stale}
     items = {i for i in stale.values() if i} | {row.item_id for row in links.values()}
@@ -48,6 +52,15 @@ def stale_snapshot(db: Any, store: ContactStore, stale: Mapping[int, str], view:
     # A contact not found is gone: it is not in the listing (a deletion, as in any run).
     listing = {i: c.version for i, c in contacts.items()} | {p.item_id: "" for p in problems}
     persons = db.get_many(sorted(stale), times=False)
+    removed: dict[int, str] = {}
+    if direction in ("export", "sync"):
+        members = db.versions(view or None)
+        removed = {
+            pid: "left the view" if pid in persons else "deleted"
+            for pid in stale
+            if pid in links and pid not in members
+        }
+        persons = {pid: p for pid, p in persons.items() if pid in members}
     versions = {pid: p.version for pid, p in persons.items()}
     unsupported = store.capabilities.unsupported_fields
     return Snapshot(
@@ -56,6 +69,7 @@ def stale_snapshot(db: Any, store: ContactStore, stale: Mapping[int, str], view:
         links,
         {},
         link_table.baselines(pid for pid in stale if pid in links),
+        removed,
     )
 
 
@@ -85,7 +99,7 @@ def replan_stale(
             break
         pairs, executor.stale = executor.stale, {}
         replanned |= set(pairs)
-        snap = stale_snapshot(db, store, pairs, view)
+        snap = stale_snapshot(db, store, pairs, view, direction)
         plan, left = small_plan(snap, direction, choices, pairs)
         # What the first plan said of these pairs is superseded by what this one says.
         report.conflicts[:] = [c for c in report.conflicts if c.get("person_id") not in pairs]
