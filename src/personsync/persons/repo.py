@@ -30,9 +30,16 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from personsync.errors import ConflictError, PersonNotFound, PersonsyncError, ViewError
+from personsync.errors import (
+    ConflictError,
+    PersonNotFound,
+    PersonsyncError,
+    ValueRefused,
+    ViewError,
+)
 from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Person, Record, Value
 from personsync.persons import ALL_PERSONS as ALL_PERSONS  # the name callers know
@@ -91,14 +98,27 @@ class PersonsDB:
     @contextmanager
     def _write(self, within: Connection | None = None) -> Iterator[Connection]:
         """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE).
-        `within`: the caller's transaction instead."""
-        if within is not None:
-            yield within
-            return
-        with self.engine.connect() as conn:
-            conn.execution_options(**{IMMEDIATE: True})
-            with conn.begin():
-                yield conn
+        `within`: the caller's transaction instead.
+
+        A write the database refuses by a rule of its own (a CHECK or NOT NULL constraint, a
+        trigger an administrator added, a value too long for its column) is `ValueRefused`, so
+        the sync engine names the record and goes on with the others instead of ending the run
+        on a foreign error."""
+        try:
+            if within is not None:
+                yield within
+                return
+            with self.engine.connect() as conn:
+                conn.execution_options(**{IMMEDIATE: True})
+                with conn.begin():
+                    yield conn
+        except (IntegrityError, DataError) as exc:
+            why = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+            raise ValueRefused(
+                f"the Persons database refused the change: {why}",
+                hint="the database has a rule of its own for this value (a constraint or "
+                "trigger): correct the value on either side, or the rule",
+            ) from exc
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """One write transaction (on SQLite BEGIN IMMEDIATE), for a caller that commits its own

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from personsync.errors import ConflictError, PersonsyncError, StoreError
+from personsync.errors import ConflictError, PersonsyncError, StoreError, ValueRefused
 from personsync.model import Contact, Record
 from personsync.stores.base import (
     ContactStore,
@@ -153,6 +153,10 @@ class Executor:
         self.customer_ids: CustomerIds = []
         # Person id → contact id of the pairs whose write was refused as stale (see above).
         self.stale: dict[int, str] = {}
+        # Two-way pairs whose Person write the CRM refused outright (a constraint, not a stale
+        # version), with how the pair was being linked: their contact's half still goes, with
+        # the baseline the planner gave for it (`UpdateContact.alone`).
+        self.refused: dict[int, str] = {}
 
     # --- bookkeeping -----------------------------------------------------------------------------
     def error(
@@ -315,19 +319,7 @@ class Executor:
         for part in chunks(updates, self.chunk):
             self.update_contacts(
                 [
-                    (
-                        u.old,
-                        u.new,
-                        ContactWrite(
-                            u.person_id,
-                            u.person_version if u.settled else "",
-                            u.new.record if u.baseline is None else u.baseline,
-                            mirror=bool(u.link),
-                            counts=("link", "update-contact") if u.link else ("update-contact",),
-                            name=u.name,
-                            item_id=u.old.item_id,
-                        ),
-                    )
+                    (u.old, u.new, self._contact_write(u))  # (a refused Person half: its own)
                     for u in part
                 ]
             )
@@ -350,6 +342,26 @@ class Executor:
                     for lk in links_part
                 ]
             )
+
+    def _contact_write(self, u: UpdateContact) -> ContactWrite:
+        """What to record of a contact update once written. A two-way pair whose Person's half
+        the CRM refused records the planner's `alone` baseline and no Person version (the pair
+        is read again next run), and makes the link its Person's half was to make."""
+        link = u.link
+        baseline = u.new.record if u.baseline is None else u.baseline
+        version = u.person_version if u.settled else ""
+        if u.person_id in self.refused and u.alone is not None:
+            link = link or self.refused[u.person_id]
+            baseline, version = u.alone, ""
+        return ContactWrite(
+            u.person_id,
+            version,
+            baseline,
+            mirror=bool(link),
+            counts=("link", "update-contact") if link else ("update-contact",),
+            name=u.name,
+            item_id=u.old.item_id,
+        )
 
     def update_contacts(self, work: Sequence[tuple[Contact, Contact, ContactWrite]]) -> None:
         """Journal, write and record contact updates: (contact as read, to write, to record).
@@ -481,27 +493,8 @@ class Executor:
                 ]
             )
             self.checkpoint()
-            changes = [
-                (a.person_id, {f: n for f, _, n in a.changes}, a.person_version) for a in part
-            ]
-            try:
-                # One transaction: the chunk's Person writes with their outcomes (link rows,
-                # journal, hidden links), as new Persons are made: one commit per chunk, not
-                # one per Person (a disk flush each on PostgreSQL).
-                with self.db.transaction() as conn:
-                    results = self.db.update_checked(changes, conn=conn)
-                    rows, outcomes, mirror = self._persons_updated(part, seqs, results, contact_too)
-                    self.checkpoint()  # a kill here rolls the chunk's writes back with them
-                    self._record(conn, rows, outcomes, mirror)
-            except PersonsyncError as exc:
-                # The transaction failed as a whole (the database is locked or gone): none of
-                # the chunk's Persons was written.
-                results = [exc] * len(part)
-                _, outcomes, _ = self._persons_updated(part, seqs, results, contact_too)
-                self._commit([], outcomes)
-            else:
-                self.checkpoint()
-            self._report_updated(part, results)
+            results = self._update_person_chunk(part, seqs, contact_too)
+            self._report_updated(part, results, contact_too)
             self._write_customer_ids()
             self.advance(len(part))
 
@@ -544,8 +537,51 @@ class Executor:
                 mirror.append((a.person_id, a.contact.item_id))
         return rows, outcomes, mirror
 
+    def _update_person_chunk(
+        self, part: Sequence[UpdatePerson], seqs: Sequence[int], contact_too: set[int]
+    ) -> list[str | PersonsyncError]:
+        """Write a chunk of Person updates with their outcomes; per Person its new version or
+        its error."""
+        changes = [(a.person_id, {f: n for f, _, n in a.changes}, a.person_version) for a in part]
+        results: list[str | PersonsyncError]
+        try:
+            # One transaction: the chunk's Person writes with their outcomes (link rows,
+            # journal, hidden links), as new Persons are made: one commit per chunk, not one
+            # per Person (a disk flush each on PostgreSQL).
+            with self.db.transaction() as conn:
+                results = self.db.update_checked(changes, conn=conn)
+                rows, outcomes, mirror = self._persons_updated(part, seqs, results, contact_too)
+                self.checkpoint()  # a kill here rolls the chunk's writes back with them
+                self._record(conn, rows, outcomes, mirror)
+        except ValueRefused as exc:
+            if len(part) > 1:
+                # The database refused a value by a rule of its own (a constraint, a trigger):
+                # the chunk's one statement failed with it. Written one by one, the others go
+                # on and only the refused Person is named.
+                return [
+                    got
+                    for one, seq in zip(part, seqs, strict=True)
+                    for got in self._update_person_chunk([one], [seq], contact_too)
+                ]
+            results = [exc]
+        except PersonsyncError as exc:
+            # The transaction failed as a whole (the database is locked or gone): none of the
+            # chunk's Persons was written.
+            results = [exc] * len(part)
+        else:
+            self.checkpoint()
+            return results
+        # The failures' outcomes, between the same kill points as written ones.
+        self.checkpoint()
+        self._commit([], self._persons_updated(part, seqs, results, contact_too)[1])
+        self.checkpoint()
+        return results
+
     def _report_updated(
-        self, part: Sequence[UpdatePerson], results: Sequence[str | PersonsyncError]
+        self,
+        part: Sequence[UpdatePerson],
+        results: Sequence[str | PersonsyncError],
+        contact_too: set[int],
     ) -> None:
         """A chunk of Person updates, once committed: the report, the pairs to plan again, the
         Customer IDs to write."""
@@ -554,6 +590,10 @@ class Executor:
                 self.stale[a.person_id] = a.contact.item_id
             elif isinstance(got, PersonsyncError):
                 self.error(a.name, str(got), a.contact.item_id, a.person_id)
+                if a.person_id in contact_too:
+                    # Refused outright: the contact's half records the planner's `alone`
+                    # baseline (see `_contact_write`).
+                    self.refused[a.person_id] = a.link
             else:
                 if a.contact.customer_id != str(a.person_id):
                     self.customer_ids.append((a.contact, a.person_id))

@@ -159,9 +159,11 @@ def _look_elsewhere(
     """Linked contacts missing from the folder's listing: those the store found in another
     folder (item id → where), and those it did not search for (its bound per run). A contact
     with the Person's Customer ID that is linked in another folder is that folder's own (the
-    Person exported there too), not a moved one. A folder listed empty is the guard's to stop:
-    nothing is searched for it."""
-    if not missing or not listing:
+    Person exported there too), not a moved one. A folder listed empty is searched too (the
+    guard stops it, naming how many were found elsewhere): skipped, a run told --yes took every
+    contact of a folder whose contacts were all moved for deleted, and `propagate` deleted their
+    Persons. The store's bound per run keeps the search short; the rest are kept, unsearched."""
+    if not missing:
         return {}, frozenset()
     found, unsearched = find_elsewhere(store, [str(link.person_id) for link in missing])
     if not found:

@@ -50,6 +50,11 @@ class UpdateContact:
     conflicts: tuple[Conflict, ...] = ()
     baseline: Record | None = None
     settled: bool = True
+    # Two-way, a pair written on both sides: the baseline to record instead should the
+    # Person's half be refused (a constraint of the CRM, not a stale version): the fields the
+    # Person was to take keep the values agreed before, so the link claims no agreement the CRM
+    # never made and the next run offers them to the CRM again (`_sync_pair`).
+    alone: Record | None = None
 
 
 @dataclass(frozen=True, slots=True)
