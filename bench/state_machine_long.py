@@ -2,8 +2,9 @@
 CI's, on every store (memory, vcf, csv) and both databases (SQLite, PostgreSQL at
 127.0.0.1:5432, a schema of its own dropped afterwards), runs killed at random points included.
 
-Run: make proof   or   .venv/bin/python -m bench.state_machine_long [EXAMPLES] [STEPS] [STORE]
-(defaults 100 25, every store; STORE: memory, vcf or csv). It stops at the first failure with
+Run: make proof   or   .venv/bin/python -m bench.state_machine_long [EXAMPLES] [STEPS] [STORE...]
+[DATABASE] (defaults 100 25, every store, both databases; STORE: memory, vcf or csv; DATABASE:
+sqlite or postgresql, e.g. `20 15 memory vcf postgresql`). It stops at the first failure with
 Hypothesis' shortest reproduction of it.
 """
 
@@ -27,7 +28,8 @@ PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 def main() -> None:
     examples = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 25
-    stores = sys.argv[3:] or ["memory", "vcf", "csv"]
+    databases = [a for a in sys.argv[3:] if a in ("sqlite", "postgresql")]
+    stores = [a for a in sys.argv[3:] if a not in databases] or ["memory", "vcf", "csv"]
     sys.path[:0] = [str(TESTS), str(TESTS / "sync")]
     from proof_machine import folders, machine
 
@@ -52,6 +54,8 @@ def main() -> None:
                 "postgresql": pg.render_as_string(hide_password=False),
             }
             for database, url in urls.items():
+                if databases and database not in databases:
+                    continue
                 db = PersonsDB(url)
                 try:
                     for store in stores:

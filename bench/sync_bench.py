@@ -34,6 +34,11 @@ turn (a child process started in that tree, its `src` first on the path), interl
 machine slows both alike; prints each tree's median and the ratio to the first tree's. A tree
 needs this file's `--child` (any commit since the bench had it).
 
+`--databases sqlite,postgresql` runs each scenario on both, interleaved run by run, with the
+ratio of PostgreSQL's median to SQLite's (with `--keep DIR`: DIR/sqlite and DIR/postgresql).
+Each run also reports the CPU time of the engine's process during the run and, on PostgreSQL,
+of the server processes serving its database: what the run cost, whatever else was running.
+
 `--postgresql` keeps the Persons (and the sync tables) in PostgreSQL (`PG_SERVER`) instead of
 SQLite: the starting states are template databases, and each run gets a fresh copy
 (`CREATE DATABASE ... TEMPLATE`), never analysed, as on a database the run filled itself. Only
@@ -221,12 +226,68 @@ def child(scenario: str, work: Path, run: int) -> dict[str, float]:
     if scenario == "sync-1pct":
         _change_contacts(url, run)
     direction = scenario.split("-")[0]
+    read_all = 0.0
+    if scenario in {"export-noop", "sync-noop"}:
+        # A no-op run is one after which nothing changed: the run before it (untimed) reads
+        # both sides and, finding nothing to do, records their marks (sync/quiet.py), once the
+        # fresh copy's files are older than the folder's racy margin.
+        from personsync.stores.vcf_folder import RACY_MS
+
+        time.sleep(RACY_MS / 1000 + 0.2)
+        first = time.perf_counter()
+        engine.run(db, url, direction, options=RunOptions(yes=True))
+        # The run before it read everything (the no-op as the first run after a change sees it).
+        read_all = time.perf_counter() - first
+    before, db_before = cpu_seconds(), backend_cpu(db)
     started = time.perf_counter()
     out = engine.run(db, url, direction, options=RunOptions(yes=True))
     seconds = time.perf_counter() - started
+    cpu, db_cpu = cpu_seconds() - before, backend_cpu(db, db_before)
     db.close()
     assert out.report is not None and not out.report.errors, out.report.errors[:3]
-    return {"seconds": seconds, "rss_mb": peak_rss_mb(), "changes": out.plan.changes()}
+    return {
+        "seconds": seconds,
+        "rss_mb": peak_rss_mb(),
+        "changes": out.plan.changes(),
+        "cpu_s": cpu,
+        "db_cpu_s": db_cpu,
+        # How many runs were answered without reading (a no-op after a quiet run).
+        "unread": float(bool(out.plan.unread)),
+        **({"read_all_s": read_all} if scenario in {"export-noop", "sync-noop"} else {}),
+    }
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time (user + system): the engine's own work, whatever the load."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
+def backend_cpu(db: Any, since: dict[int, float] | None = None) -> Any:
+    """PostgreSQL: the CPU time of the server processes serving this database (only this run
+    connects to its copy), read from /proc (the server runs on this machine); with `since`,
+    the seconds used after it. SQLite: nothing (its work is in `cpu_seconds`)."""
+    from sqlalchemy import text
+
+    if db.engine.dialect.name != "postgresql":
+        return {} if since is None else 0.0
+    with db.engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        now = {pid: _proc_cpu(pid) for pid in pids}
+    if since is None:
+        return now
+    return sum(used - since.get(pid, 0.0) for pid, used in now.items())
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _change_contacts(url: str, run: int) -> None:
@@ -305,6 +366,12 @@ def main() -> None:
     parser.add_argument("--keep", default="", help="prepare into this folder once, and keep it")
     parser.add_argument("--trees", default="", help="NAME=PATH,...: code to compare, interleaved")
     parser.add_argument("--postgresql", action="store_true")
+    parser.add_argument(
+        "--databases",
+        default="",
+        help="sqlite,postgresql: both, interleaved run by run (with --keep DIR: DIR/sqlite and "
+        "DIR/postgresql)",
+    )
     args = parser.parse_args()
     if args.no_fsync or not args.child:
         # The parent only prepares the starting states: how durable that is does not matter.
@@ -313,39 +380,58 @@ def main() -> None:
         print(json.dumps(child(args.child, Path(args.work), args.run)))
         return
     trees = [tuple(t.split("=", 1)) for t in args.trees.split(",") if t] or [("", ".")]
+    databases = [d for d in args.databases.split(",") if d] or [
+        "postgresql" if args.postgresql else "sqlite"
+    ]
+    both = len(databases) > 1
     if args.keep:
-        work = Path(args.keep).resolve()
-        work.mkdir(parents=True, exist_ok=True)
+        top = Path(args.keep).resolve()
     else:
-        work = Path(tempfile.mkdtemp(prefix="sync-bench-", dir=args.dir or None))
+        top = Path(tempfile.mkdtemp(prefix="sync-bench-", dir=args.dir or None))
+    works = {d: top / d if both else top for d in databases}
     try:
-        t0 = time.perf_counter()
-        if not (work / "prepared").exists():
-            if args.postgresql:
-                (work / PG_MARK).write_text(f"syncbench_{uuid.uuid4().hex[:8]}")
-            prepare(work, args.persons)
-            (work / "prepared").write_text(str(args.persons))
-        elif args.postgresql != (work / PG_MARK).exists():
-            raise SystemExit(f"{work} was prepared for the other database")
-        mode = "off (engine only)" if args.no_fsync else "on, as shipped"
-        took = time.perf_counter() - t0
-        print(f"prepared {(work / 'prepared').read_text()} Persons in {took:.1f} s")
-        db = "PostgreSQL" if args.postgresql else "SQLite"
-        print(f"{db}; runs with the vCard store's fsync {mode}, in {work}")
+        for database, work in works.items():
+            work.mkdir(parents=True, exist_ok=True)
+            setup(work, database == "postgresql", args.persons, args.no_fsync)
+        # Each run of a scenario by each tree on each database in turn: a busy machine slows
+        # them alike, and the ratios are to the first (tree, database).
+        pairs = [
+            (f"{name} {d}".strip() if both else name, tree, d)
+            for name, tree in trees
+            for d in works
+        ]
         scenarios = [s for s in [*TARGETS, *FLOORS] if not args.only or s in args.only.split(",")]
         for scenario in scenarios:
-            results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
+            results: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in pairs}
             for run in range(args.runs):
-                for name, tree in trees:
-                    results[name].append(one_run(work, scenario, tree, args.no_fsync))
-            first = statistics.median(r["seconds"] for r in results[trees[0][0]])
-            for name, _ in trees:
-                report(scenario, name, results[name], first)
+                for label, tree, d in pairs:
+                    results[label].append(one_run(works[d], scenario, tree, args.no_fsync))
+            first = statistics.median(r["seconds"] for r in results[pairs[0][0]])
+            for label, _, _ in pairs:
+                report(scenario, label, results[label], first)
     finally:
         if not args.keep:
-            if (work / PG_MARK).exists():
-                drop_pg(work)
-            shutil.rmtree(work, ignore_errors=True)
+            for work in works.values():
+                if (work / PG_MARK).exists():
+                    drop_pg(work)
+            shutil.rmtree(top, ignore_errors=True)
+
+
+def setup(work: Path, postgresql: bool, persons: int, no_fsync: bool) -> None:
+    """Prepare `work` unless it was (`--keep`), and say what it holds."""
+    t0 = time.perf_counter()
+    if not (work / "prepared").exists():
+        if postgresql:
+            (work / PG_MARK).write_text(f"syncbench_{uuid.uuid4().hex[:8]}")
+        prepare(work, persons)
+        (work / "prepared").write_text(str(persons))
+    elif postgresql != (work / PG_MARK).exists():
+        raise SystemExit(f"{work} was prepared for the other database")
+    mode = "off (engine only)" if no_fsync else "on, as shipped"
+    took = time.perf_counter() - t0
+    print(f"prepared {(work / 'prepared').read_text()} Persons in {took:.1f} s")
+    db = "PostgreSQL" if postgresql else "SQLite"
+    print(f"{db}; runs with the vCard store's fsync {mode}, in {work}")
 
 
 def one_run(work: Path, scenario: str, tree: str, no_fsync: bool) -> dict[str, float]:
@@ -390,9 +476,31 @@ def report(scenario: str, tree: str, results: list[dict[str, float]], first: flo
         + "  "
         f"peak RSS {peak:5.0f} MB  runs: "
         + ", ".join(f"{r['seconds']:.2f}" for r in results)
-        + f"  writes: {int(results[0]['changes'])}",
+        + f"  writes: {int(results[0]['changes'])}"
+        + _cpu(results)
+        + (
+            f", unread {sum(int(r['unread']) for r in results)}/{len(results)}"
+            if all("unread" in r for r in results)
+            else ""
+        )
+        + (
+            f"  (the untimed run before, which read all: median "
+            f"{statistics.median(r['read_all_s'] for r in results):.2f} s)"
+            if all("read_all_s" in r for r in results)
+            else ""
+        ),
         flush=True,
     )
+
+
+def _cpu(results: list[dict[str, float]]) -> str:
+    """Median CPU seconds of the run (engine process; + database server on PostgreSQL), where
+    the tree's child measured them."""
+    if any("cpu_s" not in r for r in results):
+        return ""
+    cpu = statistics.median(r["cpu_s"] for r in results)
+    server = statistics.median(r.get("db_cpu_s", 0.0) for r in results)
+    return f"  cpu {cpu:.2f} s" + (f" + server {server:.2f} s" if server else "")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Sync runs in child processes, for the crash and lease tests on any store.
 
 - `race_two_exports`: two processes start the same export at one instant.
+- `create_new_killed`, `race_two_decisions`: a decision's "create new" killed, or sent twice.
 - `run_killed`: a run killed with SIGKILL (as `kill -9`) at a chosen point. It goes in a forked
   child that kills itself at the executor's `point`-th checkpoint (after a chunk's intents, after
   its write, after its outcomes), or right after planning (point 0). The point is handed to the
@@ -16,10 +17,11 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
+from typing import Any
 
-from personsync.errors import LeaseHeld
+from personsync.errors import LeaseHeld, UsageError
 from personsync.persons.repo import PersonsDB
-from personsync.sync import engine
+from personsync.sync import engine, manual
 from personsync.sync.events import Planned, RunEvent
 from personsync.sync.options import RunOptions
 
@@ -68,9 +70,14 @@ def run_killed(
     view: str | None = None,
 ) -> bool:
     """Run in a child killed at `point`; True if it was killed (False: it ended first)."""
+    return _killed(db, _child, (db_url, folder, mode, view, options, point))
+
+
+def _killed(db: PersonsDB, target: Any, args: tuple[Any, ...]) -> bool:
+    """`target(*args, pipe)` in a forked child that may kill itself; True if it was killed."""
     db.engine.dispose()  # the child opens its own connections: none shared over the fork
     here, there = FORK.Pipe(duplex=False)
-    child = FORK.Process(target=_child, args=(db_url, folder, mode, view, options, point, there))
+    child = FORK.Process(target=target, args=(*args, there))
     child.start()
     there.close()
     child.join(timeout=120)
@@ -105,17 +112,7 @@ def _export_in_child(url: str, folder: str, start: Barrier, out: Queue) -> None:
 def race_two_exports(db_url: str, folder: str, persons: int) -> bool:
     """Two processes start the same export into `folder` at the same instant (released by one
     barrier). Checks what each said; True if one was refused the lease (they overlapped)."""
-    start = FORK.Barrier(2)
-    out: Queue = FORK.Queue()  # type: ignore[type-arg]
-    children = [
-        FORK.Process(target=_export_in_child, args=(db_url, folder, start, out)) for _ in range(2)
-    ]
-    for child in children:
-        child.start()
-    results = [out.get(timeout=120) for _ in children]
-    for child in children:
-        child.join(timeout=60)
-        assert child.exitcode == 0, results
+    results = _two_at_once(_export_in_child, (db_url, folder))
     ran = [r for r in results if r[0] == "ran"]
     refused = [r for r in results if r[0] == "refused"]
     if refused:
@@ -125,3 +122,64 @@ def race_two_exports(db_url: str, folder: str, persons: int) -> bool:
     # The second started after the first had finished: it found nothing to create.
     assert sorted(r[2] for r in ran) == [0, persons], results
     return False
+
+
+# --- a decision's "create new" (sync/manual.py), killed or sent twice at once ------------------
+def _create_new_child(
+    db_url: str, folder: str, target: dict[str, Any], point: int, out: Connection
+) -> None:
+    db = PersonsDB(db_url, migrate=False)
+    try:
+        report = manual.create_new(db, folder, crash_after=point, **target)
+        out.send(("finished", report.run_id))
+    except BaseException as exc:
+        out.send(("failed", repr(exc)))
+    finally:
+        db.close()
+
+
+def create_new_killed(db: PersonsDB, db_url: str, folder: str, point: int, **target: Any) -> bool:
+    """`manual.create_new(**target)` in a child killed at the executor's `point`-th checkpoint;
+    True if it was killed (False: it ended first)."""
+    return _killed(db, _create_new_child, (db_url, folder, target, point))
+
+
+def _decide_in_child(
+    url: str,
+    folder: str,
+    target: dict[str, Any],
+    start: Barrier,
+    out: Queue,  # type: ignore[type-arg]
+) -> None:
+    db = PersonsDB(url, migrate=False)
+    try:
+        start.wait(timeout=30)
+        try:
+            out.put(("made", manual.create_new(db, folder, **target).run_id))
+        except (LeaseHeld, UsageError) as exc:
+            out.put(("refused", exc.message))
+        except BaseException as exc:
+            out.put(("failed", repr(exc)))
+            raise
+    finally:
+        db.close()
+
+
+def race_two_decisions(db_url: str, folder: str, **target: Any) -> list[tuple[str, str]]:
+    """Two processes send the same "create new" decision at the same instant; what each said."""
+    return _two_at_once(_decide_in_child, (db_url, folder, target))
+
+
+def _two_at_once(target: Any, args: tuple[Any, ...]) -> list[Any]:
+    """`target(*args, barrier, queue)` in two forked processes released by one barrier; what
+    each put on the queue."""
+    start = FORK.Barrier(2)
+    out: Queue = FORK.Queue()  # type: ignore[type-arg]
+    children = [FORK.Process(target=target, args=(*args, start, out)) for _ in range(2)]
+    for child in children:
+        child.start()
+    results = [out.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(timeout=60)
+        assert child.exitcode == 0, results
+    return results

@@ -64,6 +64,11 @@ class DatabaseError(PersonsyncError):
     """The Persons database could not be reached or used."""
 
 
+class ValueRefused(DatabaseError):
+    """The Persons database refused a write by a rule of its own (a constraint, a trigger): the
+    Persons it names are left as they were; other records proceed."""
+
+
 class PersonNotFound(PersonsyncError):
     """No Person with that id."""
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import os
 import pty
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,7 @@ from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
+from terminal import read_until
 
 runner = CliRunner()
 NAMES = ["Ann Lee", "Bo Ray", "Cy Po", "Dee Ng", "Eve Ott", "Fay Hu", "Gus Ek", "Hal Yu"]
@@ -178,18 +177,6 @@ def test_guard_never_asks_when_output_is_piped(db: str, tmp_path: Path) -> None:
     assert {c.record.notes for c in cards(url)} != {"all changed"}
 
 
-def _read_until(fd: int, marker: bytes, seconds: float) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + seconds
-    while marker not in seen and time.monotonic() < deadline:
-        if select.select([fd], [], [], 0.2)[0]:
-            try:
-                seen += os.read(fd, 65536)
-            except OSError:
-                break
-    return seen
-
-
 def test_guard_question_is_not_covered_by_the_progress_bar(db: str, tmp_path: Path) -> None:
     url = f"vcf:{tmp_path / 'out'}"
     _big_change(db, url)
@@ -203,9 +190,9 @@ def test_guard_question_is_not_covered_by_the_progress_bar(db: str, tmp_path: Pa
     )
     os.close(secondary)
     try:
-        before = _read_until(primary, b"[y/N]: ", 60)
+        before = read_until(primary, b"[y/N]: ", 60)
         assert b"Go ahead? [y/N]: " in before, before.decode(errors="replace")
-        later = _read_until(primary, b"never printed", 1.5)  # the bar would redraw meanwhile
+        later = read_until(primary, b"never printed", 1.5)  # the bar would redraw meanwhile
         assert later == b"", later
         os.write(primary, b"n\n")
         assert child.wait(60) == 3

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from graph_support import USER
 
+from personsync.errors import MassChangeRefused
 from personsync.graph.testserver import GraphTestServer
 from personsync.model import Record
 from personsync.persons.repo import PersonsDB
@@ -114,3 +115,30 @@ def test_searches_for_moved_contacts_are_bounded(
     second = engine.run(db, FOLDER, "export", options=RunOptions(on_contact_deleted="propagate"))
     assert len(second.plan.of("moved")) == 1 and not second.plan.of("skip", "delete-person")
     assert db.count() == 6
+
+
+@pytest.mark.parametrize("mode", ["sync", "import"])
+def test_a_folder_whose_contacts_were_all_moved_deletes_no_person(
+    server: GraphTestServer, signed_in_db: PersonsDB, mode: str
+) -> None:
+    """Every contact moved to another folder: the folder is listed empty. The guard stops the
+    run (exit 3) and says where the contacts went; with --yes (an unattended profile that
+    says yes) the contacts were never searched for, and `propagate` deleted every Person."""
+    db = signed_in_db
+    ids = _persons(db, 3)
+    engine.run(db, FOLDER, "export")
+    box = server.mailbox(USER)
+    other = box.create_folder(box.root.id, "Archive")
+    for cid in map(str, ids):
+        box.move_contact(_by_cid(server)[cid][0][0], other.id, immutable=True)
+
+    with pytest.raises(MassChangeRefused) as refused:
+        engine.run(db, FOLDER, mode, options=RunOptions(on_contact_deleted="propagate"))
+    assert "is empty" in refused.value.message
+    assert "3 of them were found in other folders: moved, not deleted" in refused.value.message
+
+    out = engine.run(db, FOLDER, mode, options=RunOptions(on_contact_deleted="propagate", yes=True))
+    moved = {a.person_id: a.where for a in out.plan.of("moved")}  # type: ignore[union-attr]
+    assert moved == dict.fromkeys(ids, "graph:Contacts/Archive")
+    assert not out.plan.of("delete-person", "create-contact", "create-person")
+    assert db.count() == 3

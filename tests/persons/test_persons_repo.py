@@ -61,6 +61,33 @@ def test_update_with_stale_version_is_a_conflict_and_writes_nothing(persons_db: 
     assert persons_db.get(p.id).record.company == "ACME"
 
 
+def test_update_checked_writes_each_current_person_and_names_the_others(
+    persons_db: PersonsDB,
+) -> None:
+    ids = persons_db.add_many([ANN, Record(first_name="Bo"), Record(first_name="Cy")])
+    v = persons_db.new_version
+    persons_db.update(ids[1], {"company": "Moved on"})  # Bo's version is no longer v
+    got = persons_db.update_checked(
+        [
+            (ids[0], {"company": "ACME"}, v),
+            (ids[1], {"company": "Stale"}, v),
+            (ids[2], {"first_name": "Cy"}, v),  # changes nothing: keeps its version
+            (999_999, {"company": "Nobody"}, v),
+            (ids[2], {"frist_name": "x"}, v),
+            (ids[0], {"job_title": "Chair"}, str(int(v) + 1)),  # sees the first update
+        ]
+    )
+    assert got[0] == str(int(v) + 1)
+    assert isinstance(got[1], ConflictError)
+    assert got[2] == v == persons_db.get(ids[2]).version
+    assert isinstance(got[3], PersonNotFound)
+    assert isinstance(got[4], UsageError)
+    assert got[5] == str(int(v) + 2) == persons_db.get(ids[0]).version
+    assert persons_db.get(ids[0]).record.company == "ACME"
+    assert persons_db.get(ids[0]).record.job_title == "Chair"
+    assert persons_db.get(ids[1]).record.company == "Moved on"
+
+
 def test_update_rejects_unknown_field_and_bad_date(persons_db: PersonsDB) -> None:
     p = persons_db.add(ANN)
     with pytest.raises(UsageError, match="frist_name"):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import StaticPool
 
-from personsync.errors import ConflictError, PersonNotFound
+from personsync.errors import ConflictError, PersonNotFound, PersonsyncError
 from personsync.model import Person, Record, Value
 
 
@@ -75,6 +76,20 @@ class FakePersonsDB:
         p = self._stamp(replace(p, record=p.record.replace(changes)))
         self.rows[person_id] = p
         return p
+
+    def update_checked(
+        self, updates: Sequence[tuple[int, Mapping[str, Value], str]], *, conn: object = None
+    ) -> list[str | PersonsyncError]:
+        out: list[str | PersonsyncError] = []
+        for pid, changes, expected in updates:
+            try:
+                out.append(self.update(pid, changes, expected_version=expected).version)
+            except PersonsyncError as exc:
+                out.append(exc)
+        return out
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        return self.engine.begin()
 
     def delete(self, person_id: int) -> None:
         self.get(person_id)

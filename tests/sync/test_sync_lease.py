@@ -13,11 +13,14 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from folder_help import cli
+from sqlalchemy import Engine
 from sync_fakes import records
 
 from killed_run import race_two_exports
@@ -26,6 +29,7 @@ from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
+from personsync.sync import lease
 from personsync.sync.lease import current_holder, held
 
 N = 150
@@ -118,4 +122,35 @@ def test_killed_holder_is_taken_over(db_url: str, tmp_path: Path) -> None:
         assert len(ids) == 12 and set(ids.values()) == {1}
         assert current_holder(db.engine, folder) is None
     finally:
+        db.close()
+
+
+def test_a_lease_given_back_while_the_refusal_names_its_holder_is_taken(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race a refused run's message lost its holder's id to: the holder finished between
+    the second run's failed try and its reading of the holder's row. The second run then found
+    no row, waited, and said "another run holds it" of a folder nobody held. Now it tries the
+    lease again and takes it (or names a holder, never nobody)."""
+    _seed(db_url, 1)
+    folder = f"vcf:{tmp_path / 'out'}"
+    db = PersonsDB(db_url)
+    first = ExitStack()
+    first.enter_context(held(db.engine, folder, "20261205-0300-f1f1"))
+    reads = []
+    real = lease.current_holder
+
+    def finished_meanwhile(engine: Engine, folder: str) -> lease.Holder | None:
+        first.close()  # the first run gives the lease back just now
+        reads.append(1)
+        return real(engine, folder)
+
+    monkeypatch.setattr(lease, "current_holder", finished_meanwhile)
+    try:
+        started = time.monotonic()
+        with held(db.engine, folder, "20261205-0301-f2f2"):
+            assert real(db.engine, folder).run_id == "20261205-0301-f2f2"  # type: ignore[union-attr]
+        assert reads and time.monotonic() - started < lease.NAME_WAIT_SECONDS
+    finally:
+        first.close()
         db.close()

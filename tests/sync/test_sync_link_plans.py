@@ -1,26 +1,36 @@
-"""The link writes do not depend on the table's statistics (issue 12: a full export of 100,000 on
-a fresh PostgreSQL database took 9.5 times as long as on SQLite, each chunk's
-`DELETE ... item_id IN (...)` scanning every link of the folder).
+"""The engine's per-chunk reads and writes on PostgreSQL do not depend on the tables' statistics
+(issue 12: a full export of 100,000 on a fresh PostgreSQL database took 9.5 times as long as on
+SQLite, each chunk's `DELETE ... item_id IN (...)` scanning every link of the folder).
 
-Every statement `Links` sends is EXPLAINed on a PostgreSQL table of 20,000 links that was never
-analysed (`reltuples` -1, as after a run that filled it with autovacuum off): each must be one
-look-up in a unique index naming the whole key, never a scan of the folder's links."""
+Every statement of a chunk (link reads and writes, baselines, Persons read and written by id,
+the journal, `contact_manager_id`) is EXPLAINed on tables that were never analysed (`reltuples`
+-1, as after a run that filled them with autovacuum off): its custom plan and its generic plan
+(what a prepared statement runs; see `pg_plans`) on tables of 20,000 rows, and its generic plan
+on the empty tables too (a plan cached at a run's first chunk is kept while the tables grow).
+Each must be look-ups in unique indexes naming the whole key, never a scan of a table."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from pg_plans import assert_keyed, assert_unanalysed, plans, sent_to
+from sqlalchemy import Connection, create_engine, event, text
 
+from personsync.model import Record
+from personsync.persons.repo import PersonsDB
+from personsync.sync.journal import Journal
 from personsync.sync.links import Links
 from personsync.sync.tables import metadata, sync_links
 
 FOLDER = "vcf:/links"
 N = 20_000
-MANY = range(5000, 5600)  # a chunk's worth of links
+MANY = range(5000, 5600)  # a chunk's worth of rows
+TABLES = ("persons", "sync_links", "sync_journal")
+RUN = "20261206-0100-plans000"
 
 
 def _row(pid: int, item: str) -> dict[str, Any]:
@@ -29,118 +39,127 @@ def _row(pid: int, item: str) -> dict[str, Any]:
         "item_id": item,
         "item_version": "v",
         "person_version": "p",
-        "baseline": "{}",
+        "baseline": '{"company": "ACME"}',
         "synced_at": datetime.now(UTC),
     }
 
 
-WRITES = pytest.mark.parametrize(
-    "write",
-    [
-        pytest.param(
-            lambda c: Links.save(c, FOLDER, [_row(p, f"new{p}") for p in MANY]), id="save"
+_JOURNALS: dict[int, Journal] = {}
+
+
+def _journal(db: PersonsDB) -> Journal:
+    """The test's run (one per database), as after the N entries `_fill` makes."""
+    if id(db) not in _JOURNALS:
+        _JOURNALS[id(db)] = Journal(db.engine, "sync", FOLDER, run_id=RUN)
+    journal = _JOURNALS[id(db)]
+    journal.seq = N
+    return journal
+
+
+Operation = Callable[[PersonsDB, Connection], Any]
+OPERATIONS: dict[str, Operation] = {
+    "save links": lambda db, c: Links.save(c, FOLDER, [_row(p, f"new{p}") for p in MANY]),
+    "forget links": lambda db, c: Links.forget(c, FOLDER, [f"item{p}" for p in MANY]),
+    "mark links stale": lambda db, c: Links.mark_stale(c, FOLDER, [f"item{p}" for p in MANY]),
+    "item versions": lambda db, c: Links.set_item_versions(
+        c, FOLDER, [(f"item{p}", "w") for p in MANY]
+    ),
+    "link versions": lambda db, c: Links.set_versions(c, FOLDER, [(p, "w", "q") for p in MANY]),
+    "baselines": lambda db, c: Links(db.engine, FOLDER).baselines(MANY),
+    "read Persons": lambda db, c: db.get_many(MANY, times=False),
+    "update Persons": lambda db, c: db.update_checked(
+        [(p, {"company": "Umbrella"}, "1") for p in MANY], conn=c
+    ),
+    "contact_manager_id": lambda db, c: db.set_contact_manager_ids(
+        [(p, f"item{p}") for p in MANY], conn=c
+    ),
+    "journal outcomes": lambda db, c: _journal(db).settle(
+        c, [(seq, "done", {"version": "w"}, None) for seq in MANY]
+    ),
+}
+
+
+def _fill(conn: Connection) -> None:
+    """N Persons, their links and a run's N journal entries, by SQL (nothing analyses)."""
+    conn.execute(
+        text(
+            "INSERT INTO persons (id, first_name, last_name, created_at, updated_at, row_version)"
+            " SELECT g, 'Ann', 'Lee' || g, now(), now(), 1 FROM generate_series(1, :n) g"
         ),
-        pytest.param(lambda c: Links.forget(c, FOLDER, [f"item{p}" for p in MANY]), id="forget"),
-        pytest.param(lambda c: Links.mark_stale(c, FOLDER, [f"item{p}" for p in MANY]), id="stale"),
-        pytest.param(
-            lambda c: Links.set_item_versions(c, FOLDER, [(f"item{p}", "w") for p in MANY]),
-            id="item versions",
+        {"n": N},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO sync_links (person_id, folder, item_id, item_version, person_version,"
+            " baseline, synced_at) SELECT g, :f, 'item' || g, 'v', 'p', '{}', now()"
+            " FROM generate_series(1, :n) g"
         ),
-        pytest.param(
-            lambda c: Links.set_versions(c, FOLDER, [(p, "w", "q") for p in MANY]), id="versions"
+        {"f": FOLDER, "n": N},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO sync_journal (run_id, seq, side, action, folder, item_id, person_id,"
+            " state) SELECT :r, g, 'contact', 'update', :f, 'item' || g, g, 'intent'"
+            " FROM generate_series(1, :n) g"
         ),
-    ],
-)
+        {"r": RUN, "f": FOLDER, "n": N},
+    )
 
 
-def _sent(engine: Any, write: Callable[[Any], None]) -> list[tuple[str, Any]]:
-    """The statements (but inserts) `write` sends to sync_links, with their first parameters."""
-    sent: list[tuple[str, Any]] = []
-
-    def record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
-        if "sync_links" in sql:
-            sent.append((sql, params[0] if many else params))
-
-    event.listen(engine, "before_cursor_execute", record)
-    with engine.begin() as conn:
-        write(conn)
-    event.remove(engine, "before_cursor_execute", record)
-    writes = [(sql, p) for sql, p in sent if not sql.lstrip().upper().startswith("INSERT")]
-    assert writes, "the write sent no statement to sync_links"
-    return writes
-
-
-@WRITES
-def test_link_writes_on_sqlite_search_a_whole_unique_key(
-    sqlite_url: str, write: Callable[[Any], None]
-) -> None:
-    # SQLite's planner, with the covering index of migration 0003 on (folder, ...): each
-    # statement must search by a whole unique key, never by `folder` alone (all its links).
-    engine = create_engine(sqlite_url)
+@pytest.fixture
+def db(pg_url: str) -> Iterator[PersonsDB]:
+    persons = PersonsDB(pg_url)
     try:
-        metadata.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(
-                sync_links.insert(),
-                [{**_row(p, f"item{p}"), "folder": FOLDER} for p in range(1, N + 1)],
-            )
-        writes = _sent(engine, write)
-        with engine.connect() as conn:
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            for sql, params in writes:
-                plan = [r[3] for r in raw.execute("EXPLAIN QUERY PLAN " + sql, params)]
-                searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
-                assert searches, plan
-                for step in searches:
-                    assert step.startswith("SEARCH sync_links USING"), plan
-                    assert "folder=?" in step and ("item_id=?" in step or "person_id=?" in step), (
-                        plan
-                    )
+        metadata.create_all(persons.engine)
+        yield persons
     finally:
-        engine.dispose()
+        persons.close()
+
+
+def _sent(db: PersonsDB, operation: Operation) -> list[tuple[str, Any]]:
+    """What `operation` sends to the tables, made in a transaction that is rolled back."""
+    with sent_to(db.engine, TABLES) as sent, db.engine.connect() as conn, conn.begin() as tx:
+        operation(db, conn)
+        tx.rollback()
+    reads = [(sql, p) for sql, p in sent if not sql.lstrip().upper().startswith("INSERT")]
+    return reads
+
+
+def _check(db: PersonsDB, statements: list[tuple[str, Any]], which: tuple[str, ...]) -> None:
+    with db.engine.connect() as conn, conn.begin() as transaction:
+        for sql, params in statements:
+            found = plans(conn, sql, params)
+            for kind in which:
+                assert_keyed(conn, found[kind], TABLES)
+        transaction.rollback()
 
 
 @pytest.mark.postgres
-@WRITES
-def test_link_writes_are_unique_key_lookups_without_statistics(
-    pg_url: str, write: Callable[[Any], None]
+@pytest.mark.parametrize("operation", list(OPERATIONS.values()), ids=list(OPERATIONS))
+def test_chunk_statements_are_unique_key_lookups_without_statistics(
+    db: PersonsDB, operation: Operation
 ) -> None:
-    engine = create_engine(pg_url)
-    try:
-        metadata.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO sync_links (person_id, folder, item_id, item_version,"
-                    " person_version, baseline, synced_at) SELECT g, :f, 'item' || g, 'v', 'p',"
-                    " '{}', now() FROM generate_series(1, :n) g"
-                ),
-                {"f": FOLDER, "n": N},
-            )
-        with engine.connect() as conn:
-            never = conn.execute(
-                text("SELECT reltuples FROM pg_class WHERE relname = 'sync_links'")
-            ).scalar()
-        assert never == -1, "the table must not have statistics for this test"
+    _journal(db)  # the run's row
+    assert_unanalysed(db.engine, *TABLES)
+    # Empty tables: the generic plan a run's first chunk would cache.
+    statements = _sent(db, operation)
+    assert statements, "the operation read or changed no table"
+    _check(db, statements, ("generic",))
+    with db.engine.begin() as conn:
+        _fill(conn)
+    assert_unanalysed(db.engine, *TABLES)
+    statements = _sent(db, operation)
+    _check(db, statements, ("custom", "generic"))
 
-        writes = _sent(engine, write)
-        with engine.begin() as conn:
-            for sql, params in writes:
-                raw = conn.connection.driver_connection
-                assert raw is not None
-                plan = "\n".join(r[0] for r in raw.execute("EXPLAIN " + sql, params).fetchall())
-                # Index look-ups only (a bitmap OR of two is one too), no rows filtered: each
-                # index condition names a whole unique key, so finds one row at most.
-                assert "Seq Scan" not in plan and "Filter" not in plan, plan
-                conditions = [ln for ln in plan.splitlines() if "Index Cond" in ln]
-                assert conditions, plan
-                for cond in conditions:
-                    assert "folder" in cond and ("item_id" in cond or "person_id" in cond), plan
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM sync_links")).scalar() >= N - len(MANY)
-    finally:
-        engine.dispose()
+
+@pytest.mark.postgres
+def test_baselines_are_read_for_the_persons_asked(db: PersonsDB) -> None:
+    with db.engine.begin() as conn:
+        Links.save(conn, FOLDER, [_row(1, "a"), {**_row(2, "b"), "baseline": "{}"}, _row(3, "c")])
+        Links.save(conn, "vcf:/elsewhere", [{**_row(4, "d"), "baseline": '{"company": "X"}'}])
+    got = Links(db.engine, FOLDER).baselines([3, 1, 1, 2, 4, 99])
+    # 2 has no baseline, 4 is linked in another folder, 99 not at all.
+    assert {pid: r.company for pid, r in got.items()} == {1: "ACME", 3: "ACME"}
 
 
 def test_save_replaces_a_persons_and_an_items_older_link(sqlite_url: str) -> None:
@@ -161,6 +180,86 @@ def test_save_replaces_a_persons_and_an_items_older_link(sqlite_url: str) -> Non
         engine.dispose()
 
 
+def test_person_updates_of_a_chunk_are_one_commit(db_url: str) -> None:
+    """A run's commits do not grow with the Persons it updates: each chunk's Person writes go
+    in one transaction with their outcomes (a commit per Person is a disk flush per Person on
+    PostgreSQL; it was most of a two-way sync of 100,000 with 1 % changed there)."""
+    from personsync.stores.memory import MemoryStore
+    from personsync.sync import engine
+    from personsync.sync.options import RunOptions
+
+    db = PersonsDB(db_url)
+    name = f"commits-{id(db)}"
+    store = MemoryStore.named(name)
+    try:
+        db.add_many([Record(first_name=f"P{i}", last_name="Lee") for i in range(40)])
+        engine.run(db, f"memory:{name}", "export", options=RunOptions(yes=True))
+        commits: list[int] = []
+
+        def count(conn: Any) -> None:
+            commits.append(1)
+
+        event.listen(db.engine, "commit", count)
+        made = []
+        for edits in (3, 30):
+            for item in sorted(store.items)[:edits]:
+                old = store.items[item]
+                new = old.record.replace({"department": f"D{edits}"})
+                store.update(old, replace(old, record=new))
+            commits.clear()
+            out = engine.run(db, f"memory:{name}", "sync", options=RunOptions(yes=True))
+            assert out.report is not None and out.report.counts["update-person"] == edits
+            made.append(len(commits))
+        assert made[0] == made[1], made
+    finally:
+        db.close()
+
+
+def test_a_run_checks_its_tables_in_one_query(db_url: str) -> None:
+    """Every run starts by making sure the sync tables exist: one catalogue query (it was one
+    per table, each a round trip on PostgreSQL), and a missing table is still created."""
+    from personsync.sync.engine import ensure_tables
+
+    db = PersonsDB(db_url)
+    try:
+        sent: list[str] = []
+        event.listen(db.engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+        ensure_tables(db.engine)
+        queries = [sql for sql in sent if sql != "BEGIN"]  # SQLite's own BEGIN (connect.py)
+        assert len(queries) == 1, sent
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE sync_ignored"))
+        ensure_tables(db.engine)
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sync_ignored")).scalar() == 0
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_plans_every_execution_for_the_table_as_it_is(pg_url: str) -> None:
+    """No statement runs a generic plan cached while the links were few: psycopg prepares
+    `executemany` statements, and a generic plan made at a run's first chunk (an empty table,
+    where the folder's index costs the same as the unique (Person, folder) one) was kept while
+    the table grew, each delete reading every link of the folder (persons/connect.py)."""
+    db = PersonsDB(pg_url)
+    try:
+        with db.engine.connect() as conn:
+            for chunk in range(3):
+                with conn.begin():
+                    rows = [_row(p, f"item{p}") for p in range(chunk * 50, chunk * 50 + 50)]
+                    Links.save(conn, FOLDER, rows)
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            generic, custom = raw.execute(
+                "SELECT sum(generic_plans), sum(custom_plans) FROM pg_prepared_statements"
+            ).fetchone() or (None, None)
+        assert custom, "psycopg prepared nothing: the test no longer sees what it checks"
+        assert generic == 0
+    finally:
+        db.close()
+
+
 def test_a_saved_links_older_rows_are_found_by_unique_keys_on_sqlite(sqlite_url: str) -> None:
     """SQLite, too, finds the older links a save replaces by their unique keys: written as
     `folder = ? AND (person_id = ? OR item_id = ?)`, its planner searched the folder's links by
@@ -171,7 +270,8 @@ def test_a_saved_links_older_rows_are_found_by_unique_keys_on_sqlite(sqlite_url:
         sent: list[tuple[str, Any]] = []
 
         def record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
-            if sql.lstrip().upper().startswith("DELETE"):
+            # The links' deletes (a save also ends the folder's quiet record: sync/quiet.py).
+            if sql.lstrip().upper().startswith("DELETE FROM SYNC_LINKS"):
                 sent.append((sql, params[0] if many else params))
 
         event.listen(engine, "before_cursor_execute", record)
@@ -194,3 +294,39 @@ def test_a_saved_links_older_rows_are_found_by_unique_keys_on_sqlite(sqlite_url:
                 ], plan
     finally:
         engine.dispose()
+
+
+SQLITE_WRITES = {
+    name: OPERATIONS[name]
+    for name in ("save links", "forget links", "mark links stale", "item versions", "link versions")
+}
+
+
+@pytest.mark.parametrize("write", list(SQLITE_WRITES.values()), ids=list(SQLITE_WRITES))
+def test_link_writes_on_sqlite_search_a_whole_unique_key(sqlite_url: str, write: Operation) -> None:
+    # SQLite's planner, with the covering index of migration 0003 on (folder, ...): each
+    # statement must search by a whole unique key, never by `folder` alone (all its links).
+    # (From the carddav branch; the link operations as this file names them.)
+    db = PersonsDB(sqlite_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                sync_links.insert(),
+                [{**_row(p, f"item{p}"), "folder": FOLDER} for p in range(1, N + 1)],
+            )
+        writes = _sent(db, write)
+        assert writes, "the write sent no statement to sync_links"
+        with db.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            for sql, params in writes:
+                plan = [r[3] for r in raw.execute("EXPLAIN QUERY PLAN " + sql, params)]
+                searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+                assert searches, plan
+                for step in searches:
+                    assert step.startswith("SEARCH sync_links USING"), plan
+                    assert "folder=?" in step and ("item_id=?" in step or "person_id=?" in step), (
+                        plan
+                    )
+    finally:
+        db.close()

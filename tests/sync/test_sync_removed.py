@@ -126,6 +126,16 @@ def test_undo_takes_a_tag_off(sqlite_url: str, tmp_path: Path) -> None:
         undone = undo(db, out.report.run_id, options=RunOptions(yes=True))  # past the guard
         assert undone.counts.get("undone") == 1
         assert by_cid(url)[str(ids[0])].record == before.record
+        # Undone stays undone, as an undone delete does: the link is left as `keep` would
+        # leave it (dormant while the Person is out of the view), so the next tag run does not
+        # tag the contact again; the Person coming back and leaving again would.
+        for mode in ("export", "sync"):
+            again = engine.run(
+                db, url, mode, view=VIEW, options=RunOptions(on_person_removed="tag")
+            )
+            assert again.report is not None and again.report.exit_code == 0
+            assert not again.plan.of("tag-contact")
+            assert by_cid(url)[str(ids[0])].record == before.record
     finally:
         db.close()
 

@@ -10,6 +10,7 @@ import typer
 from typer._click.core import Context as ClickContext  # typer >= 0.24 vendors click
 from typer.core import TyperGroup
 
+from personsync.cli.coerce import plain_options
 from personsync.cli.output import err, reader_gone, reset_consoles
 from personsync.errors import ExitCode, PersonsyncError
 
@@ -21,6 +22,8 @@ class GuardedGroup(TyperGroup):
 
     def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:
         given = list(sys.argv[1:] if args is None else args)
+        # No pydantic for plain options (cli/coerce.py).
+        plain_options(self, self.context_settings.get("help_option_names", ["--help"]), given)
         return super().main(verbose_first(self, given), *a, **kw)
 
     def invoke(self, ctx: ClickContext) -> Any:

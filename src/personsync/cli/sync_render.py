@@ -105,6 +105,8 @@ def show_plan(plan: Plan, limit: int = 50) -> None:
     console.print(
         "  " + " · ".join(f"{n} {LABELS[k]}" for k, n in counts.items() if n) or "  nothing to do"
     )
+    if plan.unread:
+        console.print(f"  {escape(plan.unread)}", style="dim")
     shown = [a for a in plan.actions if a.kind != "refresh" or conflicts_of(a)]
     named = len(plan.conflicts())
     if named:

@@ -207,7 +207,14 @@ def sync(
         if json_out:
             print_json({"plan": outcome.plan.to_dict()})
         return ExitCode.CLEAN
-    return finish(outcome.report, json_out, outcome.plan)
+    code = finish(outcome.report, json_out, outcome.plan)
+    if direction == "sync" and on_conflict is None and not json_out and interactive():
+        # A person at a terminal settles the conflicts now (never when piped or told a policy).
+        from personsync.cli.sync_ask import ask_conflicts
+
+        with open_persons(db_url) as db:
+            code = ask_conflicts(db, outcome.report)
+    return code
 
 
 def finish(report: RunReport, json_out: bool, plan: Plan | None = None) -> int:
@@ -218,6 +225,8 @@ def finish(report: RunReport, json_out: bool, plan: Plan | None = None) -> int:
         data: dict[str, Any] = {"report": report.to_dict()}
         if plan is not None:
             data["plan"] = {"counts": plan.counts()}
+            if plan.unread:
+                data["plan"]["unread"] = plan.unread
         print_json(data)
     else:
         show_report(report, plan.warnings if plan is not None else ())

@@ -13,7 +13,22 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Delete, Insert, Select, Update, func, insert, select, text
+from sqlalchemy import (
+    Connection,
+    Delete,
+    Insert,
+    Integer,
+    Select,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
 
 from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Record
@@ -161,3 +176,24 @@ def plain_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
         return list(result.cursor.fetchall())
     finally:
         result.close()
+
+
+def each_by_key(query: Select[Any], key: ColumnElement[int]) -> Select[Any]:
+    """`query`'s row for each integer of the bind parameter `keys` (a list), on PostgreSQL, as
+    one look-up per key: `unnest(:keys)` joined to `query` narrowed to `key = k` in a LATERAL
+    subquery. `key` (with `query`'s own conditions) must name a whole unique key.
+
+    Why not `key IN (:keys)`: PostgreSQL plans that list from the table's statistics, and a
+    table filled during a run has none (autovacuum off, or not yet run). For a key that is not
+    unique alone (a link's Person, unique per folder) it took each id for 1/200 of the table,
+    so the list for all of it, and scanned every row of the folder per chunk; for a prepared
+    statement (psycopg prepares a query sent five times) it may keep a scan planned while the
+    table was empty. A look-up per key in a LATERAL subquery with a LIMIT (which keeps it from
+    being flattened into a join, which again could be planned as a scan) is planned as a nested
+    loop of index look-ups in every case (tests/sync/test_sync_link_plans.py EXPLAINs it).
+    The rows come in the order of `keys`."""
+    wanted = (
+        func.unnest(bindparam("keys", type_=ARRAY(Integer))).table_valued("k").render_derived("w")
+    )
+    one = query.where(key == wanted.c.k).limit(1).lateral("one")
+    return select(*one.c).select_from(wanted).join(one, true())

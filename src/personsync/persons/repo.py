@@ -10,16 +10,18 @@ from __future__ import annotations
 import difflib
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Engine,
     Select,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -28,14 +30,21 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from personsync.errors import ConflictError, PersonNotFound, ViewError
+from personsync.errors import (
+    ConflictError,
+    PersonNotFound,
+    PersonsyncError,
+    ValueRefused,
+    ViewError,
+)
 from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Person, Record, Value
 from personsync.persons import ALL_PERSONS as ALL_PERSONS  # the name callers know
 from personsync.persons import migrate as _migrate
-from personsync.persons.bulk import executemany, insert_records, plain_rows
+from personsync.persons.bulk import each_by_key, executemany, insert_records, plain_rows
 from personsync.persons.connect import IMMEDIATE, make_engine, resolve_url
 from personsync.persons.filters import compile_filter, compile_sort
 from personsync.persons.rows import change_row, record_row, row_person
@@ -89,14 +98,32 @@ class PersonsDB:
     @contextmanager
     def _write(self, within: Connection | None = None) -> Iterator[Connection]:
         """One write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE).
-        `within`: the caller's transaction instead."""
-        if within is not None:
-            yield within
-            return
-        with self.engine.connect() as conn:
-            conn.execution_options(**{IMMEDIATE: True})
-            with conn.begin():
-                yield conn
+        `within`: the caller's transaction instead.
+
+        A write the database refuses by a rule of its own (a CHECK or NOT NULL constraint, a
+        trigger an administrator added, a value too long for its column) is `ValueRefused`, so
+        the sync engine names the record and goes on with the others instead of ending the run
+        on a foreign error."""
+        try:
+            if within is not None:
+                yield within
+                return
+            with self.engine.connect() as conn:
+                conn.execution_options(**{IMMEDIATE: True})
+                with conn.begin():
+                    yield conn
+        except (IntegrityError, DataError) as exc:
+            why = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+            raise ValueRefused(
+                f"the Persons database refused the change: {why}",
+                hint="the database has a rule of its own for this value (a constraint or "
+                "trigger): correct the value on either side, or the rule",
+            ) from exc
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """One write transaction (on SQLite BEGIN IMMEDIATE), for a caller that commits its own
+        rows with the Persons' (the sync engine: its journal and links)."""
+        return self._write()
 
     # --- reading ---------------------------------------------------------------------------------
     def get(self, person_id: int) -> Person:
@@ -123,12 +150,23 @@ class PersonsDB:
             return self._get_many(conn, ids, times=times)
 
     def _get_many(
-        self, conn: Connection, ids: Iterable[int], *, times: bool = True
+        self, conn: Connection, ids: Iterable[int], *, times: bool = True, lock: bool = False
     ) -> dict[int, Person]:
+        """`lock`: FOR UPDATE, in id order (two writers locking the same Persons never wait
+        for each other crosswise; SQLite locks the whole database anyway)."""
         out: dict[int, Person] = {}
         shared: dict[Any, Any] = {}
+        query = _select_persons(times).with_for_update() if lock else _select_persons(times)
+        # PostgreSQL: a look-up per id, whatever the statistics (see `each_by_key`); SQLite
+        # plans the list as look-ups without them.
+        keyed = each_by_key(query, persons.c.id) if conn.dialect.name == "postgresql" else None
         for chunk in _batched(sorted(set(ids)), IN_CHUNK):
-            for row in conn.execute(_select_persons(times).where(persons.c.id.in_(chunk))):
+            found = (
+                conn.execute(keyed, {"keys": list(chunk)})
+                if keyed is not None
+                else conn.execute(query.where(persons.c.id.in_(chunk)))
+            )
+            for row in found:
                 person = row_person(row, shared)
                 out[person.id] = person
         return out
@@ -175,6 +213,25 @@ class PersonsDB:
         with self.engine.connect() as conn:
             count, top, versions = conn.execute(query).one()
         return int(count), int(top), int(versions)
+
+    def change_mark(self) -> str:
+        """A mark of the whole table for a run that reads nothing when nothing changed
+        (`sync/quiet.py`): how many Persons, the largest id, the sum of versions and of id ×
+        version (from the version index, which holds the id), and the latest `updated_at` (its
+        own index). Any write of a Person changes it: an insert the count and largest id (ids
+        are never reused), a delete the count, a change of a field its version (+1) and both
+        sums, and every write the latest `updated_at` too."""
+        by_version = select(
+            func.count(),
+            func.coalesce(func.max(persons.c.id), 0),
+            func.coalesce(func.sum(persons.c.row_version), 0),
+            func.coalesce(func.sum(cast(persons.c.id, BigInteger) * persons.c.row_version), 0),
+        )
+        latest = select(func.max(persons.c.updated_at))
+        with self.engine.connect() as conn:
+            counted = conn.execute(by_version).one()
+            when = conn.execute(latest).scalar()
+        return "-".join(str(int(n)) for n in counted) + f"-{when}"
 
     def versions(self, view: str | None = None) -> dict[int, str]:
         """id → change marker for a view's Persons, from one indexed query without full rows."""
@@ -259,16 +316,53 @@ class PersonsDB:
         with self._write() as conn:
             current = self._get(conn, person_id, lock=True)
             if expected_version is not None and expected_version != current.version:
-                raise ConflictError(
-                    f"Person {person_id} changed since it was read "
-                    f"(version {expected_version}, now {current.version})",
-                    hint="read it again and repeat the change",
-                )
+                raise _changed_since(person_id, expected_version, current.version)
             new = _changed(current.record, typed)
             if new is None:
                 return current
             conn.execute(_update_statement(), [_update_params(person_id, new, _now())])
             return self._get(conn, person_id)
+
+    def update_checked(
+        self,
+        updates: Sequence[tuple[int, Mapping[str, Value], str]],
+        *,
+        conn: Connection | None = None,
+    ) -> list[str | PersonsyncError]:
+        """Many `update(person_id, changes, expected_version=version)` in one transaction
+        (`conn`'s when given: the sync engine records their outcomes in it): per update, the
+        Person's new version, or the error `update` would have raised (ConflictError,
+        PersonNotFound, UsageError), which leaves that Person as it was; the others proceed.
+
+        Why not `update` in a loop: a transaction per Person is a commit, so a disk flush, per
+        Person on PostgreSQL; a two-way sync of 100,000 with 1,000 Persons to update spent most
+        of its time there. The Persons are locked (in id order) by one read before any is
+        written, so the versions computed here are the ones stored."""
+        now = _now()
+        out: list[str | PersonsyncError] = []
+        params: list[dict[str, object]] = []
+        with self._write(conn) as write:
+            current = self._get_many(write, (u[0] for u in updates), times=False, lock=True)
+            for pid, changes, expected in updates:
+                person = current.get(pid)
+                try:
+                    if person is None:
+                        raise PersonNotFound(f"no Person with ID {pid}")
+                    if expected != person.version:
+                        raise _changed_since(pid, expected, person.version)
+                    new = _changed(person.record, change_row(changes))
+                except PersonsyncError as exc:
+                    out.append(exc)
+                    continue
+                if new is not None:
+                    # Locked: the statement's `row_version + 1` is this.
+                    person = replace(person, record=new, version=str(int(person.version) + 1))
+                    current[pid] = person
+                    params.append(_update_params(pid, new, now))
+                out.append(person.version)
+            for chunk in _batched(params, CHUNK):
+                write.execute(_update_statement(), list(chunk))
+        return out
 
     def update_many(self, updates: Sequence[tuple[int, Mapping[str, Value]]]) -> None:
         """Set-based update of many Persons (rows whose values do not change are not rewritten)."""
@@ -461,6 +555,13 @@ def _batched(items: Iterable[T], size: int) -> Iterator[tuple[T, ...]]:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _changed_since(person_id: int, expected: str, current: str) -> ConflictError:
+    return ConflictError(
+        f"Person {person_id} changed since it was read (version {expected}, now {current})",
+        hint="read it again and repeat the change",
+    )
 
 
 def _changed(record: Record, changes: Mapping[str, Value]) -> Record | None:

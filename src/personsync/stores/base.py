@@ -13,7 +13,9 @@ functions below (`begin_create_many`, `finish_interrupted`), which fall back to 
 - `RecoverableWrites`: the store writes in place and can mend a write a power cut left
   half-made (the `vcf:` folder);
 - `SearchesBeyondFolder`: the store can find a contact by Customer ID outside its folder, so
-  the engine can tell a contact moved to another folder from one deleted (`graph:`).
+  the engine can tell a contact moved to another folder from one deleted (`graph:`);
+- `MarksChanges`: a cheap mark of the whole folder, so that a run can tell that nothing changed
+  since the folder's last quiet run and read nothing more (`sync/quiet.py`; `vcf:`).
 
 An item's *version* is an opaque string that changes whenever the item changes (a file's mtime and
 size, a CardDAV ETag, a Graph changeKey). `update` and `delete` take the version the caller read;
@@ -161,6 +163,24 @@ class SearchesBeyondFolder(Protocol):
         """The contacts outside this folder that carry each Customer ID, and the Customer IDs
         not searched for (the store bounds how many searches one run sends)."""
         ...
+
+
+@runtime_checkable
+class MarksChanges(Protocol):
+    """Optional: a mark of the whole folder that any change of it changes (`sync/quiet.py`)."""
+
+    def change_mark(self) -> str | None:
+        """A digest of every item's id and version, and of whatever else changes when an item
+        is written (a file's ctime), as the store would list them now; `list_items` on the same
+        store object then lists exactly what was marked. None when the mark cannot be trusted
+        (an item written within the tick of the clock that stamps it: a later write in the same
+        tick would leave the mark as it is)."""
+        ...
+
+
+def change_mark(store: ContactStore) -> str | None:
+    """The store's change mark where it has one; None (cannot tell) for the others."""
+    return store.change_mark() if isinstance(store, MarksChanges) else None
 
 
 def find_elsewhere(
@@ -325,6 +345,9 @@ class GuardedStore:
 
     def finish_interrupted(self, writes: Sequence[InterruptedWrite]) -> list[str]:
         return [] if self.capabilities.read_only else finish_interrupted(self.inner, writes)
+
+    def change_mark(self) -> str | None:
+        return change_mark(self.inner)
 
     def export_state(self) -> str | None:
         return self.inner.export_state()

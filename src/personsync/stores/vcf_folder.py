@@ -23,11 +23,16 @@ place (`card_files.insert_line`).
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
+from array import array
 from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from stat import S_ISLNK, S_ISREG
+from typing import Any, NamedTuple
 
 from personsync.errors import (
     ConflictError,
@@ -84,6 +89,23 @@ def _item_ref(item_id: str, version: str) -> ItemRef:
     return ref
 
 
+# A file's ctime this close to now may be followed by another write in the same tick of the
+# filesystem's clock, with the same ctime: 1-10 ms on Linux, up to 2 s on FAT (docs/sync.md).
+RACY_MS = 3000
+
+
+class _Listing(NamedTuple):
+    """One pass over the folder: the card files' names and stat fields, and the names of those
+    that are symbolic links."""
+
+    names: list[str]
+    mtimes: list[int]
+    sizes: list[int]
+    inodes: list[int]
+    ctimes: list[int]
+    links: list[str]
+
+
 def _first(name: str, other: str) -> bool:
     """Of two files with one suffix, whether `name` keeps the id: the shorter name (the
     original: "Copy of ..." adds words), then the smaller, whatever order the folder lists
@@ -101,14 +123,18 @@ class VcfFolderStore(StoreBase):
         fallback_encoding: str = "cp1252",
         write_helper_from: int = DEFAULT_MIN_BATCH,
         read_helper_from: int = DEFAULT_MIN_READ,
+        racy_ms: int = 0,
     ) -> None:
         """`write_helper_from`, `read_helper_from`: the batch sizes from which the helper
         processes write and read (below them, starting one costs more than it saves; the tests
-        lower them to put small folders through the helpers)."""
+        lower them to put small folders through the helpers). `racy_ms`: how recent a file's
+        ctime makes the folder's change mark untrusted (`change_mark`; `RACY_MS` unless a test
+        with a filesystem of finer ticks wants to wait less)."""
         self.path = path
         self.write_helper_from = write_helper_from
         self.read_helper_from = read_helper_from
         self._dir = str(path)
+        self.racy_ns = (racy_ms or RACY_MS) * 1_000_000
         self._new_uid = NewUids()
         self.url = url
         self.version = version  # None: rewrite a card in its own version, new cards in 3.0
@@ -123,6 +149,7 @@ class VcfFolderStore(StoreBase):
         self._single: dict[str, str] = {}
         # Item ids listed whose file is a symbolic link: read, never written (`_not_a_link`).
         self._links: set[str] = set()
+        self._listing: _Listing | None = None  # stat'ed by `change_mark`, for `list_items`
         # Readable names of new files written by the helper in this run, looked up by suffix when
         # first asked for (`_made` does not remember 100,000 of them: 17 MB): suffix → name.
         self._late: dict[str, str] | None = None
@@ -197,23 +224,93 @@ class VcfFolderStore(StoreBase):
 
     # --- reading -------------------------------------------------------------------------------
 
+    def _stat_listing(self) -> _Listing:
+        """Every card file's name and `stat`, with no Python code run per file where C can do
+        it (`map` over `os.stat`, fields taken by comprehension): the pass is mostly the system
+        calls, which a change mark cannot do without (a file rewritten in place changes only its
+        own times). Files are counted as `_scan` counts them: `*.vcf`, regular, or a symbolic
+        link to a regular file (whose target's times count)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError as exc:
+            raise FolderNotFound(f"{self.url}: the folder {self.path} is gone") from exc
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot list {self.path}: {exc.strerror}") from exc
+        try:
+            names = [n for n in os.listdir(fd) if n[-4:].lower() == ".vcf"]
+            try:
+                stats = list(map(partial(os.stat, dir_fd=fd, follow_symlinks=False), names))
+            except OSError:  # a file removed since the directory was read: one by one
+                names, stats = self._each_stat(names, fd, follow=False)
+            links: list[str] = []
+            if not all(map(S_ISREG, [st.st_mode for st in stats])):
+                links = [n for n, st in zip(names, stats, strict=True) if S_ISLNK(st.st_mode)]
+                kept = [(n, st) for n, st in zip(names, stats, strict=True) if S_ISREG(st.st_mode)]
+                kept += zip(*self._each_stat(links, fd, follow=True), strict=True)
+                linked = set(links)
+                links = [n for n, _ in kept if n in linked]
+                names, stats = [n for n, _ in kept], [st for _, st in kept]
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot list {self.path}: {exc.strerror}") from exc
+        finally:
+            os.close(fd)
+        return _Listing(
+            names,
+            [st.st_mtime_ns for st in stats],
+            [st.st_size for st in stats],
+            [st.st_ino for st in stats],
+            [st.st_ctime_ns for st in stats],
+            links,
+        )
+
+    @staticmethod
+    def _each_stat(names: list[str], fd: int, *, follow: bool) -> tuple[list[str], list[Any]]:
+        """`stat` of each name that is (still) there and a regular file."""
+        kept: list[str] = []
+        stats: list[Any] = []
+        for name in names:
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=follow)
+            except FileNotFoundError:
+                continue
+            if S_ISREG(st.st_mode) or (not follow and S_ISLNK(st.st_mode)):
+                kept.append(name)
+                stats.append(st)
+        return kept, stats
+
+    def change_mark(self) -> str | None:
+        """Every card file's name, mtime, size, inode and ctime (changed by any write, even one
+        that puts the mtime back, and by renames), and the names of symbolic links, as one
+        digest (`MarksChanges`). None when a file's ctime is within `racy_ns` of now: a write in
+        the same tick of the filesystem's clock would leave it as it is."""
+        started = time.time_ns()
+        listing = self._listing = self._stat_listing()
+        if listing.ctimes and max(listing.ctimes) > started - self.racy_ns:
+            return None
+        digest = hashlib.blake2b(digest_size=20)
+        for names in (listing.names, listing.links):
+            digest.update("/".join(names).encode("utf-8", "surrogateescape") + b"\0")
+        for numbers in (listing.mtimes, listing.sizes, listing.inodes, listing.ctimes):
+            digest.update(array("Q", numbers).tobytes())
+        return f"{len(listing.names)}-{digest.hexdigest()}"
+
     def list_items(self) -> Iterator[ItemRef]:
         # A no-op run's listing of 100,000 files: the stat of each file is the floor (about
         # 3.5 µs here, in the kernel); the Python around it is kept to a few operations a file.
+        # The listing a change mark was just made of is the one listed (`change_mark`).
+        listing, self._listing = self._listing or self._stat_listing(), None
         refs: list[ItemRef] = []
         names: dict[str, str] = {}  # item id → file name, where that is not `encode_uid`'s
         ours: set[str] = set()
         foreign: list[tuple[str, str]] = []
         again: list[tuple[str, str, str]] = []  # a second file with a suffix already listed
-        links: list[str] = []
         ref = _item_ref
-        for entry in self._scan():
-            name = entry.name
-            if entry.is_symlink():  # known from the listing, no system call
-                links.append(name)
+        versions = [  # `file_version`
+            f"{m}-{size}-{i}"
+            for m, size, i in zip(listing.mtimes, listing.sizes, listing.inodes, strict=True)
+        ]
+        for name, version in zip(listing.names, versions, strict=True):
             stem = name[:-4]
-            stat = entry.stat()
-            version = f"{stat.st_mtime_ns}-{stat.st_size}-{stat.st_ino}"  # `file_version`
             uid = decode_stem(stem)
             if uid is not None:
                 ours.add(uid)
@@ -245,9 +342,11 @@ class VcfFolderStore(StoreBase):
             refs.append(ref(item_id, version))
         self._names, self._ours, self._late = names, ours, None
         self._links = set()
-        if links:
+        if listing.links:
             by_name = {name: item_id for item_id, name in names.items()}
-            self._links = {by_name.get(name) or decode_stem(name[:-4]) or name for name in links}
+            self._links = {
+                by_name.get(name) or decode_stem(name[:-4]) or name for name in listing.links
+            }
         return iter(refs)
 
     def _read(self, path: Path) -> tuple[bytes, str] | None:
@@ -567,6 +666,7 @@ def open_store(
     fallback_encoding: str = "cp1252",
     write_helper_from: int = DEFAULT_MIN_BATCH,
     read_helper_from: int = DEFAULT_MIN_READ,
+    racy_ms: int = RACY_MS,
     **options: Any,
 ) -> VcfFolderStore:
     path = Path(rest).expanduser()
@@ -588,6 +688,7 @@ def open_store(
         fallback_encoding=fallback_encoding,
         write_helper_from=write_helper_from,
         read_helper_from=read_helper_from,
+        racy_ms=racy_ms,
     )
 
 

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from personsync.errors import ConflictError, PersonsyncError, StoreError
+from personsync.errors import ConflictError, PersonsyncError, StoreError, ValueRefused
 from personsync.model import Contact, Record
 from personsync.stores.base import (
     ContactStore,
@@ -153,6 +153,10 @@ class Executor:
         self.customer_ids: CustomerIds = []
         # Person id → contact id of the pairs whose write was refused as stale (see above).
         self.stale: dict[int, str] = {}
+        # Two-way pairs whose Person write the CRM refused outright (a constraint, not a stale
+        # version), with how the pair was being linked: their contact's half still goes, with
+        # the baseline the planner gave for it (`UpdateContact.alone`).
+        self.refused: dict[int, str] = {}
 
     # --- bookkeeping -----------------------------------------------------------------------------
     def error(
@@ -176,11 +180,17 @@ class Executor:
         intents open, and the next run relinks by Customer ID and mirrors again."""
         if rows or outcomes or mirror:
             with self.engine.begin() as conn:
-                if mirror:
-                    self.db.set_contact_manager_ids(mirror, conn=conn)
-                Links.save(conn, self.folder, rows)
-                self.journal.settle(conn, outcomes)
+                self._record(conn, rows, outcomes, mirror)
         self.checkpoint()
+
+    def _record(
+        self, conn: Any, rows: list[dict[str, Any]], outcomes: Sequence[Outcome], mirror: Mirror
+    ) -> None:
+        """`_commit`'s writes, in the caller's transaction."""
+        if mirror:
+            self.db.set_contact_manager_ids(mirror, conn=conn)
+        Links.save(conn, self.folder, rows)
+        self.journal.settle(conn, outcomes)
 
     def _write(
         self,
@@ -309,19 +319,7 @@ class Executor:
         for part in chunks(updates, self.chunk):
             self.update_contacts(
                 [
-                    (
-                        u.old,
-                        u.new,
-                        ContactWrite(
-                            u.person_id,
-                            u.person_version if u.settled else "",
-                            u.new.record if u.baseline is None else u.baseline,
-                            mirror=bool(u.link),
-                            counts=("link", "update-contact") if u.link else ("update-contact",),
-                            name=u.name,
-                            item_id=u.old.item_id,
-                        ),
-                    )
+                    (u.old, u.new, self._contact_write(u))  # (a refused Person half: its own)
                     for u in part
                 ]
             )
@@ -344,6 +342,26 @@ class Executor:
                     for lk in links_part
                 ]
             )
+
+    def _contact_write(self, u: UpdateContact) -> ContactWrite:
+        """What to record of a contact update once written. A two-way pair whose Person's half
+        the CRM refused records the planner's `alone` baseline and no Person version (the pair
+        is read again next run), and makes the link its Person's half was to make."""
+        link = u.link
+        baseline = u.new.record if u.baseline is None else u.baseline
+        version = u.person_version if u.settled else ""
+        if u.person_id in self.refused and u.alone is not None:
+            link = link or self.refused[u.person_id]
+            baseline, version = u.alone, ""
+        return ContactWrite(
+            u.person_id,
+            version,
+            baseline,
+            mirror=bool(link),
+            counts=("link", "update-contact") if link else ("update-contact",),
+            name=u.name,
+            item_id=u.old.item_id,
+        )
 
     def update_contacts(self, work: Sequence[tuple[Contact, Contact, ContactWrite]]) -> None:
         """Journal, write and record contact updates: (contact as read, to write, to record).
@@ -475,54 +493,113 @@ class Executor:
                 ]
             )
             self.checkpoint()
-            rows: list[dict[str, Any]] = []
-            outcomes: list[Outcome] = []
-            mirror: list[tuple[int, str | None]] = []
-            for a, seq in zip(part, seqs, strict=True):
-                try:
-                    person = self.db.update(
-                        a.person_id,
-                        {f: n for f, _, n in a.changes},
-                        expected_version=a.person_version,
-                    )
-                except ConflictError as exc:
-                    outcomes.append((seq, "stale", None, str(exc)))
-                    self.stale[a.person_id] = a.contact.item_id
-                    continue
-                except PersonsyncError as exc:
-                    outcomes.append((seq, "failed", None, str(exc)))
-                    self.error(a.name, str(exc), a.contact.item_id, a.person_id)
-                    continue
-                cid_ok = a.contact.customer_id == str(a.person_id)
-                # A pair whose contact this run writes too: its link is recorded now with the
-                # planner's half baseline (the CRM's outgoing fields keep their old agreed
-                # values) and no Person version, so that if the contact's write is refused or
-                # the run is killed before it, the next run reads the pair again and still
-                # sends the CRM's half out, while what the Person took from Outlook stays
-                # agreed. The contact's write then records the whole link.
-                settled = a.settled and a.person_id not in contact_too
-                rows.append(
-                    link_row(
-                        a.person_id,
-                        a.contact.item_id,
-                        a.contact.version if cid_ok else "",
-                        person.version if settled else "",
-                        a.record if a.baseline is None else a.baseline,
-                    )
-                )
-                outcomes.append(
-                    (seq, "done", {"person_id": a.person_id, "version": person.version}, None)
-                )
-                if not cid_ok:
-                    self.customer_ids.append((a.contact, a.person_id))
-                if a.link:
-                    mirror.append((a.person_id, a.contact.item_id))
-                    self.report.count("link")
-                self.report.count("update-person")
-            self.checkpoint()
-            self._commit(rows, outcomes, mirror)
+            results = self._update_person_chunk(part, seqs, contact_too)
+            self._report_updated(part, results, contact_too)
             self._write_customer_ids()
             self.advance(len(part))
+
+    @staticmethod
+    def _persons_updated(
+        part: Sequence[UpdatePerson],
+        seqs: Sequence[int],
+        results: Sequence[str | PersonsyncError],
+        contact_too: set[int],
+    ) -> tuple[list[dict[str, Any]], list[Outcome], Mirror]:
+        """The link rows, journal outcomes and hidden links of a chunk of Person updates, from
+        each one's new version or error."""
+        rows: list[dict[str, Any]] = []
+        outcomes: list[Outcome] = []
+        mirror: list[tuple[int, str | None]] = []
+        for a, seq, got in zip(part, seqs, results, strict=True):
+            if isinstance(got, PersonsyncError):
+                state = "stale" if isinstance(got, ConflictError) else "failed"
+                outcomes.append((seq, state, None, str(got)))
+                continue
+            cid_ok = a.contact.customer_id == str(a.person_id)
+            # A pair whose contact this run writes too: its link is recorded now with the
+            # planner's half baseline (the CRM's outgoing fields keep their old agreed values)
+            # and no Person version, so that if the contact's write is refused or the run is
+            # killed before it, the next run reads the pair again and still sends the CRM's
+            # half out, while what the Person took from Outlook stays agreed. The contact's
+            # write then records the whole link.
+            settled = a.settled and a.person_id not in contact_too
+            rows.append(
+                link_row(
+                    a.person_id,
+                    a.contact.item_id,
+                    a.contact.version if cid_ok else "",
+                    got if settled else "",
+                    a.record if a.baseline is None else a.baseline,
+                )
+            )
+            outcomes.append((seq, "done", {"person_id": a.person_id, "version": got}, None))
+            if a.link:
+                mirror.append((a.person_id, a.contact.item_id))
+        return rows, outcomes, mirror
+
+    def _update_person_chunk(
+        self, part: Sequence[UpdatePerson], seqs: Sequence[int], contact_too: set[int]
+    ) -> list[str | PersonsyncError]:
+        """Write a chunk of Person updates with their outcomes; per Person its new version or
+        its error."""
+        changes = [(a.person_id, {f: n for f, _, n in a.changes}, a.person_version) for a in part]
+        results: list[str | PersonsyncError]
+        try:
+            # One transaction: the chunk's Person writes with their outcomes (link rows,
+            # journal, hidden links), as new Persons are made: one commit per chunk, not one
+            # per Person (a disk flush each on PostgreSQL).
+            with self.db.transaction() as conn:
+                results = self.db.update_checked(changes, conn=conn)
+                rows, outcomes, mirror = self._persons_updated(part, seqs, results, contact_too)
+                self.checkpoint()  # a kill here rolls the chunk's writes back with them
+                self._record(conn, rows, outcomes, mirror)
+        except ValueRefused as exc:
+            if len(part) > 1:
+                # The database refused a value by a rule of its own (a constraint, a trigger):
+                # the chunk's one statement failed with it. Written one by one, the others go
+                # on and only the refused Person is named.
+                return [
+                    got
+                    for one, seq in zip(part, seqs, strict=True)
+                    for got in self._update_person_chunk([one], [seq], contact_too)
+                ]
+            results = [exc]
+        except PersonsyncError as exc:
+            # The transaction failed as a whole (the database is locked or gone): none of the
+            # chunk's Persons was written.
+            results = [exc] * len(part)
+        else:
+            self.checkpoint()
+            return results
+        # The failures' outcomes, between the same kill points as written ones.
+        self.checkpoint()
+        self._commit([], self._persons_updated(part, seqs, results, contact_too)[1])
+        self.checkpoint()
+        return results
+
+    def _report_updated(
+        self,
+        part: Sequence[UpdatePerson],
+        results: Sequence[str | PersonsyncError],
+        contact_too: set[int],
+    ) -> None:
+        """A chunk of Person updates, once committed: the report, the pairs to plan again, the
+        Customer IDs to write."""
+        for a, got in zip(part, results, strict=True):
+            if isinstance(got, ConflictError):
+                self.stale[a.person_id] = a.contact.item_id
+            elif isinstance(got, PersonsyncError):
+                self.error(a.name, str(got), a.contact.item_id, a.person_id)
+                if a.person_id in contact_too:
+                    # Refused outright: the contact's half records the planner's `alone`
+                    # baseline (see `_contact_write`).
+                    self.refused[a.person_id] = a.link
+            else:
+                if a.contact.customer_id != str(a.person_id):
+                    self.customer_ids.append((a.contact, a.person_id))
+                if a.link:
+                    self.report.count("link")
+                self.report.count("update-person")
 
     def _links(self, actions: list[Link]) -> None:
         """Links whose contact already carries the right Customer ID (else it is written first)."""

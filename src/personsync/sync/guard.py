@@ -55,16 +55,21 @@ def check(
 def _check_empty(plan: Plan) -> None:
     if not plan.links:
         return  # a first run: an empty side is no alarm
-    empty = ""
+    empty = moved = ""
     if plan.folder_size == 0:
         empty = f"the contact folder {plan.folder} is empty"
+        found = len(plan.of("moved"))
+        if found:
+            # Moved out, not deleted (the store found them in other folders): say so, as it is
+            # the likelier story of an emptied folder than a mass delete.
+            moved = f" ({found} of them were found in other folders: moved, not deleted)"
     elif plan.persons_seen == 0 and plan.direction != "import":
         empty = f"the view {plan.view!r} has no Persons"
     elif plan.persons_size == 0 and plan.direction != "export":
         empty = "the Persons table is empty"
     if empty:
         raise MassChangeRefused(
-            f"{empty}, but {plan.links} Persons are linked to contacts there: nothing is "
+            f"{empty}, but {plan.links} Persons are linked to contacts there{moved}: nothing is "
             "propagated from an emptied or unreadable side",
             hint="check the folder and the view; run again with --yes if this is meant",
         )

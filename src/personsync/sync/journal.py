@@ -181,7 +181,17 @@ class Journal:
             ],
         )
 
-    def finish(self, status: str, counts: dict[str, int], problems: list[dict[str, Any]]) -> None:
+    def finish(
+        self,
+        status: str,
+        counts: dict[str, int],
+        problems: list[dict[str, Any]],
+        *,
+        whole: bool = True,
+    ) -> None:
+        """Record how the run ended. `whole`: it was a complete pass over the folder, so earlier
+        runs' open intents are superseded; a decision's run (link, create new) of one pair is
+        not, and leaves them for the next complete run to finish."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(sync_runs)
@@ -193,6 +203,8 @@ class Journal:
                     problems=dumps(problems),
                 )
             )
+            if not whole:
+                return
             # Intents of earlier runs of this folder are superseded by this complete pass.
             conn.execute(
                 update(sync_journal)
@@ -259,6 +271,22 @@ def interrupted_customer_id_writes(engine: Engine, folder: str) -> list[Interrup
             for item_id, pid, before in conn.execute(query)
             if item_id
         ]
+
+
+def unsettled_creates(engine: Engine, folder: str, person_id: int) -> int:
+    """Contacts for Person `person_id` that a run journaled creating in `folder` but never
+    recorded (killed between the write and its outcome): the contact may exist, carrying the
+    Person's id as its Customer ID, until a complete run finds it (and marks them `abandoned`)."""
+    t = sync_journal
+    query = select(func.count()).where(
+        t.c.folder == normalise_folder(folder),
+        t.c.state == "intent",
+        t.c.side == "contact",
+        t.c.action == "create",
+        t.c.person_id == person_id,
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
 
 
 def _info(row: Any) -> RunInfo:

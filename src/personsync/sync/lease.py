@@ -28,7 +28,7 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,14 +89,28 @@ def _alive(holder: Holder | None) -> bool:
     return True
 
 
-def _refused(engine: Engine, folder: str, waited: float) -> LeaseHeld:
-    # The holder writes its row just after it took the lock: give it a moment, so the refusal
-    # names it rather than a dead holder's leftover row.
+def _refused(
+    engine: Engine, folder: str, waited: float, try_again: Callable[[], bool]
+) -> LeaseHeld | None:
+    """The refusal naming the run that holds the folder; None when the lease was taken after
+    all (`try_again` took it: the holder gave it back meanwhile).
+
+    The holder writes its row just after it took the lock, and deletes it just before it gives
+    the lock back: between this run's failed try and its reading of the row, the holder may
+    have finished. Reading then found no row (or a dead holder's leftover) and the refusal
+    named nobody, for a folder nobody held (seen in the two-exports race on PostgreSQL). So
+    while no live holder is recorded, try the lock again; give the holder a moment to write
+    its row."""
     deadline = time.monotonic() + NAME_WAIT_SECONDS
-    holder = current_holder(engine, folder)
-    while not _alive(holder) and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS / 4)
+    while True:
         holder = current_holder(engine, folder)
+        if _alive(holder):
+            break
+        if try_again():
+            return None
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_SECONDS / 4)
     who = holder.describe() if holder else "another run holds it (it has just started)"
     after = f" after waiting {waited:g} s" if waited else ""
     return LeaseHeld(
@@ -106,6 +120,8 @@ def _refused(engine: Engine, folder: str, waited: float) -> LeaseHeld:
 
 
 def _record(conn: Connection, folder: str, run_id: str) -> None:
+    """Name this run the holder. In one transaction (the caller's `engine.begin()`), so a
+    refused run reading meanwhile sees the old row or the new one, never none."""
     t = sync_leases
     conn.execute(delete(t).where(t.c.folder == folder))
     conn.execute(
@@ -167,15 +183,19 @@ def _sqlite_lease(engine: Engine, folder: str, run_id: str, wait: float) -> Iter
     path = lock_file(os.path.abspath(database), folder)
     path.parent.mkdir(exist_ok=True)
     handle: IO[bytes] = open(path, "ab")  # noqa: SIM115  # held for the run, closed below
+
+    def take() -> bool:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
     try:
-        for _ in _waiting(wait):
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                continue
-        else:
-            raise _refused(engine, folder, wait)
+        if not any(take() for _ in _waiting(wait)):
+            refused = _refused(engine, folder, wait, take)
+            if refused is not None:
+                raise refused
         with engine.begin() as conn:
             _record(conn, folder, run_id)
         yield
@@ -192,16 +212,23 @@ def _pg_lease(engine: Engine, folder: str, run_id: str, wait: float) -> Iterator
     locked = False
     try:
         number = conn.execute(key, {"f": folder}).scalar_one()
-        for _ in _waiting(wait):
+
+        def take() -> bool:
+            nonlocal locked
             locked = bool(
                 conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": number}).scalar_one()
             )
-            if locked:
-                break
-        else:
-            raise _refused(engine, folder, wait)
-        _record(conn, folder, run_id)
-        conn.commit()  # in autocommit: ends SQLAlchemy's own bookkeeping of a transaction
+            return locked
+
+        if not any(take() for _ in _waiting(wait)):
+            refused = _refused(engine, folder, wait, take)
+            if refused is not None:
+                raise refused
+        # Named in a transaction of its own (the lock's connection is in autocommit, where
+        # the delete and the insert were two commits, and a refused run reading between them
+        # found no holder to name).
+        with engine.begin() as named:
+            _record(named, folder, run_id)
         yield
         _forget(conn, folder, run_id)
         conn.commit()

@@ -18,19 +18,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError
 from personsync.model import Record
-from personsync.persons.bulk import executemany, plain_rows
-from personsync.sync.tables import sync_folder_state, sync_ignored, sync_links
+from personsync.persons.bulk import each_by_key, executemany, plain_rows
+from personsync.sync.tables import sync_folder_state, sync_ignored, sync_links, sync_quiet
 from personsync.sync.values import loads, record_from_dict
 
 CHUNK = 2000
 
 # Link writes name one row by its whole unique key ((folder, item id) or (Person, folder)), one
-# statement per row, sent together (`executemany`; psycopg pipelines them). Why: a database plans
-# `folder = ? AND item_id IN (500 ids)` from the table's statistics, and PostgreSQL has none for a
-# table that grew from empty during the run (autovacuum off, or not yet run): it then scanned
-# every link of the folder for each chunk, and a full export of 100,000 took 9.5 times as long as
-# on SQLite. Equality on every column of a unique index is planned as one index look-up whatever
-# the statistics say (tests/sync/test_sync_link_plans.py checks the plans).
+# statement per row, sent together (`executemany`; psycopg pipelines and prepares them). Why: a
+# database plans `folder = ? AND item_id IN (500 ids)` from the table's statistics, and
+# PostgreSQL has none for a table that grew from empty during the run (autovacuum off, or not
+# yet run): it then scanned every link of the folder for each chunk, and a full export of
+# 100,000 took 9.5 times as long as on SQLite. Equality on every column of a unique index is
+# planned as one index look-up whatever the statistics say, in the generic plan of a prepared
+# statement too (tests/sync/test_sync_link_plans.py checks both plans).
 _BY_ITEM = (sync_links.c.folder == bindparam("f")) & (sync_links.c.item_id == bindparam("i"))
 _BY_PERSON = (sync_links.c.folder == bindparam("f")) & (sync_links.c.person_id == bindparam("p"))
 
@@ -56,6 +57,13 @@ def normalise_folder(url: str) -> str:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def end_quiet(conn: Any, folder: str) -> None:
+    """End the folder's record of a quiet run (`sync/quiet.py`), in the caller's transaction:
+    every write to the folder's links or to its contacts left alone calls it, so that the next
+    run reads both sides again."""
+    conn.execute(delete(sync_quiet).where(sync_quiet.c.folder == folder))
 
 
 class Links:
@@ -85,14 +93,20 @@ class Links:
         t = sync_links
         wanted = sorted(set(person_ids))
         out: dict[int, Record] = {}
+        query = select(t.c.person_id, t.c.baseline).where(t.c.folder == self.folder)
         try:
             with self.engine.connect() as conn:
+                # PostgreSQL: a look-up per Person (see `each_by_key`); SQLite plans the list
+                # as look-ups in the unique index without statistics, and has no LATERAL.
+                keyed = conn.dialect.name == "postgresql"
                 for start in range(0, len(wanted), CHUNK):
-                    query = select(t.c.person_id, t.c.baseline).where(
-                        t.c.folder == self.folder,
-                        t.c.person_id.in_(wanted[start : start + CHUNK]),
+                    part = wanted[start : start + CHUNK]
+                    chunk = (
+                        conn.execute(each_by_key(query, t.c.person_id), {"keys": part})
+                        if keyed
+                        else conn.execute(query.where(t.c.person_id.in_(part)))
                     )
-                    for pid, text in conn.execute(query).all():
+                    for pid, text in chunk.all():
                         data = loads(text)
                         if data:
                             out[pid] = record_from_dict(data)
@@ -127,17 +141,24 @@ class Links:
         Person or the same item in this folder: both are unique per folder."""
         if not rows:
             return
-        t = sync_links
-        # One statement per row: two unique look-ups, OR-ed (a bitmap OR on PostgreSQL, SQLite's
-        # multi-index OR): a third less time than two statements per row. Each side of the OR
-        # names its whole key: with `folder = ? AND (person_id = ? OR item_id = ?)` SQLite
-        # scanned the folder's links for every row (a first sync of 20,000 spent 90 % of its
-        # time there).
-        older = delete(t).where(_BY_PERSON | _BY_ITEM)
-        executemany(
-            conn, older, [{"f": folder, "p": r["person_id"], "i": r["item_id"]} for r in rows]
-        )
-        executemany(conn, t.insert(), [{**r, "folder": folder} for r in rows])
+        end_quiet(conn, folder)
+        keys = [{"f": folder, "p": r["person_id"], "i": r["item_id"]} for r in rows]
+        if conn.dialect.name == "postgresql":
+            # Two deletes per row, one per unique key. Not the two keys OR-ed in one: psycopg
+            # prepares it, and PostgreSQL's generic plan for it, made at the first chunk while
+            # the table was empty and kept as it grew, read the folder's links through one
+            # index and filtered them: every link of the folder per row (100 s of a full
+            # export of 100,000; the engine's connections now plan each execution too).
+            executemany(conn, delete(sync_links).where(_BY_PERSON), keys)
+            executemany(conn, delete(sync_links).where(_BY_ITEM), keys)
+        else:
+            # One statement per row: two unique look-ups, OR-ed (SQLite's multi-index OR): a
+            # third less time than two statements per row. Each side of the OR names its whole
+            # key: with `folder = ? AND (person_id = ? OR item_id = ?)` SQLite scanned the
+            # folder's links for every row (a first sync of 20,000 spent 90 % of its time
+            # there).
+            executemany(conn, delete(sync_links).where(_BY_PERSON | _BY_ITEM), keys)
+        executemany(conn, sync_links.insert(), [{**r, "folder": folder} for r in rows])
 
     @staticmethod
     def set_item_versions(conn: Any, folder: str, versions: Sequence[tuple[str, str]]) -> None:
@@ -145,6 +166,7 @@ class Links:
         contact's Customer ID), inside the caller's transaction."""
         if not versions:
             return
+        end_quiet(conn, folder)
         stmt = update(sync_links).where(_BY_ITEM).values(item_version=bindparam("v"))
         executemany(conn, stmt, [{"f": folder, "i": i, "v": v} for i, v in versions])
 
@@ -154,6 +176,7 @@ class Links:
         transaction."""
         if not rows:
             return
+        end_quiet(conn, folder)
         stmt = (
             update(sync_links)
             .where(_BY_PERSON)
@@ -163,6 +186,7 @@ class Links:
 
     @staticmethod
     def forget(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
+        end_quiet(conn, folder)
         executemany(
             conn, delete(sync_links).where(_BY_ITEM), [{"f": folder, "i": i} for i in item_ids]
         )
@@ -170,6 +194,7 @@ class Links:
     @staticmethod
     def mark_stale(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
         """Make the next run re-read these pairs instead of trusting their versions."""
+        end_quiet(conn, folder)
         stmt = (
             update(sync_links)
             .where(_BY_ITEM)
@@ -190,6 +215,7 @@ def set_ignored(engine: Engine, folder: str, item_id: str, ignore: bool) -> bool
     """Mark (or unmark) one contact as left alone; True when that changed anything."""
     t, key = sync_ignored, normalise_folder(folder)
     with engine.begin() as conn:
+        end_quiet(conn, key)
         gone = conn.execute(delete(t).where(t.c.folder == key, t.c.item_id == item_id))
         if ignore:
             conn.execute(t.insert().values(folder=key, item_id=item_id, decided_at=now()))

@@ -16,14 +16,14 @@ from personsync.errors import ItemNotFound, PersonsyncError, UsageError
 from personsync.model import Contact
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, get_one
-from personsync.sync.apply import contact_before, link_row
+from personsync.sync.apply import Executor, contact_before, link_row
 from personsync.sync.engine import ensure_tables
-from personsync.sync.journal import Entry, Journal, new_run_id
+from personsync.sync.journal import Entry, Journal, new_run_id, unsettled_creates
 from personsync.sync.lease import held
 from personsync.sync.links import Links, normalise_folder
+from personsync.sync.plan import Action, CreateContact, CreatePerson, Direction, Plan
 from personsync.sync.report import RunReport
 from personsync.sync.tables import sync_links
-from personsync.sync.values import record_to_dict
 
 
 @contextmanager
@@ -64,65 +64,78 @@ def link(db: Any, person_id: int, folder: str, item_id: str) -> RunReport:
             )
         db.set_contact_manager_id(person.id, item_id)
         report.count("link")
-        journal.finish(report.status, report.counts, report.problems())
+        journal.finish(report.status, report.counts, report.problems(), whole=False)
         return report
 
 
 def create_new(
-    db: Any, folder: str, *, item_id: str | None = None, person_id: int | None = None
+    db: Any,
+    folder: str,
+    *,
+    item_id: str | None = None,
+    person_id: int | None = None,
+    crash_after: int = 0,
 ) -> RunReport:
     """A decision's "create new": a new Person made from contact `item_id` (a copied contact, or
     one that matched several Persons), or else a new contact made from Person `person_id` (one
     that matched several contacts); either way linked to its origin. One journaled run, so
-    `undo` deletes what it made."""
+    `undo` deletes what it made.
+
+    The writes are a one-action plan applied by the engine's executor (`sync/apply.py`), as any
+    run's: a new Person, its journal entry, its link and the intent of the contact's new
+    Customer ID in one transaction, then the Customer ID; or the contact's intent, the contact,
+    then its link. Whether the decision is still open is checked under the folder's lease, so
+    a decision sent twice (a double click, two consoles, a retry after a kill -9) makes one
+    Person or contact, never two. `crash_after`: the executor's kill point (tests only)."""
     if item_id is None and person_id is None:
         raise UsageError("give the contact (to make a Person of) or the Person (to make a contact)")
     ensure_tables(db.engine)
     with _leased(db, folder) as (store, run):
-        journal = Journal(db.engine, "link", store.url, run_id=run)
-        report = RunReport(journal.run_id, "link", journal.folder)
+        links = Links(db.engine, store.url)
         if item_id is not None:
+            owner = links.owner(item_id)
+            if owner is not None:
+                raise UsageError(
+                    f"contact {item_id} is linked to Person {owner} already",
+                    hint="nothing was made; link it to another Person instead, or ignore it",
+                )
             contact = get_one(store, item_id)
             if contact is None:
                 raise ItemNotFound(f"no contact {item_id!r} in {folder}")
-            with db.engine.begin() as conn:
-                (pid,) = db.add_many([contact.record], contact_manager_ids=[item_id], conn=conn)
-                journal.done(
-                    conn,
-                    [
-                        Entry(
-                            "person",
-                            "create",
-                            item_id,
-                            pid,
-                            {"record": record_to_dict(contact.record)},
-                        )
-                    ],
-                    [{"person_id": pid, "version": db.new_version}],
-                )
-            # Its own Customer ID from now on (a copy carried another Person's).
-            (seq,) = journal.intents(
-                [Entry("contact", "update", item_id, pid, contact_before(contact))]
-            )
-            ref = store.update(contact, replace(contact, customer_id=str(pid)))
-            record = contact.record
-            report.count("create-person")
+            # The executor writes the new Person's id into the contact as its Customer ID
+            # (a copy carried another Person's).
+            action: Action = CreatePerson(contact, contact.record)
+            direction: Direction = "import"
         else:
             assert person_id is not None
             person = db.get(person_id)
-            pid, record = person.id, person.record
-            (seq,) = journal.intents([Entry("contact", "create", None, pid)])
-            ref = store.create(Contact(record, customer_id=str(pid)))
-            report.count("create-contact")
-        with db.engine.begin() as conn:
-            # The link is left stale: the next run reads both sides and records the baseline.
-            Links.save(conn, journal.folder, [link_row(pid, ref.item_id, "", "", record)])
-            journal.settle(
-                conn, [(seq, "done", {"item_id": ref.item_id, "version": ref.version}, None)]
-            )
-        db.set_contact_manager_id(pid, ref.item_id)
-        report.count("link")
-        journal.finish(report.status, report.counts, report.problems())
+            if person.id in links.load():
+                raise UsageError(
+                    f"Person {person.id} has a contact in {folder} already",
+                    hint="nothing was made; unlink it first to make another",
+                )
+            if unsettled_creates(db.engine, store.url, person.id):
+                raise UsageError(
+                    f"an earlier run was making a contact for Person {person.id} in {folder} "
+                    "when it stopped",
+                    hint="run a sync or an export of the folder: it finds that contact by its "
+                    "Customer ID; then decide again if it is still needed",
+                )
+            contact = Contact(person.record, customer_id=str(person.id))
+            action = CreateContact(person.id, person.version, contact, person.display_name)
+            direction = "export"
+        plan = Plan(direction, store.url, "", (action,))
+        journal = Journal(db.engine, "link", store.url, run_id=run, planned=plan.counts())
+        report = RunReport(journal.run_id, "link", journal.folder)
+        try:
+            Executor(db, store, journal, report, crash_after=crash_after).apply(plan)
+        except Exception as exc:  # as engine.run: the journal says the run failed, then re-raise
+            report.errors.append({"name": "", "error": f"the run stopped: {exc}"})
+            journal.finish("failed", report.counts, report.problems(), whole=False)
+            raise
+        if not report.errors:
+            report.count("link")
+        journal.finish(report.status, report.counts, report.problems(), whole=False)
         return report
 
 
@@ -174,5 +187,5 @@ def unlink(
         except PersonsyncError:
             pass
         report.count("unlink")
-        journal.finish(report.status, report.counts, report.problems())
+        journal.finish(report.status, report.counts, report.problems(), whole=False)
         return report

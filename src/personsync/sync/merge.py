@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from personsync.fields import FIELDS
-from personsync.model import Record, Value, diff, is_empty, same
+from personsync.model import Record, Value, diff, is_empty, normalise, same
 from personsync.sync.policies import POLICIES, ContactDeleted, PersonRemoved, Policy, named
 from personsync.sync.report import UNSETTLED
 from personsync.sync.values import value_to_json
@@ -167,11 +167,15 @@ def _decide(
 
 
 def _as_set(values: Iterable[str]) -> dict[str, str]:
-    """casefolded → as written, in order, without empties."""
+    """comparable form → as written, in order, without empties. The comparable form is the
+    one `model.normalise` gives e-mails and categories (spaces around dropped, case folded):
+    keyed by `casefold()` alone, `"Ann@x.org "` from an Outlook CSV and the CRM's
+    `"ann@x.org"` were two addresses, and the merge wrote both."""
     out: dict[str, str] = {}
     for v in values:
-        if v and v.casefold() not in out:
-            out[v.casefold()] = v
+        key = v.strip().casefold()
+        if key and key not in out:
+            out[key] = v
     return out
 
 
@@ -200,6 +204,41 @@ def _sets(crm: Record, outlook: Record, base: Record, differing: set[str]) -> di
     if "categories" in differing:
         out["categories"] = tuple(merge_set(crm.categories, outlook.categories, base.categories))
     return out
+
+
+def _slot_refuses(
+    rule: FieldRule, name: str, into_crm: bool, new: Value, old: Value, kept: set[Any]
+) -> bool:
+    """`FieldRule.refuses` for one slot of the merged e-mails, where "never blank out" means
+    no address of this side is lost: a slot emptied because its address moved to another slot
+    (`kept`: the merged addresses) blanks nothing out, and a slot whose address the merge
+    drops blanks it out even when another address takes the slot."""
+    if not is_empty(old) and normalise(name, old) not in kept:
+        return rule.refuses(name, into_crm, "", old)  # this address is lost: a blank-out
+    if not is_empty(old):
+        return rule.refuses(name, into_crm, old, old)  # moved: the direction and fill-only rules
+    return rule.refuses(name, into_crm, new, old)
+
+
+def _never_twice(record: Record, writes: dict[str, Value], open_fields: list[str]) -> None:
+    """Take back (leave as they are, open) the e-mail slots whose write would put an address
+    next to a copy of itself on this side. Slots are written one by one, so a slot a rule
+    refuses (never blank out, fill only if empty, not synced) keeps its address while another
+    slot takes the same address moved there on the other side; and past three addresses the
+    merge goes field by field, which can fill an empty slot with an address held in another.
+    Leaving the slot keeps its old baseline, so the next run decides the same."""
+    if not any(f in writes for f in EMAILS):
+        return  # the common case: no address written, nothing to check
+    for _ in EMAILS:  # each pass takes back one slot; a taken-back slot may show another copy
+        slots = [(f, writes.get(f, getattr(record, f))) for f in EMAILS]
+        keys = [normalise(f, v) for f, v in slots]
+        twice = [f for (f, _), k in zip(slots, keys, strict=True) if k and keys.count(k) > 1]
+        written = [f for f in reversed(twice) if f in writes]
+        if not written:
+            return
+        del writes[written[0]]
+        if written[0] not in open_fields:
+            open_fields.append(written[0])
 
 
 def three_way(
@@ -235,6 +274,21 @@ def three_way(
         # and an identical second run would not plan nothing.
         merged = _sets(crm, outlook, baseline or Record(), set(differing) - unsupported)
         differing += [f for f in merged if f not in differing]
+    # The merged e-mail slots go into a side together or not at all: the merge moves addresses
+    # between slots, so a rule refusing one slot (never blank out, not synced, fill only if
+    # empty) while the others were written doubled an address (kept in the refused slot and
+    # moved into another) or lost one (moved into the refused slot, blanked out of its own).
+    slots = [f for f in EMAILS if f in merged]
+    kept = {normalise(f, merged[f]) for f in slots} - {""}
+    barred_into = {
+        into_crm
+        for f in slots
+        for into_crm, here in ((True, crm), (False, outlook))
+        if not same(f, merged[f], getattr(here, f))
+        and _slot_refuses(
+            rules.get(f, DEFAULT_RULE), f, into_crm, merged[f], getattr(here, f), kept
+        )
+    }
     for name in differing:
         c, o = getattr(crm, name), getattr(outlook, name)
         if name in merged:
@@ -243,6 +297,16 @@ def three_way(
             rule = rules.get(name, DEFAULT_RULE)
             into_outlook = not same(name, value, o)
             into_crm = not same(name, value, c)
+            if name in slots:
+                # A side the group may not go into keeps its addresses; the slot stays open
+                # (old baseline), so the next run decides the same.
+                if (into_outlook and False in barred_into) or (into_crm and True in barred_into):
+                    open_fields.append(name)
+                if into_outlook and False not in barred_into:
+                    to_outlook[name] = value
+                if into_crm and True not in barred_into:
+                    to_crm[name] = value
+                continue
             if (into_outlook and rule.refuses(name, False, value, o)) or (
                 into_crm and rule.refuses(name, True, value, c)
             ):
@@ -274,6 +338,16 @@ def three_way(
             to_crm[name] = o
         else:
             open_fields.append(name)
+    if barred_into:
+        # The group is decided as a set, so a side it may not go into keeps the old baseline
+        # of every slot: kept for the refused slots only, the set the next run merges against
+        # lost an address, which then looked newly added and went back to the side that had
+        # removed it.
+        open_fields += [f for f in EMAILS if f not in open_fields]
+    # Any mode: a one-way run goes field by field too (an import wrote slot 1 with the address
+    # Outlook moved up from slot 2, and "never blank out" kept slot 2's copy).
+    _never_twice(crm, to_crm, open_fields)
+    _never_twice(outlook, to_outlook, open_fields)
     # The CRM's own Record when nothing flows into it (every pair of a first sync that agrees):
     # a copy per pair was a third Record per pair held by the plan.
     agreed = crm.replace(to_crm) if to_crm else crm

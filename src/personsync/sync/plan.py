@@ -50,6 +50,11 @@ class UpdateContact:
     conflicts: tuple[Conflict, ...] = ()
     baseline: Record | None = None
     settled: bool = True
+    # Two-way, a pair written on both sides: the baseline to record instead should the
+    # Person's half be refused (a constraint of the CRM, not a stale version): the fields the
+    # Person was to take keep the values agreed before, so the link claims no agreement the CRM
+    # never made and the next run offers them to the CRM again (`_sync_pair`).
+    alone: Record | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +373,9 @@ class Plan:
     links: int = 0  # links of this folder before the run (the emptied-side guard)
     persons_seen: int = 0  # Persons the run looked at (the view's; import: every Person)
     warnings: tuple[str, ...] = field(default=())
+    # Why nothing was read, when the run found neither side changed since the folder's last
+    # quiet run (sync/quiet.py); "" when the run read both sides.
+    unread: str = ""
 
     def counts(self) -> dict[str, int]:
         c = Counter(_counted(a) for a in self.actions)
@@ -402,6 +410,7 @@ class Plan:
                 action_to_dict(a) for a in self.actions if a.kind != "refresh" or conflicts_of(a)
             ],
             "warnings": list(self.warnings),
+            **({"unread": self.unread} if self.unread else {}),
         }
 
 

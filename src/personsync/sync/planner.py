@@ -178,6 +178,7 @@ def _sync_pair(
     }
     name, cid = person.display_name, str(person.id)
     out: list[Action] = []
+    alone: Record | None = None
     if fp.to_crm:
         record = person.record.replace(fp.to_crm)
         changes = tuple((f, getattr(person.record, f), v) for f, v in fp.to_crm.items())
@@ -192,6 +193,12 @@ def _sync_pair(
             before = base if base is not None else contact.record
             agreed = {f: getattr(before, f) for f in fp.to_outlook}
             half = {**three, "baseline": fp.baseline.replace(agreed)}
+            # And the other way round: should the CRM refuse the Person's write, the contact's
+            # write still goes (the CRM's half flows, as any other field would) but records
+            # the fields the Person was to take as agreed before, so the next run offers
+            # them to the CRM again instead of taking them back from the contact.
+            before = base if base is not None else person.record
+            alone = fp.baseline.replace({f: getattr(before, f) for f in fp.to_crm})
         out.append(
             UpdatePerson(person.id, person.version, seen, record, changes, how, name, **half)
         )
@@ -202,7 +209,9 @@ def _sync_pair(
         changes = tuple((f, getattr(contact.record, f), v) for f, v in fp.to_outlook.items())
         link = "" if fp.to_crm else how
         out.append(
-            UpdateContact(person.id, person.version, contact, new, changes, link, name, **three)
+            UpdateContact(
+                person.id, person.version, contact, new, changes, link, name, **three, alone=alone
+            )
         )
     if out:
         return out

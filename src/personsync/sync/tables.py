@@ -7,10 +7,13 @@
 - `sync_runs` and `sync_journal`: every run, and every write it made, journaled before the write.
 - `sync_folder_settings`: a folder's field rules and default conflict policy (`sync/settings.py`,
   migration 0008).
+- `sync_quiet`: a folder's record of its last run that found nothing to do, and the marks both
+  sides had then (`sync/quiet.py`, migration 0010): the next run that finds the same marks reads
+  nothing more.
 - `sync_leases`: who holds a folder's lease (`sync/lease.py`): the lock itself is an OS or
   PostgreSQL lock; this row only names the holder to a run that is refused.
 
-Migrations `0002`, `0004`, `0006` and `0008` create them; keep them in step.
+Migrations `0002`, `0004`, `0006`, `0008` and `0010` create them; keep them in step.
 """
 
 from __future__ import annotations
@@ -125,5 +128,20 @@ sync_folder_settings = Table(
     metadata,
     Column("folder", String(1000), primary_key=True),
     Column("settings", Text, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+)
+
+# A folder's last run that found nothing to do (`sync/quiet.py`): what the run was (a digest of
+# its direction, view, rules and options), the marks of both sides before it read them, and its
+# plan's sizes. Deleted by every write to the folder's links and by every run that is not quiet.
+sync_quiet = Table(
+    "sync_quiet",
+    metadata,
+    Column("folder", String(1000), primary_key=True),
+    Column("run_key", String(64), nullable=False),
+    Column("persons_mark", String(200), nullable=False),
+    Column("folder_mark", String(200), nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("run_id", String(40), nullable=False),
     Column("saved_at", DateTime(timezone=True), nullable=False),
 )

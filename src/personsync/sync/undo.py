@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from personsync.errors import MassChangeRefused, PersonNotFound, PersonsyncError, UsageError
 from personsync.model import Contact, Person
@@ -26,7 +26,8 @@ from personsync.sync.lease import held
 from personsync.sync.links import Links
 from personsync.sync.options import RunOptions
 from personsync.sync.report import RunReport
-from personsync.sync.snapshot import GONE, LEFT
+from personsync.sync.snapshot import GONE, LEFT, TAGGED
+from personsync.sync.tables import sync_links
 from personsync.sync.values import record_from_dict
 
 DEFAULT_OPTIONS = RunOptions()
@@ -166,7 +167,34 @@ class _Undo:
                     self._clear_mirror(e["person_id"], current.item_id)
                 return {"item_id": ref.item_id, "version": ref.version}
 
-            self.write(e, "restore", {"version": current.version}, restore, unlinks=unlinks)
+            self.write(
+                e,
+                "restore",
+                {"version": current.version},
+                restore,
+                unlinks=unlinks,
+                link=self._untagged(e),
+            )
+
+    def _untagged(self, e: dict[str, Any]) -> Callable[[Any, Any], None] | None:
+        """For a tag the run wrote ("Removed from CRM", its link dormant `TAGGED`): the link
+        once the tag is off, as `keep` would have left it (dormant `LEFT` while the Person is
+        out of the view, a tombstone `GONE` if it was deleted). Undone stays undone, as for an
+        undone delete: marked stale instead, the next tag run tagged the contact again. The
+        Person coming back into the view, and leaving again, is a new removal: tagged then.
+        None for any other update (its link is marked stale)."""
+        pid, folder = e["person_id"], e["folder"]
+        t = sync_links
+        query = select(t.c.person_version).where(t.c.folder == folder, t.c.item_id == e["item_id"])
+        with self.engine.connect() as conn:
+            if pid is None or conn.execute(query).scalar() != TAGGED:
+                return None
+
+        def dormant(conn: Any, after: Any) -> None:
+            removed = LEFT if self.db.get_many([pid], times=False) else GONE
+            Links.set_versions(conn, folder, [(pid, after["version"], removed)])
+
+        return dormant
 
     def _clear_mirror(self, person_id: int, item_id: str) -> None:
         try:
