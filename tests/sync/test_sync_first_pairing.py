@@ -135,3 +135,35 @@ def test_a_link_journals_only_the_customer_id_and_undo_takes_it_back(
         assert {k: c.record for k, c in after.items()} == before
     finally:
         db.close()
+
+
+def test_a_link_holds_a_name_only_when_its_record_has_another(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    records = list(generate(3, 11))
+    db = PersonsDB(sqlite_url)
+    try:
+        ids = db.add_many(records)
+        url = _folder(tmp_path, records)
+        store = open_folder(url, create=False)
+        try:
+            result = planner.plan(engine.take_snapshot(db, store, "sync", None), "sync")
+        finally:
+            store.close()
+        links = [a for a in result.actions if isinstance(a, Link)]
+        assert {a.person_id for a in links} == set(ids)
+        names = {pid: r.display_name for pid, r in zip(ids, records, strict=True)}
+        for a in links:
+            # The agreed record's own name: made when asked, no string held per pair.
+            assert a.other_name == ""
+            assert a.name == names[a.person_id]
+        shown = {d["person_id"]: d["name"] for d in result.to_dict()["actions"]}
+        assert shown == names
+    finally:
+        db.close()
+    # A pair shown under a name its agreed values do not make keeps that name.
+    link = links[0]
+    other = Link.named(link.person_id, "v", link.contact, link.record, "email", "Someone Else")
+    assert other.other_name == "Someone Else" and other.name == "Someone Else"
+    same = Link.named(link.person_id, "v", link.contact, link.record, "email", link.name)
+    assert same.other_name == "" and same.name == link.name

@@ -117,7 +117,7 @@ def _export_pair(
             person.id, person.version, contact, new, changes, how, person.display_name, **named
         )
     if how or contact.customer_id != cid:
-        return Link(
+        return Link.named(
             person.id,
             person.version,
             contact,
@@ -149,7 +149,7 @@ def _import_pair(
             **named,
         )
     if how or contact.customer_id != str(person.id):
-        return Link(
+        return Link.named(
             person.id,
             person.version,
             contact,
@@ -217,7 +217,7 @@ def _sync_pair(
         return out
     if how or contact.customer_id != cid:
         made = how or "linked"
-        return [Link(person.id, person.version, contact, fp.baseline, made, name, **three)]
+        return [Link.named(person.id, person.version, contact, fp.baseline, made, name, **three)]
     return [Refresh(person.id, person.version, contact, fp.baseline, **three)]
 
 

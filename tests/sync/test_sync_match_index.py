@@ -1,0 +1,49 @@
+"""The first sync's match index: what it holds per record (a first sync of 100,000 indexes every
+unlinked contact), and that matching through it is unchanged."""
+
+from __future__ import annotations
+
+import gc
+
+from personsync.model import Record
+from personsync.sync.match import MatchIndex, resolve
+
+
+def _lists_in(index: MatchIndex[str]) -> int:
+    """The lists the index holds, found as the collector sees them (what is alive)."""
+    held = [*gc.get_referents(index.by_email), *gc.get_referents(index.by_name)]
+    return sum(isinstance(o, list) for o in held)
+
+
+def test_a_record_with_keys_of_its_own_holds_no_list() -> None:
+    index: MatchIndex[str] = MatchIndex()
+    for i in range(50):
+        index.add(f"c{i}", Record(first_name=f"Ann{i}", last_name="Lee", email1=f"a{i}@x.org"))
+    # Unique e-mails and names: each kept as itself, not in a one-item list (two per record).
+    assert len(index.by_email) == 50 and len(index.by_name) == 50
+    assert _lists_in(index) == 0
+    # Two records under one key: both kept, in the order added.
+    index.add("d1", Record(first_name="Bo", last_name="Ray", email1="bo@x.org", company="Acme"))
+    index.add("d2", Record(first_name="Bo", last_name="Ray", email1="BO@x.org ", company="Acme"))
+    assert _lists_in(index) == 2
+    assert index.candidates(Record(email1="bo@x.org")) == ("e-mail", ["d1", "d2"])
+    assert index.candidates(Record(email1="a7@x.org")) == ("e-mail", ["c7"])
+    got = index.candidates(Record(first_name="bo", last_name="RAY", company="acme"), {"d1"})
+    assert got == ("name and company", ["d2"])
+    assert index.candidates(Record(first_name="Nobody", email1="n@x.org")) == ("", [])
+
+
+def test_resolve_through_single_and_shared_keys() -> None:
+    index: MatchIndex[str] = MatchIndex()
+    index.add("c1", Record(first_name="Ann", last_name="Lee", email1="ann@x.org"))
+    index.add("c2", Record(first_name="Cy", last_name="Po", business_phone="+44 20 7946 0000"))
+    index.add("c3", Record(first_name="Di", last_name="Ho", email1="di@x.org"))
+    index.add("c4", Record(first_name="Di", last_name="Ho", email1="di@x.org"))
+    queries = [
+        (1, Record(first_name="Ann", last_name="Lee", email1="ANN@x.org")),
+        (2, Record(first_name="Cy", last_name="Po", mobile_phone="+44 20 7946 0000")),
+        (3, Record(email1="di@x.org")),
+    ]
+    found = resolve(queries, index, frozenset())
+    assert found.matched == {1: ("e-mail", "c1"), 2: ("name and phone", "c2")}
+    assert found.ambiguous == {3: ("e-mail", ["c3", "c4"])}
