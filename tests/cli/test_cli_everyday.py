@@ -22,7 +22,7 @@ from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
 from personsync.stores.base import read_all
-from terminal import read_until
+from terminal import in_terminal, read_until
 
 runner = CliRunner()
 NAMES = ["Ann Lee", "Bo Ray", "Cy Po", "Dee Ng", "Eve Ott", "Fay Hu", "Gus Ek", "Hal Yu"]
@@ -180,15 +180,7 @@ def test_guard_never_asks_when_output_is_piped(db: str, tmp_path: Path) -> None:
 def test_guard_question_is_not_covered_by_the_progress_bar(db: str, tmp_path: Path) -> None:
     url = f"vcf:{tmp_path / 'out'}"
     _big_change(db, url)
-    primary, secondary = pty.openpty()
-    child = subprocess.Popen(
-        cli("export", "--to", url, "--db", db),
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-        env={**os.environ, "COLUMNS": "200", "TERM": "xterm"},
-    )
-    os.close(secondary)
+    child, primary = in_terminal(cli("export", "--to", url, "--db", db))
     try:
         before = read_until(primary, b"[y/N]: ", 60)
         assert b"Go ahead? [y/N]: " in before, before.decode(errors="replace")

@@ -17,7 +17,7 @@ from sync_fakes import records as generate
 from personsync.persons.repo import PersonsDB
 from personsync.sync import engine
 from personsync.sync.options import RunOptions
-from terminal import read_until
+from terminal import in_terminal, read_until
 
 
 def _conflicts(tmp_path: Path) -> tuple[str, str, list[int]]:
@@ -46,15 +46,9 @@ def _companies(path: str, url: str, pid: int) -> tuple[str, str]:
 
 def test_sync_in_a_terminal_asks_per_conflict(tmp_path: Path) -> None:
     path, url, (first, second) = _conflicts(tmp_path)
-    primary, secondary = pty.openpty()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "personsync", "sync", "--folder", url, "--db", path],
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-        env={**os.environ, "COLUMNS": "200", "TERM": "xterm"},
+    child, primary = in_terminal(
+        [sys.executable, "-m", "personsync", "sync", "--folder", url, "--db", path]
     )
-    os.close(secondary)
     try:
         asked = read_until(primary, b"[s]kip", 120)
         assert f"CRM 'CRM {first}'".encode() in asked, asked.decode(errors="replace")
