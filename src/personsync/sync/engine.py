@@ -17,7 +17,7 @@ from sqlalchemy import Engine, inspect
 
 from personsync.errors import MassChangeRefused
 from personsync.fields import FIELD_NAMES
-from personsync.model import Contact, Person, diff, field_values
+from personsync.model import Contact, Person, Record, diff, field_values
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem, find_elsewhere
 from personsync.sync import guard, planner, quiet
@@ -90,14 +90,14 @@ def _read_persons(
     ids: Iterable[int],
     view: str | None,
     everyone: int,
-    contacts: Mapping[str, Contact] | None = None,
+    same: _SameRecords | None = None,
 ) -> dict[int, Person]:
-    """The Persons of `ids`; each holding the Record of one of `contacts` whose values are the
-    very same, where there is one (`_SameRecords`)."""
+    """The Persons of `ids`; each holding the Record of a contact read whose values are the
+    very same, where `same` has one."""
     wanted = set(ids)
     if not wanted:
         return {}
-    same = _SameRecords(contacts or {})
+    same = same or _SameRecords({})
     if len(wanted) * 2 > everyone:
         # Most of them: one streamed scan beats many keyed look-ups.
         return {p.id: same(p) for p in db.iter_persons(view, times=False) if p.id in wanted}
@@ -117,10 +117,18 @@ class _SameRecords:
     so two Persons or a Person and a contact sharing one is invisible."""
 
     def __init__(self, contacts: Mapping[str, Contact]) -> None:
-        self.pool = {hash(field_values(c.record)): c.record for c in contacts.values()}
+        self.contacts = contacts
+        self._pool: dict[int, Record] | None = None
+
+    @property
+    def pool(self) -> dict[int, Record]:
+        # Made at the first Person, once for all the reads of a snapshot.
+        if self._pool is None:
+            self._pool = {hash(field_values(c.record)): c.record for c in self.contacts.values()}
+        return self._pool
 
     def __call__(self, person: Person) -> Person:
-        if not self.pool:
+        if not self.contacts:
             return person
         values = field_values(person.record)
         record = self.pool.get(hash(values))
@@ -222,7 +230,8 @@ def take_snapshot(
             if p in links and links[p].item_id not in listing and not settled_gone(links[p])
         ]
         contacts, problems = _read_contacts(store, need_items)
-        persons = _read_persons(db, need_persons, view, total, contacts)
+        same = _SameRecords(contacts)
+        persons = _read_persons(db, need_persons, view, total, same)
         # The baselines of the linked pairs that were read (none on a first export).
         baselines = link_table.baselines(
             [p for p in need_persons if p in links and links[p].item_id in listing]
@@ -236,7 +245,7 @@ def take_snapshot(
             # on a first sync of every Person, reading them all again doubled the read and,
             # while both copies lived, its memory.
             rest = db.versions(None).keys() - persons.keys()
-            persons.update(_read_persons(db, rest, None, total, contacts))
+            persons.update(_read_persons(db, rest, None, total, same))
             recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
     else:
         versions = db.versions(None)
@@ -251,7 +260,7 @@ def take_snapshot(
         contacts, problems = _read_contacts(store, need_items)
         if any(i not in by_item for i in need_items):
             # Unlinked contacts are matched against every Person not linked here.
-            persons = _read_persons(db, versions, None, 0, contacts)
+            persons = _read_persons(db, versions, None, 0, _SameRecords(contacts))
         else:
             persons = _read_persons(
                 db,
