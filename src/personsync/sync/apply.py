@@ -66,7 +66,7 @@ from personsync.sync.plan import (
 )
 from personsync.sync.report import RunReport
 from personsync.sync.snapshot import GONE, LEFT, MOVED
-from personsync.sync.values import RawJson, dumps, record_to_dict, value_to_json
+from personsync.sync.values import RawJson, record_json, text, value_to_json, written_json
 
 T = TypeVar("T")
 Outcome = tuple[int, str, Any, str | None]  # journal seq, state, after, error
@@ -95,17 +95,20 @@ def conflict_entries(plan: Plan, folder: str) -> list[dict[str, Any]]:
     ]
 
 
-def contact_before(contact: Contact) -> dict[str, Any]:
-    return {
-        "record": record_to_dict(contact.record),
-        "version": contact.version,
-        "customer_id": contact.customer_id,
-    }
+def contact_before(contact: Contact, why: str | None = None) -> RawJson:
+    """The journal's "before" of a contact update: {record, version, customer_id}; of a
+    delete, with why."""
+    record = record_json(contact.record)
+    version, customer_id = text(contact.version), text(contact.customer_id)
+    more = "" if why is None else f',"why":{text(why)}'
+    return RawJson(f'{{"record":{record},"version":{version},"customer_id":{customer_id}{more}}}')
 
 
-def customer_id_before(contact: Contact) -> dict[str, Any]:
-    """The journal's "before" of a write that changes only the Customer ID."""
-    return {"version": contact.version, "customer_id": contact.customer_id}
+def customer_id_before(contact: Contact) -> RawJson:
+    """The journal's "before" of a write that changes only the Customer ID: {version,
+    customer_id}."""
+    version, customer_id = text(contact.version), text(contact.customer_id)
+    return RawJson(f'{{"version":{version},"customer_id":{customer_id}}}')
 
 
 def link_row(
@@ -122,7 +125,7 @@ def link_row(
         "item_id": item_id,
         "item_version": item_version,
         "person_version": person_version,
-        "baseline": dumps(record_to_dict(record)) if baseline is None else baseline,
+        "baseline": record_json(record) if baseline is None else baseline,
         "synced_at": now(),
     }
 
@@ -402,9 +405,7 @@ class Executor:
                 rows.append(
                     link_row(w.person_id, res.item_id, res.version, w.person_version, w.record)
                 )
-                outcomes.append(
-                    (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
-                )
+                outcomes.append((seq, "done", written_json(res.item_id, res.version), None))
                 if w.mirror:
                     mirror.append((w.person_id, res.item_id))
                 for key in w.counts:
@@ -424,7 +425,7 @@ class Executor:
     def _create_persons(self, actions: list[CreatePerson]) -> None:
         for part in chunks(actions, self.chunk):
             # The baseline's JSON serves the journal too.
-            baselines = [dumps(record_to_dict(a.record)) for a in part]
+            baselines = [record_json(a.record) for a in part]
             pending = self.customer_ids
             try:
                 # One transaction: the Persons (each with its hidden link), their journal entries,
@@ -438,6 +439,7 @@ class Executor:
                         conn=conn,
                     )
                     version = self.db.new_version  # every new Person's: no read needed
+                    v = text(version)
                     self.journal.done(
                         conn,
                         [
@@ -450,7 +452,7 @@ class Executor:
                             )
                             for a, pid, b in zip(part, ids, baselines, strict=True)
                         ],
-                        [{"person_id": pid, "version": version} for pid in ids],
+                        [RawJson(f'{{"person_id":{pid},"version":{v}}}') for pid in ids],
                     )
                     rows = [
                         # item_version "" until the Customer ID is written: the next run re-reads.
@@ -678,9 +680,7 @@ class Executor:
         for (c, pid), seq, res in zip(part, seqs, results, strict=True):
             if isinstance(res, ItemRef):
                 versions.append((c.item_id, res.version))
-                outcomes.append(
-                    (seq, "done", {"item_id": res.item_id, "version": res.version}, None)
-                )
+                outcomes.append((seq, "done", written_json(res.item_id, res.version), None))
             elif isinstance(res, ConflictError):
                 outcomes.append((seq, "stale", None, str(res)))
                 self.stale[pid] = c.item_id

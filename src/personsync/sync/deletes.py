@@ -101,7 +101,7 @@ class Deletes:
                         "delete",
                         a.item_id,
                         a.person_id,
-                        {**contact_before(a.contact), "why": a.why},
+                        contact_before(a.contact, a.why),
                     )
                     for a in part
                 ]

@@ -29,6 +29,15 @@ from personsync.sync.links import normalise_folder, now
 from personsync.sync.tables import sync_journal, sync_runs
 from personsync.sync.values import dumps, loads
 
+# The journal's two writes of every record a run writes, made once (`executemany` compiles a
+# statement once).
+_ADD = sync_journal.insert()
+_SETTLE = (
+    update(sync_journal)
+    .where(and_(sync_journal.c.run_id == bindparam("r"), sync_journal.c.seq == bindparam("s")))
+    .values(state=bindparam("st"), after=bindparam("a"), error=bindparam("e"))
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -150,25 +159,19 @@ class Journal:
             for i, (seq, e) in enumerate(zip(seqs, entries, strict=True))
         ]
         if conn is not None:
-            executemany(conn, sync_journal.insert(), rows)
+            executemany(conn, _ADD, rows)
         else:
             with self.engine.begin() as own:
-                executemany(own, sync_journal.insert(), rows)
+                executemany(own, _ADD, rows)
         return seqs
 
     def settle(self, conn: Any, outcomes: Sequence[tuple[int, str, Any, str | None]]) -> None:
         """Record (seq, state, after, error) inside the caller's transaction."""
         if not outcomes:
             return
-        t = sync_journal
-        stmt = (
-            update(t)
-            .where(and_(t.c.run_id == bindparam("r"), t.c.seq == bindparam("s")))
-            .values(state=bindparam("st"), after=bindparam("a"), error=bindparam("e"))
-        )
         executemany(
             conn,
-            stmt,
+            _SETTLE,
             [
                 {
                     "r": self.run_id,
