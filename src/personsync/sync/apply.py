@@ -111,6 +111,12 @@ def customer_id_before(contact: Contact) -> RawJson:
     return RawJson(f'{{"version":{version},"customer_id":{customer_id}}}')
 
 
+def with_customer_id(c: Contact, person_id: int) -> Contact:
+    """`replace(c, customer_id=str(person_id))` without its walk over the fields: an import
+    writes the Customer ID of every contact it reads (dataclasses.replace cost 10 µs each)."""
+    return Contact(c.record, c.item_id, c.version, str(person_id), c.extra, c.unmapped)
+
+
 def link_row(
     pid: int,
     item_id: str,
@@ -331,7 +337,7 @@ class Executor:
                 [
                     (
                         lk.contact,
-                        replace(lk.contact, customer_id=str(lk.person_id)),
+                        with_customer_id(lk.contact, lk.person_id),
                         ContactWrite(
                             lk.person_id,
                             lk.person_version if lk.settled else "",
@@ -667,7 +673,7 @@ class Executor:
         for part, seqs in due:
             self._write(
                 partial(begin_update_many, self.store),
-                [(c, replace(c, customer_id=str(pid))) for c, pid in part],
+                [(c, with_customer_id(c, pid)) for c, pid in part],
                 partial(self._customer_ids_written, part, seqs),
             )
 

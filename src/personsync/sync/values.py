@@ -50,11 +50,12 @@ def _json_of(value: Value) -> str:
     return f"[{','.join(map(encode_basestring, value))}]"
 
 
-def record_json(record: Record) -> RawJson:
+def record_json(record: Record) -> str:
     """`dumps(record_to_dict(record))`, the very same text, made without the dict and the
     encoder's call per record: a link's baseline and a journal entry are written for every
     record a run writes (JSON was a quarter of the engine's own bookkeeping of a full export).
-    `encode_basestring` is the encoder's own quoting of text (`ensure_ascii=False`)."""
+    `encode_basestring` is the encoder's own quoting of text (`ensure_ascii=False`). Plain
+    text, not `RawJson` (see there)."""
     values = field_values(record)
     plain, rest = values[:_PLAIN], values[_PLAIN:]
     # The non-empty fields only (most of the 65 are empty), picked in C.
@@ -62,7 +63,7 @@ def record_json(record: Record) -> RawJson:
         map(add, compress(_PLAIN_KEYS, plain), map(encode_basestring, compress(plain, plain))),
         map(add, compress(_REST_KEYS, rest), map(_json_of, compress(rest, rest))),
     )
-    return RawJson(f"{{{','.join(members)}}}")
+    return f"{{{','.join(members)}}}"
 
 
 def record_from_dict(data: Mapping[str, Any]) -> Record:
@@ -74,17 +75,23 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 class RawJson(str):
     """JSON text encoded already: `dumps` passes it through (a record's JSON, made once for a
-    link's baseline, also serves the journal entry that holds the same record)."""
+    link's baseline, also serves the journal entry that holds the same record).
+
+    Only for what goes through `dumps`, and handed on as plain text: the garbage collector
+    tracks every object of a str subclass (plain text it never looks at), and so every dict
+    and tuple holding one. A run's rows and parameters of a chunk that held them lived on
+    through collections into the oldest generation, whose full collections (every object of
+    the run, Records of 65 fields among them) were a quarter of an import's time."""
 
 
 def dumps(data: Any) -> str:
     """Compact JSON; key order is the field table's, so equal records give equal text."""
-    return data if isinstance(data, RawJson) else _ENCODER.encode(data)
+    return str(data) if isinstance(data, RawJson) else _ENCODER.encode(data)
 
 
-def text(value: str) -> RawJson:
+def text(value: str) -> str:
     """A string as JSON, as `dumps` writes it, to put into `RawJson` text."""
-    return RawJson(encode_basestring(value))
+    return encode_basestring(value)
 
 
 def written_json(item_id: str, version: str) -> RawJson:
