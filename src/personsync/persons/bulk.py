@@ -146,13 +146,22 @@ def executemany(
         return
     sql, pick, convert = _compiled(statement, tuple(rows[0]), conn.dialect)
     params: list[tuple[Any, ...]] = []
+    # The last value converted at each position, and what it became: a chunk's rows share
+    # one timestamp object (the sync engine's links), converted once.
+    last: list[tuple[Any, Any]] = [(None, None)] * len(convert)
     for row in rows:
         values = pick(row)
         if convert:
             listed = list(values)
-            for position, process in convert:
-                if listed[position] is not None:
-                    listed[position] = process(listed[position])
+            for i, (position, process) in enumerate(convert):
+                value = listed[position]
+                if value is None:
+                    continue
+                seen, made = last[i]
+                if value is not seen:
+                    made = process(value)
+                    last[i] = (value, made)
+                listed[position] = made
             values = tuple(listed)
         params.append(values)
     conn.exec_driver_sql(sql, params)

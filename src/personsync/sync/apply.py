@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -124,15 +125,17 @@ def link_row(
     person_version: str,
     record: Record,
     baseline: str | None = None,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
-    """A `sync_links` row; `baseline` is the record's JSON when the caller has it already."""
+    """A `sync_links` row; `baseline` is the record's JSON when the caller has it already;
+    `at` the time of the chunk's rows (one object: `executemany` converts it once)."""
     return {
         "person_id": pid,
         "item_id": item_id,
         "item_version": item_version,
         "person_version": person_version,
         "baseline": record_json(record) if baseline is None else baseline,
-        "synced_at": now(),
+        "synced_at": at or now(),
     }
 
 
@@ -406,10 +409,13 @@ class Executor:
         rows: list[dict[str, Any]] = []
         outcomes: list[Outcome] = []
         mirror: list[tuple[int, str | None]] = []
+        at = now()
         for w, seq, res in zip(part, seqs, results, strict=True):
             if isinstance(res, ItemRef):
                 rows.append(
-                    link_row(w.person_id, res.item_id, res.version, w.person_version, w.record)
+                    link_row(
+                        w.person_id, res.item_id, res.version, w.person_version, w.record, at=at
+                    )
                 )
                 outcomes.append((seq, "done", written_json(res.item_id, res.version), None))
                 if w.mirror:
@@ -445,7 +451,7 @@ class Executor:
                         conn=conn,
                     )
                     version = self.db.new_version  # every new Person's: no read needed
-                    v = text(version)
+                    v, at = text(version), now()
                     self.journal.done(
                         conn,
                         [
@@ -462,7 +468,7 @@ class Executor:
                     )
                     rows = [
                         # item_version "" until the Customer ID is written: the next run re-reads.
-                        link_row(pid, a.contact.item_id, "", version, a.record, b)
+                        link_row(pid, a.contact.item_id, "", version, a.record, b, at)
                         for a, pid, b in zip(part, ids, baselines, strict=True)
                     ]
                     Links.save(conn, self.folder, rows)
