@@ -686,6 +686,16 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         if isinstance(a, NeedsDecision):
             taken.update(a.candidates)
     pending = [c for i, c in sorted(folder.contacts.items()) if i not in taken]
+    # A new contact that could not be read is named with its error, as an import names it:
+    # left out silently, the user would never learn why it has no Person.
+    problems = _problems(snap)
+    unread: list[Action] = [
+        _problem_skip(problems, i) for i in sorted(problems.keys() - taken - folder.contacts.keys())
+    ]
+    warnings = list(persons_half.warnings)
+    # What a contact held that no Person field takes is told as an import tells it.
+    read = sorted(folder.contacts.items())
+    warnings += [f"{c.display_name} ({i}): {m}" for i, c in read for m in c.unmapped]
     live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
     # Persons of the view, and any linked Person, are not matched again.
     claimed = set(links) | set(snap.persons.versions)
@@ -713,13 +723,13 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         "sync",
         folder.url,
         snap.persons.view,
-        persons_half.actions + tuple(contacts_half),
+        persons_half.actions + tuple(contacts_half) + tuple(unread),
         persons_half.unchanged,
         folder_size=len(folder.listing),
         persons_size=snap.persons.total,
         links=len(links),
         persons_seen=len(snap.persons.versions),
-        warnings=persons_half.warnings,
+        warnings=tuple(warnings),
     )
 
 
