@@ -302,9 +302,7 @@ class Executor:
     # --- export ----------------------------------------------------------------------------------
     def _create_contacts(self, actions: list[CreateContact]) -> None:
         for part in chunks(actions, self.chunk):
-            seqs = self.journal.intents(
-                [Entry("contact", "create", None, a.person_id) for a in part]
-            )
+            seqs = self.journal.intents(Entry("contact", "create", None, a.person_id) for a in part)
             self.checkpoint()
             written = [
                 ContactWrite(
@@ -381,7 +379,7 @@ class Executor:
         ID) journals only the Customer ID, as an import's do; undo keeps the record as it is."""
         for part in chunks(work, self.chunk):
             seqs = self.journal.intents(
-                [
+                (
                     Entry(
                         "contact",
                         "update",
@@ -392,7 +390,7 @@ class Executor:
                         else customer_id_before(old),
                     )
                     for old, new, w in part
-                ]
+                )
             )
             self.checkpoint()
             self._write(
@@ -454,7 +452,7 @@ class Executor:
                     v, at = text(version), now()
                     self.journal.done(
                         conn,
-                        [
+                        (
                             Entry(
                                 "person",
                                 "create",
@@ -463,8 +461,8 @@ class Executor:
                                 RawJson(f'{{"record":{b}}}'),
                             )
                             for a, pid, b in zip(part, ids, baselines, strict=True)
-                        ],
-                        [RawJson(f'{{"person_id":{pid},"version":{v}}}') for pid in ids],
+                        ),
+                        (RawJson(f'{{"person_id":{pid},"version":{v}}}') for pid in ids),
                     )
                     rows = [
                         # item_version "" until the Customer ID is written: the next run re-reads.
@@ -492,19 +490,17 @@ class Executor:
         contact."""
         for part in chunks(actions, self.chunk):
             seqs = self.journal.intents(
-                [
-                    Entry(
-                        "person",
-                        "update",
-                        a.contact.item_id,
-                        a.person_id,
-                        {
-                            "changes": {f: value_to_json(o) for f, o, _ in a.changes},
-                            "version": a.person_version,
-                        },
-                    )
-                    for a in part
-                ]
+                Entry(
+                    "person",
+                    "update",
+                    a.contact.item_id,
+                    a.person_id,
+                    {
+                        "changes": {f: value_to_json(o) for f, o, _ in a.changes},
+                        "version": a.person_version,
+                    },
+                )
+                for a in part
             )
             self.checkpoint()
             results = self._update_person_chunk(part, seqs, contact_too)
@@ -619,7 +615,7 @@ class Executor:
         """Links whose contact already carries the right Customer ID (else it is written first)."""
         for part in chunks(actions, self.chunk):
             seqs = self.journal.intents(
-                [Entry("person", "link", a.contact.item_id, a.person_id, None) for a in part]
+                Entry("person", "link", a.contact.item_id, a.person_id, None) for a in part
             )
             rows: list[dict[str, Any]] = []
             outcomes: list[Outcome] = []
@@ -665,10 +661,10 @@ class Executor:
             part, pending = pending[: self.chunk], pending[self.chunk :]
             # Only the Customer ID changes: the journal keeps that, not the whole record.
             seqs = self.journal.intents(
-                [
+                (
                     Entry("contact", "update", c.item_id, pid, customer_id_before(c))
                     for c, pid in part
-                ],
+                ),
                 conn=conn,
             )
             due.append((part, seqs))
