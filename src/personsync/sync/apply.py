@@ -24,7 +24,7 @@ held back too, so that the pair is planned again whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -304,21 +304,13 @@ class Executor:
         for part in chunks(actions, self.chunk):
             seqs = self.journal.intents(Entry("contact", "create", None, a.person_id) for a in part)
             self.checkpoint()
-            written = [
-                ContactWrite(
-                    a.person_id,
-                    a.person_version,
-                    a.contact.record,
-                    mirror=True,
-                    counts=("create-contact",),
-                    name=a.name,
-                )
-                for a in part
-            ]
+            # What to record of each, made as it is recorded (`map`): a chunk's 500 made now
+            # would live through the garbage collector's collections into its oldest generation
+            # while the chunk is written.
             self._write(
                 partial(begin_create_many, self.store),
                 [a.contact for a in part],
-                partial(self._contacts_written, written, seqs),
+                partial(self._contacts_written, map(_created, part), seqs),
             )
 
     def _update_contacts(self, updates: list[UpdateContact], links: list[Link]) -> None:
@@ -400,7 +392,7 @@ class Executor:
             )
 
     def _contacts_written(
-        self, part: Sequence[ContactWrite], seqs: list[int], results: Results
+        self, part: Iterable[ContactWrite], seqs: list[int], results: Results
     ) -> None:
         """Record a chunk of contact writes (created or updated) once the store finished it."""
         self.checkpoint()
@@ -429,7 +421,7 @@ class Executor:
                 outcomes.append((seq, "failed", None, str(res)))
                 self.error(w.name, str(res), w.item_id, w.person_id)
         self._commit(rows, outcomes, mirror)
-        self.advance(len(part))
+        self.advance(len(seqs))
 
     # --- import ----------------------------------------------------------------------------------
     def _create_persons(self, actions: list[CreatePerson]) -> None:
@@ -728,6 +720,18 @@ class Executor:
                 for a in part
             ]
             self._commit(rows, [])
+
+
+def _created(a: CreateContact) -> ContactWrite:
+    """What to record of a new contact once written."""
+    return ContactWrite(
+        a.person_id,
+        a.person_version,
+        a.contact.record,
+        mirror=True,
+        counts=("create-contact",),
+        name=a.name,
+    )
 
 
 def _ended(a: KeepDeleted | LeftView | Moved) -> tuple[int, str, str]:
