@@ -23,7 +23,6 @@ import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from typing import IO, Any
 
 from personsync.errors import FormatError
@@ -79,7 +78,8 @@ def parse_file(
         # In place, as the dataclass's own __init__ sets it: the card was just read, no one
         # else holds it yet.
         object.__setattr__(extra, "uid", item_id)
-    return replace(first, item_id=item_id, version=version, unmapped=unmapped), True
+    # Made directly: dataclasses.replace walks the fields in Python, once per card read.
+    return Contact(first.record, item_id, version, first.customer_id, extra, unmapped), True
 
 
 _NOT_A_CARD = {STRAY_TEXT}  # text outside the cards is no card of its own
