@@ -79,3 +79,28 @@ def test_the_index_keeps_an_address_s_own_string_and_fills_no_number_cache() -> 
     bucket = index.by_name["di wu"]
     assert isinstance(bucket, list) and len(bucket) == 4
     assert all(entry._phones is None for entry in bucket)
+
+
+def test_one_record_wanted_by_several_queries_is_contested_by_all_of_them() -> None:
+    index: MatchIndex[str] = MatchIndex()
+    index.add("ann", Record(first_name="Ann", email1="ann@x.org"))
+    index.add("bo", Record(first_name="Bo", email1="bo@x.org"))
+    index.add("cy", Record(first_name="Cy", email1="cy@x.org"))
+    queries = [
+        (1, Record(email1="ANN@x.org")),
+        (2, Record(email1="bo@x.org")),
+        (3, Record(email1="ann@x.org ")),
+        (4, Record(email1="cy@x.org")),
+        (5, Record(email1="cy@x.org")),
+        (6, Record(email1="ann@x.org")),
+    ]
+    found = resolve(queries, index, frozenset())
+    assert found.matched == {2: ("e-mail", "bo")}
+    assert found.contested == {
+        1: ("e-mail", "ann", [1, 3, 6]),
+        3: ("e-mail", "ann", [1, 3, 6]),
+        6: ("e-mail", "ann", [1, 3, 6]),
+        4: ("e-mail", "cy", [4, 5]),
+        5: ("e-mail", "cy", [4, 5]),
+    }
+    assert found.ambiguous == {} and found.unmatched == []

@@ -274,7 +274,12 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
         if link is not None and pid not in persons.versions and not settled_gone(link):
             actions.append(_person_removed(link, why, snap, choices, problems))
 
-    free = {i: c for i, c in folder.contacts.items() if i not in linked_items}
+    # (The contacts read themselves when none is linked, as on a first sync: not a copy.)
+    free: Mapping[str, Contact] = (
+        {i: c for i, c in folder.contacts.items() if i not in linked_items}
+        if linked_items
+        else folder.contacts
+    )
     by_cid: dict[str, list[Contact]] = defaultdict(list)
     for contact in free.values():
         if contact.customer_id:
@@ -322,7 +327,6 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
     # Case 3: first-sync matching among unlinked contacts without a Customer ID. (The index is
     # gone before the pairs are planned: at 100,000 it was 20 MB of the plan's peak.)
     found = resolve(((p.id, p.record) for p in to_match), _contact_index(free), claimed)
-    by_id = {p.id: p for p in to_match}
     for person in to_match:
         pid = person.id
         if pid in found.matched:
@@ -355,7 +359,7 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
         else:
             # Case 4: nothing found → create the contact, Customer ID in the same write.
             contact = Contact(person.record, customer_id=str(pid))
-            actions.append(CreateContact(pid, person.version, contact, by_id[pid].display_name))
+            actions.append(CreateContact(pid, person.version, contact, person.display_name))
     return Plan(
         "export",
         folder.url,
