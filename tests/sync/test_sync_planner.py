@@ -17,7 +17,7 @@ from personsync.sync.plan import (
     UpdateContact,
     UpdatePerson,
 )
-from personsync.sync.planner import plan_export, plan_import
+from personsync.sync.planner import plan_export, plan_import, plan_sync
 from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot
 
 ANN = Record(first_name="Ann", last_name="Lee", email1="ann@example.org", company="Acme")
@@ -305,3 +305,18 @@ def test_many_unreadable_items_are_planned_with_one_pass_over_the_problems() -> 
     _CountedProblems.walks = 0
     plan = plan_export(snap(people, listed, links, read_contacts=[], problems=problems))
     assert len(plan.of("skip")) == n and _CountedProblems.walks <= 1
+
+
+def test_sync_names_a_new_contact_it_could_not_read_and_what_a_read_one_left_out() -> None:
+    # An import names an unreadable card; a two-way sync dropped it without a word, so the user
+    # never learnt why that contact got no Person.
+    problem = ReadProblem("bad", FormatError("bad card", source="bad.vcf", line=7))
+    odd = Contact(BOB, item_id="odd", version="c1", unmapped=("X-ODD:kept in the card",))
+    plan = plan_sync(
+        snap([person(1, ANN)], [contact("bad", ANN), odd], read_contacts=[odd], problems=(problem,))
+    )
+    (skip,) = plan.of("skip")
+    assert isinstance(skip, Skip) and skip.item_id == "bad" and "bad.vcf, line 7" in skip.reason
+    assert [w for w in plan.warnings if "X-ODD" in w] == [
+        f"{BOB.display_name} (odd): X-ODD:kept in the card"
+    ]

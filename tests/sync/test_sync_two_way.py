@@ -121,3 +121,25 @@ def test_sync_cli_dry_run_names_conflicts(sqlite_url: str, tmp_path: Path) -> No
     shown = subprocess.run(cmd, capture_output=True, text=True, check=False, env=wide)
     assert shown.returncode == 4
     assert "company: CRM ACME · Outlook Umbrella Ltd (changed on both sides)" in shown.stdout
+
+
+def test_sync_names_a_new_card_it_cannot_read_and_goes_on(db_url: str, tmp_path: Path) -> None:
+    # A card Outlook or a person left broken in the folder: the sync says which file and why,
+    # as an import does, and the other contacts get their Persons.
+    folder = tmp_path / "contacts"
+    url = f"vcf:{folder}"
+    db = PersonsDB(db_url)
+    try:
+        store = open_folder(url, create=True)
+        store.create(Contact(Record(first_name="Ann", last_name="Lee", email1="ann@example.org")))
+        store.close()
+        (folder / "broken.vcf").write_bytes(b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Half a card\r\n")
+        result = engine.run(db, url, "sync", options=RunOptions(yes=True))
+        report = result.report
+        assert report is not None and db.count() == 1
+        skipped = report.to_dict()["skipped"]
+        assert [s["item_id"] for s in skipped] == ["broken"], skipped
+        assert "broken.vcf" in skipped[0]["reason"]
+        assert report.exit_code != 0
+    finally:
+        db.close()

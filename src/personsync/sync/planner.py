@@ -706,6 +706,17 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
             taken.update(a.candidates)
     # (Not a sorted copy of every contact read: 100,000 pairs, 8 MB of the plan's peak.)
     pending = [folder.contacts[i] for i in sorted(folder.contacts.keys() - taken)]
+    # A new contact that could not be read is named with its error, as an import names it:
+    # left out silently, the user would never learn why it has no Person.
+    problems = _problems(snap)
+    unread: list[Action] = [
+        _problem_skip(problems, i) for i in sorted(problems.keys() - taken - folder.contacts.keys())
+    ]
+    warnings = list(persons_half.warnings)
+    # What a contact held that no Person field takes is told as an import tells it.
+    # (Those holding any, in item order: not a sorted copy of every contact read.)
+    told = sorted((i, c) for i, c in folder.contacts.items() if c.unmapped)
+    warnings += [f"{c.display_name} ({i}): {m}" for i, c in told for m in c.unmapped]
     live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
     # Persons of the view, and any linked Person, are not matched again.
     claimed = set(links) | set(snap.persons.versions)
@@ -733,13 +744,13 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         "sync",
         folder.url,
         snap.persons.view,
-        persons_half.actions + tuple(contacts_half),
+        persons_half.actions + tuple(contacts_half) + tuple(unread),
         persons_half.unchanged,
         folder_size=len(folder.listing),
         persons_size=snap.persons.total,
         links=len(links),
         persons_seen=len(snap.persons.versions),
-        warnings=persons_half.warnings,
+        warnings=tuple(warnings),
     )
 
 
