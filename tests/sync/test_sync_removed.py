@@ -358,3 +358,65 @@ def test_guard_counts_deletes_and_tags(sqlite_url: str, tmp_path: Path) -> None:
         assert db.count() == 4
     finally:
         db.close()
+
+
+def test_a_two_way_run_tells_pairs_it_links_outside_its_view_and_leaves_them_alone(
+    db_url: str, tmp_path: Path
+) -> None:
+    # A sync of "Members" makes a Person from a new contact who is no member, and matches
+    # another new contact to a Person outside the view. Neither Person ever was in the view:
+    # the next identical run must not take them for Persons who left it (and tag, under
+    # `--on-person-removed tag`, the contacts just linked).
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        _members(db, 2)
+        outsider = Record(first_name="Olga", last_name="Outside", email1="olga@example.org")
+        [olga] = db.add_many([outsider.replace({"notes": "not a member"})])
+        store = open_folder(url, create=True)
+        store.create(Contact(outsider))  # matched by e-mail to Olga, outside the view
+        store.create(Contact(Record(first_name="Nina", last_name="New", notes="a guest")))
+        store.close()
+        tag = RunOptions(yes=True, on_person_removed="tag")
+        first = engine.run(db, url, "sync", view=VIEW, options=tag)
+        assert first.report is not None and first.report.counts["create-person"] == 1
+        [nina] = [p.id for p in db.iter_persons() if p.record.first_name == "Nina"]
+        told = [w for w in first.report.warnings if "outside the view" in w]
+        assert len(told) == 1 and f"{olga}" in told[0] and f"{nina}" in told[0], told
+        again = engine.run(db, url, "sync", view=VIEW, options=tag)
+        assert again.plan.changes() == 0, again.plan.to_dict()
+        assert not again.plan.of("left-view", "tag-contact")
+        assert all(TAG not in c.record.categories for c in by_cid(url).values())
+        # The pair is the view's again as soon as the Person comes into it.
+        db.update(nina, {"notes": ""})
+        db.update(nina, {"job_title": "Member now"})
+        back = engine.run(db, url, "sync", view=VIEW, options=tag)
+        assert back.report is not None and back.report.counts["update-contact"] == 1
+        assert by_cid(url)[str(nina)].record.job_title == "Member now"
+    finally:
+        db.close()
+
+
+def test_an_import_carries_an_edit_of_a_contact_whose_person_left_the_view(
+    db_url: str, tmp_path: Path
+) -> None:
+    # An import covers every contact: one whose Person left an export's view still gets its
+    # edits into the CRM (it was skipped: the edit never arrived, and nothing said why).
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        ids = _members(db, 2)
+        engine.run(db, url, "export", view=VIEW, options=RunOptions(yes=True))
+        _leave(db, ids[0])
+        left = engine.run(db, url, "export", view=VIEW, options=RunOptions(yes=True))
+        assert [a.kind for a in left.plan.actions] == ["left-view"]
+        store = open_folder(url)
+        contact = by_cid(url)[str(ids[0])]
+        store.update(contact, Contact(contact.record.replace({"company": "Umbrella Ltd"})))
+        store.close()
+        imported = engine.run(db, url, "import", options=RunOptions(yes=True))
+        assert imported.report is not None and imported.report.counts["update-person"] == 1
+        assert db.get(ids[0]).record.company == "Umbrella Ltd"
+        assert engine.run(db, url, "import", options=RunOptions(dry_run=True)).plan.changes() == 0
+    finally:
+        db.close()

@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 
 from personsync.errors import ConflictError, PersonsyncError, StoreError, ValueRefused
 from personsync.model import Contact, Record
+from personsync.persons import ALL_PERSONS
 from personsync.stores.base import (
     ContactStore,
     Finish,
@@ -169,6 +170,8 @@ class Executor:
         # version), with how the pair was being linked: their contact's half still goes, with
         # the baseline the planner gave for it (`UpdateContact.alone`).
         self.refused: dict[int, str] = {}
+        # Persons this run created (two-way: those outside the view are told and left alone).
+        self.created: list[int] = []
 
     # --- bookkeeping -----------------------------------------------------------------------------
     def error(
@@ -285,6 +288,8 @@ class Executor:
             self._links([a for a in links if a.contact.customer_id == str(a.person_id)])
         if plan.direction != "export":
             self._write_customer_ids(final=True)
+        if plan.direction == "sync":
+            self._outside_view(plan)
         # Deletes and view membership: tags, deleted contacts and Persons, ended links. (Imported
         # here: deletes.py builds on this module.)
         from personsync.sync.deletes import Deletes
@@ -470,6 +475,7 @@ class Executor:
                     self.error(a.name, str(exc), a.contact.item_id)
                 continue
             self.customer_ids = pending
+            self.created += ids
             self.report.count("create-person", len(part))
             self.checkpoint()
             self._begin_customer_ids(due)
@@ -692,6 +698,28 @@ class Executor:
             self.journal.settle(conn, outcomes)
         self.checkpoint()
 
+    def _outside_view(self, plan: Plan) -> None:
+        """A two-way run of a view links contacts to Persons outside it: matched among every
+        Person (the plan names them), or made from a new contact that the view's filter does
+        not take. The view's runs leave such a pair alone (the link dormant, as for a Person
+        who left the view, until the Person comes into it), and this run says so: otherwise
+        the next run takes the Person for one who left the view and tags or deletes its
+        contact under `--on-person-removed`."""
+        outside = set(plan.outside_view)
+        if self.created and self.db.get_view(plan.view or ALL_PERSONS).filter:
+            in_view = self.db.versions(plan.view)
+            outside.update(pid for pid in self.created if pid not in in_view)
+        linked = outside - set(self.stale) - set(self.refused)
+        if not linked:
+            return
+        with self.engine.begin() as conn:
+            Links.set_person_versions(conn, self.folder, sorted(linked), LEFT)
+        self.report.warnings.append(
+            f"{len(linked)} Person(s) linked by this run are outside the view "
+            f"{plan.view or ALL_PERSONS!r} (ids {_ids(sorted(linked))}): runs of this view "
+            "leave those pairs alone until the Person comes into the view"
+        )
+
     def _keep_deleted(self, actions: Sequence[KeepDeleted | LeftView | Moved]) -> None:
         """Ended links: a tombstone keeps the deleted side's version `GONE` (or `MOVED`), a
         Person who left the view makes the link dormant (`LEFT`). No side is written, so nothing
@@ -720,6 +748,11 @@ class Executor:
                 for a in part
             ]
             self._commit(rows, [])
+
+
+def _ids(ids: Sequence[int], shown: int = 10) -> str:
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(map(str, ids[:shown])) + more
 
 
 def _created(a: CreateContact) -> ContactWrite:

@@ -48,10 +48,10 @@ from personsync.sync.replan import replan_stale
 from personsync.sync.report import RunReport
 from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import (
-    DORMANT,
     FolderSnapshot,
     PersonsSnapshot,
     Snapshot,
+    import_skips,
     in_step,
     persons_out_of_step,
     settled_gone,
@@ -268,7 +268,7 @@ def take_snapshot(
             i
             for i, link in ((i, by_item.get(i)) for i in listing)
             if link is None
-            or (link.person_version not in DORMANT and not in_step(link, listing, versions))
+            or (not import_skips(link, listing) and not in_step(link, listing, versions))
         ]
         contacts, problems = _read_contacts(store, need_items, listing)
         if any(i not in by_item for i in need_items):

@@ -45,6 +45,7 @@ _SET_VERSIONS = (
     .where(_BY_PERSON)
     .values(item_version=bindparam("iv"), person_version=bindparam("pv"))
 )
+_SET_PERSON_VERSION = update(sync_links).where(_BY_PERSON).values(person_version=bindparam("pv"))
 _SET_VERSIONS_BY_ITEM = (
     update(sync_links)
     .where(_BY_ITEM)
@@ -194,6 +195,16 @@ class Links:
         end_quiet(conn, folder)
         params = [{"f": folder, "p": p, "iv": iv, "pv": pv} for p, iv, pv in rows]
         executemany(conn, _SET_VERSIONS, params)
+
+    @staticmethod
+    def set_person_versions(
+        conn: Any, folder: str, person_ids: Iterable[int], version: str
+    ) -> None:
+        """The Person's side of these Persons' links, their contact's side as it is."""
+        params = [{"f": folder, "p": p, "pv": version} for p in person_ids]
+        if params:
+            end_quiet(conn, folder)
+            executemany(conn, _SET_PERSON_VERSION, params)
 
     @staticmethod
     def forget(conn: Any, folder: str, item_ids: Sequence[str]) -> None:

@@ -376,6 +376,10 @@ class Plan:
     # Why nothing was read, when the run found neither side changed since the folder's last
     # quiet run (sync/quiet.py); "" when the run read both sides.
     unread: str = ""
+    # Two-way: Persons outside the run's view that its contacts half links (matched among every
+    # Person). The view's runs leave such a pair alone (its link dormant, as for a Person who
+    # left the view), so the next run does not take it for a Person who left.
+    outside_view: frozenset[int] = frozenset()
 
     def counts(self) -> dict[str, int]:
         c = Counter(_counted(a) for a in self.actions)

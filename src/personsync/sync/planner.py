@@ -43,6 +43,7 @@ from personsync.sync.snapshot import (
     TAGGED,
     Snapshot,
     dormant,
+    import_skips,
     in_step,
     settled_gone,
 )
@@ -632,7 +633,7 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         link = linked_items.get(item_id)
         # Both sides as at the last sync, or a pair an export left dormant (its Person left the
         # view): skipped without reading either.
-        if in_step(link, folder.listing, persons.versions) or dormant(link):
+        if in_step(link, folder.listing, persons.versions) or import_skips(link, folder.listing):
             unchanged += 1
             continue
         contact = folder.contacts.get(item_id)
@@ -740,6 +741,14 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
             for a in contacts_half
             if not (isinstance(a, CreatePerson) and a.contact.item_id in snap.noted)
         ]
+    in_view = snap.persons.versions
+    outside = frozenset(
+        pid
+        for a in contacts_half
+        if not isinstance(a, CreatePerson | NotCreated | NeedsDecision | Skip)
+        and (pid := getattr(a, "person_id", None)) is not None
+        and pid not in in_view
+    )
     return Plan(
         "sync",
         folder.url,
@@ -751,6 +760,7 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         links=len(links),
         persons_seen=len(snap.persons.versions),
         warnings=tuple(warnings),
+        outside_view=outside,
     )
 
 

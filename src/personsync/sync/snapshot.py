@@ -70,6 +70,16 @@ def dormant(link: LinkRow | None) -> bool:
     return link is not None and link.person_version in DORMANT
 
 
+def import_skips(link: LinkRow | None, listing: Mapping[str, str]) -> bool:
+    """Whether an import leaves a dormant pair alone. A Person who left an export's view (or a
+    two-way run's) still has its contact: an edit of that contact reaches the CRM by import,
+    which covers every contact. A contact tagged as no longer synced stays left alone (its tag
+    is this tool's note, not the user's value)."""
+    if not dormant(link) or link is None:
+        return False
+    return link.person_version != LEFT or listing.get(link.item_id) == link.item_version
+
+
 def settled_gone(link: LinkRow) -> bool:
     """A link whose deleted, moved or removed side an earlier run handled already."""
     return (
