@@ -41,7 +41,7 @@ def test_help_loads_no_database_layer() -> None:
         "sys.argv = ['personsync', '--help']\n"
         "try:\n    personsync.cli.main()\nexcept SystemExit:\n    pass\n"
         "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('alembic', 'sqlalchemy', 'psycopg')))"
+        "('alembic', 'sqlalchemy', 'psycopg', 'tomllib')))"  # tomllib: the Graph settings
     )
     got = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "LOADED []" in got.stdout, got.stdout[-500:]
@@ -49,12 +49,14 @@ def test_help_loads_no_database_layer() -> None:
 
 def test_a_command_converts_its_options_without_pydantic(sqlite_url: str, tmp_path: Path) -> None:
     # Typer converts every option through a pydantic TypeAdapter: 0.1-0.15 s of each export.
+    # Nor does a --json export load what prints for people (Rich's markup and tables).
     probe = (
         "import sys, personsync.cli\n"
         f"sys.argv = ['personsync', 'export', '--to', 'vcf:{tmp_path}', '--db', '{sqlite_url}',"
         " '--max-change', '20', '--on-conflict', 'crm', '--wait', '1', '--json']\n"
         "try:\n    personsync.cli.main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-        "print('LOADED', code, sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'))"
+        "print('LOADED', code, sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'"
+        " or m in ('rich.markup', 'rich.table')))"
     )
     got = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert '"status": "clean"' in got.stdout and "LOADED 0 []" in got.stdout, got.stdout[-500:]

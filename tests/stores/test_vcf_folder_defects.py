@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from personsync.errors import StoreError
 from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
-from personsync.stores.base import read_all
+from personsync.stores.base import ItemRef, read_all
 from personsync.stores.card_files import file_version, insert_line
 from personsync.sync import engine
 from personsync.sync.options import RunOptions
@@ -92,3 +93,48 @@ def test_insert_line_never_follows_a_symbolic_link(tmp_path: Path) -> None:
             str(link), b"X-PERSONSYNC-CUSTOMER-ID:1", file_version(link.stat()), durable=False
         )
     assert target.read_bytes() == CARD
+
+
+@pytest.mark.parametrize("chunk", [2, 1024])
+def test_the_change_mark_counts_cards_and_links_to_cards_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    # The folder's stat pass goes `_CHUNK` files at a time; with 2, every odd entry below is
+    # in a chunk of its own or beside a card, and a chunk's fallback (a broken link, a
+    # directory) must drop it alone.
+    from personsync.stores import vcf_folder
+
+    monkeypatch.setattr(vcf_folder, "_CHUNK", chunk)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = outside / "target.vcf"
+    target.write_bytes(CARD)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for name in ("a.vcf", "B.VCF", "c d.vcf"):
+        (folder / name).write_bytes(CARD.replace(b"Lena", name[0].encode()))
+    (folder / "notes.txt").write_bytes(b"not a card")
+    (folder / "dir.vcf").mkdir()
+    (folder / "broken.vcf").symlink_to(outside / "missing.vcf")
+    (folder / "to-dir.vcf").symlink_to(outside)
+    (folder / "link.vcf").symlink_to(target)
+    store = open_folder(f"vcf:{folder}", racy_ms=1)
+    time.sleep(0.01)  # every file past the 1 ms racy margin
+    marked = store.change_mark()
+    assert marked is not None and marked.startswith("4-")  # a, B, c and the link
+    contacts = [c for c in read_all(store) if isinstance(c, Contact)]
+    assert sorted(c.record.first_name for c in contacts) == ["B", "Lena", "a", "c"]
+    lena = next(c for c in contacts if c.record.first_name == "Lena")
+    with pytest.raises(StoreError, match="symbolic link"):  # known as a link: never written
+        store.delete(ItemRef(lena.item_id, lena.version))
+    # The link's target rewritten in place, at its own mtime: its ctime changes the mark.
+    mtime = target.stat().st_mtime_ns
+    target.write_bytes(CARD.replace(b"Lena", b"Lina"))
+    os.utime(target, ns=(mtime, mtime))
+    time.sleep(0.01)
+    again = store.change_mark()
+    assert again is not None and again != marked
+    # A broken link mended: one card more.
+    (outside / "missing.vcf").write_bytes(CARD.replace(b"Lena", b"Mia"))
+    time.sleep(0.01)
+    assert (store.change_mark() or "").startswith("5-")

@@ -1,7 +1,8 @@
 """The `personsync` command: a thin Typer layer over the library.
 
 `main` answers `personsync --version` before anything else is loaded; every other command
-builds the command tree (`cli.commands`) first; `personsync.cli.app` is its root.
+registers the command tree (`cli.commands`) first and builds the command it runs alone
+(`cli.lazy`); `personsync.cli.app` is its root.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ if TYPE_CHECKING:
 
 
 def version_line() -> str:
-    from importlib.metadata import version
+    # Not importlib.metadata: scanning the installed distributions was 0.04 s, most of
+    # `--version` (tests/cli/test_cli_small.py checks that the two agree).
+    from personsync import __version__
 
-    return f"personsync {version('personsync')}"
+    return f"personsync {__version__}"
 
 
 def main() -> None:
@@ -24,8 +27,9 @@ def main() -> None:
         print(version_line())
         return
     from personsync.cli.commands import app
+    from personsync.cli.lazy import lazy_root
 
-    app()
+    lazy_root(app)()
 
 
 def __getattr__(name: str) -> Any:

@@ -8,16 +8,16 @@ from typing import Any
 
 import typer
 from typer._click.core import Context as ClickContext  # typer >= 0.24 vendors click
-from typer.core import TyperGroup
 
 from personsync.cli.coerce import plain_options
+from personsync.cli.lazy import LazyGroup
 from personsync.cli.output import err, reader_gone, reset_consoles
 from personsync.errors import ExitCode, PersonsyncError
 
 VERBOSE = ("-v", "--verbose")
 
 
-class GuardedGroup(TyperGroup):
+class GuardedGroup(LazyGroup):
     """Runs every command; a PersonsyncError becomes one readable line, a hint, an exit code."""
 
     def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:

@@ -16,7 +16,6 @@ a file.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -82,6 +81,8 @@ class GraphConfig:
         path = path or config_dir() / "graph.toml"
         values: dict[str, Any] = {}
         if path.exists():
+            import tomllib  # here: every command imports this module, few read the file
+
             try:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError) as exc:

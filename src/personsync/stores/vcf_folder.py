@@ -29,9 +29,9 @@ import time
 from array import array
 from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import replace
-from functools import partial
+from itertools import compress, islice
 from pathlib import Path
-from stat import S_ISLNK, S_ISREG
+from stat import S_ISREG
 from typing import Any, NamedTuple
 
 from personsync.errors import (
@@ -111,6 +111,43 @@ def _first(name: str, other: str) -> bool:
     original: "Copy of ..." adds words), then the smaller, whatever order the folder lists
     them in. The other is a foreign file, named by its whole name."""
     return (len(name), name) < (len(other), other)
+
+
+def _is_card(name: str) -> bool:
+    # Temp files of write_atomic end in .tmp, so the suffix test excludes them.
+    return name[-4:].lower() == ".vcf"
+
+
+_CHUNK = 1024  # files stat'ed at a time by `_stat_listing`
+
+
+def _add_chunk(listing: _Listing, entries: list[os.DirEntry[str]]) -> None:
+    """The names and stat fields of the regular files among `entries` (a symbolic link: its
+    target's), added to `listing`; the names of those that are links to its `links`."""
+    try:
+        stats = list(map(os.DirEntry.stat, entries))
+    except FileNotFoundError:  # a file removed since the folder was read, a broken link
+        there = [_is_there(e) for e in entries]
+        entries = list(compress(entries, there))
+        stats = list(map(os.DirEntry.stat, entries))  # cached by each entry
+    if not all(map(S_ISREG, [st.st_mode for st in stats])):
+        regular = [S_ISREG(st.st_mode) for st in stats]
+        entries, stats = list(compress(entries, regular)), list(compress(stats, regular))
+    if any(map(os.DirEntry.is_symlink, entries)):
+        listing.links.extend(e.name for e in entries if e.is_symlink())
+    listing.names.extend([e.name for e in entries])
+    listing.mtimes.extend([st.st_mtime_ns for st in stats])
+    listing.sizes.extend([st.st_size for st in stats])
+    listing.inodes.extend([st.st_ino for st in stats])
+    listing.ctimes.extend([st.st_ctime_ns for st in stats])
+
+
+def _is_there(entry: os.DirEntry[str]) -> bool:
+    try:
+        entry.stat()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 class VcfFolderStore(StoreBase):
@@ -213,9 +250,7 @@ class VcfFolderStore(StoreBase):
         try:
             with os.scandir(self.path) as entries:
                 for entry in entries:
-                    name = entry.name
-                    # Temp files of write_atomic end in .tmp, so the suffix test excludes them.
-                    if name[-4:].lower() == ".vcf" and entry.is_file():
+                    if _is_card(entry.name) and entry.is_file():
                         yield entry
         except FileNotFoundError as exc:
             raise FolderNotFound(f"{self.url}: the folder {self.path} is gone") from exc
@@ -226,57 +261,32 @@ class VcfFolderStore(StoreBase):
 
     def _stat_listing(self) -> _Listing:
         """Every card file's name and `stat`, with no Python code run per file where C can do
-        it (`map` over `os.stat`, fields taken by comprehension): the pass is mostly the system
-        calls, which a change mark cannot do without (a file rewritten in place changes only its
-        own times). Files are counted as `_scan` counts them: `*.vcf`, regular, or a symbolic
-        link to a regular file (whose target's times count)."""
+        it (`map` over `DirEntry.stat`, fields taken by comprehension): the pass is mostly the
+        system calls, which a change mark cannot do without (a file rewritten in place changes
+        only its own times). Files are counted as `_scan` counts them: `*.vcf`, regular, or a
+        symbolic link to a regular file (whose target's times count).
+
+        `DirEntry.stat` takes no keyword (a `partial` of `os.stat` with `dir_fd` built a dict of
+        keywords per file) and the files are stat'ed `_CHUNK` at a time, so that their `stat`
+        objects are freed as the pass goes (12,000 fewer page faults for 100,000 files): 0.12
+        of 1.6 billion instructions, and some of the kernel's time (docs/benchmarks.md)."""
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         except FileNotFoundError as exc:
             raise FolderNotFound(f"{self.url}: the folder {self.path} is gone") from exc
         except OSError as exc:
             raise StoreError(f"{self.url}: cannot list {self.path}: {exc.strerror}") from exc
+        listing = _Listing([], [], [], [], [], [])
         try:
-            names = [n for n in os.listdir(fd) if n[-4:].lower() == ".vcf"]
-            try:
-                stats = list(map(partial(os.stat, dir_fd=fd, follow_symlinks=False), names))
-            except OSError:  # a file removed since the directory was read: one by one
-                names, stats = self._each_stat(names, fd, follow=False)
-            links: list[str] = []
-            if not all(map(S_ISREG, [st.st_mode for st in stats])):
-                links = [n for n, st in zip(names, stats, strict=True) if S_ISLNK(st.st_mode)]
-                kept = [(n, st) for n, st in zip(names, stats, strict=True) if S_ISREG(st.st_mode)]
-                kept += zip(*self._each_stat(links, fd, follow=True), strict=True)
-                linked = set(links)
-                links = [n for n, _ in kept if n in linked]
-                names, stats = [n for n, _ in kept], [st for _, st in kept]
+            with os.scandir(fd) as found:
+                cards = (e for e in found if e.name.endswith(".vcf") or _is_card(e.name))
+                while entries := list(islice(cards, _CHUNK)):
+                    _add_chunk(listing, entries)
         except OSError as exc:
             raise StoreError(f"{self.url}: cannot list {self.path}: {exc.strerror}") from exc
         finally:
             os.close(fd)
-        return _Listing(
-            names,
-            [st.st_mtime_ns for st in stats],
-            [st.st_size for st in stats],
-            [st.st_ino for st in stats],
-            [st.st_ctime_ns for st in stats],
-            links,
-        )
-
-    @staticmethod
-    def _each_stat(names: list[str], fd: int, *, follow: bool) -> tuple[list[str], list[Any]]:
-        """`stat` of each name that is (still) there and a regular file."""
-        kept: list[str] = []
-        stats: list[Any] = []
-        for name in names:
-            try:
-                st = os.stat(name, dir_fd=fd, follow_symlinks=follow)
-            except FileNotFoundError:
-                continue
-            if S_ISREG(st.st_mode) or (not follow and S_ISLNK(st.st_mode)):
-                kept.append(name)
-                stats.append(st)
-        return kept, stats
+        return listing
 
     def change_mark(self) -> str | None:
         """Every card file's name, mtime, size, inode and ctime (changed by any write, even one
