@@ -21,6 +21,11 @@ bench-only storage without its per-card walks (docs/benchmarks.md, 2026-12-06).
 
     .venv/bin/python -m bench.carddav_bench --sizes 10000 --servers radicale \
         --radicale-uid-index --runs 3 --cut --storage /dev/shm
+
+`--trees old=/tmp/old,new=.` compares code: each run is the floor, then one export by each
+tree's code (`PYTHONPATH` = the tree's `src`), their order turned round run by run, against the
+same server; then per tree its no-op re-run and 1 % changed, in-process in a process of that
+tree's code (its own `after`). Ratios are each tree's median export over the floor's median.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -151,7 +157,7 @@ def floor(server: Server, db_path: Path, concurrency: int) -> float:
             assert reply.status_code in (201, 204), (reply.status_code, reply.text)
 
         rate = Rate("floor")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
 
         def put_counted(card: bytes) -> None:
             put(card)
@@ -159,15 +165,32 @@ def floor(server: Server, db_path: Path, concurrency: int) -> float:
 
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(put_counted, cards))
-        return time.perf_counter() - start
+        took = time.perf_counter() - start
+        # The bare loop's own CPU (this process, every thread), beside each export's.
+        print(f"    floor: {took:.2f} s, {time.process_time() - cpu:.1f} s CPU", flush=True)
+        return took
 
 
-def export_process(db: Path, url: str, kill_after: float | None = None) -> tuple[float, int, int]:
-    """(seconds, peak RSS in MiB, exit status) of `personsync export` as its own process."""
+def tree_env(tree: str) -> dict[str, str] | None:
+    """The environment of a process running `tree`'s code (None: this tree's)."""
+    if not tree:
+        return None
+    root = Path(tree).resolve()
+    return {**os.environ, "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}"}
+
+
+Exported = tuple[float, int, int, float]  # seconds, peak RSS in MiB, exit status, CPU seconds
+
+
+def export_process(db: Path, url: str, kill_after: float | None = None, tree: str = "") -> Exported:
+    """(seconds, peak RSS in MiB, exit status, CPU seconds) of `personsync export` as its own
+    process, with `tree`'s code."""
     argv = [sys.executable, "-m", "personsync", "export", "--to", url, "--db", str(db), "--yes"]
     rate = Rate("export", max(linked(db), 0))
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=tree_env(tree)
+    )
     deadline = None if kill_after is None else start + kill_after
     looked = start
     while True:
@@ -184,7 +207,8 @@ def export_process(db: Path, url: str, kill_after: float | None = None) -> tuple
             deadline = None
         time.sleep(0.02)
     proc.returncode = code = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - start, usage.ru_maxrss // 1024, code
+    cpu = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - start, usage.ru_maxrss // 1024, code, cpu
 
 
 def counted_export(db_path: Path, url: str) -> tuple[float, int, dict[str, int]]:
@@ -233,56 +257,81 @@ def bench(
     tmp: Path,
     with_floor: bool,
     cut_after: float | None = None,
+    trees: Sequence[tuple[str, str]] = (("", ""),),
 ) -> None:
     template = tmp / f"persons-{n}.db"
     if not template.exists():
         seed(template, n)
     floors: list[float] = []
-    exports: list[float] = []
-    rss: list[int] = []
-    last_db, last_url = template, ""
+    exports: dict[str, list[Exported]] = {name: [] for name, _ in trees}
+    last: dict[str, tuple[Path, str]] = {}
     for run in range(runs):
         print(f"  run {run + 1} starts, load {os.getloadavg()[0]:.1f}", flush=True)
         floors.append(floor(server, template, concurrency) if with_floor else float("nan"))
-        last_db = tmp / f"run-{server.kind}-{n}-{run}.db"
-        shutil.copy(template, last_db)
-        last_url = f"carddav:{server.book()}"
-        took, peak, code = export_process(last_db, last_url)
-        assert code == 0, f"export exited with {code}"
-        exports.append(took)
-        rss.append(peak)
+        line = f"  run {run + 1}: floor {floors[-1]:7.2f} s"
+        for name, tree in trees if run % 2 == 0 else trees[::-1]:
+            db = tmp / f"run-{server.kind}-{n}-{run}-{name or 'export'}.db"
+            shutil.copy(template, db)
+            url = f"carddav:{server.book()}"
+            got = export_process(db, url, tree=tree)
+            assert got[2] == 0, f"export {name} exited with {got[2]}"
+            exports[name].append(got)
+            last[name] = (db, url)
+            took, peak, _, cpu = got
+            label = f" {name}" if name else ""
+            line += f"   export{label} {took:7.2f} s ({cpu:.1f} s CPU, {peak} MiB)"
+        print(f"{line}  (load {os.getloadavg()[0]:.1f})", flush=True)
+    f = statistics.median(floors)
+    print(f"{server.kind} {n:>6,}: floor median {f:7.2f} s ({n / f:,.0f} cards/s)", flush=True)
+    for name, tree in trees:
+        e = statistics.median(x[0] for x in exports[name])
+        cpu = statistics.median(x[3] for x in exports[name])
+        rss = statistics.median(x[1] for x in exports[name])
+        ratios = ", ".join(f"{x[0] / fl:.2f}" for x, fl in zip(exports[name], floors, strict=True))
+        label = f" {name}" if name else ""
         print(
-            f"  run {run + 1}: floor {floors[-1]:7.2f} s   export {took:7.2f} s  "
-            f"({peak} MiB peak RSS)",
+            f"  export{label} median {e:7.2f} s ({n / e:,.0f} cards/s), export/floor "
+            f"{e / f:.2f} (per run {ratios}), CPU {cpu:.1f} s, peak RSS {rss:.0f} MiB   "
+            f"[{check_book(last[name][1], n)}]",
             flush=True,
         )
-    f, e = statistics.median(floors), statistics.median(exports)
-    print(
-        f"{server.kind} {n:>6,}: floor median {f:7.2f} s ({n / f:,.0f} cards/s), export median "
-        f"{e:7.2f} s ({n / e:,.0f} cards/s), export/floor {e / f:.2f}, peak RSS "
-        f"{statistics.median(rss):.0f} MiB   [{check_book(last_url, n)}]",
-        flush=True,
-    )
-    after(last_db, last_url)
+    for name, tree in trees:
+        if name:
+            print(f"  {name}:", flush=True)
+        after_in(tree, *last[name])
+    e = statistics.median(x[0] for x in exports[trees[-1][0]])
     if cut:
         cut_db = tmp / f"cut-{server.kind}-{n}.db"
         shutil.copy(template, cut_db)
         url = f"carddav:{server.book()}"
         start = time.perf_counter()
         for _ in range(3):
-            took, _, code = export_process(cut_db, url, kill_after=cut_after or e * 0.3)
+            took, _, code, _ = export_process(cut_db, url, kill_after=cut_after or e * 0.3)
             print(
                 f"  cut at {took:6.2f} s (exit {code}): [{check_book(url, n)}], "
                 f"planned {run_counts(cut_db)}",
                 flush=True,
             )
-        took, _, code = export_process(cut_db, url)
+        took, _, code, _ = export_process(cut_db, url)
         total = time.perf_counter() - start
         print(
             f"  resumed: last run {took:.2f} s (exit {code}), all runs {total:.2f} s "
             f"(uncut median {e:.2f} s): [{check_book(url, n)}], counts {run_counts(cut_db)}",
             flush=True,
         )
+
+
+def after_in(tree: str, db_path: Path, url: str) -> None:
+    """`after` with `tree`'s code: in a process of its own for another tree."""
+    if not tree:
+        after(db_path, url)
+        return
+    code = "import sys; from pathlib import Path; from bench.carddav_bench import after; "
+    code += "after(Path(sys.argv[1]), sys.argv[2])"
+    root = Path(tree).resolve()
+    subprocess.run(
+        [sys.executable, "-c", code, str(db_path), url], check=True, cwd=root, env=tree_env(tree)
+    )
 
 
 def make_book(server: Server) -> str:
@@ -322,7 +371,7 @@ def seeded(server: Server, n: int, tmp: Path) -> None:
         subprocess.run([*git, "commit", "-q", "-m", f"{n} cards"], check=True)
     print(f"  seeded {n:,} cards in {time.perf_counter() - start:.1f} s", flush=True)
     url = f"carddav:{book}"
-    took, peak, code = export_process(db_path, url)
+    took, peak, code, _ = export_process(db_path, url)
     print(
         f"  export finding them: {took:.1f} s (exit {code}, {peak} MiB peak RSS, load "
         f"{os.getloadavg()[0]:.1f}), counts {run_counts(db_path)}: [{check_book(url, n)}]",
@@ -357,13 +406,13 @@ def cut_only(server: Server, n: int, tmp: Path, cut_after: float) -> None:
     url = f"carddav:{server.book()}"
     start = time.perf_counter()
     for _ in range(3):
-        took, peak, code = export_process(cut_db, url, kill_after=cut_after)
+        took, peak, code, _ = export_process(cut_db, url, kill_after=cut_after)
         print(
             f"  cut at {took:6.1f} s (exit {code}, {peak} MiB, load {os.getloadavg()[0]:.1f}): "
             f"[{check_book(url, n)}], planned {run_counts(cut_db)}",
             flush=True,
         )
-    took, peak, code = export_process(cut_db, url)
+    took, peak, code, _ = export_process(cut_db, url)
     print(
         f"  resumed: last run {took:.1f} s (exit {code}, {peak} MiB), all runs "
         f"{time.perf_counter() - start:.1f} s: [{check_book(url, n)}], counts "
@@ -401,7 +450,16 @@ def main() -> None:
         help="Radicale's UID check from an index (personsync.testing.radicale_uid_index), "
         "not a walk over every card: a bench-only storage plugin, for 10,000 cards",
     )
+    parser.add_argument(
+        "--trees",
+        default="",
+        help="NAME=PATH,...: the export by each tree's code, interleaved with one floor per run",
+    )
     args = parser.parse_args()
+    trees = [
+        (n, str(Path(p).resolve()))
+        for n, p in (t.split("=", 1) for t in args.trees.split(",") if t)
+    ] or [("", "")]
     if args.concurrency != 4:
         print("note: the export uses the store's default concurrency (4)")
     print(json.dumps({"load at start": os.getloadavg()}), flush=True)
@@ -433,6 +491,7 @@ def main() -> None:
                         tmp,
                         not args.no_floor,
                         args.cut_after,
+                        trees,
                     )
     print(json.dumps({"load at end": os.getloadavg()}))
 

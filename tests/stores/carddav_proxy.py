@@ -1,9 +1,10 @@
 """A small HTTP proxy between the CardDAV store and a real server, for fault injection.
 
-Rules answer a matching request in its stead (`status`: a 412, a 503 with Retry-After) or let it
+Rules answer a matching request in its stead (`status`: a 412, a 503 with Retry-After), let it
 through and then drop the connection without an answer (`drop`: the server did the work, the
-client never hears of it). Everything else is forwarded as it is. The proxy is a real HTTP server
-on loopback, so the engine and the CLI reach it through a plain `carddav:` URL.
+client never hears of it), or drop it unsent (`lose`: the server never hears of it either).
+Everything else is forwarded as it is. The proxy is a real HTTP server on loopback, so the
+engine and the CLI reach it through a plain `carddav:` URL.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ _HOP = {
 @dataclass
 class Rule:
     method: str
-    action: str  # "status" | "drop" | "rewrite" (the answer's body: `body` → `into`)
+    action: str  # "status" | "drop" | "lose" | "rewrite" (the answer's body: `body` → `into`)
     times: int = 1
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
@@ -96,6 +97,10 @@ class FaultProxy:
             req.send_header("Content-Length", str(len(rule.body)))
             req.end_headers()
             req.wfile.write(rule.body)
+            return
+        if rule is not None and rule.action == "lose":
+            self.log.append((req.command, req.path, "lost"))
+            req.close_connection = True
             return
         reply = self._client.request(req.command, req.path, headers=headers, content=body)
         if rule is not None and rule.action == "drop":

@@ -17,13 +17,13 @@ from carddav_servers import radicale as radicale
 from carddav_servers import server as server
 from carddav_servers import xandikos as xandikos
 
-from personsync.errors import ConflictError
+from personsync.errors import ConflictError, StoreError
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.persons.sample import generate
 from personsync.stores import open_folder
 from personsync.stores.base import ItemRef, get_one, read_all
-from personsync.stores.carddav import CardDavStore
+from personsync.stores.carddav import WRITE_ATTEMPTS, CardDavStore
 from personsync.stores.carddav_xml import DAV, href_key, parse_multistatus, propfind
 from personsync.stores.http import RetryPolicy
 from personsync.sync import engine
@@ -118,6 +118,24 @@ def test_an_update_or_delete_whose_answer_was_lost_is_settled(
         assert new_ref.version == got.version
         proxy.add(Rule("DELETE", "drop"))
         store.delete(gone)
+        assert _cards_on_server(direct) == [ref.item_id]
+    finally:
+        store.close()
+
+
+def test_a_delete_whose_every_request_was_lost_is_an_error_and_keeps_the_card(
+    proxied: tuple[FaultProxy, str, str],
+) -> None:
+    """The connection dropped before the server heard of the DELETE, every time: the card is
+    still there, so the delete failed (the engine keeps the link and reports it), not done."""
+    proxy, url, direct = proxied
+    store = open_folder(url)
+    try:
+        ref = store.create(Contact(Record(first_name="Kept")))
+        lost = proxy.add(Rule("DELETE", "lose", times=WRITE_ATTEMPTS))
+        with pytest.raises(StoreError, match="lost"):
+            store.delete(ref)
+        assert lost.hits == WRITE_ATTEMPTS
         assert _cards_on_server(direct) == [ref.item_id]
     finally:
         store.close()

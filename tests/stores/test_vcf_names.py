@@ -128,3 +128,17 @@ def test_names_of_other_programs_and_older_files_keep_their_ids() -> None:
     assert decode_stem(old) == old
     for stem in ("John Doe", "John Doe-ABCDEFGHJKMN", "Report-2024", "x-06h4gk833800"):
         assert suffix_id(stem) is None, stem
+
+
+def test_a_suffix_is_the_uids_time_and_counter_in_crockfords_base32() -> None:
+    # By the definition, five bits at a time (the suffix is made ten bits a look-up).
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    new = NewUids()
+    uids = [new() for _ in range(2_000)]
+    uids += ["00000000-0000-7000-8000-000000000000", "ffffffff-ffff-7fff-bfff-ffffffffffff"]
+    uids += [str(uuid.UUID(int=(n * 0x9E3779B97F4A7C15) % 2**128)) for n in range(2_000)]
+    for uid in uids:
+        digits = uid.replace("-", "")
+        value = int(digits[:12], 16) << 12 | int(digits[13:16], 16)
+        expected = "".join(alphabet[value >> (55 - 5 * i) & 31] for i in range(12))
+        assert suffix_of(uid) == expected, uid

@@ -8,12 +8,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from folder_help import by_cid, contacts
 from sync_fakes import records as generate
 
 from personsync.model import Contact, Person, Record
 from personsync.persons.repo import PersonsDB
-from personsync.stores import open_folder
+from personsync.stores import card_reader, open_folder
 from personsync.sync import engine, planner
 from personsync.sync.journal import entries
 from personsync.sync.merge import three_way
@@ -167,3 +168,39 @@ def test_a_link_holds_a_name_only_when_its_record_has_another(
     assert other.other_name == "Someone Else" and other.name == "Someone Else"
     same = Link.named(link.person_id, "v", link.contact, link.record, "email", link.name)
     assert same.other_name == "" and same.name == link.name
+
+
+def test_a_snapshot_holds_one_string_per_version_and_item_id(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = list(generate(8, 11))
+    monkeypatch.setattr(card_reader, "CHUNK", 2)
+    db = PersonsDB(sqlite_url)
+    try:
+        ids = db.add_many(records)
+        url = _folder(tmp_path, records)
+        # Files named after their cards' UIDs (as Outlook's exports and the bench's are): the
+        # item id is the UID.
+        for path in (tmp_path / "contacts").glob("*.vcf"):
+            uid = next(ln[4:] for ln in path.read_text().splitlines() if ln.startswith("UID:"))
+            path.rename(path.with_name(f"{uid}.vcf"))
+        # Half of the read parsed by the helper process (its contacts come back unpickled).
+        store = open_folder(url, create=False, read_helper_from=2)
+        try:
+            snap = engine.take_snapshot(db, store, "sync", None)
+        finally:
+            store.close()
+        listing, read = snap.folder.listing, snap.folder.contacts
+        assert len(read) == len(records) == len(listing)
+        keys = {i: i for i in listing}
+        for item_id, contact in read.items():
+            assert contact.version is listing[item_id]  # the listing's string, not a copy
+            assert contact.item_id is keys[item_id]
+            assert contact.extra.uid is contact.item_id
+        assert len({id(c.extra.version) for c in read.values()}) == 1  # "3.0", once
+        persons = snap.persons.persons
+        assert sorted(persons) == sorted(ids)
+        for pid, person in persons.items():
+            assert person.version is snap.persons.versions[pid]
+    finally:
+        db.close()

@@ -47,3 +47,60 @@ def test_resolve_through_single_and_shared_keys() -> None:
     found = resolve(queries, index, frozenset())
     assert found.matched == {1: ("e-mail", "c1"), 2: ("name and phone", "c2")}
     assert found.ambiguous == {3: ("e-mail", ["c3", "c4"])}
+
+
+def test_the_index_keeps_an_address_s_own_string_and_fills_no_number_cache() -> None:
+    from personsync.model import normalise_phone
+
+    index: MatchIndex[str] = MatchIndex()
+    plain, upper = "ann@x.org", "Bo@X.org"
+    index.add("a", Record(first_name="Ann", last_name="Lee", email1=plain))
+    index.add("b", Record(first_name="Bo", last_name="Ray", email1=upper))
+    keys = {k: k for k in index.by_email}
+    assert keys[plain] is plain  # already its comparable form: not a lower-cased copy
+    assert "bo@x.org" in keys
+    # A name bucket's phones are normalised for the entries, not through the process-wide
+    # cache of numbers (which kept a first sync's 160,000 after the run).
+    for i in range(30):
+        phone = f"+1 212 555 {1000 + i}"
+        index.add(f"p{i}", Record(first_name="Cy", last_name="Po", business_phone=phone))
+    normalise_phone.cache_clear()
+    query = Record(first_name="Cy", last_name="Po", mobile_phone="(212) 555-1007")
+    assert index.candidates(query) == ("name and phone", ["p7"])
+    assert normalise_phone.cache_info().currsize == 1  # the query's own number only
+    # A query without phones leaves the entries' numbers alone.
+    for i in range(3):
+        index.add(f"d{i}", Record(first_name="Di", last_name="Wu", home_phone=f"+1 212 555 {i}"))
+    index.add("d9", Record(first_name="Di", last_name="Wu", company="Acme"))
+    assert index.candidates(Record(first_name="Di", last_name="Wu", company="acme")) == (
+        "name and company",
+        ["d9"],
+    )
+    bucket = index.by_name["di wu"]
+    assert isinstance(bucket, list) and len(bucket) == 4
+    assert all(entry._phones is None for entry in bucket)
+
+
+def test_one_record_wanted_by_several_queries_is_contested_by_all_of_them() -> None:
+    index: MatchIndex[str] = MatchIndex()
+    index.add("ann", Record(first_name="Ann", email1="ann@x.org"))
+    index.add("bo", Record(first_name="Bo", email1="bo@x.org"))
+    index.add("cy", Record(first_name="Cy", email1="cy@x.org"))
+    queries = [
+        (1, Record(email1="ANN@x.org")),
+        (2, Record(email1="bo@x.org")),
+        (3, Record(email1="ann@x.org ")),
+        (4, Record(email1="cy@x.org")),
+        (5, Record(email1="cy@x.org")),
+        (6, Record(email1="ann@x.org")),
+    ]
+    found = resolve(queries, index, frozenset())
+    assert found.matched == {2: ("e-mail", "bo")}
+    assert found.contested == {
+        1: ("e-mail", "ann", [1, 3, 6]),
+        3: ("e-mail", "ann", [1, 3, 6]),
+        6: ("e-mail", "ann", [1, 3, 6]),
+        4: ("e-mail", "cy", [4, 5]),
+        5: ("e-mail", "cy", [4, 5]),
+    }
+    assert found.ambiguous == {} and found.unmatched == []

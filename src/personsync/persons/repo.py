@@ -55,6 +55,15 @@ CHUNK = 5_000  # rows per executemany batch of a bulk insert/update
 IN_CHUNK = 500  # ids per IN (...) list: well under every driver's parameter limit
 
 
+# Made once: `executemany` compiles a statement once per database (the sync engine sets the
+# hidden links of every chunk of contacts it writes).
+_SET_CONTACT_MANAGER_ID = (
+    update(persons)
+    .where(persons.c.id == bindparam("pid"))
+    .values(contact_manager_id=bindparam("cmid"))
+)
+
+
 @dataclass(frozen=True, slots=True)
 class View:
     name: str
@@ -464,13 +473,8 @@ class PersonsDB:
         (the sync engine commits them with its link rows); Persons that are gone are ignored."""
         if not pairs:
             return
-        stmt = (
-            update(persons)
-            .where(persons.c.id == bindparam("pid"))
-            .values(contact_manager_id=bindparam("cmid"))
-        )
         with self._write(conn) as write:
-            executemany(write, stmt, [{"pid": p, "cmid": i} for p, i in pairs])
+            executemany(write, _SET_CONTACT_MANAGER_ID, [{"pid": p, "cmid": i} for p, i in pairs])
 
     # --- views -----------------------------------------------------------------------------------
     def views(self) -> list[View]:

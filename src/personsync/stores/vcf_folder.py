@@ -454,7 +454,7 @@ class VcfFolderStore(StoreBase):
             version = version_of(*written)
             if not fresh:  # a new file is found by its suffix when asked for (`_made_here`)
                 self._made(item_id, name, version)
-            return ItemRef(item_id, version)
+            return _item_ref(item_id, version)
 
         return writer.begin(contacts, prepare, done)
 
@@ -477,7 +477,7 @@ class VcfFolderStore(StoreBase):
 
         def done(made: tuple[str, bool], written: Written) -> ItemRef:
             item_id, more = made
-            return ItemRef(item_id, self._written(item_id, version_of(*written), more))
+            return _item_ref(item_id, self._written(item_id, version_of(*written), more))
 
         return writer.begin(pairs, prepare, done)
 

@@ -94,6 +94,7 @@ def decode_stem(stem: str) -> str | None:
 # Crockford's base32 (no I, L, O, U), in ASCII order, so that suffixes sort as their values.
 _BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 SUFFIX_LENGTH = 12
+_PAIRS = tuple(a + b for a in _BASE32 for b in _BASE32)  # 10 bits → two characters
 # Two leading characters for timestamps from 2020 to 2099 (the value's top bits are the
 # millisecond time): a 12-character tail of another program's name rarely starts so.
 SUFFIX = re.compile(r"0[5-9A-E][0-9A-HJKMNP-TV-Z]{10}")
@@ -104,7 +105,15 @@ def suffix_of(uid: str) -> str:
     millisecond time and 12-bit counter (60 bits) in base32."""
     digits = uid.replace("-", "")
     value = int(digits[:12], 16) << 12 | int(digits[13:16], 16)
-    return "".join(_BASE32[value >> shift & 31] for shift in range(55, -1, -5))
+    # Two characters (10 bits) per look-up: a full export makes one per new card.
+    return (
+        _PAIRS[value >> 50 & 1023]
+        + _PAIRS[value >> 40 & 1023]
+        + _PAIRS[value >> 30 & 1023]
+        + _PAIRS[value >> 20 & 1023]
+        + _PAIRS[value >> 10 & 1023]
+        + _PAIRS[value & 1023]
+    )
 
 
 def suffix_id(stem: str) -> str | None:

@@ -72,7 +72,7 @@ class Deletes:
                 # takes off a tag that a killed run wrote but could not record.
                 ex.journal.done(
                     conn,
-                    [
+                    (
                         Entry(
                             "contact",
                             "update",
@@ -81,8 +81,8 @@ class Deletes:
                             contact_before(without_tag(a.old)),
                         )
                         for a in marked
-                    ],
-                    [{"item_id": a.item_id, "version": a.old.version} for a in marked],
+                    ),
+                    ({"item_id": a.item_id, "version": a.old.version} for a in marked),
                 )
             for a in marked:
                 ex.report.warnings.append(self._named(a))
@@ -95,16 +95,14 @@ class Deletes:
         ex.writes.drain()  # the folder quiet: no write of this run's is still being made
         for part in chunks(actions, ex.chunk):
             seqs = ex.journal.intents(
-                [
-                    Entry(
-                        "contact",
-                        "delete",
-                        a.item_id,
-                        a.person_id,
-                        {**contact_before(a.contact), "why": a.why},
-                    )
-                    for a in part
-                ]
+                Entry(
+                    "contact",
+                    "delete",
+                    a.item_id,
+                    a.person_id,
+                    contact_before(a.contact, a.why),
+                )
+                for a in part
             )
             ex.checkpoint()
             outcomes: list[Outcome] = []
@@ -146,7 +144,7 @@ class Deletes:
                 )
                 ex.journal.done(
                     conn,
-                    [
+                    (
                         Entry(
                             "person",
                             "delete",
@@ -155,8 +153,8 @@ class Deletes:
                             _person_before(p),
                         )
                         for p in gone
-                    ],
-                    [{"deleted": p.id} for p in gone],
+                    ),
+                    ({"deleted": p.id} for p in gone),
                 )
                 Links.forget(conn, ex.folder, [by_id[p.id].item_id for p in gone])
                 ex.checkpoint()  # a kill here rolls the whole chunk back

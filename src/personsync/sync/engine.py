@@ -71,7 +71,7 @@ def ensure_tables(engine: Engine) -> None:
 
 
 def _read_contacts(
-    store: ContactStore, ids: list[str]
+    store: ContactStore, ids: list[str], listing: Mapping[str, str]
 ) -> tuple[dict[str, Contact], list[ReadProblem]]:
     contacts: dict[str, Contact] = {}
     problems: list[ReadProblem] = []
@@ -82,6 +82,12 @@ def _read_contacts(
             problems.append(got)
         else:
             contacts[got.item_id] = got
+            # A contact read at the version it was listed at holds the listing's string, not
+            # an equal copy (8 MB of a first sync's 100,000). An equal immutable value in
+            # place of another: no one holding the contact can tell.
+            listed = listing.get(got.item_id)
+            if listed == got.version:
+                object.__setattr__(got, "version", listed)
     return contacts, problems
 
 
@@ -97,7 +103,7 @@ def _read_persons(
     wanted = set(ids)
     if not wanted:
         return {}
-    same = same or _SameRecords({})
+    same = same or _SameRecords({}, {})
     if len(wanted) * 2 > everyone:
         # Most of them: one streamed scan beats many keyed look-ups.
         return {p.id: same(p) for p in db.iter_persons(view, times=False) if p.id in wanted}
@@ -111,13 +117,15 @@ def _read_persons(
 
 class _SameRecords:
     """A Person read, with the Record of a contact read whose values are the very same in its
-    place (its own Record is dropped as it is read). Why: a first sync against contacts that
-    match their Persons field for field (exported before, by this tool or another) held two
-    equal Records per pair, 110 MB at 100,000. Records are immutable and compared by value,
-    so two Persons or a Person and a contact sharing one is invisible."""
+    place (its own Record is dropped as it is read), and the string of its version that
+    `versions` (the listing of the Persons' versions) holds. Why: a first sync against
+    contacts that match their Persons field for field (exported before, by this tool or
+    another) held two equal Records per pair, 110 MB at 100,000, and two equal versions per
+    Person, 5 MB. Both are immutable and compared by value, so sharing one is invisible."""
 
-    def __init__(self, contacts: Mapping[str, Contact]) -> None:
+    def __init__(self, contacts: Mapping[str, Contact], versions: Mapping[int, str]) -> None:
         self.contacts = contacts
+        self.versions = versions
         self._pool: dict[int, Record] | None = None
 
     @property
@@ -128,14 +136,19 @@ class _SameRecords:
         return self._pool
 
     def __call__(self, person: Person) -> Person:
-        if not self.contacts:
-            return person
-        values = field_values(person.record)
-        record = self.pool.get(hash(values))
-        if record is None or record is person.record or field_values(record) != values:
-            return person
         p = person
-        return Person(p.id, record, p.version, p.contact_manager_id, p.created_at, p.updated_at)
+        version = self.versions.get(p.id)
+        if version is None or version != p.version:
+            version = p.version
+        record = self._same(p.record) if self.contacts else p.record
+        if record is p.record and version is p.version:
+            return p
+        return Person(p.id, record, version, p.contact_manager_id, p.created_at, p.updated_at)
+
+    def _same(self, record: Record) -> Record:
+        values = field_values(record)
+        found = self.pool.get(hash(values))
+        return record if found is None or field_values(found) != values else found
 
 
 def _recover(
@@ -229,8 +242,8 @@ def take_snapshot(
             for p in need_persons
             if p in links and links[p].item_id not in listing and not settled_gone(links[p])
         ]
-        contacts, problems = _read_contacts(store, need_items)
-        same = _SameRecords(contacts)
+        contacts, problems = _read_contacts(store, need_items, listing)
+        same = _SameRecords(contacts, versions)
         persons = _read_persons(db, need_persons, view, total, same)
         # The baselines of the linked pairs that were read (none on a first export).
         baselines = link_table.baselines(
@@ -257,16 +270,17 @@ def take_snapshot(
             if link is None
             or (link.person_version not in DORMANT and not in_step(link, listing, versions))
         ]
-        contacts, problems = _read_contacts(store, need_items)
+        contacts, problems = _read_contacts(store, need_items, listing)
         if any(i not in by_item for i in need_items):
             # Unlinked contacts are matched against every Person not linked here.
-            persons = _read_persons(db, versions, None, 0, _SameRecords(contacts))
+            persons = _read_persons(db, versions, None, 0, _SameRecords(contacts, versions))
         else:
             persons = _read_persons(
                 db,
                 (by_item[i].person_id for i in need_items if by_item[i].person_id in versions),
                 None,
                 total,
+                _SameRecords({}, versions),
             )
         recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
         baselines = link_table.baselines(by_item[i].person_id for i in need_items if i in by_item)

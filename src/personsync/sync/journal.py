@@ -14,7 +14,7 @@ import matches the Persons they made instead of creating them twice.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,20 @@ from personsync.stores.base import InterruptedWrite
 from personsync.sync.links import normalise_folder, now
 from personsync.sync.tables import sync_journal, sync_runs
 from personsync.sync.values import dumps, loads
+
+# The journal's two writes of every record a run writes, made once (`executemany` compiles a
+# statement once).
+_ADD = sync_journal.insert()
+_SETTLE = (
+    update(sync_journal)
+    .where(and_(sync_journal.c.run_id == bindparam("r"), sync_journal.c.seq == bindparam("s")))
+    .values(state=bindparam("st"), after=bindparam("a"), error=bindparam("e"))
+)
+
+
+def _alone(entries: Iterable[Entry]) -> Iterator[tuple[Entry, None]]:
+    for e in entries:
+        yield e, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,33 +121,37 @@ class Journal:
         except SQLAlchemyError as exc:
             raise DatabaseError("cannot start a run in the journal") from exc
 
-    def intents(self, entries: Sequence[Entry], *, conn: Any = None) -> list[int]:
+    def intents(self, entries: Iterable[Entry], *, conn: Any = None) -> list[int]:
         """Journal a chunk of writes about to be made: committed before this returns, or in
         `conn`'s transaction (committed before the writes begin: the caller's job)."""
         return self._add(entries, None, conn)
 
-    def done(self, conn: Any, entries: Sequence[Entry], afters: Sequence[Any]) -> list[int]:
+    def done(self, conn: Any, entries: Iterable[Entry], afters: Iterable[Any]) -> list[int]:
         """Journal writes made in `conn`'s own transaction (Persons: the database is the
         journal's), as done at once: they and their entries are committed together or not."""
         return self._add(entries, afters, conn)
 
-    def noted(self, entries: Sequence[Entry]) -> list[int]:
+    def noted(self, entries: Iterable[Entry]) -> list[int]:
         """Record what a run decided without writing either side (state `noted`: a new contact
         that makes no Person, see `noted_items`); never undone, nothing to undo."""
         return self._add(entries, None, None, state="noted")
 
     def _add(
         self,
-        entries: Sequence[Entry],
-        afters: Sequence[Any] | None,
+        entries: Iterable[Entry],
+        afters: Iterable[Any] | None,
         conn: Any,
         *,
         state: str = "",
     ) -> list[int]:
-        seqs = list(range(self.seq + 1, self.seq + 1 + len(entries)))
-        self.seq += len(entries)
-        if not entries:
-            return seqs
+        """The entries' seqs. `entries` (and `afters`) may be generators, which the hot paths
+        pass: an Entry (and its JSON) made one at a time lives only until its row is made, not
+        for the whole chunk; a chunk's worth of them, alive through the garbage collector's
+        collections, was promoted to its oldest generation, whose full collections (every
+        Record of the run) were a fifth of an import's time."""
+        state = state or ("intent" if afters is None else "done")
+        pairs = zip(entries, afters, strict=True) if afters is not None else _alone(entries)
+        first = self.seq + 1
         rows = [
             {
                 "run_id": self.run_id,
@@ -144,31 +162,29 @@ class Journal:
                 "item_id": e.item_id,
                 "person_id": e.person_id,
                 "before": None if e.before is None else dumps(e.before),
-                "state": state or ("intent" if afters is None else "done"),
-                "after": None if afters is None else dumps(afters[i]),
+                "state": state,
+                "after": None if after is None else dumps(after),
             }
-            for i, (seq, e) in enumerate(zip(seqs, entries, strict=True))
+            for seq, (e, after) in enumerate(pairs, first)
         ]
+        self.seq += len(rows)
+        seqs = list(range(first, self.seq + 1))
+        if not rows:
+            return seqs
         if conn is not None:
-            executemany(conn, sync_journal.insert(), rows)
+            executemany(conn, _ADD, rows)
         else:
             with self.engine.begin() as own:
-                executemany(own, sync_journal.insert(), rows)
+                executemany(own, _ADD, rows)
         return seqs
 
     def settle(self, conn: Any, outcomes: Sequence[tuple[int, str, Any, str | None]]) -> None:
         """Record (seq, state, after, error) inside the caller's transaction."""
         if not outcomes:
             return
-        t = sync_journal
-        stmt = (
-            update(t)
-            .where(and_(t.c.run_id == bindparam("r"), t.c.seq == bindparam("s")))
-            .values(state=bindparam("st"), after=bindparam("a"), error=bindparam("e"))
-        )
         executemany(
             conn,
-            stmt,
+            _SETTLE,
             [
                 {
                     "r": self.run_id,

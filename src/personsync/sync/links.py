@@ -34,6 +34,22 @@ CHUNK = 2000
 # statement too (tests/sync/test_sync_link_plans.py checks both plans).
 _BY_ITEM = (sync_links.c.folder == bindparam("f")) & (sync_links.c.item_id == bindparam("i"))
 _BY_PERSON = (sync_links.c.folder == bindparam("f")) & (sync_links.c.person_id == bindparam("p"))
+# The writes, made once (`executemany` compiles a statement once per database).
+_INSERT = sync_links.insert()
+_DELETE_BY_PERSON = delete(sync_links).where(_BY_PERSON)
+_DELETE_BY_ITEM = delete(sync_links).where(_BY_ITEM)
+_DELETE_EITHER = delete(sync_links).where(_BY_PERSON | _BY_ITEM)
+_SET_ITEM_VERSION = update(sync_links).where(_BY_ITEM).values(item_version=bindparam("v"))
+_SET_VERSIONS = (
+    update(sync_links)
+    .where(_BY_PERSON)
+    .values(item_version=bindparam("iv"), person_version=bindparam("pv"))
+)
+_SET_VERSIONS_BY_ITEM = (
+    update(sync_links)
+    .where(_BY_ITEM)
+    .values(item_version=bindparam("iv"), person_version=bindparam("pv"))
+)
 
 
 class LinkRow(NamedTuple):
@@ -149,16 +165,16 @@ class Links:
             # the table was empty and kept as it grew, read the folder's links through one
             # index and filtered them: every link of the folder per row (100 s of a full
             # export of 100,000; the engine's connections now plan each execution too).
-            executemany(conn, delete(sync_links).where(_BY_PERSON), keys)
-            executemany(conn, delete(sync_links).where(_BY_ITEM), keys)
+            executemany(conn, _DELETE_BY_PERSON, keys)
+            executemany(conn, _DELETE_BY_ITEM, keys)
         else:
             # One statement per row: two unique look-ups, OR-ed (SQLite's multi-index OR): a
             # third less time than two statements per row. Each side of the OR names its whole
             # key: with `folder = ? AND (person_id = ? OR item_id = ?)` SQLite scanned the
             # folder's links for every row (a first sync of 20,000 spent 90 % of its time
             # there).
-            executemany(conn, delete(sync_links).where(_BY_PERSON | _BY_ITEM), keys)
-        executemany(conn, sync_links.insert(), [{**r, "folder": folder} for r in rows])
+            executemany(conn, _DELETE_EITHER, keys)
+        executemany(conn, _INSERT, [{**r, "folder": folder} for r in rows])
 
     @staticmethod
     def set_item_versions(conn: Any, folder: str, versions: Sequence[tuple[str, str]]) -> None:
@@ -167,8 +183,7 @@ class Links:
         if not versions:
             return
         end_quiet(conn, folder)
-        stmt = update(sync_links).where(_BY_ITEM).values(item_version=bindparam("v"))
-        executemany(conn, stmt, [{"f": folder, "i": i, "v": v} for i, v in versions])
+        executemany(conn, _SET_ITEM_VERSION, [{"f": folder, "i": i, "v": v} for i, v in versions])
 
     @staticmethod
     def set_versions(conn: Any, folder: str, rows: Sequence[tuple[int, str, str]]) -> None:
@@ -177,30 +192,20 @@ class Links:
         if not rows:
             return
         end_quiet(conn, folder)
-        stmt = (
-            update(sync_links)
-            .where(_BY_PERSON)
-            .values(item_version=bindparam("iv"), person_version=bindparam("pv"))
-        )
-        executemany(conn, stmt, [{"f": folder, "p": p, "iv": iv, "pv": pv} for p, iv, pv in rows])
+        params = [{"f": folder, "p": p, "iv": iv, "pv": pv} for p, iv, pv in rows]
+        executemany(conn, _SET_VERSIONS, params)
 
     @staticmethod
     def forget(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
         end_quiet(conn, folder)
-        executemany(
-            conn, delete(sync_links).where(_BY_ITEM), [{"f": folder, "i": i} for i in item_ids]
-        )
+        executemany(conn, _DELETE_BY_ITEM, [{"f": folder, "i": i} for i in item_ids])
 
     @staticmethod
     def mark_stale(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
         """Make the next run re-read these pairs instead of trusting their versions."""
         end_quiet(conn, folder)
-        stmt = (
-            update(sync_links)
-            .where(_BY_ITEM)
-            .values(item_version=bindparam("iv"), person_version=bindparam("pv"))
-        )
-        executemany(conn, stmt, [{"f": folder, "i": i, "iv": "", "pv": ""} for i in item_ids])
+        rows = [{"f": folder, "i": i, "iv": "", "pv": ""} for i in item_ids]
+        executemany(conn, _SET_VERSIONS_BY_ITEM, rows)
 
 
 def ignored(engine: Engine, folder: str) -> set[str]:
