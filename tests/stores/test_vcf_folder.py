@@ -313,3 +313,20 @@ def test_an_edit_in_place_of_the_same_size_in_the_same_second_is_seen(tmp_path: 
     assert after.st_mtime_ns // 10**9 == before.st_mtime_ns // 10**9
     (listed,) = open_folder(f"vcf:{tmp_path}").list_items()
     assert listed.version != ref.version
+
+
+@pytest.mark.parametrize("name", ["c.Vcf", "c.VCF", "Ann.vCard.vCF"])
+def test_a_card_whose_extension_is_not_lower_case_is_read(tmp_path: Path, name: str) -> None:
+    # `c.Vcf` read as an encoded UID was looked for as `c.vcf`: listed, never read, and no
+    # error said so.
+    (tmp_path / name).write_bytes(
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Cee Dee\r\nN:Dee;Cee;;;\r\nEND:VCARD\r\n"
+    )
+    store = open_folder(f"vcf:{tmp_path}")
+    refs = list(store.list_items())
+    assert len(refs) == 1
+    got = get_one(store, refs[0].item_id)
+    assert isinstance(got, Contact) and got.record.first_name == "Cee", got
+    updated = store.update(got, dataclasses.replace(got, record=got.record.replace({"notes": "x"})))
+    assert [p.name for p in tmp_path.iterdir()] == [name] and updated.item_id == refs[0].item_id
+    store.close()

@@ -326,7 +326,9 @@ class VcfFolderStore(StoreBase):
         ]
         for name, version in zip(listing.names, versions, strict=True):
             stem = name[:-4]
-            uid = decode_stem(stem)
+            # Ours are written as `*.vcf`: a `c.Vcf` is foreign, named by its own name (taken
+            # for ours, its file was looked for as `c.vcf`, and the card was never read).
+            uid = decode_stem(stem) if name[-4:] == ".vcf" else None
             if uid is not None:
                 ours.add(uid)
                 refs.append(ref(uid, version))
