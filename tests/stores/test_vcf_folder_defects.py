@@ -27,18 +27,24 @@ CARD = (
 )
 
 
-@pytest.mark.parametrize("helper", [False, True])
-def test_a_symlinked_card_is_read_but_never_written_through(
-    tmp_path: Path, sqlite_url: str, helper: bool
-) -> None:
-    # With the helper, the batch goes to the file-writing helper process.
-    hooks = RunOptions(folder_options={"write_helper_from": 1} if helper else {})
+def _beside_a_card(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A folder `outside` holding a card `target.vcf`, and an empty contact folder `f`."""
     outside = tmp_path / "outside"
     outside.mkdir()
     target = outside / "target.vcf"
     target.write_bytes(CARD)
     folder = tmp_path / "f"
     folder.mkdir()
+    return outside, target, folder
+
+
+@pytest.mark.parametrize("helper", [False, True])
+def test_a_symlinked_card_is_read_but_never_written_through(
+    tmp_path: Path, sqlite_url: str, helper: bool
+) -> None:
+    # With the helper, the batch goes to the file-writing helper process.
+    hooks = RunOptions(folder_options={"write_helper_from": 1} if helper else {})
+    outside, target, folder = _beside_a_card(tmp_path)
     (folder / "link.vcf").symlink_to(Path("..") / "outside" / "target.vcf")
     url = f"vcf:{folder}"
     db = PersonsDB(sqlite_url)
@@ -105,12 +111,7 @@ def test_the_change_mark_counts_cards_and_links_to_cards_only(
     from personsync.stores import vcf_folder
 
     monkeypatch.setattr(vcf_folder, "_CHUNK", chunk)
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    target = outside / "target.vcf"
-    target.write_bytes(CARD)
-    folder = tmp_path / "f"
-    folder.mkdir()
+    outside, target, folder = _beside_a_card(tmp_path)
     for name in ("a.vcf", "B.VCF", "c d.vcf"):
         (folder / name).write_bytes(CARD.replace(b"Lena", name[0].encode()))
     (folder / "notes.txt").write_bytes(b"not a card")
