@@ -68,6 +68,11 @@ def _problems(snap: Snapshot) -> dict[str, str]:
     return found
 
 
+def _unmapped(item_id: str, contact: Contact) -> list[str]:
+    """What a contact read holds that no Person field takes, one warning each."""
+    return [f"{contact.display_name} ({item_id}): {m}" for m in contact.unmapped]
+
+
 def _problem_skip(problems: dict[str, str], item_id: str, person_id: int | None = None) -> Skip:
     why = problems.get(item_id, "the contact could not be read")
     return Skip(why, item_id=item_id, person_id=person_id)
@@ -631,8 +636,8 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
 
     for item_id in sorted(folder.listing):
         link = linked_items.get(item_id)
-        # Both sides as at the last sync, or a pair an export left dormant (its Person left the
-        # view): skipped without reading either.
+        # Both sides as at the last sync, or a dormant pair (its Person left a view) whose
+        # contact is as it was or carries the tag: skipped without reading either.
         if in_step(link, folder.listing, persons.versions) or import_skips(link, folder.listing):
             unchanged += 1
             continue
@@ -640,7 +645,7 @@ def plan_import(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
         if contact is None:
             actions.append(_problem_skip(problems, item_id))
             continue
-        warnings += [f"{contact.display_name} ({item_id}): {m}" for m in contact.unmapped]
+        warnings += _unmapped(item_id, contact)
         if link is None:
             pending.append(contact)
         # Case 1: linked by the link table → make the Person's mapped fields match.
@@ -717,7 +722,7 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
     # What a contact held that no Person field takes is told as an import tells it.
     # (Those holding any, in item order: not a sorted copy of every contact read.)
     told = sorted((i, c) for i, c in folder.contacts.items() if c.unmapped)
-    warnings += [f"{c.display_name} ({i}): {m}" for i, c in told for m in c.unmapped]
+    warnings += [w for i, c in told for w in _unmapped(i, c)]
     live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
     # Persons of the view, and any linked Person, are not matched again.
     claimed = set(links) | set(snap.persons.versions)

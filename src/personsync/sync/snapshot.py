@@ -75,7 +75,7 @@ def import_skips(link: LinkRow | None, listing: Mapping[str, str]) -> bool:
     two-way run's) still has its contact: an edit of that contact reaches the CRM by import,
     which covers every contact. A contact tagged as no longer synced stays left alone (its tag
     is this tool's note, not the user's value)."""
-    if not dormant(link) or link is None:
+    if link is None or not dormant(link):
         return False
     return link.person_version != LEFT or listing.get(link.item_id) == link.item_version
 
