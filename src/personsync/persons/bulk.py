@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from personsync.fields import FIELD_NAMES, FIELDS
@@ -120,9 +121,18 @@ def _copy(
     )
     driver = conn.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for new_id, record, link in zip(ids, records, links, strict=True):
-            copy.write_row((new_id, *record_values(record), link, now, now, FIRST_VERSION))
+    from psycopg import DataError as RowRefused
+    from psycopg import IntegrityError as RuleBroken
+
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for new_id, record, link in zip(ids, records, links, strict=True):
+                copy.write_row((new_id, *record_values(record), link, now, now, FIRST_VERSION))
+    except (RuleBroken, RowRefused) as exc:
+        # The driver's own error (COPY bypasses SQLAlchemy): as SQLAlchemy's, so that the
+        # caller tells a refused value from a failed database as it does for any statement.
+        wrapped = IntegrityError if isinstance(exc, RuleBroken) else DataError
+        raise wrapped(str(statement.as_string(driver)), None, exc) from exc
     return ids
 
 

@@ -431,55 +431,70 @@ class Executor:
     # --- import ----------------------------------------------------------------------------------
     def _create_persons(self, actions: list[CreatePerson]) -> None:
         for part in chunks(actions, self.chunk):
-            # The baseline's JSON serves the journal too.
-            baselines = [record_json(a.record) for a in part]
-            pending = self.customer_ids
-            try:
-                # One transaction: the Persons (each with its hidden link), their journal entries,
-                # their link rows, and the intents of the Customer IDs to write back. Persons and
-                # journal share the database, so a Person never exists without its entry and
-                # link, and nothing is left for a later run to recover.
-                with self.engine.begin() as conn:
-                    ids = self.db.add_many(
-                        [a.record for a in part],
-                        contact_manager_ids=[a.contact.item_id for a in part],
-                        conn=conn,
-                    )
-                    version = self.db.new_version  # every new Person's: no read needed
-                    v, at = text(version), now()
-                    self.journal.done(
-                        conn,
-                        (
-                            Entry(
-                                "person",
-                                "create",
-                                a.contact.item_id,
-                                pid,
-                                RawJson(f'{{"record":{b}}}'),
-                            )
-                            for a, pid, b in zip(part, ids, baselines, strict=True)
-                        ),
-                        (RawJson(f'{{"person_id":{pid},"version":{v}}}') for pid in ids),
-                    )
-                    rows = [
-                        # item_version "" until the Customer ID is written: the next run re-reads.
-                        link_row(pid, a.contact.item_id, "", version, a.record, b, at)
+            self._create_person_chunk(part)
+
+    def _create_person_chunk(self, part: Sequence[CreatePerson]) -> None:
+        # The baseline's JSON serves the journal too.
+        baselines = [record_json(a.record) for a in part]
+        pending = self.customer_ids
+        try:
+            # One transaction: the Persons (each with its hidden link), their journal entries,
+            # their link rows, and the intents of the Customer IDs to write back. Persons and
+            # journal share the database, so a Person never exists without its entry and
+            # link, and nothing is left for a later run to recover.
+            with self.engine.begin() as conn:
+                ids = self.db.add_many(
+                    [a.record for a in part],
+                    contact_manager_ids=[a.contact.item_id for a in part],
+                    conn=conn,
+                )
+                version = self.db.new_version  # every new Person's: no read needed
+                v, at = text(version), now()
+                self.journal.done(
+                    conn,
+                    (
+                        Entry(
+                            "person",
+                            "create",
+                            a.contact.item_id,
+                            pid,
+                            RawJson(f'{{"record":{b}}}'),
+                        )
                         for a, pid, b in zip(part, ids, baselines, strict=True)
-                    ]
-                    Links.save(conn, self.folder, rows)
-                    pending = pending + [(a.contact, pid) for a, pid in zip(part, ids, strict=True)]
-                    due, pending = self._customer_id_intents(conn, pending)
-                    self.checkpoint()  # a kill here rolls the whole chunk back
-            except PersonsyncError as exc:
-                for a in part:
-                    self.error(a.name, str(exc), a.contact.item_id)
-                continue
-            self.customer_ids = pending
-            self.created += ids
-            self.report.count("create-person", len(part))
-            self.checkpoint()
-            self._begin_customer_ids(due)
+                    ),
+                    (RawJson(f'{{"person_id":{pid},"version":{v}}}') for pid in ids),
+                )
+                rows = [
+                    # item_version "" until the Customer ID is written: the next run re-reads.
+                    link_row(pid, a.contact.item_id, "", version, a.record, b, at)
+                    for a, pid, b in zip(part, ids, baselines, strict=True)
+                ]
+                Links.save(conn, self.folder, rows)
+                pending = pending + [(a.contact, pid) for a, pid in zip(part, ids, strict=True)]
+                due, pending = self._customer_id_intents(conn, pending)
+                self.checkpoint()  # a kill here rolls the whole chunk back
+        except ValueRefused as exc:
+            if len(part) > 1:
+                # The database refused a value by a rule of its own (a constraint, a trigger):
+                # the chunk's one statement failed with it and rolled back. Made one by one,
+                # the others go on and only the refused contact's Person is named.
+                for one in part:
+                    self._create_person_chunk([one])
+                return
+            self.error(part[0].name, str(exc), part[0].contact.item_id)
+            self.advance(1)
+            return
+        except PersonsyncError as exc:
+            for a in part:
+                self.error(a.name, str(exc), a.contact.item_id)
             self.advance(len(part))
+            return
+        self.customer_ids = pending
+        self.created += ids
+        self.report.count("create-person", len(part))
+        self.checkpoint()
+        self._begin_customer_ids(due)
+        self.advance(len(part))
 
     def _update_persons(self, actions: list[UpdatePerson], contact_too: set[int]) -> None:
         """`contact_too`: Persons whose contact this run writes as well (two-way). Their link
