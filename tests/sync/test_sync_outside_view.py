@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from folder_help import by_cid
-from killed_run import run_killed
 
+from killed_run import run_killed
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores import open_folder
