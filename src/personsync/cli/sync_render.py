@@ -71,7 +71,8 @@ def conflict_line(c: dict[str, Any]) -> str:
 def _detail(a: Action) -> str:
     d = action_to_dict(a)
     named = [f"conflict {conflict_line(c)}" for c in d.get("conflicts", ())]
-    return "\n".join([*named, _what(d)]) if named else _what(d)
+    # (A refresh has nothing more to say than its conflicts: no empty line after them.)
+    return "\n".join(filter(None, [*named, _what(d)])) if named else _what(d)
 
 
 def _what(d: dict[str, Any]) -> str:
@@ -98,6 +99,8 @@ def _what(d: dict[str, Any]) -> str:
 def show_plan(plan: Plan, limit: int = 50) -> None:
     arrow = {"export": "into", "import": "from", "sync": "with"}[plan.direction]
     what = f"view {plan.view!r}" if plan.direction != "import" else "Persons"
+    if plan.direction == "sync" and not plan.view:
+        what = "some Persons"  # `resolve`: the pairs it settles, not a view
     console.print(
         f"[bold]Plan[/bold]: {plan.direction} {escape(what)} {arrow} {escape(plan.folder)}"
     )
