@@ -78,6 +78,11 @@ def test_resolve_settles_a_runs_decisions(db_url: str, tmp_path: Path) -> None:
     finally:
         db.close()
 
+    # The command's report says how to settle what it left.
+    again = cli("sync", "--folder", url, "--db", db_url)
+    assert again.returncode == 4, again.stdout + again.stderr
+    assert "conflict Ada Lovelace: company: CRM ACME · Outlook Umbrella Ltd" in again.stdout
+    assert "settle with: personsync resolve " in again.stdout
     # A field name mistyped is a usage error naming the nearest field, not "nothing to do".
     typo = cli(
         "resolve", str(pid), "--folder", url, "--take", "crm", "--field", "compnay", "--db", db_url

@@ -11,7 +11,7 @@ from rich.table import Table
 from personsync.cli.output import console, print_json
 from personsync.sync.journal import RunInfo
 from personsync.sync.plan import WRITES, Action, Plan, action_to_dict, conflicts_of
-from personsync.sync.report import RunReport
+from personsync.sync.report import UNSETTLED, RunReport
 from personsync.sync.settings import FolderSettings
 
 LABELS = {
@@ -157,6 +157,13 @@ def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
     for c in report.conflicts[:50]:
         who = c.get("name") or c.get("item_id") or ""
         console.print(f"  [yellow]conflict[/yellow] {escape(str(who))}: {escape(conflict_line(c))}")
+    if any(c.get("kept") == UNSETTLED for c in report.conflicts):
+        console.print(
+            escape(
+                f"  settle with: personsync resolve {report.run_id} --take crm|outlook [--field F]"
+            ),
+            style="dim",
+        )
     for w in [w for w in report.warnings if w not in shown][:20]:
         console.print(f"  [yellow]warning[/yellow]: {escape(w)}")
     hidden = len(report.errors) + len(report.skipped) + len(report.conflicts) - 150
