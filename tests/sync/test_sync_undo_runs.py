@@ -31,6 +31,8 @@ def test_undo_dry_run_already_undone_and_runs_list(db_url: str, tmp_path: Path) 
 
     dry = json.loads(cli("undo", run, "--dry-run", "--db", db_url, "--json").stdout)["report"]
     assert dry["counts"] == {"would-undo": 4, "not-undone": 1}
+    said = cli("undo", run, "--dry-run", "--db", db_url).stdout
+    assert said.startswith("Dry run (undo ") and "4 would-undo" in said, said  # no "Run  ("
     assert len(contacts(url)) == 5  # nothing changed
     runs = json.loads(cli("runs", "list", "--db", db_url, "--json").stdout)
     assert [r["command"] for r in runs] == ["export"]  # the dry run made no run

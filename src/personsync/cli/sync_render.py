@@ -139,7 +139,9 @@ def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
     """The run's report; `shown`: warnings the plan printed already."""
     colour = {"clean": "green", "failed": "red"}.get(report.status, "yellow")
     console.print(
-        f"[bold]Run {report.run_id}[/bold] ({report.command} {escape(report.folder)}): "
+        # A dry run (`undo --dry-run`) has no run id: it made no run.
+        f"[bold]{f'Run {report.run_id}' if report.run_id else 'Dry run'}[/bold] "
+        f"({report.command} {escape(report.folder)}): "
         f"[{colour}]{escape(report.summary)}[/{colour}] in {report.duration:.1f} s"
     )
     console.print(
