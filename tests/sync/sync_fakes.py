@@ -22,6 +22,11 @@ class FakePersonsDB:
         self.engine = create_engine(
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
+        # The sync tables (a real database has them from its migrations; a run never makes
+        # them).
+        from personsync.sync.tables import metadata
+
+        metadata.create_all(self.engine)
         self.rows: dict[int, Person] = {}
         self._ids = itertools.count(1)
         self._versions = itertools.count(2)
