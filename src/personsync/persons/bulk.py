@@ -33,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Record
+from personsync.persons.pg_bulk import copy_mappings, copy_rows
 from personsync.persons.rows import record_values
 from personsync.persons.schema import FIRST_VERSION, persons
 
@@ -112,17 +113,11 @@ def _copy(
     # Ids from the sequence up front: COPY returns nothing, and RETURNING in parameter order
     # would make SQLAlchemy insert one row at a time.
     ids = sorted(int(i) for i in conn.execute(_NEXT_IDS, {"n": len(records)}).scalars())
-    columns = ["id", *FIELD_NAMES, *STAMPS]
-    from psycopg import sql  # PostgreSQL only: a SQLite run need not load the driver
-
-    statement = sql.SQL("COPY persons ({}) FROM STDIN").format(
-        sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    rows = (
+        (new_id, *record_values(record), link, now, now, FIRST_VERSION)
+        for new_id, record, link in zip(ids, records, links, strict=True)
     )
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for new_id, record, link in zip(ids, records, links, strict=True):
-            copy.write_row((new_id, *record_values(record), link, now, now, FIRST_VERSION))
+    copy_rows(conn, "persons", ["id", *FIELD_NAMES, *STAMPS], rows)
     return ids
 
 
@@ -136,12 +131,17 @@ def executemany(
     compiled once and the driver gets plain tuples, converted by the same bind processors
     SQLAlchemy would use (timestamps become its text format). Every row must carry the same
     keys, and every column the statement needs: Python-side column defaults are not applied
-    on this path. Other databases get the plain call (psycopg pipelines executemany itself).
+    on this path. On PostgreSQL a plain `table.insert()` goes as one COPY (the same rules);
+    other statements and databases get the plain call.
     A statement made once (a module's constant) is compiled once per database for all the
     chunks of a run (`_compiled`): compiling took a millisecond, five times per chunk."""
     if not rows:
         return
     if conn.dialect.name != "sqlite":
+        if conn.dialect.name == "postgresql" and _plain_insert(statement):
+            # One COPY, not a statement per row (`pg_bulk`).
+            copy_mappings(conn, statement.table, rows)  # type: ignore[arg-type]
+            return
         conn.execute(statement, list(rows))
         return
     sql, pick, convert = _compiled(statement, tuple(rows[0]), conn.dialect)
@@ -165,6 +165,12 @@ def executemany(
             values = tuple(listed)
         params.append(values)
     conn.exec_driver_sql(sql, params)
+
+
+@functools.lru_cache(maxsize=128)
+def _plain_insert(statement: Insert | Update | Delete) -> bool:
+    """`statement` is `table.insert()` as made (no values, no RETURNING): a COPY does the same."""
+    return isinstance(statement, Insert) and statement.compare(statement.table.insert())
 
 
 @functools.lru_cache(maxsize=128)

@@ -44,6 +44,7 @@ from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Person, Record, Value
 from personsync.persons import ALL_PERSONS as ALL_PERSONS  # the name callers know
 from personsync.persons import migrate as _migrate
+from personsync.persons import pg_bulk
 from personsync.persons.bulk import each_by_key, executemany, insert_records, plain_rows
 from personsync.persons.connect import IMMEDIATE, make_engine, resolve_url
 from personsync.persons.filters import compile_filter, compile_sort
@@ -474,6 +475,9 @@ class PersonsDB:
         if not pairs:
             return
         with self._write(conn) as write:
+            if write.dialect.name == "postgresql":
+                pg_bulk.set_contact_manager_ids(write, pairs)  # one statement
+                return
             executemany(write, _SET_CONTACT_MANAGER_ID, [{"pid": p, "cmid": i} for p, i in pairs])
 
     # --- views -----------------------------------------------------------------------------------
