@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, text
 
-_PARAM = re.compile(r"%\((\w+)\)s")
+_PARAM = re.compile(r"%\((\w+)\)[sb]")
 
 
 def assert_unanalysed(engine: Engine, *tables: str) -> None:

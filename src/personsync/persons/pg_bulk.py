@@ -30,8 +30,8 @@ from sqlalchemy import Connection, Table
 # field: neither the version nor `updated_at` changes.
 _SET_CONTACT_MANAGER_IDS = """
 UPDATE persons AS t SET contact_manager_id = v.c
-FROM unnest(%(ids)s::integer[], %(cids)s::text[]) AS v(id, c)
-WHERE t.id = ANY(ARRAY(SELECT unnest(%(ids)s::integer[]))) AND t.id = v.id
+FROM unnest(%(ids)b::integer[], %(cids)b::text[]) AS v(id, c)
+WHERE t.id = ANY(ARRAY(SELECT unnest(%(ids)b::integer[]))) AND t.id = v.id
 """
 
 

@@ -24,10 +24,10 @@ _LINK_KEYS = ("person_id", "item_id", "item_version", "person_version", "baselin
 
 # The ids of the folder's links of these Persons, and of these items: one look-up each in the
 # unique index of (Person, folder) or (folder, item).
-_BY_PERSON = """SELECT one.id FROM unnest(%(p)s::integer[]) AS k(p) CROSS JOIN LATERAL
-  (SELECT id FROM sync_links WHERE folder = %(f)s AND person_id = k.p LIMIT 1) AS one"""
-_BY_ITEM = """SELECT one.id FROM unnest(%(i)s::text[]) AS k(i) CROSS JOIN LATERAL
-  (SELECT id FROM sync_links WHERE folder = %(f)s AND item_id = k.i LIMIT 1) AS one"""
+_BY_PERSON = """SELECT one.id FROM unnest(%(p)b::integer[]) AS k(p) CROSS JOIN LATERAL
+  (SELECT id FROM sync_links WHERE folder = %(f)b AND person_id = k.p LIMIT 1) AS one"""
+_BY_ITEM = """SELECT one.id FROM unnest(%(i)b::text[]) AS k(i) CROSS JOIN LATERAL
+  (SELECT id FROM sync_links WHERE folder = %(f)b AND item_id = k.i LIMIT 1) AS one"""
 
 # A save replaces any older link of the same Person or the same item in the folder. (S608: the
 # statements are made of this module's constants; every value is a bound parameter.)
@@ -35,12 +35,12 @@ _EITHER = f"{_BY_PERSON} UNION ALL {_BY_ITEM}"
 _DELETE_EITHER = f"DELETE FROM sync_links WHERE id = ANY(ARRAY({_EITHER}))"  # noqa: S608
 _DELETE_BY_ITEM = f"DELETE FROM sync_links WHERE id = ANY(ARRAY({_BY_ITEM}))"  # noqa: S608
 _SET_ITEM_VERSIONS = f"""UPDATE sync_links AS t SET item_version = v.v
-FROM unnest(%(i)s::text[], %(v)s::text[]) AS v(i, v)
+FROM unnest(%(i)b::text[], %(v)b::text[]) AS v(i, v)
 WHERE t.id = ANY(ARRAY({_BY_ITEM})) AND t.item_id = v.i"""  # noqa: S608
 _SET_VERSIONS = f"""UPDATE sync_links AS t SET item_version = v.iv, person_version = v.pv
-FROM unnest(%(p)s::integer[], %(iv)s::text[], %(pv)s::text[]) AS v(p, iv, pv)
+FROM unnest(%(p)b::integer[], %(iv)b::text[], %(pv)b::text[]) AS v(p, iv, pv)
 WHERE t.id = ANY(ARRAY({_BY_PERSON})) AND t.person_id = v.p"""  # noqa: S608
-_SET_PERSON_VERSION = f"""UPDATE sync_links SET person_version = %(pv)s
+_SET_PERSON_VERSION = f"""UPDATE sync_links SET person_version = %(pv)b
 WHERE id = ANY(ARRAY({_BY_PERSON}))"""  # noqa: S608
 _MARK_STALE = f"""UPDATE sync_links SET item_version = '', person_version = ''
 WHERE id = ANY(ARRAY({_BY_ITEM}))"""  # noqa: S608
@@ -50,9 +50,9 @@ WHERE id = ANY(ARRAY({_BY_ITEM}))"""  # noqa: S608
 # chunk.) The addresses are read and used in one statement, and the run's lease keeps every
 # other writer from its entries.
 _SETTLE = """UPDATE sync_journal AS t SET state = v.st, after = v.a, error = v.e
-FROM unnest(%(s)s::integer[], %(st)s::text[], %(a)s::text[], %(e)s::text[]) AS v(s, st, a, e)
-WHERE t.ctid = ANY(ARRAY(SELECT one.tid FROM unnest(%(s)s::integer[]) AS k(s) CROSS JOIN LATERAL
-  (SELECT ctid AS tid FROM sync_journal WHERE run_id = %(r)s AND seq = k.s LIMIT 1) AS one))
+FROM unnest(%(s)b::integer[], %(st)b::text[], %(a)b::text[], %(e)b::text[]) AS v(s, st, a, e)
+WHERE t.ctid = ANY(ARRAY(SELECT one.tid FROM unnest(%(s)b::integer[]) AS k(s) CROSS JOIN LATERAL
+  (SELECT ctid AS tid FROM sync_journal WHERE run_id = %(r)b AND seq = k.s LIMIT 1) AS one))
   AND t.seq = v.s"""
 
 
