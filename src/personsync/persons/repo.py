@@ -470,8 +470,9 @@ class PersonsDB:
     def set_contact_manager_ids(
         self, pairs: Sequence[tuple[int, str | None]], *, conn: Connection | None = None
     ) -> None:
-        """Many hidden links at once (one executemany), inside `conn`'s transaction when given
-        (the sync engine commits them with its link rows); Persons that are gone are ignored."""
+        """Many hidden links at once (one statement on PostgreSQL, one executemany on SQLite),
+        inside `conn`'s transaction when given (the sync engine commits them with its link
+        rows); Persons that are gone are ignored."""
         if not pairs:
             return
         with self._write(conn) as write:
