@@ -36,6 +36,8 @@ _BY_ITEM = (sync_links.c.folder == bindparam("f")) & (sync_links.c.item_id == bi
 _BY_PERSON = (sync_links.c.folder == bindparam("f")) & (sync_links.c.person_id == bindparam("p"))
 # The writes, made once (`executemany` compiles a statement once per database).
 _INSERT = sync_links.insert()
+# SQLite: the insert replaces any link it conflicts with (see `Links.save`).
+_REPLACE = sync_links.insert().prefix_with("OR REPLACE", dialect="sqlite")
 _DELETE_BY_PERSON = delete(sync_links).where(_BY_PERSON)
 _DELETE_BY_ITEM = delete(sync_links).where(_BY_ITEM)
 _DELETE_EITHER = delete(sync_links).where(_BY_PERSON | _BY_ITEM)
@@ -159,22 +161,24 @@ class Links:
         if not rows:
             return
         end_quiet(conn, folder)
+        if conn.dialect.name != "postgresql":
+            # One statement per row: SQLite's REPLACE deletes the rows that conflict with the
+            # new one on either unique key, (folder, item id) or (Person, folder), and inserts
+            # it: what the delete of both keys and the insert did, without the delete's two
+            # look-ups per row (the insert makes them anyway to check both keys). Nothing
+            # depends on a link row's deletion (no foreign key, no trigger), every column is
+            # given (REPLACE would put a column's default in for a NULL), and no one reads
+            # the row's `id` (a replaced row may get a new one).
+            executemany(conn, _REPLACE, [{**r, "folder": folder} for r in rows])
+            return
         keys = [{"f": folder, "p": r["person_id"], "i": r["item_id"]} for r in rows]
-        if conn.dialect.name == "postgresql":
-            # Two deletes per row, one per unique key. Not the two keys OR-ed in one: psycopg
-            # prepares it, and PostgreSQL's generic plan for it, made at the first chunk while
-            # the table was empty and kept as it grew, read the folder's links through one
-            # index and filtered them: every link of the folder per row (100 s of a full
-            # export of 100,000; the engine's connections now plan each execution too).
-            executemany(conn, _DELETE_BY_PERSON, keys)
-            executemany(conn, _DELETE_BY_ITEM, keys)
-        else:
-            # One statement per row: two unique look-ups, OR-ed (SQLite's multi-index OR): a
-            # third less time than two statements per row. Each side of the OR names its whole
-            # key: with `folder = ? AND (person_id = ? OR item_id = ?)` SQLite scanned the
-            # folder's links for every row (a first sync of 20,000 spent 90 % of its time
-            # there).
-            executemany(conn, _DELETE_EITHER, keys)
+        # Two deletes per row, one per unique key. Not the two keys OR-ed in one: psycopg
+        # prepares it, and PostgreSQL's generic plan for it, made at the first chunk while
+        # the table was empty and kept as it grew, read the folder's links through one
+        # index and filtered them: every link of the folder per row (100 s of a full
+        # export of 100,000; the engine's connections now plan each execution too).
+        executemany(conn, _DELETE_BY_PERSON, keys)
+        executemany(conn, _DELETE_BY_ITEM, keys)
         executemany(conn, _INSERT, [{**r, "folder": folder} for r in rows])
 
     @staticmethod
