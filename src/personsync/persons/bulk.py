@@ -75,36 +75,46 @@ def insert_records(
 def _sqlite(
     conn: Connection, records: Sequence[Record], now: datetime, links: Sequence[str | None]
 ) -> list[int]:
+    sql, reorder, dates, stamp = _sqlite_insert(conn.dialect)
+    now_text = stamp(now) if stamp else now
+    # A row is made as (*the record's values, *STAMPS) and put in the statement's order by one
+    # itemgetter (C): a dict per row cost half a second of an import of 100,000.
+    params: list[tuple[Any, ...]] = []
+    for record, link in zip(records, links, strict=True):
+        values = record_values(record)
+        for i, proc in dates:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        params.append(reorder((*values, link, now_text, now_text, FIRST_VERSION)))
+    conn.exec_driver_sql(sql, params)
+    # Under BEGIN IMMEDIATE this is the only writer and AUTOINCREMENT hands out max+1: the ids
+    # are consecutive and end at the largest.
+    last = int(conn.execute(select(func.max(persons.c.id))).scalar_one())
+    return list(range(last - len(records) + 1, last + 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _sqlite_insert(
+    dialect: Dialect,
+) -> tuple[str, Callable[[Sequence[Any]], tuple[Any, ...]], list[tuple[int, Any]], Any]:
+    """`_sqlite`'s INSERT, once per database (compiling it took 1.5 ms, once per chunk of an
+    import): its SQL, the itemgetter that puts (*fields, *STAMPS) in its order, the date
+    fields' converters by position, and the timestamps' converter."""
     columns = [*FIELD_NAMES, *STAMPS]
-    compiled = insert(persons).compile(dialect=conn.dialect, column_keys=columns)
+    compiled = insert(persons).compile(dialect=dialect, column_keys=columns)
     order = compiled.positiontup or []
     # SQLite stores dates and timestamps as text in SQLAlchemy's format: use its converters.
     convert = {
-        name: persons.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        name: persons.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         for name in (*DATE_FIELDS, "created_at", "updated_at")
     }
-    stamp = convert["created_at"]
-    now_text = stamp(now) if stamp else now
     dates = []
     for i, name in enumerate(FIELD_NAMES):
         process = convert.get(name)
         if process is not None:
             dates.append((i, process))
-    # A row is made as (*the record's values, *STAMPS) and put in the statement's order by one
-    # itemgetter (C): a dict per row cost half a second of an import of 100,000.
     reorder = operator.itemgetter(*(columns.index(name) for name in order))
-    params: list[tuple[Any, ...]] = []
-    for record, link in zip(records, links, strict=True):
-        values = list(record_values(record))
-        for i, proc in dates:
-            if values[i] is not None:
-                values[i] = proc(values[i])
-        params.append(reorder((*values, link, now_text, now_text, FIRST_VERSION)))
-    conn.exec_driver_sql(str(compiled), params)
-    # Under BEGIN IMMEDIATE this is the only writer and AUTOINCREMENT hands out max+1: the ids
-    # are consecutive and end at the largest.
-    last = int(conn.execute(select(func.max(persons.c.id))).scalar_one())
-    return list(range(last - len(records) + 1, last + 1))
+    return str(compiled), reorder, dates, convert["created_at"]
 
 
 def _copy(

@@ -36,9 +36,9 @@ CHUNK = 2000
 _BY_ITEM = (sync_links.c.folder == bindparam("f")) & (sync_links.c.item_id == bindparam("i"))
 _BY_PERSON = (sync_links.c.folder == bindparam("f")) & (sync_links.c.person_id == bindparam("p"))
 # The writes, made once (`executemany` compiles a statement once per database).
-_INSERT = sync_links.insert()
+# SQLite: the insert replaces any link it conflicts with (see `Links.save`).
+_REPLACE = sync_links.insert().prefix_with("OR REPLACE", dialect="sqlite")
 _DELETE_BY_ITEM = delete(sync_links).where(_BY_ITEM)
-_DELETE_EITHER = delete(sync_links).where(_BY_PERSON | _BY_ITEM)
 _SET_ITEM_VERSION = update(sync_links).where(_BY_ITEM).values(item_version=bindparam("v"))
 _SET_VERSIONS = (
     update(sync_links)
@@ -162,13 +162,14 @@ class Links:
         if conn.dialect.name == "postgresql":
             pg_writes.save_links(conn, folder, rows)  # one delete and one COPY per chunk
             return
-        keys = [{"f": folder, "p": r["person_id"], "i": r["item_id"]} for r in rows]
-        # One statement per row: two unique look-ups, OR-ed (SQLite's multi-index OR): a third
-        # less time than two statements per row. Each side of the OR names its whole key: with
-        # `folder = ? AND (person_id = ? OR item_id = ?)` SQLite scanned the folder's links for
-        # every row (a first sync of 20,000 spent 90 % of its time there).
-        executemany(conn, _DELETE_EITHER, keys)
-        executemany(conn, _INSERT, [{**r, "folder": folder} for r in rows])
+        # One statement per row: SQLite's REPLACE deletes the rows that conflict with the
+        # new one on either unique key, (folder, item id) or (Person, folder), and inserts
+        # it: what the delete of both keys and the insert did, without the delete's two
+        # look-ups per row (the insert makes them anyway to check both keys). Nothing
+        # depends on a link row's deletion (no foreign key, no trigger), every column is
+        # given (REPLACE would put a column's default in for a NULL), and no one reads
+        # the row's `id` (a replaced row may get a new one).
+        executemany(conn, _REPLACE, [{**r, "folder": folder} for r in rows])
 
     @staticmethod
     def set_item_versions(conn: Any, folder: str, versions: Sequence[tuple[str, str]]) -> None:
