@@ -15,6 +15,8 @@ Notation of the store columns (documented in docs/fields.md):
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -262,6 +264,21 @@ FIELDS: tuple[FieldSpec, ...] = (
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
+
+
+def require_fields(names: Iterable[str]) -> None:
+    """UsageError naming the first of `names` that is no field, with the nearest one and the
+    list (a typo in `rules set` or `resolve --field` must not pass as "nothing to do")."""
+    from personsync.errors import UsageError
+
+    for name in names:
+        if name not in BY_NAME:
+            near = difflib.get_close_matches(name, FIELD_NAMES, n=1)
+            mean = f"did you mean {near[0]}? " if near else ""
+            raise UsageError(
+                f"unknown field {name!r}", hint=f"{mean}the fields: {', '.join(FIELD_NAMES)}"
+            )
+
 
 # The link key on the contact side: Outlook's Customer ID (MAPI PidTagCustomerId, 0x3A4A).
 CUSTOMER_ID_GRAPH = "String 0x3A4A"

@@ -11,7 +11,6 @@ Storage keeps values as typed; comparison goes through `normalise`, so that `Ann
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import operator
 import re
@@ -313,9 +312,14 @@ _SPACE = re.compile(r"[ \t]+")
 DEFAULT_REGION = "US"
 
 
-@functools.lru_cache(maxsize=200_000)
 def normalise_phone(raw: str, region: str = DEFAULT_REGION) -> str:
-    """E.164 when the number parses; else the typed value with spacing removed."""
+    """E.164 when the number parses; else the typed value with spacing removed.
+
+    Not cached here: a cache of the process outlived its runs (a first sync left 160,000
+    numbers in it) and was shared by every run of a server process. The comparisons that
+    call this compare unequal texts only (`same`), which is rare; matching, which asks for the
+    same numbers round after round, keeps its own cache for the length of one match
+    (`sync.match.MatchIndex`)."""
     text = raw.strip()
     if not text:
         return ""

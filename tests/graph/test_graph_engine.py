@@ -9,11 +9,18 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from graph_support import FAST, USER, export_until_converged, faulty_server, sign_in
+from graph_support import (
+    FAST,
+    USER,
+    export_until_converged,
+    faulty_server,
+    make_server,
+    sign_in,
+)
 
 from personsync.graph.config import STORE_DEFAULTS
 from personsync.graph.testserver import GraphTestServer
-from personsync.graph.testserver.limits import Faults
+from personsync.graph.testserver.limits import Faults, ServerConfig
 from personsync.model import Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import engine
@@ -98,3 +105,34 @@ def test_engine_runs_converge_through_faults(
         }
         assert all(notes[str(i)] == f"n{n}" for n, i in enumerate(ids))
         assert {f for f, _ in faults.injected} >= {"drop_after", "slow", "drop_before", "504"}
+
+
+def test_a_run_hears_its_own_waits_and_the_cli_sets_no_default_for_them(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sqlite_url: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Outlook asks the run to slow down (its upload budget): the run's own listener hears each
+    wait as a `Waiting` event. No process-wide default carries a listener: the CLI, imported,
+    changes no store option, so one run's waits never reach another run of the process."""
+    import personsync.cli.graph_cmds  # noqa: F401  (the commands as the CLI loads them)
+
+    assert STORE_DEFAULTS == {}
+    from personsync.sync.events import RunEvent, Waiting
+
+    srv = make_server(ServerConfig(upload_budget=25_000, upload_window=1.0))
+    monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
+    heard: list[RunEvent] = []
+    with srv.serve():
+        sign_in(srv, tmp_path, monkeypatch)
+        db = PersonsDB(sqlite_url)
+        request.addfinalizer(db.close)
+        db.add_many([Record(first_name=f"F{i}", last_name="L", notes="x" * 400) for i in range(60)])
+        out = engine.run(
+            db, "graph:Contacts/CRM", "export", options=RunOptions(yes=True), on_event=heard.append
+        )
+    assert out.report is not None and out.report.counts["create-contact"] == 60
+    waits = [e for e in heard if isinstance(e, Waiting)]
+    assert waits and any("HTTP 429" in w.reason for w in waits), heard
+    assert all(w.seconds >= 0 for w in waits)

@@ -50,8 +50,6 @@ def test_resolve_through_single_and_shared_keys() -> None:
 
 
 def test_the_index_keeps_an_address_s_own_string_and_fills_no_number_cache() -> None:
-    from personsync.model import normalise_phone
-
     index: MatchIndex[str] = MatchIndex()
     plain, upper = "ann@x.org", "Bo@X.org"
     index.add("a", Record(first_name="Ann", last_name="Lee", email1=plain))
@@ -59,15 +57,14 @@ def test_the_index_keeps_an_address_s_own_string_and_fills_no_number_cache() -> 
     keys = {k: k for k in index.by_email}
     assert keys[plain] is plain  # already its comparable form: not a lower-cased copy
     assert "bo@x.org" in keys
-    # A name bucket's phones are normalised for the entries, not through the process-wide
-    # cache of numbers (which kept a first sync's 160,000 after the run).
+    # A name bucket's phones are normalised for the entries, kept by them; the index's cache
+    # of numbers (one match's, gone with it) holds the queries' only.
     for i in range(30):
         phone = f"+1 212 555 {1000 + i}"
         index.add(f"p{i}", Record(first_name="Cy", last_name="Po", business_phone=phone))
-    normalise_phone.cache_clear()
     query = Record(first_name="Cy", last_name="Po", mobile_phone="(212) 555-1007")
     assert index.candidates(query) == ("name and phone", ["p7"])
-    assert normalise_phone.cache_info().currsize == 1  # the query's own number only
+    assert index.query_phones == {"(212) 555-1007": "+12125551007"}  # the query's own only
     # A query without phones leaves the entries' numbers alone.
     for i in range(3):
         index.add(f"d{i}", Record(first_name="Di", last_name="Wu", home_phone=f"+1 212 555 {i}"))

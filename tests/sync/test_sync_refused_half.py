@@ -10,14 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from folder_help import by_cid, edit
+from folder_help import by_cid, contacts, edit
 from proof_machine import Run, run_engine, run_killed
 from sqlalchemy import text
 from sync_fakes import records as generate
 
 from personsync.errors import ExitCode
+from personsync.model import Contact
 from personsync.persons.repo import PersonsDB
+from personsync.stores import open_folder
 from personsync.sync.journal import entries
+from personsync.sync.options import DEFAULT_CHUNK
 
 REFUSED = "Grand Poobah"  # a job title the CRM's own rule refuses
 
@@ -144,5 +147,96 @@ def test_a_refused_person_does_not_hold_back_the_others_of_its_chunk(
         for other in others:
             assert db.get(other).record.job_title == f"Outlook title {other}"
         _holds(db, url, pid, db.get(pid).record.job_title)
+    finally:
+        db.close()
+
+
+def _refuse_new(db: PersonsDB) -> None:
+    """The CRM refuses new Persons with one job title (SQLite: a trigger on insert; PostgreSQL:
+    a CHECK constraint, which holds for inserts too)."""
+    with db.engine.begin() as conn:
+        if db.engine.url.get_backend_name() == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_new BEFORE INSERT ON persons "
+                    f"WHEN NEW.job_title = '{REFUSED}' "
+                    "BEGIN SELECT RAISE(ABORT, 'this job title is not allowed'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(f"ALTER TABLE persons ADD CONSTRAINT refuse CHECK (job_title <> '{REFUSED}')")
+            )
+
+
+def _new_contacts(url: str, n: int, refused: int) -> str:
+    """`n` new contacts in the folder, the `refused`-th with the job title the CRM refuses;
+    the refused one's e-mail address."""
+    made = [r.replace({"job_title": "Plain"}) for r in generate(n, 21)]
+    made[refused] = made[refused].replace({"job_title": REFUSED})
+    store = open_folder(url, create=True)
+    try:
+        store.create_many([Contact(r) for r in made])
+    finally:
+        store.close()
+    return made[refused].email1
+
+
+def _created_but_refused(db: PersonsDB, url: str, email: str, n: int) -> None:
+    """Every contact but the refused one has its Person, once, carrying its Customer ID; the
+    refused one has none and keeps its job title in the folder."""
+    persons = {p.record.email1: p for p in db.iter_persons()}
+    assert len(persons) == db.count() == n - 1 and email not in persons
+    cards = contacts(url)
+    assert len(cards) == n
+    refused = [c for c in cards if c.record.email1 == email]
+    assert [c.record.job_title for c in refused] == [REFUSED] and not refused[0].customer_id
+    for c in cards:
+        if c.record.email1 != email:
+            assert c.customer_id == str(persons[c.record.email1].id)
+
+
+@pytest.mark.parametrize("mode", ["import", "sync"])
+def test_a_refused_new_person_does_not_hold_back_the_others_of_its_chunk(
+    db_url: str, tmp_path: Path, mode: str
+) -> None:
+    """A chunk's new Persons go in one statement; the database refuses it whole when one value
+    breaks its rule. The others of the chunk are still made and linked, and only the refused
+    contact is named; the next run names it again and makes nobody twice."""
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        _refuse_new(db)
+        email = _new_contacts(url, 5, 2)
+        for _ in range(2):
+            report = run_engine(db, url, Run(mode), yes=True, chunk=DEFAULT_CHUNK).report
+            assert report is not None and report.exit_code == ExitCode.FAILED, report
+            (error,) = report.errors
+            assert "refused the change" in error["error"], error
+            assert error["item_id"] == next(
+                c.item_id for c in contacts(url) if c.record.email1 == email
+            )
+            _created_but_refused(db, url, email, 5)
+    finally:
+        db.close()
+
+
+# Kill points of a refused chunk of new Persons made one by one: each one's transaction, its
+# Customer ID's intents, write and outcome.
+@pytest.mark.parametrize("point", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_a_refused_new_person_killed_while_the_others_are_made_one_by_one(
+    sqlite_url: str, tmp_path: Path, point: int
+) -> None:
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(sqlite_url)
+    try:
+        _refuse_new(db)
+        email = _new_contacts(url, 4, 1)
+        assert run_killed(db, sqlite_url, url, Run("import"), point)
+        report = run_engine(db, url, Run("import"), yes=True).report
+        assert report is not None and [e["item_id"] for e in report.errors] == [
+            c.item_id for c in contacts(url) if c.record.email1 == email
+        ]
+        _created_but_refused(db, url, email, 4)
     finally:
         db.close()

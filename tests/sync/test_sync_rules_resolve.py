@@ -70,8 +70,26 @@ def test_resolve_settles_a_runs_decisions(db_url: str, tmp_path: Path) -> None:
         out = engine.run(db, url, "sync", options=RunOptions(yes=True))
         assert out.report is not None and out.report.exit_code == 4
         run = out.report.run_id
+        # Nothing else of the pair changed: each conflict is still named by its Person's name.
+        assert [(c["name"], c["field"]) for c in out.report.conflicts] == [
+            ("Ada Lovelace", "company"),
+            ("Ada Lovelace", "notes"),
+        ]
     finally:
         db.close()
+
+    # The command's report says how to settle what it left.
+    again = cli("sync", "--folder", url, "--db", db_url)
+    assert again.returncode == 4, again.stdout + again.stderr
+    assert "conflict Ada Lovelace: company: CRM ACME · Outlook Umbrella Ltd" in again.stdout
+    assert "settle with: personsync resolve " in again.stdout
+    # A field name mistyped is a usage error naming the nearest field, not "nothing to do".
+    typo = cli(
+        "resolve", str(pid), "--folder", url, "--take", "crm", "--field", "compnay", "--db", db_url
+    )
+    assert typo.returncode == 2 and "did you mean company?" in typo.stderr, typo.stderr
+    typo = cli("rules", "set", url, "compnay", "--direction", "none", "--db", db_url)
+    assert typo.returncode == 2 and "did you mean company?" in typo.stderr, typo.stderr
 
     # Only company: notes stays a decision.
     first = cli("resolve", run, "--take", "outlook", "--field", "company", "--db", db_url)

@@ -31,6 +31,8 @@ def test_undo_dry_run_already_undone_and_runs_list(db_url: str, tmp_path: Path) 
 
     dry = json.loads(cli("undo", run, "--dry-run", "--db", db_url, "--json").stdout)["report"]
     assert dry["counts"] == {"would-undo": 4, "not-undone": 1}
+    said = cli("undo", run, "--dry-run", "--db", db_url).stdout
+    assert said.startswith("Dry run (undo ") and "4 would-undo" in said, said  # no "Run  ("
     assert len(contacts(url)) == 5  # nothing changed
     runs = json.loads(cli("runs", "list", "--db", db_url, "--json").stdout)
     assert [r["command"] for r in runs] == ["export"]  # the dry run made no run
@@ -65,3 +67,70 @@ def test_runs_started_in_one_minute_get_different_ids() -> None:
 
     ids = {new_run_id()[14:] for _ in range(1000)}  # the random part alone
     assert len(ids) == 1000
+
+
+def test_undo_of_many_person_writes_goes_in_chunks_and_spares_later_edits(
+    db_url: str, tmp_path: Path
+) -> None:
+    """An import that updated 30 Persons and created 10 is undone in a few transactions, not
+    three per Person (an undo of 20,000 took half an hour); a Person edited or deleted since
+    the run is named and left alone, every other one is given its old values back or deleted,
+    and each undo write is journaled."""
+    from sqlalchemy import event
+
+    from personsync.sync import engine
+    from personsync.sync.journal import entries
+    from personsync.sync.options import RunOptions
+    from personsync.sync.undo import undo
+
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        ids = db.add_many(list(generate(30, 4)))
+        before = {pid: db.get(pid).record for pid in ids}
+        engine.run(db, url, "export", options=RunOptions(yes=True))
+        store = open_folder(url, create=False)
+        try:
+            cards = contacts(url)
+            store.update_many(
+                [(c, replace(c, record=c.record.replace({"company": "Outlook Co"}))) for c in cards]
+            )
+            store.create_many([replace(c, item_id="", customer_id="") for c in contacts(url)[:10]])
+        finally:
+            store.close()
+        run = engine.run(db, url, "import", options=RunOptions(yes=True)).report
+        assert run is not None and run.counts["update-person"] == 30, run.counts
+        made = [pid for pid in db.versions() if pid not in before]
+        assert len(made) == run.counts["create-person"] == 10
+        db.update(ids[3], {"notes": "edited after the run"})
+        db.delete(ids[4])
+        commits: list[object] = []
+
+        def committed(conn: object) -> None:
+            commits.append(conn)
+
+        event.listen(db.engine, "commit", committed)
+        report = undo(db, run.run_id, options=RunOptions(yes=True))
+        event.remove(db.engine, "commit", committed)
+        assert report.counts["undone"] >= 38 and report.counts["not-undone"] == 2, report.counts
+        named = {(s["person_id"], s["reason"]) for s in report.skipped}
+        assert named == {
+            (ids[3], "the Person changed after the run"),
+            (ids[4], "the Person is gone"),
+        }
+        # The 10 new contacts' Customer IDs are taken back one by one (three commits each); the
+        # 40 Person writes go in a few transactions (three commits each before: 150 in all).
+        assert len(commits) < 50, len(commits)
+        now = db.get_many(ids)
+        for pid in ids:
+            if pid not in (ids[3], ids[4]):
+                assert now[pid].record.company == before[pid].company
+        assert now[ids[3]].record.company == "Outlook Co"
+        assert not db.get_many(made)  # the Persons the import made are gone
+        journaled = [
+            (e["side"], e["action"], e["state"]) for e in entries(db.engine, report.run_id)
+        ]
+        assert journaled.count(("person", "restore", "done")) == 28
+        assert journaled.count(("person", "delete", "done")) == 10
+    finally:
+        db.close()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from personsync.cli.options import JsonOption
-from personsync.cli.output import console, err, print_json, to_json
+from personsync.cli.output import console, err, print_json, say_wait, to_json
 from personsync.cli.root import app
 from personsync.errors import ItemNotFound, UsageError
 from personsync.fields import FIELDS
@@ -80,7 +80,7 @@ def _open(folder: str, encoding: str, date_order: str) -> ContactStore:
         options["date_order"] = order
     if options and split_url(folder)[0] != "csv":
         raise UsageError("--encoding and --date-order are for csv: folders only")
-    return open_folder(folder, create=False, **options)
+    return open_folder(folder, create=False, on_wait=say_wait, **options)
 
 
 def _report(problems: list[ReadProblem]) -> None:

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from personsync.cli.options import JsonOption
-from personsync.cli.output import console, err, print_json
+from personsync.cli.output import console, err, print_json, say_wait
 from personsync.cli.root import app
 from personsync.errors import ConfigError
-from personsync.graph.config import STORE_DEFAULTS, GraphConfig, config_dir
+from personsync.graph.config import GraphConfig, config_dir
 
 if TYPE_CHECKING:
     from personsync.graph.testserver import GraphTestServer
@@ -44,15 +44,6 @@ ClientIdOption = Annotated[
 
 def _config(tenant: str = "", client_id: str = "", mailbox: str = "") -> GraphConfig:
     return GraphConfig.load().with_options(tenant=tenant, client_id=client_id, mailbox=mailbox)
-
-
-def say_wait(seconds: float, reason: str) -> None:
-    """The progress line when the service asks us to slow down."""
-    err.print(f"[dim]waiting {seconds:.1f} s: {reason}[/dim]")
-
-
-# Every command that opens a graph: folder (export, import, ...) says why it waits.
-STORE_DEFAULTS.setdefault("on_wait", say_wait)
 
 
 @graph_app.command()
@@ -95,7 +86,7 @@ def folders(mailbox: MailboxOption = "", json_out: JsonOption = False) -> None:
     """List the mailbox's contact folders as folder URLs (graph:Contacts/...)."""
     from personsync.stores import list_folders
 
-    found = list_folders("graph:", mailbox=mailbox)
+    found = list_folders("graph:", mailbox=mailbox, on_wait=say_wait)
     if json_out:
         print_json(found)
     else:

@@ -94,6 +94,11 @@ def to_json(data: Any, indent: int | None = None) -> str:
     return json.dumps(data, default=_default, ensure_ascii=False, indent=indent)
 
 
+def say_wait(seconds: float, reason: str) -> None:
+    """The line a command prints when the folder's service asks it to slow down."""
+    err.print(f"[dim]waiting {seconds:.1f} s: {reason}[/dim]")
+
+
 def print_json(data: Any) -> None:
     """Machine-readable output: plain JSON on stdout, no colour, no wrapping."""
     sys.stdout.write(to_json(data, indent=2) + "\n")

@@ -239,7 +239,7 @@ def rules_show(
 )
 def rules_set(
     folder: Annotated[str, typer.Argument(help="The contact folder.")],
-    field: Annotated[str | None, typer.Argument(help="The field (personsync fields).")] = None,
+    field: Annotated[str | None, typer.Argument(help="The field (docs/fields.md).")] = None,
     direction: Annotated[
         str | None,
         typer.Option("--direction", help="both, to-outlook (CRM → Outlook only), to-crm, or none."),

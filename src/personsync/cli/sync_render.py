@@ -11,7 +11,7 @@ from rich.table import Table
 from personsync.cli.output import console, print_json
 from personsync.sync.journal import RunInfo
 from personsync.sync.plan import WRITES, Action, Plan, action_to_dict, conflicts_of
-from personsync.sync.report import RunReport
+from personsync.sync.report import UNSETTLED, RunReport
 from personsync.sync.settings import FolderSettings
 
 LABELS = {
@@ -71,7 +71,8 @@ def conflict_line(c: dict[str, Any]) -> str:
 def _detail(a: Action) -> str:
     d = action_to_dict(a)
     named = [f"conflict {conflict_line(c)}" for c in d.get("conflicts", ())]
-    return "\n".join([*named, _what(d)]) if named else _what(d)
+    # (A refresh has nothing more to say than its conflicts: no empty line after them.)
+    return "\n".join(filter(None, [*named, _what(d)])) if named else _what(d)
 
 
 def _what(d: dict[str, Any]) -> str:
@@ -98,6 +99,8 @@ def _what(d: dict[str, Any]) -> str:
 def show_plan(plan: Plan, limit: int = 50) -> None:
     arrow = {"export": "into", "import": "from", "sync": "with"}[plan.direction]
     what = f"view {plan.view!r}" if plan.direction != "import" else "Persons"
+    if plan.direction == "sync" and not plan.view:
+        what = "some Persons"  # `resolve`: the pairs it settles, not a view
     console.print(
         f"[bold]Plan[/bold]: {plan.direction} {escape(what)} {arrow} {escape(plan.folder)}"
     )
@@ -136,7 +139,9 @@ def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
     """The run's report; `shown`: warnings the plan printed already."""
     colour = {"clean": "green", "failed": "red"}.get(report.status, "yellow")
     console.print(
-        f"[bold]Run {report.run_id}[/bold] ({report.command} {escape(report.folder)}): "
+        # A dry run (`undo --dry-run`) has no run id: it made no run.
+        f"[bold]{f'Run {report.run_id}' if report.run_id else 'Dry run'}[/bold] "
+        f"({report.command} {escape(report.folder)}): "
         f"[{colour}]{escape(report.summary)}[/{colour}] in {report.duration:.1f} s"
     )
     console.print(
@@ -154,6 +159,13 @@ def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
     for c in report.conflicts[:50]:
         who = c.get("name") or c.get("item_id") or ""
         console.print(f"  [yellow]conflict[/yellow] {escape(str(who))}: {escape(conflict_line(c))}")
+    if any(c.get("kept") == UNSETTLED for c in report.conflicts):
+        console.print(
+            escape(
+                f"  settle with: personsync resolve {report.run_id} --take crm|outlook [--field F]"
+            ),
+            style="dim",
+        )
     for w in [w for w in report.warnings if w not in shown][:20]:
         console.print(f"  [yellow]warning[/yellow]: {escape(w)}")
     hidden = len(report.errors) + len(report.skipped) + len(report.conflicts) - 150

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from personsync.cli.db import open_persons
-from personsync.cli.output import Progress, interactive, print_json, progress
+from personsync.cli.output import Progress, interactive, print_json, progress, say_wait
 from personsync.errors import ExitCode
 from personsync.sync.policies import CONTACT_DELETED, PERSON_REMOVED, POLICIES, TAG
 
@@ -125,7 +125,7 @@ def listener(
 ) -> Callable[[RunEvent], bool | None]:
     """A run's events in a terminal: the plan (`on_plan`, then the bar's total), the guard's
     question (asked only of a person at a terminal), the bar moving with the writes."""
-    from personsync.sync.events import GuardQuestion, Planned
+    from personsync.sync.events import GuardQuestion, Planned, Waiting
     from personsync.sync.events import Progress as Moved
 
     ask = guard_question(bar, json_out)
@@ -139,6 +139,8 @@ def listener(
             return ask is not None and ask(event.message)
         elif isinstance(event, Moved):
             bar(event.step, total=event.total)
+        elif isinstance(event, Waiting):
+            say_wait(event.seconds, event.reason)
         return None
 
     return hear

@@ -29,8 +29,9 @@ LOGIN_URL = "https://login.microsoftonline.com"
 SCOPES_DELEGATED = ("Contacts.ReadWrite",)
 SCOPE_APP = "https://graph.microsoft.com/.default"
 
-# Defaults for every `graph:` folder opened in this process (the CLI sets `on_wait` so that
-# any command shows "waiting N s because the service asked us to").
+# Options under every `graph:` folder's own: empty, and nothing in personsync sets them (many runs
+# share a process: a caller's `on_wait` goes with its own call to `open_folder`). Only the
+# tests put fast retries here, restored after each test.
 STORE_DEFAULTS: dict[str, Any] = {}
 
 _ENV = {

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DataError, IntegrityError
 
 # The Persons' hidden links of a chunk (`PersonsDB.set_contact_manager_ids`). Not a mapped
 # field: neither the version nor `updated_at` changes.
@@ -46,9 +47,18 @@ def copy_rows(
     )
     driver = conn.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+    from psycopg import DataError as RowRefused
+    from psycopg import IntegrityError as RuleBroken
+
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except (RuleBroken, RowRefused) as exc:
+        # The driver's own error (COPY bypasses SQLAlchemy): as SQLAlchemy's, so that the
+        # caller tells a refused value from a failed database as it does for any statement.
+        wrapped = IntegrityError if isinstance(exc, RuleBroken) else DataError
+        raise wrapped(str(statement.as_string(driver)), None, exc) from exc
 
 
 def copy_mappings(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -251,6 +251,12 @@ class PersonsDB:
             # row.
             return {pid: str(version) for pid, version in plain_rows(conn, query)}
 
+    def in_view(self, ids: Sequence[int], view: str | None, *, conn: Connection) -> set[int]:
+        """Those of `ids` that `view` takes, read in `conn`'s transaction (the sync engine asks
+        of Persons it has just made, before they are committed). ViewError if it is gone."""
+        query = self._view_query(select(persons.c.id), view).where(persons.c.id.in_(ids))
+        return {int(pid) for pid in conn.execute(query).scalars()}
+
     def count(self, view: str | None = None, *, where: str = "") -> int:
         query = self._view_query(select(func.count()).select_from(persons), view, where=where)
         with self.engine.connect() as conn:

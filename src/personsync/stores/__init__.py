@@ -9,6 +9,7 @@ wrapped in `GuardedStore`, which enforces its capabilities.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from personsync.errors import UnsupportedFolderError
@@ -27,6 +28,9 @@ OPENERS: dict[str, str] = {
 
 DEFAULT_FOLDER = "Contacts"
 
+# The schemes whose stores wait when their service asks them to (`on_wait` is told each wait).
+WAITING = frozenset({"graph", "carddav"})
+
 
 def split_url(url: str) -> tuple[str, str]:
     scheme, sep, rest = url.partition(":")
@@ -43,9 +47,19 @@ def _module(scheme: str) -> Any:
     return importlib.import_module(OPENERS[scheme])
 
 
-def open_folder(url: str, *, create: bool = True, **options: Any) -> GuardedStore:
-    """Open the contact folder named by `url`; `create` makes a missing folder where it can."""
+def open_folder(
+    url: str,
+    *,
+    create: bool = True,
+    on_wait: Callable[[float, str], None] | None = None,
+    **options: Any,
+) -> GuardedStore:
+    """Open the contact folder named by `url`; `create` makes a missing folder where it can.
+    `on_wait(seconds, reason)` is told of each wait the folder's service asks for (the caller's
+    own, per call: never a default of the process)."""
     scheme, rest = split_url(url)
+    if on_wait is not None and scheme in WAITING:
+        options["on_wait"] = on_wait
     store: ContactStore = _module(scheme).open_store(rest, create=create, **options)
     return GuardedStore(store)
 

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from personsync.errors import ConflictError, PersonsyncError, StoreError, ValueRefused
+from personsync.errors import ConflictError, PersonsyncError, StoreError, ValueRefused, ViewError
 from personsync.model import Contact, Record
 from personsync.persons import ALL_PERSONS
 from personsync.stores.base import (
@@ -172,6 +172,12 @@ class Executor:
         self.refused: dict[int, str] = {}
         # Persons this run created (two-way: those outside the view are told and left alone).
         self.created: list[int] = []
+        # Two-way: Persons outside the run's view that it links (`_outside_view`). Their link
+        # rows are written dormant at once, in the transaction that makes the link: a run
+        # killed before its end must not leave them for the next run to take for Persons who
+        # left the view (and tag or delete their contacts).
+        self.outsiders: set[int] = set()
+        self.view_gone = False  # the run's view was deleted while it ran
 
     # --- bookkeeping -----------------------------------------------------------------------------
     def error(
@@ -204,8 +210,32 @@ class Executor:
         """`_commit`'s writes, in the caller's transaction."""
         if mirror:
             self.db.set_contact_manager_ids(mirror, conn=conn)
-        Links.save(conn, self.folder, rows)
+        Links.save(conn, self.folder, self._dormant(rows))
         self.journal.settle(conn, outcomes)
+
+    def _dormant(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`rows`, those of Persons outside a two-way run's view dormant (`LEFT`). A Person
+        whose write the CRM refused is not: its pair is tried again by the next run."""
+        if not self.outsiders:
+            return rows
+        for row in rows:
+            pid = row["person_id"]
+            if pid in self.outsiders and pid not in self.refused:
+                row["person_version"] = LEFT
+        return rows
+
+    def _outside(self, conn: Any, ids: Sequence[int], view: str | None) -> set[int]:
+        """Those of the new Persons `ids` that a two-way run's view does not take (all of them
+        when the view was deleted meanwhile: which are its own cannot be told, and a dormant
+        link is the pair left alone)."""
+        if self.view_gone:
+            return set(ids)
+        try:
+            taken: set[int] = self.db.in_view(ids, view, conn=conn)
+            return set(ids) - taken
+        except ViewError:
+            self.view_gone = True
+            return set(ids)
 
     def _write(
         self,
@@ -237,6 +267,7 @@ class Executor:
 
     # --- the plan --------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> None:
+        self.outsiders |= plan.outside_view
         try:
             self._apply(plan)
             self.writes.drain()
@@ -266,7 +297,7 @@ class Executor:
         if plan.direction != "export":
             # Import, and the CRM's half of a two-way sync first: a pair written on both sides
             # gets its link row from the contact's write, which comes second.
-            self._create_persons([a for a in plan.actions if isinstance(a, CreatePerson)])
+            self._create_persons([a for a in plan.actions if isinstance(a, CreatePerson)], plan)
             self._update_persons(
                 [a for a in plan.actions if isinstance(a, UpdatePerson)],
                 {a.person_id for a in plan.actions if isinstance(a, UpdateContact)},
@@ -429,57 +460,78 @@ class Executor:
         self.advance(len(seqs))
 
     # --- import ----------------------------------------------------------------------------------
-    def _create_persons(self, actions: list[CreatePerson]) -> None:
+    def _create_persons(self, actions: list[CreatePerson], plan: Plan) -> None:
+        # Two-way, a view with a filter: which new Persons it does not take.
+        filtered = plan.direction == "sync" and bool(plan.view) and plan.view != ALL_PERSONS
+        view = plan.view if filtered else None
         for part in chunks(actions, self.chunk):
-            # The baseline's JSON serves the journal too.
-            baselines = [record_json(a.record) for a in part]
-            pending = self.customer_ids
-            try:
-                # One transaction: the Persons (each with its hidden link), their journal entries,
-                # their link rows, and the intents of the Customer IDs to write back. Persons and
-                # journal share the database, so a Person never exists without its entry and
-                # link, and nothing is left for a later run to recover.
-                with self.engine.begin() as conn:
-                    ids = self.db.add_many(
-                        [a.record for a in part],
-                        contact_manager_ids=[a.contact.item_id for a in part],
-                        conn=conn,
-                    )
-                    version = self.db.new_version  # every new Person's: no read needed
-                    v, at = text(version), now()
-                    self.journal.done(
-                        conn,
-                        (
-                            Entry(
-                                "person",
-                                "create",
-                                a.contact.item_id,
-                                pid,
-                                RawJson(f'{{"record":{b}}}'),
-                            )
-                            for a, pid, b in zip(part, ids, baselines, strict=True)
-                        ),
-                        (RawJson(f'{{"person_id":{pid},"version":{v}}}') for pid in ids),
-                    )
-                    rows = [
-                        # item_version "" until the Customer ID is written: the next run re-reads.
-                        link_row(pid, a.contact.item_id, "", version, a.record, b, at)
+            self._create_person_chunk(part, view)
+
+    def _create_person_chunk(self, part: Sequence[CreatePerson], view: str | None) -> None:
+        """`view`: a two-way run's filtered view, whose outsiders' links are made dormant."""
+        # The baseline's JSON serves the journal too.
+        baselines = [record_json(a.record) for a in part]
+        pending = self.customer_ids
+        try:
+            # One transaction: the Persons (each with its hidden link), their journal entries,
+            # their link rows, and the intents of the Customer IDs to write back. Persons and
+            # journal share the database, so a Person never exists without its entry and
+            # link, and nothing is left for a later run to recover.
+            with self.engine.begin() as conn:
+                ids = self.db.add_many(
+                    [a.record for a in part],
+                    contact_manager_ids=[a.contact.item_id for a in part],
+                    conn=conn,
+                )
+                version = self.db.new_version  # every new Person's: no read needed
+                v, at = text(version), now()
+                if view is not None:
+                    self.outsiders |= self._outside(conn, ids, view)
+                self.journal.done(
+                    conn,
+                    (
+                        Entry(
+                            "person",
+                            "create",
+                            a.contact.item_id,
+                            pid,
+                            RawJson(f'{{"record":{b}}}'),
+                        )
                         for a, pid, b in zip(part, ids, baselines, strict=True)
-                    ]
-                    Links.save(conn, self.folder, rows)
-                    pending = pending + [(a.contact, pid) for a, pid in zip(part, ids, strict=True)]
-                    due, pending = self._customer_id_intents(conn, pending)
-                    self.checkpoint()  # a kill here rolls the whole chunk back
-            except PersonsyncError as exc:
-                for a in part:
-                    self.error(a.name, str(exc), a.contact.item_id)
-                continue
-            self.customer_ids = pending
-            self.created += ids
-            self.report.count("create-person", len(part))
-            self.checkpoint()
-            self._begin_customer_ids(due)
+                    ),
+                    (RawJson(f'{{"person_id":{pid},"version":{v}}}') for pid in ids),
+                )
+                rows = [
+                    # item_version "" until the Customer ID is written: the next run re-reads.
+                    link_row(pid, a.contact.item_id, "", version, a.record, b, at)
+                    for a, pid, b in zip(part, ids, baselines, strict=True)
+                ]
+                Links.save(conn, self.folder, self._dormant(rows))
+                pending = pending + [(a.contact, pid) for a, pid in zip(part, ids, strict=True)]
+                due, pending = self._customer_id_intents(conn, pending)
+                self.checkpoint()  # a kill here rolls the whole chunk back
+        except ValueRefused as exc:
+            if len(part) > 1:
+                # The database refused a value by a rule of its own (a constraint, a trigger):
+                # the chunk's one statement failed with it and rolled back. Made one by one,
+                # the others go on and only the refused contact's Person is named.
+                for one in part:
+                    self._create_person_chunk([one], view)
+                return
+            self.error(part[0].name, str(exc), part[0].contact.item_id)
+            self.advance(1)
+            return
+        except PersonsyncError as exc:
+            for a in part:
+                self.error(a.name, str(exc), a.contact.item_id)
             self.advance(len(part))
+            return
+        self.customer_ids = pending
+        self.created += ids
+        self.report.count("create-person", len(part))
+        self.checkpoint()
+        self._begin_customer_ids(due)
+        self.advance(len(part))
 
     def _update_persons(self, actions: list[UpdatePerson], contact_too: set[int]) -> None:
         """`contact_too`: Persons whose contact this run writes as well (two-way). Their link
@@ -704,20 +756,23 @@ class Executor:
         not take. The view's runs leave such a pair alone (the link dormant, as for a Person
         who left the view, until the Person comes into it), and this run says so: otherwise
         the next run takes the Person for one who left the view and tags or deletes its
-        contact under `--on-person-removed`."""
-        outside = set(plan.outside_view)
-        if self.created and self.db.get_view(plan.view or ALL_PERSONS).filter:
-            in_view = self.db.versions(plan.view)
-            outside.update(pid for pid in self.created if pid not in in_view)
+        contact under `--on-person-removed`. (Their links were written dormant already, with
+        the links themselves: `_dormant`; this is the same once more, and the run's word.)"""
+        outside = set(plan.outside_view) | (self.outsiders & set(self.created))
         linked = outside - set(self.stale) - set(self.refused)
         if not linked:
             return
         with self.engine.begin() as conn:
             Links.set_person_versions(conn, self.folder, sorted(linked), LEFT)
+        name, ids = plan.view or ALL_PERSONS, _ids(sorted(linked))
         self.report.warnings.append(
-            f"{len(linked)} Person(s) linked by this run are outside the view "
-            f"{plan.view or ALL_PERSONS!r} (ids {_ids(sorted(linked))}): runs of this view "
-            "leave those pairs alone until the Person comes into the view"
+            f"the view {name!r} was deleted while this run went on: the {len(linked)} "
+            f"Person(s) it linked or made (ids {ids}) are left alone by the runs of a view of "
+            "that name until one of them comes into it"
+            if self.view_gone
+            else f"{len(linked)} Person(s) linked by this run are outside the view {name!r} "
+            f"(ids {ids}): runs of this view leave those pairs alone until the Person comes "
+            "into the view"
         )
 
     def _keep_deleted(self, actions: Sequence[KeepDeleted | LeftView | Moved]) -> None:

@@ -22,7 +22,15 @@ from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem, find_elsewhere
 from personsync.sync import guard, planner, quiet
 from personsync.sync.apply import Executor, conflict_entries
-from personsync.sync.events import Finished, GuardQuestion, OnEvent, Planned, Progress, ignore
+from personsync.sync.events import (
+    Finished,
+    GuardQuestion,
+    OnEvent,
+    Planned,
+    Progress,
+    Waiting,
+    ignore,
+)
 from personsync.sync.journal import (
     Journal,
     PendingCreate,
@@ -349,7 +357,14 @@ def run(
     tell = on_event or ignore
     engine: Engine = db.engine
     ensure_tables(engine)
-    store = open_folder(folder, create=direction != "import", **options.folder_options)
+
+    def waited(seconds: float, reason: str) -> None:
+        tell(Waiting(seconds, reason))
+
+    # The run's own listener hears the folder's waits (never a default of the process).
+    store = open_folder(
+        folder, create=direction != "import", on_wait=waited, **options.folder_options
+    )
     run_id = new_run_id()
     # One run at a time per folder, from before the snapshot to the last outcome; a dry run
     # writes nothing and takes no lease.

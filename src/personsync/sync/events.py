@@ -8,6 +8,7 @@ function to `engine.run`; it is called in the run's own thread, in this order:
   answer is its return value, True to go ahead; anything else (None too) refuses, and the run
   stops with MassChangeRefused;
 - `Progress` after each chunk of writes;
+- `Waiting` whenever the contact folder's service asks the run to slow down (Graph, CardDAV);
 - `Finished` with the report, when the run ended (failed runs raise instead).
 
 Events are frozen values, so a shell may keep them or hand them to another thread.
@@ -48,6 +49,14 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """The folder's service asked the run to slow down: it sleeps `seconds` for `reason`."""
+
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class Finished:
     """The run ended and was recorded; `report.status` says how."""
 
@@ -55,7 +64,7 @@ class Finished:
     seconds: float
 
 
-RunEvent = Planned | GuardQuestion | Progress | Finished
+RunEvent = Planned | GuardQuestion | Progress | Waiting | Finished
 
 # The answer to a GuardQuestion is the return value; for the other events it is ignored.
 OnEvent = Callable[[RunEvent], bool | None]

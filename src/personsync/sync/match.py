@@ -39,13 +39,6 @@ def phone_keys(r: Record, normalised: Callable[[str], str] = normalise_phone) ->
     return {normalised(getattr(r, n)) for n in _PHONES if getattr(r, n)}
 
 
-# An indexed record's phones are normalised once (kept by its entry) and never asked for again:
-# not through the process's cache of numbers, which a first sync of 100,000 filled with 160,000
-# of them (30 MB, kept after the run). The queries' phones, asked for in each round, still go
-# through it.
-_uncached_phone = normalise_phone.__wrapped__
-
-
 def name_key(r: Record) -> str:
     """First and last name only: middle names and prefixes are often missing on one side."""
     text = f"{r.first_name} {r.last_name}".strip()
@@ -73,7 +66,7 @@ class _Entry(Generic[K]):
         # Kept as a tuple: a set is 216 bytes even when empty, 15 MB for a first sync's 100,000
         # contacts whose names matched.
         if self._phones is None:
-            self._phones = tuple(phone_keys(self.record, _uncached_phone))
+            self._phones = tuple(phone_keys(self.record))
         return self._phones
 
     @property
@@ -110,6 +103,10 @@ class MatchIndex(Generic[K]):
 
     by_email: dict[str, K | list[K]] = field(default_factory=dict)
     by_name: dict[str, _Entry[K] | list[_Entry[K]]] = field(default_factory=dict)
+    # The queries' numbers, normalised: `resolve` asks for the same ones in each round. Held
+    # by the index, so by one match of one run, and gone with it (an indexed record's own
+    # numbers are kept by its entry instead, and normalised once).
+    query_phones: dict[str, str] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -121,6 +118,12 @@ class MatchIndex(Generic[K]):
         name = name_key(record)
         if name:
             _put(self.by_name, name, _Entry(key, record))
+
+    def _query_phone(self, raw: str) -> str:
+        known = self.query_phones.get(raw)
+        if known is None:
+            known = self.query_phones[raw] = normalise_phone(raw)
+        return known
 
     def candidates(self, record: Record, taken: Set[K] = frozenset()) -> tuple[str, list[K]]:
         """(how they matched, the candidates not `taken`), in a stable order without repeats."""
@@ -136,7 +139,7 @@ class MatchIndex(Generic[K]):
         if not entries:
             return "", []
         # Phones are normalised only when a name matches: parsing numbers is the slow part.
-        phones, company = phone_keys(record), company_key(record)
+        phones, company = phone_keys(record, self._query_phone), company_key(record)
         how = ""
         for entry in entries:
             if entry.key in taken:

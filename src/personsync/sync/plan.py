@@ -147,6 +147,9 @@ class Refresh:
     conflicts: tuple[Conflict, ...] = ()
     baseline: Record | None = None
     settled: bool = True
+    # Who, for the plan and report, when the pair has conflicts to name ("" otherwise: a first
+    # sync refreshes 100,000 pairs, and a name each would be 100,000 strings made for nothing).
+    name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +459,8 @@ def action_to_dict(a: Action) -> dict[str, Any]:
         out |= {"person_id": a.person_id, "item_id": a.contact.item_id}
         if isinstance(a, Link):
             out |= {"name": a.name, "link": a.link}
+        elif a.name:
+            out["name"] = a.name
     elif isinstance(a, KeepDeleted | Skip | LeftView | DeleteContact | DeletePerson | Moved):
         out |= {"reason": a.reason, "name": a.name, "item_id": a.item_id, "person_id": a.person_id}
         if isinstance(a, DeleteContact):

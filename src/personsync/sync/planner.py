@@ -132,7 +132,8 @@ def _export_pair(
             person.display_name,
             **named,
         )
-    return Refresh(person.id, person.version, contact, new_record, **named)
+    who = person.display_name if named.get("conflicts") else ""
+    return Refresh(person.id, person.version, contact, new_record, **named, name=who)
 
 
 def _import_pair(
@@ -164,7 +165,8 @@ def _import_pair(
             contact.display_name,
             **named,
         )
-    return Refresh(person.id, person.version, contact, new_record, **named)
+    who = contact.display_name if named.get("conflicts") else ""
+    return Refresh(person.id, person.version, contact, new_record, **named, name=who)
 
 
 def _sync_pair(
@@ -224,7 +226,8 @@ def _sync_pair(
     if how or contact.customer_id != cid:
         made = how or "linked"
         return [Link.named(person.id, person.version, contact, fp.baseline, made, name, **three)]
-    return [Refresh(person.id, person.version, contact, fp.baseline, **three)]
+    who = name if three.get("conflicts") else ""
+    return [Refresh(person.id, person.version, contact, fp.baseline, **three, name=who)]
 
 
 def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool = False) -> Plan:

@@ -13,6 +13,7 @@ from collections.abc import Collection
 from typing import Any
 
 from personsync.errors import UsageError
+from personsync.fields import require_fields
 from personsync.sync import engine
 from personsync.sync.journal import get_run
 from personsync.sync.merge import policy
@@ -36,6 +37,7 @@ def resolve(
     side = policy(take)
     if side not in ("crm", "outlook"):
         raise UsageError(f"--take {take}: take crm or outlook")
+    require_fields(fields)
     if target.isdigit():
         if not folder:
             raise UsageError("a Person's conflicts need --folder", hint="or give the run's id")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select
 
 from personsync.errors import UsageError
-from personsync.fields import FIELD_NAMES
+from personsync.fields import require_fields
 from personsync.sync.links import normalise_folder, now
 from personsync.sync.merge import DEFAULT_RULE, FLOWS, FieldRule, Flow, policy
 from personsync.sync.policies import (
@@ -111,8 +111,7 @@ def set_rule(
     fill_only_if_empty: bool | None = None,
 ) -> FolderSettings:
     """Change one field's rule (what is not given stays); a rule back at the default goes."""
-    if name not in FIELD_NAMES:
-        raise UsageError(f"unknown field {name!r}", hint="`personsync fields` lists them")
+    require_fields([name])
     settings = load_settings(engine, folder)
     rule = settings.rules.get(name, DEFAULT_RULE)
     if flow is not None:
