@@ -101,3 +101,87 @@ def test_one_record_wanted_by_several_queries_is_contested_by_all_of_them() -> N
         5: ("e-mail", "cy", [4, 5]),
     }
     assert found.ambiguous == {} and found.unmatched == []
+
+
+def test_an_e_mail_match_is_taken_before_names_are_matched() -> None:
+    # Contact "a" has Person 1's address, and Person 2's name and phone (Person 2 has no
+    # address). By the rule, "the same e-mail address; else the same name and phone", Person 1
+    # is "a"'s: taken first, as the next run would find it (linked), and Person 2 is matched by
+    # name among the contacts no address took ("b", whose company is Person 2's).
+    index: MatchIndex[str] = MatchIndex()
+    index.add(
+        "a",
+        Record(
+            first_name="Ann", last_name="Lee", email1="al@x.org", mobile_phone="+1 212 555 0100"
+        ),
+    )
+    index.add("b", Record(first_name="Ann", last_name="Lee", company="Acme"))
+    queries = [
+        (1, Record(first_name="Annie", last_name="Lee", email1="AL@x.org")),
+        (
+            2,
+            Record(
+                first_name="Ann", last_name="Lee", mobile_phone="(212) 555-0100", company="Acme"
+            ),
+        ),
+    ]
+    found = resolve(queries, index, frozenset())
+    assert found.matched == {1: ("e-mail", "a"), 2: ("name and company", "b")}
+    assert found.ambiguous == {} and found.contested == {} and found.unmatched == []
+    # Without "b", Person 2 has no candidate left: unmatched (a new contact), not a guess.
+    index = MatchIndex()
+    index.add(
+        "a",
+        Record(
+            first_name="Ann", last_name="Lee", email1="al@x.org", mobile_phone="+1 212 555 0100"
+        ),
+    )
+    found = resolve(queries, index, frozenset())
+    assert found.matched == {1: ("e-mail", "a")} and found.unmatched == [2]
+
+
+def test_a_record_contested_by_addresses_still_counts_against_a_name() -> None:
+    # Two Persons share "a"'s address (contested: neither is settled), and a third wants "a" by
+    # name and phone: "a" is not given to the name either; all three are named.
+    index: MatchIndex[str] = MatchIndex()
+    index.add(
+        "a",
+        Record(
+            first_name="Ann", last_name="Lee", email1="al@x.org", mobile_phone="+1 212 555 0100"
+        ),
+    )
+    queries = [
+        (1, Record(email1="al@x.org")),
+        (2, Record(email1="AL@x.org")),
+        (3, Record(first_name="Ann", last_name="Lee", mobile_phone="+1 212 555 0100")),
+    ]
+    found = resolve(queries, index, frozenset())
+    assert found.matched == {}
+    assert found.contested == {
+        1: ("e-mail", "a", [1, 2, 3]),
+        2: ("e-mail", "a", [1, 2, 3]),
+        3: ("name and phone", "a", [1, 2, 3]),
+    }
+
+
+def test_records_taken_by_e_mail_have_no_phone_number_parsed() -> None:
+    # A name shared by many records, all but one matched by address: only the one left (and
+    # the query) has its numbers parsed, and the bucket keeps only what is left to match.
+    index: MatchIndex[str] = MatchIndex()
+    queries: list[tuple[int, Record]] = []
+    for i in range(20):
+        phone = f"+1 212 555 {1000 + i}"
+        record = Record(first_name="Cy", last_name="Po", email1=f"cy{i}@x.org", home_phone=phone)
+        index.add(f"c{i}", record)
+        queries.append((i, record))
+    index.add("last", Record(first_name="Cy", last_name="Po", home_phone="+1 212 555 9999"))
+    bucket = index.by_name["cy po"]
+    assert isinstance(bucket, list)
+    queries.append((99, Record(first_name="Cy", last_name="Po", mobile_phone="(212) 555-9999")))
+    found = resolve(queries, index, frozenset())
+    assert found.matched[99] == ("name and phone", "last")
+    assert len(found.matched) == 21
+    assert [entry.key for entry in bucket if entry._phones is not None] == ["last"]
+    # Pruned as it was scanned: the records taken by address are gone from the bucket.
+    left = index.by_name["cy po"]
+    assert not isinstance(left, list) and left.key == "last"

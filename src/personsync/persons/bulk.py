@@ -29,11 +29,11 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Record
+from personsync.persons.pg_bulk import copy_mappings, copy_rows
 from personsync.persons.rows import record_values
 from personsync.persons.schema import FIRST_VERSION, persons
 
@@ -75,36 +75,46 @@ def insert_records(
 def _sqlite(
     conn: Connection, records: Sequence[Record], now: datetime, links: Sequence[str | None]
 ) -> list[int]:
+    sql, reorder, dates, stamp = _sqlite_insert(conn.dialect)
+    now_text = stamp(now) if stamp else now
+    # A row is made as (*the record's values, *STAMPS) and put in the statement's order by one
+    # itemgetter (C): a dict per row cost half a second of an import of 100,000.
+    params: list[tuple[Any, ...]] = []
+    for record, link in zip(records, links, strict=True):
+        values = record_values(record)
+        for i, proc in dates:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        params.append(reorder((*values, link, now_text, now_text, FIRST_VERSION)))
+    conn.exec_driver_sql(sql, params)
+    # Under BEGIN IMMEDIATE this is the only writer and AUTOINCREMENT hands out max+1: the ids
+    # are consecutive and end at the largest.
+    last = int(conn.execute(select(func.max(persons.c.id))).scalar_one())
+    return list(range(last - len(records) + 1, last + 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _sqlite_insert(
+    dialect: Dialect,
+) -> tuple[str, Callable[[Sequence[Any]], tuple[Any, ...]], list[tuple[int, Any]], Any]:
+    """`_sqlite`'s INSERT, once per database (compiling it took 1.5 ms, once per chunk of an
+    import): its SQL, the itemgetter that puts (*fields, *STAMPS) in its order, the date
+    fields' converters by position, and the timestamps' converter."""
     columns = [*FIELD_NAMES, *STAMPS]
-    compiled = insert(persons).compile(dialect=conn.dialect, column_keys=columns)
+    compiled = insert(persons).compile(dialect=dialect, column_keys=columns)
     order = compiled.positiontup or []
     # SQLite stores dates and timestamps as text in SQLAlchemy's format: use its converters.
     convert = {
-        name: persons.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        name: persons.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         for name in (*DATE_FIELDS, "created_at", "updated_at")
     }
-    stamp = convert["created_at"]
-    now_text = stamp(now) if stamp else now
     dates = []
     for i, name in enumerate(FIELD_NAMES):
         process = convert.get(name)
         if process is not None:
             dates.append((i, process))
-    # A row is made as (*the record's values, *STAMPS) and put in the statement's order by one
-    # itemgetter (C): a dict per row cost half a second of an import of 100,000.
     reorder = operator.itemgetter(*(columns.index(name) for name in order))
-    params: list[tuple[Any, ...]] = []
-    for record, link in zip(records, links, strict=True):
-        values = list(record_values(record))
-        for i, proc in dates:
-            if values[i] is not None:
-                values[i] = proc(values[i])
-        params.append(reorder((*values, link, now_text, now_text, FIRST_VERSION)))
-    conn.exec_driver_sql(str(compiled), params)
-    # Under BEGIN IMMEDIATE this is the only writer and AUTOINCREMENT hands out max+1: the ids
-    # are consecutive and end at the largest.
-    last = int(conn.execute(select(func.max(persons.c.id))).scalar_one())
-    return list(range(last - len(records) + 1, last + 1))
+    return str(compiled), reorder, dates, convert["created_at"]
 
 
 def _copy(
@@ -113,26 +123,11 @@ def _copy(
     # Ids from the sequence up front: COPY returns nothing, and RETURNING in parameter order
     # would make SQLAlchemy insert one row at a time.
     ids = sorted(int(i) for i in conn.execute(_NEXT_IDS, {"n": len(records)}).scalars())
-    columns = ["id", *FIELD_NAMES, *STAMPS]
-    from psycopg import sql  # PostgreSQL only: a SQLite run need not load the driver
-
-    statement = sql.SQL("COPY persons ({}) FROM STDIN").format(
-        sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    rows = (
+        (new_id, *record_values(record), link, now, now, FIRST_VERSION)
+        for new_id, record, link in zip(ids, records, links, strict=True)
     )
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    from psycopg import DataError as RowRefused
-    from psycopg import IntegrityError as RuleBroken
-
-    try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for new_id, record, link in zip(ids, records, links, strict=True):
-                copy.write_row((new_id, *record_values(record), link, now, now, FIRST_VERSION))
-    except (RuleBroken, RowRefused) as exc:
-        # The driver's own error (COPY bypasses SQLAlchemy): as SQLAlchemy's, so that the
-        # caller tells a refused value from a failed database as it does for any statement.
-        wrapped = IntegrityError if isinstance(exc, RuleBroken) else DataError
-        raise wrapped(str(statement.as_string(driver)), None, exc) from exc
+    copy_rows(conn, "persons", ["id", *FIELD_NAMES, *STAMPS], rows)
     return ids
 
 
@@ -146,12 +141,17 @@ def executemany(
     compiled once and the driver gets plain tuples, converted by the same bind processors
     SQLAlchemy would use (timestamps become its text format). Every row must carry the same
     keys, and every column the statement needs: Python-side column defaults are not applied
-    on this path. Other databases get the plain call (psycopg pipelines executemany itself).
+    on this path. On PostgreSQL a plain `table.insert()` goes as one COPY (the same rules);
+    other statements and databases get the plain call.
     A statement made once (a module's constant) is compiled once per database for all the
     chunks of a run (`_compiled`): compiling took a millisecond, five times per chunk."""
     if not rows:
         return
     if conn.dialect.name != "sqlite":
+        if conn.dialect.name == "postgresql" and _plain_insert(statement):
+            # One COPY, not a statement per row (`pg_bulk`).
+            copy_mappings(conn, statement.table, rows)  # type: ignore[arg-type]
+            return
         conn.execute(statement, list(rows))
         return
     sql, pick, convert = _compiled(statement, tuple(rows[0]), conn.dialect)
@@ -175,6 +175,12 @@ def executemany(
             values = tuple(listed)
         params.append(values)
     conn.exec_driver_sql(sql, params)
+
+
+@functools.lru_cache(maxsize=128)
+def _plain_insert(statement: Insert | Update | Delete) -> bool:
+    """`statement` is `table.insert()` as made (no values, no RETURNING): a COPY does the same."""
+    return isinstance(statement, Insert) and statement.compare(statement.table.insert())
 
 
 @functools.lru_cache(maxsize=128)

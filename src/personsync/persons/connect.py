@@ -67,14 +67,15 @@ def make_engine(url: str) -> Engine:
 
 def _plan_each_execution(dbapi_conn: Any, _record: Any) -> None:
     """PostgreSQL plans every execution of a statement for its values and the tables as they
-    are now, never from a plan it cached earlier. Why: psycopg prepares what it sends with
-    `executemany` (every chunk of a run's link and journal writes), and after five executions
-    PostgreSQL may switch a prepared statement to a generic plan, kept for the connection. One
-    made while `sync_links` was still empty (a run's first chunk, no statistics) found the
-    folder's index no dearer than the unique (Person, folder) one, and each delete of a link by
-    its Person then read every link of the folder: 145 s of a full export of 100,000. A custom
-    plan sees the table's real size, so the unique index wins as soon as it matters; planning a
-    one-row statement costs microseconds. Per connection, not process-wide."""
+    are now, never from a plan it cached earlier. Why: psycopg prepares a statement it sends
+    five times (the chunk statements of a run's link and journal writes), and PostgreSQL may
+    then switch it to a generic plan, kept for the connection. One made while `sync_links` was
+    still empty (a run's first chunk, no statistics) found the folder's index no dearer than
+    the unique (Person, folder) one, and each delete of a link by its Person then read every
+    link of the folder: 145 s of a full export of 100,000 (then one statement per row); a
+    chunk statement's plan made on an empty table scans it (`persons/pg_bulk.py`). A custom
+    plan sees the table's real size and the chunk's arrays' lengths; it is made once per chunk
+    statement. Per connection, not process-wide."""
     cursor = dbapi_conn.cursor()
     cursor.execute("SET plan_cache_mode = force_custom_plan")
     cursor.close()

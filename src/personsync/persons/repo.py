@@ -44,6 +44,7 @@ from personsync.fields import FIELD_NAMES, FIELDS
 from personsync.model import Person, Record, Value
 from personsync.persons import ALL_PERSONS as ALL_PERSONS  # the name callers know
 from personsync.persons import migrate as _migrate
+from personsync.persons import pg_bulk
 from personsync.persons.bulk import each_by_key, executemany, insert_records, plain_rows
 from personsync.persons.connect import IMMEDIATE, make_engine, resolve_url
 from personsync.persons.filters import compile_filter, compile_sort
@@ -475,11 +476,15 @@ class PersonsDB:
     def set_contact_manager_ids(
         self, pairs: Sequence[tuple[int, str | None]], *, conn: Connection | None = None
     ) -> None:
-        """Many hidden links at once (one executemany), inside `conn`'s transaction when given
-        (the sync engine commits them with its link rows); Persons that are gone are ignored."""
+        """Many hidden links at once (one statement on PostgreSQL, one executemany on SQLite),
+        inside `conn`'s transaction when given (the sync engine commits them with its link
+        rows); Persons that are gone are ignored."""
         if not pairs:
             return
         with self._write(conn) as write:
+            if write.dialect.name == "postgresql":
+                pg_bulk.set_contact_manager_ids(write, pairs)  # one statement
+                return
             executemany(write, _SET_CONTACT_MANAGER_ID, [{"pid": p, "cmid": i} for p, i in pairs])
 
     # --- views -----------------------------------------------------------------------------------

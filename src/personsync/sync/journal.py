@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from personsync.errors import DatabaseError, RunNotFound
 from personsync.persons.bulk import executemany
 from personsync.stores.base import InterruptedWrite
+from personsync.sync import pg_writes
 from personsync.sync.links import normalise_folder, now
 from personsync.sync.tables import sync_journal, sync_runs
 from personsync.sync.values import dumps, loads
@@ -181,6 +182,14 @@ class Journal:
     def settle(self, conn: Any, outcomes: Sequence[tuple[int, str, Any, str | None]]) -> None:
         """Record (seq, state, after, error) inside the caller's transaction."""
         if not outcomes:
+            return
+        if conn.dialect.name == "postgresql":
+            # One statement for the chunk (`pg_writes`).
+            pg_writes.settle(
+                conn,
+                self.run_id,
+                ((s, st, None if a is None else dumps(a), e) for s, st, a, e in outcomes),
+            )
             return
         executemany(
             conn,

@@ -19,26 +19,26 @@ from sqlalchemy.exc import SQLAlchemyError
 from personsync.errors import DatabaseError
 from personsync.model import Record
 from personsync.persons.bulk import each_by_key, executemany, plain_rows
+from personsync.sync import pg_writes
 from personsync.sync.tables import sync_folder_state, sync_ignored, sync_links, sync_quiet
 from personsync.sync.values import loads, record_from_dict
 
 CHUNK = 2000
 
-# Link writes name one row by its whole unique key ((folder, item id) or (Person, folder)), one
-# statement per row, sent together (`executemany`; psycopg pipelines and prepares them). Why: a
+# Link writes name one row by its whole unique key ((folder, item id) or (Person, folder)). Why: a
 # database plans `folder = ? AND item_id IN (500 ids)` from the table's statistics, and
 # PostgreSQL has none for a table that grew from empty during the run (autovacuum off, or not
 # yet run): it then scanned every link of the folder for each chunk, and a full export of
 # 100,000 took 9.5 times as long as on SQLite. Equality on every column of a unique index is
-# planned as one index look-up whatever the statistics say, in the generic plan of a prepared
-# statement too (tests/sync/test_sync_link_plans.py checks both plans).
+# planned as one index look-up whatever the statistics say. SQLite: one statement per row, sent
+# together (`executemany`). PostgreSQL: one statement per chunk, each key looked up on its own
+# inside it (`pg_writes`; tests/sync/test_sync_link_plans.py EXPLAINs them).
 _BY_ITEM = (sync_links.c.folder == bindparam("f")) & (sync_links.c.item_id == bindparam("i"))
 _BY_PERSON = (sync_links.c.folder == bindparam("f")) & (sync_links.c.person_id == bindparam("p"))
 # The writes, made once (`executemany` compiles a statement once per database).
-_INSERT = sync_links.insert()
-_DELETE_BY_PERSON = delete(sync_links).where(_BY_PERSON)
+# SQLite: the insert replaces any link it conflicts with (see `Links.save`).
+_REPLACE = sync_links.insert().prefix_with("OR REPLACE", dialect="sqlite")
 _DELETE_BY_ITEM = delete(sync_links).where(_BY_ITEM)
-_DELETE_EITHER = delete(sync_links).where(_BY_PERSON | _BY_ITEM)
 _SET_ITEM_VERSION = update(sync_links).where(_BY_ITEM).values(item_version=bindparam("v"))
 _SET_VERSIONS = (
     update(sync_links)
@@ -159,23 +159,17 @@ class Links:
         if not rows:
             return
         end_quiet(conn, folder)
-        keys = [{"f": folder, "p": r["person_id"], "i": r["item_id"]} for r in rows]
         if conn.dialect.name == "postgresql":
-            # Two deletes per row, one per unique key. Not the two keys OR-ed in one: psycopg
-            # prepares it, and PostgreSQL's generic plan for it, made at the first chunk while
-            # the table was empty and kept as it grew, read the folder's links through one
-            # index and filtered them: every link of the folder per row (100 s of a full
-            # export of 100,000; the engine's connections now plan each execution too).
-            executemany(conn, _DELETE_BY_PERSON, keys)
-            executemany(conn, _DELETE_BY_ITEM, keys)
-        else:
-            # One statement per row: two unique look-ups, OR-ed (SQLite's multi-index OR): a
-            # third less time than two statements per row. Each side of the OR names its whole
-            # key: with `folder = ? AND (person_id = ? OR item_id = ?)` SQLite scanned the
-            # folder's links for every row (a first sync of 20,000 spent 90 % of its time
-            # there).
-            executemany(conn, _DELETE_EITHER, keys)
-        executemany(conn, _INSERT, [{**r, "folder": folder} for r in rows])
+            pg_writes.save_links(conn, folder, rows)  # one delete and one COPY per chunk
+            return
+        # One statement per row: SQLite's REPLACE deletes the rows that conflict with the
+        # new one on either unique key, (folder, item id) or (Person, folder), and inserts
+        # it: what the delete of both keys and the insert did, without the delete's two
+        # look-ups per row (the insert makes them anyway to check both keys). Nothing
+        # depends on a link row's deletion (no foreign key, no trigger), every column is
+        # given (REPLACE would put a column's default in for a NULL), and no one reads
+        # the row's `id` (a replaced row may get a new one).
+        executemany(conn, _REPLACE, [{**r, "folder": folder} for r in rows])
 
     @staticmethod
     def set_item_versions(conn: Any, folder: str, versions: Sequence[tuple[str, str]]) -> None:
@@ -184,6 +178,9 @@ class Links:
         if not versions:
             return
         end_quiet(conn, folder)
+        if conn.dialect.name == "postgresql":
+            pg_writes.set_item_versions(conn, folder, versions)
+            return
         executemany(conn, _SET_ITEM_VERSION, [{"f": folder, "i": i, "v": v} for i, v in versions])
 
     @staticmethod
@@ -193,6 +190,9 @@ class Links:
         if not rows:
             return
         end_quiet(conn, folder)
+        if conn.dialect.name == "postgresql":
+            pg_writes.set_versions(conn, folder, rows)
+            return
         params = [{"f": folder, "p": p, "iv": iv, "pv": pv} for p, iv, pv in rows]
         executemany(conn, _SET_VERSIONS, params)
 
@@ -201,20 +201,30 @@ class Links:
         conn: Any, folder: str, person_ids: Iterable[int], version: str
     ) -> None:
         """The Person's side of these Persons' links, their contact's side as it is."""
-        params = [{"f": folder, "p": p, "pv": version} for p in person_ids]
-        if params:
-            end_quiet(conn, folder)
-            executemany(conn, _SET_PERSON_VERSION, params)
+        ids = list(person_ids)
+        if not ids:
+            return
+        end_quiet(conn, folder)
+        if conn.dialect.name == "postgresql":
+            pg_writes.set_person_versions(conn, folder, ids, version)
+            return
+        executemany(conn, _SET_PERSON_VERSION, [{"f": folder, "p": p, "pv": version} for p in ids])
 
     @staticmethod
     def forget(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
         end_quiet(conn, folder)
+        if conn.dialect.name == "postgresql":
+            pg_writes.forget(conn, folder, item_ids)
+            return
         executemany(conn, _DELETE_BY_ITEM, [{"f": folder, "i": i} for i in item_ids])
 
     @staticmethod
     def mark_stale(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
         """Make the next run re-read these pairs instead of trusting their versions."""
         end_quiet(conn, folder)
+        if conn.dialect.name == "postgresql":
+            pg_writes.mark_stale(conn, folder, item_ids)
+            return
         rows = [{"f": folder, "i": i, "iv": "", "pv": ""} for i in item_ids]
         executemany(conn, _SET_VERSIONS_BY_ITEM, rows)
 

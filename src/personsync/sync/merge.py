@@ -264,6 +264,11 @@ def three_way(
     # syncs again, it is decided from the values both sides last agreed on.
     open_fields = [f for f in differing if f in barred]
     differing = [f for f in differing if f not in barred]
+    if not differing and not open_fields:
+        # Both sides agree (every pair of a first sync against contacts exported before):
+        # nothing flows, nothing is named, the CRM's own Record is agreed (as below, in short).
+        agreed = crm.replace({f: getattr(outlook, f) for f in unsupported}) if unsupported else crm
+        return FieldPlan({}, {}, agreed, (), ())
     to_outlook: dict[str, Value] = {}
     to_crm: dict[str, Value] = {}
     conflicts: list[Conflict] = []
