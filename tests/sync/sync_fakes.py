@@ -100,6 +100,16 @@ class FakePersonsDB:
         self.get(person_id)
         del self.rows[person_id]
 
+    def delete_unchanged(
+        self, wanted: Sequence[tuple[int, str]], *, conn: object = None
+    ) -> list[Person]:
+        gone = [
+            self.rows[pid] for pid, v in wanted if pid in self.rows and self.rows[pid].version == v
+        ]
+        for p in gone:
+            del self.rows[p.id]
+        return gone
+
     def set_contact_manager_id(self, person_id: int, item_id: str | None) -> None:
         self.rows[person_id] = replace(self.get(person_id), contact_manager_id=item_id)
 
