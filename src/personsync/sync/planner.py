@@ -718,6 +718,7 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
     unread: list[Action] = [
         _problem_skip(problems, i) for i in sorted(problems.keys() - taken - folder.contacts.keys())
     ]
+    del taken  # every item of a first sync: not alive beside `claimed` below
     warnings = list(persons_half.warnings)
     # What a contact held that no Person field takes is told as an import tells it.
     # (Those holding any, in item order: not a sorted copy of every contact read.)
@@ -725,7 +726,8 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
     warnings += [w for i, c in told for w in _unmapped(i, c)]
     live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
     # Persons of the view, and any linked Person, are not matched again.
-    claimed = set(links) | set(snap.persons.versions)
+    claimed = set(snap.persons.versions)  # (in place, not a union of two copies)
+    claimed.update(links)
     everyone = snap.persons.persons
     contacts_half = _place_contacts(
         pending,
