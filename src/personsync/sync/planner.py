@@ -182,7 +182,7 @@ def _sync_pair(
         "baseline": fp.baseline,
         "settled": fp.settled and not both,
     }
-    name, cid = person.display_name, str(person.id)
+    cid = str(person.id)
     out: list[Action] = []
     alone: Record | None = None
     if fp.to_crm:
@@ -206,7 +206,9 @@ def _sync_pair(
             before = base if base is not None else person.record
             alone = fp.baseline.replace({f: getattr(before, f) for f in fp.to_crm})
         out.append(
-            UpdatePerson(person.id, person.version, seen, record, changes, how, name, **half)
+            UpdatePerson(
+                person.id, person.version, seen, record, changes, how, person.display_name, **half
+            )
         )
         # The conflicts are named once, with the pair's first action.
         three["conflicts"] = ()
@@ -216,13 +218,23 @@ def _sync_pair(
         link = "" if fp.to_crm else how
         out.append(
             UpdateContact(
-                person.id, person.version, contact, new, changes, link, name, **three, alone=alone
+                person.id,
+                person.version,
+                contact,
+                new,
+                changes,
+                link,
+                person.display_name,
+                **three,
+                alone=alone,
             )
         )
     if out:
         return out
     if how or contact.customer_id != cid:
         made = how or "linked"
+        # A pair that agrees is named by its agreed record, the Person's own (no name made).
+        name = "" if fp.baseline is person.record else person.display_name
         return [Link.named(person.id, person.version, contact, fp.baseline, made, name, **three)]
     return [Refresh(person.id, person.version, contact, fp.baseline, **three)]
 
