@@ -9,6 +9,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from personsync.cli import app
@@ -217,3 +218,17 @@ def test_the_cli_offers_every_conflict_policy() -> None:
     from personsync.sync.merge import POLICIES as ENGINE_POLICIES
 
     assert POLICIES == ENGINE_POLICIES
+
+
+def test_the_cli_says_why_a_run_waits(capsys: pytest.CaptureFixture[str]) -> None:
+    """A run's `Waiting` event (the folder's service asked it to slow down) is a line on
+    stderr, from the run's own listener (no default of the process prints it)."""
+    from personsync.cli.output import progress, reset_consoles
+    from personsync.cli.sync_run import listener
+    from personsync.sync.events import Waiting
+
+    reset_consoles()
+    with progress("exporting") as bar:
+        hear = listener(bar, json_out=False)
+        assert hear(Waiting(2.0, "the service answered HTTP 429")) is None
+    assert "waiting 2.0 s: the service answered HTTP 429" in capsys.readouterr().err

@@ -22,6 +22,11 @@ class FakePersonsDB:
         self.engine = create_engine(
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
+        # The sync tables (a real database has them from its migrations; a run never makes
+        # them).
+        from personsync.sync.tables import metadata
+
+        metadata.create_all(self.engine)
         self.rows: dict[int, Person] = {}
         self._ids = itertools.count(1)
         self._versions = itertools.count(2)
@@ -94,6 +99,16 @@ class FakePersonsDB:
     def delete(self, person_id: int) -> None:
         self.get(person_id)
         del self.rows[person_id]
+
+    def delete_unchanged(
+        self, wanted: Sequence[tuple[int, str]], *, conn: object = None
+    ) -> list[Person]:
+        gone = [
+            self.rows[pid] for pid, v in wanted if pid in self.rows and self.rows[pid].version == v
+        ]
+        for p in gone:
+            del self.rows[p.id]
+        return gone
 
     def set_contact_manager_id(self, person_id: int, item_id: str | None) -> None:
         self.rows[person_id] = replace(self.get(person_id), contact_manager_id=item_id)

@@ -29,6 +29,7 @@ class CountingDB(PersonsDB):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.handed: list[int] = []
+        self.listed: list[str | None] = []  # the views whose versions were listed
 
     def iter_persons(self, view: str | None = None, *, times: bool = True) -> Iterator[Person]:
         for p in super().iter_persons(view, times=times):
@@ -39,6 +40,10 @@ class CountingDB(PersonsDB):
         got = super().get_many(ids, times=times)
         self.handed += list(got)
         return got
+
+    def versions(self, view: str | None = None) -> dict[int, str]:
+        self.listed.append(view)
+        return super().versions(view)
 
 
 def _folder(tmp_path: Path, records: list[Record]) -> str:
@@ -66,6 +71,8 @@ def test_first_sync_reads_each_person_once(sqlite_url: str, tmp_path: Path) -> N
         # Every Person of the view was read for the view's half; matching the new contacts
         # against "every Person not linked here" must not read them all again.
         assert sorted(db.handed) == sorted(ids)
+        # Nor list every Person's version again when the view is every Person.
+        assert db.listed == [None]
     finally:
         db.close()
 

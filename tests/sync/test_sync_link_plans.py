@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from pg_plans import assert_keyed, assert_unanalysed, plans, sent_to
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import Connection, create_engine, event, inspect, text
 
 from personsync.model import Record
 from personsync.persons.repo import PersonsDB
@@ -244,7 +244,9 @@ def test_person_updates_of_a_chunk_are_one_commit(db_url: str) -> None:
 
 def test_a_run_checks_its_tables_in_one_query(db_url: str) -> None:
     """Every run starts by making sure the sync tables exist: one catalogue query (it was one
-    per table, each a round trip on PostgreSQL), and a missing table is still created."""
+    per table, each a round trip on PostgreSQL). A missing one is an error naming it, never
+    made there: the sync tables are made by the migrations only (issue 12 §1)."""
+    from personsync.errors import DatabaseError
     from personsync.sync.engine import ensure_tables
 
     db = PersonsDB(db_url)
@@ -256,9 +258,9 @@ def test_a_run_checks_its_tables_in_one_query(db_url: str) -> None:
         assert len(queries) == 1, sent
         with db.engine.begin() as conn:
             conn.execute(text("DROP TABLE sync_ignored"))
-        ensure_tables(db.engine)
-        with db.engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM sync_ignored")).scalar() == 0
+        with pytest.raises(DatabaseError, match="lacks the sync tables sync_ignored"):
+            ensure_tables(db.engine)
+        assert "sync_ignored" not in inspect(db.engine).get_table_names()
     finally:
         db.close()
 

@@ -25,14 +25,15 @@ from personsync.sync.options import DEFAULT_CHUNK
 REFUSED = "Grand Poobah"  # a job title the CRM's own rule refuses
 
 
-def _refuse(db: PersonsDB) -> None:
+def _refuse(db: PersonsDB, when: str = "UPDATE") -> None:
     """The CRM refuses one job title: a real constraint of the database, as an administrator
-    may add (SQLite: a trigger; PostgreSQL: a CHECK constraint)."""
+    may add (SQLite: a trigger, `when` a Person is updated or inserted; PostgreSQL: a CHECK
+    constraint, which holds for both)."""
     with db.engine.begin() as conn:
         if db.engine.url.get_backend_name() == "sqlite":
             conn.execute(
                 text(
-                    "CREATE TRIGGER refuse BEFORE UPDATE ON persons "
+                    f"CREATE TRIGGER refuse BEFORE {when} ON persons "
                     f"WHEN NEW.job_title = '{REFUSED}' "
                     "BEGIN SELECT RAISE(ABORT, 'this job title is not allowed'); END"
                 )
@@ -151,24 +152,6 @@ def test_a_refused_person_does_not_hold_back_the_others_of_its_chunk(
         db.close()
 
 
-def _refuse_new(db: PersonsDB) -> None:
-    """The CRM refuses new Persons with one job title (SQLite: a trigger on insert; PostgreSQL:
-    a CHECK constraint, which holds for inserts too)."""
-    with db.engine.begin() as conn:
-        if db.engine.url.get_backend_name() == "sqlite":
-            conn.execute(
-                text(
-                    "CREATE TRIGGER refuse_new BEFORE INSERT ON persons "
-                    f"WHEN NEW.job_title = '{REFUSED}' "
-                    "BEGIN SELECT RAISE(ABORT, 'this job title is not allowed'); END"
-                )
-            )
-        else:
-            conn.execute(
-                text(f"ALTER TABLE persons ADD CONSTRAINT refuse CHECK (job_title <> '{REFUSED}')")
-            )
-
-
 def _new_contacts(url: str, n: int, refused: int) -> str:
     """`n` new contacts in the folder, the `refused`-th with the job title the CRM refuses;
     the refused one's e-mail address."""
@@ -206,7 +189,7 @@ def test_a_refused_new_person_does_not_hold_back_the_others_of_its_chunk(
     url = f"vcf:{tmp_path / 'contacts'}"
     db = PersonsDB(db_url)
     try:
-        _refuse_new(db)
+        _refuse(db, "INSERT")
         email = _new_contacts(url, 5, 2)
         for _ in range(2):
             report = run_engine(db, url, Run(mode), yes=True, chunk=DEFAULT_CHUNK).report
@@ -230,7 +213,7 @@ def test_a_refused_new_person_killed_while_the_others_are_made_one_by_one(
     url = f"vcf:{tmp_path / 'contacts'}"
     db = PersonsDB(sqlite_url)
     try:
-        _refuse_new(db)
+        _refuse(db, "INSERT")
         email = _new_contacts(url, 4, 1)
         assert run_killed(db, sqlite_url, url, Run("import"), point)
         report = run_engine(db, url, Run("import"), yes=True).report

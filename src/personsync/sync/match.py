@@ -209,10 +209,12 @@ def resolve(
     A record that e-mail queries contest among themselves still counts against a name query
     that wants it too: nothing contested is settled.
     """
-    used = set(taken)
     matched: dict[Q, tuple[str, K]] = {}
     if index.empty:
         return Resolution(matched, {}, {}, [q for q, _ in queries])
+    # (Copied only now: a first sync's contacts half has nothing to match against, and
+    # `taken` is every Person, 100,000.)
+    used = set(taken)
     pending = list(queries)
     while True:
         proposals: dict[Q, tuple[str, K]] = {}

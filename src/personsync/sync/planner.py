@@ -184,7 +184,7 @@ def _sync_pair(
         "baseline": fp.baseline,
         "settled": fp.settled and not both,
     }
-    name, cid = person.display_name, str(person.id)
+    cid = str(person.id)
     out: list[Action] = []
     alone: Record | None = None
     if fp.to_crm:
@@ -208,7 +208,9 @@ def _sync_pair(
             before = base if base is not None else person.record
             alone = fp.baseline.replace({f: getattr(before, f) for f in fp.to_crm})
         out.append(
-            UpdatePerson(person.id, person.version, seen, record, changes, how, name, **half)
+            UpdatePerson(
+                person.id, person.version, seen, record, changes, how, person.display_name, **half
+            )
         )
         # The conflicts are named once, with the pair's first action.
         three["conflicts"] = ()
@@ -218,13 +220,23 @@ def _sync_pair(
         link = "" if fp.to_crm else how
         out.append(
             UpdateContact(
-                person.id, person.version, contact, new, changes, link, name, **three, alone=alone
+                person.id,
+                person.version,
+                contact,
+                new,
+                changes,
+                link,
+                person.display_name,
+                **three,
+                alone=alone,
             )
         )
     if out:
         return out
     if how or contact.customer_id != cid:
         made = how or "linked"
+        # A pair that agrees is named by its agreed record, the Person's own (no name made).
+        name = "" if fp.baseline is person.record else person.display_name
         return [Link.named(person.id, person.version, contact, fp.baseline, made, name, **three)]
     who = name if three.get("conflicts") else ""
     return [Refresh(person.id, person.version, contact, fp.baseline, **three, name=who)]
@@ -721,6 +733,7 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
     unread: list[Action] = [
         _problem_skip(problems, i) for i in sorted(problems.keys() - taken - folder.contacts.keys())
     ]
+    del taken  # every item of a first sync: not alive beside `claimed` below
     warnings = list(persons_half.warnings)
     # What a contact held that no Person field takes is told as an import tells it.
     # (Those holding any, in item order: not a sorted copy of every contact read.)
@@ -728,7 +741,8 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
     warnings += [w for i, c in told for w in _unmapped(i, c)]
     live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
     # Persons of the view, and any linked Person, are not matched again.
-    claimed = set(links) | set(snap.persons.versions)
+    claimed = set(snap.persons.versions)  # (in place, not a union of two copies)
+    claimed.update(links)
     everyone = snap.persons.persons
     contacts_half = _place_contacts(
         pending,
