@@ -53,8 +53,10 @@ from personsync.sync.events import OnEvent
 from personsync.sync.links import Links, normalise_folder
 from personsync.sync.merge import DEFAULT_RULE, EMAILS, FieldRule
 from personsync.sync.options import RunOptions
+from personsync.sync.plan import without_tag
 from personsync.sync.report import UNSETTLED
 from personsync.sync.settings import load_settings, set_rule
+from personsync.sync.snapshot import TAGGED
 from personsync.sync.tables import sync_journal, sync_links, sync_runs
 from personsync.sync.values import loads, record_from_dict, value_to_json
 
@@ -150,6 +152,7 @@ class State:
     contacts: dict[str, Contact]
     links: dict[int, str]  # person id → item id
     baselines: dict[int, Record]
+    tagged: set[int]  # Persons whose link is dormant because the run tagged their contact
 
 
 def email_set(record: Record) -> set[str]:
@@ -356,14 +359,14 @@ class Proof(RuleBasedStateMachine):
         assert not linked_twice, f"a contact linked to two Persons: {linked_twice}"
 
     def state(self) -> State:
-        links = {
-            link.person_id: link.item_id for link in Links(self.db.engine, self.url).load().values()
-        }
+        rows = Links(self.db.engine, self.url).load().values()
+        links = {link.person_id: link.item_id for link in rows}
         return State(
             {p.id: p for p in self.db.iter_persons(None)},
             contacts_of(self.folder),
             links,
             Links(self.db.engine, self.url).baselines(links),
+            {link.person_id for link in rows if link.person_version == TAGGED},
         )
 
     def new_runs(self) -> dict[str, dict[str, Any]]:
@@ -419,7 +422,13 @@ class Proof(RuleBasedStateMachine):
                     continue
                 for name in self._changed(old, new):
                     self._journaled(journal, side, pid, item, name, getattr(old, name))
-                    if base is not None and self._lost(name, old, new, base):
+                    was = old
+                    tagged = pid in before.tagged and before.links.get(pid) == item
+                    if side == "outlook" and contact0 is not None and tagged:
+                        # The engine's own "Removed from CRM", taken off a Person back in the
+                        # view (docs/sync.md's delete table): not a value of the user's.
+                        was = without_tag(contact0).record
+                    if base is not None and self._lost(name, was, new, base):
                         self._named(conflicts, pid, name, side, old)
 
     def _changed(self, old: Record, new: Record) -> list[str]:
