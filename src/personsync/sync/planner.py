@@ -238,7 +238,7 @@ def _sync_pair(
         # A pair that agrees is named by its agreed record, the Person's own (no name made).
         name = "" if fp.baseline is person.record else person.display_name
         return [Link.named(person.id, person.version, contact, fp.baseline, made, name, **three)]
-    who = name if three.get("conflicts") else ""
+    who = person.display_name if three.get("conflicts") else ""
     return [Refresh(person.id, person.version, contact, fp.baseline, **three, name=who)]
 
 
