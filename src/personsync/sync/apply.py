@@ -756,14 +756,14 @@ class Executor:
         not take. The view's runs leave such a pair alone (the link dormant, as for a Person
         who left the view, until the Person comes into it), and this run says so: otherwise
         the next run takes the Person for one who left the view and tags or deletes its
-        contact under `--on-person-removed`. (Their links were written dormant already, with
-        the links themselves: `_dormant`; this is the same once more, and the run's word.)"""
+        contact under `--on-person-removed`. Their links were written dormant with the links
+        themselves (`_dormant`: every link row the executor writes goes through it, in the
+        transaction that makes it), so this is only the run's word. (Until 2026-12-06 it also
+        wrote them dormant once more, in a transaction of its own.)"""
         outside = set(plan.outside_view) | (self.outsiders & set(self.created))
         linked = outside - set(self.stale) - set(self.refused)
         if not linked:
             return
-        with self.engine.begin() as conn:
-            Links.set_person_versions(conn, self.folder, sorted(linked), LEFT)
         name, ids = plan.view or ALL_PERSONS, _ids(sorted(linked))
         self.report.warnings.append(
             f"the view {name!r} was deleted while this run went on: the {len(linked)} "
