@@ -24,7 +24,7 @@ held back too, so that the pair is planned again whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -45,9 +45,11 @@ from personsync.stores.base import (
 from personsync.sync.crash import Checkpoints
 from personsync.sync.journal import Entry, Journal
 from personsync.sync.links import Links, now
+from personsync.sync.merge import Conflict
 from personsync.sync.options import DEFAULT_CHUNK
 from personsync.sync.pipeline import WriteQueue
 from personsync.sync.plan import (
+    Changes,
     CreateContact,
     CreatePerson,
     DeleteContact,
@@ -68,7 +70,14 @@ from personsync.sync.plan import (
 )
 from personsync.sync.report import RunReport
 from personsync.sync.snapshot import GONE, LEFT, MOVED
-from personsync.sync.values import RawJson, record_json, text, value_to_json, written_json
+from personsync.sync.values import (
+    RawJson,
+    dumps,
+    record_json,
+    text,
+    value_to_json,
+    written_json,
+)
 
 T = TypeVar("T")
 Outcome = tuple[int, str, Any, str | None]  # journal seq, state, after, error
@@ -97,13 +106,32 @@ def conflict_entries(plan: Plan, folder: str) -> list[dict[str, Any]]:
     ]
 
 
-def contact_before(contact: Contact, why: str | None = None) -> RawJson:
+def contact_before(
+    contact: Contact, why: str | None = None, agreed: Mapping[str, Any] | None = None
+) -> RawJson:
     """The journal's "before" of a contact update: {record, version, customer_id}; of a
-    delete, with why."""
+    delete, with why; with `agreed` (see there) when the write settles a conflict."""
     record = record_json(contact.record)
     version, customer_id = text(contact.version), text(contact.customer_id)
     more = "" if why is None else f',"why":{text(why)}'
+    if agreed:
+        more += f',"agreed":{dumps(agreed)}'
     return RawJson(f'{{"record":{record},"version":{version},"customer_id":{customer_id}{more}}}')
+
+
+def agreed(conflicts: Iterable[Conflict], changes: Changes) -> dict[str, Any] | None:
+    """The link's baseline before the run, of the fields this write settles a conflict in
+    (field → value): kept in the journal so that `undo` gives the link its old baseline with
+    the old value. Without it, the undone pair kept the baseline the run agreed on, and the next
+    sync took the restored value for a new edit and wrote it over the other side, instead of
+    naming the conflict again. None when the write settles none (the usual case)."""
+    written = {f for f, _, _ in changes}
+    out = {
+        c.field: value_to_json(c.baseline)
+        for c in conflicts
+        if c.settled and c.baseline is not None and c.field in written
+    }
+    return out or None
 
 
 def customer_id_before(contact: Contact) -> RawJson:
@@ -399,6 +427,7 @@ class Executor:
             counts=("link", "update-contact") if link else ("update-contact",),
             name=u.name,
             item_id=u.old.item_id,
+            agreed=agreed(u.conflicts, u.changes),
         )
 
     def update_contacts(self, work: Sequence[tuple[Contact, Contact, ContactWrite]]) -> None:
@@ -413,7 +442,7 @@ class Executor:
                         "update",
                         old.item_id,
                         w.person_id,
-                        contact_before(old)
+                        contact_before(old, agreed=w.agreed)
                         if new.record is not old.record
                         else customer_id_before(old),
                     )
@@ -548,7 +577,8 @@ class Executor:
                     {
                         "changes": {f: value_to_json(o) for f, o, _ in a.changes},
                         "version": a.person_version,
-                    },
+                    }
+                    | ({"agreed": was} if (was := agreed(a.conflicts, a.changes)) else {}),
                 )
                 for a in part
             )
@@ -846,3 +876,4 @@ class ContactWrite:
     name: str
     item_id: str = ""  # the contact written ("" for one being created), for the report
     note: str = ""  # said in the report's warnings once written (a tag: why)
+    agreed: dict[str, Any] | None = None  # the journal's `agreed` (see there)

@@ -21,7 +21,7 @@ from personsync.model import Record
 from personsync.persons.bulk import each_by_key, executemany, plain_rows
 from personsync.sync import pg_writes
 from personsync.sync.tables import sync_folder_state, sync_ignored, sync_links, sync_quiet
-from personsync.sync.values import loads, record_from_dict
+from personsync.sync.values import loads, record_from_dict, record_json
 
 CHUNK = 2000
 
@@ -227,6 +227,19 @@ class Links:
             return
         rows = [{"f": folder, "i": i, "iv": "", "pv": ""} for i in item_ids]
         executemany(conn, _SET_VERSIONS_BY_ITEM, rows)
+
+    @staticmethod
+    def restore_agreed(conn: Any, folder: str, item_id: str, agreed: Mapping[str, Any]) -> None:
+        """Give the link of `item_id` back the baseline values of the fields in `agreed` (an
+        undone write that settled a conflict: the journal's `agreed`), the others as they
+        are. Rare (one per undone conflict write), so plainly: read, change, write."""
+        t = sync_links
+        key = (t.c.folder == folder) & (t.c.item_id == item_id)
+        text = conn.execute(select(t.c.baseline).where(key)).scalar()
+        if text is None:
+            return  # no link any more, or none with a baseline: nothing to give back
+        values = {**(loads(text) or {}), **agreed}
+        conn.execute(update(t).where(key).values(baseline=record_json(record_from_dict(values))))
 
 
 def ignored(engine: Engine, folder: str) -> set[str]:

@@ -106,6 +106,7 @@ class _Undo:
                     Links.forget(conn, e["folder"], [e["item_id"]])
                 else:
                     Links.mark_stale(conn, e["folder"], [e["item_id"]])
+                    _agreed_again(conn, e)
         self.report.count("undone")
 
     def recreate_contact(self, e: dict[str, Any]) -> None:
@@ -343,6 +344,8 @@ class _Undo:
                 Links.mark_stale(
                     conn, self.folder, [e["item_id"] for e, _, _ in done if e["item_id"]]
                 )
+                for e, _, _ in done:
+                    _agreed_again(conn, e)
         except ValueRefused:
             # The database refused an old value by a rule of its own: one by one, the others
             # are undone and the refused one is named.
@@ -354,6 +357,14 @@ class _Undo:
                 self.report.count("undone")
             else:
                 self.cannot({**e, "person_id": p.id}, str(got))
+
+
+def _agreed_again(conn: Any, e: dict[str, Any]) -> None:
+    """An undone write that settled a conflict: its link's baseline of those fields as it was
+    before (the journal's `agreed`), so the next sync names the conflict again."""
+    was = (e["before"] or {}).get("agreed")
+    if was and e["item_id"]:
+        Links.restore_agreed(conn, e["folder"], e["item_id"], was)
 
 
 def undo(
