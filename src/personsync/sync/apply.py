@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from personsync.errors import ConflictError, PersonsyncError, StoreError, ValueRefused, ViewError
 from personsync.model import Contact, Record
@@ -78,6 +78,9 @@ from personsync.sync.values import (
     value_to_json,
     written_json,
 )
+
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
 
 T = TypeVar("T")
 Outcome = tuple[int, str, Any, str | None]  # journal seq, state, after, error
@@ -171,7 +174,7 @@ def link_row(
 class Executor:
     def __init__(
         self,
-        db: Any,
+        db: PersonsSide,
         store: ContactStore,
         journal: Journal,
         report: RunReport,
@@ -233,7 +236,11 @@ class Executor:
         self.checkpoint()
 
     def _record(
-        self, conn: Any, rows: list[dict[str, Any]], outcomes: Sequence[Outcome], mirror: Mirror
+        self,
+        conn: Connection,
+        rows: list[dict[str, Any]],
+        outcomes: Sequence[Outcome],
+        mirror: Mirror,
     ) -> None:
         """`_commit`'s writes, in the caller's transaction."""
         if mirror:
@@ -252,7 +259,7 @@ class Executor:
                 row["person_version"] = LEFT
         return rows
 
-    def _outside(self, conn: Any, ids: Sequence[int], view: str | None) -> set[int]:
+    def _outside(self, conn: Connection, ids: Sequence[int], view: str | None) -> set[int]:
         """Those of the new Persons `ids` that a two-way run's view does not take (all of them
         when the view was deleted meanwhile: which are its own cannot be told, and a dormant
         link is the pair left alone)."""
@@ -732,7 +739,7 @@ class Executor:
         self._begin_customer_ids(due)
 
     def _customer_id_intents(
-        self, conn: Any, pending: CustomerIds, *, final: bool = False
+        self, conn: Connection, pending: CustomerIds, *, final: bool = False
     ) -> tuple[Journaled, CustomerIds]:
         """Journal the Customer IDs due (whole chunks; `final`: all) in `conn`'s transaction:
         the chunks with their journal seqs, and what is left for later."""

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect
 
@@ -67,6 +67,9 @@ from personsync.sync.snapshot import (
 from personsync.sync.tables import metadata
 from personsync.sync.values import record_from_dict
 
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
+
 DEFAULT_OPTIONS = RunOptions()
 
 
@@ -108,7 +111,7 @@ def _read_contacts(
 
 
 def _read_persons(
-    db: Any,
+    db: PersonsSide,
     ids: Iterable[int],
     view: str | None,
     everyone: int,
@@ -218,7 +221,7 @@ def _look_elsewhere(
 
 
 def take_snapshot(
-    db: Any,
+    db: PersonsSide,
     store: ContactStore,
     direction: str,
     view: str | None,
@@ -352,7 +355,7 @@ class Outcome:
 
 
 def run(
-    db: Any,
+    db: PersonsSide,
     folder: str,
     direction: str,
     *,

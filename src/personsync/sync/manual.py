@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -25,9 +25,12 @@ from personsync.sync.plan import Action, CreateContact, CreatePerson, Direction,
 from personsync.sync.report import RunReport
 from personsync.sync.tables import sync_links
 
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
+
 
 @contextmanager
-def _leased(db: Any, folder: str) -> Iterator[tuple[ContactStore, str]]:
+def _leased(db: PersonsSide, folder: str) -> Iterator[tuple[ContactStore, str]]:
     """The folder, opened and held under its lease (sync/lease.py) for a run of this id."""
     store = open_folder(folder, create=False)
     try:
@@ -38,7 +41,7 @@ def _leased(db: Any, folder: str) -> Iterator[tuple[ContactStore, str]]:
         store.close()
 
 
-def link(db: Any, person_id: int, folder: str, item_id: str) -> RunReport:
+def link(db: PersonsSide, person_id: int, folder: str, item_id: str) -> RunReport:
     """Link Person `person_id` to contact `item_id`: Customer ID, link row, contact_manager_id.
     The link is left stale so the next export or import brings the two in step."""
     ensure_tables(db.engine)
@@ -69,7 +72,7 @@ def link(db: Any, person_id: int, folder: str, item_id: str) -> RunReport:
 
 
 def create_new(
-    db: Any,
+    db: PersonsSide,
     folder: str,
     *,
     item_id: str | None = None,
@@ -140,7 +143,7 @@ def create_new(
 
 
 def unlink(
-    db: Any, folder: str, *, person_id: int | None = None, item_id: str | None = None
+    db: PersonsSide, folder: str, *, person_id: int | None = None, item_id: str | None = None
 ) -> RunReport:
     """Undo a link: clear the contact's Customer ID, drop the link row and contact_manager_id."""
     ensure_tables(db.engine)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from personsync.errors import (
     MassChangeRefused,
@@ -36,13 +36,16 @@ from personsync.sync.snapshot import GONE, LEFT, TAGGED
 from personsync.sync.tables import sync_links
 from personsync.sync.values import record_from_dict
 
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
+
 DEFAULT_OPTIONS = RunOptions()
 Restore = tuple[dict[str, Any], Person, dict[str, Any]]  # an entry, its Person now, old values
 
 
 class _Undo:
     def __init__(
-        self, db: Any, run_id: str, folder: str, journal: Journal | None, report: RunReport
+        self, db: PersonsSide, run_id: str, folder: str, journal: Journal | None, report: RunReport
     ) -> None:
         self.db = db
         self.engine: Engine = db.engine
@@ -78,10 +81,10 @@ class _Undo:
         e: dict[str, Any],
         action: str,
         before: Any,
-        do: Any,
+        do: Callable[[], Any],
         *,
         unlinks: bool = False,
-        link: Callable[[Any, Any], None] | None = None,
+        link: Callable[[Connection, Any], None] | None = None,
     ) -> None:
         """Journal, then make one undo write; its failure is reported, the others proceed."""
         if self.journal is None:
@@ -129,7 +132,7 @@ class _Undo:
             ref = self.store().create(contact)
             return {"item_id": ref.item_id, "version": ref.version}
 
-        def relink(conn: Any, after: Any) -> None:
+        def relink(conn: Connection, after: Any) -> None:
             if pid is None:
                 return
             exists = self.db.get_many([pid], times=False)
@@ -184,7 +187,7 @@ class _Undo:
                 link=self._untagged(e),
             )
 
-    def _untagged(self, e: dict[str, Any]) -> Callable[[Any, Any], None] | None:
+    def _untagged(self, e: dict[str, Any]) -> Callable[[Connection, Any], None] | None:
         """For a tag the run wrote ("Removed from CRM", its link dormant `TAGGED`): the link
         once the tag is off, as `keep` would have left it (dormant `LEFT` while the Person is
         out of the view, a tombstone `GONE` if it was deleted). Undone stays undone, as for an
@@ -198,7 +201,7 @@ class _Undo:
             if pid is None or conn.execute(query).scalar() != TAGGED:
                 return None
 
-        def dormant(conn: Any, after: Any) -> None:
+        def dormant(conn: Connection, after: Any) -> None:
             removed = LEFT if self.db.get_many([pid], times=False) else GONE
             Links.set_versions(conn, folder, [(pid, after["version"], removed)])
 
@@ -229,7 +232,7 @@ class _Undo:
         def restore() -> dict[str, Any]:
             return {"person_id": pid, "version": self.db.restore(person).version}
 
-        def relink(conn: Any, after: Any) -> None:
+        def relink(conn: Connection, after: Any) -> None:
             row = link_row(pid, e["item_id"], GONE, after["version"], person.record)
             Links.save(conn, e["folder"], [row])
 
@@ -359,7 +362,7 @@ class _Undo:
                 self.cannot({**e, "person_id": p.id}, str(got))
 
 
-def _agreed_again(conn: Any, e: dict[str, Any]) -> None:
+def _agreed_again(conn: Connection, e: dict[str, Any]) -> None:
     """An undone write that settled a conflict: its link's baseline of those fields as it was
     before (the journal's `agreed`), so the next sync names the conflict again."""
     was = (e["before"] or {}).get("agreed")
@@ -368,7 +371,7 @@ def _agreed_again(conn: Any, e: dict[str, Any]) -> None:
 
 
 def undo(
-    db: Any,
+    db: PersonsSide,
     run_id: str,
     *,
     options: RunOptions = DEFAULT_OPTIONS,
