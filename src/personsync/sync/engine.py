@@ -28,7 +28,7 @@ from personsync.sync.events import (
     OnEvent,
     Planned,
     Progress,
-    Waiting,
+    folder_waits,
     ignore,
 )
 from personsync.sync.journal import (
@@ -373,12 +373,12 @@ def run(
     engine: Engine = db.engine
     ensure_tables(engine)
 
-    def waited(seconds: float, reason: str) -> None:
-        tell(Waiting(seconds, reason))
-
     # The run's own listener hears the folder's waits (never a default of the process).
     store = open_folder(
-        folder, create=direction != "import", on_wait=waited, **options.folder_options
+        folder,
+        create=direction != "import",
+        on_wait=folder_waits(tell),
+        **options.folder_options,
     )
     run_id = new_run_id()
     # One run at a time per folder, from before the snapshot to the last outcome; a dry run

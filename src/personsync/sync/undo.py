@@ -25,7 +25,14 @@ from personsync.model import Contact, Person
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ItemRef, get_one
 from personsync.sync.apply import link_row
-from personsync.sync.events import Finished, GuardQuestion, OnEvent, Progress, ignore
+from personsync.sync.events import (
+    Finished,
+    GuardQuestion,
+    OnEvent,
+    Progress,
+    folder_waits,
+    ignore,
+)
 from personsync.sync.guard import check_share
 from personsync.sync.journal import Entry, Journal, entries, get_run, new_run_id, undone_by
 from personsync.sync.lease import held
@@ -45,9 +52,16 @@ Restore = tuple[dict[str, Any], Person, dict[str, Any]]  # an entry, its Person 
 
 class _Undo:
     def __init__(
-        self, db: PersonsSide, run_id: str, folder: str, journal: Journal | None, report: RunReport
+        self,
+        db: PersonsSide,
+        run_id: str,
+        folder: str,
+        journal: Journal | None,
+        report: RunReport,
+        tell: OnEvent = ignore,
     ) -> None:
         self.db = db
+        self.tell = tell  # hears the folder's waits
         self.engine: Engine = db.engine
         self.run_id = run_id
         self.folder = folder
@@ -57,7 +71,7 @@ class _Undo:
 
     def store(self) -> ContactStore:
         if self._store is None:
-            self._store = open_folder(self.folder, create=False)
+            self._store = open_folder(self.folder, create=False, on_wait=folder_waits(self.tell))
         return self._store
 
     def close(self) -> None:
@@ -401,20 +415,22 @@ def undo(
     todo = list(reversed(entries(db.engine, run_id)))
     if options.dry_run:
         report = RunReport("", "undo", info.folder, run_id)
-        _walk(_Undo(db, run_id, info.folder, None, report), todo, tell)
+        _walk(_Undo(db, run_id, info.folder, None, report, tell), todo, tell)
         report.duration = time.perf_counter() - started
         return report
     run = new_run_id()
     # An undo writes to the folder: it holds the folder's lease like any run (sync/lease.py).
     with held(db.engine, info.folder, run, wait=options.wait):
-        worker = _Undo(db, run_id, info.folder, None, RunReport("", "undo", info.folder, run_id))
+        worker = _Undo(
+            db, run_id, info.folder, None, RunReport("", "undo", info.folder, run_id), tell
+        )
         try:
             _guard(worker, todo, options, tell)
         finally:
             worker.close()
         journal = Journal(db.engine, "undo", info.folder, view=run_id, run_id=run)
         report = RunReport(journal.run_id, "undo", info.folder, run_id)
-        _walk(_Undo(db, run_id, info.folder, journal, report), todo, tell)
+        _walk(_Undo(db, run_id, info.folder, journal, report, tell), todo, tell)
         report.duration = time.perf_counter() - started
         journal.finish(report.status, report.counts, report.problems())
         tell(Finished(report, report.duration))
