@@ -538,7 +538,13 @@ class Executor:
                     (RawJson(f'{{"person_id":{pid},"version":{v}}}') for pid in ids),
                 )
                 rows = [
-                    # item_version "" until the Customer ID is written: the next run re-reads.
+                    # Written twice, on purpose: here without the contact's version (""), then
+                    # its version once the Customer ID is written (`_customer_ids_written`).
+                    # That version is the store's answer to a write not made yet, and the link
+                    # cannot wait for it: it must commit with the Person it pairs. A run killed
+                    # between the two would otherwise leave a new Person and its contact (no
+                    # Customer ID yet) unpaired, and the next run match or make them anew (a
+                    # duplicate). With "" the next run re-reads the pair and finishes it.
                     link_row(pid, a.contact.item_id, "", version, a.record, b, at)
                     for a, pid, b in zip(part, ids, baselines, strict=True)
                 ]
