@@ -239,7 +239,9 @@ def take_snapshot(
     noted: frozenset[str] = frozenset()
     if direction in ("export", "sync"):
         versions = db.versions(view)
-        total = len(versions) if direction == "export" else db.count()
+        # Without a view, the versions are every Person's: not a count of them all again (a
+        # scan of the table on PostgreSQL).
+        total = len(versions) if direction == "export" or not view else db.count()
         need_persons = persons_out_of_step(links, listing, versions, recreate)
         linked = {link.item_id for link in links.values()}
         need_items = [i for i in listing if i not in linked]
