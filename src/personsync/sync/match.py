@@ -7,8 +7,7 @@ every pair), so matching 100,000 records costs one pass over each side.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Set
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -81,12 +80,13 @@ class _Entry(Generic[K]):
 
 
 V = TypeVar("V")
+H = TypeVar("H", bound=Hashable)
 
 
-def _put(index: dict[str, V | list[V]], key: str, value: V) -> None:
+def _put(index: dict[H, V | list[V]], key: H, value: V) -> None:
     """One value under `key` is kept as itself, a list only from the second: a first sync's
     index over 100,000 contacts held two one-item lists per contact (about 20 MB), and keys
-    are mostly unique. The values are keys or entries, never lists."""
+    are mostly unique. The values are keys, entries or queries, never lists (all hashable)."""
     held = index.get(key)
     if held is None:
         index[key] = value
@@ -181,9 +181,33 @@ class MatchIndex(Generic[K]):
         return how, list(found)
 
 
+class Matched(Mapping[Q, tuple[str, K]]):
+    """Query → (how it matched, its record), as a dict of them reads, from one dict of records
+    and the few name matches' `how` (the rest matched by e-mail). Why not that dict: a first
+    sync matches 100,000 queries, and a tuple each was 6 MB of planning's peak."""
+
+    __slots__ = ("_by_name", "_keys")
+
+    def __init__(self, keys: dict[Q, K], by_name: dict[Q, str]) -> None:
+        self._keys = keys
+        self._by_name = by_name
+
+    def __getitem__(self, q: Q) -> tuple[str, K]:
+        return self._by_name.get(q, "e-mail"), self._keys[q]
+
+    def __contains__(self, q: object) -> bool:
+        return q in self._keys
+
+    def __iter__(self) -> Iterator[Q]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 @dataclass
 class Resolution(Generic[Q, K]):
-    matched: dict[Q, tuple[str, K]]  # exactly one candidate, claimed by no one else
+    matched: Mapping[Q, tuple[str, K]]  # exactly one candidate, claimed by no one else
     ambiguous: dict[Q, tuple[str, list[K]]]  # several candidates
     contested: dict[Q, tuple[str, K, list[Q]]]  # its one candidate is wanted by others too
     unmatched: list[Q]
@@ -208,58 +232,84 @@ def resolve(
     name had its phone numbers parsed: at 100,000, 160,000 numbers, half of the plan's time.)
     A record that e-mail queries contest among themselves still counts against a name query
     that wants it too: nothing contested is settled.
+
+    What a round holds is kept small, as a first sync has 100,000 queries and this is the peak
+    of its planning: the queries and their records as two lists (not a tuple each), the
+    proposals by record (the query that wants it, a list only when several do: one dict, not
+    the proposals, their count per record and a tuple each).
     """
-    matched: dict[Q, tuple[str, K]] = {}
+    matched: dict[Q, K] = {}
+    named: dict[Q, str] = {}  # how the queries matched by name did (the others: by e-mail)
     if index.empty:
-        return Resolution(matched, {}, {}, [q for q, _ in queries])
+        return Resolution(Matched(matched, named), {}, {}, [q for q, _ in queries])
     # (Copied only now: a first sync's contacts half has nothing to match against, and
     # `taken` is every Person, 100,000.)
     used = set(taken)
-    pending = list(queries)
+    keys: list[Q] = []
+    records: list[Record] = []
+    for q, record in queries:
+        keys.append(q)
+        records.append(record)
     while True:
-        proposals: dict[Q, tuple[str, K]] = {}
+        wanted: dict[K, Q | list[Q]] = {}  # record → the query proposing it (list: several)
+        how_by_name: dict[Q, str] = {}
         ambiguous: dict[Q, tuple[str, list[K]]] = {}
         unmatched: list[Q] = []
-        by_name: list[tuple[Q, Record]] = []
-        for q, record in pending:
+        by_name: list[int] = []
+        for i, record in enumerate(records):
             cands = index.by_email_of(record, used)
             if not cands:
-                by_name.append((q, record))
+                by_name.append(i)
             elif len(cands) > 1:
-                ambiguous[q] = ("e-mail", cands)
+                ambiguous[keys[i]] = ("e-mail", cands)
             else:
-                proposals[q] = ("e-mail", cands[0])
-        accepted = _accept(proposals, matched, used)
-        for q, record in by_name:
-            how, cands = index.by_name_of(record, used, prune=True)
+                _put(wanted, cands[0], keys[i])
+        accepted = _accept(wanted, how_by_name, matched, named, used)
+        for i in by_name:
+            q = keys[i]
+            how, cands = index.by_name_of(records[i], used, prune=True)
             if len(cands) > 1:
                 ambiguous[q] = (how, cands)
             elif cands:
-                proposals[q] = (how, cands[0])
+                _put(wanted, cands[0], q)
+                how_by_name[q] = how
             else:
                 unmatched.append(q)
+        del by_name
         # The e-mail proposals left are contested: their records count against these too.
-        accepted += _accept(proposals, matched, used)
+        accepted += _accept(wanted, how_by_name, matched, named, used)
         if not accepted:
-            # One record wanted by several queries: not guessed. (Grouped by record, not a
-            # scan of every proposal per proposal.)
-            rivals: dict[K, list[Q]] = {}
-            for q, (_, key) in proposals.items():
-                rivals.setdefault(key, []).append(q)
-            contested = {q: (how, key, rivals[key]) for q, (how, key) in proposals.items()}
-            return Resolution(matched, ambiguous, contested, unmatched)
-        del proposals
-        pending = [(q, r) for q, r in pending if q not in matched]
+            # One record wanted by several queries: not guessed. (Every record left in
+            # `wanted` is wanted by several.)
+            contested: dict[Q, tuple[str, K, list[Q]]] = {}
+            for key, rivals in wanted.items():
+                assert isinstance(rivals, list)
+                for q in rivals:
+                    contested[q] = (how_by_name.get(q, "e-mail"), key, rivals)
+            return Resolution(Matched(matched, named), ambiguous, contested, unmatched)
+        del wanted, how_by_name, ambiguous, unmatched
+        kept = [i for i, q in enumerate(keys) if q not in matched]
+        keys = [keys[i] for i in kept]
+        records = [records[i] for i in kept]
+        del kept
 
 
 def _accept(
-    proposals: dict[Q, tuple[str, K]], matched: dict[Q, tuple[str, K]], used: set[K]
+    wanted: dict[K, Q | list[Q]],
+    how_by_name: dict[Q, str],
+    matched: dict[Q, K],
+    named: dict[Q, str],
+    used: set[K],
 ) -> int:
-    """Move the proposals whose record no other proposal wants into `matched` (straight in: a
-    first sync's are 100,000, no second dict of them); how many."""
-    claims = Counter(key for _, key in proposals.values())
-    won = [q for q, (_, key) in proposals.items() if claims[key] == 1]
-    for q in won:
-        matched[q] = proposal = proposals.pop(q)
-        used.add(proposal[1])
+    """Move the proposals whose record no other proposal wants into `matched` (and `named`,
+    for those by name); how many."""
+    won = [key for key, q in wanted.items() if not isinstance(q, list)]
+    for key in won:
+        q = wanted.pop(key)
+        assert not isinstance(q, list)
+        matched[q] = key
+        how = how_by_name.get(q)
+        if how is not None:
+            named[q] = how
+        used.add(key)
     return len(won)
