@@ -2,6 +2,7 @@
 
 - `race_two_exports`: two processes start the same export at one instant.
 - `create_new_killed`, `race_two_decisions`: a decision's "create new" killed, or sent twice.
+- `undo_killed`: an undo killed at one of its checkpoints, as `run_killed`.
 - `run_killed`: a run killed with SIGKILL (as `kill -9`) at a chosen point. It goes in a forked
   child that kills itself at the executor's `point`-th checkpoint (after a chunk's intents, after
   its write, after its outcomes), or right after planning (point 0). The point is handed to the
@@ -122,6 +123,26 @@ def race_two_exports(db_url: str, folder: str, persons: int) -> bool:
     # The second started after the first had finished: it found nothing to create.
     assert sorted(r[2] for r in ran) == [0, persons], results
     return False
+
+
+# --- an undo (sync/undo.py), killed ----------------------------------------------------------
+def _undo_child(db_url: str, run_id: str, options: RunOptions, out: Connection) -> None:
+    from personsync.sync.undo import undo
+
+    db = PersonsDB(db_url, migrate=False)
+    try:
+        report = undo(db, run_id, options=options)
+        out.send(("finished", report.run_id))
+    except BaseException as exc:
+        out.send(("failed", repr(exc)))
+    finally:
+        db.close()
+
+
+def undo_killed(db: PersonsDB, db_url: str, run_id: str, options: RunOptions) -> bool:
+    """`undo(run_id)` in a child killed at its `options.crash_after`-th checkpoint (after a
+    chunk's intents, after its writes, after its outcomes); True if it was killed."""
+    return _killed(db, _undo_child, (db_url, run_id, options))
 
 
 # --- a decision's "create new" (sync/manual.py), killed or sent twice at once ------------------

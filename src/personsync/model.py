@@ -11,14 +11,12 @@ Storage keeps values as typed; comparison goes through `normalise`, so that `Ann
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import operator
 import re
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, dataclass_transform
 
 from personsync.fields import BY_NAME, FIELD_NAMES
 
@@ -55,8 +53,72 @@ def pickled_by_fields(cls: type[T]) -> type[T]:
     return cls
 
 
-@dataclass(frozen=True, slots=True)
+def _getter(index: int) -> Callable[[Any], Any]:
+    def get(self: Any) -> Any:
+        return self._values[index]
+
+    return get
+
+
+@dataclass_transform(frozen_default=True)
+def _values_in_one_tuple(cls: type[T]) -> type[T]:
+    """Make `cls` (annotated fields with defaults, and `__slots__ = ("_values",)`) a frozen
+    record whose values are one exact tuple, in field order, with a read-only property per field.
+
+    Why: the garbage collector walks every slot of every object it tracks, at every collection
+    that reaches it, and an instance of a slotted class is always tracked: a Record of 65 slots
+    was 65 visits, and a full export or import of 100,000 holds 100,000s of Records while its
+    collections run (1.5 s of the export's 16 s of CPU, up to 3.4 s of the import's). CPython
+    stops tracking an exact tuple whose items are untracked (str, None, date, tuples of str)
+    the first time a collection sees it (a tuple subclass, or a slotted class, never), so a
+    Record is now one small object with one reference to walk. What it costs: reading one
+    field by name calls its property's Python getter (about 35 ns more than a slot on 3.11);
+    the hot paths read all values at once (`field_values`, the tuple itself), and making a
+    Record is one slot set instead of 65 (`record_of`)."""
+    names = tuple(cls.__annotations__)
+    if names != FIELD_NAMES or getattr(cls, "__slots__", None) != ("_values",):
+        raise TypeError(f"{cls.__name__}: fields must be FIELD_NAMES, slots only '_values'")
+    # Still a dataclass to the rest of the world (`dataclasses.fields`, `replace`, `asdict`,
+    # the frozen __setattr__, the repr), but with its own constructor, == and hash below.
+    made: Any = dataclass(cls, frozen=True, init=False, eq=False)
+    defaults = tuple(made.__dict__[name] for name in names)
+    put = made.__dict__["_values"].__set__
+    for i, name in enumerate(names):
+        setattr(made, name, property(_getter(i), doc=f"The field {name!r}."))
+    # The constructor takes the fields by name or position with their defaults, as the
+    # dataclass's would; written out once here (as `dataclasses` does) so that a call binds
+    # them at C speed.
+    params = ", ".join(f"{name}=_defaults[{i}]" for i, name in enumerate(names))
+    source = f"def __init__(self, {params}):\n    _put(self, ({', '.join(names)},))\n"
+    scope: dict[str, Any] = {"_defaults": defaults, "_put": put}
+    exec(source, scope)  # noqa: S102 (the names are the class's own field names)
+    made.__init__ = scope["__init__"]
+
+    def eq(self: Any, other: Any) -> object:
+        if other.__class__ is self.__class__:
+            return bool(self._values == other._values)
+        return NotImplemented
+
+    def hash_(self: Any) -> int:
+        return hash(self._values)
+
+    def reduce(self: Any) -> tuple[Any, ...]:
+        return (record_of, (self._values,))  # pickled as record_of(its values): one call
+
+    made.__eq__ = eq
+    made.__hash__ = hash_
+    made.__reduce__ = reduce
+    return cls
+
+
+@_values_in_one_tuple
 class Record:
+    """A contact's mapped fields (see the module's doc). The 65 values live in one tuple
+    (`field_values`); each field is a read-only property over it (see `_values_in_one_tuple`
+    for why)."""
+
+    __slots__ = ("_values",)
+
     prefix: str = ""
     first_name: str = ""
     middle_name: str = ""
@@ -124,7 +186,7 @@ class Record:
     categories: tuple[str, ...] = ()
 
     def values(self) -> dict[str, Value]:
-        return {name: getattr(self, name) for name in FIELD_NAMES}
+        return dict(zip(FIELD_NAMES, field_values(self), strict=True))
 
     def non_empty(self) -> dict[str, Value]:
         return {k: v for k, v in self.values().items() if not is_empty(v)}
@@ -152,7 +214,7 @@ class Record:
 
     @property
     def emails(self) -> tuple[str, ...]:
-        return tuple(e for e in (self.email1, self.email2, self.email3) if e)
+        return tuple(filter(None, _EMAILS(field_values(self))))
 
 
 @pickled_by_fields
@@ -212,40 +274,58 @@ def share(value: Value, seen: dict[Any, Any]) -> Value:
 
 def share_unpickled(record: Record, seen: dict[Any, Any]) -> None:
     """`share` for each repeated value of a Record that was just unpickled (no one else holds
-    it yet). In place, through object.__setattr__ as a frozen dataclass's own __init__ does: a
-    new Record would cost ten times as much, and lose its identity with the copy a card keeps
-    (`VCardExtra.read_record`), which callers compare by identity."""
-    for name in REPEATED_FIELDS:
-        value = getattr(record, name)
+    it yet). In place (its values tuple replaced): a new Record would lose its identity with the
+    copy a card keeps (`VCardExtra.read_record`), which callers compare by identity."""
+    values = list(field_values(record))
+    for i in _REPEATED_AT:
+        value = values[i]
         if value:
-            object.__setattr__(record, name, share(value, seen))
+            values[i] = share(value, seen)
+    _put(record, tuple(values))
 
 
-field_values = operator.attrgetter(*FIELD_NAMES)
-"""A Record's values as a tuple in FIELD_NAMES order, in one C call (hot: 100,000s per run)."""
+# Typed loosely (Values, really) as the attrgetter of the 65 fields it replaces was: callers
+# pick the values by position, which the type checker cannot follow anyway.
+field_values: Callable[[Record], tuple[Any, ...]] = operator.attrgetter("_values")
+"""A Record's values as a tuple in FIELD_NAMES order: the Record's own tuple, no copy (hot:
+100,000s per run; reading the fields one by one calls a property each)."""
 
-# Making Records fast. The dataclass __init__ of a frozen class sets each of the 65 fields with
-# a Python-level object.__setattr__ call; `record_of` sets them through the slots' own
-# descriptors, called from C (map), at half the cost, and a quarter of Record(**values). Every
-# Record of a run is made this way: unpickled from the vCard helper, read from a row, read
-# from a card. The values must be typed already (see `coerce`).
-_SETTERS = tuple(getattr(Record, name).__set__ for name in FIELD_NAMES)
+# Making Records fast: every Record of a run is made by `record_of` (unpickled from the vCard
+# helper, read from a row, read from a card): one object and one slot set, no __init__ call.
+# The values must be typed already (see `coerce`).
+_put = Record._values.__set__  # type: ignore[attr-defined]
 _DEFAULTS: tuple[Value, ...] = field_values(Record())
 _INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
+_REPEATED_AT = tuple(i for i, name in enumerate(FIELD_NAMES) if name in REPEATED_FIELDS)
+_EMAILS = operator.itemgetter(*(_INDEX[n] for n in ("email1", "email2", "email3")))
+_NAMES = operator.itemgetter(*(_INDEX[n] for n in ("first_name", "middle_name", "last_name")))
 _new = object.__new__
+
+
+def fields_getter(names: Iterable[str]) -> Callable[[Record], tuple[Any, ...]]:
+    """A function giving the values of the fields `names` (in that order) as a tuple: picked
+    from the Record's tuple in C, not read by name (a property call each)."""
+    at = tuple(_INDEX[name] for name in names)
+    if len(at) == 1:  # itemgetter of one index returns the value, not a tuple
+        (index,) = at
+        return lambda record: (field_values(record)[index],)
+    pick = operator.itemgetter(*at)
+    return lambda record: pick(field_values(record))
 
 
 def record_of(values: Sequence[Value]) -> Record:
     """The Record of these values: every field's, in FIELD_NAMES order (TypeError if there are
     more or fewer, as Record(*values) would say)."""
-    if len(values) != len(_SETTERS):
-        raise TypeError(f"a Record has {len(_SETTERS)} values, not {len(values)}")
+    if len(values) != len(FIELD_NAMES):
+        raise TypeError(f"a Record has {len(FIELD_NAMES)} values, not {len(values)}")
     return _filled(values)
 
 
 def _filled(values: Iterable[Value]) -> Record:
     record: Record = _new(Record)
-    deque(map(operator.call, _SETTERS, itertools.repeat(record), values), maxlen=0)
+    # An exact tuple (tuple() of one returns it as it is), so that the collector can stop
+    # tracking it (see `_values_in_one_tuple`).
+    _put(record, tuple(values))
     return record
 
 
@@ -255,16 +335,8 @@ def record_from(values: Mapping[str, Value]) -> Record:
     return _filled(map(values.get, FIELD_NAMES, _DEFAULTS))
 
 
-def _reduce_record(self: Record) -> tuple[Any, ...]:
-    return (record_of, (field_values(self),))
-
-
-# Pickled as record_of(its values) (see `pickled_by_fields` for why this matters).
-Record.__reduce__ = _reduce_record  # type: ignore[method-assign,assignment]
-
-
 def display_name(r: Record) -> str:
-    name = " ".join(filter(None, (r.first_name, r.middle_name, r.last_name)))
+    name = " ".join(filter(None, _NAMES(field_values(r))))
     return name or r.nickname or r.company or r.email1 or "(no name)"
 
 

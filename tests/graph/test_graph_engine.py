@@ -136,3 +136,42 @@ def test_a_run_hears_its_own_waits_and_the_cli_sets_no_default_for_them(
     waits = [e for e in heard if isinstance(e, Waiting)]
     assert waits and any("HTTP 429" in w.reason for w in waits), heard
     assert all(w.seconds >= 0 for w in waits)
+
+
+def test_undo_link_and_unlink_hear_their_folders_waits(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sqlite_url: str,
+    request: pytest.FixtureRequest,
+) -> None:
+    """`undo`, `link` and `unlink` open the folder with their caller's listener, as runs do: a
+    throttled Graph folder's waits are `Waiting` events, not silence (until 2026-12-06 they
+    opened it without one)."""
+    from personsync.sync import manual
+    from personsync.sync.events import RunEvent, Waiting
+    from personsync.sync.undo import undo
+
+    faults = Faults()
+    srv = make_server(faults=faults)
+    monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
+    folder = "graph:Contacts/CRM"
+    with srv.serve():
+        sign_in(srv, tmp_path, monkeypatch)
+        db = PersonsDB(sqlite_url)
+        request.addfinalizer(db.close)
+        (pid,) = db.add_many([Record(first_name="Ada", last_name="Lovelace")])
+        first = engine.run(db, folder, "export", options=RunOptions(yes=True))
+        assert first.report is not None
+        (item,) = srv.mailbox(USER).contacts
+        runs: list[str] = []
+        for call in (
+            lambda tell: manual.unlink(db, folder, person_id=pid, on_event=tell),
+            lambda tell: runs.append(manual.link(db, pid, folder, item, on_event=tell).run_id),
+            lambda tell: undo(db, runs[0], options=RunOptions(yes=True), on_event=tell),
+        ):
+            heard: list[RunEvent] = []
+            faults.add("GET /v1.0/", "429", times=2)  # its next two reads are throttled
+            call(heard.append)
+            waits = [e for e in heard if isinstance(e, Waiting)]
+            assert waits and all("429" in w.reason for w in waits), heard
+    assert srv.mailbox(USER).contacts[item].ext["string 0x3a4a"]["value"] == ""  # link undone

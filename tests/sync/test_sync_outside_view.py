@@ -1,6 +1,6 @@
 """A two-way run of a view that links Persons outside it (matched among every Person, or made
-from a new contact the view's filter does not take) makes those pairs dormant at its end
-(`Executor._outside_view`). Killed with SIGKILL at any point, or with its view deleted while it
+from a new contact the view's filter does not take) writes those pairs' links dormant as it
+makes them (`Executor._dormant`) and names them at its end (`Executor._outside_view`). Killed with SIGKILL at any point, or with its view deleted while it
 ran, no later run takes those Persons for ones who left the view: nothing is tagged or deleted,
 no Person or contact is made twice."""
 
@@ -87,5 +87,49 @@ def test_a_view_deleted_while_its_run_goes_on_loses_nothing(db_url: str, tmp_pat
         assert len(said) == 1 and VIEW in said[0], out.report.warnings
         db.create_view(VIEW, "notes is empty")
         _left_alone(db, url, persons)
+    finally:
+        db.close()
+
+
+def test_outsiders_links_are_written_dormant_once(db_url: str, tmp_path: Path) -> None:
+    """Every link row of an outsider is written dormant as it is made (`Executor._dormant`):
+    the run's end sends no second statement to make them so (it did until 2026-12-06: an
+    UPDATE of every outsider's link, in a transaction of its own), and still says so."""
+    from sqlalchemy import event, select
+
+    from personsync.sync.links import normalise_folder
+    from personsync.sync.snapshot import LEFT
+    from personsync.sync.tables import sync_links
+
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        _outsiders(db, url)
+        sent: list[str] = []
+
+        def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+            sent.append(" ".join(statement.split()).lower())
+
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            out = engine.run(db, url, "sync", view=VIEW, options=RunOptions(yes=True))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        assert out.report is not None and not out.report.errors, out.report.errors
+        assert any("outside the view" in w for w in out.report.warnings), out.report.warnings
+        assert any("sync_links" in s for s in sent)  # the listener heard the run's writes
+        assert not [s for s in sent if s.startswith("update sync_links set person_version")]
+        t = sync_links
+        with db.engine.connect() as conn:
+            rows = dict(
+                conn.execute(
+                    select(t.c.person_id, t.c.person_version).where(
+                        t.c.folder == normalise_folder(url)
+                    )
+                ).all()
+            )
+        members = set(db.versions(VIEW))
+        outside = {p: v for p, v in rows.items() if p not in members}
+        assert len(outside) == 2 and set(outside.values()) == {LEFT}, rows
     finally:
         db.close()

@@ -65,3 +65,51 @@ def test_a_chunk_of_200_records_sends_as_many_statements_as_one_of_20(
     finally:
         db.close()
     assert sent[SMALL] == sent[LARGE], sent
+
+
+@pytest.mark.postgres
+def test_a_chunk_of_person_updates_is_one_statement(pg_url: str) -> None:
+    """`update_checked` (the engine's Person writes of a chunk, undo's restores) sends one
+    UPDATE for 200 Persons as for 20 (until 2026-12-06 one per Person), and writes each one's
+    values, dates and categories, its new version and `updated_at`."""
+    from datetime import date
+
+    db = PersonsDB(pg_url)
+    try:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE persons")
+        ids = db.add_many([Record(first_name=f"P{i}", last_name="Lee") for i in range(LARGE)])
+        updates: dict[int, list[str]] = {}
+        for n in (SMALL, LARGE):
+            sent: list[str] = []
+
+            def count(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
+                sent.extend([sql] * (len(params) if many else 1))
+
+            event.listen(db.engine, "before_cursor_execute", count)
+            try:
+                got = db.update_checked(
+                    [
+                        (
+                            pid,
+                            {"company": f"Co {n}", "birthday": date(1990, 1, n % 28 + 1)}
+                            | ({"categories": ("A", "B")} if i % 2 else {}),
+                            db.get(pid).version,
+                        )
+                        for i, pid in enumerate(ids[:n])
+                    ]
+                )
+            finally:
+                event.remove(db.engine, "before_cursor_execute", count)
+            assert len(got) == n and all(isinstance(v, str) for v in got), got[:3]
+            updates[n] = [s for s in sent if s.lstrip().upper().startswith("UPDATE")]
+        assert len(updates[SMALL]) == len(updates[LARGE]) == 1, updates
+        written = db.get_many(ids[:3])
+        assert written[ids[0]].record.company == f"Co {LARGE}"
+        assert written[ids[0]].record.birthday == date(1990, 1, LARGE % 28 + 1)
+        assert written[ids[1]].record.categories == ("A", "B")
+        assert written[ids[0]].record.categories == ()
+        assert written[ids[0]].version == "3" and written[ids[0]].updated_at is not None
+        assert db.get(ids[-1]).record.company == f"Co {LARGE}" and db.get(ids[-1]).version == "2"
+    finally:
+        db.close()

@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from folder_help import cli, contacts, edit
 
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import engine
 from personsync.sync.options import RunOptions
+from personsync.sync.report import UNSETTLED
+from personsync.sync.resolve import resolve
+from personsync.sync.undo import undo
 
 
 def _only(url: str) -> Contact:
@@ -59,16 +63,24 @@ def test_direction_rule_and_never_blank(db_url: str, tmp_path: Path) -> None:
         db.close()
 
 
+def _conflicted(db: PersonsDB, url: str, **outlook: str) -> tuple[int, engine.Outcome]:
+    """Ada synced, then company (and notes) changed in the CRM and `outlook` in the contact;
+    the sync that names the conflicts (exit 4)."""
+    (pid,) = db.add_many([ADA])
+    engine.run(db, url, "sync", options=RunOptions(yes=True))
+    db.update(pid, {"company": "ACME", "notes": "crm notes"})
+    edit(url, str(pid), **outlook)
+    out = engine.run(db, url, "sync", options=RunOptions(yes=True))
+    assert out.report is not None and out.report.exit_code == 4
+    return pid, out
+
+
 def test_resolve_settles_a_runs_decisions(db_url: str, tmp_path: Path) -> None:
     url = f"vcf:{tmp_path / 'contacts'}"
     db = PersonsDB(db_url)
     try:
-        (pid,) = db.add_many([ADA])
-        engine.run(db, url, "sync", options=RunOptions(yes=True))
-        db.update(pid, {"company": "ACME", "notes": "crm notes"})
-        edit(url, str(pid), company="Umbrella Ltd", notes="outlook notes")
-        out = engine.run(db, url, "sync", options=RunOptions(yes=True))
-        assert out.report is not None and out.report.exit_code == 4
+        pid, out = _conflicted(db, url, company="Umbrella Ltd", notes="outlook notes")
+        assert out.report is not None
         run = out.report.run_id
         # Nothing else of the pair changed: each conflict is still named by its Person's name.
         assert [(c["name"], c["field"]) for c in out.report.conflicts] == [
@@ -148,5 +160,48 @@ def test_a_one_way_run_leaves_a_field_that_flows_the_other_way_only(
         engine.run(db, url, "sync", options=RunOptions(yes=True))
         assert db.get(pid).record.company == "Typed in Outlook"
         assert _only(url).record.notes == "from the CRM"
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("take", ["outlook", "crm"])
+def test_undoing_a_resolve_names_the_conflict_again(db_url: str, tmp_path: Path, take: str) -> None:
+    """Undoing a `resolve` brings the conflict back as a decision: the Person or contact gets
+    its old value, and the link its old baseline, so the next `sync` names the conflict again
+    (until 2026-12-06 the link kept the resolved baseline, and the next sync took the restored
+    value for a new edit and wrote it over the other side)."""
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        pid, named = _conflicted(db, url, company="Umbrella Ltd")
+        assert named.report is not None
+        # notes flowed to Outlook (changed in the CRM only); company is the decision.
+        contact = _only(url)
+        assert contact.record.notes == "crm notes"
+
+        settled = resolve(db, named.report.run_id, take)
+        assert settled.report is not None and settled.report.exit_code == 0
+        contact = _only(url)
+        winner = "Umbrella Ltd" if take == "outlook" else "ACME"
+        assert db.get(pid).record.company == contact.record.company == winner
+
+        undone = undo(db, settled.report.run_id, options=RunOptions(yes=True))
+        assert undone.counts.get("undone") == 1, undone.to_dict()
+        contact = _only(url)
+        assert db.get(pid).record.company == "ACME"
+        assert contact.record.company == "Umbrella Ltd"
+
+        # The conflict is back, with the baseline both sides had agreed on before it.
+        again = engine.run(db, url, "sync", options=RunOptions(yes=True))
+        assert again.report is not None and again.report.exit_code == 4
+        assert [
+            (c["field"], c["crm"], c["outlook"], c["baseline"], c["kept"])
+            for c in again.report.conflicts
+        ] == [("company", "ACME", "Umbrella Ltd", "Analytical", UNSETTLED)]
+        contact = _only(url)
+        assert db.get(pid).record.company == "ACME"
+        assert contact.record.company == "Umbrella Ltd"
+        # The field that flowed before the conflict stays agreed.
+        assert db.get(pid).record.notes == contact.record.notes == "crm notes"
     finally:
         db.close()

@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from folder_help import cli, contacts
 from sync_fakes import records as generate
 
@@ -132,5 +133,85 @@ def test_undo_of_many_person_writes_goes_in_chunks_and_spares_later_edits(
         ]
         assert journaled.count(("person", "restore", "done")) == 28
         assert journaled.count(("person", "delete", "done")) == 10
+    finally:
+        db.close()
+
+
+def _exported_then_updated(db: PersonsDB, url: str, n: int) -> tuple[list[int], str]:
+    """`n` Persons exported, then each one's job title changed in the CRM and exported: the
+    second run's id (n contact updates to undo)."""
+    from personsync.sync import engine
+    from personsync.sync.options import RunOptions
+
+    ids = db.add_many(list(generate(n, 3)))
+    engine.run(db, url, "export", options=RunOptions(yes=True))
+    db.update_many([(pid, {"job_title": f"Changed {pid}"}) for pid in ids])
+    out = engine.run(db, url, "export", options=RunOptions(yes=True))
+    assert out.report is not None and out.report.counts["update-contact"] == n
+    return ids, out.report.run_id
+
+
+def test_undo_restores_contacts_in_chunks(db_url: str, tmp_path: Path) -> None:
+    """Undo restores a run's contact updates a chunk at a time (one read, one journal commit,
+    one batch write, one commit of outcomes and links per chunk), not three commits per
+    contact (until 2026-12-06; docs/benchmarks.md has the figures)."""
+    from sqlalchemy import event
+
+    from personsync.sync.events import Progress, RunEvent
+    from personsync.sync.options import RunOptions
+    from personsync.sync.undo import undo
+
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        ids, run = _exported_then_updated(db, url, 40)
+        before = {c.customer_id: c.record.job_title for c in contacts(url)}
+        commits: list[int] = []
+        event.listen(db.engine, "commit", lambda conn: commits.append(1))
+        heard: list[RunEvent] = []
+        report = undo(db, run, options=RunOptions(yes=True, chunk=25), on_event=heard.append)
+        assert report.counts == {"undone": 40}, report.to_dict()
+        # The run's start and end, the lease, and per chunk (two here) its intents and its
+        # outcomes: a dozen at most, where each contact was three.
+        assert 0 < len(commits) <= 12, len(commits)
+        assert [e.done for e in heard if isinstance(e, Progress)] == [0, 25, 40]
+        after = {c.customer_id: c.record for c in contacts(url)}
+        assert all(after[str(p)].job_title != f"Changed {p}" for p in ids)
+        assert all(before[str(p)] == f"Changed {p}" for p in ids)
+        assert db.get(ids[0]).record.job_title == f"Changed {ids[0]}"  # the CRM keeps its own
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("point", range(1, 10))
+def test_an_undo_killed_at_a_chunk_boundary_is_finished_by_the_next(
+    sqlite_url: str, tmp_path: Path, point: int
+) -> None:
+    """An undo of 8 contact updates in chunks of 3, killed with SIGKILL at each of its nine
+    checkpoints (after a chunk's intents, after its writes, after its outcomes): undoing the
+    run again restores the rest, no contact is lost or made twice, and the next export puts
+    the CRM's values back and is then a no-op."""
+    from killed_run import undo_killed
+    from personsync.sync import engine
+    from personsync.sync.options import RunOptions
+    from personsync.sync.undo import undo
+
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(sqlite_url)
+    try:
+        ids, run = _exported_then_updated(db, url, 8)
+        old = {str(p): c for p, c in zip(ids, generate(8, 3), strict=True)}
+        options = RunOptions(yes=True, chunk=3, crash_after=point)
+        assert undo_killed(db, sqlite_url, run, options)
+        undo(db, run, options=RunOptions(yes=True, chunk=3))
+        found = contacts(url)
+        assert sorted(c.customer_id for c in found) == sorted(map(str, ids))
+        assert all(c.record.job_title == old[c.customer_id].job_title for c in found)
+        again = engine.run(db, url, "export", options=RunOptions(yes=True))
+        assert again.report is not None and again.report.counts.get("update-contact") == 8
+        assert engine.run(db, url, "export").plan.changes() == 0
+        found = contacts(url)
+        assert len(found) == 8
+        assert all(c.record.job_title == f"Changed {c.customer_id}" for c in found)
     finally:
         db.close()

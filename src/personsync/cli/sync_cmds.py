@@ -14,7 +14,7 @@ import typer
 
 from personsync.cli.db import open_persons
 from personsync.cli.options import DbOption, DryRunOption, JsonOption, YesOption
-from personsync.cli.output import console, interactive, print_json, progress
+from personsync.cli.output import console, interactive, print_json, progress, say_wait
 from personsync.cli.root import app
 from personsync.cli.sync_run import (
     ConflictOption,
@@ -26,6 +26,7 @@ from personsync.cli.sync_run import (
     WaitOption,
     finish,
     listener,
+    say_waits,
     sync,
 )
 from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
@@ -337,7 +338,7 @@ def link_cmd(
             )
             if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
                 raise UsageError(what, hint="add --yes to do it; nothing was changed")
-        report = manual.link(pdb, person, folder, item)
+        report = manual.link(pdb, person, folder, item, on_event=say_waits)
         set_ignored(pdb.engine, folder, item, False)  # paired: no longer left alone
     raise typer.Exit(finish(report, json_out))
 
@@ -347,7 +348,7 @@ def _customer_id_person(folder: str, item: str) -> int | None:
     from personsync.stores import open_folder
     from personsync.stores.base import get_one
 
-    store = open_folder(folder, create=False)
+    store = open_folder(folder, create=False, on_wait=say_wait)
     try:
         contact = get_one(store, item)
     finally:
@@ -406,7 +407,7 @@ def unlink_cmd(
                     f"contact {item} in {folder} is linked to no Person",
                     hint=f"see it with: personsync contacts show {folder} {item}",
                 )
-        report = manual.unlink(pdb, folder, person_id=person, item_id=item)
+        report = manual.unlink(pdb, folder, person_id=person, item_id=item, on_event=say_waits)
         if ignore and item is not None:
             set_ignored(pdb.engine, folder, item, True)
     raise typer.Exit(finish(report, json_out))

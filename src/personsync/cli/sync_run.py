@@ -146,6 +146,14 @@ def listener(
     return hear
 
 
+def say_waits(event: RunEvent) -> None:
+    """The events of a command without a progress bar (link, unlink): the folder's waits."""
+    from personsync.sync.events import Waiting
+
+    if isinstance(event, Waiting):
+        say_wait(event.seconds, event.reason)
+
+
 def sync(
     direction: str,
     folder: str,

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
-from operator import attrgetter
-from typing import Any
 
 from personsync.errors import UsageError
 from personsync.fields import CUSTOMER_ID_VCARD, FieldSpec
@@ -32,7 +30,7 @@ from personsync.formats.vcard_text import (
     param_text,
     qp_line,
 )
-from personsync.model import Contact, Record, display_name
+from personsync.model import Contact, display_name, fields_getter
 
 PRODID = "-//personsync//personsync vCard//EN"
 _MEDIA = {
@@ -66,14 +64,6 @@ def write_cards(contacts: Iterable[Contact], version: str = "3.0") -> bytes:
     return b"".join(write_card(c, version) for c in contacts)
 
 
-def _getter(names: Iterable[str]) -> Callable[[Record], tuple[Any, ...]]:
-    """The values of the fields `names` as a tuple, read in one C call."""
-    names = tuple(names)
-    if len(names) == 1:  # attrgetter of one name returns the value, not a tuple
-        return lambda record: (getattr(record, names[0]),)
-    return attrgetter(*names)
-
-
 def _head(name: str, params: Params, version: str) -> tuple[Params, str]:
     """`params` and the head they make with `name` (no group)."""
     return params, name + param_text(params, version)
@@ -88,9 +78,9 @@ def _email_params(index: int, version: str) -> Params:
 
 # What the writer needs of the mapping table, looked up once: getters that read several fields
 # at a time, and the slots' parameters with the heads they make, per version.
-_N = _getter(vm.PARTS["N"][i].name for i in range(5))
+_N = fields_getter(vm.PARTS["N"][i].name for i in range(5))
 _N_SPECS = tuple(vm.PARTS["N"].values())
-_ORG = _getter(vm.PARTS["ORG"][i].name for i in sorted(vm.PARTS["ORG"]))
+_ORG = fields_getter(vm.PARTS["ORG"][i].name for i in sorted(vm.PARTS["ORG"]))
 _ORG_SPEC = vm.PARTS["ORG"][0]
 _BEFORE_ORG = tuple((prop, vm.SIMPLE[prop]) for prop in ("NICKNAME", "TITLE"))
 _AFTER_DATES = tuple((prop, vm.SIMPLE[prop]) for prop in ("URL", "NOTE"))
@@ -99,17 +89,17 @@ _WRITTEN_APART = {"NICKNAME", "TITLE", "URL", "NOTE", "CATEGORIES", "BDAY", vm.A
 # The other single-valued properties (ROLE, X-MS-MANAGER, …) and list properties (children),
 # written after NOTE; a getter reads all their values at once (most are empty).
 _MORE = tuple((p, s) for p, s in vm.SIMPLE.items() if p not in _WRITTEN_APART)
-_MORE_VALUES = _getter(s.name for _, s in _MORE)
-_IMS = _getter(spec.name for spec in vm.IM_SLOTS)
+_MORE_VALUES = fields_getter(s.name for _, s in _MORE)
+_IMS = fields_getter(spec.name for spec in vm.IM_SLOTS)
 _BDAY, _ANNIVERSARY = vm.SIMPLE["BDAY"].name, vm.SIMPLE[vm.ANNIVERSARY].name
-_DATES = _getter((_BDAY, _ANNIVERSARY))
+_DATES = fields_getter((_BDAY, _ANNIVERSARY))
 _ANNIVERSARY_NAMES = {"2.1": "X-MS-ANNIVERSARY", "3.0": "X-ANNIVERSARY", "4.0": vm.ANNIVERSARY}
-_EMAILS = _getter(spec.name for spec in vm.EMAIL_SLOTS)
+_EMAILS = fields_getter(spec.name for spec in vm.EMAIL_SLOTS)
 _EMAIL_HEADS = [
     {v: _head("EMAIL", _email_params(index, v), v) for v in VERSIONS}
     for index in range(len(vm.EMAIL_SLOTS))
 ]
-_PHONE_NUMBERS = _getter(spec.name for specs in vm.PHONE_SLOTS.values() for spec in specs)
+_PHONE_NUMBERS = fields_getter(spec.name for specs in vm.PHONE_SLOTS.values() for spec in specs)
 # Per phone slot, in the order of _PHONE_NUMBERS: its spec, the indexes of the earlier slots of
 # its class, its head per version.
 # Outlook (2.1) writes the phones vCard has no type for as X-MS-TEL: `X-MS-TEL;VOICE;CALLBACK`
@@ -147,7 +137,7 @@ _ADDRESSES = tuple(
     (
         kind,
         tuple(sorted(slots)),
-        _getter(slots[index].name for index in sorted(slots)),
+        fields_getter(slots[index].name for index in sorted(slots)),
         next(iter(slots.values())),
         {
             v: _head("ADR", (("TYPE", (types[kind].lower(),)),), v)

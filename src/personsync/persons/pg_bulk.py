@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import DataError, IntegrityError
 
+from personsync.fields import FIELDS
+
 # The Persons' hidden links of a chunk (`PersonsDB.set_contact_manager_ids`). Not a mapped
 # field: neither the version nor `updated_at` changes.
 _SET_CONTACT_MANAGER_IDS = """
@@ -34,6 +36,19 @@ UPDATE persons AS t SET contact_manager_id = v.c
 FROM unnest(%(ids)b::integer[], %(cids)b::text[]) AS v(id, c)
 WHERE t.id = ANY(ARRAY(SELECT unnest(%(ids)b::integer[]))) AND t.id = v.id
 """
+
+# Whole records of a chunk of Persons (`update_persons`): each field's values as an array of its
+# column's type (dates `date`, every other field text: categories are stored joined).
+_FIELDS = {f.name: "date" if f.kind == "date" else "text" for f in FIELDS}
+_UPDATE_PERSONS = (
+    "UPDATE persons AS t SET "  # noqa: S608 (the field table's names; every value is bound)
+    + ", ".join(f'"{n}" = v."{n}"' for n in _FIELDS)
+    + ", updated_at = %(now)s, row_version = t.row_version + 1 FROM unnest(%(ids)b::integer[], "
+    + ", ".join(f"%({n})s::{kind}[]" for n, kind in _FIELDS.items())
+    + ") AS v(id, "
+    + ", ".join(f'"{n}"' for n in _FIELDS)
+    + ") WHERE t.id = ANY(ARRAY(SELECT unnest(%(ids)b::integer[]))) AND t.id = v.id"
+)
 
 
 def copy_rows(
@@ -78,3 +93,17 @@ def set_contact_manager_ids(conn: Connection, pairs: Sequence[tuple[int, str | N
     row-by-row updates would have left it; Persons that are gone are ignored."""
     last = dict(pairs)
     conn.exec_driver_sql(_SET_CONTACT_MANAGER_IDS, {"ids": list(last), "cids": list(last.values())})
+
+
+def update_persons(conn: Connection, rows: Sequence[Mapping[str, object]], now: object) -> None:
+    """Whole mapped records of existing Persons (`id` and every field, as `rows.record_row`
+    makes them), in one statement: their fields, `updated_at` = `now` and `row_version` + 1.
+    The Persons are named by their ids, an array the planner cannot see into, so each is read
+    by its primary key whatever the statistics (`PersonsDB.update_checked`, `update_many`);
+    sent as `executemany`, each Person was a statement of its own."""
+    if not rows:
+        return
+    params: dict[str, object] = {"now": now, "ids": [r["id"] for r in rows]}
+    for name in _FIELDS:
+        params[name] = [r[name] for r in rows]
+    conn.exec_driver_sql(_UPDATE_PERSONS, params)

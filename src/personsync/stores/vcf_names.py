@@ -37,11 +37,9 @@ import os
 import re
 import time
 import unicodedata
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-if TYPE_CHECKING:
-    from personsync.model import Record
+from personsync.model import Record, fields_getter
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.@+")
 _MAX_NAME = 180  # bytes of an encoded name before the hashed form is used (limit is 255)
@@ -137,11 +135,14 @@ _RESERVED = (
 def readable_stem(record: Record, uid: str) -> str:
     """A new card's file name without `.vcf`: the person's name ("Last First Middle", or
     File As, else the nickname, company or e-mail), then `-` and the suffix of `uid`."""
-    name = record.file_as or " ".join(
-        filter(None, (record.last_name, record.first_name, record.middle_name))
-    )
-    name = name or record.nickname or record.company or record.email1
+    file_as, *names, nickname, company, email = _NAME_FIELDS(record)
+    name = file_as or " ".join(filter(None, names)) or nickname or company or email
     return f"{safe_name(name)}-{suffix_of(uid)}"
+
+
+_NAME_FIELDS = fields_getter(
+    ("file_as", "last_name", "first_name", "middle_name", "nickname", "company", "email1")
+)
 
 
 def safe_name(text: str) -> str:

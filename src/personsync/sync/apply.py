@@ -24,13 +24,13 @@ held back too, so that the pair is planned again whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from personsync.errors import ConflictError, PersonsyncError, StoreError, ValueRefused, ViewError
 from personsync.model import Contact, Record
@@ -45,9 +45,11 @@ from personsync.stores.base import (
 from personsync.sync.crash import Checkpoints
 from personsync.sync.journal import Entry, Journal
 from personsync.sync.links import Links, now
+from personsync.sync.merge import Conflict
 from personsync.sync.options import DEFAULT_CHUNK
 from personsync.sync.pipeline import WriteQueue
 from personsync.sync.plan import (
+    Changes,
     CreateContact,
     CreatePerson,
     DeleteContact,
@@ -68,7 +70,17 @@ from personsync.sync.plan import (
 )
 from personsync.sync.report import RunReport
 from personsync.sync.snapshot import GONE, LEFT, MOVED
-from personsync.sync.values import RawJson, record_json, text, value_to_json, written_json
+from personsync.sync.values import (
+    RawJson,
+    dumps,
+    record_json,
+    text,
+    value_to_json,
+    written_json,
+)
+
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
 
 T = TypeVar("T")
 Outcome = tuple[int, str, Any, str | None]  # journal seq, state, after, error
@@ -97,13 +109,32 @@ def conflict_entries(plan: Plan, folder: str) -> list[dict[str, Any]]:
     ]
 
 
-def contact_before(contact: Contact, why: str | None = None) -> RawJson:
+def contact_before(
+    contact: Contact, why: str | None = None, agreed: Mapping[str, Any] | None = None
+) -> RawJson:
     """The journal's "before" of a contact update: {record, version, customer_id}; of a
-    delete, with why."""
+    delete, with why; with `agreed` (see there) when the write settles a conflict."""
     record = record_json(contact.record)
     version, customer_id = text(contact.version), text(contact.customer_id)
     more = "" if why is None else f',"why":{text(why)}'
+    if agreed:
+        more += f',"agreed":{dumps(agreed)}'
     return RawJson(f'{{"record":{record},"version":{version},"customer_id":{customer_id}{more}}}')
+
+
+def agreed(conflicts: Iterable[Conflict], changes: Changes) -> dict[str, Any] | None:
+    """The link's baseline before the run, of the fields this write settles a conflict in
+    (field → value): kept in the journal so that `undo` gives the link its old baseline with
+    the old value. Without it, the undone pair kept the baseline the run agreed on, and the next
+    sync took the restored value for a new edit and wrote it over the other side, instead of
+    naming the conflict again. None when the write settles none (the usual case)."""
+    written = {f for f, _, _ in changes}
+    out = {
+        c.field: value_to_json(c.baseline)
+        for c in conflicts
+        if c.settled and c.baseline is not None and c.field in written
+    }
+    return out or None
 
 
 def customer_id_before(contact: Contact) -> RawJson:
@@ -143,7 +174,7 @@ def link_row(
 class Executor:
     def __init__(
         self,
-        db: Any,
+        db: PersonsSide,
         store: ContactStore,
         journal: Journal,
         report: RunReport,
@@ -205,7 +236,11 @@ class Executor:
         self.checkpoint()
 
     def _record(
-        self, conn: Any, rows: list[dict[str, Any]], outcomes: Sequence[Outcome], mirror: Mirror
+        self,
+        conn: Connection,
+        rows: list[dict[str, Any]],
+        outcomes: Sequence[Outcome],
+        mirror: Mirror,
     ) -> None:
         """`_commit`'s writes, in the caller's transaction."""
         if mirror:
@@ -224,7 +259,7 @@ class Executor:
                 row["person_version"] = LEFT
         return rows
 
-    def _outside(self, conn: Any, ids: Sequence[int], view: str | None) -> set[int]:
+    def _outside(self, conn: Connection, ids: Sequence[int], view: str | None) -> set[int]:
         """Those of the new Persons `ids` that a two-way run's view does not take (all of them
         when the view was deleted meanwhile: which are its own cannot be told, and a dormant
         link is the pair left alone)."""
@@ -399,6 +434,7 @@ class Executor:
             counts=("link", "update-contact") if link else ("update-contact",),
             name=u.name,
             item_id=u.old.item_id,
+            agreed=agreed(u.conflicts, u.changes),
         )
 
     def update_contacts(self, work: Sequence[tuple[Contact, Contact, ContactWrite]]) -> None:
@@ -413,7 +449,7 @@ class Executor:
                         "update",
                         old.item_id,
                         w.person_id,
-                        contact_before(old)
+                        contact_before(old, agreed=w.agreed)
                         if new.record is not old.record
                         else customer_id_before(old),
                     )
@@ -502,7 +538,13 @@ class Executor:
                     (RawJson(f'{{"person_id":{pid},"version":{v}}}') for pid in ids),
                 )
                 rows = [
-                    # item_version "" until the Customer ID is written: the next run re-reads.
+                    # Written twice, on purpose: here without the contact's version (""), then
+                    # its version once the Customer ID is written (`_customer_ids_written`).
+                    # That version is the store's answer to a write not made yet, and the link
+                    # cannot wait for it: it must commit with the Person it pairs. A run killed
+                    # between the two would otherwise leave a new Person and its contact (no
+                    # Customer ID yet) unpaired, and the next run match or make them anew (a
+                    # duplicate). With "" the next run re-reads the pair and finishes it.
                     link_row(pid, a.contact.item_id, "", version, a.record, b, at)
                     for a, pid, b in zip(part, ids, baselines, strict=True)
                 ]
@@ -548,7 +590,8 @@ class Executor:
                     {
                         "changes": {f: value_to_json(o) for f, o, _ in a.changes},
                         "version": a.person_version,
-                    },
+                    }
+                    | ({"agreed": was} if (was := agreed(a.conflicts, a.changes)) else {}),
                 )
                 for a in part
             )
@@ -702,7 +745,7 @@ class Executor:
         self._begin_customer_ids(due)
 
     def _customer_id_intents(
-        self, conn: Any, pending: CustomerIds, *, final: bool = False
+        self, conn: Connection, pending: CustomerIds, *, final: bool = False
     ) -> tuple[Journaled, CustomerIds]:
         """Journal the Customer IDs due (whole chunks; `final`: all) in `conn`'s transaction:
         the chunks with their journal seqs, and what is left for later."""
@@ -756,14 +799,14 @@ class Executor:
         not take. The view's runs leave such a pair alone (the link dormant, as for a Person
         who left the view, until the Person comes into it), and this run says so: otherwise
         the next run takes the Person for one who left the view and tags or deletes its
-        contact under `--on-person-removed`. (Their links were written dormant already, with
-        the links themselves: `_dormant`; this is the same once more, and the run's word.)"""
+        contact under `--on-person-removed`. Their links were written dormant with the links
+        themselves (`_dormant`: every link row the executor writes goes through it, in the
+        transaction that makes it), so this is only the run's word. (Until 2026-12-06 it also
+        wrote them dormant once more, in a transaction of its own.)"""
         outside = set(plan.outside_view) | (self.outsiders & set(self.created))
         linked = outside - set(self.stale) - set(self.refused)
         if not linked:
             return
-        with self.engine.begin() as conn:
-            Links.set_person_versions(conn, self.folder, sorted(linked), LEFT)
         name, ids = plan.view or ALL_PERSONS, _ids(sorted(linked))
         self.report.warnings.append(
             f"the view {name!r} was deleted while this run went on: the {len(linked)} "
@@ -846,3 +889,4 @@ class ContactWrite:
     name: str
     item_id: str = ""  # the contact written ("" for one being created), for the report
     note: str = ""  # said in the report's warnings once written (a tag: why)
+    agreed: dict[str, Any] | None = None  # the journal's `agreed` (see there)

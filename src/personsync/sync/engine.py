@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect
 
@@ -28,7 +28,7 @@ from personsync.sync.events import (
     OnEvent,
     Planned,
     Progress,
-    Waiting,
+    folder_waits,
     ignore,
 )
 from personsync.sync.journal import (
@@ -66,6 +66,9 @@ from personsync.sync.snapshot import (
 )
 from personsync.sync.tables import metadata
 from personsync.sync.values import record_from_dict
+
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
 
 DEFAULT_OPTIONS = RunOptions()
 
@@ -108,7 +111,7 @@ def _read_contacts(
 
 
 def _read_persons(
-    db: Any,
+    db: PersonsSide,
     ids: Iterable[int],
     view: str | None,
     everyone: int,
@@ -218,7 +221,7 @@ def _look_elsewhere(
 
 
 def take_snapshot(
-    db: Any,
+    db: PersonsSide,
     store: ContactStore,
     direction: str,
     view: str | None,
@@ -236,7 +239,9 @@ def take_snapshot(
     noted: frozenset[str] = frozenset()
     if direction in ("export", "sync"):
         versions = db.versions(view)
-        total = len(versions) if direction == "export" else db.count()
+        # Without a view, the versions are every Person's: not a count of them all again (a
+        # scan of the table on PostgreSQL).
+        total = len(versions) if direction == "export" or not view else db.count()
         need_persons = persons_out_of_step(links, listing, versions, recreate)
         linked = {link.item_id for link in links.values()}
         need_items = [i for i in listing if i not in linked]
@@ -352,7 +357,7 @@ class Outcome:
 
 
 def run(
-    db: Any,
+    db: PersonsSide,
     folder: str,
     direction: str,
     *,
@@ -370,12 +375,12 @@ def run(
     engine: Engine = db.engine
     ensure_tables(engine)
 
-    def waited(seconds: float, reason: str) -> None:
-        tell(Waiting(seconds, reason))
-
     # The run's own listener hears the folder's waits (never a default of the process).
     store = open_folder(
-        folder, create=direction != "import", on_wait=waited, **options.folder_options
+        folder,
+        create=direction != "import",
+        on_wait=folder_waits(tell),
+        **options.folder_options,
     )
     run_id = new_run_id()
     # One run at a time per folder, from before the snapshot to the last outcome; a dry run

@@ -72,3 +72,17 @@ OnEvent = Callable[[RunEvent], bool | None]
 
 def ignore(event: RunEvent) -> None:
     """The listener of a caller that listens to nothing: every guard question is refused."""
+
+
+def folder_waits(on_event: OnEvent | None) -> Callable[[float, str], None] | None:
+    """A contact folder's `on_wait` listener (`open_folder`) that tells `on_event` each wait as
+    `Waiting`: runs, undo, link and unlink alike (a throttled Graph folder otherwise waited
+    without a word). None for no listener."""
+    if on_event is None:
+        return None
+    tell = on_event
+
+    def waited(seconds: float, reason: str) -> None:
+        tell(Waiting(seconds, reason))
+
+    return waited

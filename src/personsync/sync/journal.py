@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError, RunNotFound
@@ -122,12 +122,12 @@ class Journal:
         except SQLAlchemyError as exc:
             raise DatabaseError("cannot start a run in the journal") from exc
 
-    def intents(self, entries: Iterable[Entry], *, conn: Any = None) -> list[int]:
+    def intents(self, entries: Iterable[Entry], *, conn: Connection | None = None) -> list[int]:
         """Journal a chunk of writes about to be made: committed before this returns, or in
         `conn`'s transaction (committed before the writes begin: the caller's job)."""
         return self._add(entries, None, conn)
 
-    def done(self, conn: Any, entries: Iterable[Entry], afters: Iterable[Any]) -> list[int]:
+    def done(self, conn: Connection, entries: Iterable[Entry], afters: Iterable[Any]) -> list[int]:
         """Journal writes made in `conn`'s own transaction (Persons: the database is the
         journal's), as done at once: they and their entries are committed together or not."""
         return self._add(entries, afters, conn)
@@ -141,7 +141,7 @@ class Journal:
         self,
         entries: Iterable[Entry],
         afters: Iterable[Any] | None,
-        conn: Any,
+        conn: Connection | None,
         *,
         state: str = "",
     ) -> list[int]:
@@ -179,7 +179,9 @@ class Journal:
                 executemany(own, _ADD, rows)
         return seqs
 
-    def settle(self, conn: Any, outcomes: Sequence[tuple[int, str, Any, str | None]]) -> None:
+    def settle(
+        self, conn: Connection, outcomes: Sequence[tuple[int, str, Any, str | None]]
+    ) -> None:
         """Record (seq, state, after, error) inside the caller's transaction."""
         if not outcomes:
             return

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, bindparam, delete, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from personsync.errors import DatabaseError
@@ -21,7 +21,7 @@ from personsync.model import Record
 from personsync.persons.bulk import each_by_key, executemany, plain_rows
 from personsync.sync import pg_writes
 from personsync.sync.tables import sync_folder_state, sync_ignored, sync_links, sync_quiet
-from personsync.sync.values import loads, record_from_dict
+from personsync.sync.values import loads, record_from_dict, record_json
 
 CHUNK = 2000
 
@@ -76,7 +76,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def end_quiet(conn: Any, folder: str) -> None:
+def end_quiet(conn: Connection, folder: str) -> None:
     """End the folder's record of a quiet run (`sync/quiet.py`), in the caller's transaction:
     every write to the folder's links or to its contacts left alone calls it, so that the next
     run reads both sides again."""
@@ -152,7 +152,7 @@ class Links:
         return out
 
     @staticmethod
-    def save(conn: Any, folder: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    def save(conn: Connection, folder: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Upsert links (keys: person_id, item_id, item_version, person_version, baseline,
         synced_at) inside the caller's transaction. A link replaces any older link of the same
         Person or the same item in this folder: both are unique per folder."""
@@ -172,7 +172,9 @@ class Links:
         executemany(conn, _REPLACE, [{**r, "folder": folder} for r in rows])
 
     @staticmethod
-    def set_item_versions(conn: Any, folder: str, versions: Sequence[tuple[str, str]]) -> None:
+    def set_item_versions(
+        conn: Connection, folder: str, versions: Sequence[tuple[str, str]]
+    ) -> None:
         """(item id, version) of items written since their link was saved (an imported
         contact's Customer ID), inside the caller's transaction."""
         if not versions:
@@ -184,7 +186,7 @@ class Links:
         executemany(conn, _SET_ITEM_VERSION, [{"f": folder, "i": i, "v": v} for i, v in versions])
 
     @staticmethod
-    def set_versions(conn: Any, folder: str, rows: Sequence[tuple[int, str, str]]) -> None:
+    def set_versions(conn: Connection, folder: str, rows: Sequence[tuple[int, str, str]]) -> None:
         """(person id, item version, person version) of existing links, in the caller's
         transaction."""
         if not rows:
@@ -198,7 +200,7 @@ class Links:
 
     @staticmethod
     def set_person_versions(
-        conn: Any, folder: str, person_ids: Iterable[int], version: str
+        conn: Connection, folder: str, person_ids: Iterable[int], version: str
     ) -> None:
         """The Person's side of these Persons' links, their contact's side as it is."""
         ids = list(person_ids)
@@ -211,7 +213,7 @@ class Links:
         executemany(conn, _SET_PERSON_VERSION, [{"f": folder, "p": p, "pv": version} for p in ids])
 
     @staticmethod
-    def forget(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
+    def forget(conn: Connection, folder: str, item_ids: Sequence[str]) -> None:
         end_quiet(conn, folder)
         if conn.dialect.name == "postgresql":
             pg_writes.forget(conn, folder, item_ids)
@@ -219,7 +221,7 @@ class Links:
         executemany(conn, _DELETE_BY_ITEM, [{"f": folder, "i": i} for i in item_ids])
 
     @staticmethod
-    def mark_stale(conn: Any, folder: str, item_ids: Sequence[str]) -> None:
+    def mark_stale(conn: Connection, folder: str, item_ids: Sequence[str]) -> None:
         """Make the next run re-read these pairs instead of trusting their versions."""
         end_quiet(conn, folder)
         if conn.dialect.name == "postgresql":
@@ -227,6 +229,21 @@ class Links:
             return
         rows = [{"f": folder, "i": i, "iv": "", "pv": ""} for i in item_ids]
         executemany(conn, _SET_VERSIONS_BY_ITEM, rows)
+
+    @staticmethod
+    def restore_agreed(
+        conn: Connection, folder: str, item_id: str, agreed: Mapping[str, Any]
+    ) -> None:
+        """Give the link of `item_id` back the baseline values of the fields in `agreed` (an
+        undone write that settled a conflict: the journal's `agreed`), the others as they
+        are. Rare (one per undone conflict write), so plainly: read, change, write."""
+        t = sync_links
+        key = (t.c.folder == folder) & (t.c.item_id == item_id)
+        text = conn.execute(select(t.c.baseline).where(key)).scalar()
+        if text is None:
+            return  # no link any more, or none with a baseline: nothing to give back
+        values = {**(loads(text) or {}), **agreed}
+        conn.execute(update(t).where(key).values(baseline=record_json(record_from_dict(values))))
 
 
 def ignored(engine: Engine, folder: str) -> set[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, get_one
 from personsync.sync.apply import Executor, contact_before, link_row
 from personsync.sync.engine import ensure_tables
+from personsync.sync.events import OnEvent, folder_waits
 from personsync.sync.journal import Entry, Journal, new_run_id, unsettled_creates
 from personsync.sync.lease import held
 from personsync.sync.links import Links, normalise_folder
@@ -25,11 +26,17 @@ from personsync.sync.plan import Action, CreateContact, CreatePerson, Direction,
 from personsync.sync.report import RunReport
 from personsync.sync.tables import sync_links
 
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
+
 
 @contextmanager
-def _leased(db: Any, folder: str) -> Iterator[tuple[ContactStore, str]]:
-    """The folder, opened and held under its lease (sync/lease.py) for a run of this id."""
-    store = open_folder(folder, create=False)
+def _leased(
+    db: PersonsSide, folder: str, on_event: OnEvent | None = None
+) -> Iterator[tuple[ContactStore, str]]:
+    """The folder, opened and held under its lease (sync/lease.py) for a run of this id;
+    `on_event` hears the folder's waits."""
+    store = open_folder(folder, create=False, on_wait=folder_waits(on_event))
     try:
         run = new_run_id()
         with held(db.engine, store.url, run):
@@ -38,12 +45,20 @@ def _leased(db: Any, folder: str) -> Iterator[tuple[ContactStore, str]]:
         store.close()
 
 
-def link(db: Any, person_id: int, folder: str, item_id: str) -> RunReport:
+def link(
+    db: PersonsSide,
+    person_id: int,
+    folder: str,
+    item_id: str,
+    *,
+    on_event: OnEvent | None = None,
+) -> RunReport:
     """Link Person `person_id` to contact `item_id`: Customer ID, link row, contact_manager_id.
-    The link is left stale so the next export or import brings the two in step."""
+    The link is left stale so the next export or import brings the two in step. `on_event`
+    hears the folder's waits (`Waiting`)."""
     ensure_tables(db.engine)
     person = db.get(person_id)
-    with _leased(db, folder) as (store, run):
+    with _leased(db, folder, on_event) as (store, run):
         contact = get_one(store, item_id)
         if contact is None:
             raise ItemNotFound(
@@ -69,12 +84,13 @@ def link(db: Any, person_id: int, folder: str, item_id: str) -> RunReport:
 
 
 def create_new(
-    db: Any,
+    db: PersonsSide,
     folder: str,
     *,
     item_id: str | None = None,
     person_id: int | None = None,
     crash_after: int = 0,
+    on_event: OnEvent | None = None,
 ) -> RunReport:
     """A decision's "create new": a new Person made from contact `item_id` (a copied contact, or
     one that matched several Persons), or else a new contact made from Person `person_id` (one
@@ -86,11 +102,12 @@ def create_new(
     Customer ID in one transaction, then the Customer ID; or the contact's intent, the contact,
     then its link. Whether the decision is still open is checked under the folder's lease, so
     a decision sent twice (a double click, two consoles, a retry after a kill -9) makes one
-    Person or contact, never two. `crash_after`: the executor's kill point (tests only)."""
+    Person or contact, never two. `crash_after`: the executor's kill point (tests only);
+    `on_event` hears the folder's waits."""
     if item_id is None and person_id is None:
         raise UsageError("give the contact (to make a Person of) or the Person (to make a contact)")
     ensure_tables(db.engine)
-    with _leased(db, folder) as (store, run):
+    with _leased(db, folder, on_event) as (store, run):
         links = Links(db.engine, store.url)
         if item_id is not None:
             owner = links.owner(item_id)
@@ -140,9 +157,15 @@ def create_new(
 
 
 def unlink(
-    db: Any, folder: str, *, person_id: int | None = None, item_id: str | None = None
+    db: PersonsSide,
+    folder: str,
+    *,
+    person_id: int | None = None,
+    item_id: str | None = None,
+    on_event: OnEvent | None = None,
 ) -> RunReport:
-    """Undo a link: clear the contact's Customer ID, drop the link row and contact_manager_id."""
+    """Undo a link: clear the contact's Customer ID, drop the link row and contact_manager_id.
+    `on_event` hears the folder's waits (`Waiting`)."""
     ensure_tables(db.engine)
     key = normalise_folder(folder)
     t = sync_links
@@ -161,7 +184,7 @@ def unlink(
         )
     pid, iid = (row[0], row[1]) if row is not None else (person_id, item_id)
     assert pid is not None and iid is not None
-    with _leased(db, folder) as (store, run):
+    with _leased(db, folder, on_event) as (store, run):
         journal = Journal(db.engine, "unlink", store.url, run_id=run)
         report = RunReport(journal.run_id, "unlink", journal.folder)
         contact = get_one(store, iid)

@@ -45,6 +45,7 @@ from personsync.sync.snapshot import (
     dormant,
     import_skips,
     in_step,
+    persons_out_of_step,
     settled_gone,
 )
 
@@ -258,17 +259,17 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
             made = [_export_pair(person, seen, how, snap, choices)]
         actions.extend(_untag(made, person, contact, seen) if tagged else made)
 
-    unchanged = 0
     claimed: set[str] = set()
     pending: list[Person] = []
     gone: list[Person] = []  # linked, but the contact is no longer in the folder
 
-    for pid in sorted(persons.versions):
+    # Both sides as at the last sync: skipped without reading either, and without a call per
+    # pair (`persons_out_of_step`, the snapshot's own rule: a third of a 1 % sync's plan went
+    # to asking `in_step` of each of 100,000 Persons one by one).
+    out_of_step = persons_out_of_step(links, folder.listing, persons.versions, choices.recreate)
+    unchanged = len(persons.versions) - len(out_of_step)
+    for pid in sorted(out_of_step):
         link = links.get(pid)
-        # Both sides as at the last sync: skipped without reading either.
-        if in_step(link, folder.listing, persons.versions, choices.recreate):
-            unchanged += 1
-            continue
         person = persons.persons[pid]
         if dormant(link) and link is not None and link.item_id not in folder.listing:
             # Back in the view, but its contact went while it was out: as if never linked.
@@ -314,11 +315,13 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
         else:
             link = links[person.id]
             actions.append(_contact_gone(link, person.version, person.display_name, snap, choices))
-    # A copy of a linked contact (same Customer ID, another item): named, never touched.
-    for pid, link in links.items():
-        if pid in persons.versions and link.item_id in folder.listing:
-            for copy in by_cid.get(str(pid), ()):
-                actions.append(_decide_copy(copy, pid, link.item_id))
+    # A copy of a linked contact (same Customer ID, another item): named, never touched. (Only
+    # when an unlinked contact read has a Customer ID: not a pass over every link otherwise.)
+    if by_cid:
+        for pid, link in links.items():
+            if pid in persons.versions and link.item_id in folder.listing:
+                for copy in by_cid.get(str(pid), ()):
+                    actions.append(_decide_copy(copy, pid, link.item_id))
 
     to_match: list[Person] = []
     for person in pending:
@@ -739,20 +742,22 @@ def plan_sync(snap: Snapshot, choices: Choices = NO_CHOICES) -> Plan:
     # (Those holding any, in item order: not a sorted copy of every contact read.)
     told = sorted((i, c) for i, c in folder.contacts.items() if c.unmapped)
     warnings += [w for i, c in told for w in _unmapped(i, c)]
-    live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
-    # Persons of the view, and any linked Person, are not matched again.
-    claimed = set(snap.persons.versions)  # (in place, not a union of two copies)
-    claimed.update(links)
-    everyone = snap.persons.persons
-    contacts_half = _place_contacts(
-        pending,
-        snap,
-        everyone,
-        everyone,
-        live,
-        claimed,
-        lambda person, contact, how: _sync_pair(person, contact, how, snap, choices),
-    )
+    contacts_half: list[Action] = []
+    if pending:  # (not two sets of every link and Person to place no contact)
+        live = {pid: link for pid, link in links.items() if link.item_id in folder.listing}
+        # Persons of the view, and any linked Person, are not matched again.
+        claimed = set(snap.persons.versions)  # (in place, not a union of two copies)
+        claimed.update(links)
+        everyone = snap.persons.persons
+        contacts_half = _place_contacts(
+            pending,
+            snap,
+            everyone,
+            everyone,
+            live,
+            claimed,
+            lambda person, contact, how: _sync_pair(person, contact, how, snap, choices),
+        )
     if choices.crm_alone_creates:
         # The folder's rules say the CRM alone creates: a new contact no Person took is named
         # once (an earlier run's note is remembered: `snap.noted`), and makes no Person.

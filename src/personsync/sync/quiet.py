@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select, update
 
@@ -44,6 +44,9 @@ from personsync.sync.merge import Choices
 from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
 from personsync.sync.tables import sync_quiet
+
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
 
 # Bump when a plan comes to depend on something the key and the marks do not show.
 FORMAT = 1
@@ -60,7 +63,7 @@ class Marks:
 
 
 def take_marks(
-    db: Any,
+    db: PersonsSide,
     store: ContactStore,
     direction: str,
     view: str | None,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from personsync.model import Contact
 from personsync.stores.base import ContactStore, ReadProblem
@@ -30,11 +30,18 @@ from personsync.sync.merge import Choices
 from personsync.sync.plan import CreateContact, CreatePerson, Plan
 from personsync.sync.snapshot import FolderSnapshot, PersonsSnapshot, Snapshot
 
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
+
 MAX_ROUNDS = 3
 
 
 def stale_snapshot(
-    db: Any, store: ContactStore, stale: Mapping[int, str], view: str, direction: str = "export"
+    db: PersonsSide,
+    store: ContactStore,
+    stale: Mapping[int, str],
+    view: str,
+    direction: str = "export",
 ) -> Snapshot:
     """Both sides of these pairs (Person id → contact id), read now, with their links. A
     linked Person no longer in the view (deleted, or left it: a refused delete or tag of its
@@ -87,7 +94,12 @@ def small_plan(
 
 
 def replan_stale(
-    db: Any, store: ContactStore, executor: Executor, direction: str, choices: Choices, view: str
+    db: PersonsSide,
+    store: ContactStore,
+    executor: Executor,
+    direction: str,
+    choices: Choices,
+    view: str,
 ) -> None:
     """Plan and apply anew the pairs whose writes the executor found stale, until none is left
     or `MAX_ROUNDS` rounds passed; the report says how many were planned again."""

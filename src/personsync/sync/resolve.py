@@ -10,7 +10,7 @@ lease. A Person's id without --field settles all of that pair's conflicts and sy
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING
 
 from personsync.errors import UsageError
 from personsync.fields import require_fields
@@ -21,9 +21,12 @@ from personsync.sync.options import RunOptions
 from personsync.sync.policies import Policy
 from personsync.sync.report import UNSETTLED
 
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
+
 
 def resolve(
-    db: Any,
+    db: PersonsSide,
     target: str,
     take: str,
     *,

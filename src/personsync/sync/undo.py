@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine
 
 from personsync.errors import (
     MassChangeRefused,
@@ -23,18 +22,29 @@ from personsync.errors import (
 )
 from personsync.model import Contact, Person
 from personsync.stores import open_folder
-from personsync.stores.base import ContactStore, ItemRef, get_one
+from personsync.stores.base import ContactStore, get_one
 from personsync.sync.apply import link_row
-from personsync.sync.events import Finished, GuardQuestion, OnEvent, Progress, ignore
+from personsync.sync.crash import Checkpoints
+from personsync.sync.events import (
+    Finished,
+    GuardQuestion,
+    OnEvent,
+    Progress,
+    folder_waits,
+    ignore,
+)
 from personsync.sync.guard import check_share
 from personsync.sync.journal import Entry, Journal, entries, get_run, new_run_id, undone_by
 from personsync.sync.lease import held
 from personsync.sync.links import Links
 from personsync.sync.options import DEFAULT_CHUNK, RunOptions
 from personsync.sync.report import RunReport
-from personsync.sync.snapshot import GONE, LEFT, TAGGED
-from personsync.sync.tables import sync_links
+from personsync.sync.snapshot import GONE, LEFT
+from personsync.sync.undo_contacts import agreed_again, item_of, plain_contact, undo_contacts
 from personsync.sync.values import record_from_dict
+
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
 
 DEFAULT_OPTIONS = RunOptions()
 Restore = tuple[dict[str, Any], Person, dict[str, Any]]  # an entry, its Person now, old values
@@ -42,9 +52,18 @@ Restore = tuple[dict[str, Any], Person, dict[str, Any]]  # an entry, its Person 
 
 class _Undo:
     def __init__(
-        self, db: Any, run_id: str, folder: str, journal: Journal | None, report: RunReport
+        self,
+        db: PersonsSide,
+        run_id: str,
+        folder: str,
+        journal: Journal | None,
+        report: RunReport,
+        tell: OnEvent = ignore,
+        crash_after: int = 0,
     ) -> None:
         self.db = db
+        self.tell = tell  # hears the folder's waits
+        self.checkpoint = Checkpoints(crash_after)  # the crash tests' kill points (crash.py)
         self.engine: Engine = db.engine
         self.run_id = run_id
         self.folder = folder
@@ -54,7 +73,7 @@ class _Undo:
 
     def store(self) -> ContactStore:
         if self._store is None:
-            self._store = open_folder(self.folder, create=False)
+            self._store = open_folder(self.folder, create=False, on_wait=folder_waits(self.tell))
         return self._store
 
     def close(self) -> None:
@@ -78,10 +97,10 @@ class _Undo:
         e: dict[str, Any],
         action: str,
         before: Any,
-        do: Any,
+        do: Callable[[], Any],
         *,
         unlinks: bool = False,
-        link: Callable[[Any, Any], None] | None = None,
+        link: Callable[[Connection, Any], None] | None = None,
     ) -> None:
         """Journal, then make one undo write; its failure is reported, the others proceed."""
         if self.journal is None:
@@ -106,6 +125,7 @@ class _Undo:
                     Links.forget(conn, e["folder"], [e["item_id"]])
                 else:
                     Links.mark_stale(conn, e["folder"], [e["item_id"]])
+                    agreed_again(conn, e)
         self.report.count("undone")
 
     def recreate_contact(self, e: dict[str, Any]) -> None:
@@ -128,7 +148,7 @@ class _Undo:
             ref = self.store().create(contact)
             return {"item_id": ref.item_id, "version": ref.version}
 
-        def relink(conn: Any, after: Any) -> None:
+        def relink(conn: Connection, after: Any) -> None:
             if pid is None:
                 return
             exists = self.db.get_many([pid], times=False)
@@ -138,77 +158,6 @@ class _Undo:
             Links.save(conn, e["folder"], [row])
 
         self.write(e, "create", None, create, link=relink)
-
-    def contact(self, e: dict[str, Any]) -> None:
-        after, before = e["after"] or {}, e["before"] or {}
-        current = get_one(self.store(), after.get("item_id") or e["item_id"])
-        if current is None:
-            self.cannot(e, "the contact is gone")
-        elif current.version != after.get("version"):
-            self.cannot(e, "the contact changed after the run")
-        elif e["action"] == "create":
-            snapshot = {"version": current.version, "customer_id": current.customer_id}
-
-            def delete() -> dict[str, str]:
-                self.store().delete(ItemRef(current.item_id, current.version))
-                if e["person_id"] is not None:
-                    self._clear_mirror(e["person_id"], current.item_id)
-                return {"deleted": current.item_id}
-
-            self.write({**e, "item_id": current.item_id}, "delete", snapshot, delete)
-        else:
-            # A Customer-ID-only write journals no record: the current one is kept.
-            record = before.get("record")
-            old = replace(
-                current,
-                record=current.record if record is None else record_from_dict(record),
-                customer_id=before.get("customer_id", ""),
-            )
-
-            # The run wrote this Customer ID: it made the link, so undo unmakes it.
-            unlinks = old.customer_id != current.customer_id
-
-            def restore() -> dict[str, str]:
-                ref = self.store().update(current, old)
-                if unlinks and e["person_id"] is not None:
-                    self._clear_mirror(e["person_id"], current.item_id)
-                return {"item_id": ref.item_id, "version": ref.version}
-
-            self.write(
-                e,
-                "restore",
-                {"version": current.version},
-                restore,
-                unlinks=unlinks,
-                link=self._untagged(e),
-            )
-
-    def _untagged(self, e: dict[str, Any]) -> Callable[[Any, Any], None] | None:
-        """For a tag the run wrote ("Removed from CRM", its link dormant `TAGGED`): the link
-        once the tag is off, as `keep` would have left it (dormant `LEFT` while the Person is
-        out of the view, a tombstone `GONE` if it was deleted). Undone stays undone, as for an
-        undone delete: marked stale instead, the next tag run tagged the contact again. The
-        Person coming back into the view, and leaving again, is a new removal: tagged then.
-        None for any other update (its link is marked stale)."""
-        pid, folder = e["person_id"], e["folder"]
-        t = sync_links
-        query = select(t.c.person_version).where(t.c.folder == folder, t.c.item_id == e["item_id"])
-        with self.engine.connect() as conn:
-            if pid is None or conn.execute(query).scalar() != TAGGED:
-                return None
-
-        def dormant(conn: Any, after: Any) -> None:
-            removed = LEFT if self.db.get_many([pid], times=False) else GONE
-            Links.set_versions(conn, folder, [(pid, after["version"], removed)])
-
-        return dormant
-
-    def _clear_mirror(self, person_id: int, item_id: str) -> None:
-        try:
-            if self.db.get(person_id).contact_manager_id == item_id:
-                self.db.set_contact_manager_id(person_id, None)
-        except PersonNotFound:
-            pass
 
     def restore_person(self, e: dict[str, Any]) -> None:
         """A Person the run deleted (its contact was deleted in the folder): put back with the
@@ -228,7 +177,7 @@ class _Undo:
         def restore() -> dict[str, Any]:
             return {"person_id": pid, "version": self.db.restore(person).version}
 
-        def relink(conn: Any, after: Any) -> None:
+        def relink(conn: Connection, after: Any) -> None:
             row = link_row(pid, e["item_id"], GONE, after["version"], person.record)
             Links.save(conn, e["folder"], [row])
 
@@ -343,6 +292,8 @@ class _Undo:
                 Links.mark_stale(
                     conn, self.folder, [e["item_id"] for e, _, _ in done if e["item_id"]]
                 )
+                for e, _, _ in done:
+                    agreed_again(conn, e)
         except ValueRefused:
             # The database refused an old value by a rule of its own: one by one, the others
             # are undone and the refused one is named.
@@ -357,7 +308,7 @@ class _Undo:
 
 
 def undo(
-    db: Any,
+    db: PersonsSide,
     run_id: str,
     *,
     options: RunOptions = DEFAULT_OPTIONS,
@@ -367,10 +318,11 @@ def undo(
     undo heeds `dry_run` (check every entry and report what would be undone, writing nothing
     and taking no lease), `wait` (for the folder's lease), and the mass-change guard (`yes`,
     `max_share`: undoing more than that share of the contacts in the folder or of the Persons
-    asks first, a `GuardQuestion` to `on_event`, and unanswered raises MassChangeRefused).
-    `on_event` hears `Progress` (first `done` 0 of the entries' `total`, then each entry) and
-    `Finished`. A run undone already is not undone again: the report names the undo run, no run
-    is made."""
+    asks first, a `GuardQuestion` to `on_event`, and unanswered raises MassChangeRefused),
+    `chunk` (entries per chunk of writes) and `crash_after` (the crash tests' kill point).
+    `on_event` hears `Progress` (first `done` 0 of the entries' `total`, then each chunk or
+    entry), the folder's `Waiting` and `Finished`. A run undone already is not undone again:
+    the report names the undo run, no run is made."""
     tell = on_event or ignore
     started = time.perf_counter()
     info = get_run(db.engine, run_id)
@@ -387,20 +339,23 @@ def undo(
     todo = list(reversed(entries(db.engine, run_id)))
     if options.dry_run:
         report = RunReport("", "undo", info.folder, run_id)
-        _walk(_Undo(db, run_id, info.folder, None, report), todo, tell)
+        _walk(_Undo(db, run_id, info.folder, None, report, tell), todo, tell, options.chunk)
         report.duration = time.perf_counter() - started
         return report
     run = new_run_id()
     # An undo writes to the folder: it holds the folder's lease like any run (sync/lease.py).
     with held(db.engine, info.folder, run, wait=options.wait):
-        worker = _Undo(db, run_id, info.folder, None, RunReport("", "undo", info.folder, run_id))
+        worker = _Undo(
+            db, run_id, info.folder, None, RunReport("", "undo", info.folder, run_id), tell
+        )
         try:
             _guard(worker, todo, options, tell)
         finally:
             worker.close()
         journal = Journal(db.engine, "undo", info.folder, view=run_id, run_id=run)
         report = RunReport(journal.run_id, "undo", info.folder, run_id)
-        _walk(_Undo(db, run_id, info.folder, journal, report), todo, tell)
+        worker = _Undo(db, run_id, info.folder, journal, report, tell, options.crash_after)
+        _walk(worker, todo, tell, options.chunk)
         report.duration = time.perf_counter() - started
         journal.finish(report.status, report.counts, report.problems())
         tell(Finished(report, report.duration))
@@ -433,30 +388,43 @@ def _plain_person(e: dict[str, Any]) -> bool:
     return e["side"] == "person" and e["state"] == "done" and e["action"] in ("create", "update")
 
 
-def _walk(worker: _Undo, todo: list[dict[str, Any]], tell: OnEvent) -> None:
+def _walk(
+    worker: _Undo, todo: list[dict[str, Any]], tell: OnEvent, size: int = DEFAULT_CHUNK
+) -> None:
+    """Undo `todo` (the run's entries, newest first). Person and contact writes go in chunks
+    (`_Undo.persons`, `undo_contacts`) of up to `size`: consecutive entries of one side, no two
+    of one Person or contact in a chunk, so each is undone in the journal's order; the rest one
+    by one."""
     total = len(todo)
     tell(Progress(0, 0, total))
     done = 0
     chunk: list[dict[str, Any]] = []
-    chunk_pids: set[int] = set()
+    keys: set[object] = set()
 
     def flush() -> None:
         nonlocal done
         if chunk:
-            worker.persons(chunk)
+            if chunk[0]["side"] == "person":
+                worker.persons(chunk)
+            else:
+                undo_contacts(worker, chunk)
             done += len(chunk)
             tell(Progress(len(chunk), done, total))
             chunk.clear()
-            chunk_pids.clear()
+            keys.clear()
 
     try:
         for e in todo:
-            if _plain_person(e):
-                pid = (e["after"] or {}).get("person_id", e["person_id"])
-                if pid in chunk_pids or len(chunk) >= DEFAULT_CHUNK:
-                    flush()  # entries of one Person stay in the journal's order
+            if _plain_person(e) or plain_contact(e):
+                key = (
+                    ("person", (e["after"] or {}).get("person_id", e["person_id"]))
+                    if e["side"] == "person"
+                    else ("contact", item_of(e))
+                )
+                if key in keys or len(chunk) >= size or (chunk and chunk[0]["side"] != e["side"]):
+                    flush()  # entries of one Person or contact stay in the journal's order
                 chunk.append(e)
-                chunk_pids.add(pid)
+                keys.add(key)
                 continue
             flush()
             if e["action"] == "delete" and e["side"] == "contact" and e["state"] != "failed":
@@ -465,14 +433,9 @@ def _walk(worker: _Undo, todo: list[dict[str, Any]], tell: OnEvent) -> None:
                 worker.recreate_contact(e)
             elif e["action"] == "delete" and e["state"] == "done":
                 worker.restore_person(e)
-            elif e["state"] != "done" or e["action"] == "link":
-                if e["action"] == "link" and e["state"] == "done" and worker.journal is not None:
-                    with worker.engine.begin() as conn:
-                        Links.forget(conn, e["folder"], [e["item_id"]])
-            elif e["side"] == "contact":
-                worker.contact(e)
-            else:
-                worker.person(e)
+            elif e["action"] == "link" and e["state"] == "done" and worker.journal is not None:
+                with worker.engine.begin() as conn:
+                    Links.forget(conn, e["folder"], [e["item_id"]])
             done += 1
             tell(Progress(1, done, total))
         flush()

@@ -1,0 +1,241 @@
+"""Undo's contacts side in chunks: the contacts a run created (deleted again) or updated
+(given back what it overwrote), each only where it still has the version the run left it with.
+
+Per chunk of up to 500 entries, as the executor writes a run's contacts: the chunk's contacts
+are read in one call (a Graph batch, one pass over a vCard folder), the undo's intents are
+journaled in one commit before any write, the updates go to the folder in one `update_many`
+(deletes one by one: a store has no batch delete), and then the outcomes, the links (ended,
+marked stale, or dormant for an undone tag) and the Persons' hidden links go in one
+transaction. A write the folder refuses is named and the others proceed (`update_many` has a
+result per contact). Until 2026-12-06 each contact was three commits and a read of its own.
+
+Killed between the intents and the outcomes (kill -9, power cut), a chunk's contacts are
+written or not, and the undo run is left "running" (the folder's next run marks it
+interrupted): an undo of the same run then finds those written changed since the run and
+leaves them as they are (restored already), and restores the rest. The links of the written
+ones keep the run's item versions, so the next sync or export reads those pairs again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, select
+
+from personsync.errors import PersonsyncError
+from personsync.model import Contact
+from personsync.persons.bulk import each_by_key
+from personsync.stores.base import ItemRef, ReadProblem
+from personsync.sync.apply import Outcome
+from personsync.sync.journal import Entry
+from personsync.sync.links import Links
+from personsync.sync.snapshot import GONE, LEFT, TAGGED
+from personsync.sync.tables import sync_links
+from personsync.sync.values import record_from_dict, written_json
+
+if TYPE_CHECKING:
+    from personsync.sync.undo import _Undo
+
+Entry_ = dict[str, Any]  # a journal entry of the run being undone
+# An entry, its contact now, the contact to write back, and whether that ends the link (the
+# run wrote the Customer ID: it made the link).
+Restore = tuple[Entry_, Contact, Contact, bool]
+
+
+def plain_contact(e: Entry_) -> bool:
+    """A contact the run created or updated (undone here, in chunks)."""
+    return e["side"] == "contact" and e["state"] == "done" and e["action"] in ("create", "update")
+
+
+def item_of(e: Entry_) -> str:
+    """The contact an entry names (a created one: the id the store gave it)."""
+    return str((e["after"] or {}).get("item_id") or e["item_id"])
+
+
+def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
+    """`_Undo.contact` for a chunk of entries, no two of one contact."""
+    ids = [item_of(e) for e in es]
+    current: dict[str, Contact] = {}
+    unreadable: dict[str, str] = {}
+    for got in worker.store().get_many(ids):
+        if isinstance(got, ReadProblem):
+            unreadable[got.item_id] = str(got.error)
+        else:
+            current[got.item_id] = got
+    deletes: list[tuple[Entry_, Contact]] = []
+    restores: list[Restore] = []
+    for e, iid in zip(es, ids, strict=True):
+        found = current.get(iid)
+        if iid in unreadable:
+            worker.cannot(e, unreadable[iid])
+        elif found is None:
+            worker.cannot(e, "the contact is gone")
+        elif found.version != (e["after"] or {}).get("version"):
+            worker.cannot(e, "the contact changed after the run")
+        elif worker.journal is None:
+            worker.report.count("would-undo")
+        elif e["action"] == "create":
+            deletes.append(({**e, "item_id": found.item_id}, found))
+        else:
+            before = e["before"] or {}
+            # A Customer-ID-only write journals no record: the current one is kept.
+            record = before.get("record")
+            old = replace(
+                found,
+                record=found.record if record is None else record_from_dict(record),
+                customer_id=before.get("customer_id", ""),
+            )
+            restores.append((e, found, old, old.customer_id != found.customer_id))
+    if deletes:
+        _delete(worker, deletes)
+    if restores:
+        _restore(worker, restores)
+
+
+def _delete(worker: _Undo, deletes: Sequence[tuple[Entry_, Contact]]) -> None:
+    """Contacts the run created, deleted (each only if unchanged: the store checks)."""
+    assert worker.journal is not None
+    seqs = worker.journal.intents(
+        Entry(
+            "contact",
+            "delete",
+            c.item_id,
+            e["person_id"],
+            {"version": c.version, "customer_id": c.customer_id},
+        )
+        for e, c in deletes
+    )
+    worker.checkpoint()
+    results: list[ItemRef | PersonsyncError] = []
+    outcomes: list[Outcome] = []
+    done: list[tuple[Entry_, Contact]] = []
+    for (e, c), seq in zip(deletes, seqs, strict=True):
+        ref = ItemRef(c.item_id, c.version)
+        try:
+            worker.store().delete(ref)
+        except PersonsyncError as exc:
+            results.append(exc)
+            outcomes.append((seq, "failed", None, str(exc)))
+        else:
+            results.append(ref)
+            outcomes.append((seq, "done", {"deleted": c.item_id}, None))
+            done.append((e, c))
+
+    def links(conn: Connection) -> None:
+        Links.forget(conn, worker.folder, [c.item_id for _, c in done])
+
+    _record(worker, outcomes, links, [(e, c) for e, c in done if e["person_id"] is not None])
+    _report(worker, [e for e, _ in deletes], results)
+
+
+def _restore(worker: _Undo, restores: Sequence[Restore]) -> None:
+    """Contacts the run updated, given back what it overwrote, in one batch write (the store
+    refuses each one changed since it was read here)."""
+    assert worker.journal is not None
+    seqs = worker.journal.intents(
+        Entry(e["side"], "restore", e["item_id"], e["person_id"], {"version": c.version})
+        for e, c, _, _ in restores
+    )
+    worker.checkpoint()
+    results: list[ItemRef | PersonsyncError]
+    try:
+        results = list(worker.store().update_many([(c, old) for _, c, old, _ in restores]))
+    except PersonsyncError as exc:  # the whole batch failed (the folder went away, ...)
+        results = [exc] * len(restores)
+    outcomes: list[Outcome] = [
+        (seq, "done", written_json(got.item_id, got.version), None)
+        if isinstance(got, ItemRef)
+        else (seq, "failed", None, str(got))
+        for seq, got in zip(seqs, results, strict=True)
+    ]
+    done = [(r, got) for r, got in zip(restores, results, strict=True) if isinstance(got, ItemRef)]
+    tagged = _tagged(worker, [r[0] for r, _ in done])
+    # An undone tag: the link as `keep` would have left it (dormant while the Person is out of
+    # the view, a tombstone if it was deleted), not stale, so that undone stays undone: marked
+    # stale, the next tag run tagged the contact again.
+    there = worker.db.get_many([pid for pid, _ in tagged], times=False) if tagged else {}
+
+    def links(conn: Connection) -> None:
+        ended = [e["item_id"] for (e, _, _, unlinks), _ in done if unlinks]
+        Links.forget(conn, worker.folder, ended)
+        kept = [(e, got) for (e, _, _, unlinks), got in done if not unlinks]
+        untagged = [(e, got) for e, got in kept if (e["person_id"], e["item_id"]) in tagged]
+        stale = [e for e, got in kept if (e["person_id"], e["item_id"]) not in tagged]
+        Links.mark_stale(conn, worker.folder, [e["item_id"] for e in stale])
+        Links.set_versions(
+            conn,
+            worker.folder,
+            [
+                (e["person_id"], got.version, LEFT if e["person_id"] in there else GONE)
+                for e, got in untagged
+            ],
+        )
+        for e in stale:
+            agreed_again(conn, e)
+
+    unlinked = [(e, c) for (e, c, _, unlinks), _ in done if unlinks and e["person_id"] is not None]
+    _record(worker, outcomes, links, unlinked)
+    _report(worker, [r[0] for r in restores], results)
+
+
+def _tagged(worker: _Undo, es: Sequence[Entry_]) -> set[tuple[int, str]]:
+    """(Person, contact) of those of `es` whose link is dormant `TAGGED` (a tag the run wrote),
+    read by Person (a look-up each in the unique index of (Person, folder), whatever the
+    statistics)."""
+    pids = sorted({e["person_id"] for e in es if e["person_id"] is not None})
+    if not pids:
+        return set()
+    t = sync_links
+    query = select(t.c.person_id, t.c.item_id).where(
+        t.c.folder == worker.folder, t.c.person_version == TAGGED
+    )
+    with worker.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            rows = conn.execute(each_by_key(query, t.c.person_id), {"keys": pids}).all()
+        else:
+            rows = conn.execute(query.where(t.c.person_id.in_(pids))).all()
+    return {(int(pid), str(iid)) for pid, iid in rows}
+
+
+def _record(
+    worker: _Undo,
+    outcomes: Sequence[Outcome],
+    links: Callable[[Connection], None],
+    unlinked: Sequence[tuple[Entry_, Contact]],
+) -> None:
+    """A chunk's outcomes, its links (`links(conn)`) and the hidden links it ends (those of
+    `unlinked` whose Person still names the contact), in one transaction."""
+    assert worker.journal is not None
+    worker.checkpoint()
+    pids = [e["person_id"] for e, _ in unlinked]
+    named = worker.db.get_many(pids, times=False) if pids else {}
+    cleared = [
+        (e["person_id"], None)
+        for e, c in unlinked
+        if (p := named.get(e["person_id"])) is not None and p.contact_manager_id == c.item_id
+    ]
+    with worker.engine.begin() as conn:
+        worker.journal.settle(conn, outcomes)
+        links(conn)
+        worker.db.set_contact_manager_ids(cleared, conn=conn)
+    worker.checkpoint()
+
+
+def agreed_again(conn: Connection, e: Entry_) -> None:
+    """An undone write that settled a conflict: its link's baseline of those fields as it was
+    before (the journal's `agreed`), so the next sync names the conflict again."""
+    was = (e["before"] or {}).get("agreed")
+    if was and e["item_id"]:
+        Links.restore_agreed(conn, e["folder"], e["item_id"], was)
+
+
+def _report(
+    worker: _Undo, es: Sequence[Entry_], results: Sequence[ItemRef | PersonsyncError]
+) -> None:
+    for e, got in zip(es, results, strict=True):
+        if isinstance(got, ItemRef):
+            worker.report.count("undone")
+        else:
+            worker.cannot(e, str(got))
