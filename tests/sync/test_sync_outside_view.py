@@ -1,8 +1,9 @@
 """A two-way run of a view that links Persons outside it (matched among every Person, or made
 from a new contact the view's filter does not take) writes those pairs' links dormant as it
-makes them (`Executor._dormant`) and names them at its end (`Executor._outside_view`). Killed with SIGKILL at any point, or with its view deleted while it
-ran, no later run takes those Persons for ones who left the view: nothing is tagged or deleted,
-no Person or contact is made twice."""
+makes them (`Executor._dormant`) and names them at its end (`Executor._outside_view`). Killed
+with SIGKILL at any point, or with its view deleted while it ran, no later run takes those
+Persons for ones who left the view: nothing is tagged or deleted, no Person or contact is made
+twice."""
 
 from __future__ import annotations
 
