@@ -45,7 +45,6 @@ _SET_VERSIONS = (
     .where(_BY_PERSON)
     .values(item_version=bindparam("iv"), person_version=bindparam("pv"))
 )
-_SET_PERSON_VERSION = update(sync_links).where(_BY_PERSON).values(person_version=bindparam("pv"))
 _SET_VERSIONS_BY_ITEM = (
     update(sync_links)
     .where(_BY_ITEM)
@@ -197,20 +196,6 @@ class Links:
             return
         params = [{"f": folder, "p": p, "iv": iv, "pv": pv} for p, iv, pv in rows]
         executemany(conn, _SET_VERSIONS, params)
-
-    @staticmethod
-    def set_person_versions(
-        conn: Connection, folder: str, person_ids: Iterable[int], version: str
-    ) -> None:
-        """The Person's side of these Persons' links, their contact's side as it is."""
-        ids = list(person_ids)
-        if not ids:
-            return
-        end_quiet(conn, folder)
-        if conn.dialect.name == "postgresql":
-            pg_writes.set_person_versions(conn, folder, ids, version)
-            return
-        executemany(conn, _SET_PERSON_VERSION, [{"f": folder, "p": p, "pv": version} for p in ids])
 
     @staticmethod
     def forget(conn: Connection, folder: str, item_ids: Sequence[str]) -> None:

@@ -40,8 +40,6 @@ WHERE t.id = ANY(ARRAY({_BY_ITEM})) AND t.item_id = v.i"""  # noqa: S608
 _SET_VERSIONS = f"""UPDATE sync_links AS t SET item_version = v.iv, person_version = v.pv
 FROM unnest(%(p)b::integer[], %(iv)b::text[], %(pv)b::text[]) AS v(p, iv, pv)
 WHERE t.id = ANY(ARRAY({_BY_PERSON})) AND t.person_id = v.p"""  # noqa: S608
-_SET_PERSON_VERSION = f"""UPDATE sync_links SET person_version = %(pv)b
-WHERE id = ANY(ARRAY({_BY_PERSON}))"""  # noqa: S608
 _MARK_STALE = f"""UPDATE sync_links SET item_version = '', person_version = ''
 WHERE id = ANY(ARRAY({_BY_ITEM}))"""  # noqa: S608
 # A run's journal entries by (run, seq), its primary key: found one by one, then read by their
@@ -89,10 +87,6 @@ def set_versions(conn: Connection, folder: str, rows: Iterable[tuple[int, str, s
         "pv": [pv for _, pv in last.values()],
     }
     _run(conn, _SET_VERSIONS, params, "p")
-
-
-def set_person_versions(conn: Connection, folder: str, person_ids: list[int], version: str) -> None:
-    _run(conn, _SET_PERSON_VERSION, {"f": folder, "p": person_ids, "pv": version}, "p")
 
 
 def mark_stale(conn: Connection, folder: str, item_ids: Sequence[str]) -> None:
