@@ -4,12 +4,13 @@ and a helper that fails costs nothing but time."""
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
 import pytest
 
-from personsync.model import REPEATED_FIELDS, Contact
+from personsync.model import REPEATED_FIELDS, Contact, field_values
 from personsync.persons.sample import generate
 from personsync.stores import card_reader
 from personsync.stores.base import ReadProblem
@@ -64,6 +65,14 @@ def test_the_helper_reads_what_this_process_reads(tmp_path, monkeypatch):
                 value = getattr(got.record, name)
                 if value:
                     assert firsts.setdefault((name, value), value) is value
+    # Each Record keeps only its set values, then which fields they are (model._Sparse), read
+    # here or by the helper.
+    for got in helped.values():
+        if isinstance(got, Contact):
+            values = field_values(got.record)
+            set_at = bytes(i for i, v in enumerate(values) if v not in ("", None, ()))
+            stored = [r for r in gc.get_referents(got.record) if not isinstance(r, type)]
+            assert stored == [(*(values[i] for i in set_at), set_at)]
 
 
 def test_a_helper_that_fails_leaves_its_chunks_to_this_process(tmp_path, monkeypatch):
