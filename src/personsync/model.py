@@ -450,7 +450,10 @@ def _sparse(raw: tuple[Any, ...]) -> Record:
 
 
 def display_name(r: Record) -> str:
-    name = " ".join(filter(None, _NAMES(field_values(r))))
+    # A Record read from a folder: three fields by name, not all 65 made (see `_Sparse`).
+    sparse = r.__class__ is _Sparse
+    names = (r.first_name, r.middle_name, r.last_name) if sparse else _NAMES(field_values(r))
+    name = " ".join(filter(None, names))
     return name or r.nickname or r.company or r.email1 or "(no name)"
 
 
