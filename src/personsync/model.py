@@ -349,14 +349,13 @@ def record_from(values: Mapping[str, Value]) -> Record:
     The readers of contact folders make their Records here: a Record with few fields set keeps
     only those (see `_Sparse`)."""
     full = tuple(map(values.get, FIELD_NAMES, _DEFAULTS))
-    # Set: not the field's default object itself ("", None and () are one object each in
-    # CPython), so that every value comes back as it was given.
-    kept = tuple(map(_is_not, full, _DEFAULTS))
-    few = tuple(compress(full, kept))
-    if len(few) > _SPARSE_UP_TO:
+    # The values set are the true ones: typed, an empty value is the field's default ("",
+    # None or ()), so a Record of equal values is held the same way, and compared so.
+    raw = (*compress(full, full), bytes(compress(_RANGE, full)))
+    if len(raw) > _SPARSE_UP_TO:
         return _filled(full)
     record: Record = _new(_Sparse)
-    _put(record, (*few, bytes(compress(_RANGE, kept))))
+    _put(record, raw)
     return record
 
 
@@ -384,8 +383,7 @@ def record_from(values: Mapping[str, Value]) -> Record:
 # agreeing pair; Records are keys of dicts and sets).
 
 _RANGE = tuple(range(len(FIELD_NAMES)))
-_is_not = operator.is_not
-# Past this many set fields, a plain Record is as small (and is read faster).
+# Past this many values (and the bytes), a plain Record is about as small, and read faster.
 _SPARSE_UP_TO = len(FIELD_NAMES) // 2
 _raw: Callable[[Record], tuple[Any, ...]] = Record.__dict__["_values"].__get__
 """A Record's own tuple, whichever its class (a `_Sparse`'s: set values, then their fields)."""
@@ -410,10 +408,8 @@ class _Sparse(Record):
         return tuple(values)
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is _Sparse:
-            mine, theirs = _raw(self), _raw(other)
-            if mine[-1] == theirs[-1]:  # the same fields set: compared as they are
-                return bool(mine == theirs)
+        if other.__class__ is _Sparse:  # equal values are held alike (`record_from`)
+            return bool(_raw(self) == _raw(other))
         if isinstance(other, Record):
             return bool(field_values(self) == field_values(other))
         return NotImplemented

@@ -72,10 +72,13 @@ def test_each_field_reads_as_it_was_given_set_or_not() -> None:
     assert read.children == () and read.notes == "" and read.categories == ("Customer", "Berlin")
     assert read.display_name == "Ann Lee" and read.emails == ("ann@acme.example",)
     assert read.non_empty() == ANN and read.values() == Record(**ANN).values()
-    # An empty value that is not the field's own default object is kept as given.
+    # An empty value, whichever object it is, is not kept: equal Records are held alike.
     empty = "Ann"[3:] + "".join([])
     assert record_from({"first_name": "Ann", "nickname": empty}).nickname == ""
     assert record_from({"first_name": "Ann", "nickname": empty}) == Record(first_name="Ann")
+    assert walked(record_from({"first_name": "Ann", "nickname": empty})) == walked(
+        record_from({"first_name": "Ann"})
+    )
 
 
 def test_equal_values_are_equal_records_with_equal_hashes_in_either_representation() -> None:
