@@ -59,6 +59,8 @@ def test_a_record_read_from_a_folder_keeps_only_its_set_values() -> None:
     assert walked(record_from({"first_name": "Cy"})) == [
         ("Cy", bytes([FIELD_NAMES.index("first_name")]))
     ]
+    # A name that is no field is ignored, as ever.
+    assert record_from({"first_name": "Cy", "no such field": "x"}) == Record(first_name="Cy")
     # Mostly full: a plain Record (as small, and read faster).
     most = {n: "x" for n in FIELD_NAMES[:40]}
     assert walked(record_from(most)) == [field_values(Record(**most))]
@@ -88,6 +90,11 @@ def test_equal_values_are_equal_records_with_equal_hashes_in_either_representati
     assert not read != full and not full != read  # noqa: SIM202 (both operators)
     assert hash(read) == hash(full)
     assert read == record_from(dict(ANN)) and hash(read) == hash(record_from(dict(ANN)))
+    # The same values given in another order (a card's lines in another order).
+    backwards = record_from(dict(reversed(ANN.items())))
+    assert walked(backwards) != walked(read)
+    assert backwards == read and read == backwards and hash(backwards) == hash(read)
+    assert backwards != record_from({**dict(reversed(ANN.items())), "company": "X"})
     assert {read: "a"}[full] == "a" and {full: "b"}[read] == "b"
     assert len({read, full, record_from(ANN)}) == 1
     # Unequal: another value in a set field, another field set, a field emptied.
