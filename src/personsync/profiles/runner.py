@@ -72,6 +72,7 @@ def run_profile(
     return ProfileRun(profile.name, status, run_id, error)
 
 
-def run_due(db: Any) -> list[ProfileRun]:
-    """Run every profile that is due, one after another (so one run at a time per folder)."""
-    return [run_profile(db, p) for p in store.due(db.engine, store.now())]
+def run_due(db: Any, *, on_event: OnEvent | None = None) -> list[ProfileRun]:
+    """Run every profile that is due, one after another (so one run at a time per folder);
+    `on_event` hears each run's events (the folder's waits among them)."""
+    return [run_profile(db, p, on_event=on_event) for p in store.due(db.engine, store.now())]

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from personsync.profiles import runner, store
+from personsync.web.tasks import log_waits
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class Scheduler:
         for profile in store.due(self.db.engine, store.now()):
             if self._stop.is_set():
                 break
-            done.append(runner.run_profile(self.db, profile))
+            hear = log_waits(f"profile {profile.name}")  # unattended: its waits go to the log
+            done.append(runner.run_profile(self.db, profile, on_event=hear))
         return done
 
     def _loop(self) -> None:
