@@ -5,6 +5,8 @@ person would; request counts checked."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -138,6 +140,29 @@ def test_a_run_hears_its_own_waits_and_the_cli_sets_no_default_for_them(
     assert all(w.seconds >= 0 for w in waits)
 
 
+@contextmanager
+def _one_exported(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sqlite_url: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[GraphTestServer, Faults, PersonsDB, int, str]]:
+    """A test server whose faults a test adds, signed in, and one Person exported to
+    graph:Contacts/CRM: (server, faults, database, the Person, its contact)."""
+    faults = Faults()
+    srv = make_server(faults=faults)
+    monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
+    with srv.serve():
+        sign_in(srv, tmp_path, monkeypatch)
+        db = PersonsDB(sqlite_url)
+        request.addfinalizer(db.close)
+        (pid,) = db.add_many([Record(first_name="Ada", last_name="Lovelace")])
+        first = engine.run(db, "graph:Contacts/CRM", "export", options=RunOptions(yes=True))
+        assert first.report is not None
+        (item,) = srv.mailbox(USER).contacts
+        yield srv, faults, db, pid, item
+
+
 def test_undo_link_and_unlink_hear_their_folders_waits(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -151,18 +176,8 @@ def test_undo_link_and_unlink_hear_their_folders_waits(
     from personsync.sync.events import RunEvent, Waiting
     from personsync.sync.undo import undo
 
-    faults = Faults()
-    srv = make_server(faults=faults)
-    monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
     folder = "graph:Contacts/CRM"
-    with srv.serve():
-        sign_in(srv, tmp_path, monkeypatch)
-        db = PersonsDB(sqlite_url)
-        request.addfinalizer(db.close)
-        (pid,) = db.add_many([Record(first_name="Ada", last_name="Lovelace")])
-        first = engine.run(db, folder, "export", options=RunOptions(yes=True))
-        assert first.report is not None
-        (item,) = srv.mailbox(USER).contacts
+    with _one_exported(tmp_path, monkeypatch, sqlite_url, request) as (srv, faults, db, pid, item):
         runs: list[str] = []
         for call in (
             lambda tell: manual.unlink(db, folder, person_id=pid, on_event=tell),
@@ -204,18 +219,8 @@ def test_the_consoles_decisions_profiles_and_the_clis_resolve_say_their_folders_
     from personsync.web.app import create_app
     from personsync.web.scheduler import Scheduler
 
-    faults = Faults()
-    srv = make_server(faults=faults)
-    monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
     folder = "graph:Contacts/CRM"
-    with srv.serve():
-        sign_in(srv, tmp_path, monkeypatch)
-        db = PersonsDB(sqlite_url)
-        request.addfinalizer(db.close)
-        (pid,) = db.add_many([Record(first_name="Ada", last_name="Lovelace")])
-        first = engine.run(db, folder, "export", options=RunOptions(yes=True))
-        assert first.report is not None
-        (item,) = srv.mailbox(USER).contacts
+    with _one_exported(tmp_path, monkeypatch, sqlite_url, request) as (srv, faults, db, pid, item):
         with TestClient(create_app(db.url, schedule=False)) as web:
             token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/settings").text)
             assert token
