@@ -184,3 +184,28 @@ def test_undo_of_an_export_keeps_the_link_of_a_contact_moved_since(
         str(ids[1]): ["CRM"],
         str(ids[2]): ["CRM"],
     }
+
+
+def test_undo_keeps_the_link_of_a_gone_contact_it_could_not_look_for(
+    server: GraphTestServer, signed_in_db: PersonsDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's searches beyond the folder are bounded per run: a gone contact undo could
+    not look for may have been moved, so it keeps its link (not undone, and said why); the
+    next run asks again."""
+    from personsync.sync.undo import undo
+
+    monkeypatch.setattr(graph_store, "ELSEWHERE_LOOKUPS", 0)
+    db = signed_in_db
+    ids = _persons(db, 2)
+    run = engine.run(db, FOLDER, "export").report
+    assert run is not None
+    box = server.mailbox(USER)
+    box.delete_contact(_by_cid(server)[str(ids[0])][0][0])
+    report = undo(db, run.run_id, options=RunOptions(yes=True))
+    assert report.counts == {"undone": 1, "not-undone": 1}, report.to_dict()
+    [skipped] = report.skipped
+    assert (skipped["person_id"], skipped["reason"]) == (
+        ids[0],
+        "the contact is gone (not looked for in other folders)",
+    )
+    assert db.get(ids[0]).contact_manager_id  # still linked
