@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import compress
 from typing import Any, TypeVar, dataclass_transform
 
 from personsync.fields import BY_NAME, FIELD_NAMES
@@ -97,6 +98,8 @@ def _values_in_one_tuple(cls: type[T]) -> type[T]:
     def eq(self: Any, other: Any) -> object:
         if other.__class__ is self.__class__:
             return bool(self._values == other._values)
+        if isinstance(other, made):  # the other representation (`_Sparse`): by value
+            return bool(field_values(self) == field_values(other))
         return NotImplemented
 
     def hash_(self: Any) -> int:
@@ -275,7 +278,15 @@ def share(value: Value, seen: dict[Any, Any]) -> Value:
 def share_unpickled(record: Record, seen: dict[Any, Any]) -> None:
     """`share` for each repeated value of a Record that was just unpickled (no one else holds
     it yet). In place (its values tuple replaced): a new Record would lose its identity with the
-    copy a card keeps (`VCardExtra.read_record`), which callers compare by identity."""
+    copy a card keeps (`VCardExtra.read_record`), which callers compare by identity. A sparse
+    Record's too (see `_Sparse`)."""
+    if record.__class__ is _Sparse:
+        raw = list(_raw(record))
+        for k, at in enumerate(raw[-1]):
+            if at in _REPEATED_SET:
+                raw[k] = share(raw[k], seen)
+        _put(record, tuple(raw))
+        return
     values = list(field_values(record))
     for i in _REPEATED_AT:
         value = values[i]
@@ -288,15 +299,18 @@ def share_unpickled(record: Record, seen: dict[Any, Any]) -> None:
 # pick the values by position, which the type checker cannot follow anyway.
 field_values: Callable[[Record], tuple[Any, ...]] = operator.attrgetter("_values")
 """A Record's values as a tuple in FIELD_NAMES order: the Record's own tuple, no copy (hot:
-100,000s per run; reading the fields one by one calls a property each)."""
+100,000s per run; reading the fields one by one calls a property each); a Record read from a
+contact folder makes it on demand (see `_Sparse`)."""
 
-# Making Records fast: every Record of a run is made by `record_of` (unpickled from the vCard
-# helper, read from a row, read from a card): one object and one slot set, no __init__ call.
+# Making Records fast: every Record of a run is made by `record_of` (read from a row) or
+# `record_from` (read from a card or a CSV row; unpickled from the vCard helper as `_sparse`):
+# one object and one slot set, no __init__ call.
 # The values must be typed already (see `coerce`).
 _put = Record._values.__set__  # type: ignore[attr-defined]
 _DEFAULTS: tuple[Value, ...] = field_values(Record())
 _INDEX = {name: i for i, name in enumerate(FIELD_NAMES)}
 _REPEATED_AT = tuple(i for i, name in enumerate(FIELD_NAMES) if name in REPEATED_FIELDS)
+_REPEATED_SET = frozenset(_REPEATED_AT)
 _EMAILS = operator.itemgetter(*(_INDEX[n] for n in ("email1", "email2", "email3")))
 _NAMES = operator.itemgetter(*(_INDEX[n] for n in ("first_name", "middle_name", "last_name")))
 _new = object.__new__
@@ -331,12 +345,120 @@ def _filled(values: Iterable[Value]) -> Record:
 
 def record_from(values: Mapping[str, Value]) -> Record:
     """The Record of these values by field name (typed already); the rest empty. Unlike
-    Record(**values), a name that is no field is ignored: callers take names from the table."""
-    return _filled(map(values.get, FIELD_NAMES, _DEFAULTS))
+    Record(**values), a name that is no field is ignored: callers take names from the table.
+    The readers of contact folders make their Records here: a Record with few fields set keeps
+    only those (see `_Sparse`)."""
+    given = values.values()
+    try:
+        # The set values are the true ones (typed, an empty value is "", None or ()), kept in
+        # the order given (see `_Sparse`).
+        fields = bytes(compress(map(_INDEX.__getitem__, values), given))
+    except KeyError:  # a name that is no field (ignored, as below): the long way
+        return record_from({k: v for k, v in values.items() if k in _INDEX})
+    if len(fields) > _SPARSE_UP_TO:
+        return _filled(map(values.get, FIELD_NAMES, _DEFAULTS))
+    record: Record = _new(_Sparse)
+    _put(record, (*compress(given, given), fields))
+    return record
+
+
+# --- Records read from contact folders: only the values that are set ----------------------------
+#
+# Why: a first sync holds a Record per contact read (100,000 of them) while it reads the
+# Persons and plans, and a contact sets about 13 of the 65 fields (the bench's cards and real
+# Outlook contacts alike): as a tuple of 65, 400 of a Record's 600 bytes were pointers to "",
+# None and (). A `_Sparse` Record keeps its set values in the order the reader gave them, then
+# which fields they are as bytes (a field's index each), in the one exact tuple a Record has:
+# 13 values, 240 bytes instead of 600 (100,000 contacts: 36 MB less).
+#
+# Why so: the Record stays one object whose one reference is a tuple the collector stops
+# tracking (text, dates, tuples of text and bytes are untracked: see `_values_in_one_tuple`).
+# Which fields are set is kept per Record, not as a shape shared per field set: the bench's
+# 100,000 cards hold 50,037 field sets (seed 42), and so may a real address book, so a table
+# per field set (to pick the 65 values in C) would cost more than it saves. In the order given,
+# not sorted: making one walks the card's values only, cheaper than a plain Record's 65.
+#
+# Why a subclass: a Record read from a row (the export's 100,000 Persons: the hot path) stays a
+# plain Record, its `_values` one slot read in C (`field_values`). A `_Sparse` answers
+# `_values` with a property that makes the 65 values on demand (about 1 µs: the planner,
+# the row and card writers read all the values at once, a few times per contact and run), and
+# each field by its own property (no 65 values for one). Equal values are equal Records with
+# equal hashes, in either representation (`sync.engine._SameRecords` shares one Record per
+# agreeing pair; Records are keys of dicts and sets).
+
+# Past this many values (and the bytes), a plain Record is about as small, and read faster.
+_SPARSE_UP_TO = len(FIELD_NAMES) // 2
+_raw: Callable[[Record], tuple[Any, ...]] = Record.__dict__["_values"].__get__
+"""A Record's own tuple, whichever its class (a `_Sparse`'s: set values, then their fields)."""
+
+
+class _Sparse(Record):
+    """A Record holding only its set values (see above); everything else is Record's."""
+
+    __slots__ = ()
+    # Its own tuple, read as a slot (`_values` is the property below): the very slot of Record
+    # under a second name, so read as fast as a slot is.
+    _raw = Record.__dict__["_values"]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Record:  # type: ignore[misc]
+        # `dataclasses.replace(record, ...)` calls the record's class: a plain Record.
+        return Record(*args, **kwargs)
+
+    @property
+    def _values(self) -> tuple[Any, ...]:
+        raw = self._raw
+        values = [*_DEFAULTS]
+        # The bytes are last: zip stops at the values' end.
+        for at, value in zip(raw[-1], raw, strict=False):
+            values[at] = value
+        return tuple(values)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is _Sparse:
+            mine, theirs = self._raw, other._raw
+            if mine[-1] == theirs[-1]:  # the same fields, in the same order
+                return bool(mine == theirs)
+        if isinstance(other, Record):
+            return bool(field_values(self) == field_values(other))
+        return NotImplemented
+
+    __hash__ = Record.__hash__  # hash(self._values): a Record's of the same values
+
+    def __repr__(self) -> str:
+        return repr(_filled(self._values))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_sparse, (_raw(self),))
+
+
+def _sparse_getter(index: int, default: Value) -> Callable[[Any], Any]:
+    def get(self: Any) -> Any:
+        raw = self._raw
+        fields = raw[-1]
+        # `in` first: most fields are not set, and it costs a third of `find` (callgrind).
+        return raw[fields.find(index)] if index in fields else default
+
+    return get
+
+
+for _at, _name in enumerate(FIELD_NAMES):
+    setattr(
+        _Sparse, _name, property(_sparse_getter(_at, _DEFAULTS[_at]), doc=f"The field {_name!r}.")
+    )
+del _at, _name
+
+
+def _sparse(raw: tuple[Any, ...]) -> Record:
+    record: Record = _new(_Sparse)
+    _put(record, raw)
+    return record
 
 
 def display_name(r: Record) -> str:
-    name = " ".join(filter(None, _NAMES(field_values(r))))
+    # A Record read from a folder: three fields by name, not all 65 made (see `_Sparse`).
+    sparse = r.__class__ is _Sparse
+    names = (r.first_name, r.middle_name, r.last_name) if sparse else _NAMES(field_values(r))
+    name = " ".join(filter(None, names))
     return name or r.nickname or r.company or r.email1 or "(no name)"
 
 
@@ -435,6 +557,8 @@ def same(name: str, a: Value, b: Value, region: str = DEFAULT_REGION) -> bool:
 
 def diff(old: Record, new: Record, region: str = DEFAULT_REGION) -> dict[str, tuple[Value, Value]]:
     """Fields whose comparable values differ: name → (old, new)."""
+    if old is new:  # one Record for an agreeing pair (a first sync's, see `sync.engine`)
+        return {}
     a_values, b_values = field_values(old), field_values(new)
     if a_values == b_values:  # the common case, in one C comparison of all the fields
         return {}

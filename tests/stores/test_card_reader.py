@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from held import assert_holds_its_set_values_only
 from personsync.model import REPEATED_FIELDS, Contact
 from personsync.persons.sample import generate
 from personsync.stores import card_reader
@@ -64,6 +65,11 @@ def test_the_helper_reads_what_this_process_reads(tmp_path, monkeypatch):
                 value = getattr(got.record, name)
                 if value:
                     assert firsts.setdefault((name, value), value) is value
+    # Each Record keeps only its set values, then which fields they are (model._Sparse), read
+    # here or by the helper.
+    for got in helped.values():
+        if isinstance(got, Contact):
+            assert_holds_its_set_values_only(got.record)
 
 
 def test_a_helper_that_fails_leaves_its_chunks_to_this_process(tmp_path, monkeypatch):

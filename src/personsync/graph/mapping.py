@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from personsync.fields import CUSTOMER_ID_GRAPH, FIELDS, FieldSpec
-from personsync.model import Contact, Record, Value, diff, is_empty
+from personsync.model import Contact, Record, Value, diff, is_empty, record_from
 
 _SLOT = re.compile(r"^(\w+)\[(\d+)\]$")
 
@@ -159,7 +159,7 @@ def contact_from_graph(item: dict[str, Any]) -> Contact:
         for extra in lists[prop][capacity:]:
             unmapped.append(f"{prop}: {_slot_value(prop, extra)} (no free slot)")
     return Contact(
-        record=Record.from_values(values),
+        record=record_from(values),  # typed already; keeps only the set values (model._Sparse)
         item_id=_text(item.get("id")),
         version=_text(item.get("changeKey")),
         customer_id=_text(ext.get(CUSTOMER_ID_GRAPH.casefold())),
