@@ -235,6 +235,9 @@ def test_a_snapshot_holds_one_string_per_version_and_item_id(
         keys = {i: i for i in listing}
         for item_id, contact in read.items():
             assert contact.version is listing[item_id]  # the listing's string, not a copy
+            # and the one the store keeps for the file that holds one card (updated later
+            # without a re-read): one string for all three, not two.
+            assert store._single[item_id] is listing[item_id]
             assert contact.item_id is keys[item_id]
             assert contact.extra.uid is contact.item_id
         assert len({id(c.extra.version) for c in read.values()}) == 1  # "3.0", once

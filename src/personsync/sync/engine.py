@@ -90,7 +90,7 @@ def ensure_tables(engine: Engine) -> None:
 
 
 def _read_contacts(
-    store: ContactStore, ids: list[str], listing: Mapping[str, str]
+    store: ContactStore, ids: list[str], listing: dict[str, str]
 ) -> tuple[dict[str, Contact], list[ReadProblem]]:
     contacts: dict[str, Contact] = {}
     problems: list[ReadProblem] = []
@@ -101,12 +101,14 @@ def _read_contacts(
             problems.append(got)
         else:
             contacts[got.item_id] = got
-            # A contact read at the version it was listed at holds the listing's string, not
-            # an equal copy (8 MB of a first sync's 100,000). An equal immutable value in
-            # place of another: no one holding the contact can tell.
-            listed = listing.get(got.item_id)
-            if listed == got.version:
-                object.__setattr__(got, "version", listed)
+            # A contact read at the version it was listed at: the listing holds the contact's
+            # string, not an equal copy (8 MB of a first sync's 100,000). That way round, not
+            # the contact the listing's: the store may keep the string it read too (the vCard
+            # folder's versions of the files that hold one card), and then all three share
+            # one. An equal immutable value in place of another: no one can tell.
+            item_id = got.item_id
+            if listing.get(item_id) == got.version:
+                listing[item_id] = got.version
     return contacts, problems
 
 
