@@ -237,7 +237,7 @@ def test_a_snapshot_holds_one_string_per_version_and_item_id(
             assert contact.version is listing[item_id]  # the listing's string, not a copy
             # and the one the store keeps for the file that holds one card (updated later
             # without a re-read): one string for all three, not two.
-            assert store._single[item_id] is listing[item_id]
+            assert store._listed.single(item_id) is listing[item_id]
             assert contact.item_id is keys[item_id]
             assert contact.extra.uid is contact.item_id
         assert len({id(c.extra.version) for c in read.values()}) == 1  # "3.0", once
@@ -245,5 +245,24 @@ def test_a_snapshot_holds_one_string_per_version_and_item_id(
         assert sorted(persons) == sorted(ids)
         for pid, person in persons.items():
             assert person.version is snap.persons.versions[pid]
+    finally:
+        db.close()
+
+
+def test_persons_read_hold_the_ids_of_the_versions_listed(sqlite_url: str) -> None:
+    # Ids above 256 (Python shares the smaller ints anyway). The streamed read of most Persons
+    # and the keyed read of a few: each Person's id, and its key, is the int listed with the
+    # versions (the snapshot holds both), not an equal one read from its row.
+    db = PersonsDB(sqlite_url)
+    try:
+        ids = db.add_many([Record(first_name=f"P{i}") for i in range(300)])
+        versions = db.versions()
+        listed = {pid: pid for pid in versions}
+        big = [pid for pid in versions if pid > 256]
+        for wanted in (big, big[:5]):
+            persons = engine._read_persons(db, wanted, None, len(ids))
+            assert sorted(persons) == sorted(wanted)
+            for pid, person in persons.items():
+                assert pid is listed[pid] and person.id is listed[pid]
     finally:
         db.close()
