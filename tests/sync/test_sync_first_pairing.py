@@ -21,7 +21,7 @@ from personsync.sync.journal import entries
 from personsync.sync.merge import three_way
 from personsync.sync.options import RunOptions
 from personsync.sync.plan import Link
-from personsync.sync.snapshot import Snapshot
+from personsync.sync.snapshot import ReadVersions, Snapshot
 from personsync.sync.undo import undo
 
 
@@ -245,6 +245,10 @@ def test_a_snapshot_holds_one_string_per_version_and_item_id(
         assert sorted(persons) == sorted(ids)
         for pid, person in persons.items():
             assert person.version is snap.persons.versions[pid]
+        # Every Person read at the version listed: the versions are read from the Persons,
+        # not held in a dict of their own beside them.
+        assert isinstance(snap.persons.versions, ReadVersions)
+        assert snap.persons.versions._rest == {}
     finally:
         db.close()
 

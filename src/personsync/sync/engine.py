@@ -58,6 +58,7 @@ from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import (
     FolderSnapshot,
     PersonsSnapshot,
+    ReadVersions,
     Snapshot,
     import_skips,
     in_step,
@@ -245,6 +246,8 @@ def take_snapshot(
         listing.pop(item_id, None)  # a person chose to leave it alone: no run sees it
     recovered: dict[str, int] = {}
     removed: dict[int, str] = {}
+    listed: ReadVersions | None = None  # the versions, when held by the Persons read
+    outsiders = False  # Persons read from outside the view (for matching)
     noted: frozenset[str] = frozenset()
     if direction in ("export", "sync"):
         versions = db.versions(view)
@@ -293,7 +296,12 @@ def take_snapshot(
             rest = everyone.keys() - persons.keys()
             del everyone
             persons.update(_read_persons(db, rest, None, total, same))
+            outsiders = bool(view and rest)
             recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
+        if not outsiders and len(persons) * 2 > len(versions):
+            # Most of the view's Persons were read (a first sync, a full export): their
+            # versions are read from them, not held twice (`ReadVersions`).
+            listed = ReadVersions(versions, persons)
     else:
         versions = db.versions(None)
         total = len(versions)
@@ -336,7 +344,7 @@ def take_snapshot(
     )
     return Snapshot(
         folder,
-        PersonsSnapshot(versions, persons, total, view or ""),
+        PersonsSnapshot(versions if listed is None else listed, persons, total, view or ""),
         links,
         recovered,
         baselines,
