@@ -249,6 +249,8 @@ def test_a_snapshot_holds_one_string_per_version_and_item_id(
         # not held in a dict of their own beside them.
         assert isinstance(snap.persons.versions, ReadVersions)
         assert snap.persons.versions._rest == {}
+        # Nor the versions listed of the contacts read, from the contacts.
+        assert isinstance(listing, ReadVersions) and listing._rest == {}
     finally:
         db.close()
 

@@ -58,8 +58,8 @@ from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import (
     FolderSnapshot,
     PersonsSnapshot,
-    ReadVersions,
     Snapshot,
+    held_by,
     import_skips,
     in_step,
     persons_out_of_step,
@@ -246,8 +246,6 @@ def take_snapshot(
         listing.pop(item_id, None)  # a person chose to leave it alone: no run sees it
     recovered: dict[str, int] = {}
     removed: dict[int, str] = {}
-    listed: ReadVersions | None = None  # the versions, when held by the Persons read
-    outsiders = False  # Persons read from outside the view (for matching)
     noted: frozenset[str] = frozenset()
     if direction in ("export", "sync"):
         versions = db.versions(view)
@@ -296,12 +294,7 @@ def take_snapshot(
             rest = everyone.keys() - persons.keys()
             del everyone
             persons.update(_read_persons(db, rest, None, total, same))
-            outsiders = bool(view and rest)
             recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
-        if not outsiders and len(persons) * 2 > len(versions):
-            # Most of the view's Persons were read (a first sync, a full export): their
-            # versions are read from them, not held twice (`ReadVersions`).
-            listed = ReadVersions(versions, persons)
     else:
         versions = db.versions(None)
         total = len(versions)
@@ -333,9 +326,12 @@ def take_snapshot(
         ]
     # Before a missing contact is taken for deleted, the store looks in its other folders.
     moved, unsearched = _look_elsewhere(engine, store, missing, listing)
+    # Most Persons or contacts read (a first sync, a full export or import): their versions
+    # listed are read from them, not held twice (`ReadVersions`).
+    held_versions = held_by(versions, persons)
     folder = FolderSnapshot(
         store.url,
-        listing,
+        held_by(listing, contacts),
         contacts,
         problems,
         store.capabilities.unsupported_fields,
@@ -344,7 +340,7 @@ def take_snapshot(
     )
     return Snapshot(
         folder,
-        PersonsSnapshot(versions if listed is None else listed, persons, total, view or ""),
+        PersonsSnapshot(held_versions, persons, total, view or ""),
         links,
         recovered,
         baselines,
