@@ -354,10 +354,10 @@ def plan_export(snap: Snapshot, choices: Choices = NO_CHOICES, *, two_way: bool 
     # Case 3: first-sync matching among unlinked contacts without a Customer ID. (The index is
     # gone before the pairs are planned: at 100,000 it was 20 MB of the plan's peak.)
     found = resolve(((p.id, p.record) for p in to_match), _contact_index(free), claimed)
-    for person in to_match:
+    for i, person in enumerate(to_match):
         pid = person.id
-        if pid in found.matched:
-            how, item_id = found.matched[pid]
+        if (got := found.matched.at(i)) is not None:
+            how, item_id = got
             pair(person, free[item_id], how)
         elif pid in found.ambiguous:
             how, items = found.ambiguous[pid]
@@ -600,10 +600,10 @@ def _place_contacts(
     found = resolve(
         ((c.item_id, c.record) for c in hinted), _person_index(everyone, claimed), claimed
     )
-    for contact in hinted:
+    for i, contact in enumerate(hinted):
         item_id = contact.item_id
-        if item_id in found.matched:
-            how, pid = found.matched[item_id]
+        if (got := found.matched.at(i)) is not None:
+            how, pid = got
             add(pair(everyone[pid], contact, how))
         elif item_id in found.ambiguous:
             how, pids = found.ambiguous[item_id]
