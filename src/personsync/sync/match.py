@@ -108,22 +108,46 @@ class MatchIndex(Generic[K]):
     """Records of one side, indexed by e-mail and by name, to look the other side up in."""
 
     by_email: dict[str, K | list[K]] = field(default_factory=dict)
-    by_name: dict[str, _Entry[K] | list[_Entry[K]]] = field(default_factory=dict)
     # The queries' numbers, normalised: `resolve` asks for the same ones in each round. Held
     # by the index, so by one match of one run, and gone with it (an indexed record's own
     # numbers are kept by its entry instead, and normalised once).
     query_phones: dict[str, str] = field(default_factory=dict)
+    _names: dict[str, _Entry[K] | list[_Entry[K]]] = field(default_factory=dict)
+    # Records added and not indexed by name yet (keys and records, in the order added): by
+    # name when a name is first looked up. Why: most of a first sync's records are taken by
+    # e-mail in `resolve`'s first round, before any name is looked up, and such a record can
+    # never be a name's candidate again; indexing all 100,000 by name first (an entry and a
+    # transliterated name each) was 10 MB of the plan's peak, and their names' time.
+    _later_keys: list[K] = field(default_factory=list)
+    _later: list[Record] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.by_email and not self.by_name
+        return not self.by_email and not self._names and not self._later
+
+    @property
+    def by_name(self) -> dict[str, _Entry[K] | list[_Entry[K]]]:
+        """Name → the entries of that name (every record added is indexed by now)."""
+        self._name_later()
+        return self._names
 
     def add(self, key: K, record: Record) -> None:
         for email in email_keys(record):
             _put(self.by_email, email, key)
-        name = name_key(record)
-        if name:
-            _put(self.by_name, name, _Entry(key, record))
+        self._later_keys.append(key)
+        self._later.append(record)
+
+    def _name_later(self, taken: Set[K] = frozenset()) -> None:
+        """Index the records added since by name, in the order added, except those `taken`
+        (only for a caller whose `taken` only grows: `by_name_of` with `prune`)."""
+        if not self._later:
+            return
+        for key, record in zip(self._later_keys, self._later, strict=True):
+            if key not in taken:
+                name = name_key(record)
+                if name:
+                    _put(self._names, name, _Entry(key, record))
+        self._later_keys, self._later = [], []
 
     def _query_phone(self, raw: str) -> str:
         known = self.query_phones.get(raw)
@@ -153,15 +177,16 @@ class MatchIndex(Generic[K]):
         """`prune`: `taken` only grows (as in `resolve`), so the entries it holds are dropped
         from the bucket for good: a bucket is scanned by every query of its name, most of its
         entries taken by e-mail (at 100,000, 670,000 entries looked at, 2 s)."""
+        self._name_later(taken if prune else frozenset())
         name = name_key(record)
-        entries = _got(self.by_name, name) if name else ()
+        entries = _got(self._names, name) if name else ()
         if prune and len(entries) > 1:
             live = [entry for entry in entries if entry.key not in taken]
             if len(live) < len(entries):
                 if live:
-                    self.by_name[name] = live if len(live) > 1 else live[0]
+                    self._names[name] = live if len(live) > 1 else live[0]
                 else:
-                    del self.by_name[name]
+                    del self._names[name]
                 entries = live
         if not entries:
             return "", []
