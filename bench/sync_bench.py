@@ -28,6 +28,11 @@ Prints the median wall time of R runs and the largest peak RSS (VmHWM) per scena
 
 `--keep DIR` prepares the starting states in DIR once and keeps them (a second call with the same
 DIR starts at once): one prepared folder for several sessions, or for the trees of `--trees`.
+Benches started on the same DIR at once take turns (`keep_lock`): the preparing, and each run
+of a scenario that uses the shared `exported` folder, hold DIR's lock; the other bench says
+whom it waits for and waits. (Until 2026-12-06 two benches prepared DIR twice over, one
+failing, and repointed each other's `exported` link under their runs: a no-op run then read
+another run's copy.)
 
 `--trees old=../old,new=.` compares code: each run of each scenario is made by each tree's code in
 turn (a child process started in that tree, its `src` first on the path), interleaved, so a busy
@@ -52,6 +57,7 @@ process, which this option does not reach), so it changes little since the helpe
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import resource
@@ -62,6 +68,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -97,6 +105,7 @@ class _NoFsyncOs:
 
 EXPORTED = "exported-state"
 SHARED_FOLDER = {"export-noop", "export-1pct", "sync-noop", "sync-1pct"}
+LOCK = "bench.lock"  # in the work folder: see `keep_lock`
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_MARK = "postgresql"  # a file in the work folder naming its PostgreSQL databases' prefix
 
@@ -139,6 +148,31 @@ def _open(work: Path, name: str, template: str | None = None) -> Any:
     like = f' TEMPLATE "{prefix}_{template}"' if template is not None else ""
     _pg(f'DROP DATABASE IF EXISTS "{full}"', f'CREATE DATABASE "{full}"{like}')
     return PersonsDB(PG_SERVER.rsplit("/", 1)[0] + "/" + full)
+
+
+@contextmanager
+def keep_lock(work: Path, what: str) -> Iterator[None]:
+    """The work folder to this bench alone while `what` goes on: another bench on the same
+    folder (`--keep`) waits, saying for whom. An advisory lock on a file (flock): the kernel
+    lets it go when its holder ends, even killed. The holder writes its pid and what it does
+    into the file, for the waiting one's message."""
+    fd = os.open(work / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another bench"
+            print(f"{work} is in use by {holder}: waiting for it", file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"the bench of pid {os.getpid()} ({what})".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def fresh_exported(work: Path, run: str) -> Path:
@@ -420,13 +454,14 @@ def main() -> None:
 def setup(work: Path, postgresql: bool, persons: int, no_fsync: bool) -> None:
     """Prepare `work` unless it was (`--keep`), and say what it holds."""
     t0 = time.perf_counter()
-    if not (work / "prepared").exists():
-        if postgresql:
-            (work / PG_MARK).write_text(f"syncbench_{uuid.uuid4().hex[:8]}")
-        prepare(work, persons)
-        (work / "prepared").write_text(str(persons))
-    elif postgresql != (work / PG_MARK).exists():
-        raise SystemExit(f"{work} was prepared for the other database")
+    with keep_lock(work, "preparing"):
+        if not (work / "prepared").exists():
+            if postgresql:
+                (work / PG_MARK).write_text(f"syncbench_{uuid.uuid4().hex[:8]}")
+            prepare(work, persons)
+            (work / "prepared").write_text(str(persons))
+        elif postgresql != (work / PG_MARK).exists():
+            raise SystemExit(f"{work} was prepared for the other database")
     mode = "off (engine only)" if no_fsync else "on, as shipped"
     took = time.perf_counter() - t0
     print(f"prepared {(work / 'prepared').read_text()} Persons in {took:.1f} s")
@@ -435,7 +470,16 @@ def setup(work: Path, postgresql: bool, persons: int, no_fsync: bool) -> None:
 
 
 def one_run(work: Path, scenario: str, tree: str, no_fsync: bool) -> dict[str, float]:
-    """One child process of `tree`'s code; its work folders and database removed after."""
+    """One child process of `tree`'s code, with the work folder's lock when it uses (or, the
+    disk floor, reads) the shared `exported` folder; its work folders and database removed
+    after."""
+    if scenario in SHARED_FOLDER or scenario == FLOOR:
+        with keep_lock(work, f"running {scenario}"):
+            return _one_run(work, scenario, tree, no_fsync)
+    return _one_run(work, scenario, tree, no_fsync)
+
+
+def _one_run(work: Path, scenario: str, tree: str, no_fsync: bool) -> dict[str, float]:
     run = time.monotonic_ns() % 10**12  # unique in the work folder, whatever the tree
     here = work / f"run-{scenario}-{run}"
     copy = fresh_exported(work, str(run)) if scenario in SHARED_FOLDER else None

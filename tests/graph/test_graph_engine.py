@@ -5,6 +5,8 @@ person would; request counts checked."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -138,6 +140,29 @@ def test_a_run_hears_its_own_waits_and_the_cli_sets_no_default_for_them(
     assert all(w.seconds >= 0 for w in waits)
 
 
+@contextmanager
+def _one_exported(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sqlite_url: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[tuple[GraphTestServer, Faults, PersonsDB, int, str]]:
+    """A test server whose faults a test adds, signed in, and one Person exported to
+    graph:Contacts/CRM: (server, faults, database, the Person, its contact)."""
+    faults = Faults()
+    srv = make_server(faults=faults)
+    monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
+    with srv.serve():
+        sign_in(srv, tmp_path, monkeypatch)
+        db = PersonsDB(sqlite_url)
+        request.addfinalizer(db.close)
+        (pid,) = db.add_many([Record(first_name="Ada", last_name="Lovelace")])
+        first = engine.run(db, "graph:Contacts/CRM", "export", options=RunOptions(yes=True))
+        assert first.report is not None
+        (item,) = srv.mailbox(USER).contacts
+        yield srv, faults, db, pid, item
+
+
 def test_undo_link_and_unlink_hear_their_folders_waits(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -151,18 +176,8 @@ def test_undo_link_and_unlink_hear_their_folders_waits(
     from personsync.sync.events import RunEvent, Waiting
     from personsync.sync.undo import undo
 
-    faults = Faults()
-    srv = make_server(faults=faults)
-    monkeypatch.setitem(STORE_DEFAULTS, "retry", FAST)
     folder = "graph:Contacts/CRM"
-    with srv.serve():
-        sign_in(srv, tmp_path, monkeypatch)
-        db = PersonsDB(sqlite_url)
-        request.addfinalizer(db.close)
-        (pid,) = db.add_many([Record(first_name="Ada", last_name="Lovelace")])
-        first = engine.run(db, folder, "export", options=RunOptions(yes=True))
-        assert first.report is not None
-        (item,) = srv.mailbox(USER).contacts
+    with _one_exported(tmp_path, monkeypatch, sqlite_url, request) as (srv, faults, db, pid, item):
         runs: list[str] = []
         for call in (
             lambda tell: manual.unlink(db, folder, person_id=pid, on_event=tell),
@@ -175,3 +190,88 @@ def test_undo_link_and_unlink_hear_their_folders_waits(
             waits = [e for e in heard if isinstance(e, Waiting)]
             assert waits and all("429" in w.reason for w in waits), heard
     assert srv.mailbox(USER).contacts[item].ext["string 0x3a4a"]["value"] == ""  # link undone
+
+
+def test_the_consoles_decisions_profiles_and_the_clis_resolve_say_their_folders_waits(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sqlite_url: str,
+    request: pytest.FixtureRequest,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The web console's decisions (link, ignore, create new, resolve: each answered in its
+    own request) and its scheduler's profile runs log a throttled Graph folder's waits, naming
+    what waits; `personsync resolve` and `profiles run` say them on stderr, as `link` and
+    `unlink` do (until 2026-12-06 all of these passed no listener, and waited without a
+    word)."""
+    import logging
+    import re
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import update
+    from typer.testing import CliRunner
+
+    from personsync.cli import app as cli_app
+    from personsync.profiles import store
+    from personsync.profiles.store import Profile
+    from personsync.profiles.tables import sync_profiles
+    from personsync.web.app import create_app
+    from personsync.web.scheduler import Scheduler
+
+    folder = "graph:Contacts/CRM"
+    with _one_exported(tmp_path, monkeypatch, sqlite_url, request) as (srv, faults, db, pid, item):
+        with TestClient(create_app(db.url, schedule=False)) as web:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/settings").text)
+            assert token
+            for decision, form in (
+                ("link", {"person_id": str(pid), "item_id": item}),
+                ("ignore", {"item_id": item}),
+                ("create", {"person_id": str(pid)}),
+                ("resolve", {"person_id": str(pid), "take": "crm"}),
+            ):
+                caplog.clear()
+                faults.add("GET /v1.0/", "429", times=2)  # its next two reads are throttled
+                with caplog.at_level(logging.WARNING, logger="personsync.web.tasks"):
+                    got = web.post(
+                        f"/decisions/{decision}",
+                        data={"folder": folder, "key": "k", "csrf_token": token.group(1), **form},
+                        follow_redirects=False,
+                    )
+                assert got.status_code == 303, (decision, got.text)
+                name = "create new" if decision == "create" else decision
+                said = [r.getMessage() for r in caplog.records]
+                assert any(
+                    m.startswith(f"{name} in {folder}: The folder asked to slow down: waiting")
+                    and "429" in m
+                    for m in said
+                ), (decision, said)
+        # Ada's new contact (made by "create new") and the ignored one, now unlinked.
+        assert len(srv.mailbox(USER).contacts) == 2
+
+        faults.add("GET /v1.0/", "429", times=2)
+        said = CliRunner().invoke(
+            cli_app,
+            ["resolve", str(pid), "--folder", folder, "--take", "crm", "--db", db.url],
+        )
+        assert said.exit_code == 0, said.output
+        assert "waiting" in said.output and "429" in said.output, said.output
+
+        # A profile: run by the console's scheduler (unattended: its waits go to the log), and
+        # by `personsync profiles run` (on stderr).
+        store.save(db, Profile("Ada", "export", folder, "All Persons", 100.0, every_minutes=5))
+        with db.engine.begin() as conn:
+            conn.execute(update(sync_profiles).values(next_run_at=datetime.now(UTC)))
+        db.update(pid, {"job_title": "Countess"})
+        caplog.clear()
+        faults.add("GET /v1.0/", "429", times=2)
+        with caplog.at_level(logging.WARNING, logger="personsync.web.tasks"):
+            [ran] = Scheduler(db).run_once()
+        assert ran.status == "clean", ran
+        said_ = [r.getMessage() for r in caplog.records]
+        assert any(m.startswith("profile Ada: The folder asked to slow down") for m in said_)
+        db.update(pid, {"job_title": "Analyst"})
+        faults.add("GET /v1.0/", "429", times=2)
+        said = CliRunner().invoke(cli_app, ["profiles", "run", "Ada", "--db", db.url])
+        assert said.exit_code == 0, said.output
+        assert "waiting" in said.output and "429" in said.output, said.output

@@ -142,3 +142,70 @@ def test_a_folder_whose_contacts_were_all_moved_deletes_no_person(
     assert moved == dict.fromkeys(ids, "graph:Contacts/Archive")
     assert not out.plan.of("delete-person", "create-contact", "create-person")
     assert db.count() == 3
+
+
+@pytest.mark.parametrize("immutable", [False, True], ids=["new-id", "same-id"])
+def test_undo_of_an_export_keeps_the_link_of_a_contact_moved_since(
+    server: GraphTestServer, signed_in_db: PersonsDB, immutable: bool
+) -> None:
+    """Undo of an export whose contacts went since: the deleted one's link ends (the next
+    export makes its Person a contact again, as before the run), the moved one's stays (not
+    undone): the next export names it moved and makes its Person no second contact. Moved
+    with a new id, the contact is missing from the folder and found elsewhere (searched by
+    Customer ID, as a run does); moved with its id, Graph still reads it by that id, changed."""
+    from personsync.sync.undo import undo
+
+    db = signed_in_db
+    ids = _persons(db, 3)
+    run = engine.run(db, FOLDER, "export").report
+    assert run is not None
+    box = server.mailbox(USER)
+    other = box.create_folder(box.root.id, "Old members")
+    where = _by_cid(server)
+    box.move_contact(where[str(ids[0])][0][0], other.id, immutable=immutable)
+    box.delete_contact(where[str(ids[1])][0][0])
+
+    report = undo(db, run.run_id, options=RunOptions(yes=True))
+    assert report.counts == {"undone": 2, "not-undone": 1}, report.to_dict()
+    [skipped] = report.skipped
+    assert skipped["person_id"] == ids[0]
+    assert skipped["reason"] == (
+        "the contact changed after the run"
+        if immutable
+        else "the contact was moved to the folder graph:Contacts/Old members"
+    )
+    again = engine.run(db, FOLDER, "export", options=RunOptions(yes=True))
+    made = [a.person_id for a in again.plan.of("create-contact")]  # type: ignore[union-attr]
+    assert sorted(made) == sorted(ids[1:])
+    assert [a.person_id for a in again.plan.of("moved")] == [ids[0]]  # type: ignore[union-attr]
+    now = _by_cid(server)
+    assert {cid: [f for _, f in hits] for cid, hits in now.items()} == {
+        str(ids[0]): ["Old members"],
+        str(ids[1]): ["CRM"],
+        str(ids[2]): ["CRM"],
+    }
+
+
+def test_undo_keeps_the_link_of_a_gone_contact_it_could_not_look_for(
+    server: GraphTestServer, signed_in_db: PersonsDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's searches beyond the folder are bounded per run: a gone contact undo could
+    not look for may have been moved, so it keeps its link (not undone, and said why); the
+    next run asks again."""
+    from personsync.sync.undo import undo
+
+    monkeypatch.setattr(graph_store, "ELSEWHERE_LOOKUPS", 0)
+    db = signed_in_db
+    ids = _persons(db, 2)
+    run = engine.run(db, FOLDER, "export").report
+    assert run is not None
+    box = server.mailbox(USER)
+    box.delete_contact(_by_cid(server)[str(ids[0])][0][0])
+    report = undo(db, run.run_id, options=RunOptions(yes=True))
+    assert report.counts == {"undone": 1, "not-undone": 1}, report.to_dict()
+    [skipped] = report.skipped
+    assert (skipped["person_id"], skipped["reason"]) == (
+        ids[0],
+        "the contact is gone (not looked for in other folders)",
+    )
+    assert db.get(ids[0]).contact_manager_id  # still linked

@@ -215,3 +215,50 @@ def test_an_undo_killed_at_a_chunk_boundary_is_finished_by_the_next(
         assert all(c.record.job_title == f"Changed {c.customer_id}" for c in found)
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("seen", [False, True], ids=["undone-at-once", "after-a-run-saw-it"])
+def test_undo_of_an_export_whose_contact_was_deleted_since_gives_its_person_one_again(
+    db_url: str, tmp_path: Path, seen: bool
+) -> None:
+    """A contact the undone export created, deleted by a person since (and, `seen`, already
+    named deleted by a later export, which kept the link as a tombstone): undo has nothing to
+    delete, and ends the link, as undoing the create would have. The next export makes the
+    Person a contact again, as it would have before the undone run, once (until 2026-12-06 the
+    link stayed, and no export re-created the contact without --recreate)."""
+    from folder_help import by_cid, delete
+
+    from personsync.sync import engine
+    from personsync.sync.options import RunOptions
+    from personsync.sync.undo import undo
+
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        ids = db.add_many(list(generate(4, 5)))
+        first = engine.run(db, url, "export", options=RunOptions(yes=True)).report
+        assert first is not None and first.counts["create-contact"] == 4
+        gone = by_cid(url)[str(ids[0])]
+        assert db.get(ids[0]).contact_manager_id == gone.item_id
+        delete(url, gone)
+        if seen:
+            later = engine.run(db, url, "export").report
+            assert later is not None and not later.counts.get("create-contact"), later.counts
+
+        dry = undo(db, first.run_id, options=RunOptions(yes=True, dry_run=True))
+        assert dry.counts == {"would-undo": 4}, dry.to_dict()
+        report = undo(db, first.run_id, options=RunOptions(yes=True))
+        assert report.counts == {"undone": 4}, report.to_dict()
+        assert report.exit_code == 0
+        said = "\n".join(report.warnings)
+        assert f"contact {gone.item_id} was deleted since run {first.run_id}" in said, said
+        assert contacts(url) == []
+        assert all(p.contact_manager_id is None for p in db.get_many(ids).values())
+
+        again = engine.run(db, url, "export", options=RunOptions(yes=True)).report
+        assert again is not None and again.counts.get("create-contact") == 4, again.counts
+        assert sorted(c.customer_id for c in contacts(url)) == sorted(map(str, ids))
+        assert engine.run(db, url, "export").plan.changes() == 0
+        assert len(contacts(url)) == 4
+    finally:
+        db.close()

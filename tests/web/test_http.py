@@ -203,6 +203,37 @@ def test_progress_events_arrive_at_least_every_second(console: Console, out: str
     assert all(b - a < 1.0 for a, b in itertools.pairwise(times))
 
 
+def test_a_runs_page_says_while_its_folder_makes_it_wait(console: Console) -> None:
+    """A run started from the console whose folder asks it to slow down (a throttled Graph
+    folder: a `Waiting` event) says so on its page until it writes again (until 2026-12-06 the
+    task heard the event and showed nothing)."""
+    import threading
+
+    from personsync.sync.events import Progress, Waiting
+    from personsync.web.tasks import Task
+
+    web = console.app.state.web
+    told, wrote, release = threading.Event(), threading.Event(), threading.Event()
+
+    def work(task: Task) -> None:
+        task.hear(Progress(10, 10, 40))
+        task.hear(Waiting(12.5, "the service answered HTTP 429"))
+        told.set()
+        wrote.wait(10)
+        task.hear(Progress(10, 20, 40))
+        release.set()
+
+    task = web.tasks.start("Export: graph:Contacts/CRM", work)
+    assert told.wait(10)
+    page = console.get(f"/tasks/{task.id}").text
+    said = "The folder asked to slow down: waiting 12.5 s (the service answered HTTP 429)."
+    assert said in page and "Writing 10 of 40" in page
+    wrote.set()
+    assert release.wait(10)
+    page = console.get(f"/tasks/{task.id}").text
+    assert said not in page and ("Writing 20 of 40" in page or "Done." in page)
+
+
 def test_a_profile_form_names_wrong_fields_and_keeps_the_input(
     console: Console, db: PersonsDB, out: str
 ) -> None:

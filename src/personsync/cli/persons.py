@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,7 @@ from personsync.persons import ALL_PERSONS
 
 if TYPE_CHECKING:
     from personsync.model import Value
+    from personsync.persons.repo import PersonsDB
 
 persons_app = typer.Typer(
     help="Persons records: list, show, add, edit, delete, import a CSV, or make sample data.",
@@ -137,7 +138,7 @@ def show(
         person_card(person, everything=everything, links=links)
 
 
-def _links_of(pdb: Any, person_id: int) -> list[dict[str, str]]:
+def _links_of(pdb: PersonsDB, person_id: int) -> list[dict[str, str]]:
     """The Person's links, one per contact folder: folder, contact id, when last in step."""
     from sqlalchemy import select
 

@@ -227,11 +227,12 @@ def _outcome(runs: list[ProfileRun], json_out: bool) -> int:
 def run_cmd(
     name: NameArg, db: DbOption = None, yes: YesOption = False, json_out: JsonOption = False
 ) -> None:
+    from personsync.cli.sync_run import say_waits
     from personsync.profiles.runner import run_profile
     from personsync.profiles.store import get
 
     with open_persons(db) as pdb:
-        result = run_profile(pdb, get(pdb.engine, name), confirmed=yes)
+        result = run_profile(pdb, get(pdb.engine, name), confirmed=yes, on_event=say_waits)
     raise typer.Exit(_outcome([result], json_out))
 
 
@@ -243,10 +244,11 @@ def run_cmd(
     + EXIT_CODES_HELP,
 )
 def run_due_cmd(db: DbOption = None, json_out: JsonOption = False) -> None:
+    from personsync.cli.sync_run import say_waits
     from personsync.profiles.runner import run_due
 
     with open_persons(db) as pdb:
-        runs = run_due(pdb)
+        runs = run_due(pdb, on_event=say_waits)
     if not runs and not json_out:
         console.print("no profile is due")
     raise typer.Exit(_outcome(runs, json_out))

@@ -8,7 +8,7 @@ side, under the folder's lease.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 import typer
@@ -16,10 +16,13 @@ import typer
 from personsync.errors import ExitCode
 from personsync.sync.report import UNSETTLED, RunReport
 
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
+
 ANSWERS = {"c": "crm", "o": "outlook", "s": ""}
 
 
-def ask_conflicts(db: Any, report: RunReport) -> int:
+def ask_conflicts(db: PersonsSide, report: RunReport) -> int:
     """Ask, per conflict the run left, which side's value both get (or skip it); settle the
     answered ones with `resolve`. Returns the exit code the whole command ends with: the run's,
     or clean once every decision it left was settled here."""

@@ -196,7 +196,13 @@ def resolve_cmd(
     with open_persons(db) as pdb:
         engine.ensure_tables(pdb.engine)
         outcome = resolve.resolve(
-            pdb, target, take.value, fields=field or (), folder=folder, dry_run=dry_run
+            pdb,
+            target,
+            take.value,
+            fields=field or (),
+            folder=folder,
+            dry_run=dry_run,
+            on_event=say_waits,
         )
     if outcome.report is None:
         if json_out:

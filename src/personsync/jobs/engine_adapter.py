@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from personsync.errors import MassChangeRefused, SyncError
 from personsync.persons.repo import ALL_PERSONS
@@ -22,6 +22,9 @@ from personsync.sync.options import RunOptions
 from personsync.sync.plan import Plan
 from personsync.sync.report import RunReport
 from personsync.sync.undo import undo as undo_run
+
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
 
 # The directions the engine offers, in the CRM's words.
 MODES: dict[str, str] = {
@@ -80,7 +83,7 @@ def run_options(req: SyncRequest, *, dry_run: bool = False, confirmed: bool = Fa
     )
 
 
-def preview(db: Any, req: SyncRequest) -> Plan:
+def preview(db: PersonsSide, req: SyncRequest) -> Plan:
     """The plan, nothing written (the engine's dry run)."""
     options = run_options(req, dry_run=True)
     return engine.run(db, req.folder, req.direction, view=req.view_or_none, options=options).plan
@@ -96,7 +99,7 @@ def guard_problem(plan: Plan, max_change: float) -> str | None:
 
 
 def run(
-    db: Any,
+    db: PersonsSide,
     req: SyncRequest,
     *,
     confirmed: bool = False,
@@ -116,7 +119,7 @@ def run(
     return outcome.report
 
 
-def undo(db: Any, run_id: str, *, on_event: OnEvent | None = None) -> RunReport:
+def undo(db: PersonsSide, run_id: str, *, on_event: OnEvent | None = None) -> RunReport:
     """Undo a run a person chose after seeing what undo would put back (`undo_preview`): the
     mass-change guard does not ask again."""
     info = journal.get_run(db.engine, run_id)
@@ -124,7 +127,7 @@ def undo(db: Any, run_id: str, *, on_event: OnEvent | None = None) -> RunReport:
         return undo_run(db, run_id, options=RunOptions(yes=True), on_event=on_event)
 
 
-def undo_preview(db: Any, run_id: str) -> list[dict[str, Any]]:
+def undo_preview(db: PersonsSide, run_id: str) -> list[dict[str, Any]]:
     """What undo would try to put back: the run's completed writes, newest first."""
     engine.ensure_tables(db.engine)
     journal.get_run(db.engine, run_id)  # RunNotFound

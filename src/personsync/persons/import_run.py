@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from personsync.persons.csv_import import CsvRows
+
+if TYPE_CHECKING:
+    from personsync.persons.repo import PersonsDB
 
 COMMAND = "persons import"
 
@@ -37,7 +40,7 @@ def folder_of(path: Path) -> str:
 
 
 def import_rows(
-    db: Any,
+    db: PersonsDB,
     rows: CsvRows,
     path: Path,
     *,
@@ -75,7 +78,7 @@ def import_rows(
 
 
 def _add(
-    db: Any,
+    db: PersonsDB,
     rows: CsvRows,
     path: Path,
     out: ImportResult,

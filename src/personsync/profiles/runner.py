@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from personsync.errors import ExitCode, LeaseHeld, MassChangeRefused, PersonsyncError
 from personsync.jobs import engine_adapter
 from personsync.profiles import store
 from personsync.profiles.store import Profile
 from personsync.sync.events import OnEvent
+
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ class ProfileRun:
 
 
 def run_profile(
-    db: Any,
+    db: PersonsSide,
     profile: Profile,
     *,
     confirmed: bool = False,
@@ -72,6 +75,7 @@ def run_profile(
     return ProfileRun(profile.name, status, run_id, error)
 
 
-def run_due(db: Any) -> list[ProfileRun]:
-    """Run every profile that is due, one after another (so one run at a time per folder)."""
-    return [run_profile(db, p) for p in store.due(db.engine, store.now())]
+def run_due(db: PersonsSide, *, on_event: OnEvent | None = None) -> list[ProfileRun]:
+    """Run every profile that is due, one after another (so one run at a time per folder);
+    `on_event` hears each run's events (the folder's waits among them)."""
+    return [run_profile(db, p, on_event=on_event) for p in store.due(db.engine, store.now())]

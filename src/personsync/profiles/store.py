@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
@@ -15,6 +15,9 @@ from personsync.persons.repo import ALL_PERSONS
 from personsync.profiles import schedule
 from personsync.profiles.tables import sync_profiles
 from personsync.stores import split_url
+
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def get(engine: Engine, name: str) -> Profile:
     return _row_profile(row)
 
 
-def validate(db: Any, profile: Profile) -> list[ProfileError]:
+def validate(db: PersonsSide, profile: Profile) -> list[ProfileError]:
     """Every problem of a profile, each naming its field (a form shows them beside the fields)."""
     problems: list[ProfileError] = []
     if not profile.name.strip():
@@ -130,7 +133,7 @@ def validate(db: Any, profile: Profile) -> list[ProfileError]:
     return problems
 
 
-def save(db: Any, profile: Profile, *, replace_name: str | None = None) -> Profile:
+def save(db: PersonsSide, profile: Profile, *, replace_name: str | None = None) -> Profile:
     """Create a profile, or change the one named `replace_name` (it may be renamed).
     Raises the first problem `validate` finds; its next run is computed from now."""
     problems = validate(db, profile)

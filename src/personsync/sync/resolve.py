@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from personsync.errors import UsageError
 from personsync.fields import require_fields
 from personsync.sync import engine
+from personsync.sync.events import OnEvent
 from personsync.sync.journal import get_run
 from personsync.sync.merge import policy
 from personsync.sync.options import RunOptions
@@ -34,9 +35,11 @@ def resolve(
     folder: str | None = None,
     dry_run: bool = False,
     wait: float = 0.0,
+    on_event: OnEvent | None = None,
 ) -> engine.Outcome:
     """Settle the undecided conflicts of run `target` (or of Person `target` in `folder`) with
-    `take`'s values (crm or outlook), only for `fields` when given."""
+    `take`'s values (crm or outlook), only for `fields` when given. `on_event` hears the run's
+    events, as `engine.run`'s do (the folder's waits among them)."""
     side = policy(take)
     if side not in ("crm", "outlook"):
         raise UsageError(f"--take {take}: take crm or outlook")
@@ -70,7 +73,7 @@ def resolve(
         only_fields=frozenset(named),
         wait=wait,
     )
-    return engine.run(db, folder, "sync", options=options)
+    return engine.run(db, folder, "sync", options=options, on_event=on_event)
 
 
 def _which(fields: Collection[str]) -> str:

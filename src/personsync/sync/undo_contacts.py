@@ -14,6 +14,10 @@ written or not, and the undo run is left "running" (the folder's next run marks 
 interrupted): an undo of the same run then finds those written changed since the run and
 leaves them as they are (restored already), and restores the rest. The links of the written
 ones keep the run's item versions, so the next sync or export reads those pairs again.
+
+A contact the run created that a person deleted since has nothing left to delete: its link
+ends all the same (`_end_gone`), as the create's undo would have ended it, so the next export
+makes its Person a contact again, as it would have before the run.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from personsync.model import Contact
 from personsync.persons.bulk import each_by_key
 from personsync.stores.base import ItemRef, ReadProblem
 from personsync.sync.apply import Outcome
+from personsync.sync.engine import _look_elsewhere
 from personsync.sync.journal import Entry
-from personsync.sync.links import Links
+from personsync.sync.links import LinkRow, Links
 from personsync.sync.snapshot import GONE, LEFT, TAGGED
 from personsync.sync.tables import sync_links
 from personsync.sync.values import record_from_dict, written_json
@@ -66,10 +71,13 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
             current[got.item_id] = got
     deletes: list[tuple[Entry_, Contact]] = []
     restores: list[Restore] = []
+    gone: list[Entry_] = []
     for e, iid in zip(es, ids, strict=True):
         found = current.get(iid)
         if iid in unreadable:
             worker.cannot(e, unreadable[iid])
+        elif found is None and e["action"] == "create" and e["person_id"] is not None:
+            gone.append(e)
         elif found is None:
             worker.cannot(e, "the contact is gone")
         elif found.version != (e["after"] or {}).get("version"):
@@ -92,6 +100,8 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
         _delete(worker, deletes)
     if restores:
         _restore(worker, restores)
+    if gone:
+        _end_gone(worker, gone)
 
 
 def _delete(worker: _Undo, deletes: Sequence[tuple[Entry_, Contact]]) -> None:
@@ -126,8 +136,54 @@ def _delete(worker: _Undo, deletes: Sequence[tuple[Entry_, Contact]]) -> None:
     def links(conn: Connection) -> None:
         Links.forget(conn, worker.folder, [c.item_id for _, c in done])
 
-    _record(worker, outcomes, links, [(e, c) for e, c in done if e["person_id"] is not None])
+    unlinked = [(e["person_id"], c.item_id) for e, c in done if e["person_id"] is not None]
+    _record(worker, outcomes, links, unlinked)
     _report(worker, [e for e, _ in deletes], results)
+
+
+def _end_gone(worker: _Undo, gone: Sequence[Entry_]) -> None:
+    """Contacts the run created that are gone from the folder since (a person deleted them;
+    perhaps a later run already named them deleted and kept a tombstone link): nothing to
+    delete, but the link ends and the Person no longer names the contact, in one transaction
+    with a journal entry each, as the undone create's delete would have done them. The next
+    export then makes the Person a contact again, as it would have before the run; with the
+    link kept (until 2026-12-06) no run re-created it without --recreate. Not for a contact
+    the store finds in another folder (`graph:`, `carddav:`: moved, not deleted, so ending its
+    link would make the Person a second contact), nor one it did not look for (its bound per
+    run): those keep their link, and the next run names them moved or deleted."""
+    rows = [LinkRow(e["person_id"], item_of(e), "", "") for e in gone]
+    # The same look as a run's (a contact linked in another folder is that folder's own).
+    moved, unsearched = _look_elsewhere(worker.engine, worker.store(), rows, {})
+    ends: list[Entry_] = []
+    for e in gone:
+        iid = item_of(e)
+        if iid in moved:
+            worker.cannot(e, f"the contact was moved to the folder {moved[iid]}")
+        elif iid in unsearched:
+            worker.cannot(e, "the contact is gone (not looked for in other folders)")
+        elif worker.journal is None:
+            worker.report.count("would-undo")
+        else:
+            ends.append(e)
+    if not ends:
+        return
+    journal = worker.journal
+    assert journal is not None
+    cleared = _cleared(worker, [(e["person_id"], item_of(e)) for e in ends])
+    with worker.engine.begin() as conn:
+        journal.done(
+            conn,
+            (Entry("contact", "unlink", item_of(e), e["person_id"], None) for e in ends),
+            ({"unlinked": item_of(e)} for e in ends),
+        )
+        Links.forget(conn, worker.folder, [item_of(e) for e in ends])
+        worker.db.set_contact_manager_ids(cleared, conn=conn)
+    for e in ends:
+        worker.report.count("undone")
+        worker.report.warnings.append(
+            f"contact {item_of(e)} was deleted since run {worker.run_id}: the link to Person "
+            f"{e['person_id']} ended, so the next export makes the Person a contact again"
+        )
 
 
 def _restore(worker: _Undo, restores: Sequence[Restore]) -> None:
@@ -175,7 +231,11 @@ def _restore(worker: _Undo, restores: Sequence[Restore]) -> None:
         for e in stale:
             agreed_again(conn, e)
 
-    unlinked = [(e, c) for (e, c, _, unlinks), _ in done if unlinks and e["person_id"] is not None]
+    unlinked = [
+        (e["person_id"], c.item_id)
+        for (e, c, _, unlinks), _ in done
+        if unlinks and e["person_id"] is not None
+    ]
     _record(worker, outcomes, links, unlinked)
     _report(worker, [r[0] for r in restores], results)
 
@@ -203,24 +263,31 @@ def _record(
     worker: _Undo,
     outcomes: Sequence[Outcome],
     links: Callable[[Connection], None],
-    unlinked: Sequence[tuple[Entry_, Contact]],
+    unlinked: Sequence[tuple[int, str]],
 ) -> None:
     """A chunk's outcomes, its links (`links(conn)`) and the hidden links it ends (those of
-    `unlinked` whose Person still names the contact), in one transaction."""
+    `unlinked`, (Person, contact), whose Person still names the contact), in one
+    transaction."""
     assert worker.journal is not None
     worker.checkpoint()
-    pids = [e["person_id"] for e, _ in unlinked]
-    named = worker.db.get_many(pids, times=False) if pids else {}
-    cleared = [
-        (e["person_id"], None)
-        for e, c in unlinked
-        if (p := named.get(e["person_id"])) is not None and p.contact_manager_id == c.item_id
-    ]
+    cleared = _cleared(worker, unlinked)
     with worker.engine.begin() as conn:
         worker.journal.settle(conn, outcomes)
         links(conn)
         worker.db.set_contact_manager_ids(cleared, conn=conn)
     worker.checkpoint()
+
+
+def _cleared(worker: _Undo, unlinked: Sequence[tuple[int, str]]) -> list[tuple[int, None]]:
+    """Of (Person, contact) pairs, those whose Person still names the contact (its
+    `contact_manager_id`, the hidden link), to be cleared."""
+    pids = [pid for pid, _ in unlinked]
+    named = worker.db.get_many(pids, times=False) if pids else {}
+    return [
+        (pid, None)
+        for pid, iid in unlinked
+        if (p := named.get(pid)) is not None and p.contact_manager_id == iid
+    ]
 
 
 def agreed_again(conn: Connection, e: Entry_) -> None:

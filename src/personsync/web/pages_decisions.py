@@ -35,6 +35,7 @@ from personsync.sync.links import Links, set_ignored
 from personsync.sync.report import UNSETTLED
 from personsync.web.app import WebState, render, state
 from personsync.web.security import form_of
+from personsync.web.tasks import log_waits
 
 router = APIRouter()
 SHOWN = 50  # decisions per page: each reads its candidates
@@ -159,7 +160,7 @@ def decide_link(request: Request, form: FormData = Depends(form_of)) -> Redirect
     person, folder, item = _text(form, "person_id"), _text(form, "folder"), _text(form, "item_id")
     if not person.isdigit() or not item:
         raise UsageError("choose the Person and the contact to link")
-    report = manual.link(web.db, int(person), folder, item)
+    report = manual.link(web.db, int(person), folder, item, on_event=log_waits(f"link in {folder}"))
     set_ignored(web.db.engine, folder, item, False)  # paired: no longer left alone
     _dismiss(web, folder, [_text(form, "key")])
     return RedirectResponse(f"/runs/{report.run_id}", status_code=303)
@@ -177,10 +178,14 @@ def decide_create(request: Request, form: FormData = Depends(form_of)) -> Redire
                 f"contact {item} is linked to Person {owner}",
                 hint="link it to the right Person instead, or ignore it",
             )
-        report = manual.create_new(web.db, folder, item_id=item)
+        report = manual.create_new(
+            web.db, folder, item_id=item, on_event=log_waits(f"create new in {folder}")
+        )
         set_ignored(web.db.engine, folder, item, False)
     elif person.isdigit():
-        report = manual.create_new(web.db, folder, person_id=int(person))
+        report = manual.create_new(
+            web.db, folder, person_id=int(person), on_event=log_waits(f"create new in {folder}")
+        )
     else:
         raise UsageError("this decision names neither a contact nor a Person")
     _dismiss(web, folder, [_text(form, "key")])
@@ -201,7 +206,7 @@ def decide_ignore(request: Request, form: FormData = Depends(form_of)) -> Redire
         if links.owner(item) is not None:
             if form.get("side") == "candidates":
                 continue  # another Person's contact: not this decision's to take away
-            manual.unlink(web.db, folder, item_id=item)
+            manual.unlink(web.db, folder, item_id=item, on_event=log_waits(f"ignore in {folder}"))
         set_ignored(web.db.engine, folder, item, True)
     _dismiss(web, folder, [_text(form, "key")])
     return RedirectResponse("/decisions", status_code=303)
@@ -217,7 +222,14 @@ def decide_resolve(request: Request, form: FormData = Depends(form_of)) -> Redir
     field = _text(form, "field")
     if not person.isdigit():
         raise UsageError("this conflict names no Person")
-    outcome = resolve(web.db, person, take, fields=[field] if field else (), folder=folder)
+    outcome = resolve(
+        web.db,
+        person,
+        take,
+        fields=[field] if field else (),
+        folder=folder,
+        on_event=log_waits(f"resolve in {folder}"),
+    )
     keys = [str(k) for k in form.getlist("key")]
     if outcome.report is not None:
         keys.append(PARTIAL + outcome.report.run_id)

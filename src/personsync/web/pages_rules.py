@@ -6,10 +6,9 @@ writes them; the wizard's options step and the profile pages lead here and back.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import Engine
 from starlette.datastructures import FormData
 
 from personsync.errors import UsageError
@@ -53,7 +52,7 @@ def _folder(folder: str) -> str:
     return folder
 
 
-def summary(engine: Any, folder: str) -> list[str]:
+def summary(engine: Engine, folder: str) -> list[str]:
     """The folder's rules in a few words each (the wizard's options step shows them)."""
     ensure_tables(engine)
     found = settings.load_settings(engine, folder)
@@ -131,7 +130,7 @@ def save_rules(request: Request, form: FormData = Depends(form_of)) -> RedirectR
     return RedirectResponse(back, status_code=303)
 
 
-def _default_blank(engine: Any, folder: str, name: str) -> None:
+def _default_blank(engine: Engine, folder: str, name: str) -> None:
     from dataclasses import replace
 
     current = settings.load_settings(engine, folder)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from personsync.profiles import runner, store
+from personsync.web.tasks import log_waits
+
+if TYPE_CHECKING:
+    from personsync.sync.persons_side import PersonsSide
 
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    def __init__(self, db: Any, *, tick: float = 20.0) -> None:
+    def __init__(self, db: PersonsSide, *, tick: float = 20.0) -> None:
         self.db = db
         self.tick = tick
         self._stop = threading.Event()
@@ -37,7 +41,8 @@ class Scheduler:
         for profile in store.due(self.db.engine, store.now()):
             if self._stop.is_set():
                 break
-            done.append(runner.run_profile(self.db, profile))
+            hear = log_waits(f"profile {profile.name}")  # unattended: its waits go to the log
+            done.append(runner.run_profile(self.db, profile, on_event=hear))
         return done
 
     def _loop(self) -> None:

@@ -2,7 +2,10 @@
 
 A task's progress is plain counters a run's events move (`hear`); the page's server-sent events
 read them every half second, so a person sees the run move at least once a second however the
-engine batches its writes.
+engine batches its writes. A wait the folder's service asked for (a throttled Graph folder) is
+shown until the run writes again. A decision (link, create new, ignore, resolve) is quick and
+answered in its own request: its waits go to the server's log (`log_waits`), as the CLI says
+them on stderr.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from personsync.errors import MassChangeRefused, PersonsyncError
-from personsync.sync.events import Planned, Progress, RunEvent
+from personsync.sync.events import OnEvent, Planned, Progress, RunEvent, Waiting
 
 log = logging.getLogger(__name__)
 KEEP = 50  # finished tasks kept for their pages
@@ -33,6 +36,7 @@ class Task:
     error: str = ""
     hint: str = ""
     message: str = ""  # a line the task wants shown (Microsoft 365's device-code instructions)
+    waiting: str = ""  # the wait the folder's service asked for, until the run writes again
     back: str = ""  # where the page leads when the task is over and made no run
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
@@ -42,10 +46,14 @@ class Task:
         about the mass-change guard before it starts a run, so a GuardQuestion is refused here."""
         if isinstance(event, Planned):
             self.total, self.phase = event.plan.changes(), "writing"
+            self.waiting = ""
         elif isinstance(event, Progress):
             self.total = event.total
             self.done = event.done
             self.phase = "writing"
+            self.waiting = ""
+        elif isinstance(event, Waiting):
+            self.waiting = said_wait(event)
 
     @property
     def over(self) -> bool:
@@ -56,6 +64,22 @@ class Task:
         if self.phase == "finished":
             return 100
         return min(100, round(100 * self.done / self.total)) if self.total else 0
+
+
+def said_wait(event: Waiting) -> str:
+    return f"The folder asked to slow down: waiting {event.seconds:.1f} s ({event.reason})."
+
+
+def log_waits(what: str) -> OnEvent:
+    """The listener of a decision run in a request (`what` names it in the log): the folder's
+    waits, logged; until 2026-12-06 a decision passed none, and a throttled folder kept the
+    page waiting without a word anywhere."""
+
+    def hear(event: RunEvent) -> None:
+        if isinstance(event, Waiting):
+            log.warning("%s: %s", what, said_wait(event))
+
+    return hear
 
 
 class Tasks:

@@ -21,13 +21,16 @@ from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Connection, UnaryExpression, select
 
 from personsync.model import Person
 from personsync.persons.filters import compile_filter, compile_sort
 from personsync.persons.schema import persons
+
+if TYPE_CHECKING:
+    from personsync.persons.repo import PersonsDB, View
 
 Key = tuple[str, str, str]
 SLACK = timedelta(minutes=1)
@@ -48,7 +51,7 @@ class ViewPages:
         self._lock = threading.Lock()
         self.mended = 0  # how often an order was mended rather than sorted (tests, benchmarks)
 
-    def ids(self, db: Any, view: str, where: str) -> array[int]:
+    def ids(self, db: PersonsDB, view: str, where: str) -> array[int]:
         spec = db.get_view(view)
         key = (spec.filter, spec.sort, where)
         marker = db.change_marker()
@@ -71,7 +74,7 @@ class ViewPages:
         return ids
 
     def _mend(
-        self, db: Any, spec: Any, where: str, old: Order, marker: tuple[int, int, int]
+        self, db: PersonsDB, spec: View, where: str, old: Order, marker: tuple[int, int, int]
     ) -> array[int] | None:
         """`old` brought up to date, or None when sorting afresh is the way."""
         with db.engine.connect() as conn:
@@ -98,13 +101,18 @@ class ViewPages:
                 ids.insert(_place(conn, order, ids, pid), pid)
         return ids
 
-    def page(self, db: Any, ids: array[int], offset: int, size: int) -> list[Person]:
+    def page(self, db: PersonsDB, ids: array[int], offset: int, size: int) -> list[Person]:
         wanted = list(ids[offset : offset + size])
         found = db.get_many(wanted)
         return [found[i] for i in wanted if i in found]
 
 
-def _place(conn: Any, order: list[Any], ids: array[int], pid: int) -> int:
+def _place(
+    conn: Connection,
+    order: list[UnaryExpression[object] | ColumnElement[object]],
+    ids: array[int],
+    pid: int,
+) -> int:
     """Where `pid` goes in `ids` (sorted by `order`): a binary search whose comparisons are the
     view's ORDER BY over the two rows."""
     low, high = 0, len(ids)
