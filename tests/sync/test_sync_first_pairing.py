@@ -276,13 +276,14 @@ def test_persons_read_hold_the_ids_of_the_versions_listed(sqlite_url: str) -> No
 
 def test_the_pool_of_records_read_is_keyed_by_their_own_values(tmp_path: Path) -> None:
     # The Persons read take the Record of a contact with the very same values from a pool of
-    # the contacts read: keyed by each contact's own tuple of values (no int per contact,
-    # 3 MB at 100,000), and a Person whose values only hash alike is not given it.
+    # the contacts read: keyed by the contacts' Records themselves (no int per contact, 3 MB
+    # at 100,000, nor a tuple of values made for it), and a Person whose values only hash
+    # alike is not given it.
     records = list(generate(3, 13))
     url = _folder(tmp_path, records)
     read = {c.record.email1: c for c in contacts(url)}
     same = engine._SameRecords(read, {})
-    assert all(key is field_values(r) for key, r in same.pool.items())
+    assert all(key is r for key, r in same.pool.items())
     assert sorted(map(id, same.pool.values())) == sorted(id(c.record) for c in read.values())
     twin = Person(1, Record(*field_values(records[0])), "1")
     assert same(twin, 1).record is read[records[0].email1].record

@@ -11,13 +11,13 @@ import time
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect
 
 from personsync.errors import DatabaseError, MassChangeRefused
 from personsync.fields import FIELD_NAMES
-from personsync.model import Contact, Person, Record, diff, field_values
+from personsync.model import Contact, Person, Record, diff
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem, find_elsewhere
 from personsync.sync import guard, planner, quiet
@@ -154,14 +154,16 @@ class _SameRecords:
     def __init__(self, contacts: Mapping[str, Contact], versions: Mapping[int, str]) -> None:
         self.contacts = contacts
         self.versions = versions
-        self._pool: dict[tuple[Any, ...], Record] | None = None
+        self._pool: dict[Record, Record] | None = None
 
     @property
-    def pool(self) -> dict[tuple[Any, ...], Record]:
+    def pool(self) -> dict[Record, Record]:
         # Made at the first Person, once for all the reads of a snapshot. Keyed by the
-        # contacts' own tuples of values (not their hashes: 100,000 int objects, 3 MB).
+        # contacts' Records themselves (equal by their values): not by their hashes (100,000
+        # int objects, 3 MB), nor by tuples of their values (a Record that holds only its set
+        # values makes that tuple when asked: 100,000 of them held would be 56 MB).
         if self._pool is None:
-            self._pool = {field_values(c.record): c.record for c in self.contacts.values()}
+            self._pool = {c.record: c.record for c in self.contacts.values()}
         return self._pool
 
     def __call__(self, person: Person, pid: int) -> Person:
@@ -176,7 +178,7 @@ class _SameRecords:
         return Person(pid, record, version, p.contact_manager_id, p.created_at, p.updated_at)
 
     def _same(self, record: Record) -> Record:
-        found = self.pool.get(field_values(record))
+        found = self.pool.get(record)
         return record if found is None else found
 
 
