@@ -45,8 +45,10 @@ def test_the_helper_reads_what_this_process_reads(tmp_path, monkeypatch):
     store, ids = _folder(tmp_path, 1200)
     store.read_helper_from = 100000
     alone = _read(store, ids)
-    single_alone = dict(store._single)
-    store._single.clear()
+    single_alone = store._listed.singles()
+    # What the first read learnt of single cards forgotten; the listing kept.
+    store._listed.ours = dict.fromkeys(store._listed.ours, "")
+    store._listed.others.clear()
     store.read_helper_from = 1
     helped = _read(store, ids)
     assert len(alone) == len(ids) - 1 and "p0900" not in alone
@@ -56,7 +58,8 @@ def test_the_helper_reads_what_this_process_reads(tmp_path, monkeypatch):
     assert isinstance(helped["p0601"], ReadProblem) and "holds 2 cards" in str(
         helped["p0601"].error
     )
-    assert store._single == single_alone and "p0601" not in store._single
+    assert store._listed.singles() == single_alone and "p0601" not in single_alone
+    assert len(single_alone) == len(ids) - 4  # all but the unreadable three and the gone one
     # Chunks of 500, every other one the helper's: values met in both are one object again.
     firsts = {}
     for got in helped.values():

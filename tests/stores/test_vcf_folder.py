@@ -15,7 +15,7 @@ from personsync.errors import ConflictError, FolderNotFound, StoreError
 from personsync.formats.vcard import read_cards
 from personsync.model import Contact, Record
 from personsync.stores import atomic, list_folders, open_folder, vcf_folder
-from personsync.stores.base import ReadProblem, get_one
+from personsync.stores.base import ItemRef, ReadProblem, get_one
 from personsync.stores.card_files import file_version
 from personsync.stores.vcf_names import decode_stem, encode_uid, suffix_of
 from realworld import real_vcards
@@ -330,3 +330,39 @@ def test_a_card_whose_extension_is_not_lower_case_is_read(tmp_path: Path, name: 
     updated = store.update(got, dataclasses.replace(got, record=got.record.replace({"notes": "x"})))
     assert [p.name for p in tmp_path.iterdir()] == [name] and updated.item_id == refs[0].item_id
     store.close()
+
+
+def test_listed_ids_and_their_single_cards_are_one_index(tmp_path: Path) -> None:
+    # A first sync lists and reads 100,000 files named after their ids: the store keeps one
+    # dict of them (listed id → the version at which its file held one card), not a set of
+    # the ids listed beside a dict of the same ids read. A file of another name has its own.
+    store = vcf_folder.VcfFolderStore(tmp_path, f"vcf:{tmp_path}")
+    store.create_many([Contact(Record(first_name=f"P{i}"), item_id=f"p{i}") for i in range(3)])
+    (tmp_path / "John Doe.vcf").write_bytes(
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Doe;John;;;\r\nFN:John Doe\r\nEND:VCARD\r\n"
+    )
+    listing = {ref.item_id: ref.version for ref in store.list_items()}
+    assert set(listing) == {"p0", "p1", "p2", "John Doe"}
+    read = {c.item_id: c for c in store.get_many(list(listing)) if isinstance(c, Contact)}
+    listed = store._listed
+    assert listed.ours == {f"p{i}": listing[f"p{i}"] for i in range(3)}
+    assert listed.others == {"John Doe": listing["John Doe"]}
+    # Listed again (another pass of the same run): what was learnt of single cards stays, and
+    # an update at the version read needs no re-read (a stat only).
+    store.list_items()
+    assert listed.singles() == listing
+    new = dataclasses.replace(read["p1"], record=Record(first_name="Q1"))
+    reads: list[str] = []
+    real_read = store._read
+
+    def counted(path: Path) -> tuple[bytes, str] | None:
+        reads.append(path.name)
+        return real_read(path)
+
+    store._read = counted  # type: ignore[method-assign]
+    store.update(read["p1"], new)
+    assert reads == []
+    assert get_one(store, "p1").record.first_name == "Q1"  # type: ignore[union-attr]
+    # A deleted file's card is forgotten.
+    store.delete(ItemRef("p0", listing["p0"]))
+    assert listed.single("p0") is None and "p0" not in listed.singles()

@@ -22,7 +22,7 @@ from personsync.sync.journal import entries
 from personsync.sync.merge import three_way
 from personsync.sync.options import RunOptions
 from personsync.sync.plan import Link
-from personsync.sync.snapshot import Snapshot
+from personsync.sync.snapshot import ReadVersions, Snapshot
 from personsync.sync.undo import undo
 
 
@@ -241,6 +241,9 @@ def test_a_snapshot_holds_one_string_per_version_and_item_id(
         keys = {i: i for i in listing}
         for item_id, contact in read.items():
             assert contact.version is listing[item_id]  # the listing's string, not a copy
+            # and the one the store keeps for the file that holds one card (updated later
+            # without a re-read): one string for all three, not two.
+            assert store._listed.single(item_id) is listing[item_id]
             assert contact.item_id is keys[item_id]
             assert contact.extra.uid is contact.item_id
         assert len({id(c.extra.version) for c in read.values()}) == 1  # "3.0", once
@@ -248,5 +251,47 @@ def test_a_snapshot_holds_one_string_per_version_and_item_id(
         assert sorted(persons) == sorted(ids)
         for pid, person in persons.items():
             assert person.version is snap.persons.versions[pid]
+        # Every Person read at the version listed: the versions are read from the Persons,
+        # not held in a dict of their own beside them.
+        assert isinstance(snap.persons.versions, ReadVersions)
+        assert snap.persons.versions._rest == {}
+        # Nor the versions listed of the contacts read, from the contacts.
+        assert isinstance(listing, ReadVersions) and listing._rest == {}
     finally:
         db.close()
+
+
+def test_persons_read_hold_the_ids_of_the_versions_listed(sqlite_url: str) -> None:
+    # Ids above 256 (Python shares the smaller ints anyway). The streamed read of most Persons
+    # and the keyed read of a few: each Person's id, and its key, is the int listed with the
+    # versions (the snapshot holds both), not an equal one read from its row.
+    db = PersonsDB(sqlite_url)
+    try:
+        ids = db.add_many([Record(first_name=f"P{i}") for i in range(300)])
+        versions = db.versions()
+        listed = {pid: pid for pid in versions}
+        big = [pid for pid in versions if pid > 256]
+        for wanted in (big, big[:5]):
+            persons = engine._read_persons(db, wanted, None, len(ids))
+            assert sorted(persons) == sorted(wanted)
+            for pid, person in persons.items():
+                assert pid is listed[pid] and person.id is listed[pid]
+    finally:
+        db.close()
+
+
+def test_the_pool_of_records_read_is_keyed_by_their_own_values(tmp_path: Path) -> None:
+    # The Persons read take the Record of a contact with the very same values from a pool of
+    # the contacts read: keyed by the contacts' Records themselves (no int per contact, 3 MB
+    # at 100,000, nor a tuple of values made for it), and a Person whose values only hash
+    # alike is not given it.
+    records = list(generate(3, 13))
+    url = _folder(tmp_path, records)
+    read = {c.record.email1: c for c in contacts(url)}
+    same = engine._SameRecords(read, {})
+    assert all(key is r for key, r in same.pool.items())
+    assert sorted(map(id, same.pool.values())) == sorted(id(c.record) for c in read.values())
+    twin = Person(1, Record(*field_values(records[0])), "1")
+    assert same(twin, 1).record is read[records[0].email1].record
+    other = Person(2, records[1].replace({"notes": "only here"}), "1")
+    assert same(other, 2).record is other.record

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import gc
 
+import pytest
+
 from personsync.model import Record
+from personsync.sync import match
 from personsync.sync.match import MatchIndex, resolve
 
 
@@ -185,3 +188,53 @@ def test_records_taken_by_e_mail_have_no_phone_number_parsed() -> None:
     # Pruned as it was scanned: the records taken by address are gone from the bucket.
     left = index.by_name["cy po"]
     assert not isinstance(left, list) and left.key == "last"
+
+
+def test_matches_are_told_in_the_queries_order_without_a_dict_by_query() -> None:
+    # The planner asks for each query's match in the order it gave them: a first sync's
+    # 100,000 matches are held as a list in that order, not also as a dict by query (5 MB
+    # while the pairs are planned); a look-up by query makes that dict when first asked.
+    index: MatchIndex[str] = MatchIndex()
+    for i in range(6):
+        index.add(f"c{i}", Record(first_name=f"P{i}", last_name="Lee", email1=f"p{i}@x.org"))
+    queries = [(i * 1000, Record(email1=f"p{(i * 7) % 9}@x.org")) for i in range(9)]
+    found = resolve(queries, index, frozenset())
+    told = [found.matched.at(i) for i in range(len(queries))]
+    assert found.matched._found is None
+    expected = [("e-mail", f"c{(i * 7) % 9}") if (i * 7) % 9 < 6 else None for i in range(9)]
+    assert told == expected
+    assert found.matched == {q: m for (q, _), m in zip(queries, told, strict=True) if m}
+    assert 0 in found.matched and 1000 not in found.matched
+    # Nothing to match against: no query is held, and none is told as matched.
+    empty = resolve(iter(queries), MatchIndex[str](), frozenset())
+    assert [empty.matched.at(i) for i in range(9)] == [None] * 9
+    assert empty.unmatched == [q for q, _ in queries]
+
+
+def test_records_taken_by_e_mail_are_never_indexed_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Indexed by name only when a name is first looked up, and then only those no e-mail
+    # took: a first sync's 100,000 contacts, nearly all matched by address, were each given an
+    # entry and a transliterated name (10 MB of the plan's peak).
+    named: list[str] = []
+    real = match.name_key
+
+    def counted(r: Record) -> str:
+        named.append(f"{r.first_name} {r.last_name}")
+        return real(r)
+
+    monkeypatch.setattr(match, "name_key", counted)
+    index: MatchIndex[str] = MatchIndex()
+    for i in range(10):
+        index.add(f"c{i}", Record(first_name=f"P{i}", last_name="Lee", email1=f"p{i}@x.org"))
+    index.add("n", Record(first_name="No", last_name="Mail", company="Acme"))
+    queries = [(i, Record(email1=f"p{i}@x.org")) for i in range(10)]
+    queries.append((99, Record(first_name="no", last_name="MAIL", company="acme")))
+    found = resolve(queries, index, frozenset())
+    assert found.matched[99] == ("name and company", "n") and len(found.matched) == 11
+    # The name query's own, and the one record no address took: none of the other ten.
+    assert sorted(named) == ["No Mail", "no MAIL"]
+    assert list(index._names) == ["no mail"]
+    # Read whole (a caller that looks at the index itself), it indexes every record added.
+    fresh: MatchIndex[str] = MatchIndex()
+    fresh.add("a", Record(first_name="Ann", email1="a@x.org"))
+    assert list(fresh.by_name) == ["ann"]

@@ -68,6 +68,7 @@ from personsync.stores.card_reader import parse_file, read_file, read_many
 from personsync.stores.file_writer import DEFAULT_MIN_BATCH, FileWriter, Job, Written
 from personsync.stores.vcf_names import (
     SUFFIX,
+    Listed,
     NewUids,
     Taken,
     decode_stem,
@@ -183,12 +184,10 @@ class VcfFolderStore(StoreBase):
         self.fallback_encoding = fallback_encoding
         self.capabilities = Capabilities()
         self._names: dict[str, str] = {}  # item id → file name, for files with foreign names
-        # Item ids listed whose file name is their encoded UID (`encode_uid`): found without a
-        # look-up. A set of the listing's own strings: a dict of their names cost 14 MB.
-        self._ours: set[str] = set()
-        # item id → version of a file read or written here holding one card only: updating it
-        # at that version needs a stat, not a re-read for cards after the first.
-        self._single: dict[str, str] = {}
+        # Item ids listed whose file name is their encoded UID (`encode_uid`), found without a
+        # look-up (the listing's own strings: a dict of their names cost 14 MB); and for each
+        # item read or written here, the version of its file when it held one card only.
+        self._listed = Listed()
         # Item ids listed whose file is a symbolic link: read, never written (`_not_a_link`).
         self._links: set[str] = set()
         self._listing: _Listing | None = None  # stat'ed by `change_mark`, for `list_items`
@@ -220,7 +219,7 @@ class VcfFolderStore(StoreBase):
         name = self._names.get(item_id)
         if name is not None:
             return os.path.join(self._dir, name)
-        if item_id in self._ours:  # gone since the listing? Reading or writing it says so.
+        if item_id in self._listed:  # gone since the listing? Reading or writing it says so.
             return os.path.join(self._dir, encode_uid(item_id) + ".vcf")
         if SUFFIX.fullmatch(item_id):
             name = self._made_here(item_id)
@@ -316,7 +315,7 @@ class VcfFolderStore(StoreBase):
         listing, self._listing = self._listing or self._stat_listing(), None
         refs: list[ItemRef] = []
         names: dict[str, str] = {}  # item id → file name, where that is not `encode_uid`'s
-        ours: set[str] = set()
+        ours: dict[str, str] = {}  # item id → "" (`Listed.relist`)
         foreign: list[tuple[str, str]] = []
         again: list[tuple[str, str, str]] = []  # a second file with a suffix already listed
         ref = _item_ref
@@ -330,7 +329,7 @@ class VcfFolderStore(StoreBase):
             # for ours, its file was looked for as `c.vcf`, and the card was never read).
             uid = decode_stem(stem) if name[-4:] == ".vcf" else None
             if uid is not None:
-                ours.add(uid)
+                ours[uid] = ""
                 refs.append(ref(uid, version))
                 continue
             suffix = suffix_id(stem)
@@ -357,7 +356,8 @@ class VcfFolderStore(StoreBase):
             item_id = self._item_id(name, taken)
             names[item_id] = name
             refs.append(ref(item_id, version))
-        self._names, self._ours, self._late = names, ours, None
+        self._names, self._late = names, None
+        self._listed.relist(ours)
         self._links = set()
         if listing.links:
             by_name = {name: item_id for item_id, name in names.items()}
@@ -380,10 +380,7 @@ class VcfFolderStore(StoreBase):
         return got
 
     def _remember(self, item_id: str, got: Contact | ReadProblem, ver: str, single: bool) -> None:
-        if isinstance(got, Contact) and single:
-            self._single[item_id] = ver
-        else:
-            self._single.pop(item_id, None)
+        self._listed.one_card(item_id, ver if isinstance(got, Contact) and single else None)
 
     def get_many(self, item_ids: Sequence[str]) -> Iterator[Contact | ReadProblem]:
         """A big read (an import's) is parsed half here, half by a helper process
@@ -544,7 +541,7 @@ class VcfFolderStore(StoreBase):
         # (`_made_here`): remembering 100,000 names cost about 20 MB in a big export.
         if name != encode_uid(item_id) + ".vcf":
             self._names[item_id] = name
-            self._single[item_id] = version
+            self._listed.one_card(item_id, version)
 
     def _current(self, item_id: str, version: str) -> tuple[Path, bytes]:
         path = self._file(item_id)
@@ -593,7 +590,7 @@ class VcfFolderStore(StoreBase):
         """For an update of `old` to `new`: the file (checked to be still at the version read),
         its new bytes, and whether cards after the first are in it (kept as they are)."""
         self._not_a_link(old.item_id)
-        if self._single.get(old.item_id) == old.version:
+        if self._listed.single(old.item_id) == old.version:
             path, data = self._checked(old.item_id, old.version), b""
         else:  # cards after the first may be in the file: read it to keep them
             path, data = self._current(old.item_id, old.version)
@@ -629,10 +626,7 @@ class VcfFolderStore(StoreBase):
     def _written(self, item_id: str, version: str, more: bool) -> str:
         """Remember a written file's version when it holds one card (`more`: it may hold
         more, or this process does not know)."""
-        if more:
-            self._single.pop(item_id, None)
-        else:
-            self._single[item_id] = version
+        self._listed.one_card(item_id, None if more else version)
         return version
 
     def update(self, old: Contact, new: Contact) -> ItemRef:
@@ -668,7 +662,7 @@ class VcfFolderStore(StoreBase):
     def delete(self, ref: ItemRef) -> None:
         self._not_a_link(ref.item_id)
         path = self._checked(ref.item_id, ref.version)
-        self._single.pop(ref.item_id, None)
+        self._listed.one_card(ref.item_id, None)
         try:
             path.unlink()
         except OSError as exc:

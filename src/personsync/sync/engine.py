@@ -17,7 +17,7 @@ from sqlalchemy import Engine, inspect
 
 from personsync.errors import DatabaseError, MassChangeRefused
 from personsync.fields import FIELD_NAMES
-from personsync.model import Contact, Person, Record, diff, field_values
+from personsync.model import Contact, Person, Record, diff
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, ReadProblem, find_elsewhere
 from personsync.sync import guard, planner, quiet
@@ -59,6 +59,7 @@ from personsync.sync.snapshot import (
     FolderSnapshot,
     PersonsSnapshot,
     Snapshot,
+    held_by,
     import_skips,
     in_step,
     persons_out_of_step,
@@ -90,7 +91,7 @@ def ensure_tables(engine: Engine) -> None:
 
 
 def _read_contacts(
-    store: ContactStore, ids: list[str], listing: Mapping[str, str]
+    store: ContactStore, ids: list[str], listing: dict[str, str]
 ) -> tuple[dict[str, Contact], list[ReadProblem]]:
     contacts: dict[str, Contact] = {}
     problems: list[ReadProblem] = []
@@ -101,12 +102,14 @@ def _read_contacts(
             problems.append(got)
         else:
             contacts[got.item_id] = got
-            # A contact read at the version it was listed at holds the listing's string, not
-            # an equal copy (8 MB of a first sync's 100,000). An equal immutable value in
-            # place of another: no one holding the contact can tell.
-            listed = listing.get(got.item_id)
-            if listed == got.version:
-                object.__setattr__(got, "version", listed)
+            # A contact read at the version it was listed at: the listing holds the contact's
+            # string, not an equal copy (8 MB of a first sync's 100,000). That way round, not
+            # the contact the listing's: the store may keep the string it read too (the vCard
+            # folder's versions of the files that hold one card), and then all three share
+            # one. An equal immutable value in place of another: no one can tell.
+            item_id = got.item_id
+            if listing.get(item_id) == got.version:
+                listing[item_id] = got.version
     return contacts, problems
 
 
@@ -118,19 +121,25 @@ def _read_persons(
     same: _SameRecords | None = None,
 ) -> dict[int, Person]:
     """The Persons of `ids`; each holding the Record of a contact read whose values are the
-    very same, where `same` has one."""
-    wanted = set(ids)
+    very same, where `same` has one, and as its id the very int object of `ids` (which come
+    from a listing of versions, held beside the Persons: not an equal int from the row, 3 MB
+    of a first sync's 100,000)."""
+    wanted = {pid: pid for pid in ids}  # (a set cannot hand back the object it holds)
     if not wanted:
         return {}
     same = same or _SameRecords({}, {})
     if len(wanted) * 2 > everyone:
         # Most of them: one streamed scan beats many keyed look-ups.
-        return {p.id: same(p) for p in db.iter_persons(view, times=False) if p.id in wanted}
+        return {
+            pid: same(p, pid)
+            for p in db.iter_persons(view, times=False)
+            if (pid := wanted.get(p.id)) is not None
+        }
     out: dict[int, Person] = {}
     ordered = sorted(wanted)
     for start in range(0, len(ordered), 2000):
         got = db.get_many(ordered[start : start + 2000], times=False)
-        out.update((pid, same(p)) for pid, p in got.items())
+        out.update((pid, same(p, pid)) for pid, p in ((wanted[i], p) for i, p in got.items()))
     return out
 
 
@@ -145,29 +154,32 @@ class _SameRecords:
     def __init__(self, contacts: Mapping[str, Contact], versions: Mapping[int, str]) -> None:
         self.contacts = contacts
         self.versions = versions
-        self._pool: dict[int, Record] | None = None
+        self._pool: dict[Record, Record] | None = None
 
     @property
-    def pool(self) -> dict[int, Record]:
-        # Made at the first Person, once for all the reads of a snapshot.
+    def pool(self) -> dict[Record, Record]:
+        # Made at the first Person, once for all the reads of a snapshot. Keyed by the
+        # contacts' Records themselves (equal by their values): not by their hashes (100,000
+        # int objects, 3 MB), nor by tuples of their values (a Record that holds only its set
+        # values makes that tuple when asked: 100,000 of them held would be 56 MB).
         if self._pool is None:
-            self._pool = {hash(field_values(c.record)): c.record for c in self.contacts.values()}
+            self._pool = {c.record: c.record for c in self.contacts.values()}
         return self._pool
 
-    def __call__(self, person: Person) -> Person:
+    def __call__(self, person: Person, pid: int) -> Person:
+        """`person`, with `pid` (equal to its id) as its id."""
         p = person
-        version = self.versions.get(p.id)
+        version = self.versions.get(pid)
         if version is None or version != p.version:
             version = p.version
         record = self._same(p.record) if self.contacts else p.record
-        if record is p.record and version is p.version:
+        if record is p.record and version is p.version and pid is p.id:
             return p
-        return Person(p.id, record, version, p.contact_manager_id, p.created_at, p.updated_at)
+        return Person(pid, record, version, p.contact_manager_id, p.created_at, p.updated_at)
 
     def _same(self, record: Record) -> Record:
-        values = field_values(record)
-        found = self.pool.get(hash(values))
-        return record if found is None or field_values(found) != values else found
+        found = self.pool.get(record)
+        return record if found is None else found
 
 
 def _recover(
@@ -316,9 +328,12 @@ def take_snapshot(
         ]
     # Before a missing contact is taken for deleted, the store looks in its other folders.
     moved, unsearched = _look_elsewhere(engine, store, missing, listing)
+    # Most Persons or contacts read (a first sync, a full export or import): their versions
+    # listed are read from them, not held twice (`ReadVersions`).
+    held_versions = held_by(versions, persons)
     folder = FolderSnapshot(
         store.url,
-        listing,
+        held_by(listing, contacts),
         contacts,
         problems,
         store.capabilities.unsupported_fields,
@@ -327,7 +342,7 @@ def take_snapshot(
     )
     return Snapshot(
         folder,
-        PersonsSnapshot(versions, persons, total, view or ""),
+        PersonsSnapshot(held_versions, persons, total, view or ""),
         links,
         recovered,
         baselines,

@@ -108,22 +108,46 @@ class MatchIndex(Generic[K]):
     """Records of one side, indexed by e-mail and by name, to look the other side up in."""
 
     by_email: dict[str, K | list[K]] = field(default_factory=dict)
-    by_name: dict[str, _Entry[K] | list[_Entry[K]]] = field(default_factory=dict)
     # The queries' numbers, normalised: `resolve` asks for the same ones in each round. Held
     # by the index, so by one match of one run, and gone with it (an indexed record's own
     # numbers are kept by its entry instead, and normalised once).
     query_phones: dict[str, str] = field(default_factory=dict)
+    _names: dict[str, _Entry[K] | list[_Entry[K]]] = field(default_factory=dict)
+    # Records added and not indexed by name yet (keys and records, in the order added): by
+    # name when a name is first looked up. Why: most of a first sync's records are taken by
+    # e-mail in `resolve`'s first round, before any name is looked up, and such a record can
+    # never be a name's candidate again; indexing all 100,000 by name first (an entry and a
+    # transliterated name each) was 10 MB of the plan's peak, and their names' time.
+    _later_keys: list[K] = field(default_factory=list)
+    _later: list[Record] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.by_email and not self.by_name
+        return not self.by_email and not self._names and not self._later
+
+    @property
+    def by_name(self) -> dict[str, _Entry[K] | list[_Entry[K]]]:
+        """Name → the entries of that name (every record added is indexed by now)."""
+        self._name_later()
+        return self._names
 
     def add(self, key: K, record: Record) -> None:
         for email in email_keys(record):
             _put(self.by_email, email, key)
-        name = name_key(record)
-        if name:
-            _put(self.by_name, name, _Entry(key, record))
+        self._later_keys.append(key)
+        self._later.append(record)
+
+    def _name_later(self, taken: Set[K] = frozenset()) -> None:
+        """Index the records added since by name, in the order added, except those `taken`
+        (only for a caller whose `taken` only grows: `by_name_of` with `prune`)."""
+        if not self._later:
+            return
+        for key, record in zip(self._later_keys, self._later, strict=True):
+            if key not in taken:
+                name = name_key(record)
+                if name:
+                    _put(self._names, name, _Entry(key, record))
+        self._later_keys, self._later = [], []
 
     def _query_phone(self, raw: str) -> str:
         known = self.query_phones.get(raw)
@@ -153,15 +177,16 @@ class MatchIndex(Generic[K]):
         """`prune`: `taken` only grows (as in `resolve`), so the entries it holds are dropped
         from the bucket for good: a bucket is scanned by every query of its name, most of its
         entries taken by e-mail (at 100,000, 670,000 entries looked at, 2 s)."""
+        self._name_later(taken if prune else frozenset())
         name = name_key(record)
-        entries = _got(self.by_name, name) if name else ()
+        entries = _got(self._names, name) if name else ()
         if prune and len(entries) > 1:
             live = [entry for entry in entries if entry.key not in taken]
             if len(live) < len(entries):
                 if live:
-                    self.by_name[name] = live if len(live) > 1 else live[0]
+                    self._names[name] = live if len(live) > 1 else live[0]
                 else:
-                    del self.by_name[name]
+                    del self._names[name]
                 entries = live
         if not entries:
             return "", []
@@ -182,32 +207,53 @@ class MatchIndex(Generic[K]):
 
 
 class Matched(Mapping[Q, tuple[str, K]]):
-    """Query → (how it matched, its record), as a dict of them reads, from one dict of records
-    and the few name matches' `how` (the rest matched by e-mail). Why not that dict: a first
-    sync matches 100,000 queries, and a tuple each was 6 MB of planning's peak."""
+    """Query → (how it matched, its record), as a dict of them reads, from the queries in the
+    order they were given with each one's record (None: not matched), and the few name
+    matches' `how` (the rest matched by e-mail). Why not that dict: a first sync matches
+    100,000 queries, and a tuple each was 6 MB of planning's peak, a dict of the records by
+    query 5 MB more while the pairs were planned; the planner asks in the queries' order
+    (`at`). A look-up by query makes that dict when first asked (a CSV import of Persons
+    asks so)."""
 
-    __slots__ = ("_by_name", "_keys")
+    __slots__ = ("_at", "_by_name", "_found", "_queries")
 
-    def __init__(self, keys: dict[Q, K], by_name: dict[Q, str]) -> None:
-        self._keys = keys
+    def __init__(self, queries: list[Q], found: dict[Q, K], by_name: dict[Q, str]) -> None:
+        self._queries = queries
+        self._at: list[K | None] = [found.get(q) for q in queries]
         self._by_name = by_name
+        self._found: dict[Q, K] | None = None
+
+    def at(self, i: int) -> tuple[str, K] | None:
+        """How the `i`-th query given matched and its record; None when it did not (all of
+        them, when there was nothing to match against: then none are held)."""
+        key = self._at[i] if i < len(self._at) else None
+        if key is None:
+            return None
+        return self._by_name.get(self._queries[i], "e-mail"), key
+
+    def _by_query(self) -> dict[Q, K]:
+        if self._found is None:
+            self._found = {
+                q: k for q, k in zip(self._queries, self._at, strict=True) if k is not None
+            }
+        return self._found
 
     def __getitem__(self, q: Q) -> tuple[str, K]:
-        return self._by_name.get(q, "e-mail"), self._keys[q]
+        return self._by_name.get(q, "e-mail"), self._by_query()[q]
 
     def __contains__(self, q: object) -> bool:
-        return q in self._keys
+        return q in self._by_query()
 
     def __iter__(self) -> Iterator[Q]:
-        return iter(self._keys)
+        return iter(self._by_query())
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._by_query())
 
 
 @dataclass
 class Resolution(Generic[Q, K]):
-    matched: Mapping[Q, tuple[str, K]]  # exactly one candidate, claimed by no one else
+    matched: Matched[Q, K]  # exactly one candidate, claimed by no one else
     ambiguous: dict[Q, tuple[str, list[K]]]  # several candidates
     contested: dict[Q, tuple[str, K, list[Q]]]  # its one candidate is wanted by others too
     unmatched: list[Q]
@@ -241,7 +287,7 @@ def resolve(
     matched: dict[Q, K] = {}
     named: dict[Q, str] = {}  # how the queries matched by name did (the others: by e-mail)
     if index.empty:
-        return Resolution(Matched(matched, named), {}, {}, [q for q, _ in queries])
+        return Resolution(Matched([], matched, named), {}, {}, [q for q, _ in queries])
     # (Copied only now: a first sync's contacts half has nothing to match against, and
     # `taken` is every Person, 100,000.)
     used = set(taken)
@@ -250,6 +296,7 @@ def resolve(
     for q, record in queries:
         keys.append(q)
         records.append(record)
+    given = keys  # the queries in their order (`Matched`); `keys` are those left each round
     while True:
         wanted: dict[K, Q | list[Q]] = {}  # record → the query proposing it (list: several)
         how_by_name: dict[Q, str] = {}
@@ -286,7 +333,7 @@ def resolve(
                 assert isinstance(rivals, list)
                 for q in rivals:
                     contested[q] = (how_by_name.get(q, "e-mail"), key, rivals)
-            return Resolution(Matched(matched, named), ambiguous, contested, unmatched)
+            return Resolution(Matched(given, matched, named), ambiguous, contested, unmatched)
         del wanted, how_by_name, ambiguous, unmatched
         kept = [i for i, q in enumerate(keys) if q not in matched]
         keys = [keys[i] for i in kept]

@@ -7,8 +7,9 @@ equal the link's is skipped without reading either side, which is what makes a n
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
 
 from personsync.model import Contact, Person, Record
 from personsync.stores.base import ReadProblem
@@ -26,6 +27,68 @@ class FolderSnapshot:
     # id → where, "graph:Contacts/Old"), and those it did not search for (its bound per run).
     moved: Mapping[str, str] = field(default_factory=dict)
     unsearched: frozenset[str] = frozenset()
+
+
+K = TypeVar("K", int, str)
+
+
+class _Versioned(Protocol):
+    @property
+    def version(self) -> str: ...
+
+
+class ReadVersions(Mapping[K, str]):
+    """A listing of versions (a view's Persons', a folder's items') most of whose Persons or
+    items were read: a read one's version from the Person or contact itself, only the others'
+    held here. Why: a first sync reads every Person of the view and every contact, and a dict
+    of their 100,000 versions beside the dict of those read was 5 MB (Persons) and 4 MB
+    (contacts) of its peak. Equal to the listing it stands for, in its order: one read at a
+    version other than the one listed (changed in between) keeps the listed one here.
+
+    `read` must hold nothing the listing does not (`held_by`); neither may change after."""
+
+    __slots__ = ("_listed", "_read", "_rest")
+
+    def __init__(self, listed: Mapping[K, str], read: Mapping[K, _Versioned]) -> None:
+        # Only the order of the listing is kept (its keys: the very objects those read hold).
+        self._listed: list[K] = list(listed)
+        self._read: Mapping[K, _Versioned] = read
+        self._rest: dict[K, str] = {
+            key: version
+            for key, version in listed.items()
+            if (got := read.get(key)) is None or got.version is not version
+        }
+
+    def __getitem__(self, key: K) -> str:
+        version = self._rest.get(key)
+        if version is None:
+            version = self._read[key].version
+        return version
+
+    def get(self, key: K, default: Any = None) -> Any:  # (in C where it can: no KeyError)
+        version = self._rest.get(key)
+        if version is not None:
+            return version
+        got = self._read.get(key)
+        return default if got is None else got.version
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._read or key in self._rest
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._listed)
+
+    def __len__(self) -> int:
+        return len(self._listed)
+
+
+def held_by(listed: dict[K, str], read: Mapping[K, _Versioned]) -> Mapping[K, str]:
+    """`listed`, or a `ReadVersions` of it when most of it was read (and nothing else was):
+    fewer read, the dict costs less than the list of the listing's order does, and answers in
+    C (a no-op run, a 1 % one read few)."""
+    if len(read) * 2 > len(listed) and read.keys() <= listed.keys():
+        return ReadVersions(listed, read)
+    return listed
 
 
 @dataclass(frozen=True)
