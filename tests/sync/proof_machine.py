@@ -525,14 +525,36 @@ class Proof(RuleBasedStateMachine):
                         run.mode,
                     )
                     for f in (group if run.mode == "sync" else (name,))
+                ) or (
+                    run.mode == "sync"
+                    and name in EMAILS
+                    and self._group_barred(person.record, contact.record, base, rules)
                 ):
                     # A sync's e-mail slots go into a side together or not at all
-                    # (sync/merge.py): one slot barred keeps the group as it is.
+                    # (docs/sync.md): one slot barred keeps the group as it is.
                     continue
                 raise AssertionError(
                     f"after a {run.mode}, Person {pid} and {item} differ in {name}: {c!r} / {o!r} "
                     f"(rule {rule}); report {report}"
                 )
+
+    @staticmethod
+    def _group_barred(
+        crm: Record, outlook: Record, base: Record, rules: dict[str, FieldRule]
+    ) -> bool:
+        """Whether a side's rule refuses the merged e-mails (docs/sync.md's set merge,
+        `(c ∪ o) − ((b − c) ∪ (b − o))`): an address of that side the merge drops is a
+        blank-out of its slot, e.g. the CRM's address replaced in Outlook, under the default
+        "never blank out" into the CRM."""
+        c, o, b = email_set(crm), email_set(outlook), email_set(base)
+        merged = (c | o) - ((b - c) | (b - o))
+        for record, into_crm in ((crm, True), (outlook, False)):
+            for f in EMAILS:
+                old = getattr(record, f)
+                dropped = old and old.strip().casefold() not in merged
+                if dropped and rules.get(f, DEFAULT_RULE).refuses(f, into_crm, "", old):
+                    return True
+        return False
 
     @staticmethod
     def _barred(name: str, c: Value, o: Value, b: Value, rule: FieldRule, mode: str) -> bool:
