@@ -84,9 +84,9 @@ class Decisions(Proof):
             options = RunOptions(yes=True, chunk=CHUNK, crash_after=kill)
             if not killed_run.undo_killed(self.db, self.db_url, target, options):
                 # It finished before its kill point: the undo is made, the check below says so.
-                self.new_runs()
+                runs = self.new_runs()
                 self._undo_does_nothing(target, dry=False, said=True)
-                return self._undone(target, before, expected, latest, then_sync)
+                return self._undone(target, before, expected, latest, then_sync, runs)
             self.nothing_duplicated()  # even half-way
         report = undo(self.db, target, options=RunOptions(yes=True, chunk=CHUNK))
         assert not report.errors, report.errors
@@ -102,7 +102,9 @@ class Decisions(Proof):
         expected: dict[Key, Callable[[State], bool]],
         latest: bool,
         then_sync: bool,
+        runs: dict[str, dict[str, Any]] | None = None,
     ) -> None:
+        """The checks after an undo of `target` (`runs`: the undo's, when taken already)."""
         after = self.state()
         TALLY[
             "undo: changed something"
@@ -111,7 +113,7 @@ class Decisions(Proof):
         ] += 1
         for key, back in expected.items():
             assert back(after), f"undo of {target}: {key} not put back, nobody changed it since"
-        undo_runs = self.new_runs()
+        undo_runs = self.new_runs() if runs is None else {**runs, **self.new_runs()}
         self._undo_journaled(before, after, undo_runs)
         # Its own changes journaled: a second undo of the same run says so and does nothing.
         self._undo_does_nothing(target, dry=False, said=True)
