@@ -361,6 +361,11 @@ class Decisions(Proof):
             found = self._contact(store, contact)
         if pid is None or found is None:
             return
+        if pid in self.state().links:
+            # The known bug of test_sync_proof_finds.py (xfail, strict): a linked Person's old
+            # contact keeps its Customer ID. Free Persons only until it is fixed.
+            TALLY["link: left alone (known bug)"] += 1
+            return
         self.new_runs()
         try:
             manual.link(self.db, pid, self.folder, found.item_id)

@@ -4,6 +4,7 @@ unlink) found, each shrunk to a plain test (SQLite and PostgreSQL, in-memory fol
 from __future__ import annotations
 
 import uuid
+from contextlib import suppress
 from dataclasses import replace
 
 import pytest
@@ -13,6 +14,7 @@ from personsync.errors import UsageError
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import manual
+from personsync.sync.links import set_ignored
 from personsync.sync.resolve import resolve
 from personsync.sync.settings import set_rule
 from personsync.sync.undo import undo
@@ -22,6 +24,14 @@ def _folder() -> str:
     return f"memory:finds-{uuid.uuid4().hex[:10]}"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="`link P ITEM` of a Person linked to another contact leaves that contact with P's "
+    "Customer ID, unlinked: two contacts of one Person, which the next sync names as a copied "
+    "contact. Refusing breaks test_cli_everyday's link --yes of a linked Person (the CLI means "
+    "it to work); clearing the old contact's Customer ID is a design call. The state machine's "
+    "link rule links free Persons only until then",
+)
 def test_link_of_a_linked_person_to_another_contact_is_refused(persons_db: PersonsDB) -> None:
     """`link P ITEM` of a Person linked to another contact left that contact with P's Customer
     ID, unlinked: two contacts of one Person (and the next sync left them so)."""
@@ -30,7 +40,7 @@ def test_link_of_a_linked_person_to_another_contact_is_refused(persons_db: Perso
     run_engine(persons_db, folder, Run("export"), yes=True)
     with opened(folder) as store:
         other = store.create(Contact(Record(first_name="Bob", last_name="Ray"))).item_id
-    with pytest.raises(UsageError, match="is linked to contact"):
+    with suppress(UsageError):  # a fix may refuse (the Person keeps its contact)
         manual.link(persons_db, pid, folder, other)
     run_engine(persons_db, folder, Run("sync"), yes=True)
     ids = [c.customer_id for c in contacts_of(folder).values()]
@@ -85,3 +95,21 @@ def test_resolve_take_outlook_settles_a_fill_only_if_empty_field(persons_db: Per
     resolve(persons_db, str(pid), "outlook", folder=folder)
     (contact,) = contacts_of(folder).values()
     assert persons_db.get(pid).record.job_title == contact.record.job_title == "Y"
+
+
+def test_undo_of_an_unlink_leaves_a_customer_id_another_contact_carries_now(
+    persons_db: PersonsDB,
+) -> None:
+    """`undo` of an `unlink --item A --ignore`, after a run gave the Person a new contact B:
+    the undo put the Person's Customer ID back on A, two contacts of one Person."""
+    folder = _folder()
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    run_engine(persons_db, folder, Run("export"), yes=True)
+    ((item, _),) = contacts_of(folder).items()
+    unlinked = manual.unlink(persons_db, folder, person_id=pid, item_id=item)
+    set_ignored(persons_db.engine, folder, item, True)
+    run_engine(persons_db, folder, Run("sync"), yes=True)  # the Person gets a new contact
+    report = undo(persons_db, unlinked.run_id)
+    ids = [c.customer_id for c in contacts_of(folder).values()]
+    assert ids.count(str(pid)) == 1, ids
+    assert report.counts.get("not-undone") == 1, report.counts  # and says why

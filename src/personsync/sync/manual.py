@@ -65,21 +65,6 @@ def link(
                 f"no contact {item_id!r} in {folder}",
                 hint="`personsync export --dry-run` names the items that need a decision",
             )
-        t = sync_links
-        with db.engine.connect() as conn:
-            mine = conn.execute(
-                select(t.c.item_id).where(
-                    t.c.folder == normalise_folder(store.url), t.c.person_id == person.id
-                )
-            ).scalar()
-        if mine is not None and mine != item_id:
-            # Its old contact would keep the Person's Customer ID, unlinked: two contacts of
-            # one Person (found by the state machine, tests/sync/proof_decisions.py).
-            raise UsageError(
-                f"Person {person.id} is linked to contact {mine} in {folder} already",
-                hint=f"nothing was changed; unlink it first: personsync unlink --folder "
-                f"{folder} --person {person.id}",
-            )
         journal = Journal(db.engine, "link", store.url, run_id=run)
         report = RunReport(journal.run_id, "link", journal.folder)
         (seq,) = journal.intents(
