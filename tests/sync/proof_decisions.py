@@ -33,7 +33,7 @@ from personsync.model import Contact, Record, Value, same
 from personsync.persons.repo import PersonsDB
 from personsync.stores.base import read_all
 from personsync.sync import manual
-from personsync.sync.journal import entries, undone_by
+from personsync.sync.journal import entries, get_run, undone_by
 from personsync.sync.links import set_ignored
 from personsync.sync.merge import DEFAULT_RULE, EMAILS, FieldRule
 from personsync.sync.options import RunOptions
@@ -148,6 +148,7 @@ class Decisions(Proof):
         """What an undo of `target` must give back, from its journal: each item it wrote once
         (created, updated, deleted) and nobody changed since, with a check of it afterwards."""
         es = [e for e in entries(self.db.engine, target) if e["state"] == "done"]
+        command = get_run(self.db.engine, target).command
         by_key: dict[Key, list[dict[str, Any]]] = {}
         for e in es:
             if e["side"] == "contact":
@@ -168,7 +169,16 @@ class Decisions(Proof):
                 if e["action"] == "create" and unchanged:
                     out[key] = _gone("contacts", iid)
                 elif e["action"] == "update" and unchanged:
-                    out[key] = self._contact_back(iid, before)
+                    cid, was = str(before.get("customer_id") or ""), now.contacts[iid]
+                    elsewhere = any(
+                        c.customer_id == cid for i, c in now.contacts.items() if i != iid
+                    )
+                    if cid and cid != was.customer_id and elsewhere and command == "unlink":
+                        # Another contact carries that Customer ID now: given back, the Person
+                        # would have two. Undo leaves it, and says so.
+                        out[key] = lambda s, i=iid, c=was: s.contacts.get(i) == c
+                    else:
+                        out[key] = self._contact_back(iid, before)
                 elif e["action"] == "delete" and iid not in now.contacts:
                     cid = str(before.get("customer_id") or "")
                     if cid and not any(c.customer_id == cid for c in now.contacts.values()):
