@@ -158,10 +158,21 @@ def keep_lock(work: Path, what: str) -> Iterator[None]:
     into the file, for the waiting one's message."""
     fd = os.open(work / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another bench"
+        # The holder names itself just after it takes the lock: a bench that comes in between
+        # reads an empty file, so it asks again for a moment before it says whom it waits for.
+        holder = ""
+        for _ in range(40):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+                if holder:
+                    break
+                time.sleep(0.05)
+        else:
+            holder = "another bench"
+        if holder:
             print(f"{work} is in use by {holder}: waiting for it", file=sys.stderr, flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
