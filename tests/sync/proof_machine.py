@@ -34,7 +34,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ from personsync.sync.options import RunOptions
 from personsync.sync.plan import without_tag
 from personsync.sync.report import UNSETTLED
 from personsync.sync.settings import load_settings, set_rule
-from personsync.sync.snapshot import TAGGED
+from personsync.sync.snapshot import LEFT, TAGGED
 from personsync.sync.tables import sync_journal, sync_links, sync_runs
 from personsync.sync.values import loads, record_from_dict, value_to_json
 
@@ -153,6 +153,9 @@ class State:
     links: dict[int, str]  # person id → item id
     baselines: dict[int, Record]
     tagged: set[int]  # Persons whose link is dormant because the run tagged their contact
+    # Persons whose link is dormant because they left the view (`keep`: unlinked, docs/sync.md's
+    # delete table; the link stays only so the next run does not re-create the contact)
+    left: set[int] = field(default_factory=set)
 
 
 def email_set(record: Record) -> set[str]:
@@ -378,6 +381,7 @@ class Proof(RuleBasedStateMachine):
             links,
             Links(self.db.engine, self.url).baselines(links),
             {link.person_id for link in rows if link.person_version == TAGGED},
+            {link.person_id for link in rows if link.person_version == LEFT},
         )
 
     def new_runs(self) -> dict[str, dict[str, Any]]:
@@ -504,8 +508,8 @@ class Proof(RuleBasedStateMachine):
         in_view = set(self.db.versions(None if run.mode == "import" else run.view))
         for pid, item in after.links.items():
             person, contact = after.persons.get(pid), after.contacts.get(item)
-            if person is None or contact is None or pid not in in_view:
-                continue  # a tombstone, or a Person the run did not cover
+            if person is None or contact is None or pid not in in_view or pid in after.left:
+                continue  # a tombstone, a Person the run did not cover, or left the view
             if pid in skipped or item in skipped:
                 continue
             base = after.baselines.get(pid, Record())
