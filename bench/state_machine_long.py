@@ -31,7 +31,8 @@ def main() -> None:
     databases = [a for a in sys.argv[3:] if a in ("sqlite", "postgresql")]
     stores = [a for a in sys.argv[3:] if a not in databases] or ["memory", "vcf", "csv"]
     sys.path[:0] = [str(TESTS), str(TESTS / "sync")]
-    from proof_machine import folders, machine
+    from proof_decisions import TALLY, machine
+    from proof_machine import folders
 
     from personsync.persons.repo import PersonsDB
 
@@ -68,6 +69,7 @@ def main() -> None:
                             f"steps, every invariant held ({time.perf_counter() - started:.0f} s)",
                             flush=True,
                         )
+                        print(f"  decisions so far: {dict(sorted(TALLY.items()))}", flush=True)
                 finally:
                     db.close()
     finally:

@@ -34,7 +34,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ from personsync.sync.options import RunOptions
 from personsync.sync.plan import without_tag
 from personsync.sync.report import UNSETTLED
 from personsync.sync.settings import load_settings, set_rule
-from personsync.sync.snapshot import TAGGED
+from personsync.sync.snapshot import LEFT, TAGGED
 from personsync.sync.tables import sync_journal, sync_links, sync_runs
 from personsync.sync.values import loads, record_from_dict, value_to_json
 
@@ -153,6 +153,9 @@ class State:
     links: dict[int, str]  # person id → item id
     baselines: dict[int, Record]
     tagged: set[int]  # Persons whose link is dormant because the run tagged their contact
+    # Persons whose link is dormant because they left the view (`keep`: unlinked, docs/sync.md's
+    # delete table; the link stays only so the next run does not re-create the contact)
+    left: set[int] = field(default_factory=set)
 
 
 def email_set(record: Record) -> set[str]:
@@ -181,7 +184,13 @@ class Proof(RuleBasedStateMachine):
             self.url = normalise_folder(store.url)
         self.added: set[int] = set()  # Persons the user added
         self.copied: set[str] = set()  # contacts the user made as copies of others
+        # Contacts the user unlinked from their Person (`unlink` without --ignore): each may
+        # become one more Person at a later run, as docs/sync.md says.
+        self.unlinked: Counter[str] = Counter()
         self.seen_runs: set[str] = set()
+        # A run's id → the links' baselines just before it (for an undo of it: the values both
+        # sides agreed before the run, those a settled conflict's undo must give back).
+        self.bases_before: dict[str, dict[int, Record]] = {}
 
     # --- the user's edits --------------------------------------------------------------------
     @rule(record=RECORDS)
@@ -302,8 +311,15 @@ class Proof(RuleBasedStateMachine):
         """The unattended case: a plain two-way sync of every Person."""
         self._runs(Run("sync"), kill_at=kill if self.killable else None)
 
-    def _runs(self, run: Run, kill_at: int | None) -> None:
+    def _runs(
+        self, run: Run, kill_at: int | None, bases: dict[int, dict[str, Value]] | None = None
+    ) -> None:
+        """`run` (killed first at `kill_at`), then the invariants of a run. `bases`: baseline
+        values the run must treat as the agreed ones (an undo gave them back)."""
         before = self.state()
+        for pid, values in (bases or {}).items():
+            if pid in before.baselines:
+                before.baselines[pid] = before.baselines[pid].replace(values)
         if kill_at is not None and run_killed(self.db, self.db_url, self.folder, run, kill_at):
             self.nothing_duplicated()  # even half-way
         try:
@@ -314,6 +330,7 @@ class Proof(RuleBasedStateMachine):
         assert report is not None and not report.errors, report.errors
         after = self.state()
         runs = self.new_runs()
+        self.bases_before.update(dict.fromkeys(runs, before.baselines))
         self.no_value_lost_silently(before, after, runs, run)
         self.both_sides_agree(after, report.to_dict(), run)
         again = run_engine(self.db, self.folder, run, dry_run=True)
@@ -331,11 +348,10 @@ class Proof(RuleBasedStateMachine):
             assert n - copies[cid] <= 1, f"Customer ID {cid} on {n} contacts ({copies[cid]} copies)"
         j, links = sync_journal, sync_links
         with self.db.engine.connect() as conn:
-            persons_made = conn.execute(
-                select(j.c.item_id, func.count())
-                .where(j.c.side == "person", j.c.action == "create", j.c.state == "done")
-                .group_by(j.c.item_id)
-                .having(func.count() > 1)
+            made_of = conn.execute(
+                select(j.c.item_id, j.c.person_id).where(
+                    j.c.side == "person", j.c.action == "create", j.c.state == "done"
+                )
             ).all()
             linked_twice = conn.execute(
                 select(links.c.item_id, func.count())
@@ -343,19 +359,17 @@ class Proof(RuleBasedStateMachine):
                 .group_by(links.c.item_id)
                 .having(func.count() > 1)
             ).all()
-            made = {
-                pid
-                for (pid,) in conn.execute(
-                    select(j.c.person_id).where(
-                        j.c.side == "person", j.c.action == "create", j.c.state == "done"
-                    )
-                ).all()
-            }
+            made = {pid for _, pid in made_of}
         # A Person the engine made comes from a contact of this folder, journaled in the
         # transaction that made it: one contact, one Person.
         unknown = set(self.db.versions(None)) - self.added - made
         assert not unknown, f"Persons made by no journaled run: {sorted(unknown)}"
-        assert not persons_made, f"a contact became two Persons: {persons_made}"
+        # A contact the engine made a Person of is one Person (an undo may have deleted it and a
+        # later run made it again), or one more per time the user unlinked it.
+        there = set(self.db.versions(None))
+        persons_made = Counter(item for item, pid in made_of if pid in there)
+        twice = {i: n for i, n in persons_made.items() if n > 1 + self.unlinked[i]}
+        assert not twice, f"a contact became two Persons: {twice}"
         assert not linked_twice, f"a contact linked to two Persons: {linked_twice}"
 
     def state(self) -> State:
@@ -367,6 +381,7 @@ class Proof(RuleBasedStateMachine):
             links,
             Links(self.db.engine, self.url).baselines(links),
             {link.person_id for link in rows if link.person_version == TAGGED},
+            {link.person_id for link in rows if link.person_version == LEFT},
         )
 
     def new_runs(self) -> dict[str, dict[str, Any]]:
@@ -493,8 +508,8 @@ class Proof(RuleBasedStateMachine):
         in_view = set(self.db.versions(None if run.mode == "import" else run.view))
         for pid, item in after.links.items():
             person, contact = after.persons.get(pid), after.contacts.get(item)
-            if person is None or contact is None or pid not in in_view:
-                continue  # a tombstone, or a Person the run did not cover
+            if person is None or contact is None or pid not in in_view or pid in after.left:
+                continue  # a tombstone, a Person the run did not cover, or left the view
             if pid in skipped or item in skipped:
                 continue
             base = after.baselines.get(pid, Record())
@@ -504,12 +519,46 @@ class Proof(RuleBasedStateMachine):
                 group = EMAILS if name in EMAILS else (name,)
                 if any((pid, f) in left for f in group):
                     continue  # a conflict listed as a decision
-                if self._barred(name, c, o, getattr(base, name), rule, run.mode):
+                if any(
+                    self._barred(
+                        f,
+                        getattr(person.record, f),
+                        getattr(contact.record, f),
+                        getattr(base, f),
+                        rules.get(f, DEFAULT_RULE),
+                        run.mode,
+                    )
+                    for f in (group if run.mode == "sync" else (name,))
+                ) or (
+                    run.mode == "sync"
+                    and name in EMAILS
+                    and self._group_barred(person.record, contact.record, base, rules)
+                ):
+                    # A sync's e-mail slots go into a side together or not at all
+                    # (docs/sync.md): one slot barred keeps the group as it is.
                     continue
                 raise AssertionError(
                     f"after a {run.mode}, Person {pid} and {item} differ in {name}: {c!r} / {o!r} "
                     f"(rule {rule}); report {report}"
                 )
+
+    @staticmethod
+    def _group_barred(
+        crm: Record, outlook: Record, base: Record, rules: dict[str, FieldRule]
+    ) -> bool:
+        """Whether a side's rule refuses the merged e-mails (docs/sync.md's set merge,
+        `(c ∪ o) − ((b − c) ∪ (b − o))`): an address of that side the merge drops is a
+        blank-out of its slot, e.g. the CRM's address replaced in Outlook, under the default
+        "never blank out" into the CRM."""
+        c, o, b = email_set(crm), email_set(outlook), email_set(base)
+        merged = (c | o) - ((b - c) | (b - o))
+        for record, into_crm in ((crm, True), (outlook, False)):
+            for f in EMAILS:
+                old = getattr(record, f)
+                dropped = old and old.strip().casefold() not in merged
+                if dropped and rules.get(f, DEFAULT_RULE).refuses(f, into_crm, "", old):
+                    return True
+        return False
 
     @staticmethod
     def _barred(name: str, c: Value, o: Value, b: Value, rule: FieldRule, mode: str) -> bool:
@@ -524,17 +573,13 @@ class Proof(RuleBasedStateMachine):
             return rule.flow == "to-outlook" or rule.refuses(name, True, o, c)
         if name in EMAILS or name == "categories":
             return rule.refuses(name, True, o, c) or rule.refuses(name, False, c, o)
+        if rule.flow == "none":
+            return True  # not synced: neither arrow, whichever side changed
         if same(name, c, b):
             return rule.refuses(name, True, o, c)  # changed in Outlook: o → CRM
         if same(name, o, b):
             return rule.refuses(name, False, c, o)  # changed in the CRM: c → Outlook
         return False  # changed on both sides: only a listed conflict may stay
-
-
-def machine(db: PersonsDB, db_url: str, folder: Callable[[], str]) -> Callable[[], Proof]:
-    """A factory of machines on this database, each example on a folder of its own."""
-
-    return lambda: Proof(db, db_url, folder())
 
 
 def folders(kind: str, root: Path) -> Callable[[], str]:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
-from proof_machine import folders, machine
+from proof_decisions import machine
+from proof_machine import folders
 
 from personsync.persons.repo import PersonsDB
 

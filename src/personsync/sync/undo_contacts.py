@@ -34,7 +34,7 @@ from personsync.persons.bulk import each_by_key
 from personsync.stores.base import ItemRef, ReadProblem
 from personsync.sync.apply import Outcome
 from personsync.sync.engine import _look_elsewhere
-from personsync.sync.journal import Entry
+from personsync.sync.journal import Entry, get_run
 from personsync.sync.links import LinkRow, Links
 from personsync.sync.snapshot import GONE, LEFT, TAGGED
 from personsync.sync.tables import sync_links
@@ -95,6 +95,9 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
                 record=found.record if record is None else record_from_dict(record),
                 customer_id=before.get("customer_id", ""),
             )
+            if (taken := _carried_elsewhere(worker, old, found)) is not None:
+                worker.cannot(e, f"contact {taken} carries Customer ID {old.customer_id} now")
+                continue
             restores.append((e, found, old, old.customer_id != found.customer_id))
     if deletes:
         _delete(worker, deletes)
@@ -102,6 +105,21 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
         _restore(worker, restores)
     if gone:
         _end_gone(worker, gone)
+
+
+def _carried_elsewhere(worker: _Undo, old: Contact, found: Contact) -> str | None:
+    """For an undone `unlink`: another contact that carries the Customer ID the undo would give
+    back to `found` (a run gave the Person a new contact since): written back, the Person would
+    have two contacts. Its id, or None. Not for other runs: a copied contact a "create new" made
+    a Person of carried its original's Customer ID before the run, and gets it back. Rare (an
+    unlink's one write), so a look-up each is fine."""
+    cid = old.customer_id
+    if not cid or cid == found.customer_id:
+        return None
+    if get_run(worker.engine, worker.run_id).command != "unlink":
+        return None
+    others = (c for c in worker.store().find_by_customer_id(cid) if c.item_id != found.item_id)
+    return next((c.item_id for c in others), None)
 
 
 def _delete(worker: _Undo, deletes: Sequence[tuple[Entry_, Contact]]) -> None:
