@@ -202,7 +202,7 @@ def _recover(
     return out
 
 
-def _look_elsewhere(
+def look_elsewhere(
     engine: Engine,
     store: ContactStore,
     missing: list[LinkRow],
@@ -327,7 +327,7 @@ def take_snapshot(
             if link.person_id in versions and not settled_gone(link)
         ]
     # Before a missing contact is taken for deleted, the store looks in its other folders.
-    moved, unsearched = _look_elsewhere(engine, store, missing, listing)
+    moved, unsearched = look_elsewhere(engine, store, missing, listing)
     # Most Persons or contacts read (a first sync, a full export or import): their versions
     # listed are read from them, not held twice (`ReadVersions`).
     held_versions = held_by(versions, persons)

@@ -33,7 +33,7 @@ from personsync.model import Contact
 from personsync.persons.bulk import each_by_key
 from personsync.stores.base import ItemRef, ReadProblem
 from personsync.sync.apply import Outcome
-from personsync.sync.engine import _look_elsewhere
+from personsync.sync.engine import look_elsewhere
 from personsync.sync.journal import Entry, get_run
 from personsync.sync.links import LinkRow, Links
 from personsync.sync.snapshot import GONE, LEFT, TAGGED
@@ -171,7 +171,7 @@ def _end_gone(worker: _Undo, gone: Sequence[Entry_]) -> None:
     run): those keep their link, and the next run names them moved or deleted."""
     rows = [LinkRow(e["person_id"], item_of(e), "", "") for e in gone]
     # The same look as a run's (a contact linked in another folder is that folder's own).
-    moved, unsearched = _look_elsewhere(worker.engine, worker.store(), rows, {})
+    moved, unsearched = look_elsewhere(worker.engine, worker.store(), rows, {})
     ends: list[Entry_] = []
     for e in gone:
         iid = item_of(e)
