@@ -15,7 +15,12 @@ from proof_machine import folders
 
 from personsync.persons.repo import PersonsDB
 
+# Derandomized: the same short draws on every run, wherever it runs (Hypothesis does so by
+# itself only where the environment says CI=true, which `.ci/run` does not set), so that the
+# suite's verdict is the code's, not the draw's. The long profile (`make proof`) explores at
+# random; what it finds is written as a plain test (tests/sync/test_sync_proof_finds.py).
 CI = settings(
+    derandomize=True,
     max_examples=4,
     stateful_step_count=10,
     deadline=None,
