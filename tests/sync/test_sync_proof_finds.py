@@ -115,14 +115,6 @@ def test_undo_of_an_unlink_leaves_a_customer_id_another_contact_carries_now(
     assert report.counts.get("not-undone") == 1, report.counts  # and says why
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Person who left the view with --on-person-removed delete, whose contact has a "
-    "copy: the run deletes the contact and names the copy a decision; the same run again "
-    "links the copy by its Customer ID and updates it, for a Person outside the view (a "
-    "second identical run plans something). Planner's (sync/planner.py, another helper's "
-    "area); found by the state machine's long profile",
-)
 def test_a_left_view_delete_with_a_copied_contact_plans_nothing_the_second_time(
     persons_db: PersonsDB,
 ) -> None:
