@@ -412,7 +412,7 @@ def _walk(
     by one."""
     total = len(todo)
     worker.made = {
-        (e["after"] or {}).get("person_id", e["person_id"]): (e["after"] or {}).get("version")
+        (e["after"] or {}).get("person_id", e["person_id"]): str((e["after"] or {}).get("version"))
         for e in todo
         if _plain_person(e) and e["action"] == "create"
     }
