@@ -142,7 +142,7 @@ class Decisions(Proof):
                 key = ("person", (e["after"] or {}).get("person_id", e["person_id"]))
             by_key.setdefault(key, []).append(e)
         versions = self._contact_versions()
-        kept = self._kept_pairs(es, versions, now)
+        kept = self._kept_pairs(es, now)
         out: dict[Key, Callable[[State], bool]] = {}
         for key, group in by_key.items():
             if len(group) != 1:
@@ -186,9 +186,8 @@ class Decisions(Proof):
                     out[key] = _there(pid)
         return out
 
-    def _kept_pairs(
-        self, es: list[dict[str, Any]], versions: dict[str, str], now: State
-    ) -> set[int]:
+    @staticmethod
+    def _kept_pairs(es: list[dict[str, Any]], now: State) -> set[int]:
         """The Persons `es` (a run's done entries) created of a contact whose Customer ID the
         run wrote back, where either side is there and edited since: undo keeps both sides."""
         made = {
@@ -203,9 +202,11 @@ class Decisions(Proof):
                 continue
             iid = str((e["after"] or {}).get("item_id") or e["item_id"])
             person = now.persons.get(pid)
-            if iid in versions and versions[iid] != (e["after"] or {}).get("version"):
-                kept.add(pid)  # the contact edited since (its Person, gone or not)
-            elif iid in versions and person is not None and person.version != made[pid]:
+            contact = now.contacts.get(iid)
+            if contact is not None and contact.version != (e["after"] or {}).get("version"):
+                if contact.customer_id == str(pid):
+                    kept.add(pid)  # the contact edited since, still carrying the Customer ID
+            elif contact is not None and person is not None and person.version != made[pid]:
                 kept.add(pid)  # the Person edited since
         return kept
 

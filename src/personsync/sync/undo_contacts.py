@@ -82,7 +82,10 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
         elif found is None:
             worker.cannot(e, "the contact is gone")  # its Person's create undoes alone: no pair
         elif found.version != (e["after"] or {}).get("version"):
-            _not_undone(worker, e, "the contact changed after the run")
+            # Kept with its Person while it carries the Customer ID the run wrote: one an
+            # undo killed mid-way gave back already is no longer a pair (see the docstring).
+            paired = found.customer_id == str(e["person_id"])
+            _not_undone(worker, e, "the contact changed after the run", paired)
         elif e["person_id"] in edited:
             worker.keep_pair(
                 e,
@@ -129,9 +132,10 @@ def _made_edited(worker: _Undo, es: Sequence[Entry_]) -> set[int]:
     return {pid for pid, p in there.items() if p.version != worker.made[pid]}
 
 
-def _not_undone(worker: _Undo, e: Entry_, why: str) -> None:
-    """`e` is not undone (`why`); a write-back keeps its Person too (`_Undo.keep_pair`)."""
-    if _writes_back(worker, e):
+def _not_undone(worker: _Undo, e: Entry_, why: str, paired: bool = True) -> None:
+    """`e` is not undone (`why`); a write-back whose contact is still `paired` (carries the
+    Customer ID, or is unread) keeps its Person too (`_Undo.keep_pair`)."""
+    if paired and _writes_back(worker, e):
         worker.keep_pair(
             e, f"{why}: kept, and so is Person {e['person_id']}, made from it by the run"
         )
