@@ -18,6 +18,12 @@ ones keep the run's item versions, so the next sync or export reads those pairs 
 A contact the run created that a person deleted since has nothing left to delete: its link
 ends all the same (`_end_gone`), as the create's undo would have ended it, so the next export
 makes its Person a contact again, as it would have before the run.
+
+Undo never splits a pair it cannot undo whole: the Customer ID a run wrote back to the contact
+it made a Person of is one pair with that create. Either side edited since (the contact
+unreadable, its write refused), both are kept and named once (`_Undo.keep_pair`); undone alone,
+the next sync made a second Person and a second contact (issue #12). A contact that no longer
+carries the Customer ID (an undo killed mid-way gave it back) is no pair: its Person goes.
 """
 
 from __future__ import annotations
@@ -83,7 +89,7 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
             worker.cannot(e, "the contact is gone")  # its Person's create undoes alone: no pair
         elif found.version != (e["after"] or {}).get("version"):
             # Kept with its Person while it carries the Customer ID the run wrote: one an
-            # undo killed mid-way gave back already is no longer a pair (see the docstring).
+            # undo killed mid-way gave back already is no longer a pair (the module's docstring).
             paired = found.customer_id == str(e["person_id"])
             _not_undone(worker, e, "the contact changed after the run", paired)
         elif e["person_id"] in edited:
