@@ -2,7 +2,10 @@
 
 Walks the run's journal backwards. A contact is restored (or a created one deleted) only if it
 still has the version the run left it with; a Person likewise. Anything changed since is left
-alone and reported: undo never overwrites a later edit. Undo is itself a journaled run.
+alone and reported: undo never overwrites a later edit. Nor does it split a pair it cannot
+undo whole: a Person the run made of a contact and the Customer ID it wrote back to that contact
+are undone together or kept together (`_Undo.keep_pair`, `undo_contacts`). Undo is itself a
+journaled run.
 """
 
 from __future__ import annotations
