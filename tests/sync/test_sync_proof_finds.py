@@ -15,6 +15,7 @@ from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import manual
 from personsync.sync.links import set_ignored
+from personsync.sync.options import RunOptions
 from personsync.sync.resolve import resolve
 from personsync.sync.settings import set_rule
 from personsync.sync.undo import undo
@@ -47,28 +48,53 @@ def test_link_of_a_linked_person_to_another_contact_is_refused(persons_db: Perso
     assert ids.count(str(pid)) == 1, ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="undo of a run that made a Person of a contact, the Person edited since: undo keeps "
-    "the Person (changed) but takes back the contact's Customer ID and ends the link, so the "
-    "next sync makes the contact a second Person and the Person a second contact. Not a small "
-    "fix (undo_contacts would have to keep the Customer ID write of a create it cannot undo); "
-    "the state machine's undo rule leaves such runs alone until it is fixed",
-)
-def test_undo_of_a_person_create_whose_person_changed_keeps_the_pair(
-    persons_db: PersonsDB,
-) -> None:
+def _person_made_of_a_contact(persons_db: PersonsDB) -> tuple[str, str, int]:
+    """A folder with one new contact, synced: (the folder, the run, the Person it made)."""
     folder = _folder()
     with opened(folder, create=True) as store:
         store.create(Contact(Record(first_name="Ann", last_name="Lee")))
     made = run_engine(persons_db, folder, Run("sync"), yes=True).report
     assert made is not None
     (pid,) = persons_db.versions(None)
+    return folder, made.run_id, pid
+
+
+def test_undo_of_a_person_create_whose_person_changed_keeps_the_pair(
+    persons_db: PersonsDB,
+) -> None:
+    folder, run_id, pid = _person_made_of_a_contact(persons_db)
     persons_db.update(pid, {"job_title": "X"})  # edited since: undo keeps the Person
-    undo(persons_db, made.run_id)
+    report = undo(persons_db, run_id, options=RunOptions(yes=True))
+    assert report.counts == {"not-undone": 1}, report.counts  # the pair, named once
+    (said,) = report.skipped
+    assert said["reason"] == (
+        f"Person {pid} was edited since run {run_id}: kept, and so its contact keeps its "
+        "Customer ID and link"
+    ), said
     run_engine(persons_db, folder, Run("sync"), yes=True)
     assert len(persons_db.versions(None)) == 1
-    assert len(contacts_of(folder)) == 1
+    (contact,) = contacts_of(folder).values()
+    assert contact.customer_id == str(pid) and contact.record.job_title == "X"
+
+
+def test_undo_of_a_person_create_whose_contact_changed_keeps_the_pair(
+    persons_db: PersonsDB,
+) -> None:
+    """The other side of the same pair: the contact edited since keeps the Customer ID the run
+    wrote back, so the Person the run made of it is kept too (undone alone, it was deleted and
+    the contact named the Customer ID of no Person), and the next sync brings the edit over."""
+    folder, run_id, pid = _person_made_of_a_contact(persons_db)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"job_title": "Y"})))
+    report = undo(persons_db, run_id, options=RunOptions(yes=True))
+    assert report.counts == {"not-undone": 1}, report.counts  # the pair, named once
+    (said,) = report.skipped
+    assert f"kept, and so is Person {pid}" in said["reason"], said
+    run_engine(persons_db, folder, Run("sync"), yes=True)
+    (contact,) = contacts_of(folder).values()
+    assert contact.customer_id == str(pid)
+    assert persons_db.get(pid).record.job_title == "Y"
 
 
 @pytest.mark.xfail(
