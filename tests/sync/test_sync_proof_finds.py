@@ -4,13 +4,11 @@ unlink) found, each shrunk to a plain test (SQLite and PostgreSQL, in-memory fol
 from __future__ import annotations
 
 import uuid
-from contextlib import suppress
 from dataclasses import replace
 
 import pytest
 from proof_machine import AWAY, VIEW, Run, contacts_of, opened, reset, run_engine
 
-from personsync.errors import UsageError
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import manual
@@ -24,24 +22,16 @@ def _folder() -> str:
     return f"memory:finds-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`link P ITEM` of a Person linked to another contact leaves that contact with P's "
-    "Customer ID, unlinked: two contacts of one Person, which the next sync names as a copied "
-    "contact. Refusing breaks test_cli_everyday's link --yes of a linked Person (the CLI means "
-    "it to work); clearing the old contact's Customer ID is a design call. The state machine's "
-    "link rule links free Persons only until then",
-)
-def test_link_of_a_linked_person_to_another_contact_is_refused(persons_db: PersonsDB) -> None:
-    """`link P ITEM` of a Person linked to another contact left that contact with P's Customer
-    ID, unlinked: two contacts of one Person (and the next sync left them so)."""
+def test_link_of_a_linked_person_to_another_contact_moves_the_link(persons_db: PersonsDB) -> None:
+    """`link P ITEM --yes` of a Person linked to another contact moves the link: that contact's
+    Customer ID is cleared. It was left with P's, unlinked: two contacts of one Person (and the
+    next sync left them so)."""
     folder = _folder()
     pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
     run_engine(persons_db, folder, Run("export"), yes=True)
     with opened(folder) as store:
         other = store.create(Contact(Record(first_name="Bob", last_name="Ray"))).item_id
-    with suppress(UsageError):  # a fix may refuse (the Person keeps its contact)
-        manual.link(persons_db, pid, folder, other)
+    manual.link(persons_db, pid, folder, other, yes=True)
     run_engine(persons_db, folder, Run("sync"), yes=True)
     ids = [c.customer_id for c in contacts_of(folder).values()]
     assert ids.count(str(pid)) == 1, ids

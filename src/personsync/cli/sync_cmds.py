@@ -316,7 +316,9 @@ def rules_set(
     "link",
     help="Link a Person to a contact (a decision the engine would not guess). The next export "
     "writes the Person's values into that contact. A contact linked to another Person (or "
-    "carrying its Customer ID) is taken from it only with --yes, or after you answer yes.",
+    "carrying its Customer ID) is taken from it only with --yes, or after you answer yes. A Person "
+    "linked to another contact has its link moved (also only with --yes): that contact's "
+    "Customer ID is cleared, so the Person keeps one contact.",
 )
 def link_cmd(
     person: Annotated[int, typer.Argument(metavar="PERSON", help="The Person's id.")],
@@ -344,7 +346,15 @@ def link_cmd(
             )
             if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
                 raise UsageError(what, hint="add --yes to do it; nothing was changed")
-        report = manual.link(pdb, person, folder, item, on_event=say_waits)
+        old = manual.linked_item(pdb, folder, person)
+        if old is not None and old != item and not yes:
+            # It changes another contact: the library refuses it without a yes (checked again
+            # under the folder's lease).
+            what = manual.moving(person, target.display_name, old, item)
+            if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
+                raise UsageError(what, hint="add --yes to do it; nothing was changed")
+            yes = True
+        report = manual.link(pdb, person, folder, item, yes=yes, on_event=say_waits)
         set_ignored(pdb.engine, folder, item, False)  # paired: no longer left alone
     raise typer.Exit(finish(report, json_out))
 
