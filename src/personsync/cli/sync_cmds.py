@@ -338,19 +338,19 @@ def link_cmd(
         other = Links(pdb.engine, folder).owner(item)
         if other is None:
             other = _customer_id_person(folder, item)
-        if other is not None and other != person and not yes:
-            what = (
+        changes: list[str] = []  # what the link does to others, asked about first
+        if other is not None and other != person:
+            changes.append(
                 f"contact {item} belongs to Person {other}: linking it to Person {person} "
                 f"({target.display_name}) unlinks it from Person {other}, and the next export "
                 f"overwrites it with Person {person}'s values"
             )
-            if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
-                raise UsageError(what, hint="add --yes to do it; nothing was changed")
         old = manual.linked_item(pdb, folder, person)
-        if old is not None and old != item and not yes:
-            # It changes another contact: the library refuses it without a yes (checked again
-            # under the folder's lease).
-            what = manual.moving(person, target.display_name, old, item)
+        if old is not None and old != item:
+            # The library refuses this one without a yes (and checks it again under the lease).
+            changes.append(manual.moving(person, target.display_name, old, item))
+        if changes and not yes:
+            what = "; and ".join(changes)
             if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
                 raise UsageError(what, hint="add --yes to do it; nothing was changed")
             yes = True
