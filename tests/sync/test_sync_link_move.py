@@ -14,7 +14,7 @@ from personsync.errors import UsageError
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.stores.base import ItemRef
-from personsync.sync import link_move, manual
+from personsync.sync import manual
 from personsync.sync.journal import entries
 from personsync.sync.links import Links
 from personsync.sync.options import RunOptions
@@ -140,7 +140,7 @@ def test_undo_of_a_move_killed_after_the_clear_gives_the_customer_id_back(
     def killed(*_: object) -> None:
         raise KeyboardInterrupt  # stands for the kill: nothing after it runs
 
-    monkeypatch.setattr(link_move.Links, "forget", killed)
+    monkeypatch.setattr(Links, "forget", killed)  # the move drops the old link row
     with pytest.raises(KeyboardInterrupt):
         manual.link(persons_db, pid, folder, item, yes=True)
     monkeypatch.undo()
