@@ -75,6 +75,8 @@ def test_undo_of_a_move_gives_the_old_link_back(persons_db: PersonsDB) -> None:
     folder, pid, old, item = _paired(persons_db)
     was = contacts_of(folder)
     report = manual.link(persons_db, pid, folder, item, yes=True)
+    dry = undo(persons_db, report.run_id, options=RunOptions(yes=True, dry_run=True))
+    assert dry.counts == {"would-undo": 2}, dry.to_dict()
     back = undo(persons_db, report.run_id, options=RunOptions(yes=True))
     assert back.counts.get("undone") == 2, back.to_dict()
     now = contacts_of(folder)

@@ -159,11 +159,13 @@ def undo_move(worker: _Undo, e: dict[str, Any]) -> None:
 
 
 def _why_not(worker: _Undo, e: dict[str, Any], now: Contact | None, links: Links) -> str:
-    """Why the old link cannot come back ("" if it can)."""
+    """Why the old link cannot come back ("" if it can). A dry run has not given the new
+    contact back (its own entry says whether it would be): it is taken to be."""
     before, after = e["before"] or {}, e["after"] or {}
     pid, iid = int(e["person_id"]), str(e["item_id"])
+    pending = {str(before.get("to"))} if worker.journal is None else set()
     linked = link_of(worker.engine, links.folder, pid)
-    if linked is not None:
+    if linked is not None and linked["item_id"] not in pending:
         return f"Person {pid} is linked to contact {linked['item_id']} now"
     owner = links.owner(iid)
     if owner is not None:
@@ -175,7 +177,7 @@ def _why_not(worker: _Undo, e: dict[str, Any], now: Contact | None, links: Links
             return "the contact changed after the run"
     carriers = set(before.get("carriers") or [])
     new = [c.item_id for c in worker.store().find_by_customer_id(str(pid)) if c.item_id != iid]
-    others = sorted(set(new) - carriers)
+    others = sorted(set(new) - carriers - pending)
     if others:
         return f"contact {others[0]} carries Customer ID {pid} now"
     return ""
