@@ -128,3 +128,52 @@ def test_a_left_view_delete_with_a_copied_contact_plans_nothing_the_second_time(
     run_engine(persons_db, folder, run, yes=True)
     again = run_engine(persons_db, folder, run, dry_run=True)
     assert again.plan.changes() == 0, again.plan.to_dict()
+
+
+def _first_pairing(db: PersonsDB, **rule: bool | str) -> tuple[str, int, dict[str, object]]:
+    """Ann (company Beta) and a contact of hers (same e-mail, company Acme), never linked, and a
+    rule for company: a two-way sync pairs them (no baseline)."""
+    folder = _folder()
+    pid = db.add(Record(first_name="Ann", last_name="Lee", email1="b@x.org", company="Beta")).id
+    with opened(folder, create=True) as store:
+        store.create(
+            Contact(Record(first_name="Ann", last_name="Lee", email1="b@x.org", company="Acme"))
+        )
+    set_rule(db.engine, folder, "company", **rule)  # type: ignore[arg-type]
+    report = run_engine(db, folder, Run("sync"), yes=True).report
+    assert report is not None
+    return folder, pid, report.to_dict()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a first pairing in a two-way sync (a contact matched by e-mail, or re-paired after "
+    "unlink) whose field has the rule --direction to-outlook overwrites Outlook's different "
+    "value with the CRM's, named in no conflict (the machine's 'no value lost silently'). "
+    "docs/sync.md's two-way table makes both non-empty and different a conflict, its rules "
+    "table sends to-outlook 'as in an export', whose first pairing writes c unnamed: which "
+    "holds is a design call in merge.three_way's rules, not link's. Found by the state "
+    "machine's long profile (memory) once its link rule moved linked Persons' links",
+)
+def test_a_first_pairing_under_a_to_outlook_rule_names_what_it_overwrites(
+    persons_db: PersonsDB,
+) -> None:
+    _, _, report = _first_pairing(persons_db, flow="to-outlook")
+    assert report["conflicts"], report
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the same first pairing with --direction to-outlook --fill-only-if-empty leaves "
+    "the two different values as they are, named in no conflict and no decision: the pair "
+    "stays apart silently in every later run (the family of the resolve xfail above: a "
+    "fill-only-if-empty field's difference has no way to be named or settled). merge's "
+    "rules, not link's; found by the state machine's long profile (memory)",
+)
+def test_a_first_pairing_under_a_fill_only_if_empty_rule_names_the_difference(
+    persons_db: PersonsDB,
+) -> None:
+    folder, pid, report = _first_pairing(persons_db, flow="to-outlook", fill_only_if_empty=True)
+    (contact,) = contacts_of(folder).values()
+    agree = contact.record.company == persons_db.get(pid).record.company
+    assert agree or report["conflicts"], report
