@@ -160,3 +160,29 @@ def _last_link(db: PersonsDB) -> str:
     from personsync.sync.journal import list_runs
 
     return next(r.id for r in list_runs(db.engine) if r.command == "link")
+
+
+def test_a_link_whose_write_fails_after_the_move_is_a_failed_run_that_undo_takes_back(
+    persons_db: PersonsDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from personsync.errors import StoreError
+    from personsync.stores.memory import MemoryStore
+    from personsync.sync.journal import get_run
+
+    folder, pid, old, item = _paired(persons_db)
+    update = MemoryStore.update
+
+    def refuses(self: MemoryStore, was: Contact, new: Contact) -> ItemRef:
+        if was.item_id == item:
+            raise StoreError(f"contact {item} is read-only")
+        return update(self, was, new)
+
+    monkeypatch.setattr(MemoryStore, "update", refuses)
+    with pytest.raises(StoreError):
+        manual.link(persons_db, pid, folder, item, yes=True)
+    monkeypatch.undo()
+    run = _last_link(persons_db)
+    assert get_run(persons_db.engine, run).status == "failed"
+    undo(persons_db, run, options=RunOptions(yes=True))
+    assert _carrying(folder, pid) == [old]
+    assert Links(persons_db.engine, folder).load()[pid].item_id == old

@@ -98,7 +98,15 @@ def link(
         )
         if moved is not None:
             moved.apply(seqs[0], report)
-        ref = store.update(contact, replace(contact, customer_id=str(person.id)))
+        try:
+            ref = store.update(contact, replace(contact, customer_id=str(person.id)))
+        except PersonsyncError as exc:
+            # Said as a failed run, not left "running": its undo gives a moved link back.
+            with db.engine.begin() as conn:
+                journal.settle(conn, [(seqs[-1], "failed", None, str(exc))])
+            report.errors.append({"name": "", "item_id": item_id, "error": str(exc)})
+            journal.finish(report.status, report.counts, report.problems(), whole=False)
+            raise
         row = link_row(person.id, item_id, "", "", contact.record)
         with db.engine.begin() as conn:
             Links.save(conn, journal.folder, [row])
