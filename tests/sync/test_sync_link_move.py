@@ -1,15 +1,18 @@
 """`link P ITEM` of a Person linked to another contact OLD of the folder moves the link (issue
 #12): OLD's Customer ID is cleared (if it still carries P's id), its link row dropped, in one
-journaled run that `undo` takes back exactly (SQLite and PostgreSQL, in-memory folder)."""
+journaled run that `undo` takes back exactly (SQLite and PostgreSQL; an in-memory folder, a vCard
+folder where a child process is killed)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from proof_machine import Run, contacts_of, opened, run_engine
 
+from killed_run import link_killed
 from personsync.errors import UsageError
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
@@ -186,3 +189,28 @@ def test_a_link_whose_write_fails_after_the_move_is_a_failed_run_that_undo_takes
     undo(persons_db, run, options=RunOptions(yes=True))
     assert _carrying(folder, pid) == [old]
     assert Links(persons_db.engine, folder).load()[pid].item_id == old
+
+
+@pytest.mark.parametrize("point", [1, 2, 3, 4, 5])
+def test_a_move_killed_at_any_point_then_undone_leaves_one_contact(
+    persons_db: PersonsDB, db_url: str, tmp_path: Path, point: int
+) -> None:
+    """`link --yes` killed with SIGKILL after its intents, OLD's write, the move's record, the
+    new contact's write (or not at all, point 5), then undone and synced: the Person has one
+    contact carrying its id, linked, and no second Person is made of either contact."""
+    folder = f"vcf:{tmp_path / 'out'}"
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee", email1="ann@example.org")).id
+    run_engine(persons_db, folder, Run("export"), yes=True)
+    (old,) = contacts_of(folder)
+    with opened(folder) as store:
+        item = store.create(Contact(Record(first_name="Bob", last_name="Ray"))).item_id
+    killed = link_killed(persons_db, db_url, folder, pid, item, point)
+    assert killed == (point < 5)
+    undo(persons_db, _last_link(persons_db), options=RunOptions(yes=True))
+    run_engine(persons_db, folder, Run("sync"), yes=True)
+    carrying = _carrying(folder, pid)
+    assert len(carrying) == 1, contacts_of(folder)
+    assert Links(persons_db.engine, folder).load()[pid].item_id == carrying[0]
+    assert _anns(persons_db) == 1
+    if point in (1, 2, 3, 5):  # the new contact's write was not made, or was recorded
+        assert carrying == [old]

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, select
 from personsync.errors import PersonsyncError
 from personsync.model import Contact, Person
 from personsync.stores.base import ContactStore, get_one
+from personsync.sync.crash import Checkpoints
 from personsync.sync.journal import Entry, Journal
 from personsync.sync.links import Links, normalise_folder, set_ignored
 from personsync.sync.links import now as now_
@@ -74,9 +75,9 @@ class Move:
         }
         return Entry("contact", "move", self.item_id, self.person.id, before)
 
-    def apply(self, seq: int, report: RunReport) -> None:
+    def apply(self, seq: int, report: RunReport, checkpoint: Checkpoints) -> None:
         """Clear OLD's Customer ID (if it carries the Person's id), then settle the entry and
-        drop OLD's link row in one transaction."""
+        drop OLD's link row in one transaction (`checkpoint`: the crash tests' kill points)."""
         after: dict[str, Any] = {"item_id": self.item_id}
         if self.old is not None and self.clears:
             try:
@@ -86,6 +87,7 @@ class Move:
                     self.journal.settle(conn, [(seq, "failed", None, str(exc))])
                 raise
             after["version"] = ref.version
+        checkpoint()
         with self.db.engine.begin() as conn:
             self.journal.settle(conn, [(seq, "done", after, None)])
             Links.forget(conn, self.journal.folder, [self.item_id])
@@ -93,6 +95,7 @@ class Move:
                 # A contact of no one now, with the Person's values: made a Person by the next
                 # sync, it was a second one of them. Left alone, as `unlink --ignore` leaves it.
                 set_ignored(self.db.engine, self.journal.folder, self.item_id, True, conn=conn)
+        checkpoint()
         report.count("unlink")
         report.warnings.append(self.said())
 

@@ -17,6 +17,7 @@ from personsync.model import Contact
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, get_one
 from personsync.sync.apply import Executor, contact_before, link_row
+from personsync.sync.crash import Checkpoints
 from personsync.sync.engine import ensure_tables
 from personsync.sync.events import OnEvent, folder_waits
 from personsync.sync.journal import Entry, Journal, new_run_id, unsettled_creates
@@ -53,11 +54,13 @@ def link(
     item_id: str,
     *,
     yes: bool = False,
+    crash_after: int = 0,
     on_event: OnEvent | None = None,
 ) -> RunReport:
     """Link Person `person_id` to contact `item_id`: Customer ID, link row, contact_manager_id.
     The link is left stale so the next export or import brings the two in step. `on_event`
-    hears the folder's waits (`Waiting`).
+    hears the folder's waits (`Waiting`); `crash_after`: the crash tests' kill point (after
+    the intents, the old contact's write, the move's record, this contact's write).
 
     A Person linked to another contact of the folder has its link MOVED (only with `yes`,
     else UsageError and nothing is written): that contact's Customer ID is cleared (if it
@@ -96,8 +99,10 @@ def link(
                 Entry("contact", "update", item_id, person_id, before),
             ]
         )
+        checkpoint = Checkpoints(crash_after)
+        checkpoint()
         if moved is not None:
-            moved.apply(seqs[0], report)
+            moved.apply(seqs[0], report, checkpoint)
         try:
             ref = store.update(contact, replace(contact, customer_id=str(person.id)))
         except PersonsyncError as exc:
@@ -107,6 +112,7 @@ def link(
             report.errors.append({"name": "", "item_id": item_id, "error": str(exc)})
             journal.finish(report.status, report.counts, report.problems(), whole=False)
             raise
+        checkpoint()
         row = link_row(person.id, item_id, "", "", contact.record)
         with db.engine.begin() as conn:
             Links.save(conn, journal.folder, [row])
