@@ -386,21 +386,21 @@ class Decisions(Proof):
             found = self._contact(store, contact)
         if pid is None or found is None:
             return
-        if pid in self.state().links:
-            # The known bug of test_sync_proof_finds.py (xfail, strict): a linked Person's old
-            # contact keeps its Customer ID. Free Persons only until it is fixed.
-            TALLY["link: left alone (known bug)"] += 1
-            return
+        old = self.state().links.get(pid)
+        moves = old not in (None, found.item_id)
         self.new_runs()
         try:
-            manual.link(self.db, pid, self.folder, found.item_id)
+            manual.link(self.db, pid, self.folder, found.item_id, yes=True)
         except UsageError:
             TALLY["link refused"] += 1
             return
         set_ignored(self.db.engine, self.folder, found.item_id, False)
         self.new_runs()
-        TALLY["link"] += 1
+        TALLY["link: moved" if moves else "link"] += 1
         self.nothing_duplicated()
+        if moves:  # the Person's link moved: its old contact no longer carries its id
+            was = self.state().contacts.get(str(old))
+            assert was is None or was.customer_id != str(pid), f"contact {old} kept {pid}"
         if then is not None:
             self._runs(Run(then), kill_at=None)
 

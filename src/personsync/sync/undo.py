@@ -39,6 +39,7 @@ from personsync.sync.events import (
 from personsync.sync.guard import check_share
 from personsync.sync.journal import Entry, Journal, entries, get_run, new_run_id, undone_by
 from personsync.sync.lease import held
+from personsync.sync.link_move import undo_move
 from personsync.sync.links import Links
 from personsync.sync.options import DEFAULT_CHUNK, RunOptions
 from personsync.sync.report import RunReport
@@ -456,6 +457,8 @@ def _walk(
                 worker.recreate_contact(e)
             elif e["action"] == "delete" and e["state"] == "done":
                 worker.restore_person(e)
+            elif e["action"] == "move" and e["state"] in ("done", "intent"):
+                undo_move(worker, e)  # a `link` that moved the Person's link (link_move.py)
             elif e["action"] == "link" and e["state"] == "done" and worker.journal is not None:
                 with worker.engine.begin() as conn:
                     Links.forget(conn, e["folder"], [e["item_id"]])

@@ -114,7 +114,8 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
             if (taken := _carried_elsewhere(worker, old, found)) is not None:
                 worker.cannot(e, f"contact {taken} carries Customer ID {old.customer_id} now")
                 continue
-            restores.append((e, found, old, old.customer_id != found.customer_id))
+            ends = old.customer_id != found.customer_id or bool(before.get("links"))
+            restores.append((e, found, old, ends))
     if deletes:
         _delete(worker, deletes)
     if restores:
