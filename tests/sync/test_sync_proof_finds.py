@@ -138,3 +138,29 @@ def test_a_left_view_delete_with_a_copied_contact_plans_nothing_the_second_time(
     run_engine(persons_db, folder, run, yes=True)
     again = run_engine(persons_db, folder, run, dry_run=True)
     assert again.plan.changes() == 0, again.plan.to_dict()
+
+
+def test_resolve_of_a_person_unlinked_since_its_conflict_makes_nothing(
+    persons_db: PersonsDB,
+) -> None:
+    """`resolve PERSON` after the Person was unlinked since its conflict was listed: the run
+    restricted to the Person planned it as any sync would (a new contact), so resolving one
+    field made the Person a second contact. Now nothing is written and the Person is named."""
+    folder = _folder()
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    run_engine(persons_db, folder, Run("sync"), yes=True)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
+    persons_db.update(pid, {"company": "X"})
+    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
+    assert listed is not None and [c["field"] for c in listed.to_dict()["conflicts"]] == ["company"]
+    manual.unlink(persons_db, folder, person_id=pid)
+    before = contacts_of(folder)
+    for target in (str(pid), listed.run_id):
+        outcome = resolve(persons_db, target, "crm", folder=folder)
+        assert outcome.report is not None
+        assert outcome.plan.changes() == 0, outcome.plan.to_dict()
+        (skip,) = outcome.report.to_dict()["skipped"]
+        assert f"Person {pid} was unlinked" in skip["reason"], skip
+    assert contacts_of(folder) == before
