@@ -313,6 +313,17 @@ class Decisions(Proof):
         after = self.state()
         self.bases_before.update(dict.fromkeys(self.new_runs(), before.baselines))
         TALLY["resolve: runs"] += 1
+        # A Person unlinked (or whose contact went) since its conflict was listed: resolve
+        # names it and writes nothing of it (Plan.settling), never a second contact.
+        unpaired = {p for p in persons if before.links.get(p) not in before.contacts}
+        for p in unpaired:
+            TALLY["resolve: unpaired Person named"] += 1
+            assert before.persons.get(p) == after.persons.get(p), f"Person {p} written"
+            assert after.links.get(p) == before.links.get(p), f"Person {p} linked by resolve"
+        assert {c.customer_id for c in after.contacts.values()} <= {
+            c.customer_id for c in before.contacts.values()
+        }, "resolve gave a contact a new Customer ID"
+        open_ = {(p, f) for p, f in open_ if p not in unpaired}
         TALLY["resolve: fields settled"] += len(open_)
         rules = load_settings(self.db.engine, self.folder).rules
         refused: set[tuple[int, str]] = set()

@@ -148,50 +148,27 @@ def test_a_left_view_delete_with_a_copied_contact_plans_nothing_the_second_time(
     assert again.plan.changes() == 0, again.plan.to_dict()
 
 
-def _first_pairing(db: PersonsDB, **rule: bool | str) -> tuple[str, int, dict[str, object]]:
-    """Ann (company Beta) and a contact of hers (same e-mail, company Acme), never linked, and a
-    rule for company: a two-way sync pairs them (no baseline)."""
+def test_resolve_of_a_person_unlinked_since_its_conflict_makes_nothing(
+    persons_db: PersonsDB,
+) -> None:
+    """`resolve PERSON` after the Person was unlinked since its conflict was listed: the run
+    restricted to the Person planned it as any sync would (a new contact), so resolving one
+    field made the Person a second contact. Now nothing is written and the Person is named."""
     folder = _folder()
-    pid = db.add(Record(first_name="Ann", last_name="Lee", email1="b@x.org", company="Beta")).id
-    with opened(folder, create=True) as store:
-        store.create(
-            Contact(Record(first_name="Ann", last_name="Lee", email1="b@x.org", company="Acme"))
-        )
-    set_rule(db.engine, folder, "company", **rule)  # type: ignore[arg-type]
-    report = run_engine(db, folder, Run("sync"), yes=True).report
-    assert report is not None
-    return folder, pid, report.to_dict()
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="a first pairing in a two-way sync (a contact matched by e-mail, or re-paired after "
-    "unlink) whose field has the rule --direction to-outlook overwrites Outlook's different "
-    "value with the CRM's, named in no conflict (the machine's 'no value lost silently'). "
-    "docs/sync.md's two-way table makes both non-empty and different a conflict, its rules "
-    "table sends to-outlook 'as in an export', whose first pairing writes c unnamed: which "
-    "holds is a design call in merge.three_way's rules, not link's. Found by the state "
-    "machine's long profile (memory) once its link rule moved linked Persons' links",
-)
-def test_a_first_pairing_under_a_to_outlook_rule_names_what_it_overwrites(
-    persons_db: PersonsDB,
-) -> None:
-    _, _, report = _first_pairing(persons_db, flow="to-outlook")
-    assert report["conflicts"], report
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the same first pairing with --direction to-outlook --fill-only-if-empty leaves "
-    "the two different values as they are, named in no conflict and no decision: the pair "
-    "stays apart silently in every later run (the family of the resolve xfail above: a "
-    "fill-only-if-empty field's difference has no way to be named or settled). merge's "
-    "rules, not link's; found by the state machine's long profile (memory)",
-)
-def test_a_first_pairing_under_a_fill_only_if_empty_rule_names_the_difference(
-    persons_db: PersonsDB,
-) -> None:
-    folder, pid, report = _first_pairing(persons_db, flow="to-outlook", fill_only_if_empty=True)
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    run_engine(persons_db, folder, Run("sync"), yes=True)
     (contact,) = contacts_of(folder).values()
-    agree = contact.record.company == persons_db.get(pid).record.company
-    assert agree or report["conflicts"], report
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
+    persons_db.update(pid, {"company": "X"})
+    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
+    assert listed is not None and [c["field"] for c in listed.to_dict()["conflicts"]] == ["company"]
+    manual.unlink(persons_db, folder, person_id=pid)
+    before = contacts_of(folder)
+    for target in (str(pid), listed.run_id):
+        outcome = resolve(persons_db, target, "crm", folder=folder)
+        assert outcome.report is not None
+        assert outcome.plan.changes() == 0, outcome.plan.to_dict()
+        (skip,) = outcome.report.to_dict()["skipped"]
+        assert f"Person {pid} was unlinked" in skip["reason"], skip
+    assert contacts_of(folder) == before

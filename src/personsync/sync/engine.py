@@ -459,7 +459,7 @@ def run(
                     choices,
                 )
             if options.only_persons is not None:
-                result = result.only(options.only_persons)
+                result = result.settling(options.only_persons)
             # The snapshot is gone here: what the writes need, the plan holds (20 MB less for
             # an import of 100,000 cards: listing, versions, the contacts' index).
             tell(Planned(result))

@@ -331,6 +331,13 @@ def three_way(
             DEFAULT_POLICY[owned] if owned != mode else policy or DEFAULT_POLICY[mode]
         )
         side, why = _decide(name, c, o, b, owned, chosen)
+        if b is None and owned != mode and not is_empty(c) and not is_empty(o):
+            # A two-way run's first pairing of a field one side owns by rule: the owner's value
+            # wins as in that one-way run, but the other side's is named, as the two-way table
+            # names any two different values at a first sync (it was overwritten unnamed, or,
+            # under "fill only if empty" too, left different unnamed until the next run named
+            # it).
+            why = "differ at the first sync"
         if side and rule.refuses(
             name, side == "outlook", o if side == "outlook" else c, c if side == "outlook" else o
         ):

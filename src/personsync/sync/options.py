@@ -44,7 +44,8 @@ class RunOptions:
     """Per field over `on_conflict` (`personsync resolve`)."""
 
     only_persons: frozenset[int] | None = None
-    """Plan only the pairs of these Persons (None: all of them)."""
+    """Plan only the linked pairs of these Persons (None: all of them), and only their field
+    writes (`resolve`: `Plan.settling`)."""
 
     only_fields: frozenset[str] = frozenset()
     """With `only_persons`: only these fields of them (empty: every field)."""

@@ -396,6 +396,30 @@ class Plan:
         kept = tuple(a for a in self.actions if getattr(a, "person_id", None) in wanted)
         return replace(self, actions=kept, unchanged=0)
 
+    def settling(self, person_ids: Collection[int]) -> Plan:
+        """This plan for `resolve`: only the field writes of these Persons' pairs that were
+        linked before the run. Anything else it holds for them (a contact to make, a link to
+        make, a delete or a tag, a decision) means their pair was unlinked, deleted or moved
+        since the conflict was listed: each is named as a skip and not done, because settling
+        a field never makes, links or deletes anything (a `resolve` of a Person unlinked since
+        made the Person a second contact)."""
+        wanted = set(person_ids)
+        kept: list[Action] = []
+        for a in self.actions:
+            pid = getattr(a, "person_id", None)
+            if pid not in wanted:
+                continue
+            if isinstance(a, UpdateContact | UpdatePerson | Refresh) and not getattr(a, "link", ""):
+                kept.append(a)
+            else:
+                why = (
+                    f"no linked pair to resolve: Person {pid} was unlinked, or its contact "
+                    f"deleted or moved, since its conflict was listed (planned now: {a.kind}); "
+                    "nothing written, the next sync decides it"
+                )
+                kept.append(Skip(why, a.name, item_of(a), pid))
+        return replace(self, actions=tuple(kept), unchanged=0)
+
     def conflicts(self) -> list[tuple[Action, Conflict]]:
         """Every field named (overwritten edits and conflicts), with its pair's action."""
         return [(a, c) for a in self.actions for c in conflicts_of(a)]
