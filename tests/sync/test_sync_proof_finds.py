@@ -172,3 +172,23 @@ def test_resolve_of_a_person_unlinked_since_its_conflict_makes_nothing(
         (skip,) = outcome.report.to_dict()["skipped"]
         assert f"Person {pid} was unlinked" in skip["reason"], skip
     assert contacts_of(folder) == before
+
+
+def test_undo_of_a_link_leaves_a_customer_id_its_first_person_carries_elsewhere_now(
+    persons_db: PersonsDB,
+) -> None:
+    """`undo` of `link P ITEM` that took ITEM from Person Q, after a run gave Q a new contact:
+    the undo gave ITEM Q's Customer ID back, two contacts of Q (found by the long profile)."""
+    folder = _folder()
+    q = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    p = persons_db.add(Record(first_name="Ann", last_name="Lee")).id  # the same values
+    run_engine(persons_db, folder, Run("export"), yes=True)
+    item = next(i for i, c in contacts_of(folder).items() if c.customer_id == str(q))
+    linked = manual.link(persons_db, p, folder, item, yes=True)
+    run_engine(persons_db, folder, Run("sync"), yes=True)  # Q gets a new contact
+    report = undo(persons_db, linked.run_id, options=RunOptions(yes=True))
+    ids = [c.customer_id for c in contacts_of(folder).values()]
+    assert ids.count(str(q)) == 1 and ids.count(str(p)) == 1, ids
+    assert any(f"carries Customer ID {q} now" in x.get("reason", "") for x in report.problems())
+    again = run_engine(persons_db, folder, Run("sync"), dry_run=True)
+    assert again.plan.changes() == 0 and not again.plan.of("decide"), again.plan.to_dict()

@@ -151,15 +151,16 @@ def _not_undone(worker: _Undo, e: Entry_, why: str, paired: bool = True) -> None
 
 
 def _carried_elsewhere(worker: _Undo, old: Contact, found: Contact) -> str | None:
-    """For an undone `unlink`: another contact that carries the Customer ID the undo would give
-    back to `found` (a run gave the Person a new contact since): written back, the Person would
-    have two contacts. Its id, or None. Not for other runs: a copied contact a "create new" made
-    a Person of carried its original's Customer ID before the run, and gets it back. Rare (an
-    unlink's one write), so a look-up each is fine."""
+    """For an undone `unlink`, or `link` of a contact another Person had: another contact that
+    carries the Customer ID the undo would give back to `found` (a run gave that Person a new
+    contact since): written back, the Person would have two contacts. Its id, or None. Not for
+    other runs: a copied contact a "create new" made a Person of carried its original's
+    Customer ID before the run, and gets it back. Rare (a manual run's one or two writes), so
+    a look-up each is fine."""
     cid = old.customer_id
     if not cid or cid == found.customer_id:
         return None
-    if get_run(worker.engine, worker.run_id).command != "unlink":
+    if get_run(worker.engine, worker.run_id).command not in ("unlink", "link"):
         return None
     others = (c for c in worker.store().find_by_customer_id(cid) if c.item_id != found.item_id)
     return next((c.item_id for c in others), None)
