@@ -111,7 +111,11 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
                 record=found.record if record is None else record_from_dict(record),
                 customer_id=before.get("customer_id", ""),
             )
-            if (taken := _carried_elsewhere(worker, old, found)) is not None:
+            # Not for a write-back: a "create new" (journaled as `link`) made a Person of a
+            # copied contact, which carried its original's Customer ID before the run and gets
+            # it back.
+            taken = None if _writes_back(worker, e) else _carried_elsewhere(worker, old, found)
+            if taken is not None:
                 worker.cannot(e, f"contact {taken} carries Customer ID {old.customer_id} now")
                 continue
             ends = old.customer_id != found.customer_id or bool(before.get("links"))
