@@ -218,3 +218,25 @@ def test_resolve_of_a_person_unlinked_since_and_matched_again_links_nothing(
     assert outcome.plan.changes() == 0, outcome.plan.to_dict()
     assert contacts_of(folder) == before and persons_db.get(pid) == person
     assert manual.linked_item(persons_db, folder, pid) is None
+
+
+def test_resolve_of_a_person_whose_contact_was_copied_still_settles(
+    persons_db: PersonsDB,
+) -> None:
+    """A copy of the Person's contact is named as a decision beside the pair: resolve still
+    settles the pair's conflict (found by the long profile, when the copy's decision made the
+    whole Person look unpaired)."""
+    folder = _folder()
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    run_engine(persons_db, folder, Run("sync"), yes=True)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
+        store.create(replace(contact, item_id=""))  # the user's copy (the old values)
+    persons_db.update(pid, {"company": "X"})
+    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
+    assert listed is not None and listed.to_dict()["conflicts"]
+    outcome = resolve(persons_db, str(pid), "crm", folder=folder)
+    assert outcome.plan.of("decide"), outcome.plan.to_dict()  # the copy, still named
+    mine = contacts_of(folder)[contact.item_id]
+    assert mine.record.company == persons_db.get(pid).record.company == "X"
