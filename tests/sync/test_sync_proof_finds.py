@@ -192,3 +192,51 @@ def test_undo_of_a_link_leaves_a_customer_id_its_first_person_carries_elsewhere_
     assert any(f"carries Customer ID {q} now" in x.get("reason", "") for x in report.problems())
     again = run_engine(persons_db, folder, Run("sync"), dry_run=True)
     assert again.plan.changes() == 0 and not again.plan.of("decide"), again.plan.to_dict()
+
+
+def test_resolve_of_a_person_unlinked_since_and_matched_again_links_nothing(
+    persons_db: PersonsDB,
+) -> None:
+    """The same, when the run restricted to the Person matches its old contact again by e-mail
+    and writes both sides: an UpdatePerson that makes the link and an UpdateContact that does
+    not say so. Keeping the second linked the pair (found by the long profile)."""
+    folder = _folder()
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee", email1="ann@x.org")).id
+    run_engine(persons_db, folder, Run("sync"), yes=True)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
+    persons_db.update(pid, {"company": "X"})
+    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
+    assert listed is not None and listed.to_dict()["conflicts"]
+    manual.unlink(persons_db, folder, person_id=pid)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:  # a value for the CRM too: both sides would be written
+        store.update(contact, replace(contact, record=contact.record.replace({"job_title": "T"})))
+    before, person = contacts_of(folder), persons_db.get(pid)
+    outcome = resolve(persons_db, str(pid), "crm", folder=folder)
+    assert outcome.plan.changes() == 0, outcome.plan.to_dict()
+    assert contacts_of(folder) == before and persons_db.get(pid) == person
+    assert manual.linked_item(persons_db, folder, pid) is None
+
+
+def test_resolve_of_a_person_whose_contact_was_copied_still_settles(
+    persons_db: PersonsDB,
+) -> None:
+    """A copy of the Person's contact is named as a decision beside the pair: resolve still
+    settles the pair's conflict (found by the long profile, when the copy's decision made the
+    whole Person look unpaired)."""
+    folder = _folder()
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    run_engine(persons_db, folder, Run("sync"), yes=True)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
+        store.create(replace(contact, item_id=""))  # the user's copy (the old values)
+    persons_db.update(pid, {"company": "X"})
+    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
+    assert listed is not None and listed.to_dict()["conflicts"]
+    outcome = resolve(persons_db, str(pid), "crm", folder=folder)
+    assert outcome.plan.of("decide"), outcome.plan.to_dict()  # the copy, still named
+    mine = contacts_of(folder)[contact.item_id]
+    assert mine.record.company == persons_db.get(pid).record.company == "X"
