@@ -11,7 +11,10 @@ allows them), each checked on the spot and then by the machine's invariants afte
   the run's invariants, with the baselines the undone run's settled conflicts had before it: an
   undone conflict write is named again, never overwritten silently.
 - **resolve** of listed conflicts: afterwards each field it settles agrees on both sides with the
-  taken side's value, and the next sync neither names it nor plans a write of it.
+  taken side's value (a rule "fill only if empty" or "never blank out" overridden, and named so),
+  and the next sync neither names it nor plans a write of it. A field whose direction rule bars
+  the side taken is never written on that side: a conflict of it stays as it was, named refused
+  (every field of a run refused: a usage error, nothing written, no run).
 - **link / unlink** of a random Person and contact: nothing duplicated (the machine's invariant),
   also after the runs that follow.
 """
@@ -29,13 +32,14 @@ from sqlalchemy import func, select
 
 import killed_run
 from personsync.errors import MassChangeRefused, UsageError
-from personsync.model import Contact, Record, Value, same
+from personsync.fields import FIELD_NAMES
+from personsync.model import Contact, Value, same
 from personsync.persons.repo import PersonsDB
 from personsync.stores.base import read_all
 from personsync.sync import manual
 from personsync.sync.journal import entries, get_run, undone_by
 from personsync.sync.links import set_ignored
-from personsync.sync.merge import DEFAULT_RULE, EMAILS, FieldRule
+from personsync.sync.merge import DEFAULT_RULE, EMAILS
 from personsync.sync.options import RunOptions
 from personsync.sync.report import UNSETTLED
 from personsync.sync.resolve import resolve
@@ -288,10 +292,26 @@ class Decisions(Proof):
         self.new_runs()
         before = self.state()
         open_ = self._open_conflicts(persons, fields)
+        rules = load_settings(self.db.engine, self.folder).rules
+        into_crm = take == "outlook"
+        # The fields whose direction bars the side taken: never written on that side; a
+        # conflict of one is refused by name (a field not synced only when named by a run).
+        barred = {
+            f
+            for f in FIELD_NAMES
+            if rules.get(f, DEFAULT_RULE).bars(into_crm) and (by_run or rules[f].flow != "none")
+        }
         try:
             outcome = resolve(self.db, run_id if by_run else str(pid), take, folder=self.folder)
         except MassChangeRefused:
             return  # an emptied side: nothing propagated
+        except UsageError:
+            # Every field the run listed is barred: said at once, nothing written, no run.
+            assert by_run and fields <= barred, f"resolve refused {sorted(fields)}"
+            assert not self._changed_items(before, self.state()), "a refused resolve wrote"
+            assert not self.new_runs(), "a refused resolve made a run"
+            TALLY["resolve: refused whole, by a direction"] += 1
+            return
         report = outcome.report
         assert report is not None
         assert not report.errors, report.errors
@@ -299,20 +319,18 @@ class Decisions(Proof):
         self.bases_before.update(dict.fromkeys(self.new_runs(), before.baselines))
         TALLY["resolve: runs"] += 1
         TALLY["resolve: fields settled"] += len(open_)
-        rules = load_settings(self.db.engine, self.folder).rules
-        refused: set[tuple[int, str]] = set()
+        named = {(c["person_id"], c["field"]): c for c in report.conflicts}
         for p, field in open_:
             person, contact = after.persons.get(p), after.contacts.get(after.links.get(p, ""))
             assert person is not None and contact is not None, f"Person {p}'s pair gone"
             crm, outlook = before.persons[p].record, before.contacts[before.links[p]].record
-            was, other = (crm, outlook) if take == "crm" else (outlook, crm)
-            if _rule_refuses(rules, field, take == "outlook", was, other):
-                # The known bug of test_sync_proof_finds.py (xfail, strict): the folder's rule
-                # (fill only if empty, never blank out, not synced) keeps resolve from writing
-                # the taken value, and the conflict stays. Checked again once fixed.
-                refused.add((p, field))
-                TALLY["resolve: refused by a rule (known bug)"] += 1
-                continue
+            was = crm if take == "crm" else outlook
+            met = named.get((p, field), {}).get("rule")
+            if met:
+                # A guard of automatic flows (fill only if empty, never blank out) gave way to
+                # the choice, and the report says so.
+                assert met in ("fill only if empty", "never blank out"), (p, field, met)
+                TALLY[f"resolve: rule '{met}' overridden"] += 1
             for f in EMAILS if field in EMAILS else (field,):
                 c, o = getattr(person.record, f), getattr(contact.record, f)
                 if f in EMAILS:
@@ -324,9 +342,60 @@ class Decisions(Proof):
                         f"resolve --take {take}: Person {p}'s {f} is {c!r} / {o!r}, "
                         f"{take} had {getattr(was, f)!r}"
                     )
+        self._barred_kept(before, after, persons, fields or barred, barred, take, named)
         still = self._open_conflicts(persons, fields, named=True)
-        settled = open_ - refused
-        assert not still & settled, f"resolved, still named: {sorted(still & settled)}"
+        assert not still & open_, f"resolved, still named: {sorted(still & open_)}"
+
+    def _barred_kept(
+        self,
+        before: State,
+        after: State,
+        persons: set[int],
+        fields: set[str],
+        barred: set[str],
+        take: str,
+        named: dict[tuple[Any, Any], dict[str, Any]],
+    ) -> None:
+        """A direction rule is never overridden: the side it bars keeps each barred field of
+        the Persons resolved; a conflict of one (changed on both sides) stays as it was and is
+        named with the rule; a field the report names refused is as it was on both sides."""
+        for p in persons:
+            link = before.links.get(p)
+            if p not in after.persons or link is None or link not in after.contacts:
+                continue
+            sides = {
+                "crm": (before.persons[p].record, after.persons[p].record),
+                "outlook": (before.contacts[link].record, after.contacts[link].record),
+            }
+            kept_side = sides["crm" if take == "outlook" else "outlook"]
+            base = before.baselines.get(p)
+            for f in barred & fields:
+                if f in self.unsupported:
+                    continue
+                assert same(f, getattr(kept_side[0], f), getattr(kept_side[1], f)), (
+                    f"resolve --take {take} wrote Person {p}'s {f} against its direction rule"
+                )
+                c, o = (getattr(sides[s][0], f) for s in ("crm", "outlook"))
+                both = base is not None and not (
+                    same(f, c, getattr(base, f)) or same(f, o, getattr(base, f)) or same(f, c, o)
+                )
+                if both and f not in EMAILS:
+                    entry = named.get((p, f), {})
+                    assert entry.get("kept") == UNSETTLED and entry.get("rule"), (
+                        f"resolve --take {take}: Person {p}'s {f} refused, not named: {entry}"
+                    )
+                    TALLY["resolve: refused by a direction, named"] += 1
+        for (p, f), entry in named.items():
+            if entry.get("rule") in ("to-outlook", "to-crm", "none"):
+                assert f in barred, f"{f} named refused by {entry['rule']}, take {take}"
+                link = before.links[p]
+                pairs = (
+                    (before.persons[p].record, after.persons[p].record),
+                    (before.contacts[link].record, after.contacts[link].record),
+                )
+                assert all(same(f, getattr(b, f), getattr(a, f)) for b, a in pairs), (
+                    f"Person {p}'s {f} refused, yet written"
+                )
 
     def _listed(self) -> list[tuple[str, int, str]]:
         """(run, Person, field) of every conflict a run of the folder listed as a decision."""
@@ -439,17 +508,6 @@ class Decisions(Proof):
     @staticmethod
     def _changed_items(before: State, after: State) -> bool:
         return before.persons != after.persons or before.contacts != after.contacts
-
-
-def _rule_refuses(
-    rules: dict[str, FieldRule], field: str, into_crm: bool, taken: Record, other: Record
-) -> bool:
-    """Whether the folder's rules bar the taken value's arrow for `field` (its e-mail group)."""
-    for f in EMAILS if field in EMAILS else (field,):
-        rule = rules.get(f, DEFAULT_RULE)
-        if rule.flow == "none" or rule.refuses(f, into_crm, getattr(taken, f), getattr(other, f)):
-            return True
-    return False
 
 
 def _gone(kind: str, key: Any) -> Callable[[State], bool]:
