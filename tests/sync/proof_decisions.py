@@ -27,7 +27,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
-from proof_machine import CHUNK, MODES, VALUES, Proof, Run, State, email_set, opened
+from proof_machine import CHUNK, MODES, RULES, VALUES, Proof, Run, State, email_set, opened
 from sqlalchemy import func, select
 
 import killed_run
@@ -39,7 +39,7 @@ from personsync.stores.base import read_all
 from personsync.sync import manual
 from personsync.sync.journal import entries, get_run, undone_by
 from personsync.sync.links import set_ignored
-from personsync.sync.merge import DEFAULT_RULE, EMAILS
+from personsync.sync.merge import DEFAULT_RULE, EMAILS, FieldRule
 from personsync.sync.options import RunOptions
 from personsync.sync.report import UNSETTLED
 from personsync.sync.resolve import resolve
@@ -268,22 +268,38 @@ class Decisions(Proof):
         by_run=st.booleans(),
         field=st.sampled_from(sorted(VALUES)),
         data=st.data(),
+        rule_=st.none() | RULES,
+        fresh=st.booleans(),
     )
     def resolve_conflicts(
-        self, pick: int, take: str, by_run: bool, field: str, data: st.DataObject
+        self,
+        pick: int,
+        take: str,
+        by_run: bool,
+        field: str,
+        data: st.DataObject,
+        rule_: FieldRule | None,
+        fresh: bool,
     ) -> None:
         """`resolve RUN|PERSON --take crm|outlook` of a conflict a run listed (with none listed,
-        a pair edited on both sides and a plain sync list one first: rare by chance alone)."""
+        a pair edited on both sides and a plain sync list one first: rare by chance alone; so
+        too when `fresh`, and one of what that sync listed is taken, as the old listings go
+        stale); with `rule_`, the listed field's rule changed first (as a person may, issue 12:
+        the choice overrides its guards, a direction refuses it; rare by chance alone too)."""
         TALLY["resolve rule"] += 1
         listed = self._listed()
-        if not listed:
+        if not listed or fresh:
             self.edit_both_sides(pick, field, data)
             self._runs(Run("sync"), kill_at=None)
-            listed = self._listed()
+            old, listed = listed, self._listed()
+            listed = [c for c in listed if c not in old] or listed
         if not listed:
             return
         TALLY["resolve: conflicts listed"] += 1
-        run_id, pid, _ = listed[pick % len(listed)]
+        run_id, pid, chosen = listed[pick % len(listed)]
+        if rule_ is not None:
+            self.set_field_rule(chosen, rule_)
+            TALLY["resolve: rule changed after the listing"] += 1
         if by_run:
             scope = {(p, f) for r, p, f in listed if r == run_id}
             persons, fields = {p for p, _ in scope}, {f for _, f in scope}
