@@ -14,6 +14,7 @@ from folder_help import cli, contacts, edit
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import engine
+from personsync.sync.merge import FieldRule, three_way
 from personsync.sync.options import RunOptions
 from personsync.sync.report import UNSETTLED
 from personsync.sync.resolve import resolve
@@ -150,3 +151,20 @@ def test_a_direction_rule_refuses_the_field_and_the_others_are_settled(
         assert after.plan.changes() == 0 and not after.plan.conflicts()
     finally:
         db.close()
+
+
+def test_an_edit_a_one_way_field_puts_back_is_a_conflict_the_choice_settles_too() -> None:
+    """notes "to Outlook only" and "fill only if empty", edited in Outlook: a sync puts the
+    CRM's notes back, but the guard refuses it, so the sync lists a decision. Taking the CRM's
+    value settles it (the guard overridden); taking Outlook's is refused by the direction."""
+    crm, base = Record(notes="from the CRM"), Record(notes="from the CRM")
+    outlook = Record(notes="typed in Outlook")
+    rules = {"notes": FieldRule("to-outlook", fill_only_if_empty=True)}
+    plain = three_way(crm, outlook, base, "sync", "crm", rules=rules)
+    assert [(c.why, c.kept) for c in plain.conflicts] == [("changed in Outlook only", "")]
+    chosen = three_way(crm, outlook, base, "sync", "crm", rules=rules, explicit=True)
+    assert chosen.to_outlook == {"notes": "from the CRM"} and not chosen.left
+    assert [(c.kept, c.rule) for c in chosen.conflicts] == [("crm", "fill only if empty")]
+    refused = three_way(crm, outlook, base, "sync", "outlook", rules=rules, explicit=True)
+    assert not refused.to_crm and not refused.to_outlook and refused.left == ("notes",)
+    assert [(c.kept, c.rule) for c in refused.conflicts] == [("", "to-outlook")]

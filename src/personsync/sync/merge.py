@@ -369,23 +369,27 @@ def three_way(
             continue
         b = None if baseline is None else getattr(baseline, name)
         rule = rules.get(name, DEFAULT_RULE)
+        # A field that flows one way only is owned by its source: for it, the run is that
+        # one-way mode, whatever the run's own.
+        owned: Mode = {"to-outlook": "export", "to-crm": "import"}.get(rule.flow, mode)  # type: ignore[assignment]
         took = _asked(name, explicit, policy, policies)
-        # Changed on both sides (or different at the first pairing), by two-way rules: a
-        # conflict, which the person's choice settles, whatever the field's rule would do.
-        both = _decide(name, c, o, b, "sync", "skip")[1] if took and mode == "sync" else ""
-        if took and both:
+        chosen = took or (
+            policies.get(name)
+            or (DEFAULT_POLICY[owned] if owned != mode else policy or DEFAULT_POLICY[mode])
+        )
+        side, why = _decide(name, c, o, b, owned, chosen)
+        if took and mode == "sync" and not why:
+            # Changed on both sides by two-way rules, whatever the direction rule makes of it
+            # (a first pairing of a field "to Outlook only" takes the CRM's value unnamed).
+            why = _decide(name, c, o, b, "sync", "skip")[1]
+        if took and why:
+            # A conflict the person took a side for: their choice settles it, whatever the
+            # guards of automatic flows say; a direction barring it refuses it, by name.
             side, met = _by_choice(rule, name, c, o, took)
-            conflicts.append(Conflict(name, c, o, b, both, side, met))
+            conflicts.append(Conflict(name, c, o, b, why, side, met))
         elif rule.flow == "none":
             side = ""  # not synced, named by a person but no conflict of this pair: left as is
         else:
-            # A field that flows one way only is owned by its source: for it, the run is that
-            # one-way mode, whatever the run's own.
-            owned: Mode = {"to-outlook": "export", "to-crm": "import"}.get(rule.flow, mode)  # type: ignore[assignment]
-            chosen = policies.get(name) or (
-                DEFAULT_POLICY[owned] if owned != mode else policy or DEFAULT_POLICY[mode]
-            )
-            side, why = _decide(name, c, o, b, owned, chosen)
             if side and rule.refuses(
                 name,
                 side == "outlook",

@@ -6,10 +6,11 @@ conflicted fields (every other field is left alone, whatever the folder's mode),
 side's value: the other side gets it, journaled like any write, undoable, under the folder's
 lease. A Person's id without --field settles all of that pair's conflicts and syncs the pair.
 
-The side taken is the person's explicit choice for a conflict (a field changed on both sides)
-of one pair: it overrides the folder's guards of automatic flows for that field of that pair,
-"fill only if empty" and "never blank out" (the report names the rule it overrode), so that the
-next sync plans nothing for it. A field whose direction bars the side to be written (to Outlook
+The side taken is the person's explicit choice for a conflict of one pair (a field changed on
+both sides, or an edit the field's owner would put back, see `merge._by_choice`): it overrides
+the folder's guards of automatic flows for that field of that pair, "fill only if empty" and
+"never blank out" (the report names the rule it overrode), so that the next sync plans nothing
+for it. A field whose direction bars the side to be written (to Outlook
 only, to the CRM only, not synced) is refused: named with the rule and the way out, while the
 other fields are settled; the conflict stays a decision (exit code 4). When every field named
 is refused, nothing runs: a UsageError says why.
