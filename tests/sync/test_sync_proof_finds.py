@@ -130,3 +130,26 @@ def test_a_left_view_delete_with_a_copied_contact_plans_nothing_the_second_time(
     run_engine(persons_db, folder, run, yes=True)
     again = run_engine(persons_db, folder, run, dry_run=True)
     assert again.plan.changes() == 0, again.plan.to_dict()
+
+
+@pytest.mark.parametrize(("flow", "owner"), [("to-crm", "outlook"), ("to-outlook", "crm")])
+def test_a_first_pairing_of_a_one_way_field_names_the_value_it_overwrites(
+    persons_db: PersonsDB, flow: str, owner: str
+) -> None:
+    """Found by the state machine's long profile: a two-way sync's first pairing of a field
+    that flows one way only wrote the owner's value over the other side's, named in no
+    conflict (the first sync names two different values, whatever else it does)."""
+    folder = _folder()
+    ann = Record(first_name="Ann", last_name="Lee", email1="a@x.org")
+    pid = persons_db.add(ann.replace({"business_city": "Berlin"})).id
+    with opened(folder, create=True) as store:
+        store.create(Contact(ann.replace({"business_city": "Away"})))
+    set_rule(persons_db.engine, folder, "business_city", flow=flow)
+    report = run_engine(persons_db, folder, Run("sync"), yes=True).report
+    assert report is not None
+    kept = "Away" if owner == "outlook" else "Berlin"
+    (contact,) = contacts_of(folder).values()
+    assert persons_db.get(pid).record.business_city == contact.record.business_city == kept
+    assert [(c["field"], c["why"], c["kept"]) for c in report.conflicts] == [
+        ("business_city", "differ at the first sync", owner)
+    ]

@@ -378,9 +378,10 @@ def three_way(
             or (DEFAULT_POLICY[owned] if owned != mode else policy or DEFAULT_POLICY[mode])
         )
         side, why = _decide(name, c, o, b, owned, chosen)
-        if took and mode == "sync" and not why:
-            # Changed on both sides by two-way rules, whatever the direction rule makes of it
-            # (a first pairing of a field "to Outlook only" takes the CRM's value unnamed).
+        if mode == "sync" and not why and (took or owned != mode):
+            # A conflict by two-way rules, whatever the direction rule makes of it: a first
+            # pairing of a field "to the CRM only" took Outlook's value over the CRM's unnamed
+            # (the owner's value still wins; the other is named, and journaled).
             why = _decide(name, c, o, b, "sync", "skip")[1]
         if took and why:
             # A conflict the person took a side for: their choice settles it, whatever the
