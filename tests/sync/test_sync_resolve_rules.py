@@ -7,6 +7,7 @@ vCard folder and SQLite / PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from folder_help import cli, contacts, edit
@@ -124,6 +125,10 @@ def test_a_direction_rule_refuses_the_field_and_the_others_are_settled(
     both = cli(*person, "--take", "outlook", env=WIDE)
     assert both.returncode == 4, both.stdout + both.stderr
     assert why in both.stdout
+    made = re.search(r"^Run (\S+) ", both.stdout, re.M)
+    assert made is not None
+    shown = cli("runs", "show", made.group(1), "--db", db_url, env=WIDE)  # and the journal
+    assert why in shown.stdout, shown.stdout
     db = PersonsDB(db_url)
     try:
         crm, outlook = db.get(pid).record, _only(url).record

@@ -256,9 +256,11 @@ def show_run(r: RunInfo, entries: list[dict[str, Any]], limit: int = 100) -> Non
     console.print("  " + ", ".join(f"{k} {v}" for k, v in r.counts.items() if v))
     for p in r.problems[:limit]:
         who = p.get("name") or p.get("item_id") or ""
+        # A conflict has no reason: its field, both values, what was kept (and a rule met).
+        what = conflict_line(p, r.folder) if p.get("kind") == "conflict" else None
         console.print(
             f"  [yellow]{p.get('kind')}[/yellow] {escape(str(who))}: "
-            f"{escape(str(p.get('reason') or p.get('error')))}"
+            f"{escape(str(what or p.get('reason') or p.get('error')))}"
         )
     table = Table(title="journal")
     for col in ("seq", "side", "action", "item", "person", "state"):
