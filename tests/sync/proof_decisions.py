@@ -336,12 +336,23 @@ class Decisions(Proof):
         TALLY["resolve: runs"] += 1
         TALLY["resolve: fields settled"] += len(open_)
         named = {(c["person_id"], c["field"]): c for c in report.conflicts}
+        refused: set[tuple[int, str]] = set()
         for p, field in open_:
             person, contact = after.persons.get(p), after.contacts.get(after.links.get(p, ""))
             assert person is not None and contact is not None, f"Person {p}'s pair gone"
             crm, outlook = before.persons[p].record, before.contacts[before.links[p]].record
             was = crm if take == "crm" else outlook
             met = named.get((p, field), {}).get("rule")
+            if field in barred:
+                # A decision of a field its direction bars the side taken (a guard refused
+                # its owner's write): refused, named with the rule (_barred_kept: unchanged).
+                refused.add((p, field))
+                if field not in EMAILS:  # a slot of the merged group: the group decides
+                    entry = named.get((p, field), {})
+                    assert entry.get("kept") == UNSETTLED, (p, field, entry)
+                    assert met == rules[field].flow, (p, field, entry)
+                    TALLY["resolve: a decision refused by a direction, named"] += 1
+                continue
             if met:
                 # A guard of automatic flows (fill only if empty, never blank out) gave way to
                 # the choice, and the report says so.
@@ -359,8 +370,8 @@ class Decisions(Proof):
                         f"{take} had {getattr(was, f)!r}"
                     )
         self._barred_kept(before, after, persons, fields or barred, barred, take, named)
-        still = self._open_conflicts(persons, fields, named=True)
-        assert not still & open_, f"resolved, still named: {sorted(still & open_)}"
+        still = self._open_conflicts(persons, fields, named=True) & (open_ - refused)
+        assert not still, f"resolved, still named: {sorted(still)}"
 
     def _barred_kept(
         self,
