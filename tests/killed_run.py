@@ -2,6 +2,7 @@
 
 - `race_two_exports`: two processes start the same export at one instant.
 - `create_new_killed`, `race_two_decisions`: a decision's "create new" killed, or sent twice.
+- `link_killed`: a `link` (that may move a Person's link) killed at one of its checkpoints.
 - `undo_killed`: an undo killed at one of its checkpoints, as `run_killed`.
 - `run_killed`: a run killed with SIGKILL (as `kill -9`) at a chosen point. It goes in a forked
   child that kills itself at the executor's `point`-th checkpoint (after a chunk's intents, after
@@ -163,6 +164,27 @@ def create_new_killed(db: PersonsDB, db_url: str, folder: str, point: int, **tar
     """`manual.create_new(**target)` in a child killed at the executor's `point`-th checkpoint;
     True if it was killed (False: it ended first)."""
     return _killed(db, _create_new_child, (db_url, folder, target, point))
+
+
+def _link_child(
+    db_url: str, folder: str, person_id: int, item_id: str, point: int, out: Connection
+) -> None:
+    db = PersonsDB(db_url, migrate=False)
+    try:
+        report = manual.link(db, person_id, folder, item_id, yes=True, crash_after=point)
+        out.send(("finished", report.run_id))
+    except BaseException as exc:
+        out.send(("failed", repr(exc)))
+    finally:
+        db.close()
+
+
+def link_killed(
+    db: PersonsDB, db_url: str, folder: str, person_id: int, item_id: str, point: int
+) -> bool:
+    """`manual.link(person_id, item_id, yes=True)` in a child killed at its `point`-th
+    checkpoint; True if it was killed (False: it ended first)."""
+    return _killed(db, _link_child, (db_url, folder, person_id, item_id, point))
 
 
 def _decide_in_child(

@@ -277,8 +277,13 @@ def test_a_copy_left_alone_makes_no_person_and_is_not_touched(db: str, tmp_path:
     finally:
         pdb.close()
     # Pairing it with a Person makes runs see it again.
+    old3 = next(c.item_id for c in cards(url) if c.customer_id == "3" and c.item_id != copy_id)
     got = runner.invoke(app, ["link", "3", copy_id, "--folder", url, "--db", db, "--yes", "--json"])
     assert got.exit_code == 0, got.output
+    # Person 3's link moved from its contact to the copy: one contact carries its id.
+    said = json.loads(got.stdout)["report"]["warnings"]
+    assert any(f"contact {old3}'s Customer ID 3 was cleared" in w for w in said), said
+    assert [c.item_id for c in cards(url) if c.customer_id == "3"] == [copy_id]
     got = runner.invoke(app, ["export", "--to", url, "--db", db, "--yes", "--json"])
     assert json.loads(got.stdout)["report"]["counts"].get("update-contact", 0) >= 1
 
@@ -294,10 +299,16 @@ def test_link_does_not_take_a_contact_from_another_person_without_yes(
     assert got.exit_code == 2, got.output
     said = " ".join(got.stderr.split())
     assert f"belongs to Person {ann.customer_id}" in said and "--yes" in said
+    # Bo is linked to a contact of his own: the question says his link moves from it.
+    bo_old = next(c for c in cards(url) if c.customer_id == bo_id).item_id
+    assert f"is linked to contact {bo_old}" in said and f"clears contact {bo_old}'s" in said
     assert next(c for c in cards(url) if c.item_id == ann.item_id).customer_id == ann.customer_id
     got = runner.invoke(app, ["link", bo_id, ann.item_id, "--folder", url, "--db", db, "--yes"])
     assert got.exit_code == 0, got.output
     assert next(c for c in cards(url) if c.item_id == ann.item_id).customer_id == bo_id
+    # The link moved: Bo's old contact no longer carries his Customer ID, and the report says so.
+    assert [c.item_id for c in cards(url) if c.customer_id == bo_id] == [ann.item_id]
+    assert f"contact {bo_old}'s Customer ID {bo_id} was cleared" in " ".join(got.stdout.split())
 
 
 # --- a folder that cannot be written (item 8) ---------------------------------------------------

@@ -235,3 +235,43 @@ def test_plan_with_a_contact_deleted_in_the_folder_prints(db: str, tmp_path: Pat
     got = runner.invoke(app, ["export", "--to", url, "--db", db, "--dry-run"])
     assert got.exit_code == 0, got.output  # was a KeyError in the plan's counts line
     assert "1 kept deleted" in " ".join(got.output.split())
+
+
+def test_undo_names_a_pair_it_keeps_whole(tmp_path: Path) -> None:
+    """`undo RUN` of a sync that made a Person of a new contact, the Person edited since: the
+    dry run and the undo name the pair once, kept whole (the contact keeps its Customer ID and
+    link), and the next sync brings the edit to the contact: no second Person, no second
+    contact (issue #12)."""
+    db = str(tmp_path / "p.db")
+    url = f"vcf:{tmp_path / 'out'}"
+    store = open_folder(url, create=True)
+    store.create(Contact(Record(first_name="Ann", last_name="Lee")))
+    store.close()
+    assert runner.invoke(app, ["sync", "--folder", url, "--db", db, "--yes"]).exit_code == 0
+    run_id = json.loads(runner.invoke(app, ["runs", "list", "--db", db, "--json"]).stdout)[0]["id"]
+    pdb = PersonsDB(db)
+    try:
+        (pid,) = pdb.versions()
+        pdb.update(pid, {"job_title": "Edited"})
+    finally:
+        pdb.close()
+    (item,) = [c.item_id for c in _cards(url)]
+    line = (
+        f"not undone contact {item} in {url}: Person {pid} was edited since run {run_id}: kept, "
+        "and so its contact keeps its Customer ID and link"
+    )
+    for dry in (["--dry-run"], []):
+        got = runner.invoke(
+            app, ["undo", run_id, "--db", db, "--yes", *dry], env={"COLUMNS": "250"}
+        )
+        said = " ".join(got.stdout.split())
+        assert line in said and "1 not-undone" in said, got.output
+        assert said.count(f"Person {pid}") == 1, got.output  # the pair, once
+    assert runner.invoke(app, ["sync", "--folder", url, "--db", db, "--yes"]).exit_code == 0
+    (card,) = _cards(url)
+    assert card.customer_id == str(pid) and card.record.job_title == "Edited"
+    pdb = PersonsDB(db)
+    try:
+        assert list(pdb.versions()) == [pid]
+    finally:
+        pdb.close()

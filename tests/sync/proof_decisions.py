@@ -72,11 +72,6 @@ class Decisions(Proof):
             return
         target = targets[-1 - back % len(targets)]
         latest = runs[-1][0] == target  # nothing ran since: its baselines are the links'
-        if self._made_person_changed(target):
-            # The known bug of test_sync_proof_finds.py (xfail, strict): such an undo ends the
-            # pair of a Person it keeps. Left alone here until it is fixed; drop this then.
-            TALLY["undo: left alone (known bug)"] += 1
-            return
         self.new_runs()
         earlier = undone_by(self.db.engine, [target]).get(target)
         if dry or earlier is not None:
@@ -125,16 +120,6 @@ class Decisions(Proof):
             bases = self._agreed_before(target, before) if latest else None
             self._runs(Run("sync"), kill_at=None, bases=bases)
 
-    def _made_person_changed(self, target: str) -> bool:
-        """Whether `target` made a Person that is there and changed since."""
-        made = {
-            (e["after"] or {}).get("person_id", e["person_id"]): (e["after"] or {}).get("version")
-            for e in entries(self.db.engine, target)
-            if e["side"] == "person" and e["action"] == "create" and e["state"] == "done"
-        }
-        there = self.db.get_many(list(made), times=False) if made else {}
-        return any(p.version != made[pid] for pid, p in there.items())
-
     def _undo_does_nothing(self, target: str, *, dry: bool, said: bool) -> None:
         """An undo of `target` (a dry run, or of a run undone already) changes nothing."""
         before, rows = self.state(), self._journal_rows()
@@ -161,12 +146,18 @@ class Decisions(Proof):
                 key = ("person", (e["after"] or {}).get("person_id", e["person_id"]))
             by_key.setdefault(key, []).append(e)
         versions = self._contact_versions()
+        kept = self._kept_pairs(es, now)
         out: dict[Key, Callable[[State], bool]] = {}
         for key, group in by_key.items():
             if len(group) != 1:
                 continue  # written twice in one run: undone newest first, checked by the rest
             (e,) = group
             after, before = e["after"] or {}, e["before"] or {}
+            if e["person_id"] in kept and (e["side"], e["action"]) in WHOLE:
+                # A pair the run made, one side edited since: undo never splits it (kept whole).
+                out[key] = _as_now(key, now)
+                TALLY["undo: a pair kept whole"] += 1
+                continue
             if key[0] == "contact":
                 iid = key[1]
                 unchanged = versions.get(iid) == after.get("version")
@@ -198,6 +189,30 @@ class Decisions(Proof):
                 elif e["action"] == "delete" and person is None:
                     out[key] = _there(pid)
         return out
+
+    @staticmethod
+    def _kept_pairs(es: list[dict[str, Any]], now: State) -> set[int]:
+        """The Persons `es` (a run's done entries) created of a contact whose Customer ID the
+        run wrote back, where either side is there and edited since: undo keeps both sides."""
+        made = {
+            (e["after"] or {}).get("person_id", e["person_id"]): (e["after"] or {}).get("version")
+            for e in es
+            if e["side"] == "person" and e["action"] == "create"
+        }
+        kept: set[int] = set()
+        for e in es:
+            pid = e["person_id"]
+            if e["side"] != "contact" or e["action"] != "update" or pid not in made:
+                continue
+            iid = str((e["after"] or {}).get("item_id") or e["item_id"])
+            person = now.persons.get(pid)
+            contact = now.contacts.get(iid)
+            if contact is not None and contact.version != (e["after"] or {}).get("version"):
+                if contact.customer_id == str(pid):
+                    kept.add(pid)  # the contact edited since, still carrying the Customer ID
+            elif contact is not None and person is not None and person.version != made[pid]:
+                kept.add(pid)  # the Person edited since
+        return kept
 
     def _contact_back(self, iid: str, before: dict[str, Any]) -> Callable[[State], bool]:
         def back(s: State) -> bool:
@@ -334,6 +349,17 @@ class Decisions(Proof):
         after = self.state()
         self.bases_before.update(dict.fromkeys(self.new_runs(), before.baselines))
         TALLY["resolve: runs"] += 1
+        # A Person unlinked (or whose contact went) since its conflict was listed: resolve
+        # names it and writes nothing of it (Plan.settling), never a second contact.
+        unpaired = {p for p in persons if before.links.get(p) not in before.contacts}
+        for p in unpaired:
+            TALLY["resolve: unpaired Person named"] += 1
+            assert before.persons.get(p) == after.persons.get(p), f"Person {p} written"
+            assert after.links.get(p) == before.links.get(p), f"Person {p} linked by resolve"
+        assert {c.customer_id for c in after.contacts.values()} <= {
+            c.customer_id for c in before.contacts.values()
+        }, "resolve gave a contact a new Customer ID"
+        open_ = {(p, f) for p, f in open_ if p not in unpaired}
         TALLY["resolve: fields settled"] += len(open_)
         named = {(c["person_id"], c["field"]): c for c in report.conflicts}
         refused: set[tuple[int, str]] = set()
@@ -467,21 +493,21 @@ class Decisions(Proof):
             found = self._contact(store, contact)
         if pid is None or found is None:
             return
-        if pid in self.state().links:
-            # The known bug of test_sync_proof_finds.py (xfail, strict): a linked Person's old
-            # contact keeps its Customer ID. Free Persons only until it is fixed.
-            TALLY["link: left alone (known bug)"] += 1
-            return
+        old = self.state().links.get(pid)
+        moves = old not in (None, found.item_id)
         self.new_runs()
         try:
-            manual.link(self.db, pid, self.folder, found.item_id)
+            manual.link(self.db, pid, self.folder, found.item_id, yes=True)
         except UsageError:
             TALLY["link refused"] += 1
             return
         set_ignored(self.db.engine, self.folder, found.item_id, False)
         self.new_runs()
-        TALLY["link"] += 1
+        TALLY["link: moved" if moves else "link"] += 1
         self.nothing_duplicated()
+        if moves:  # the Person's link moved: its old contact no longer carries its id
+            was = self.state().contacts.get(str(old))
+            assert was is None or was.customer_id != str(pid), f"contact {old} kept {pid}"
         if then is not None:
             self._runs(Run(then), kill_at=None)
 
@@ -539,6 +565,17 @@ class Decisions(Proof):
 
 def _gone(kind: str, key: Any) -> Callable[[State], bool]:
     return lambda s: key not in getattr(s, kind)
+
+
+# The two entries of a pair a run made: a Person created of a contact, its Customer ID written.
+WHOLE = {("person", "create"), ("contact", "update")}
+
+
+def _as_now(key: Key, now: State) -> Callable[[State], bool]:
+    kind, k = key
+    if kind == "person":
+        return lambda s: s.persons.get(k) == now.persons.get(k)
+    return lambda s: s.contacts.get(k) == now.contacts.get(k)
 
 
 def _there(pid: int) -> Callable[[State], bool]:

@@ -4,17 +4,15 @@ unlink) found, each shrunk to a plain test (SQLite and PostgreSQL, in-memory fol
 from __future__ import annotations
 
 import uuid
-from contextlib import suppress
 from dataclasses import replace
 
-import pytest
 from proof_machine import AWAY, VIEW, Run, contacts_of, opened, reset, run_engine
 
-from personsync.errors import UsageError
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import manual
 from personsync.sync.links import set_ignored
+from personsync.sync.options import RunOptions
 from personsync.sync.resolve import resolve
 from personsync.sync.settings import set_rule
 from personsync.sync.undo import undo
@@ -24,51 +22,68 @@ def _folder() -> str:
     return f"memory:finds-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`link P ITEM` of a Person linked to another contact leaves that contact with P's "
-    "Customer ID, unlinked: two contacts of one Person, which the next sync names as a copied "
-    "contact. Refusing breaks test_cli_everyday's link --yes of a linked Person (the CLI means "
-    "it to work); clearing the old contact's Customer ID is a design call. The state machine's "
-    "link rule links free Persons only until then",
-)
-def test_link_of_a_linked_person_to_another_contact_is_refused(persons_db: PersonsDB) -> None:
-    """`link P ITEM` of a Person linked to another contact left that contact with P's Customer
-    ID, unlinked: two contacts of one Person (and the next sync left them so)."""
+def test_link_of_a_linked_person_to_another_contact_moves_the_link(persons_db: PersonsDB) -> None:
+    """`link P ITEM --yes` of a Person linked to another contact moves the link: that contact's
+    Customer ID is cleared. It was left with P's, unlinked: two contacts of one Person (and the
+    next sync left them so)."""
     folder = _folder()
     pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
     run_engine(persons_db, folder, Run("export"), yes=True)
     with opened(folder) as store:
         other = store.create(Contact(Record(first_name="Bob", last_name="Ray"))).item_id
-    with suppress(UsageError):  # a fix may refuse (the Person keeps its contact)
-        manual.link(persons_db, pid, folder, other)
+    manual.link(persons_db, pid, folder, other, yes=True)
     run_engine(persons_db, folder, Run("sync"), yes=True)
     ids = [c.customer_id for c in contacts_of(folder).values()]
     assert ids.count(str(pid)) == 1, ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="undo of a run that made a Person of a contact, the Person edited since: undo keeps "
-    "the Person (changed) but takes back the contact's Customer ID and ends the link, so the "
-    "next sync makes the contact a second Person and the Person a second contact. Not a small "
-    "fix (undo_contacts would have to keep the Customer ID write of a create it cannot undo); "
-    "the state machine's undo rule leaves such runs alone until it is fixed",
-)
-def test_undo_of_a_person_create_whose_person_changed_keeps_the_pair(
-    persons_db: PersonsDB,
-) -> None:
+def _person_made_of_a_contact(persons_db: PersonsDB) -> tuple[str, str, int]:
+    """A folder with one new contact, synced: (the folder, the run, the Person it made)."""
     folder = _folder()
     with opened(folder, create=True) as store:
         store.create(Contact(Record(first_name="Ann", last_name="Lee")))
     made = run_engine(persons_db, folder, Run("sync"), yes=True).report
     assert made is not None
     (pid,) = persons_db.versions(None)
+    return folder, made.run_id, pid
+
+
+def test_undo_of_a_person_create_whose_person_changed_keeps_the_pair(
+    persons_db: PersonsDB,
+) -> None:
+    folder, run_id, pid = _person_made_of_a_contact(persons_db)
     persons_db.update(pid, {"job_title": "X"})  # edited since: undo keeps the Person
-    undo(persons_db, made.run_id)
+    report = undo(persons_db, run_id, options=RunOptions(yes=True))
+    assert report.counts == {"not-undone": 1}, report.counts  # the pair, named once
+    (said,) = report.skipped
+    assert said["reason"] == (
+        f"Person {pid} was edited since run {run_id}: kept, and so its contact keeps its "
+        "Customer ID and link"
+    ), said
     run_engine(persons_db, folder, Run("sync"), yes=True)
     assert len(persons_db.versions(None)) == 1
-    assert len(contacts_of(folder)) == 1
+    (contact,) = contacts_of(folder).values()
+    assert contact.customer_id == str(pid) and contact.record.job_title == "X"
+
+
+def test_undo_of_a_person_create_whose_contact_changed_keeps_the_pair(
+    persons_db: PersonsDB,
+) -> None:
+    """The other side of the same pair: the contact edited since keeps the Customer ID the run
+    wrote back, so the Person the run made of it is kept too (undone alone, it was deleted and
+    the contact named the Customer ID of no Person), and the next sync brings the edit over."""
+    folder, run_id, pid = _person_made_of_a_contact(persons_db)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"job_title": "Y"})))
+    report = undo(persons_db, run_id, options=RunOptions(yes=True))
+    assert report.counts == {"not-undone": 1}, report.counts  # the pair, named once
+    (said,) = report.skipped
+    assert f"kept, and so is Person {pid}" in said["reason"], said
+    run_engine(persons_db, folder, Run("sync"), yes=True)
+    (contact,) = contacts_of(folder).values()
+    assert contact.customer_id == str(pid)
+    assert persons_db.get(pid).record.job_title == "Y"
 
 
 def test_resolve_take_outlook_settles_a_fill_only_if_empty_field(persons_db: PersonsDB) -> None:
@@ -107,14 +122,6 @@ def test_undo_of_an_unlink_leaves_a_customer_id_another_contact_carries_now(
     assert report.counts.get("not-undone") == 1, report.counts  # and says why
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Person who left the view with --on-person-removed delete, whose contact has a "
-    "copy: the run deletes the contact and names the copy a decision; the same run again "
-    "links the copy by its Customer ID and updates it, for a Person outside the view (a "
-    "second identical run plans something). Planner's (sync/planner.py, another helper's "
-    "area); found by the state machine's long profile",
-)
 def test_a_left_view_delete_with_a_copied_contact_plans_nothing_the_second_time(
     persons_db: PersonsDB,
 ) -> None:
@@ -132,24 +139,73 @@ def test_a_left_view_delete_with_a_copied_contact_plans_nothing_the_second_time(
     assert again.plan.changes() == 0, again.plan.to_dict()
 
 
-@pytest.mark.parametrize(("flow", "owner"), [("to-crm", "outlook"), ("to-outlook", "crm")])
-def test_a_first_pairing_of_a_one_way_field_names_the_value_it_overwrites(
-    persons_db: PersonsDB, flow: str, owner: str
+def test_resolve_of_a_person_unlinked_since_its_conflict_makes_nothing(
+    persons_db: PersonsDB,
 ) -> None:
-    """Found by the state machine's long profile: a two-way sync's first pairing of a field
-    that flows one way only wrote the owner's value over the other side's, named in no
-    conflict (the first sync names two different values, whatever else it does)."""
+    """`resolve PERSON` after the Person was unlinked since its conflict was listed: the run
+    restricted to the Person planned it as any sync would (a new contact), so resolving one
+    field made the Person a second contact. Now nothing is written and the Person is named."""
     folder = _folder()
-    ann = Record(first_name="Ann", last_name="Lee", email1="a@x.org")
-    pid = persons_db.add(ann.replace({"business_city": "Berlin"})).id
-    with opened(folder, create=True) as store:
-        store.create(Contact(ann.replace({"business_city": "Away"})))
-    set_rule(persons_db.engine, folder, "business_city", flow=flow)
-    report = run_engine(persons_db, folder, Run("sync"), yes=True).report
-    assert report is not None
-    kept = "Away" if owner == "outlook" else "Berlin"
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    run_engine(persons_db, folder, Run("sync"), yes=True)
     (contact,) = contacts_of(folder).values()
-    assert persons_db.get(pid).record.business_city == contact.record.business_city == kept
-    assert [(c["field"], c["why"], c["kept"]) for c in report.conflicts] == [
-        ("business_city", "differ at the first sync", owner)
-    ]
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
+    persons_db.update(pid, {"company": "X"})
+    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
+    assert listed is not None and [c["field"] for c in listed.to_dict()["conflicts"]] == ["company"]
+    manual.unlink(persons_db, folder, person_id=pid)
+    before = contacts_of(folder)
+    for target in (str(pid), listed.run_id):
+        outcome = resolve(persons_db, target, "crm", folder=folder)
+        assert outcome.report is not None
+        assert outcome.plan.changes() == 0, outcome.plan.to_dict()
+        (skip,) = outcome.report.to_dict()["skipped"]
+        assert f"Person {pid} was unlinked" in skip["reason"], skip
+    assert contacts_of(folder) == before
+
+
+def test_undo_of_a_link_leaves_a_customer_id_its_first_person_carries_elsewhere_now(
+    persons_db: PersonsDB,
+) -> None:
+    """`undo` of `link P ITEM` that took ITEM from Person Q, after a run gave Q a new contact:
+    the undo gave ITEM Q's Customer ID back, two contacts of Q (found by the long profile)."""
+    folder = _folder()
+    q = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    p = persons_db.add(Record(first_name="Ann", last_name="Lee")).id  # the same values
+    run_engine(persons_db, folder, Run("export"), yes=True)
+    item = next(i for i, c in contacts_of(folder).items() if c.customer_id == str(q))
+    linked = manual.link(persons_db, p, folder, item, yes=True)
+    run_engine(persons_db, folder, Run("sync"), yes=True)  # Q gets a new contact
+    report = undo(persons_db, linked.run_id, options=RunOptions(yes=True))
+    ids = [c.customer_id for c in contacts_of(folder).values()]
+    assert ids.count(str(q)) == 1 and ids.count(str(p)) == 1, ids
+    assert any(f"carries Customer ID {q} now" in x.get("reason", "") for x in report.problems())
+    again = run_engine(persons_db, folder, Run("sync"), dry_run=True)
+    assert again.plan.changes() == 0 and not again.plan.of("decide"), again.plan.to_dict()
+
+
+def test_resolve_of_a_person_unlinked_since_and_matched_again_links_nothing(
+    persons_db: PersonsDB,
+) -> None:
+    """The same, when the run restricted to the Person matches its old contact again by e-mail
+    and writes both sides: an UpdatePerson that makes the link and an UpdateContact that does
+    not say so. Keeping the second linked the pair (found by the long profile)."""
+    folder = _folder()
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee", email1="ann@x.org")).id
+    run_engine(persons_db, folder, Run("sync"), yes=True)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
+    persons_db.update(pid, {"company": "X"})
+    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
+    assert listed is not None and listed.to_dict()["conflicts"]
+    manual.unlink(persons_db, folder, person_id=pid)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:  # a value for the CRM too: both sides would be written
+        store.update(contact, replace(contact, record=contact.record.replace({"job_title": "T"})))
+    before, person = contacts_of(folder), persons_db.get(pid)
+    outcome = resolve(persons_db, str(pid), "crm", folder=folder)
+    assert outcome.plan.changes() == 0, outcome.plan.to_dict()
+    assert contacts_of(folder) == before and persons_db.get(pid) == person
+    assert manual.linked_item(persons_db, folder, pid) is None

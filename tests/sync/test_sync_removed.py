@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from folder_help import by_cid, delete
+from folder_help import by_cid, contacts, delete
 from sync_fakes import records as generate
 
 from personsync.errors import MassChangeRefused
@@ -418,5 +418,82 @@ def test_an_import_carries_an_edit_of_a_contact_whose_person_left_the_view(
         assert imported.report is not None and imported.report.counts["update-person"] == 1
         assert db.get(ids[0]).record.company == "Umbrella Ltd"
         assert engine.run(db, url, "import", options=RunOptions(dry_run=True)).plan.changes() == 0
+    finally:
+        db.close()
+
+
+# Persons removed from the view have their contacts deleted (past the guard: 1 of 5).
+_DELETE = RunOptions(on_person_removed="delete", yes=True)
+
+
+def _copied_then_deleted(db: PersonsDB, url: str) -> tuple[list[int], str]:
+    """Five members synced; the user copies the first one's contact (Outlook's copy: the same
+    values and Customer ID); the Person leaves the view and a run deletes its contact. The
+    Persons' ids, and that run's."""
+    ids = _members(db)
+    engine.run(db, url, "sync", view=VIEW)
+    store = open_folder(url, create=False)
+    try:
+        contact = by_cid(url)[str(ids[0])]
+        store.create(Contact(contact.record, customer_id=contact.customer_id))
+    finally:
+        store.close()
+    _leave(db, ids[0])
+    out = engine.run(db, url, "sync", view=VIEW, options=_DELETE)
+    assert out.report is not None and out.report.counts["delete-contact"] == 1
+    return ids, out.report.run_id
+
+
+def test_a_copy_of_a_deleted_contact_stays_a_decision_until_its_person_is_back(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A Person who left the view under `delete`, whose contact had a copy: the copy is named
+    on every run (as under `keep` and `tag`), never linked to the Person outside the view;
+    back in the view, the Person takes the copy as its contact (by its Customer ID)."""
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        ids, deleted_by = _copied_then_deleted(db, url)
+        for _ in range(2):  # the same on every run: nothing written, the copy named
+            again = engine.run(db, url, "sync", view=VIEW, options=_DELETE)
+            assert again.plan.changes() == 0, again.plan.to_dict()
+            (copy,) = again.plan.of("decide")
+            assert copy.reason == (  # type: ignore[union-attr]
+                f"carries Customer ID {ids[0]}, but Person {ids[0]} left the view '{VIEW}' "
+                f"and its contact was deleted by run {deleted_by} (a copied contact?)"
+            )
+        assert db.get(ids[0]).record.notes == "former member"
+        # Back in the view: the copy is its contact (no second contact, no second Person),
+        # linked by its Customer ID (a field changed on one side since would be a conflict:
+        # there is no baseline, as for any contact relinked so).
+        db.update(ids[0], {"notes": ""})
+        back = engine.run(db, url, "sync", view=VIEW, options=_DELETE)
+        assert back.report is not None and back.report.exit_code == 0, back.plan.to_dict()
+        assert [a.person_id for a in back.plan.of("link")] == [ids[0]]  # type: ignore[union-attr]
+        assert len(contacts(url)) == 5 and len(db.versions(None)) == 5
+        assert engine.run(db, url, "sync", view=VIEW, options=_DELETE).plan.changes() == 0
+    finally:
+        db.close()
+
+
+def test_a_copy_of_a_deleted_contact_is_its_persons_once_the_delete_is_undone(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The run that deleted the contact undone: undo finds the copy (the Person's Customer ID
+    is back) and re-makes nothing; from then on the copy is an ordinary contact carrying its
+    Person's Customer ID, paired by it (the link dormant: the Person is outside the view)."""
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(db_url)
+    try:
+        ids, deleted_by = _copied_then_deleted(db, url)
+        named = engine.run(db, url, "sync", view=VIEW, options=_DELETE)
+        assert [a.person_id for a in named.plan.of("decide")] == [ids[0]]  # type: ignore[union-attr]
+        undone = undo(db, deleted_by, options=RunOptions(yes=True))
+        assert "is back" in undone.skipped[0]["reason"], undone.skipped
+        paired = engine.run(db, url, "sync", view=VIEW, options=_DELETE)
+        (pair,) = paired.plan.actions  # linked by its Customer ID, the CRM's notes written
+        assert (pair.kind, pair.person_id, pair.link) == ("update-contact", ids[0], "Customer ID")  # type: ignore[union-attr]
+        assert engine.run(db, url, "sync", view=VIEW, options=_DELETE).plan.changes() == 0
+        assert len(contacts(url)) == 5 and len(db.versions(None)) == 5
     finally:
         db.close()

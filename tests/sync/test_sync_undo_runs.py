@@ -262,3 +262,50 @@ def test_undo_of_an_export_whose_contact_was_deleted_since_gives_its_person_one_
         assert len(contacts(url)) == 4
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("point", range(1, 8))
+def test_an_undo_killed_keeps_a_pair_it_cannot_undo_whole(
+    sqlite_url: str, tmp_path: Path, point: int
+) -> None:
+    """A sync that made 5 Persons of 5 new contacts, one Person edited since, undone in chunks
+    of 3 and killed with SIGKILL at each checkpoint (and once not): the edited Person's pair is
+    never touched (its contact keeps its Customer ID, its link stays) while the others are
+    undone; undone again and synced, nothing is made twice and the edit reaches the contact."""
+    from killed_run import undo_killed
+    from personsync.model import Contact
+    from personsync.sync import engine
+    from personsync.sync.links import Links
+    from personsync.sync.options import RunOptions
+    from personsync.sync.undo import undo
+
+    url = f"vcf:{tmp_path / 'contacts'}"
+    db = PersonsDB(sqlite_url)
+    try:
+        store = open_folder(url, create=True)
+        store.create_many([Contact(r) for r in generate(5, 6)])
+        store.close()
+        made = engine.run(db, url, "sync", options=RunOptions(yes=True)).report
+        assert made is not None and made.counts["create-person"] == 5
+        kept = sorted(db.versions())[2]
+        db.update(kept, {"notes": "edited after the run"})
+        pair = {c.customer_id: c for c in contacts(url)}[str(kept)]
+        link = Links(db.engine, url).load()[kept]
+
+        def pair_whole() -> None:
+            assert {c.customer_id: c for c in contacts(url)}[str(kept)] == pair
+            assert Links(db.engine, url).load().get(kept) == link  # the run's, as it was
+
+        options = RunOptions(yes=True, chunk=3, crash_after=point)
+        if undo_killed(db, sqlite_url, made.run_id, options):
+            pair_whole()  # even half-way
+            undo(db, made.run_id, options=RunOptions(yes=True, chunk=3))
+        pair_whole()
+        assert list(db.versions()) == [kept]
+        engine.run(db, url, "sync", options=RunOptions(yes=True))
+        cards = contacts(url)
+        assert len(cards) == 5 and len(db.versions()) == 5
+        assert sorted(c.customer_id for c in cards) == sorted(map(str, db.versions()))
+        assert {c.customer_id: c for c in cards}[str(kept)].record.notes == "edited after the run"
+    finally:
+        db.close()

@@ -647,3 +647,30 @@ def test_create_new_from_the_queue_is_undone_by_undo(
         assert copy is not None and copy.customer_id == str(COPIED)  # as it was
     finally:
         contacts.close()
+
+
+def test_linking_a_linked_person_elsewhere_asks_first(
+    console: Console, db: PersonsDB, tmp_path: Path
+) -> None:
+    """The link moves the Person's link from its contact (issue #12): the console asks, and
+    writes nothing until the person confirms."""
+    from personsync.model import Contact, Record
+    from personsync.stores import open_folder
+    from personsync.sync import manual
+
+    folder = f"vcf:{tmp_path}/moves"
+    store_ = open_folder(folder)
+    try:
+        old = store_.create(Contact(db.get(9).record)).item_id
+        item = store_.create(Contact(Record(first_name="Other"))).item_id
+    finally:
+        store_.close()
+    manual.link(db, 9, folder, old)
+    form = {"folder": folder, "key": "", "person_id": "9", "item_id": item}
+    got: Any = console.submit("/decisions/link", form)
+    assert got.status_code == 200 and "Move the link" in got.text
+    assert f"clears contact {old}" in got.text
+    assert manual.linked_item(db, folder, 9) == old
+    got = console.submit("/decisions/link", {**form, "confirmed": "yes"})
+    assert got.status_code == 303 and manual.linked_item(db, folder, 9) == item
+    assert db.get(9).contact_manager_id == item

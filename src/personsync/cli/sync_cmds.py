@@ -319,7 +319,9 @@ def rules_set(
     "link",
     help="Link a Person to a contact (a decision the engine would not guess). The next export "
     "writes the Person's values into that contact. A contact linked to another Person (or "
-    "carrying its Customer ID) is taken from it only with --yes, or after you answer yes.",
+    "carrying its Customer ID) is taken from it only with --yes, or after you answer yes. A Person "
+    "linked to another contact has its link moved (also only with --yes): that contact's "
+    "Customer ID is cleared, so the Person keeps one contact.",
 )
 def link_cmd(
     person: Annotated[int, typer.Argument(metavar="PERSON", help="The Person's id.")],
@@ -339,15 +341,23 @@ def link_cmd(
         other = Links(pdb.engine, folder).owner(item)
         if other is None:
             other = _customer_id_person(folder, item)
-        if other is not None and other != person and not yes:
-            what = (
+        changes: list[str] = []  # what the link does to others, asked about first
+        if other is not None and other != person:
+            changes.append(
                 f"contact {item} belongs to Person {other}: linking it to Person {person} "
                 f"({target.display_name}) unlinks it from Person {other}, and the next export "
                 f"overwrites it with Person {person}'s values"
             )
+        old = manual.linked_item(pdb, folder, person)
+        if old is not None and old != item:
+            # The library refuses this one without a yes (and checks it again under the lease).
+            changes.append(manual.moving(person, target.display_name, old, item))
+        if changes and not yes:
+            what = "; and ".join(changes)
             if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
                 raise UsageError(what, hint="add --yes to do it; nothing was changed")
-        report = manual.link(pdb, person, folder, item, on_event=say_waits)
+            yes = True
+        report = manual.link(pdb, person, folder, item, yes=yes, on_event=say_waits)
         set_ignored(pdb.engine, folder, item, False)  # paired: no longer left alone
     raise typer.Exit(finish(report, json_out))
 

@@ -110,15 +110,23 @@ def conflict_entries(plan: Plan, folder: str) -> list[dict[str, Any]]:
 
 
 def contact_before(
-    contact: Contact, why: str | None = None, agreed: Mapping[str, Any] | None = None
+    contact: Contact,
+    why: str | None = None,
+    agreed: Mapping[str, Any] | None = None,
+    *,
+    links: bool = False,
 ) -> RawJson:
     """The journal's "before" of a contact update: {record, version, customer_id}; of a
-    delete, with why; with `agreed` (see there) when the write settles a conflict."""
+    delete, with why; with `agreed` (see there) when the write settles a conflict; `links`
+    when the write makes the contact's link (`link`): its undo ends the link even if the
+    Customer ID was the Person's already."""
     record = record_json(contact.record)
     version, customer_id = text(contact.version), text(contact.customer_id)
     more = "" if why is None else f',"why":{text(why)}'
     if agreed:
         more += f',"agreed":{dumps(agreed)}'
+    if links:
+        more += ',"links":true'
     return RawJson(f'{{"record":{record},"version":{version},"customer_id":{customer_id}{more}}}')
 
 

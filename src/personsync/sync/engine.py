@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect
@@ -34,6 +35,7 @@ from personsync.sync.events import (
 from personsync.sync.journal import (
     Journal,
     PendingCreate,
+    contacts_deleted,
     interrupted_customer_id_writes,
     interrupted_plan,
     new_run_id,
@@ -56,12 +58,14 @@ from personsync.sync.replan import replan_stale
 from personsync.sync.report import RunReport
 from personsync.sync.settings import load_settings
 from personsync.sync.snapshot import (
+    ContactDeleted,
     FolderSnapshot,
     PersonsSnapshot,
     Snapshot,
     held_by,
     import_skips,
     in_step,
+    named_outside,
     persons_out_of_step,
     settled_gone,
 )
@@ -249,6 +253,7 @@ def take_snapshot(
     recovered: dict[str, int] = {}
     removed: dict[int, str] = {}
     noted: frozenset[str] = frozenset()
+    deleted: dict[int, ContactDeleted] = {}
     if direction in ("export", "sync"):
         versions = db.versions(view)
         # Without a view, the versions are every Person's: not a count of them all again (a
@@ -297,6 +302,11 @@ def take_snapshot(
             del everyone
             persons.update(_read_persons(db, rest, None, total, same))
             recovered = _recover(unfinished_person_creates(engine, store.url), persons, links)
+            if view:  # (without one, every Person is in the view: none is outside it)
+                # Copies of contacts a run deleted (their Persons removed) stay decisions.
+                free = (contacts.get(i) for i in islice(need_items, unlinked))
+                named = named_outside(free, versions, links, persons)
+                deleted = contacts_deleted(engine, store.url, named)
     else:
         versions = db.versions(None)
         total = len(versions)
@@ -348,6 +358,7 @@ def take_snapshot(
         baselines,
         removed,
         noted,
+        deleted,
     )
 
 
@@ -449,7 +460,7 @@ def run(
                     choices,
                 )
             if options.only_persons is not None:
-                result = result.only(options.only_persons)
+                result = result.settling(options.only_persons)
             # The snapshot is gone here: what the writes need, the plan holds (20 MB less for
             # an import of 100,000 cards: listing, versions, the contacts' index).
             tell(Planned(result))

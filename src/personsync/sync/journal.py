@@ -14,7 +14,7 @@ import matches the Persons they made instead of creating them twice.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from personsync.persons.bulk import executemany
 from personsync.stores.base import InterruptedWrite
 from personsync.sync import pg_writes
 from personsync.sync.links import normalise_folder, now
+from personsync.sync.snapshot import ContactDeleted
 from personsync.sync.tables import sync_journal, sync_runs
 from personsync.sync.values import dumps, loads
 
@@ -314,6 +315,42 @@ def unsettled_creates(engine: Engine, folder: str, person_id: int) -> int:
     )
     with engine.connect() as conn:
         return int(conn.execute(query).scalar() or 0)
+
+
+def contacts_deleted(
+    engine: Engine, folder: str, person_ids: Collection[int]
+) -> dict[int, ContactDeleted]:
+    """Person id → the last run (export or sync) of `folder` that deleted its contact because
+    the Person was removed (`--on-person-removed delete`: a done `contact delete` entry), for
+    those of `person_ids` that have one whose run was not undone since. One query per 500
+    Persons: the caller asks only of the few its snapshot names (see `engine.take_snapshot`)."""
+    if not person_ids:
+        return {}
+    j, r = sync_journal, sync_runs
+    ids = sorted(person_ids)
+    found: list[Any] = []
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            query = (
+                select(j.c.person_id, j.c.run_id, j.c.before, r.c.view, r.c.started_at)
+                .join(r, r.c.id == j.c.run_id)
+                .where(
+                    j.c.state == "done",
+                    j.c.folder == normalise_folder(folder),
+                    j.c.side == "contact",
+                    j.c.action == "delete",
+                    j.c.person_id.in_(ids[start : start + 500]),
+                    r.c.command.in_(("export", "sync")),
+                )
+            )
+            found += conn.execute(query).all()
+    undone = undone_by(engine, sorted({run_id for _, run_id, *_ in found}))
+    out: dict[int, ContactDeleted] = {}
+    for pid, run_id, before, view, _ in sorted(found, key=lambda row: row[4]):
+        if run_id not in undone:  # (the last run's wins: sorted by when the runs started)
+            why = str((loads(before) or {}).get("why", "")) or "removed"
+            out[pid] = ContactDeleted(run_id, why, view)
+    return out
 
 
 def _info(row: Any) -> RunInfo:

@@ -239,14 +239,19 @@ def ignored(engine: Engine, folder: str) -> set[str]:
         return {row[0] for row in rows}
 
 
-def set_ignored(engine: Engine, folder: str, item_id: str, ignore: bool) -> bool:
-    """Mark (or unmark) one contact as left alone; True when that changed anything."""
+def set_ignored(
+    engine: Engine, folder: str, item_id: str, ignore: bool, *, conn: Connection | None = None
+) -> bool:
+    """Mark (or unmark) one contact as left alone, in `conn`'s transaction if given; True when
+    that changed anything."""
+    if conn is None:
+        with engine.begin() as own:
+            return set_ignored(engine, folder, item_id, ignore, conn=own)
     t, key = sync_ignored, normalise_folder(folder)
-    with engine.begin() as conn:
-        end_quiet(conn, key)
-        gone = conn.execute(delete(t).where(t.c.folder == key, t.c.item_id == item_id))
-        if ignore:
-            conn.execute(t.insert().values(folder=key, item_id=item_id, decided_at=now()))
+    end_quiet(conn, key)
+    gone = conn.execute(delete(t).where(t.c.folder == key, t.c.item_id == item_id))
+    if ignore:
+        conn.execute(t.insert().values(folder=key, item_id=item_id, decided_at=now()))
     return ignore or bool(gone.rowcount)
 
 

@@ -17,10 +17,12 @@ from personsync.model import Contact
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, get_one
 from personsync.sync.apply import Executor, contact_before, link_row
+from personsync.sync.crash import Checkpoints
 from personsync.sync.engine import ensure_tables
 from personsync.sync.events import OnEvent, folder_waits
 from personsync.sync.journal import Entry, Journal, new_run_id, unsettled_creates
 from personsync.sync.lease import held
+from personsync.sync.link_move import Move, link_of
 from personsync.sync.links import Links, normalise_folder
 from personsync.sync.plan import Action, CreateContact, CreatePerson, Direction, Plan
 from personsync.sync.report import RunReport
@@ -51,11 +53,20 @@ def link(
     folder: str,
     item_id: str,
     *,
+    yes: bool = False,
+    crash_after: int = 0,
     on_event: OnEvent | None = None,
 ) -> RunReport:
     """Link Person `person_id` to contact `item_id`: Customer ID, link row, contact_manager_id.
     The link is left stale so the next export or import brings the two in step. `on_event`
-    hears the folder's waits (`Waiting`)."""
+    hears the folder's waits (`Waiting`); `crash_after`: the crash tests' kill point (after
+    the intents, the old contact's write, the move's record, this contact's write).
+
+    A Person linked to another contact of the folder has its link MOVED (only with `yes`,
+    else UsageError and nothing is written): that contact's Customer ID is cleared (if it
+    still carries the Person's id; another value is left and named) and its link row dropped,
+    in the same run, so the Person has one contact and `undo` gives the old link back. Left
+    carrying the id, unlinked, it was a second contact of the Person (issue #12)."""
     ensure_tables(db.engine)
     person = db.get(person_id)
     with _leased(db, folder, on_event) as (store, run):
@@ -65,22 +76,67 @@ def link(
                 f"no contact {item_id!r} in {folder}",
                 hint="`personsync export --dry-run` names the items that need a decision",
             )
+        # Read under the lease: no run of the folder moves the link in between.
+        old = link_of(db.engine, store.url, person.id)
+        if old is not None and old["item_id"] == item_id:
+            old = None  # linked to this contact already: nothing moves
+        if old is not None and not yes:
+            raise UsageError(
+                moving(person.id, person.display_name, old["item_id"], item_id),
+                hint="say yes (--yes) to do it; nothing was changed",
+            )
         journal = Journal(db.engine, "link", store.url, run_id=run)
         report = RunReport(journal.run_id, "link", journal.folder)
-        (seq,) = journal.intents(
-            [Entry("contact", "update", item_id, person_id, contact_before(contact))]
+        moved = None if old is None else Move(db, store, journal, person, old, item_id)
+        linked = Links(db.engine, store.url).owner(item_id) == person.id
+        # Not linked before: the run makes the link, and its undo ends it (whatever the
+        # Customer ID: a copy carried the Person's id before and keeps it).
+        before = contact_before(contact, links=not linked)
+        # Every intent (the move's and this contact's) is committed before the first write.
+        seqs = journal.intents(
+            [
+                *([moved.entry()] if moved is not None else []),
+                Entry("contact", "update", item_id, person_id, before),
+            ]
         )
-        ref = store.update(contact, replace(contact, customer_id=str(person.id)))
+        checkpoint = Checkpoints(crash_after)
+        checkpoint()
+        if moved is not None:
+            moved.apply(seqs[0], report, checkpoint)
+        try:
+            ref = store.update(contact, replace(contact, customer_id=str(person.id)))
+        except PersonsyncError as exc:
+            # Said as a failed run, not left "running": its undo gives a moved link back.
+            with db.engine.begin() as conn:
+                journal.settle(conn, [(seqs[-1], "failed", None, str(exc))])
+            report.errors.append({"name": "", "item_id": item_id, "error": str(exc)})
+            journal.finish(report.status, report.counts, report.problems(), whole=False)
+            raise
+        checkpoint()
         row = link_row(person.id, item_id, "", "", contact.record)
         with db.engine.begin() as conn:
             Links.save(conn, journal.folder, [row])
             journal.settle(
-                conn, [(seq, "done", {"item_id": ref.item_id, "version": ref.version}, None)]
+                conn, [(seqs[-1], "done", {"item_id": ref.item_id, "version": ref.version}, None)]
             )
-        db.set_contact_manager_id(person.id, item_id)
+            db.set_contact_manager_ids([(person.id, item_id)], conn=conn)
         report.count("link")
         journal.finish(report.status, report.counts, report.problems(), whole=False)
         return report
+
+
+def moving(person_id: int, name: str, old: str, item_id: str) -> str:
+    """What `link` of a Person linked to contact `old` does to it, for the question asked."""
+    return (
+        f"Person {person_id} ({name}) is linked to contact {old}: linking it to contact "
+        f"{item_id} moves the link and clears contact {old}'s Customer ID"
+    )
+
+
+def linked_item(db: PersonsSide, folder: str, person_id: int) -> str | None:
+    """The contact Person `person_id` is linked to in `folder`, if any."""
+    row = link_of(db.engine, folder, person_id)
+    return None if row is None else str(row["item_id"])
 
 
 def create_new(

@@ -378,11 +378,13 @@ def three_way(
             or (DEFAULT_POLICY[owned] if owned != mode else policy or DEFAULT_POLICY[mode])
         )
         side, why = _decide(name, c, o, b, owned, chosen)
-        if mode == "sync" and not why and (took or owned != mode):
-            # A conflict by two-way rules, whatever the direction rule makes of it: a first
-            # pairing of a field "to the CRM only" took Outlook's value over the CRM's unnamed
-            # (the owner's value still wins; the other is named, and journaled).
-            why = _decide(name, c, o, b, "sync", "skip")[1]
+        if b is None and owned != mode and not is_empty(c) and not is_empty(o):
+            # A two-way run's first pairing of a field one side owns by rule: the owner's value
+            # wins as in that one-way run, but the other side's is named, as the two-way table
+            # names any two different values at a first sync (it was overwritten unnamed, or,
+            # under "fill only if empty" too, left different unnamed until the next run named
+            # it).
+            why = "differ at the first sync"
         if took and why:
             # A conflict the person took a side for: their choice settles it, whatever the
             # guards of automatic flows say; a direction barring it refuses it, by name.

@@ -49,7 +49,8 @@ class RunOptions:
     for them; a field whose direction bars the side chosen stays a decision, named so."""
 
     only_persons: frozenset[int] | None = None
-    """Plan only the pairs of these Persons (None: all of them)."""
+    """Plan only the linked pairs of these Persons (None: all of them), and only their field
+    writes (`resolve`: `Plan.settling`)."""
 
     only_fields: frozenset[str] = frozenset()
     """With `only_persons`: only these fields of them (empty: every field)."""

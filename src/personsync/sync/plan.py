@@ -396,6 +396,36 @@ class Plan:
         kept = tuple(a for a in self.actions if getattr(a, "person_id", None) in wanted)
         return replace(self, actions=kept, unchanged=0)
 
+    def settling(self, person_ids: Collection[int]) -> Plan:
+        """This plan for `resolve`: only the field writes of these Persons' pairs that were
+        linked before the run. Anything else it holds for one of them (a contact to make, a
+        link to make, a delete or a tag, a decision) means the pair was unlinked, deleted or
+        moved since the conflict was listed: that Person's actions are all named as one skip
+        and not done, because settling a field never makes, links or deletes anything (a
+        `resolve` of a Person unlinked since made the Person a second contact). All of them:
+        a new pairing written on both sides is an UpdatePerson that makes the link and an
+        UpdateContact that does not say so."""
+        wanted = set(person_ids)
+        mine = [a for a in self.actions if getattr(a, "person_id", None) in wanted]
+        unpaired: dict[int, Action] = {}
+        for a in reversed(mine):  # (the first action of a Person ends up its skip)
+            settles = isinstance(a, UpdateContact | UpdatePerson) and not a.link
+            if not (settles or isinstance(a, Refresh)):
+                unpaired[getattr(a, "person_id", 0)] = a
+        kept: list[Action] = []
+        for a in mine:
+            pid = getattr(a, "person_id", None)
+            if pid not in unpaired:
+                kept.append(a)
+            elif unpaired[pid] is a:
+                why = (
+                    f"no linked pair to resolve: Person {pid} was unlinked, or its contact "
+                    f"deleted or moved, since its conflict was listed (planned now: {a.kind}); "
+                    "nothing written, the next sync decides it"
+                )
+                kept.append(Skip(why, a.name, item_of(a), pid))
+        return replace(self, actions=tuple(kept), unchanged=0)
+
     def conflicts(self) -> list[tuple[Action, Conflict]]:
         """Every field named (overwritten edits and conflicts), with its pair's action."""
         return [(a, c) for a in self.actions for c in conflicts_of(a)]

@@ -41,6 +41,7 @@ from personsync.sync.snapshot import (
     GONE,
     MOVED,
     TAGGED,
+    ContactDeleted,
     Snapshot,
     dormant,
     import_skips,
@@ -519,6 +520,17 @@ def _decide_copy(contact: Contact, pid: int, linked_item: str) -> NeedsDecision:
     )
 
 
+def _deleted_reason(cid: str, gone: ContactDeleted) -> str:
+    removed = {
+        "left the view": f"left the view '{gone.view}'",
+        "deleted": "was deleted from the CRM",
+    }.get(gone.why, "was removed")
+    return (
+        f"carries Customer ID {cid}, but Person {cid} {removed} and its contact was deleted "
+        f"by run {gone.run_id} (a copied contact?)"
+    )
+
+
 def _place_contacts(
     pending: list[Contact],
     snap: Snapshot,
@@ -563,6 +575,12 @@ def _place_contacts(
                 )
             elif pid not in everyone:
                 reason = f"Person {cid} was not read"
+            elif (gone := snap.deleted_contacts.get(pid)) is not None:
+                # Its Person's contact here was deleted by a run (the Person removed from the
+                # view): a copy of it, which `keep` and `tag` name as a copy on every run
+                # (their dormant link's contact is still there), is not linked back to a
+                # Person outside the view. Back in the view, the Person takes it (export half).
+                reason = _deleted_reason(cid, gone)
             if reason:
                 actions.append(
                     NeedsDecision(

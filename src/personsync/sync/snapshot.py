@@ -7,7 +7,7 @@ equal the link's is skipped without reading either side, which is what makes a n
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -99,6 +99,15 @@ class PersonsSnapshot:
     view: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ContactDeleted:
+    """A Person's contact that a run deleted because the Person was removed from its view."""
+
+    run_id: str
+    why: str  # "left the view", or "deleted" (from the CRM)
+    view: str  # the run's view
+
+
 @dataclass(frozen=True)
 class Snapshot:
     folder: FolderSnapshot
@@ -114,6 +123,10 @@ class Snapshot:
     removed: Mapping[int, str] = field(default_factory=dict)
     # sync: contacts an earlier run named as not made into Persons (the CRM alone creates)
     noted: frozenset[str] = frozenset()
+    # sync: Persons outside the view and unlinked here, named by an unlinked contact's
+    # Customer ID, whose contact in this folder a run deleted because they were removed from
+    # its view (journal.contacts_deleted): their copies are decisions, never paired again
+    deleted_contacts: Mapping[int, ContactDeleted] = field(default_factory=dict)
 
 
 # A link's version of a side that was deleted and kept so (plan.KeepDeleted): a tombstone.
@@ -207,3 +220,24 @@ def persons_out_of_step(
         if not in_step(link, listing, versions, recreate):
             out.append(pid)
     return out
+
+
+def named_outside(
+    free: Iterable[Contact | None],
+    view: Mapping[int, str],
+    links: Mapping[int, LinkRow],
+    persons: Mapping[int, Person],
+) -> set[int]:
+    """The Persons read that unlinked contacts' Customer IDs name, outside the view and
+    unlinked here: those a two-way run would pair by Customer ID outside its view. Of these
+    the snapshot asks the journal which had their contact here deleted (`deleted_contacts`):
+    a few, or none, not every Person (never on a no-op run, which reads no unlinked contact)."""
+    return {
+        pid
+        for c in free
+        if c is not None
+        and c.customer_id.isdigit()
+        and (pid := int(c.customer_id)) not in view
+        and pid not in links
+        and pid in persons
+    }

@@ -2,7 +2,10 @@
 
 Walks the run's journal backwards. A contact is restored (or a created one deleted) only if it
 still has the version the run left it with; a Person likewise. Anything changed since is left
-alone and reported: undo never overwrites a later edit. Undo is itself a journaled run.
+alone and reported: undo never overwrites a later edit. Nor does it split a pair it cannot
+undo whole: a Person the run made of a contact and the Customer ID it wrote back to that contact
+are undone together or kept together (`_Undo.keep_pair`, `undo_contacts`). Undo is itself a
+journaled run.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from personsync.sync.events import (
 from personsync.sync.guard import check_share
 from personsync.sync.journal import Entry, Journal, entries, get_run, new_run_id, undone_by
 from personsync.sync.lease import held
+from personsync.sync.link_move import undo_move
 from personsync.sync.links import Links
 from personsync.sync.options import DEFAULT_CHUNK, RunOptions
 from personsync.sync.report import RunReport
@@ -70,6 +74,11 @@ class _Undo:
         self.journal = journal  # None: a dry run, which checks and counts but writes nothing
         self.report = report
         self._store: ContactStore | None = None
+        # Undo never splits a pair it cannot undo whole: the Persons the run created (their
+        # version after it), whose contact's Customer ID write-back is undone or kept with them
+        # (`undo_contacts`), and those of them kept so, already named (`keep_pair`).
+        self.made: dict[int, str] = {}
+        self.kept: set[int] = set()
 
     def store(self) -> ContactStore:
         if self._store is None:
@@ -91,6 +100,14 @@ class _Undo:
             }
         )
         self.report.count("not-undone")
+
+    def keep_pair(self, e: dict[str, Any], why: str) -> None:
+        """The contact write-back `e` of a Person the run created is not undone, and so the
+        Person's create is not either (the Person's entry then says nothing more): undone
+        alone, either side would leave the other with a partner that is gone, and the next
+        sync would make it a second one (or name a decision). Named once, as one not undone."""
+        self.kept.add(e["person_id"])
+        self.cannot(e, why)
 
     def write(
         self,
@@ -223,6 +240,8 @@ class _Undo:
         restores: list[Restore] = []
         for e, pid in zip(es, pids, strict=True):
             found = current.get(pid)
+            if e["action"] == "create" and pid in self.kept:
+                continue  # kept with its contact, named there (`keep_pair`)
             if found is None:
                 self.cannot({**e, "person_id": pid}, "the Person is gone")
             elif found.version != (e["after"] or {}).get("version"):
@@ -396,6 +415,11 @@ def _walk(
     of one Person or contact in a chunk, so each is undone in the journal's order; the rest one
     by one."""
     total = len(todo)
+    worker.made = {
+        (e["after"] or {}).get("person_id", e["person_id"]): str((e["after"] or {}).get("version"))
+        for e in todo
+        if _plain_person(e) and e["action"] == "create"
+    }
     tell(Progress(0, 0, total))
     done = 0
     chunk: list[dict[str, Any]] = []
@@ -433,6 +457,8 @@ def _walk(
                 worker.recreate_contact(e)
             elif e["action"] == "delete" and e["state"] == "done":
                 worker.restore_person(e)
+            elif e["action"] == "move" and e["state"] in ("done", "intent"):
+                undo_move(worker, e)  # a `link` that moved the Person's link (link_move.py)
             elif e["action"] == "link" and e["state"] == "done" and worker.journal is not None:
                 with worker.engine.begin() as conn:
                     Links.forget(conn, e["folder"], [e["item_id"]])

@@ -18,6 +18,12 @@ ones keep the run's item versions, so the next sync or export reads those pairs 
 A contact the run created that a person deleted since has nothing left to delete: its link
 ends all the same (`_end_gone`), as the create's undo would have ended it, so the next export
 makes its Person a contact again, as it would have before the run.
+
+Undo never splits a pair it cannot undo whole: the Customer ID a run wrote back to the contact
+it made a Person of is one pair with that create. Either side edited since (the contact
+unreadable, its write refused), both are kept and named once (`_Undo.keep_pair`); undone alone,
+the next sync made a second Person and a second contact (issue #12). A contact that no longer
+carries the Customer ID (an undo killed mid-way gave it back) is no pair: its Person goes.
 """
 
 from __future__ import annotations
@@ -72,16 +78,26 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
     deletes: list[tuple[Entry_, Contact]] = []
     restores: list[Restore] = []
     gone: list[Entry_] = []
+    edited = _made_edited(worker, es)
     for e, iid in zip(es, ids, strict=True):
         found = current.get(iid)
         if iid in unreadable:
-            worker.cannot(e, unreadable[iid])
+            _not_undone(worker, e, unreadable[iid])
         elif found is None and e["action"] == "create" and e["person_id"] is not None:
             gone.append(e)
         elif found is None:
-            worker.cannot(e, "the contact is gone")
+            worker.cannot(e, "the contact is gone")  # its Person's create undoes alone: no pair
         elif found.version != (e["after"] or {}).get("version"):
-            worker.cannot(e, "the contact changed after the run")
+            # Kept with its Person while it carries the Customer ID the run wrote: one an
+            # undo killed mid-way gave back already is no longer a pair (the module's docstring).
+            paired = found.customer_id == str(e["person_id"])
+            _not_undone(worker, e, "the contact changed after the run", paired)
+        elif e["person_id"] in edited:
+            worker.keep_pair(
+                e,
+                f"Person {e['person_id']} was edited since run {worker.run_id}: kept, and so "
+                "its contact keeps its Customer ID and link",
+            )
         elif worker.journal is None:
             worker.report.count("would-undo")
         elif e["action"] == "create":
@@ -98,7 +114,8 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
             if (taken := _carried_elsewhere(worker, old, found)) is not None:
                 worker.cannot(e, f"contact {taken} carries Customer ID {old.customer_id} now")
                 continue
-            restores.append((e, found, old, old.customer_id != found.customer_id))
+            ends = old.customer_id != found.customer_id or bool(before.get("links"))
+            restores.append((e, found, old, ends))
     if deletes:
         _delete(worker, deletes)
     if restores:
@@ -107,16 +124,43 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
         _end_gone(worker, gone)
 
 
+def _writes_back(worker: _Undo, e: Entry_) -> bool:
+    """Whether `e` is the write-back of a Person the run created to the contact it was made
+    from (its Customer ID): one pair with the create, undone whole or not at all."""
+    return e["action"] == "update" and e["person_id"] in worker.made
+
+
+def _made_edited(worker: _Undo, es: Sequence[Entry_]) -> set[int]:
+    """The Persons the run created, of the write-backs among `es`, that are there and edited
+    since the run: kept by `_Undo.persons`, and so their contacts are too. (One that is gone
+    has nothing left to keep: its contact is given back as it was before the run.)"""
+    pids = [e["person_id"] for e in es if _writes_back(worker, e)]
+    there = worker.db.get_many(pids, times=False) if pids else {}
+    return {pid for pid, p in there.items() if p.version != worker.made[pid]}
+
+
+def _not_undone(worker: _Undo, e: Entry_, why: str, paired: bool = True) -> None:
+    """`e` is not undone (`why`); a write-back whose contact is still `paired` (carries the
+    Customer ID, or is unread) keeps its Person too (`_Undo.keep_pair`)."""
+    if paired and _writes_back(worker, e):
+        worker.keep_pair(
+            e, f"{why}: kept, and so is Person {e['person_id']}, made from it by the run"
+        )
+    else:
+        worker.cannot(e, why)
+
+
 def _carried_elsewhere(worker: _Undo, old: Contact, found: Contact) -> str | None:
-    """For an undone `unlink`: another contact that carries the Customer ID the undo would give
-    back to `found` (a run gave the Person a new contact since): written back, the Person would
-    have two contacts. Its id, or None. Not for other runs: a copied contact a "create new" made
-    a Person of carried its original's Customer ID before the run, and gets it back. Rare (an
-    unlink's one write), so a look-up each is fine."""
+    """For an undone `unlink`, or `link` of a contact another Person had: another contact that
+    carries the Customer ID the undo would give back to `found` (a run gave that Person a new
+    contact since): written back, the Person would have two contacts. Its id, or None. Not for
+    other runs: a copied contact a "create new" made a Person of carried its original's
+    Customer ID before the run, and gets it back. Rare (a manual run's one or two writes), so
+    a look-up each is fine."""
     cid = old.customer_id
     if not cid or cid == found.customer_id:
         return None
-    if get_run(worker.engine, worker.run_id).command != "unlink":
+    if get_run(worker.engine, worker.run_id).command not in ("unlink", "link"):
         return None
     others = (c for c in worker.store().find_by_customer_id(cid) if c.item_id != found.item_id)
     return next((c.item_id for c in others), None)
@@ -323,4 +367,4 @@ def _report(
         if isinstance(got, ItemRef):
             worker.report.count("undone")
         else:
-            worker.cannot(e, str(got))
+            _not_undone(worker, e, str(got))

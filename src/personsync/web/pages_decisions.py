@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
@@ -155,12 +155,28 @@ def _dismiss(web: WebState, folder: str, keys: list[str]) -> None:
 
 
 @router.post("/decisions/link")
-def decide_link(request: Request, form: FormData = Depends(form_of)) -> RedirectResponse:
+def decide_link(request: Request, form: FormData = Depends(form_of)) -> Response:
     web = state(request)
     person, folder, item = _text(form, "person_id"), _text(form, "folder"), _text(form, "item_id")
     if not person.isdigit() or not item:
         raise UsageError("choose the Person and the contact to link")
-    report = manual.link(web.db, int(person), folder, item, on_event=log_waits(f"link in {folder}"))
+    yes = _text(form, "confirmed") == "yes"
+    old = manual.linked_item(web.db, folder, int(person))
+    if old is not None and old != item and not yes:
+        # It changes another contact: asked first, as the CLI asks (the library refuses it).
+        name = web.db.get(int(person)).display_name
+        return render(
+            request,
+            "link_move.html",
+            question=manual.moving(int(person), name, old, item),
+            folder=folder,
+            key=_text(form, "key"),
+            person=person,
+            item=item,
+        )
+    report = manual.link(
+        web.db, int(person), folder, item, yes=yes, on_event=log_waits(f"link in {folder}")
+    )
     set_ignored(web.db.engine, folder, item, False)  # paired: no longer left alone
     _dismiss(web, folder, [_text(form, "key")])
     return RedirectResponse(f"/runs/{report.run_id}", status_code=303)
