@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-import pytest
 from proof_machine import AWAY, VIEW, Run, contacts_of, opened, reset, run_engine
 
 from personsync.errors import UsageError
@@ -88,14 +87,6 @@ def test_undo_of_a_person_create_whose_contact_changed_keeps_the_pair(
     assert persons_db.get(pid).record.job_title == "Y"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve --take outlook of a listed conflict in a field whose folder rule is 'fill "
-    "only if empty' (or never blank out) writes nothing, reports the conflict as still a "
-    "decision and leaves it listed for ever: the person's explicit choice cannot settle it "
-    "short of changing the rule. Whether resolve should override the rule or refuse with a "
-    "message is a design call, not a small fix; the state machine skips such fields until then",
-)
 def test_resolve_take_outlook_settles_a_fill_only_if_empty_field(persons_db: PersonsDB) -> None:
     folder = _folder()
     pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
