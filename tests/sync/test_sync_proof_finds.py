@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 from proof_machine import AWAY, VIEW, Run, contacts_of, opened, reset, run_engine
 
+from personsync.errors import UsageError
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import manual
@@ -87,14 +88,6 @@ def test_undo_of_a_person_create_whose_contact_changed_keeps_the_pair(
     assert persons_db.get(pid).record.job_title == "Y"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve --take outlook of a listed conflict in a field whose folder rule is 'fill "
-    "only if empty' (or never blank out) writes nothing, reports the conflict as still a "
-    "decision and leaves it listed for ever: the person's explicit choice cannot settle it "
-    "short of changing the rule. Whether resolve should override the rule or refuse with a "
-    "message is a design call, not a small fix; the state machine skips such fields until then",
-)
 def test_resolve_take_outlook_settles_a_fill_only_if_empty_field(persons_db: PersonsDB) -> None:
     folder = _folder()
     pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
@@ -240,3 +233,31 @@ def test_resolve_of_a_person_whose_contact_was_copied_still_settles(
     assert outcome.plan.of("decide"), outcome.plan.to_dict()  # the copy, still named
     mine = contacts_of(folder)[contact.item_id]
     assert mine.record.company == persons_db.get(pid).record.company == "X"
+
+
+def test_link_of_a_person_whose_id_an_unlinked_contact_carries_moves_it(
+    persons_db: PersonsDB,
+) -> None:
+    """`link P ITEM` of a Person with no link here, whose Customer ID another contact carries
+    unlinked (an undo killed mid-way gave the id back before the link): that contact kept the
+    id, two contacts of one Person (found by the long profile). Now it is moved as a linked
+    one is: refused without yes, then cleared (journaled), and undo gives it back."""
+    folder = _folder()
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    run_engine(persons_db, folder, Run("export"), yes=True)
+    ((old, _),) = contacts_of(folder).items()
+    manual.unlink(persons_db, folder, person_id=pid)
+    with opened(folder) as store:  # the id back, with no link row
+        got = contacts_of(folder)[old]
+        store.update(got, replace(got, customer_id=str(pid)))
+        other = store.create(Contact(Record(first_name="Bob", last_name="Ray"))).item_id
+    with pytest.raises(UsageError, match=f"has contact {old} by its Customer ID"):
+        manual.link(persons_db, pid, folder, other)
+    report = manual.link(persons_db, pid, folder, other, yes=True)
+    ids = {i: c.customer_id for i, c in contacts_of(folder).items()}
+    assert ids == {old: "", other: str(pid)}, ids
+    assert any(f"contact {old}'s Customer ID {pid} was cleared" in w for w in report.warnings)
+    undone = undo(persons_db, report.run_id, options=RunOptions(yes=True))
+    ids = {i: c.customer_id for i, c in contacts_of(folder).items()}
+    assert ids == {old: str(pid), other: ""}, (ids, undone.problems())
+    assert manual.linked_item(persons_db, folder, pid) is None  # no link row made by the undo
