@@ -11,7 +11,10 @@ allows them), each checked on the spot and then by the machine's invariants afte
   the run's invariants, with the baselines the undone run's settled conflicts had before it: an
   undone conflict write is named again, never overwritten silently.
 - **resolve** of listed conflicts: afterwards each field it settles agrees on both sides with the
-  taken side's value, and the next sync neither names it nor plans a write of it.
+  taken side's value (a rule "fill only if empty" or "never blank out" overridden, and named so),
+  and the next sync neither names it nor plans a write of it. A field whose direction rule bars
+  the side taken is never written on that side: a conflict of it stays as it was, named refused
+  (every field of a run refused: a usage error, nothing written, no run).
 - **link / unlink** of a random Person and contact: nothing duplicated (the machine's invariant),
   also after the runs that follow.
 """
@@ -24,12 +27,13 @@ from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import rule
-from proof_machine import CHUNK, MODES, VALUES, Proof, Run, State, email_set, opened
+from proof_machine import CHUNK, MODES, RULES, VALUES, Proof, Run, State, email_set, opened
 from sqlalchemy import func, select
 
 import killed_run
 from personsync.errors import MassChangeRefused, UsageError
-from personsync.model import Contact, Record, Value, same
+from personsync.fields import FIELD_NAMES
+from personsync.model import Contact, Value, same
 from personsync.persons.repo import PersonsDB
 from personsync.stores.base import read_all
 from personsync.sync import manual
@@ -279,22 +283,38 @@ class Decisions(Proof):
         by_run=st.booleans(),
         field=st.sampled_from(sorted(VALUES)),
         data=st.data(),
+        rule_=st.none() | RULES,
+        fresh=st.booleans(),
     )
     def resolve_conflicts(
-        self, pick: int, take: str, by_run: bool, field: str, data: st.DataObject
+        self,
+        pick: int,
+        take: str,
+        by_run: bool,
+        field: str,
+        data: st.DataObject,
+        rule_: FieldRule | None,
+        fresh: bool,
     ) -> None:
         """`resolve RUN|PERSON --take crm|outlook` of a conflict a run listed (with none listed,
-        a pair edited on both sides and a plain sync list one first: rare by chance alone)."""
+        a pair edited on both sides and a plain sync list one first: rare by chance alone; so
+        too when `fresh`, and one of what that sync listed is taken, as the old listings go
+        stale); with `rule_`, the listed field's rule changed first (as a person may, issue 12:
+        the choice overrides its guards, a direction refuses it; rare by chance alone too)."""
         TALLY["resolve rule"] += 1
         listed = self._listed()
-        if not listed:
+        if not listed or fresh:
             self.edit_both_sides(pick, field, data)
             self._runs(Run("sync"), kill_at=None)
-            listed = self._listed()
+            old, listed = listed, self._listed()
+            listed = [c for c in listed if c not in old] or listed
         if not listed:
             return
         TALLY["resolve: conflicts listed"] += 1
-        run_id, pid, _ = listed[pick % len(listed)]
+        run_id, pid, chosen = listed[pick % len(listed)]
+        if rule_ is not None:
+            self.set_field_rule(chosen, rule_)
+            TALLY["resolve: rule changed after the listing"] += 1
         if by_run:
             scope = {(p, f) for r, p, f in listed if r == run_id}
             persons, fields = {p for p, _ in scope}, {f for _, f in scope}
@@ -303,10 +323,26 @@ class Decisions(Proof):
         self.new_runs()
         before = self.state()
         open_ = self._open_conflicts(persons, fields)
+        rules = load_settings(self.db.engine, self.folder).rules
+        into_crm = take == "outlook"
+        # The fields whose direction bars the side taken: never written on that side; a
+        # conflict of one is refused by name (a field not synced only when named by a run).
+        barred = {
+            f
+            for f in FIELD_NAMES
+            if rules.get(f, DEFAULT_RULE).bars(into_crm) and (by_run or rules[f].flow != "none")
+        }
         try:
             outcome = resolve(self.db, run_id if by_run else str(pid), take, folder=self.folder)
         except MassChangeRefused:
             return  # an emptied side: nothing propagated
+        except UsageError:
+            # Every field the run listed is barred: said at once, nothing written, no run.
+            assert by_run and fields <= barred, f"resolve refused {sorted(fields)}"
+            assert not self._changed_items(before, self.state()), "a refused resolve wrote"
+            assert not self.new_runs(), "a refused resolve made a run"
+            TALLY["resolve: refused whole, by a direction"] += 1
+            return
         report = outcome.report
         assert report is not None
         assert not report.errors, report.errors
@@ -325,20 +361,29 @@ class Decisions(Proof):
         }, "resolve gave a contact a new Customer ID"
         open_ = {(p, f) for p, f in open_ if p not in unpaired}
         TALLY["resolve: fields settled"] += len(open_)
-        rules = load_settings(self.db.engine, self.folder).rules
+        named = {(c["person_id"], c["field"]): c for c in report.conflicts}
         refused: set[tuple[int, str]] = set()
         for p, field in open_:
             person, contact = after.persons.get(p), after.contacts.get(after.links.get(p, ""))
             assert person is not None and contact is not None, f"Person {p}'s pair gone"
             crm, outlook = before.persons[p].record, before.contacts[before.links[p]].record
-            was, other = (crm, outlook) if take == "crm" else (outlook, crm)
-            if _rule_refuses(rules, field, take == "outlook", was, other):
-                # The known bug of test_sync_proof_finds.py (xfail, strict): the folder's rule
-                # (fill only if empty, never blank out, not synced) keeps resolve from writing
-                # the taken value, and the conflict stays. Checked again once fixed.
+            was = crm if take == "crm" else outlook
+            met = named.get((p, field), {}).get("rule")
+            if field in barred:
+                # A decision of a field its direction bars the side taken (a guard refused
+                # its owner's write): refused, named with the rule (_barred_kept: unchanged).
                 refused.add((p, field))
-                TALLY["resolve: refused by a rule (known bug)"] += 1
+                if field not in EMAILS:  # a slot of the merged group: the group decides
+                    entry = named.get((p, field), {})
+                    assert entry.get("kept") == UNSETTLED, (p, field, entry)
+                    assert met == rules[field].flow, (p, field, entry)
+                    TALLY["resolve: a decision refused by a direction, named"] += 1
                 continue
+            if met:
+                # A guard of automatic flows (fill only if empty, never blank out) gave way to
+                # the choice, and the report says so.
+                assert met in ("fill only if empty", "never blank out"), (p, field, met)
+                TALLY[f"resolve: rule '{met}' overridden"] += 1
             for f in EMAILS if field in EMAILS else (field,):
                 c, o = getattr(person.record, f), getattr(contact.record, f)
                 if f in EMAILS:
@@ -350,9 +395,60 @@ class Decisions(Proof):
                         f"resolve --take {take}: Person {p}'s {f} is {c!r} / {o!r}, "
                         f"{take} had {getattr(was, f)!r}"
                     )
-        still = self._open_conflicts(persons, fields, named=True)
-        settled = open_ - refused
-        assert not still & settled, f"resolved, still named: {sorted(still & settled)}"
+        self._barred_kept(before, after, persons, fields or barred, barred, take, named)
+        still = self._open_conflicts(persons, fields, named=True) & (open_ - refused)
+        assert not still, f"resolved, still named: {sorted(still)}"
+
+    def _barred_kept(
+        self,
+        before: State,
+        after: State,
+        persons: set[int],
+        fields: set[str],
+        barred: set[str],
+        take: str,
+        named: dict[tuple[Any, Any], dict[str, Any]],
+    ) -> None:
+        """A direction rule is never overridden: the side it bars keeps each barred field of
+        the Persons resolved; a conflict of one (changed on both sides) stays as it was and is
+        named with the rule; a field the report names refused is as it was on both sides."""
+        for p in persons:
+            link = before.links.get(p)
+            if p not in after.persons or link is None or link not in after.contacts:
+                continue
+            sides = {
+                "crm": (before.persons[p].record, after.persons[p].record),
+                "outlook": (before.contacts[link].record, after.contacts[link].record),
+            }
+            kept_side = sides["crm" if take == "outlook" else "outlook"]
+            base = before.baselines.get(p)
+            for f in barred & fields:
+                if f in self.unsupported:
+                    continue
+                assert same(f, getattr(kept_side[0], f), getattr(kept_side[1], f)), (
+                    f"resolve --take {take} wrote Person {p}'s {f} against its direction rule"
+                )
+                c, o = (getattr(sides[s][0], f) for s in ("crm", "outlook"))
+                both = base is not None and not (
+                    same(f, c, getattr(base, f)) or same(f, o, getattr(base, f)) or same(f, c, o)
+                )
+                if both and f not in EMAILS:
+                    entry = named.get((p, f), {})
+                    assert entry.get("kept") == UNSETTLED and entry.get("rule"), (
+                        f"resolve --take {take}: Person {p}'s {f} refused, not named: {entry}"
+                    )
+                    TALLY["resolve: refused by a direction, named"] += 1
+        for (p, f), entry in named.items():
+            if entry.get("rule") in ("to-outlook", "to-crm", "none"):
+                assert f in barred, f"{f} named refused by {entry['rule']}, take {take}"
+                link = before.links[p]
+                pairs = (
+                    (before.persons[p].record, after.persons[p].record),
+                    (before.contacts[link].record, after.contacts[link].record),
+                )
+                assert all(same(f, getattr(b, f), getattr(a, f)) for b, a in pairs), (
+                    f"Person {p}'s {f} refused, yet written"
+                )
 
     def _listed(self) -> list[tuple[str, int, str]]:
         """(run, Person, field) of every conflict a run of the folder listed as a decision."""
@@ -465,17 +561,6 @@ class Decisions(Proof):
     @staticmethod
     def _changed_items(before: State, after: State) -> bool:
         return before.persons != after.persons or before.contacts != after.contacts
-
-
-def _rule_refuses(
-    rules: dict[str, FieldRule], field: str, into_crm: bool, taken: Record, other: Record
-) -> bool:
-    """Whether the folder's rules bar the taken value's arrow for `field` (its e-mail group)."""
-    for f in EMAILS if field in EMAILS else (field,):
-        rule = rules.get(f, DEFAULT_RULE)
-        if rule.flow == "none" or rule.refuses(f, into_crm, getattr(taken, f), getattr(other, f)):
-            return True
-    return False
 
 
 def _gone(kind: str, key: Any) -> Callable[[State], bool]:

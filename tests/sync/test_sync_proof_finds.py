@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-import pytest
 from proof_machine import AWAY, VIEW, Run, contacts_of, opened, reset, run_engine
 
+from personsync.errors import UsageError
 from personsync.model import Contact, Record
 from personsync.persons.repo import PersonsDB
 from personsync.sync import manual
@@ -87,14 +87,6 @@ def test_undo_of_a_person_create_whose_contact_changed_keeps_the_pair(
     assert persons_db.get(pid).record.job_title == "Y"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve --take outlook of a listed conflict in a field whose folder rule is 'fill "
-    "only if empty' (or never blank out) writes nothing, reports the conflict as still a "
-    "decision and leaves it listed for ever: the person's explicit choice cannot settle it "
-    "short of changing the rule. Whether resolve should override the rule or refuse with a "
-    "message is a design call, not a small fix; the state machine skips such fields until then",
-)
 def test_resolve_take_outlook_settles_a_fill_only_if_empty_field(persons_db: PersonsDB) -> None:
     folder = _folder()
     pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
@@ -192,3 +184,79 @@ def test_undo_of_a_link_leaves_a_customer_id_its_first_person_carries_elsewhere_
     assert any(f"carries Customer ID {q} now" in x.get("reason", "") for x in report.problems())
     again = run_engine(persons_db, folder, Run("sync"), dry_run=True)
     assert again.plan.changes() == 0 and not again.plan.of("decide"), again.plan.to_dict()
+
+
+def test_resolve_of_a_person_unlinked_since_and_matched_again_links_nothing(
+    persons_db: PersonsDB,
+) -> None:
+    """The same, when the run restricted to the Person matches its old contact again by e-mail
+    and writes both sides: an UpdatePerson that makes the link and an UpdateContact that does
+    not say so. Keeping the second linked the pair (found by the long profile)."""
+    folder = _folder()
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee", email1="ann@x.org")).id
+    run_engine(persons_db, folder, Run("sync"), yes=True)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
+    persons_db.update(pid, {"company": "X"})
+    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
+    assert listed is not None and listed.to_dict()["conflicts"]
+    manual.unlink(persons_db, folder, person_id=pid)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:  # a value for the CRM too: both sides would be written
+        store.update(contact, replace(contact, record=contact.record.replace({"job_title": "T"})))
+    before, person = contacts_of(folder), persons_db.get(pid)
+    outcome = resolve(persons_db, str(pid), "crm", folder=folder)
+    assert outcome.plan.changes() == 0, outcome.plan.to_dict()
+    assert contacts_of(folder) == before and persons_db.get(pid) == person
+    assert manual.linked_item(persons_db, folder, pid) is None
+
+
+def test_resolve_of_a_person_whose_contact_was_copied_still_settles(
+    persons_db: PersonsDB,
+) -> None:
+    """A copy of the Person's contact is named as a decision beside the pair: resolve still
+    settles the pair's conflict (found by the long profile, when the copy's decision made the
+    whole Person look unpaired)."""
+    folder = _folder()
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    run_engine(persons_db, folder, Run("sync"), yes=True)
+    (contact,) = contacts_of(folder).values()
+    with opened(folder) as store:
+        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
+        store.create(replace(contact, item_id=""))  # the user's copy (the old values)
+    persons_db.update(pid, {"company": "X"})
+    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
+    assert listed is not None and listed.to_dict()["conflicts"]
+    outcome = resolve(persons_db, str(pid), "crm", folder=folder)
+    assert outcome.plan.of("decide"), outcome.plan.to_dict()  # the copy, still named
+    mine = contacts_of(folder)[contact.item_id]
+    assert mine.record.company == persons_db.get(pid).record.company == "X"
+
+
+def test_link_of_a_person_whose_id_an_unlinked_contact_carries_moves_it(
+    persons_db: PersonsDB,
+) -> None:
+    """`link P ITEM` of a Person with no link here, whose Customer ID another contact carries
+    unlinked (an undo killed mid-way gave the id back before the link): that contact kept the
+    id, two contacts of one Person (found by the long profile). Now it is moved as a linked
+    one is: refused without yes, then cleared (journaled), and undo gives it back."""
+    folder = _folder()
+    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    run_engine(persons_db, folder, Run("export"), yes=True)
+    ((old, _),) = contacts_of(folder).items()
+    manual.unlink(persons_db, folder, person_id=pid)
+    with opened(folder) as store:  # the id back, with no link row
+        got = contacts_of(folder)[old]
+        store.update(got, replace(got, customer_id=str(pid)))
+        other = store.create(Contact(Record(first_name="Bob", last_name="Ray"))).item_id
+    with pytest.raises(UsageError, match=f"has contact {old} by its Customer ID"):
+        manual.link(persons_db, pid, folder, other)
+    report = manual.link(persons_db, pid, folder, other, yes=True)
+    ids = {i: c.customer_id for i, c in contacts_of(folder).items()}
+    assert ids == {old: "", other: str(pid)}, ids
+    assert any(f"contact {old}'s Customer ID {pid} was cleared" in w for w in report.warnings)
+    undone = undo(persons_db, report.run_id, options=RunOptions(yes=True))
+    ids = {i: c.customer_id for i, c in contacts_of(folder).items()}
+    assert ids == {old: str(pid), other: ""}, (ids, undone.problems())
+    assert manual.linked_item(persons_db, folder, pid) is None  # no link row made by the undo

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 import typer
 
-from personsync.errors import ExitCode
+from personsync.errors import ExitCode, UsageError
 from personsync.sync.report import UNSETTLED, RunReport
 
 if TYPE_CHECKING:
@@ -51,7 +51,12 @@ def ask_conflicts(db: PersonsSide, report: RunReport) -> int:
             chosen.setdefault((int(c["person_id"]), ANSWERS[answer]), []).append(str(c["field"]))
     settled, clean = 0, True
     for (pid, side), fields in chosen.items():
-        outcome = resolve(db, str(pid), side, fields=fields, folder=report.folder)
+        try:
+            outcome = resolve(db, str(pid), side, fields=fields, folder=report.folder)
+        except UsageError as exc:  # every field refused by its direction rule: said, left
+            typer.echo(f"Person {pid}: {exc.message}")
+            clean = False
+            continue
         done = outcome.report
         clean = clean and done is not None and done.exit_code == ExitCode.CLEAN
         settled += len(fields)

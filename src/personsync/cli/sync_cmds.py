@@ -170,7 +170,10 @@ TakeSide = Enum("TakeSide", {"crm": "crm", "outlook": "outlook"}, type=str)
     "resolve",
     help="Settle conflicts left as decisions: TARGET is a run (its undecided conflicts) or a "
     "Person's id (with --folder). The chosen side's value goes to the other side; only the "
-    "conflicted fields are written, journaled, and can be undone.\n\n"
+    "conflicted fields are written, journaled, and can be undone. Your choice overrides the "
+    "field's rules 'fill only if empty' and 'never blank out' (the report says so); a field "
+    "whose direction rule bars the side taken is refused and named, the others are settled "
+    "(exit 4; exit 2 when every field asked for is refused).\n\n"
     "Examples:\n\n"
     "  personsync resolve 20261205-0412-ab12cd34 --take crm\n\n"
     "  personsync resolve 590 --folder vcf:./contacts --take outlook --field company\n\n"

@@ -11,7 +11,7 @@ from rich.table import Table
 from personsync.cli.output import console, print_json
 from personsync.sync.journal import RunInfo
 from personsync.sync.plan import WRITES, Action, Plan, action_to_dict, conflicts_of
-from personsync.sync.report import UNSETTLED, RunReport
+from personsync.sync.report import UNSETTLED, RunReport, rule_note
 from personsync.sync.settings import FolderSettings
 
 LABELS = {
@@ -58,19 +58,20 @@ def _short(value: Any, width: int = 30) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def conflict_line(c: dict[str, Any]) -> str:
+def conflict_line(c: dict[str, Any], folder: str) -> str:
     """One named field: `company: CRM 'ACME' · Outlook 'Umbrella' (changed on both sides) →
-    kept CRM`."""
+    kept CRM`; below it, the folder's rule a person's choice (resolve) overrode or met."""
     kept = {"crm": "CRM", "outlook": "Outlook"}.get(c["kept"], c["kept"])
+    note = rule_note(c, folder)
     return (
         f"{c['field']}: CRM {_short(c['crm']) or '∅'} · Outlook {_short(c['outlook']) or '∅'} "
-        f"({c['why']}) → kept {kept}"
+        f"({c['why']}) → kept {kept}" + (f"\n    {note}" if note else "")
     )
 
 
-def _detail(a: Action) -> str:
+def _detail(a: Action, folder: str) -> str:
     d = action_to_dict(a)
-    named = [f"conflict {conflict_line(c)}" for c in d.get("conflicts", ())]
+    named = [f"conflict {conflict_line(c, folder)}" for c in d.get("conflicts", ())]
     # (A refresh has nothing more to say than its conflicts: no empty line after them.)
     return "\n".join(filter(None, [*named, _what(d)])) if named else _what(d)
 
@@ -127,7 +128,7 @@ def show_plan(plan: Plan, limit: int = 50) -> None:
             who = d.get("name") or d.get("item_id") or ""
             if d.get("person_id") is not None:
                 who += f" (#{d['person_id']})"
-            table.add_row(LABELS.get(a.kind, a.kind), escape(who), escape(_detail(a)))
+            table.add_row(LABELS.get(a.kind, a.kind), escape(who), escape(_detail(a, plan.folder)))
         console.print(table)
         if len(shown) > limit:
             console.print(f"  … and {len(shown) - limit} more (--json lists them all)")
@@ -158,7 +159,8 @@ def show_report(report: RunReport, shown: Sequence[str] = ()) -> None:
         _skipped(s)
     for c in report.conflicts[:50]:
         who = c.get("name") or c.get("item_id") or ""
-        console.print(f"  [yellow]conflict[/yellow] {escape(str(who))}: {escape(conflict_line(c))}")
+        line = conflict_line(c, report.folder)
+        console.print(f"  [yellow]conflict[/yellow] {escape(str(who))}: {escape(line)}")
     if any(c.get("kept") == UNSETTLED for c in report.conflicts):
         console.print(
             escape(
@@ -254,9 +256,11 @@ def show_run(r: RunInfo, entries: list[dict[str, Any]], limit: int = 100) -> Non
     console.print("  " + ", ".join(f"{k} {v}" for k, v in r.counts.items() if v))
     for p in r.problems[:limit]:
         who = p.get("name") or p.get("item_id") or ""
+        # A conflict has no reason: its field, both values, what was kept (and a rule met).
+        what = conflict_line(p, r.folder) if p.get("kind") == "conflict" else None
         console.print(
             f"  [yellow]{p.get('kind')}[/yellow] {escape(str(who))}: "
-            f"{escape(str(p.get('reason') or p.get('error')))}"
+            f"{escape(str(what or p.get('reason') or p.get('error')))}"
         )
     table = Table(title="journal")
     for col in ("seq", "side", "action", "item", "person", "state"):

@@ -440,6 +440,7 @@ def run(
                     if options.crm_alone_creates is None
                     else options.crm_alone_creates
                 ),
+                options.explicit_choice,
             )
             # Neither side changed since the folder's last quiet run: nothing to read or plan.
             marks = (

@@ -66,7 +66,10 @@ class Move:
     def entry(self) -> Entry:
         old = self.old
         before = {
-            "link": {k: self.row[k] for k in ("item_version", "person_version", "baseline")},
+            # None: OLD carried the Person's id with no link row (`carrier`): none comes back.
+            "link": None
+            if self.row.get("unlinked")
+            else {k: self.row[k] for k in ("item_version", "person_version", "baseline")},
             "customer_id": None if old is None else old.customer_id,
             "version": None if old is None else old.version,
             "contact_manager_id": self.person.contact_manager_id,
@@ -150,8 +153,9 @@ def undo_move(worker: _Undo, e: dict[str, Any]) -> None:
 
     def relink(conn: Connection, _: Any) -> None:
         # The row as it was (its baseline too: the next sync compares with it, as before).
-        row = {**(before.get("link") or {}), "person_id": pid, "item_id": iid, "synced_at": now_()}
-        Links.save(conn, folder, [row])
+        if before.get("link") is not None:
+            row = {**before["link"], "person_id": pid, "item_id": iid, "synced_at": now_()}
+            Links.save(conn, folder, [row])
         set_ignored(worker.engine, folder, iid, False, conn=conn)  # the move left it alone
         person = worker.db.get_many([pid], times=False).get(pid)
         if person is not None and person.contact_manager_id in (None, "", before.get("to")):
@@ -184,6 +188,19 @@ def _why_not(worker: _Undo, e: dict[str, Any], now: Contact | None, links: Links
     if others:
         return f"contact {others[0]} carries Customer ID {pid} now"
     return ""
+
+
+def carrier(
+    store: ContactStore, links: Links, person_id: int, item_id: str
+) -> dict[str, Any] | None:
+    """For `link` of a Person with no link here: the one other contact that carries its
+    Customer ID, linked to no one (the Person's contact by Customer ID: the next run would pair
+    them again, e.g. after an undo killed mid-way gave the id back before the link), as a link
+    row to move (`unlinked`). None when there is none, or several (copies: named decisions)."""
+    found = [c for c in store.find_by_customer_id(str(person_id)) if c.item_id != item_id]
+    if len(found) != 1 or links.owner(found[0].item_id) is not None:
+        return None
+    return {"item_id": found[0].item_id, "unlinked": True}
 
 
 def link_of(engine: Engine, folder: str, person_id: int) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ from personsync.sync.engine import ensure_tables
 from personsync.sync.events import OnEvent, folder_waits
 from personsync.sync.journal import Entry, Journal, new_run_id, unsettled_creates
 from personsync.sync.lease import held
-from personsync.sync.link_move import Move, link_of
+from personsync.sync.link_move import Move, carrier, link_of
 from personsync.sync.links import Links, normalise_folder
 from personsync.sync.plan import Action, CreateContact, CreatePerson, Direction, Plan
 from personsync.sync.report import RunReport
@@ -80,9 +80,13 @@ def link(
         old = link_of(db.engine, store.url, person.id)
         if old is not None and old["item_id"] == item_id:
             old = None  # linked to this contact already: nothing moves
+        elif old is None:
+            # Unlinked, but another contact carries its id: the Person's by Customer ID, moved
+            # as a linked one is (left carrying it, the Person had two contacts).
+            old = carrier(store, Links(db.engine, store.url), person.id, item_id)
         if old is not None and not yes:
             raise UsageError(
-                moving(person.id, person.display_name, old["item_id"], item_id),
+                moving(person.id, person.display_name, old["item_id"], item_id, "unlinked" in old),
                 hint="say yes (--yes) to do it; nothing was changed",
             )
         journal = Journal(db.engine, "link", store.url, run_id=run)
@@ -125,10 +129,12 @@ def link(
         return report
 
 
-def moving(person_id: int, name: str, old: str, item_id: str) -> str:
-    """What `link` of a Person linked to contact `old` does to it, for the question asked."""
+def moving(person_id: int, name: str, old: str, item_id: str, unlinked: bool = False) -> str:
+    """What `link` of a Person linked to contact `old` (`unlinked`: whose Customer ID `old`
+    carries, with no link) does to it, for the question asked."""
+    how = "has contact {} by its Customer ID" if unlinked else "is linked to contact {}"
     return (
-        f"Person {person_id} ({name}) is linked to contact {old}: linking it to contact "
+        f"Person {person_id} ({name}) {how.format(old)}: linking it to contact "
         f"{item_id} moves the link and clears contact {old}'s Customer ID"
     )
 

@@ -65,14 +65,22 @@ class FieldRule:
 
     def refuses(self, name: str, to_crm: bool, new: Value, old: Value) -> bool:
         """Whether the arrow writing `new` over `old` (into the CRM or into Outlook) is barred."""
-        if self.flow == "none" or self.flow == ("to-outlook" if to_crm else "to-crm"):
-            return True
+        return self.bars(to_crm) or bool(self.guard(name, to_crm, new, old))
+
+    def bars(self, to_crm: bool) -> bool:
+        """Whether the field's direction forbids any write into the CRM (or into Outlook)."""
+        return self.flow == "none" or self.flow == ("to-outlook" if to_crm else "to-crm")
+
+    def guard(self, name: str, to_crm: bool, new: Value, old: Value) -> str:
+        """The guard of automatic flows that bars writing `new` over `old`, in the user's words
+        ("never blank out", "fill only if empty"), or "". A person's choice overrides these
+        (`personsync resolve`), never the direction (`bars`)."""
         never_blank = self.never_blank
         if never_blank is None:
             never_blank = to_crm and name in NEVER_BLANK_INTO_CRM
         if never_blank and is_empty(new) and not is_empty(old):
-            return True
-        return self.fill_only_if_empty and not is_empty(old)
+            return "never blank out"
+        return "fill only if empty" if self.fill_only_if_empty and not is_empty(old) else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +104,10 @@ class Conflict:
     baseline: Value | None  # None: the pair had no baseline (first pairing)
     why: str  # changed on both sides | changed in the CRM only | changed in Outlook only | ...
     kept: str  # crm | outlook: the value both sides get; "": left as it is (a decision)
+    # A person's choice (`personsync resolve`) that met the folder's rule for the field: the
+    # guard it overrode ("fill only if empty", "never blank out"; kept is the side taken), or
+    # the direction that refused it ("to-outlook", "to-crm", "none"; kept is "").
+    rule: str = ""
 
     @property
     def settled(self) -> bool:
@@ -103,7 +115,7 @@ class Conflict:
         return bool(self.kept)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "field": self.field,
             "crm": value_to_json(self.crm),
             "outlook": value_to_json(self.outlook),
@@ -111,6 +123,9 @@ class Conflict:
             "why": self.why,
             "kept": self.kept or UNSETTLED,
         }
+        if self.rule:
+            out["rule"] = self.rule
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +179,28 @@ def _decide(
         return _winner(policy, mode), "changed in Outlook only"
     # Changed on both sides, to different values (equal values never reach here).
     return _winner(policy, mode), "changed on both sides"
+
+
+def _asked(
+    name: str, explicit: bool, policy: Policy | None, policies: Mapping[str, Policy]
+) -> Policy | None:
+    """The side a person took for `name` (`personsync resolve`): the named fields' own, or the
+    run's policy for every field when none is named; None when the run is no person's choice."""
+    if not explicit:
+        return None
+    took = policies.get(name) if policies else policy
+    return took if took in ("crm", "outlook") else None
+
+
+def _by_choice(rule: FieldRule, name: str, c: Value, o: Value, took: Policy) -> tuple[str, str]:
+    """A conflict a person took a side for: (the side both get, "" when refused; the rule it
+    met). The guards of automatic flows give way to the choice; a direction barring the side it
+    writes refuses it, and the conflict stays a decision, named with that rule."""
+    into_crm = took == "outlook"
+    if rule.bars(into_crm):
+        return "", rule.flow
+    new, old = (o, c) if into_crm else (c, o)
+    return took, rule.guard(name, into_crm, new, old)
 
 
 def _as_set(values: Iterable[str]) -> dict[str, str]:
@@ -250,15 +287,23 @@ def three_way(
     unsupported: frozenset[str] = frozenset(),
     rules: Mapping[str, FieldRule] | None = None,
     policies: Mapping[str, Policy] | None = None,
+    explicit: bool = False,
 ) -> FieldPlan:
     """The per-field plan of one linked pair (see the module doc). `rules`: the folder's field
     rules (a refused arrow leaves the field as it is); `policies`: a policy per field, over
-    `policy` (`personsync resolve --field`)."""
+    `policy` (`personsync resolve --field`); `explicit`: the policies are a person's choice for
+    the conflicts (`personsync resolve`, see `_by_choice`)."""
     rules = rules or {}
+    policies = policies or {}
     # Not synced, and, in a one-way run, a field that flows the other way only: the run cannot
-    # write its owner's value (an import keeps a "to Outlook only" field out of the CRM).
+    # write its owner's value (an import keeps a "to Outlook only" field out of the CRM). A
+    # field a person named goes on, so that a conflict of it is refused by name, not in silence.
     against = {"import": "to-outlook", "export": "to-crm"}.get(mode)
-    barred = {f for f, r in rules.items() if r.flow in ("none", against)}
+    barred = {
+        f
+        for f, r in rules.items()
+        if r.flow in ("none", against) and not (explicit and f in policies)
+    }
     differing = [f for f in diff(outlook, crm) if f not in unsupported]
     # A field not synced stays as it is on each side, and keeps its baseline: the day it
     # syncs again, it is decided from the values both sides last agreed on.
@@ -327,8 +372,10 @@ def three_way(
         # A field that flows one way only is owned by its source: for it, the run is that
         # one-way mode, whatever the run's own.
         owned: Mode = {"to-outlook": "export", "to-crm": "import"}.get(rule.flow, mode)  # type: ignore[assignment]
-        chosen = (policies or {}).get(name) or (
-            DEFAULT_POLICY[owned] if owned != mode else policy or DEFAULT_POLICY[mode]
+        took = _asked(name, explicit, policy, policies)
+        chosen = took or (
+            policies.get(name)
+            or (DEFAULT_POLICY[owned] if owned != mode else policy or DEFAULT_POLICY[mode])
         )
         side, why = _decide(name, c, o, b, owned, chosen)
         if b is None and owned != mode and not is_empty(c) and not is_empty(o):
@@ -338,12 +385,23 @@ def three_way(
             # under "fill only if empty" too, left different unnamed until the next run named
             # it).
             why = "differ at the first sync"
-        if side and rule.refuses(
-            name, side == "outlook", o if side == "outlook" else c, c if side == "outlook" else o
-        ):
-            side = ""
-        if why:
-            conflicts.append(Conflict(name, c, o, b, why, side))
+        if took and why:
+            # A conflict the person took a side for: their choice settles it, whatever the
+            # guards of automatic flows say; a direction barring it refuses it, by name.
+            side, met = _by_choice(rule, name, c, o, took)
+            conflicts.append(Conflict(name, c, o, b, why, side, met))
+        elif rule.flow == "none":
+            side = ""  # not synced, named by a person but no conflict of this pair: left as is
+        else:
+            if side and rule.refuses(
+                name,
+                side == "outlook",
+                o if side == "outlook" else c,
+                c if side == "outlook" else o,
+            ):
+                side = ""
+            if why:
+                conflicts.append(Conflict(name, c, o, b, why, side))
         if side == "crm":
             to_outlook[name] = c
         elif side == "outlook":
@@ -386,6 +444,9 @@ class Choices:
     on_person_removed: PersonRemoved = "keep"
     on_contact_deleted: ContactDeleted = "keep"
     crm_alone_creates: bool = False
+    # The policies are a person's choice for the conflicts the run settles (`personsync
+    # resolve`): the guards of automatic flows give way to it (merge._by_choice).
+    explicit: bool = False
 
     def three_way(
         self,
@@ -396,7 +457,15 @@ class Choices:
         unsupported: frozenset[str] = frozenset(),
     ) -> FieldPlan:
         return three_way(
-            crm, outlook, baseline, mode, self.policy, unsupported, self.rules, self.fields
+            crm,
+            outlook,
+            baseline,
+            mode,
+            self.policy,
+            unsupported,
+            self.rules,
+            self.fields,
+            self.explicit,
         )
 
 

@@ -43,6 +43,11 @@ class RunOptions:
     field_policies: Mapping[str, Policy] = field(default_factory=lambda: MappingProxyType({}))
     """Per field over `on_conflict` (`personsync resolve`)."""
 
+    explicit_choice: bool = False
+    """`on_conflict` / `field_policies` are a person's choice for the conflicts of the pairs
+    (`personsync resolve`): it overrides the guards "fill only if empty" and "never blank out"
+    for them; a field whose direction bars the side chosen stays a decision, named so."""
+
     only_persons: frozenset[int] | None = None
     """Plan only the linked pairs of these Persons (None: all of them), and only their field
     writes (`resolve`: `Plan.settling`)."""

@@ -398,20 +398,28 @@ class Plan:
 
     def settling(self, person_ids: Collection[int]) -> Plan:
         """This plan for `resolve`: only the field writes of these Persons' pairs that were
-        linked before the run. Anything else it holds for them (a contact to make, a link to
-        make, a delete or a tag, a decision) means their pair was unlinked, deleted or moved
-        since the conflict was listed: each is named as a skip and not done, because settling
-        a field never makes, links or deletes anything (a `resolve` of a Person unlinked since
-        made the Person a second contact)."""
+        linked before the run, and the decisions and skips that name them. Any other write or
+        note for one of them (a contact or a link to make, a delete or a tag, a link ended)
+        means its pair was unlinked, deleted or moved since the conflict was listed: all that
+        Person's actions are named as one skip and not done, because settling a field never
+        makes, links or deletes anything (a `resolve` of a Person unlinked since made it a
+        second contact). All of them: a new pairing written on both sides is an UpdatePerson
+        that makes the link and an UpdateContact that does not say so."""
         wanted = set(person_ids)
+        mine = [a for a in self.actions if getattr(a, "person_id", None) in wanted]
+        unpaired: dict[int, Action] = {}
+        for a in reversed(mine):  # (the first action of a Person ends up its skip)
+            settles = isinstance(a, UpdateContact | UpdatePerson) and not a.link
+            # A decision or a skip writes nothing (a copy of the Person's contact is named
+            # beside the pair's own write, which still goes).
+            if not (settles or isinstance(a, Refresh | NeedsDecision | Skip)):
+                unpaired[getattr(a, "person_id", 0)] = a
         kept: list[Action] = []
-        for a in self.actions:
+        for a in mine:
             pid = getattr(a, "person_id", None)
-            if pid not in wanted:
-                continue
-            if isinstance(a, UpdateContact | UpdatePerson | Refresh) and not getattr(a, "link", ""):
+            if pid not in unpaired:
                 kept.append(a)
-            else:
+            elif unpaired[pid] is a:
                 why = (
                     f"no linked pair to resolve: Person {pid} was unlinked, or its contact "
                     f"deleted or moved, since its conflict was listed (planned now: {a.kind}); "

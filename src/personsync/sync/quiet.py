@@ -93,6 +93,7 @@ def take_marks(
         choices.on_person_removed,
         choices.on_contact_deleted,
         choices.crm_alone_creates,
+        choices.explicit,
         sorted(options.folder_options.items()),
     )
     key = hashlib.sha256(repr(what).encode()).hexdigest()

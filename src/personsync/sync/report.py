@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,3 +80,32 @@ class RunReport:
             "warnings": self.warnings,
             "duration_s": round(self.duration, 3),
         }
+
+
+FLOW_WORDS = {
+    "to-outlook": ("flows to Outlook only", "take crm, or "),
+    "to-crm": ("flows to the CRM only", "take outlook, or "),
+    "none": ("is not synced", ""),
+}
+
+
+def refusal(name: str, flow: str, folder: str) -> str:
+    """Why resolve refuses field `name`, whose direction rule bars the side taken, and the way
+    out."""
+    words, other = FLOW_WORDS[flow]
+    return (
+        f"{name} {words} (personsync rules show {folder}): {other}change the rule with "
+        f"personsync rules set {folder} {name} --direction both"
+    )
+
+
+def rule_note(conflict: Mapping[str, Any], folder: str) -> str:
+    """What a person's choice met (a conflict's "rule", see merge.Conflict), in words: a guard
+    it overrode or the direction that refused it; "" when it met no rule."""
+    rule = str(conflict.get("rule") or "")
+    if not rule:
+        return ""
+    name = str(conflict["field"])
+    if rule in FLOW_WORDS:
+        return refusal(name, rule, folder)
+    return f"{name}: rule '{rule}' overridden by your choice"

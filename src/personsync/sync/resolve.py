@@ -5,6 +5,15 @@ names it again until it is settled. Resolving runs the pairs concerned two-way, 
 conflicted fields (every other field is left alone, whatever the folder's mode), with the chosen
 side's value: the other side gets it, journaled like any write, undoable, under the folder's
 lease. A Person's id without --field settles all of that pair's conflicts and syncs the pair.
+
+The side taken is the person's explicit choice for a conflict of one pair (a field changed on
+both sides, or an edit the field's owner would put back, see `merge._by_choice`): it overrides
+the folder's guards of automatic flows for that field of that pair, "fill only if empty" and
+"never blank out" (the report names the rule it overrode), so that the next sync plans nothing
+for it. A field whose direction bars the side to be written (to Outlook
+only, to the CRM only, not synced) is refused: named with the rule and the way out, while the
+other fields are settled; the conflict stays a decision (exit code 4). When every field named
+is refused, nothing runs: a UsageError says why.
 """
 
 from __future__ import annotations
@@ -17,10 +26,11 @@ from personsync.fields import require_fields
 from personsync.sync import engine
 from personsync.sync.events import OnEvent
 from personsync.sync.journal import get_run
-from personsync.sync.merge import policy
+from personsync.sync.merge import DEFAULT_RULE, policy
 from personsync.sync.options import RunOptions
 from personsync.sync.policies import Policy
-from personsync.sync.report import UNSETTLED
+from personsync.sync.report import UNSETTLED, refusal
+from personsync.sync.settings import load_settings
 
 if TYPE_CHECKING:
     from personsync.sync.persons_side import PersonsSide
@@ -63,11 +73,20 @@ def resolve(
             raise UsageError(f"run {target} left no conflict to resolve" + _which(fields))
         persons = {int(p["person_id"]) for p in open_}
         named = {str(p["field"]) for p in open_}
+    rules = load_settings(db.engine, folder).rules
+    barred = [f for f in sorted(named) if rules.get(f, DEFAULT_RULE).bars(side == "outlook")]
+    if named and len(barred) == len(named):
+        # Nothing else to settle: said at once, no run made.
+        raise UsageError(
+            "; ".join(refusal(f, rules[f].flow, folder) for f in barred),
+            hint="resolve would write nothing",
+        )
     chosen: dict[str, Policy] = dict.fromkeys(named, side)
     options = RunOptions(
         dry_run=dry_run,
         yes=True,  # a few named pairs, chosen by a person
         on_conflict=None if named else side,
+        explicit_choice=True,
         field_policies=chosen,
         only_persons=frozenset(persons),
         only_fields=frozenset(named),

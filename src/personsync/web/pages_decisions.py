@@ -248,6 +248,9 @@ def decide_resolve(request: Request, form: FormData = Depends(form_of)) -> Redir
     )
     keys = [str(k) for k in form.getlist("key")]
     if outcome.report is not None:
+        # A field a rule refused stays a decision (its run page says why): still shown here.
+        left = {decision_key({"kind": "conflict", **c}) for c in outcome.report.decisions()}
+        keys = [k for k in keys if k not in left]
         keys.append(PARTIAL + outcome.report.run_id)
         _dismiss(web, outcome.report.folder, keys)
         return RedirectResponse(f"/runs/{outcome.report.run_id}", status_code=303)

@@ -9,6 +9,7 @@ from personsync.errors import UsageError
 from personsync.jobs import engine_adapter
 from personsync.sync import journal
 from personsync.sync.engine import ensure_tables
+from personsync.sync.report import rule_note
 from personsync.web.app import render, state
 from personsync.web.paging import Page
 from personsync.web.tasks import Task
@@ -31,7 +32,9 @@ def run_page(request: Request, run_id: str, page: int = 1) -> HTMLResponse:
     info = journal.get_run(db.engine, run_id)
     paging = Page(page, ENTRIES_PAGE, journal.entry_count(db.engine, run_id))
     entries = journal.entries(db.engine, run_id)[paging.offset : paging.offset + paging.size]
-    return render(request, "run.html", run=info, entries=entries, paging=paging)
+    # A conflict a person's choice (resolve) overrode a rule for, or a rule refused, says so.
+    notes = [rule_note(p, info.folder) for p in info.problems]
+    return render(request, "run.html", run=info, entries=entries, paging=paging, notes=notes)
 
 
 @router.get("/runs/{run_id}/undo", response_class=HTMLResponse)
