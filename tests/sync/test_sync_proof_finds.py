@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
+import pytest
 from proof_machine import AWAY, VIEW, Run, contacts_of, opened, reset, run_engine
 
 from personsync.errors import UsageError
