@@ -111,11 +111,7 @@ def undo_contacts(worker: _Undo, es: Sequence[Entry_]) -> None:
                 record=found.record if record is None else record_from_dict(record),
                 customer_id=before.get("customer_id", ""),
             )
-            # Not for a write-back: a "create new" (journaled as `link`) made a Person of a
-            # copied contact, which carried its original's Customer ID before the run and gets
-            # it back.
-            taken = None if _writes_back(worker, e) else _carried_elsewhere(worker, old, found)
-            if taken is not None:
+            if (taken := _carried_elsewhere(worker, e, old, found)) is not None:
                 worker.cannot(e, f"contact {taken} carries Customer ID {old.customer_id} now")
                 continue
             ends = old.customer_id != found.customer_id or bool(before.get("links"))
@@ -154,17 +150,20 @@ def _not_undone(worker: _Undo, e: Entry_, why: str, paired: bool = True) -> None
         worker.cannot(e, why)
 
 
-def _carried_elsewhere(worker: _Undo, old: Contact, found: Contact) -> str | None:
+def _carried_elsewhere(worker: _Undo, e: Entry_, old: Contact, found: Contact) -> str | None:
     """For an undone `unlink`, or `link` of a contact another Person had: another contact that
     carries the Customer ID the undo would give back to `found` (a run gave that Person a new
     contact since): written back, the Person would have two contacts. Its id, or None. Not for
     other runs: a copied contact a "create new" made a Person of carried its original's
-    Customer ID before the run, and gets it back. Rare (a manual run's one or two writes), so
-    a look-up each is fine."""
+    Customer ID before the run, and gets it back. A "create new" is journaled as a `link` run
+    too: a `link`'s own write is told by its entry's `links` (the run made that link). Rare (a
+    manual run's one or two writes), so a look-up each is fine."""
     cid = old.customer_id
     if not cid or cid == found.customer_id:
         return None
-    if get_run(worker.engine, worker.run_id).command not in ("unlink", "link"):
+    command = get_run(worker.engine, worker.run_id).command
+    linked = command == "link" and bool((e["before"] or {}).get("links"))
+    if command != "unlink" and not linked:
         return None
     others = (c for c in worker.store().find_by_customer_id(cid) if c.item_id != found.item_id)
     return next((c.item_id for c in others), None)
