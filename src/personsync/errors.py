@@ -53,6 +53,11 @@ class UsageError(PersonsyncError):
     exit_code = ExitCode.USAGE
 
 
+class ChangeNotConfirmed(UsageError):
+    """A command would change more than it names (`link` moving a Person's link off another
+    contact): refused until a person says yes. Shells ask it as a question, then say yes."""
+
+
 class ConfigError(PersonsyncError):
     """Configuration or environment is missing or wrong."""
 

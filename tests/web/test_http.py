@@ -674,3 +674,30 @@ def test_linking_a_linked_person_elsewhere_asks_first(
     got = console.submit("/decisions/link", {**form, "confirmed": "yes"})
     assert got.status_code == 303 and manual.linked_item(db, folder, 9) == item
     assert db.get(9).contact_manager_id == item
+
+
+def test_linking_a_person_whose_id_an_unlinked_contact_carries_asks_first(
+    console: Console, db: PersonsDB, tmp_path: Path
+) -> None:
+    """The same when no link row names the old contact, only its Customer ID (found by the
+    library under the folder's lease): asked, not an error page."""
+    from dataclasses import replace
+
+    from personsync.model import Contact, Record
+    from personsync.stores import open_folder
+    from personsync.sync import manual
+
+    folder = f"vcf:{tmp_path}/carries"
+    store_ = open_folder(folder)
+    try:
+        old = store_.create(replace(Contact(db.get(9).record), customer_id="9")).item_id
+        item = store_.create(Contact(Record(first_name="Other"))).item_id
+    finally:
+        store_.close()
+    form = {"folder": folder, "key": "", "person_id": "9", "item_id": item}
+    got: Any = console.submit("/decisions/link", form)
+    assert got.status_code == 200 and "Move the link" in got.text, got.text
+    assert f"has contact {old} by its Customer ID" in got.text
+    assert manual.linked_item(db, folder, 9) is None
+    got = console.submit("/decisions/link", {**form, "confirmed": "yes"})
+    assert got.status_code == 303 and manual.linked_item(db, folder, 9) == item

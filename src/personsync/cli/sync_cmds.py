@@ -29,7 +29,7 @@ from personsync.cli.sync_run import (
     say_waits,
     sync,
 )
-from personsync.errors import EXIT_CODES_HELP, ExitCode, UsageError
+from personsync.errors import EXIT_CODES_HELP, ChangeNotConfirmed, ExitCode, UsageError
 from personsync.persons import ALL_PERSONS
 
 
@@ -357,7 +357,14 @@ def link_cmd(
             if not (interactive() and typer.confirm(f"{what}. Go ahead?", default=False)):
                 raise UsageError(what, hint="add --yes to do it; nothing was changed")
             yes = True
-        report = manual.link(pdb, person, folder, item, yes=yes, on_event=say_waits)
+        try:
+            report = manual.link(pdb, person, folder, item, yes=yes, on_event=say_waits)
+        except ChangeNotConfirmed as exc:
+            # Found under the lease only (a contact carrying the Person's id, unlinked): the
+            # library wrote nothing; asked here as the question above is.
+            if not (interactive() and typer.confirm(f"{exc.message}. Go ahead?", default=False)):
+                raise
+            report = manual.link(pdb, person, folder, item, yes=True, on_event=say_waits)
         set_ignored(pdb.engine, folder, item, False)  # paired: no longer left alone
     raise typer.Exit(finish(report, json_out))
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from personsync.errors import ItemNotFound, PersonsyncError, UsageError
+from personsync.errors import ChangeNotConfirmed, ItemNotFound, PersonsyncError, UsageError
 from personsync.model import Contact
 from personsync.stores import open_folder
 from personsync.stores.base import ContactStore, get_one
@@ -85,7 +85,7 @@ def link(
             # as a linked one is (left carrying it, the Person had two contacts).
             old = carrier(store, Links(db.engine, store.url), person.id, item_id)
         if old is not None and not yes:
-            raise UsageError(
+            raise ChangeNotConfirmed(
                 moving(person.id, person.display_name, old["item_id"], item_id, "unlinked" in old),
                 hint="say yes (--yes) to do it; nothing was changed",
             )

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
-from personsync.errors import PersonsyncError, UsageError
+from personsync.errors import ChangeNotConfirmed, PersonsyncError, UsageError
 from personsync.profiles.store import now
 from personsync.profiles.tables import decision_dismissals
 from personsync.stores import open_folder
@@ -161,22 +161,22 @@ def decide_link(request: Request, form: FormData = Depends(form_of)) -> Response
     if not person.isdigit() or not item:
         raise UsageError("choose the Person and the contact to link")
     yes = _text(form, "confirmed") == "yes"
-    old = manual.linked_item(web.db, folder, int(person))
-    if old is not None and old != item and not yes:
-        # It changes another contact: asked first, as the CLI asks (the library refuses it).
-        name = web.db.get(int(person)).display_name
+    try:
+        report = manual.link(
+            web.db, int(person), folder, item, yes=yes, on_event=log_waits(f"link in {folder}")
+        )
+    except ChangeNotConfirmed as exc:
+        # It changes another contact (a linked one, or one carrying the Person's Customer
+        # ID): the library refused it, unwritten, and says what; asked first, as the CLI asks.
         return render(
             request,
             "link_move.html",
-            question=manual.moving(int(person), name, old, item),
+            question=exc.message,
             folder=folder,
             key=_text(form, "key"),
             person=person,
             item=item,
         )
-    report = manual.link(
-        web.db, int(person), folder, item, yes=yes, on_event=log_waits(f"link in {folder}")
-    )
     set_ignored(web.db.engine, folder, item, False)  # paired: no longer left alone
     _dismiss(web, folder, [_text(form, "key")])
     return RedirectResponse(f"/runs/{report.run_id}", status_code=303)
