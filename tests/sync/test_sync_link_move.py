@@ -24,9 +24,10 @@ from personsync.sync.options import RunOptions
 from personsync.sync.undo import undo
 
 
-def _paired(db: PersonsDB) -> tuple[str, int, str, str]:
-    """A folder where Ann is linked to her contact OLD, and a contact ITEM of no one."""
-    folder = f"memory:move-{uuid.uuid4().hex[:10]}"
+def _paired(db: PersonsDB, folder: str = "") -> tuple[str, int, str, str]:
+    """A folder (a new in-memory one by default) where Ann is linked to her contact OLD, and
+    a contact ITEM of no one."""
+    folder = folder or f"memory:move-{uuid.uuid4().hex[:10]}"
     pid = db.add(Record(first_name="Ann", last_name="Lee", email1="ann@example.org")).id
     run_engine(db, folder, Run("export"), yes=True)
     (old,) = contacts_of(folder)
@@ -198,12 +199,7 @@ def test_a_move_killed_at_any_point_then_undone_leaves_one_contact(
     """`link --yes` killed with SIGKILL after its intents, OLD's write, the move's record, the
     new contact's write (or not at all, point 5), then undone and synced: the Person has one
     contact carrying its id, linked, and no second Person is made of either contact."""
-    folder = f"vcf:{tmp_path / 'out'}"
-    pid = persons_db.add(Record(first_name="Ann", last_name="Lee", email1="ann@example.org")).id
-    run_engine(persons_db, folder, Run("export"), yes=True)
-    (old,) = contacts_of(folder)
-    with opened(folder) as store:
-        item = store.create(Contact(Record(first_name="Bob", last_name="Ray"))).item_id
+    folder, pid, old, item = _paired(persons_db, f"vcf:{tmp_path / 'out'}")
     killed = link_killed(persons_db, db_url, folder, pid, item, point)
     assert killed == (point < 5)
     undo(persons_db, _last_link(persons_db), options=RunOptions(yes=True))

@@ -88,18 +88,28 @@ def test_undo_of_a_person_create_whose_contact_changed_keeps_the_pair(
     assert persons_db.get(pid).record.job_title == "Y"
 
 
-def test_resolve_take_outlook_settles_a_fill_only_if_empty_field(persons_db: PersonsDB) -> None:
+def _listed_conflict(
+    db: PersonsDB, field: str, email: str = "", copy: bool = False
+) -> tuple[str, int, Contact, str]:
+    """Ann synced, then `field` set to "Y" in Outlook (and a copy of her contact made, with
+    `copy`) and to "X" in the CRM: a sync lists the conflict. (folder, Ann, her contact, the
+    listing run's id)."""
     folder = _folder()
-    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
-    run_engine(persons_db, folder, Run("sync"), yes=True)
+    pid = db.add(Record(first_name="Ann", last_name="Lee", email1=email)).id
+    run_engine(db, folder, Run("sync"), yes=True)
     (contact,) = contacts_of(folder).values()
     with opened(folder) as store:
-        store.update(contact, replace(contact, record=contact.record.replace({"job_title": "Y"})))
-    persons_db.update(pid, {"job_title": "X"})
-    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
-    assert listed is not None and [c["field"] for c in listed.to_dict()["conflicts"]] == [
-        "job_title"
-    ]
+        store.update(contact, replace(contact, record=contact.record.replace({field: "Y"})))
+        if copy:
+            store.create(replace(contact, item_id=""))  # the user's copy (the old values)
+    db.update(pid, {field: "X"})
+    listed = run_engine(db, folder, Run("sync"), yes=True).report
+    assert listed is not None and [c["field"] for c in listed.to_dict()["conflicts"]] == [field]
+    return folder, pid, contact, listed.run_id
+
+
+def test_resolve_take_outlook_settles_a_fill_only_if_empty_field(persons_db: PersonsDB) -> None:
+    folder, pid, _, _ = _listed_conflict(persons_db, "job_title")
     set_rule(persons_db.engine, folder, "job_title", fill_only_if_empty=True)
     resolve(persons_db, str(pid), "outlook", folder=folder)
     (contact,) = contacts_of(folder).values()
@@ -147,18 +157,10 @@ def test_resolve_of_a_person_unlinked_since_its_conflict_makes_nothing(
     """`resolve PERSON` after the Person was unlinked since its conflict was listed: the run
     restricted to the Person planned it as any sync would (a new contact), so resolving one
     field made the Person a second contact. Now nothing is written and the Person is named."""
-    folder = _folder()
-    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
-    run_engine(persons_db, folder, Run("sync"), yes=True)
-    (contact,) = contacts_of(folder).values()
-    with opened(folder) as store:
-        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
-    persons_db.update(pid, {"company": "X"})
-    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
-    assert listed is not None and [c["field"] for c in listed.to_dict()["conflicts"]] == ["company"]
+    folder, pid, _, run_id = _listed_conflict(persons_db, "company")
     manual.unlink(persons_db, folder, person_id=pid)
     before = contacts_of(folder)
-    for target in (str(pid), listed.run_id):
+    for target in (str(pid), run_id):
         outcome = resolve(persons_db, target, "crm", folder=folder)
         assert outcome.report is not None
         assert outcome.plan.changes() == 0, outcome.plan.to_dict()
@@ -193,15 +195,7 @@ def test_resolve_of_a_person_unlinked_since_and_matched_again_links_nothing(
     """The same, when the run restricted to the Person matches its old contact again by e-mail
     and writes both sides: an UpdatePerson that makes the link and an UpdateContact that does
     not say so. Keeping the second linked the pair (found by the long profile)."""
-    folder = _folder()
-    pid = persons_db.add(Record(first_name="Ann", last_name="Lee", email1="ann@x.org")).id
-    run_engine(persons_db, folder, Run("sync"), yes=True)
-    (contact,) = contacts_of(folder).values()
-    with opened(folder) as store:
-        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
-    persons_db.update(pid, {"company": "X"})
-    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
-    assert listed is not None and listed.to_dict()["conflicts"]
+    folder, pid, _, _ = _listed_conflict(persons_db, "company", email="ann@x.org")
     manual.unlink(persons_db, folder, person_id=pid)
     (contact,) = contacts_of(folder).values()
     with opened(folder) as store:  # a value for the CRM too: both sides would be written
@@ -219,16 +213,7 @@ def test_resolve_of_a_person_whose_contact_was_copied_still_settles(
     """A copy of the Person's contact is named as a decision beside the pair: resolve still
     settles the pair's conflict (found by the long profile, when the copy's decision made the
     whole Person look unpaired)."""
-    folder = _folder()
-    pid = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
-    run_engine(persons_db, folder, Run("sync"), yes=True)
-    (contact,) = contacts_of(folder).values()
-    with opened(folder) as store:
-        store.update(contact, replace(contact, record=contact.record.replace({"company": "Y"})))
-        store.create(replace(contact, item_id=""))  # the user's copy (the old values)
-    persons_db.update(pid, {"company": "X"})
-    listed = run_engine(persons_db, folder, Run("sync"), yes=True).report
-    assert listed is not None and listed.to_dict()["conflicts"]
+    folder, pid, contact, _ = _listed_conflict(persons_db, "company", copy=True)
     outcome = resolve(persons_db, str(pid), "crm", folder=folder)
     assert outcome.plan.of("decide"), outcome.plan.to_dict()  # the copy, still named
     mine = contacts_of(folder)[contact.item_id]
