@@ -246,3 +246,24 @@ def test_link_of_a_person_whose_id_an_unlinked_contact_carries_moves_it(
     ids = {i: c.customer_id for i, c in contacts_of(folder).items()}
     assert ids == {old: str(pid), other: ""}, (ids, undone.problems())
     assert manual.linked_item(persons_db, folder, pid) is None  # no link row made by the undo
+
+
+def test_undo_of_a_link_to_a_copy_gives_the_copy_its_customer_id_back(
+    persons_db: PersonsDB,
+) -> None:
+    """`undo` of `link P COPY`, COPY a copy of Person Q's contact (both carried Q's id when
+    the run read them, and nobody changed either since): the two-contacts check above refused
+    it, taking the original for a contact Q got since (found by the long profile). The run's
+    entry names the contacts that carried the id with it, and the undo gives it back."""
+    folder = _folder()
+    q = persons_db.add(Record(first_name="Ann", last_name="Lee")).id
+    p = persons_db.add(Record(first_name="Bob", last_name="Ray")).id
+    run_engine(persons_db, folder, Run("export"), yes=True)
+    original = next(c for c in contacts_of(folder).values() if c.customer_id == str(q))
+    with opened(folder) as store:
+        copy = store.create(replace(original, item_id="")).item_id
+    linked = manual.link(persons_db, p, folder, copy, yes=True)
+    report = undo(persons_db, linked.run_id, options=RunOptions(yes=True))
+    assert not report.problems(), report.problems()
+    ids = {i: c.customer_id for i, c in contacts_of(folder).items()}
+    assert ids[copy] == ids[original.item_id] == str(q), ids

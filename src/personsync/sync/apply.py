@@ -115,11 +115,13 @@ def contact_before(
     agreed: Mapping[str, Any] | None = None,
     *,
     links: bool = False,
+    carriers: Iterable[str] = (),
 ) -> RawJson:
     """The journal's "before" of a contact update: {record, version, customer_id}; of a
     delete, with why; with `agreed` (see there) when the write settles a conflict; `links`
     when the write makes the contact's link (`link`): its undo ends the link even if the
-    Customer ID was the Person's already."""
+    Customer ID was the Person's already; `carriers`: the other contacts that carried the
+    same Customer ID then (copies: its undo gives it back beside them)."""
     record = record_json(contact.record)
     version, customer_id = text(contact.version), text(contact.customer_id)
     more = "" if why is None else f',"why":{text(why)}'
@@ -127,6 +129,8 @@ def contact_before(
         more += f',"agreed":{dumps(agreed)}'
     if links:
         more += ',"links":true'
+    if carriers:
+        more += f',"carriers":{dumps(sorted(carriers))}'
     return RawJson(f'{{"record":{record},"version":{version},"customer_id":{customer_id}{more}}}')
 
 

@@ -95,7 +95,15 @@ def link(
         linked = Links(db.engine, store.url).owner(item_id) == person.id
         # Not linked before: the run makes the link, and its undo ends it (whatever the
         # Customer ID: a copy carried the Person's id before and keeps it).
-        before = contact_before(contact, links=not linked)
+        # The contacts that carry its Customer ID too, when it is another Person's (copies):
+        # its undo gives the id back beside them, and only refuses beside a new one.
+        cid = contact.customer_id
+        carriers = (
+            [c.item_id for c in store.find_by_customer_id(cid) if c.item_id != item_id]
+            if cid and cid != str(person.id)
+            else []
+        )
+        before = contact_before(contact, links=not linked, carriers=carriers)
         # Every intent (the move's and this contact's) is committed before the first write.
         seqs = journal.intents(
             [

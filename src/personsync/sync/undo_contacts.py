@@ -165,7 +165,9 @@ def _carried_elsewhere(worker: _Undo, e: Entry_, old: Contact, found: Contact) -
     linked = command == "link" and bool((e["before"] or {}).get("links"))
     if command != "unlink" and not linked:
         return None
-    others = (c for c in worker.store().find_by_customer_id(cid) if c.item_id != found.item_id)
+    # Those that carried it beside this one when the run read it (copies) are no new owner.
+    then = {found.item_id, *((e["before"] or {}).get("carriers") or [])}
+    others = (c for c in worker.store().find_by_customer_id(cid) if c.item_id not in then)
     return next((c.item_id for c in others), None)
 
 
